@@ -1,0 +1,72 @@
+package org.persephonee.app.cli;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.Pretrainer;
+import org.persephonee.core.data.FashionMnist;
+
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/** {@code evaluate-backbone}: accuracy of a backbone on the 10,000 Fashion-MNIST test images. */
+public final class EvaluateBackboneCommand implements Command {
+    @Override public String name() { return "evaluate-backbone"; }
+
+    @Override public String summary() { return "accuracy of a backbone on the Fashion-MNIST test split"; }
+
+    @Override public String usage() {
+        return "evaluate-backbone --backbone DIR --data DIR [--json]\n"
+                + "  --backbone  backbone folder\n"
+                + "  --data      folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR + ")\n"
+                + "  --json      print {accuracy, images, ...} as JSON";
+    }
+
+    @Override public Set<String> valuedOptions() { return Set.of("backbone", "data"); }
+
+    @Override
+    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+        FashionMnist test = FashionMnist.load(args.path("data"), FashionMnist.Split.TEST);
+        try (Backbone bb = BackboneIO.load(args.path("backbone"))) {
+            if (bb.input().channels() != 1 || bb.input().height() != 28 || bb.input().width() != 28
+                    || bb.classNames().size() != 10) {
+                throw new CliException(bb.directory() + " is not a Fashion-MNIST backbone (needs 1x28x28 input and "
+                        + "10 classes, has " + bb.input() + " and " + bb.classNames().size() + " classes)");
+            }
+            long t0 = System.nanoTime();
+            int[] pred = Pretrainer.predict(bb, test.images(), 256);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            int correct = 0;
+            int[] perClassCorrect = new int[10];
+            int[] perClass = new int[10];
+            for (int i = 0; i < pred.length; i++) {
+                perClass[test.labels()[i]]++;
+                if (pred[i] == test.labels()[i]) {
+                    correct++;
+                    perClassCorrect[test.labels()[i]]++;
+                }
+            }
+            double acc = correct / (double) pred.length;
+            Map<String, Object> perClassAcc = new LinkedHashMap<>();
+            for (int c = 0; c < 10; c++) {
+                perClassAcc.put(bb.classNames().get(c), perClass[c] == 0 ? 0 : perClassCorrect[c] / (double) perClass[c]);
+            }
+            if (args.flag("json")) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("backbone", bb.id());
+                m.put("accuracy", acc);
+                m.put("images", pred.length);
+                m.put("correct", correct);
+                m.put("per_class_accuracy", perClassAcc);
+                m.put("seconds", secs);
+                out.println(Json.of(m));
+            } else {
+                out.printf("%s: accuracy %.2f%% (%d/%d) on the Fashion-MNIST test split, %.1f s%n", bb.id(), acc * 100,
+                        correct, pred.length, secs);
+                perClassAcc.forEach((k, v) -> out.printf("  %-12s %.2f%%%n", k, ((Double) v) * 100));
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,159 @@
+package org.persephonee.core.backbone;
+
+import ai.djl.MalformedModelException;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonParseException;
+import org.persephonee.core.engine.Engines;
+import org.persephonee.core.util.AtomicFiles;
+import org.persephonee.core.util.Hashes;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Reads and writes the backbone folder format: {@code backbone.json} (see {@link BackboneSpec}) plus the
+ * DJL parameter file it names, whose SHA-256 and size are recorded in the JSON.
+ */
+public final class BackboneIO {
+    public static final String SPEC_FILE = "backbone.json";
+    public static final String PARAMS_FILE = "backbone.params";
+
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping()
+            .serializeSpecialFloatingPointValues().create();
+
+    private BackboneIO() { }
+
+    /** The shared JSON mapper for backbone files. */
+    public static Gson gson() { return GSON; }
+
+    /**
+     * Saves a backbone's spec and trained parameters into {@code dir} (created if missing); each file is
+     * written to a temporary name and renamed into place, parameters first.
+     *
+     * @param backbone non-null, with initialised parameters
+     * @param dir non-null target folder
+     */
+    public static void save(Backbone backbone, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            backbone.network().saveParameters(out);
+        }
+        byte[] params = bytes.toByteArray();
+        BackboneSpec spec = backbone.spec();
+        BackboneSpec.Parameters p = new BackboneSpec.Parameters();
+        p.file = PARAMS_FILE;
+        p.sha256 = Hashes.sha256(params);
+        p.bytes = params.length;
+        spec.parameters = p;
+        AtomicFiles.write(dir.resolve(PARAMS_FILE), params);
+        AtomicFiles.writeString(dir.resolve(SPEC_FILE), GSON.toJson(spec) + "\n");
+        backbone.directory(dir);
+    }
+
+    /**
+     * Reads only {@code backbone.json} of a folder, validated.
+     *
+     * @throws BackboneFormatException naming the file and what is wrong with it
+     */
+    public static BackboneSpec readSpec(Path dir) throws BackboneFormatException {
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new BackboneFormatException(dir == null ? Path.of("?") : dir, "not a backbone folder (no such folder)");
+        }
+        Path json = dir.resolve(SPEC_FILE);
+        if (!Files.isRegularFile(json)) {
+            throw new BackboneFormatException(json, "not found: a backbone folder needs " + SPEC_FILE
+                    + " and its parameter file");
+        }
+        BackboneSpec spec;
+        try {
+            String text = Files.readString(json, StandardCharsets.UTF_8);
+            spec = GSON.fromJson(text, BackboneSpec.class);
+        } catch (JsonParseException e) {
+            throw new BackboneFormatException(json, "not valid backbone JSON (" + rootMessage(e) + ")", e);
+        } catch (IOException e) {
+            throw new BackboneFormatException(json, "cannot be read (" + e.getMessage() + ")", e);
+        }
+        if (spec == null) {
+            throw new BackboneFormatException(json, "is empty");
+        }
+        try {
+            spec.validate();
+        } catch (IllegalArgumentException e) {
+            throw new BackboneFormatException(json, e.getMessage(), e);
+        }
+        if (spec.parameters == null || spec.parameters.file == null || spec.parameters.file.isBlank()) {
+            throw new BackboneFormatException(json, "'parameters.file' is missing: the backbone has no weights");
+        }
+        return spec;
+    }
+
+    /**
+     * Loads a backbone folder: validates the JSON, checks the parameter file's size and SHA-256, then
+     * loads the weights into a freshly built network.
+     *
+     * @param dir non-null folder holding {@code backbone.json}
+     * @throws BackboneFormatException naming the missing, truncated or mismatched file
+     */
+    public static Backbone load(Path dir) throws BackboneFormatException {
+        BackboneSpec spec = readSpec(dir);
+        Path paramsPath = dir.resolve(spec.parameters.file).normalize();
+        if (!paramsPath.startsWith(dir.normalize())) {
+            throw new BackboneFormatException(dir.resolve(SPEC_FILE), "'parameters.file' points outside the folder");
+        }
+        if (!Files.isRegularFile(paramsPath)) {
+            throw new BackboneFormatException(paramsPath, "not found (named by " + SPEC_FILE + ")");
+        }
+        byte[] params;
+        try {
+            params = Files.readAllBytes(paramsPath);
+        } catch (IOException e) {
+            throw new BackboneFormatException(paramsPath, "cannot be read (" + e.getMessage() + ")", e);
+        }
+        if (spec.parameters.bytes > 0 && params.length < spec.parameters.bytes) {
+            throw new BackboneFormatException(paramsPath, "truncated: " + params.length + " bytes, "
+                    + SPEC_FILE + " expects " + spec.parameters.bytes);
+        }
+        if (spec.parameters.sha256 != null && !spec.parameters.sha256.equalsIgnoreCase(Hashes.sha256(params))) {
+            throw new BackboneFormatException(paramsPath, "SHA-256 does not match " + SPEC_FILE
+                    + " (the file was changed, or belongs to another backbone)");
+        }
+        Engines.pytorch();
+        Backbone bb = Backbone.fromSpec(spec);
+        try (InputStream raw = new BufferedInputStream(new java.io.ByteArrayInputStream(params));
+             DataInputStream in = new DataInputStream(raw)) {
+            bb.initialize();
+            bb.network().loadParameters(bb.manager(), in);
+            if (in.read() != -1) {
+                throw new MalformedModelException("unexpected bytes after the last parameter");
+            }
+        } catch (EOFException e) {
+            bb.close();
+            throw new BackboneFormatException(paramsPath, "truncated or corrupt: ended before all parameters of "
+                    + "the architecture in " + SPEC_FILE + " were read", e);
+        } catch (MalformedModelException | IOException | RuntimeException e) {
+            bb.close();
+            throw new BackboneFormatException(paramsPath, "does not match the architecture in " + SPEC_FILE
+                    + " (" + rootMessage(e) + ")", e);
+        }
+        bb.directory(dir);
+        return bb;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    }
+}

@@ -1,0 +1,94 @@
+package org.persephonee.core.backbone;
+
+import java.util.Arrays;
+
+/**
+ * What a backbone expects as input: channel count, spatial size and per-channel normalisation.
+ *
+ * <p>Decoded images are resized to {@code height x width}, converted to {@code channels} channels
+ * (1 = luminance, 3 = RGB), scaled to [0, 1], then normalised as {@code (x - mean[c]) / std[c]}.
+ */
+public final class InputSpec {
+    private final int channels;
+    private final int height;
+    private final int width;
+    private final float[] mean;
+    private final float[] std;
+
+    /**
+     * Creates an input spec.
+     *
+     * @param mean non-null, one value per channel
+     * @param std non-null, one positive value per channel
+     */
+    public InputSpec(int channels, int height, int width, float[] mean, float[] std) {
+        if (channels != 1 && channels != 3) {
+            throw new IllegalArgumentException("input channels must be 1 or 3, got " + channels);
+        }
+        if (height <= 0 || width <= 0) {
+            throw new IllegalArgumentException("input height and width must be positive, got " + height + "x" + width);
+        }
+        if (mean == null || std == null || mean.length != channels || std.length != channels) {
+            throw new IllegalArgumentException("input mean and std need one value per channel (" + channels + ")");
+        }
+        for (float s : std) {
+            if (!(s > 0)) {
+                throw new IllegalArgumentException("input std must be positive, got " + Arrays.toString(std));
+            }
+        }
+        this.channels = channels;
+        this.height = height;
+        this.width = width;
+        this.mean = mean.clone();
+        this.std = std.clone();
+    }
+
+    public int channels() { return channels; }
+
+    public int height() { return height; }
+
+    public int width() { return width; }
+
+    public float[] mean() { return mean.clone(); }
+
+    public float[] std() { return std.clone(); }
+
+    /** Shape of one example, {@code (C, H, W)}. */
+    public long[] shape() { return new long[] {channels, height, width}; }
+
+    /** Number of floats in one example. */
+    public int size() { return channels * height * width; }
+
+    /** Normalises {@code [0,1]} pixel values in CHW order in place. */
+    public void normalise(float[] chw, int offset) {
+        int plane = height * width;
+        for (int c = 0; c < channels; c++) {
+            float m = mean[c];
+            float inv = 1f / std[c];
+            int base = offset + c * plane;
+            for (int i = 0; i < plane; i++) {
+                chw[base + i] = (chw[base + i] - m) * inv;
+            }
+        }
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof InputSpec)) {
+            return false;
+        }
+        InputSpec s = (InputSpec) o;
+        return channels == s.channels && height == s.height && width == s.width
+                && Arrays.equals(mean, s.mean) && Arrays.equals(std, s.std);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * (31 * (31 * channels + height) + width) + Arrays.hashCode(mean);
+    }
+
+    @Override
+    public String toString() {
+        return channels + "x" + height + "x" + width + " mean=" + Arrays.toString(mean) + " std=" + Arrays.toString(std);
+    }
+}

@@ -1,0 +1,25 @@
+package org.persephonee.core.backbone;
+
+/**
+ * Recipe for pretraining a sample backbone on Fashion-MNIST.
+ *
+ * @param seed seeds weight initialisation, shuffling and augmentation
+ * @param epochs passes over the 60,000 training images
+ * @param batchSize images per step
+ * @param learningRate peak SGD learning rate (linear warm-up for one epoch, then cosine decay to 0)
+ * @param momentum SGD momentum
+ * @param weightDecay L2 weight decay
+ * @param augment random 2-pixel shifts and horizontal flips
+ */
+public record PretrainConfig(long seed, int epochs, int batchSize, float learningRate, float momentum,
+                             float weightDecay, boolean augment) {
+
+    /** The recipe used for the committed sample backbone. */
+    public static PretrainConfig defaults(long seed) {
+        return new PretrainConfig(seed, 24, 128, 0.1f, 0.9f, 5e-4f, true);
+    }
+
+    public PretrainConfig withEpochs(int e) {
+        return new PretrainConfig(seed, e, batchSize, learningRate, momentum, weightDecay, augment);
+    }
+}

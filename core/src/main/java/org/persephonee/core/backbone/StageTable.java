@@ -1,0 +1,93 @@
+package org.persephonee.core.backbone;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The stage table of a backbone as text, markdown or JSON-ready maps. */
+public final class StageTable {
+    private StageTable() { }
+
+    /** Formats a shape such as {@code 16x28x28}. */
+    public static String shape(long[] s) {
+        StringBuilder sb = new StringBuilder();
+        for (long d : s) {
+            sb.append(sb.length() == 0 ? "" : "x").append(d);
+        }
+        return sb.toString();
+    }
+
+    /** Human-readable count such as {@code 1.23M} or {@code 45.6K}. */
+    public static String count(long n) {
+        if (n >= 1_000_000) {
+            return String.format(Locale.ROOT, "%.2fM", n / 1e6);
+        }
+        if (n >= 1_000) {
+            return String.format(Locale.ROOT, "%.1fK", n / 1e3);
+        }
+        return Long.toString(n);
+    }
+
+    /** Plain-text table for a terminal. */
+    public static String text(Backbone bb) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%s  (%s)  input %s  %d classes%n", bb.name(), bb.id(),
+                shape(bb.input().shape()), bb.classNames().size()));
+        sb.append(String.format(Locale.ROOT, "%3s  %-8s %-10s %10s %12s %9s%n", "#", "stage", "output", "MACs",
+                "cum. MACs", "params"));
+        for (Stage s : bb.stages()) {
+            sb.append(String.format(Locale.ROOT, "%3d  %-8s %-10s %10s %12s %9s%n", s.index(), s.name(),
+                    shape(s.outputShape()), count(s.macs()), count(s.cumulativeMacs()), count(s.params())));
+        }
+        sb.append(String.format(Locale.ROOT, "%3s  %-8s %-10s %10s %12s %9s%n", "", "classify",
+                bb.classNames().size(), count(bb.classifierMacs()), count(bb.totalMacs()),
+                count(bb.classifierParams())));
+        sb.append(String.format(Locale.ROOT, "total: %s MACs, %s parameters%n", count(bb.totalMacs()),
+                count(bb.totalParams())));
+        return sb.toString();
+    }
+
+    /** Markdown table (exact numbers). */
+    public static String markdown(Backbone bb) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("| # | stage | layers | output | MACs | cumulative MACs | params |\n");
+        sb.append("|---|---|---|---|---:|---:|---:|\n");
+        for (Stage s : bb.stages()) {
+            sb.append(String.format(Locale.ROOT, "| %d | %s | `%s` | %s | %,d | %,d | %,d |%n", s.index(), s.name(),
+                    s.description(), shape(s.outputShape()), s.macs(), s.cumulativeMacs(), s.params()));
+        }
+        sb.append(String.format(Locale.ROOT, "| | classifier | `%s` | %d | %,d | %,d | %,d |%n",
+                describe(bb.spec().classifier), bb.classNames().size(), bb.classifierMacs(), bb.totalMacs(),
+                bb.classifierParams()));
+        return sb.toString();
+    }
+
+    private static String describe(List<LayerSpec> layers) {
+        StringBuilder sb = new StringBuilder();
+        for (LayerSpec l : layers) {
+            sb.append(sb.length() == 0 ? "" : " ").append(l.describe());
+        }
+        return sb.toString();
+    }
+
+    /** JSON-ready rows. */
+    public static List<Map<String, Object>> rows(Backbone bb) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (Stage s : bb.stages()) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("index", s.index());
+            r.put("name", s.name());
+            r.put("layers", s.description());
+            r.put("input_shape", Arrays.stream(s.inputShape()).boxed().toList());
+            r.put("output_shape", Arrays.stream(s.outputShape()).boxed().toList());
+            r.put("macs", s.macs());
+            r.put("cumulative_macs", s.cumulativeMacs());
+            r.put("params", s.params());
+            rows.add(r);
+        }
+        return rows;
+    }
+}
