@@ -15,7 +15,8 @@ public final class Cli {
     private final Map<String, Command> commands = new LinkedHashMap<>();
 
     public Cli() {
-        for (Command c : List.of(new InspectCommand(), new EvaluateBackboneCommand(), new PretrainCommand())) {
+        for (Command c : List.of(new InspectCommand(), new EvaluateBackboneCommand(), new PretrainCommand(),
+                new MakePersonasCommand(), new ImportCommand())) {
             commands.put(c.name(), c);
         }
     }

@@ -1,0 +1,68 @@
+package org.persephonee.app.cli;
+
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.BackboneSpec;
+import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.LabelSpace;
+import org.persephonee.core.data.PersonalImage;
+import org.persephonee.core.data.SkippedFile;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** {@code import}: checks a personal image folder the way the lab will read it. */
+public final class ImportCommand implements Command {
+    @Override public String name() { return "import"; }
+
+    @Override public String summary() { return "check a personal image folder: classes, counts, skipped files"; }
+
+    @Override public String usage() {
+        return "import --data DIR [--backbone DIR] [--json]\n"
+                + "  --data      persona folder (labelled/<class>/, unlabelled/, test/<class>/, or class folders)\n"
+                + "  --backbone  match class folders to this backbone's class names (and check image conversion)";
+    }
+
+    @Override public Set<String> valuedOptions() { return Set.of("data", "backbone"); }
+
+    @Override
+    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+        LabelSpace labels = new LabelSpace(List.of());
+        org.persephonee.core.backbone.InputSpec spec = null;
+        if (args.get("backbone") != null) {
+            BackboneSpec bs = BackboneIO.readSpec(args.path("backbone"));
+            labels = new LabelSpace(bs.classes);
+            spec = bs.input.toInputSpec();
+        }
+        ImageImporter.Result r = new ImageImporter(labels, spec).importFolder(args.path("data"), null, () -> false);
+        if (args.flag("json")) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("root", String.valueOf(r.dataset().root()));
+            m.put("images", r.dataset().size());
+            m.put("labelled", r.dataset().labelled().size());
+            m.put("unlabelled", r.dataset().unlabelled().size());
+            m.put("test", r.dataset().test().size());
+            m.put("train_counts", r.dataset().countsByClass(PersonalImage.Split.TRAIN));
+            m.put("test_counts", r.dataset().countsByClass(PersonalImage.Split.TEST));
+            List<Map<String, String>> sk = new ArrayList<>();
+            for (SkippedFile s : r.skipped()) {
+                sk.add(Map.of("path", s.path().toString(), "reason", s.reason()));
+            }
+            m.put("skipped", sk);
+            out.println(Json.of(m));
+        } else {
+            out.println(r.dataset());
+            r.dataset().countsByClass(PersonalImage.Split.TRAIN).forEach((k, v) ->
+                    out.printf("  %-14s %4d labelled, %4d test%n", k, v,
+                            r.dataset().countsByClass(PersonalImage.Split.TEST).getOrDefault(k, 0)));
+            if (!r.skipped().isEmpty()) {
+                out.println("skipped " + r.skipped().size() + " file(s):");
+                r.skipped().forEach(s -> out.println("  " + s));
+            }
+        }
+        return 0;
+    }
+}
