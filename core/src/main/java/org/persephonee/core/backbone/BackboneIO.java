@@ -132,9 +132,22 @@ public final class BackboneIO {
         try (InputStream raw = new BufferedInputStream(new java.io.ByteArrayInputStream(params));
              DataInputStream in = new DataInputStream(raw)) {
             bb.initialize();
+            java.util.Map<String, ai.djl.ndarray.types.Shape> expected = new java.util.LinkedHashMap<>();
+            for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : bb.network().getParameters()) {
+                expected.put(p.getKey(), p.getValue().getArray().getShape());
+            }
             bb.network().loadParameters(bb.manager(), in);
             if (in.read() != -1) {
                 throw new MalformedModelException("unexpected bytes after the last parameter");
+            }
+            // DJL does not compare loaded shapes with the architecture: do it here
+            for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : bb.network().getParameters()) {
+                ai.djl.ndarray.types.Shape want = expected.get(p.getKey());
+                ai.djl.ndarray.types.Shape got = p.getValue().getArray().getShape();
+                if (!got.equals(want)) {
+                    throw new MalformedModelException("parameter " + p.getKey() + " has shape " + got
+                            + ", the architecture needs " + want);
+                }
             }
         } catch (EOFException e) {
             bb.close();
