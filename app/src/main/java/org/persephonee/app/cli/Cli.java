@@ -16,7 +16,8 @@ public final class Cli {
 
     public Cli() {
         for (Command c : List.of(new InspectCommand(), new EvaluateBackboneCommand(), new PretrainCommand(),
-                new MakePersonasCommand(), new ImportCommand())) {
+                new MakePersonasCommand(), new ImportCommand(), new SmokeCommand(),
+                new PersonaliseCommand(), new EvaluateCommand())) {
             commands.put(c.name(), c);
         }
     }

@@ -285,7 +285,7 @@ public final class LayerSpec {
         }
     }
 
-    static long[] chainShape(List<LayerSpec> layers, long[] in) {
+    public static long[] chainShape(List<LayerSpec> layers, long[] in) {
         long[] s = in;
         for (LayerSpec l : layers) {
             s = l.outputShape(s);
@@ -293,7 +293,7 @@ public final class LayerSpec {
         return s;
     }
 
-    static long chainMacs(List<LayerSpec> layers, long[] in) {
+    public static long chainMacs(List<LayerSpec> layers, long[] in) {
         long total = 0;
         long[] s = in;
         for (LayerSpec l : layers) {
@@ -303,7 +303,7 @@ public final class LayerSpec {
         return total;
     }
 
-    static long chainParams(List<LayerSpec> layers, long[] in) {
+    public static long chainParams(List<LayerSpec> layers, long[] in) {
         long total = 0;
         long[] s = in;
         for (LayerSpec l : layers) {

@@ -111,7 +111,7 @@ public final class PersonaGenerator {
     }
 
     private Summary write(Persona p, Map<Integer, List<Integer>> pool, Random rnd, Path out) throws IOException {
-        Path tmp = Files.createTempDirectory(out, "." + p.name() + "-");
+        Path tmp = org.persephonee.core.util.AtomicFiles.createTempDir(out, "." + p.name() + "-");
         List<String> truth = new ArrayList<>();
         truth.add("path,label,source_index");
         List<String> names = new ArrayList<>();

@@ -42,6 +42,17 @@ public final class AtomicFiles {
         }
     }
 
+    /** A temporary folder (rwxr-xr-x where POSIX permissions exist) to assemble output before a rename. */
+    public static Path createTempDir(Path parent, String prefix) throws IOException {
+        Path dir = Files.createTempDirectory(parent, prefix);
+        try {
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (UnsupportedOperationException e) {
+            // not POSIX
+        }
+        return dir;
+    }
+
     /** Writes UTF-8 text atomically. */
     public static void writeString(Path target, String text) throws IOException {
         write(target, text.getBytes(StandardCharsets.UTF_8));

@@ -1,0 +1,107 @@
+package org.persephonee.app.cli;
+
+import org.persephonee.core.data.ImageDecodeException;
+import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.LabelSpace;
+import org.persephonee.core.data.PersonalImage;
+import org.persephonee.core.data.SkippedFile;
+import org.persephonee.core.runtime.EarlyExitModel;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** {@code evaluate}: runs an exported bundle image by image on labelled data. */
+public final class EvaluateCommand implements Command {
+    @Override public String name() { return "evaluate"; }
+
+    @Override public String summary() { return "run an exported bundle on labelled images: accuracy, latency, exits"; }
+
+    @Override public String usage() {
+        return "evaluate --bundle DIR --data DIR [--json]\n"
+                + "  --bundle  folder written by personalise (or the lab's Export)\n"
+                + "  --data    labelled images: a persona folder (its test/ images are used when present) "
+                + "or class folders\n"
+                + "  --json    print {accuracy, mean_latency_ms, exit_share, ...}";
+    }
+
+    @Override public Set<String> valuedOptions() { return Set.of("bundle", "data"); }
+
+    @Override
+    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+        Path data = args.path("data");
+        if (!Files.isDirectory(data)) {
+            throw new CliException(data + ": no such folder");
+        }
+        try (EarlyExitModel model = EarlyExitModel.load(args.path("bundle"))) {
+            ImageImporter.Result imp = new ImageImporter(new LabelSpace(model.backbone().classNames()), null)
+                    .importFolder(data, null, () -> false);
+            List<PersonalImage> images = imp.dataset().test();
+            String which = "test images";
+            if (images.isEmpty()) {
+                images = imp.dataset().labelled();
+                which = "labelled images";
+            }
+            if (images.isEmpty()) {
+                throw new CliException(data + ": no labelled images to evaluate on (use class folders or test/<class>/)");
+            }
+            List<SkippedFile> skipped = new ArrayList<>(imp.skipped());
+            List<String> stages = model.exitStages();
+            int[] leave = new int[stages.size() + 1];
+            int correct = 0;
+            int n = 0;
+            double[] ms = new double[images.size()];
+            for (PersonalImage img : images) {
+                EarlyExitModel.Prediction p;
+                try {
+                    p = model.classify(img.path());
+                } catch (ImageDecodeException e) {
+                    skipped.add(new SkippedFile(img.path(), e.problem()));
+                    continue;
+                }
+                ms[n++] = p.millis();
+                leave[p.exitIndex()]++;
+                if (p.label().equals(img.label())) {
+                    correct++;
+                }
+            }
+            if (n == 0) {
+                throw new CliException("none of the " + images.size() + " images could be read");
+            }
+            double[] t = Arrays.copyOf(ms, n);
+            double mean = Arrays.stream(t).average().orElse(Double.NaN);
+            Arrays.sort(t);
+            Map<String, Object> share = new LinkedHashMap<>();
+            for (int i = 0; i < stages.size(); i++) {
+                share.put(stages.get(i), leave[i] / (double) n);
+            }
+            share.put("final", leave[stages.size()] / (double) n);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("bundle", args.path("bundle").toString());
+            m.put("images", n);
+            m.put("evaluated_on", which);
+            m.put("accuracy", correct / (double) n);
+            m.put("mean_latency_ms", mean);
+            m.put("median_latency_ms", t[n / 2]);
+            m.put("exit_share", share);
+            m.put("expected", model.config().expected);
+            m.put("skipped", skipped.stream().map(SkippedFile::toString).toList());
+            if (args.flag("json")) {
+                out.println(Json.of(m));
+            } else {
+                out.printf(Locale.ROOT, "accuracy %.2f%% on %d %s; mean %.3f ms, median %.3f ms per image%n",
+                        100.0 * correct / n, n, which, mean, t[n / 2]);
+                share.forEach((k, v) -> out.printf(Locale.ROOT, "  left at %-8s %5.1f%%%n", k, 100 * (double) v));
+                skipped.forEach(s -> err.println("skipped " + s));
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,198 @@
+package org.persephonee.app.cli;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.LabelSpace;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.exits.HeadSpec;
+import org.persephonee.core.export.BundleWriter;
+import org.persephonee.core.personalise.BnMode;
+import org.persephonee.core.personalise.ExitStats;
+import org.persephonee.core.personalise.EvalPredictions;
+import org.persephonee.core.personalise.LabelRegime;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.personalise.UnlabelledRule;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** {@code personalise}: trains exits on one person's images and exports the tuned bundle. */
+public final class PersonaliseCommand implements Command {
+    @Override public String name() { return "personalise"; }
+
+    @Override public String summary() { return "train early exits on a person's images and export a bundle"; }
+
+    @Override public String usage() {
+        return "personalise --backbone DIR --data PERSONA_DIR --out BUNDLE_DIR [options]\n"
+                + "  --exits STAGE:HEAD,...|auto   exits to train (heads: linear, conv, conv32x2, mlp, mlp128); "
+                + "default auto\n"
+                + "  --auto-head HEAD              head type used by auto (default conv)\n"
+                + "  --labels all|none|FRACTION    which labels to use (default all)\n"
+                + "  --max-drop POINTS             accuracy the operating point may give up (default 1.0)\n"
+                + "  --seed N                      default 42\n"
+                + "  --epochs N --lr X             head training (default 30, 0.003)\n"
+                + "  --unlabelled pseudo|distill|both|ignore   teacher rule for unlabelled images (default both)\n"
+                + "  --pseudo-threshold X          teacher confidence for a pseudo-label (default 0.8)\n"
+                + "  --temperature T               distillation temperature (default 2)\n"
+                + "  --bn keep|adapt|auto          BatchNorm statistics (default auto)\n"
+                + "  --no-refit                    keep the backbone's classifier as the final exit\n"
+                + "  --confidence max-softmax|entropy\n"
+                + "  --device-profile FILE         latency profile JSON instead of measuring here\n"
+                + "  --cost ms|macs                what the operating point minimises (default ms)\n"
+                + "  --cache-budget-mb N           feature cache heap budget before spilling to disk (default 1024)\n"
+                + "  --json                        print the report as JSON";
+    }
+
+    @Override public Set<String> valuedOptions() {
+        return Set.of("backbone", "data", "out", "exits", "auto-head", "labels", "max-drop", "seed", "epochs", "lr",
+                "unlabelled", "pseudo-threshold", "temperature", "bn", "confidence", "device-profile", "cost",
+                "cache-budget-mb");
+    }
+
+    @Override public Set<String> flagOptions() { return Set.of("json", "help", "no-refit"); }
+
+    @Override
+    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+        Path bbDir = args.path("backbone");
+        Path dataDir = args.path("data");
+        Path outDir = args.path("out");
+        if (!Files.isDirectory(dataDir)) {
+            throw new CliException(dataDir + ": no such folder");
+        }
+        if (Files.exists(outDir) && !Files.isDirectory(outDir)) {
+            throw new CliException(outDir + ": exists and is not a folder");
+        }
+        PersonalisationConfig.Builder b = PersonalisationConfig.builder();
+        LabelRegime regime;
+        PersonalisePipeline.Options opt;
+        try {
+            regime = LabelRegime.parse(args.get("labels", "all"));
+            b.optLabels(regime)
+                    .optSeed(args.longValue("seed", 42))
+                    .optEpochs(args.intValue("epochs", 30))
+                    .optLearningRate((float) args.doubleValue("lr", 3e-3))
+                    .optPseudoLabelThreshold((float) args.doubleValue("pseudo-threshold", 0.8))
+                    .optTemperature((float) args.doubleValue("temperature", 2))
+                    .optUnlabelledRule(UnlabelledRule.valueOf(args.get("unlabelled", "both").toUpperCase(Locale.ROOT)))
+                    .optBnMode(BnMode.valueOf(args.get("bn", "auto").toUpperCase(Locale.ROOT)))
+                    .optRefitFinal(!args.flag("no-refit"))
+                    .optCacheBudgetBytes(args.longValue("cache-budget-mb", 1024) * 1024 * 1024);
+            String cost = args.get("cost", "ms");
+            if (!cost.equals("ms") && !cost.equals("macs")) {
+                throw new CliException("--cost must be ms or macs");
+            }
+            opt = new PersonalisePipeline.Options(args.doubleValue("max-drop", 1.0),
+                    Confidence.valueOf(args.get("confidence", "max-softmax").replace('-', '_').toUpperCase(Locale.ROOT)),
+                    cost.equals("macs"), args.get("device-profile") == null ? null : args.path("device-profile"), 30);
+            if (opt.maxDropPoints() < 0) {
+                throw new CliException("--max-drop must be >= 0");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage().startsWith("No enum constant")
+                    ? "bad value: " + e.getMessage().substring(e.getMessage().lastIndexOf('.') + 1).toLowerCase(Locale.ROOT)
+                    : e.getMessage());
+        }
+        try (Backbone bb = BackboneIO.load(bbDir)) {
+            String exits = args.get("exits", "auto");
+            List<ExitPlacement> placements;
+            try {
+                placements = exits.equals("auto")
+                        ? ExitPlacement.auto(bb, HeadSpec.parse(args.get("auto-head", "conv")))
+                        : ExitPlacement.parseList(exits);
+                b.setPlacements(placements);
+                b.build();
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+            ImageImporter.Result imp = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                    .importFolder(dataDir, null, () -> false);
+            if (!imp.skipped().isEmpty()) {
+                err.println("skipped " + imp.skipped().size() + " file(s):");
+                imp.skipped().stream().limit(20).forEach(s -> err.println("  " + s));
+                if (imp.skipped().size() > 20) {
+                    err.println("  ... and " + (imp.skipped().size() - 20) + " more");
+                }
+            }
+            PersonalDataset ds = imp.dataset();
+            err.println("data: " + ds);
+            try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, b.build(), opt, progress(err),
+                    () -> false)) {
+                Path bundle = BundleWriter.write(outDir, bb, o.result(), o.evaluation(), o.choice());
+                Map<String, Object> report = PersonalisePipeline.report(o, bundle);
+                if (args.flag("json")) {
+                    out.println(Json.of(report));
+                } else {
+                    printSummary(out, report);
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Progress lines on stderr. */
+    static PersonalisationJob.Listener progress(PrintStream err) {
+        return new PersonalisationJob.Listener() {
+            private long lastPrint;
+
+            @Override
+            public void onPhase(PersonalisationJob.Phase phase, String message) {
+                err.println("[" + phase.display() + "] " + message);
+            }
+
+            @Override
+            public void onProgress(PersonalisationJob.Phase phase, double fraction, double eta) {
+                long now = System.nanoTime();
+                if (phase != PersonalisationJob.Phase.TRAIN && now - lastPrint > 2_000_000_000L && fraction < 1) {
+                    err.printf(Locale.ROOT, "  %s %3.0f%%, about %s left%n", phase.display(), fraction * 100,
+                            Durations.format(eta));
+                    lastPrint = now;
+                }
+            }
+
+            @Override
+            public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
+                if (epoch == 1 || epoch == epochs || epoch % 5 == 0) {
+                    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "  epoch %d/%d", epoch, epochs));
+                    for (ExitStats s : stats) {
+                        sb.append(String.format(Locale.ROOT, "  %s %.3f", s.stage(), s.evalAccuracy()));
+                    }
+                    err.println(sb);
+                }
+            }
+        };
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void printSummary(PrintStream out, Map<String, Object> r) {
+        out.printf(Locale.ROOT, "label space: %s%n", r.get("label_space"));
+        out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * (double) r.get("generic_accuracy"));
+        out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n",
+                100 * (double) r.get("personalised_final_accuracy"));
+        for (Map<String, Object> e : (List<Map<String, Object>>) r.get("exits")) {
+            out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%%  head %.3f ms%n", e.get("stage"), e.get("head"),
+                    100 * (double) e.get("accuracy"), (double) e.get("head_ms"));
+        }
+        Map<String, Object> op = (Map<String, Object>) r.get("operating_point");
+        out.printf(Locale.ROOT, "operating point: %.2f%% at %.3f ms (%.2fx faster than the personalised final exit, "
+                        + "%.2fx fewer MACs)%n", 100 * (double) op.get("accuracy"), (double) op.get("latency_ms"),
+                (double) op.get("speedup"), (double) op.get("mac_speedup"));
+        for (Map<String, Object> e : (List<Map<String, Object>>) op.get("exits")) {
+            out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.get("stage"),
+                    (double) e.get("threshold"), 100 * (double) e.get("share"));
+        }
+        Map<String, Object> t = (Map<String, Object>) r.get("timing");
+        out.printf(Locale.ROOT, "time: feature cache %.1f s, head training %.1f s%n", (double) t.get("feature_cache_s"),
+                (double) t.get("head_training_s"));
+        out.println("bundle: " + r.get("bundle"));
+    }
+}

@@ -1,0 +1,124 @@
+package org.persephonee.core.eval;
+
+import org.persephonee.core.personalise.EvalPredictions;
+
+/** Evaluates early-exit cascades on stored predictions: no network needs to run. */
+public final class Cascade {
+    private final EvalPredictions preds;
+    private final CostModel ms;
+    private final CostModel macs;
+    private final Confidence confidence;
+    private final double[][] conf;
+    private final boolean[][] correct;
+    private final boolean[] finalCorrect;
+    private final boolean[] counted;
+
+    /**
+     * Prepares a cascade evaluator.
+     *
+     * @param preds non-null predictions of all exits
+     * @param ms costs in milliseconds
+     * @param macs costs in MACs
+     */
+    public Cascade(EvalPredictions preds, CostModel ms, CostModel macs, Confidence confidence) {
+        this.preds = preds;
+        this.ms = ms;
+        this.macs = macs;
+        this.confidence = confidence;
+        int n = preds.size();
+        int e = preds.exits().size();
+        conf = new double[e][n];
+        correct = new boolean[e][n];
+        finalCorrect = new boolean[n];
+        counted = new boolean[n];
+        boolean lab = preds.labelled();
+        for (int i = 0; i < n; i++) {
+            counted[i] = !lab || preds.truth()[i] != -1;
+            int ref = preds.reference(i);
+            finalCorrect[i] = argmax(preds.finalExit()[i]) == ref;
+            for (int j = 0; j < e; j++) {
+                float[] p = preds.exit(j)[i];
+                conf[j][i] = confidence.of(p);
+                correct[j][i] = argmax(p) == ref;
+            }
+        }
+    }
+
+    public EvalPredictions predictions() { return preds; }
+
+    public CostModel ms() { return ms; }
+
+    public CostModel macs() { return macs; }
+
+    public Confidence confidence() { return confidence; }
+
+    public int exitCount() { return preds.exits().size(); }
+
+    /** Accuracy of the personalised final exit. */
+    public double finalAccuracy() {
+        return evaluate(new int[0], new double[0]).accuracy();
+    }
+
+    /**
+     * Runs a cascade.
+     *
+     * @param exits exit indices ordered by stage
+     * @param thresholds one per exit; an image leaves at the first exit whose confidence is >= its threshold
+     */
+    public CascadeResult evaluate(int[] exits, double[] thresholds) {
+        int n = preds.size();
+        int[] leave = new int[exits.length + 1];
+        int good = 0;
+        int total = 0;
+        double costMs = 0;
+        double costMacs = 0;
+        double[] msAt = new double[exits.length + 1];
+        double[] macsAt = new double[exits.length + 1];
+        for (int p = 0; p <= exits.length; p++) {
+            msAt[p] = ms.leaveAt(exits, p);
+            macsAt[p] = macs.leaveAt(exits, p);
+        }
+        for (int i = 0; i < n; i++) {
+            int pos = exits.length;
+            for (int p = 0; p < exits.length; p++) {
+                if (conf[exits[p]][i] >= thresholds[p]) {
+                    pos = p;
+                    break;
+                }
+            }
+            leave[pos]++;
+            costMs += msAt[pos];
+            costMacs += macsAt[pos];
+            if (counted[i]) {
+                total++;
+                boolean ok = pos == exits.length ? finalCorrect[i] : correct[exits[pos]][i];
+                if (ok) {
+                    good++;
+                }
+            }
+        }
+        double[] share = new double[exits.length + 1];
+        for (int p = 0; p < share.length; p++) {
+            share[p] = leave[p] / (double) Math.max(1, n);
+        }
+        return new CascadeResult(exits.clone(), thresholds.clone(), total == 0 ? Double.NaN : good / (double) total,
+                costMs / Math.max(1, n), costMacs / Math.max(1, n), share);
+    }
+
+    /** The same threshold for every exit of the cascade. */
+    public CascadeResult evaluate(int[] exits, double threshold) {
+        double[] t = new double[exits.length];
+        java.util.Arrays.fill(t, threshold);
+        return evaluate(exits, t);
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}

@@ -1,0 +1,72 @@
+package org.persephonee.core.eval;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.personalise.PersonalisationResult;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Ties a personalisation result to costs: builds the cost models (ms from a latency profile, MACs from
+ * layer shapes), the cascade evaluator, the curves and the operating point.
+ */
+public final class Evaluation {
+    private final Cascade cascade;
+    private final List<String> exitNames;
+    private final LatencyProfile profile;
+    private final Backbone backbone;
+
+    /**
+     * Prepares an evaluation.
+     *
+     * @param profile latency per stage and head; must cover the result's heads
+     */
+    public Evaluation(Backbone bb, PersonalisationResult r, LatencyProfile profile, Confidence confidence) {
+        this.profile = profile;
+        this.backbone = bb;
+        List<ExitHead> heads = r.heads();
+        int n = heads.size();
+        double[] cumMs = new double[n];
+        double[] headMs = new double[n];
+        double[] cumMacs = new double[n];
+        double[] headMacs = new double[n];
+        exitNames = new ArrayList<>();
+        for (int j = 0; j < n; j++) {
+            ExitHead h = heads.get(j);
+            cumMs[j] = profile.cumulativeMs(bb, h.stage());
+            headMs[j] = profile.headMs(h);
+            cumMacs[j] = bb.stage(h.stage()).cumulativeMacs();
+            headMacs[j] = h.macs();
+            exitNames.add(h.stage() + ":" + h.head().id());
+            if (Double.isNaN(headMs[j])) {
+                throw new IllegalArgumentException("the latency profile has no time for exit " + exitNames.get(j));
+            }
+        }
+        double finalMs = r.finalHead() != null ? profile.headMs(r.finalHead()) : profile.classifierMs();
+        if (Double.isNaN(finalMs)) {
+            finalMs = profile.classifierMs();
+        }
+        double finalMacs = r.finalHead() != null ? r.finalHead().macs() : bb.classifierMacs();
+        CostModel ms = new CostModel("ms", cumMs, headMs, profile.backboneMs(), finalMs);
+        CostModel macs = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
+        this.cascade = new Cascade(r.predictions(), ms, macs, confidence);
+    }
+
+    public Cascade cascade() { return cascade; }
+
+    public LatencyProfile profile() { return profile; }
+
+    public Backbone backbone() { return backbone; }
+
+    /** Exit names ({@code stage:head}) in cascade order. */
+    public List<String> exitNames() { return List.copyOf(exitNames); }
+
+    /** Every exit's curve and the cascade's. */
+    public List<Curve> curves() { return ThresholdSweep.all(cascade, exitNames); }
+
+    /** The fastest cascade within {@code maxDropPoints} of the personalised final exit. */
+    public OperatingPoint.Choice operatingPoint(double maxDropPoints, boolean byMacs) {
+        return OperatingPoint.choose(cascade, maxDropPoints, byMacs);
+    }
+}

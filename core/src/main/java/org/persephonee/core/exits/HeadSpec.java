@@ -1,0 +1,107 @@
+package org.persephonee.core.exits;
+
+import org.persephonee.core.backbone.LayerSpec;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An exit head's design: its type and hyper-parameters. The layers depend on the stage's output shape
+ * and the number of personal classes, so they are made by {@link #layers(long[], int)}.
+ *
+ * @param type non-null head type
+ * @param channels conv channels of a CONV head (ignored otherwise)
+ * @param convLayers 1 or 2 conv blocks of a CONV head (ignored otherwise)
+ * @param hidden hidden units of an MLP head (ignored otherwise)
+ */
+public record HeadSpec(HeadType type, int channels, int convLayers, int hidden) {
+
+    public HeadSpec {
+        Objects.requireNonNull(type, "type");
+        if (type == HeadType.CONV && (channels < 1 || convLayers < 1 || convLayers > 2)) {
+            throw new IllegalArgumentException("a conv head needs channels >= 1 and 1 or 2 conv layers");
+        }
+        if (type == HeadType.MLP && hidden < 1) {
+            throw new IllegalArgumentException("an MLP head needs hidden >= 1");
+        }
+    }
+
+    /** Default hyper-parameters for a type: conv 32 channels x 1 layer, MLP 64 hidden units. */
+    public static HeadSpec of(HeadType type) {
+        return new HeadSpec(type, 32, 1, 64);
+    }
+
+    /** Parses {@code linear}, {@code conv}, {@code conv32}, {@code conv32x2}, {@code mlp}, {@code mlp128}. */
+    public static HeadSpec parse(String s) {
+        String t = s.strip().toLowerCase(java.util.Locale.ROOT);
+        try {
+            if (t.startsWith("conv")) {
+                String rest = t.substring(4);
+                int ch = 32;
+                int layers = 1;
+                if (!rest.isEmpty()) {
+                    String[] p = rest.split("x");
+                    ch = Integer.parseInt(p[0]);
+                    layers = p.length > 1 ? Integer.parseInt(p[1]) : 1;
+                }
+                return new HeadSpec(HeadType.CONV, ch, layers, 64);
+            }
+            if (t.startsWith("mlp")) {
+                String rest = t.substring(3);
+                return new HeadSpec(HeadType.MLP, 32, 1, rest.isEmpty() ? 64 : Integer.parseInt(rest));
+            }
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("bad head '" + s + "' (examples: linear, conv, conv32x2, mlp128)");
+        }
+        return of(HeadType.parse(t));
+    }
+
+    /** Compact id such as {@code conv32x1}, {@code mlp64}, {@code linear}. */
+    public String id() {
+        return switch (type) {
+            case LINEAR -> "linear";
+            case CONV -> "conv" + channels + "x" + convLayers;
+            case MLP -> "mlp" + hidden;
+        };
+    }
+
+    /**
+     * The head's layers for a stage output.
+     *
+     * @param in stage output shape (C, H, W)
+     * @param classes number of personal classes
+     */
+    public List<LayerSpec> layers(long[] in, int classes) {
+        List<LayerSpec> l = new ArrayList<>();
+        switch (type) {
+            case CONV -> {
+                long h = in[1];
+                for (int i = 0; i < convLayers; i++) {
+                    int stride = h >= 4 ? 2 : 1;
+                    l.add(LayerSpec.conv(channels, 3, stride, 1));
+                    l.add(LayerSpec.bn());
+                    l.add(LayerSpec.relu());
+                    h = (h + 2 - 3) / stride + 1;
+                }
+                l.add(LayerSpec.gap());
+                l.add(LayerSpec.flatten());
+            }
+            case MLP -> {
+                l.add(LayerSpec.gap());
+                l.add(LayerSpec.flatten());
+                l.add(LayerSpec.linear(hidden));
+                l.add(LayerSpec.relu());
+            }
+            default -> {
+                l.add(LayerSpec.gap());
+                l.add(LayerSpec.flatten());
+            }
+        }
+        l.add(LayerSpec.linear(classes));
+        return l;
+    }
+
+    @Override
+    public String toString() { return id(); }
+}

@@ -1,0 +1,31 @@
+package org.persephonee.core.exits;
+
+import java.util.Locale;
+
+/** Kinds of early-exit classifier head. */
+public enum HeadType {
+    /** Global average pooling then one linear layer (SDN "IC-only" style; cheapest). */
+    LINEAR("Pool + linear"),
+    /** 1-2 x [3x3 conv stride 2 + BatchNorm + ReLU], pool, linear (MSDNet / HAPI style). */
+    CONV("Conv head"),
+    /** Global average pooling, a hidden linear layer with ReLU, then linear. */
+    MLP("Small MLP");
+
+    private final String display;
+
+    HeadType(String display) { this.display = display; }
+
+    /** Name shown in the UI. */
+    public String display() { return display; }
+
+    /** Parses {@code linear}, {@code conv} or {@code mlp}, case-insensitive. */
+    public static HeadType parse(String s) {
+        try {
+            return valueOf(s.strip().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown head type '" + s + "' (expected linear, conv or mlp)");
+        }
+    }
+
+    public String id() { return name().toLowerCase(Locale.ROOT); }
+}

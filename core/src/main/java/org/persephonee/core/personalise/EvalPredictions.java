@@ -1,0 +1,54 @@
+package org.persephonee.core.personalise;
+
+import java.util.List;
+
+/**
+ * Softmax outputs of every exit and of the personalised final exit on the evaluation images, with the
+ * truth: the basis of all accuracy, cascade and threshold computations.
+ *
+ * @param stages stage of each exit, in backbone order as placed
+ * @param exits per exit, {@code [image][class]} probabilities
+ * @param finalExit personalised final exit probabilities
+ * @param truth per image: class index in the personal label space; -2 for a labelled image whose class is
+ *              outside the label space (always wrong); -1 for an unlabelled image
+ * @param classes size of the personal label space
+ */
+public record EvalPredictions(List<String> stages, List<float[][]> exits, float[][] finalExit, int[] truth,
+                              int classes) {
+
+    public float[][] exit(int i) { return exits.get(i); }
+
+    public int size() { return truth.length; }
+
+    /** True when evaluation has labels; otherwise accuracy means agreement with the final exit. */
+    public boolean labelled() {
+        for (int t : truth) {
+            if (t != -1) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The reference class of image i: its label, or the final exit's prediction when unlabelled. */
+    public int reference(int i) {
+        return labelled() ? truth[i] : PersonalisationJob.argmax(finalExit[i]);
+    }
+
+    /** Accuracy of a probability table against the references (labelled images only when labelled). */
+    public double accuracy(float[][] probs) {
+        boolean lab = labelled();
+        int n = 0;
+        int c = 0;
+        for (int i = 0; i < probs.length; i++) {
+            if (lab && truth[i] == -1) {
+                continue;
+            }
+            n++;
+            if (PersonalisationJob.argmax(probs[i]) == (lab ? truth[i] : PersonalisationJob.argmax(finalExit[i]))) {
+                c++;
+            }
+        }
+        return n == 0 ? Double.NaN : c / (double) n;
+    }
+}

@@ -1,0 +1,241 @@
+package org.persephonee.core.personalise;
+
+import org.persephonee.core.exits.ExitPlacement;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything that decides a personalisation run; recorded with its result. Build with
+ * {@link #builder()}: {@code setX} for required values, {@code optX} for optional ones.
+ */
+public final class PersonalisationConfig {
+    private final List<ExitPlacement> placements;
+    private final LabelRegime labels;
+    private final UnlabelledRule unlabelledRule;
+    private final float pseudoLabelThreshold;
+    private final float temperature;
+    private final int epochs;
+    private final float learningRate;
+    private final float weightDecay;
+    private final int batchSize;
+    private final boolean refitFinal;
+    private final BnMode bnMode;
+    private final long seed;
+    private final long cacheBudgetBytes;
+    private final Path spillDir;
+    private final double holdoutFraction;
+
+    private PersonalisationConfig(Builder b) {
+        this.placements = List.copyOf(b.placements);
+        this.labels = b.labels;
+        this.unlabelledRule = b.unlabelledRule;
+        this.pseudoLabelThreshold = b.pseudoLabelThreshold;
+        this.temperature = b.temperature;
+        this.epochs = b.epochs;
+        this.learningRate = b.learningRate;
+        this.weightDecay = b.weightDecay;
+        this.batchSize = b.batchSize;
+        this.refitFinal = b.refitFinal;
+        this.bnMode = b.bnMode;
+        this.seed = b.seed;
+        this.cacheBudgetBytes = b.cacheBudgetBytes;
+        this.spillDir = b.spillDir;
+        this.holdoutFraction = b.holdoutFraction;
+    }
+
+    public static Builder builder() { return new Builder(); }
+
+    /** A builder preset with this config's values. */
+    public Builder toBuilder() {
+        return builder().setPlacements(placements).optLabels(labels).optUnlabelledRule(unlabelledRule)
+                .optPseudoLabelThreshold(pseudoLabelThreshold).optTemperature(temperature).optEpochs(epochs)
+                .optLearningRate(learningRate).optWeightDecay(weightDecay).optBatchSize(batchSize)
+                .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
+                .optSpillDir(spillDir).optHoldoutFraction(holdoutFraction);
+    }
+
+    public List<ExitPlacement> placements() { return placements; }
+
+    public LabelRegime labels() { return labels; }
+
+    public UnlabelledRule unlabelledRule() { return unlabelledRule; }
+
+    public float pseudoLabelThreshold() { return pseudoLabelThreshold; }
+
+    public float temperature() { return temperature; }
+
+    public int epochs() { return epochs; }
+
+    public float learningRate() { return learningRate; }
+
+    public float weightDecay() { return weightDecay; }
+
+    public int batchSize() { return batchSize; }
+
+    public boolean refitFinal() { return refitFinal; }
+
+    public BnMode bnMode() { return bnMode; }
+
+    public long seed() { return seed; }
+
+    public long cacheBudgetBytes() { return cacheBudgetBytes; }
+
+    /** Folder for spilled feature files; null means the system temp folder. */
+    public Path spillDir() { return spillDir; }
+
+    public double holdoutFraction() { return holdoutFraction; }
+
+    /** The config as JSON-ready key/values, for results and bundles. */
+    public Map<String, Object> describe() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("exits", placements.stream().map(ExitPlacement::toString).toList());
+        m.put("labels", labels.toString());
+        m.put("unlabelled_rule", unlabelledRule.name().toLowerCase(java.util.Locale.ROOT));
+        m.put("pseudo_label_threshold", pseudoLabelThreshold);
+        m.put("temperature", temperature);
+        m.put("epochs", epochs);
+        m.put("learning_rate", learningRate);
+        m.put("weight_decay", weightDecay);
+        m.put("batch_size", batchSize);
+        m.put("refit_final", refitFinal);
+        m.put("bn_mode", bnMode.name().toLowerCase(java.util.Locale.ROOT));
+        m.put("seed", seed);
+        m.put("cache_budget_bytes", cacheBudgetBytes);
+        m.put("holdout_fraction", holdoutFraction);
+        return m;
+    }
+
+    /** Builder. */
+    public static final class Builder {
+        private List<ExitPlacement> placements = List.of();
+        private LabelRegime labels = LabelRegime.ALL;
+        private UnlabelledRule unlabelledRule = UnlabelledRule.BOTH;
+        private float pseudoLabelThreshold = 0.8f;
+        private float temperature = 2f;
+        private int epochs = 30;
+        private float learningRate = 3e-3f;
+        private float weightDecay = 1e-4f;
+        private int batchSize = 64;
+        private boolean refitFinal = true;
+        private BnMode bnMode = BnMode.AUTO;
+        private long seed = 42;
+        private long cacheBudgetBytes = 1L << 30;
+        private Path spillDir;
+        private double holdoutFraction = 0.2;
+
+        /** Required: the exits to train (at least one). */
+        public Builder setPlacements(List<ExitPlacement> p) {
+            this.placements = List.copyOf(p);
+            return this;
+        }
+
+        public Builder optLabels(LabelRegime r) {
+            this.labels = r;
+            return this;
+        }
+
+        public Builder optUnlabelledRule(UnlabelledRule r) {
+            this.unlabelledRule = r;
+            return this;
+        }
+
+        public Builder optPseudoLabelThreshold(float t) {
+            this.pseudoLabelThreshold = t;
+            return this;
+        }
+
+        public Builder optTemperature(float t) {
+            this.temperature = t;
+            return this;
+        }
+
+        public Builder optEpochs(int e) {
+            this.epochs = e;
+            return this;
+        }
+
+        public Builder optLearningRate(float lr) {
+            this.learningRate = lr;
+            return this;
+        }
+
+        public Builder optWeightDecay(float wd) {
+            this.weightDecay = wd;
+            return this;
+        }
+
+        public Builder optBatchSize(int b) {
+            this.batchSize = b;
+            return this;
+        }
+
+        public Builder optRefitFinal(boolean r) {
+            this.refitFinal = r;
+            return this;
+        }
+
+        public Builder optBnMode(BnMode m) {
+            this.bnMode = m;
+            return this;
+        }
+
+        public Builder optSeed(long s) {
+            this.seed = s;
+            return this;
+        }
+
+        public Builder optCacheBudgetBytes(long b) {
+            this.cacheBudgetBytes = b;
+            return this;
+        }
+
+        public Builder optSpillDir(Path d) {
+            this.spillDir = d;
+            return this;
+        }
+
+        public Builder optHoldoutFraction(double f) {
+            this.holdoutFraction = f;
+            return this;
+        }
+
+        /**
+         * Builds the config.
+         *
+         * @throws IllegalArgumentException when a value is out of range
+         */
+        public PersonalisationConfig build() {
+            if (placements.isEmpty()) {
+                throw new IllegalArgumentException("no exits placed: attach at least one exit head to a stage");
+            }
+            java.util.Set<String> stages = new java.util.HashSet<>();
+            for (ExitPlacement p : placements) {
+                if (!stages.add(p.stage())) {
+                    throw new IllegalArgumentException("stage '" + p.stage() + "' has two exits");
+                }
+            }
+            if (epochs < 1 || epochs > 10_000) {
+                throw new IllegalArgumentException("epochs must be between 1 and 10000, got " + epochs);
+            }
+            if (!(learningRate > 0 && learningRate < 10)) {
+                throw new IllegalArgumentException("learning rate must be in (0, 10), got " + learningRate);
+            }
+            if (!(pseudoLabelThreshold >= 0 && pseudoLabelThreshold <= 1)) {
+                throw new IllegalArgumentException("pseudo-label confidence must be in [0, 1], got " + pseudoLabelThreshold);
+            }
+            if (!(temperature > 0 && temperature <= 100)) {
+                throw new IllegalArgumentException("distillation temperature must be in (0, 100], got " + temperature);
+            }
+            if (batchSize < 1) {
+                throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
+            }
+            if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
+                throw new IllegalArgumentException("holdout fraction must be in (0, 1), got " + holdoutFraction);
+            }
+            return new PersonalisationConfig(this);
+        }
+    }
+}

@@ -1,0 +1,618 @@
+package org.persephonee.core.personalise;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.initializer.XavierInitializer;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.util.Pair;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.LayerSpec;
+import org.persephonee.core.backbone.Stage;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.engine.Engines;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.exits.HeadSpec;
+import org.persephonee.core.exits.HeadType;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * PersEPhonEE exit personalisation (Leontiadis et al., HotMobile 2021): the backbone stays frozen; one
+ * inference-mode pass caches the features at every placed exit and the final logits; then only the exit
+ * heads train, on the cache, with cross-entropy on the person's labels and, for unlabelled images, the
+ * final exit as teacher (hard pseudo-labels above a confidence threshold and/or distillation against its
+ * softened output). Optionally the final classifier is re-fitted on the personal label space, and the
+ * backbone's BatchNorm statistics are re-estimated on the person's images (AdaBN).
+ *
+ * <p>Runs on the calling thread; progress goes to a {@link Listener}; cancellation is polled between
+ * batches and surfaces as {@link CancellationException}, leaving the backbone as it was.
+ */
+public final class PersonalisationJob {
+
+    /** Phases of a run. */
+    public enum Phase {
+        DECODE("Decoding images"), BATCHNORM("Checking BatchNorm statistics"), CACHE("Caching features"),
+        TRAIN("Training exits"), EVALUATE("Evaluating");
+
+        private final String display;
+
+        Phase(String display) { this.display = display; }
+
+        public String display() { return display; }
+    }
+
+    /** Progress of a run; all methods are called on the job's thread. */
+    public interface Listener {
+        default void onPhase(Phase phase, String message) { }
+
+        /** Fraction of the phase done and the phase's estimated remaining seconds. */
+        default void onProgress(Phase phase, double fraction, double etaSeconds) { }
+
+        /**
+         * After each training epoch.
+         *
+         * @param stats per exit (and the re-fitted final, last)
+         * @param snapshot current evaluation predictions, for live curves
+         */
+        default void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) { }
+    }
+
+    /** A listener that ignores everything. */
+    public static final Listener SILENT = new Listener() { };
+
+    private final Backbone backbone;
+    private final PersonalDataset dataset;
+    private final PersonalisationConfig config;
+
+    /**
+     * Creates a job.
+     *
+     * @param backbone non-null, loaded; its weights are never changed (BatchNorm statistics are restored)
+     * @param dataset non-null personal data
+     * @param config non-null
+     */
+    public PersonalisationJob(Backbone backbone, PersonalDataset dataset, PersonalisationConfig config) {
+        this.backbone = backbone;
+        this.dataset = dataset;
+        this.config = config;
+    }
+
+    /**
+     * Runs the whole job.
+     *
+     * @throws PersonalisationException when the data or config cannot work (message says why)
+     * @throws CancellationException when cancelled
+     */
+    public PersonalisationResult run(Listener listener, BooleanSupplier cancelled)
+            throws PersonalisationException, IOException {
+        for (ExitPlacement p : config.placements()) {
+            if (backbone.stage(p.stage()) == null) {
+                throw new PersonalisationException("backbone " + backbone.id() + " has no stage '" + p.stage()
+                        + "' (stages: " + backbone.stages().stream().map(Stage::name).toList() + ")");
+            }
+        }
+        Engines.pytorch();
+        long tStart = System.nanoTime();
+        listener.onPhase(Phase.DECODE, "Decoding " + dataset.size() + " images");
+        PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
+                config.holdoutFraction(), config.seed(), listener, cancelled);
+        double decodeS = secs(tStart);
+
+        // generic accuracy: the backbone as shipped, over all its classes
+        Map<String, float[]> original = BnStats.snapshot(backbone);
+        long t1 = System.nanoTime();
+        listener.onPhase(Phase.BATCHNORM, "Checking BatchNorm statistics (" + config.bnMode() + ")");
+        float[][] evalLogitsKeep = logits(data.evalX, cancelled);
+        double generic = genericAccuracy(evalLogitsKeep, data.evalLabel);
+        BnDecision bn = decideBn(data, original, cancelled);
+        double bnS = secs(t1);
+
+        FeatureCache cache = null;
+        List<ExitHead> heads = new ArrayList<>();
+        ExitHead finalHead = null;
+        try {
+            long t2 = System.nanoTime();
+            listener.onPhase(Phase.CACHE, "Running the frozen backbone once over " + (data.trainSize()
+                    + data.evalSize()) + " images");
+            List<float[]> all = new ArrayList<>(data.trainX);
+            all.addAll(data.evalX);
+            List<String> stages = new ArrayList<>(config.placements().stream().map(ExitPlacement::stage).toList());
+            String last = backbone.stages().get(backbone.stages().size() - 1).name();
+            boolean refit = config.refitFinal() && data.labelledUsed() > 0;
+            if (refit && !stages.contains(last)) {
+                stages.add(last);
+            }
+            cache = FeatureCache.build(backbone, all, stages, config.cacheBudgetBytes(), config.spillDir(),
+                    config.batchSize(), (f, eta) -> listener.onProgress(Phase.CACHE, f, eta), cancelled);
+            double cacheS = secs(t2);
+
+            int nTrain = data.trainSize();
+            int nEval = data.evalSize();
+            float[][] teacherLogits = rows(cache.logits(), 0, nTrain + nEval);
+            PersonalLabelSpace space = labelSpace(data, teacherLogits);
+            Targets targets = Targets.build(data, space, teacherLogits, config);
+            if (targets.used() == 0) {
+                throw new PersonalisationException("nothing to train on: no labels and no unlabelled image where "
+                        + "the final exit is confident enough (lower the pseudo-label confidence, use distillation, "
+                        + "or label some images)");
+            }
+            int[] evalTruth = new int[nEval];
+            for (int i = 0; i < nEval; i++) {
+                String l = data.evalLabel.get(i);
+                evalTruth[i] = l == null ? -1 : Math.max(-2, space.indexOf(l) < 0 ? -2 : space.indexOf(l));
+            }
+            float[][] teacherEval = new float[nEval][space.size()];
+            for (int i = 0; i < nEval; i++) {
+                space.restrictedSoftmax(teacherLogits[nTrain + i], 0, 1f, teacherEval[i]);
+            }
+
+            long t3 = System.nanoTime();
+            listener.onPhase(Phase.TRAIN, "Training " + config.placements().size() + " exit(s)"
+                    + (refit ? " and the final classifier" : "") + " for " + config.epochs() + " epochs");
+            List<ExitPlacement> ordered = new ArrayList<>(config.placements());
+            ordered.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
+            for (ExitPlacement p : ordered) {
+                heads.add(new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size()));
+            }
+            if (refit) {
+                finalHead = new ExitHead(new ExitPlacement(last, HeadSpec.of(HeadType.LINEAR)),
+                        backbone.stage(last).outputShape(), space.size());
+            }
+            List<ExitHead> trained = new ArrayList<>(heads);
+            if (finalHead != null) {
+                trained.add(finalHead);
+            }
+            EvalPredictions preds = train(trained, finalHead, cache, targets, nTrain, nEval, evalTruth,
+                    teacherEval, space, listener, cancelled);
+            double trainS = secs(t3);
+
+            PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, targets,
+                    heads, finalHead, preds, generic, bn, new PersonalisationResult.Timing(decodeS, bnS, cacheS,
+                    trainS, secs(tStart)), cache.spilled(), cache.heapBytes(), cache.spilledBytes());
+            heads = List.of();
+            finalHead = null;
+            return result;
+        } finally {
+            if (cache != null) {
+                cache.close();
+            }
+            heads.forEach(ExitHead::close);
+            if (finalHead != null) {
+                finalHead.close();
+            }
+            BnStats.restore(backbone, original);
+        }
+    }
+
+    private static double secs(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** Inference-mode logits of the whole backbone for some images. */
+    private float[][] logits(List<float[]> xs, BooleanSupplier cancelled) {
+        int n = xs.size();
+        int size = backbone.input().size();
+        int k = backbone.classNames().size();
+        float[][] out = new float[n][];
+        int batch = config.batchSize();
+        for (int s = 0; s < n; s += batch) {
+            if (cancelled.getAsBoolean()) {
+                throw new CancellationException("cancelled");
+            }
+            int b = Math.min(batch, n - s);
+            float[] x = new float[b * size];
+            for (int i = 0; i < b; i++) {
+                System.arraycopy(xs.get(s + i), 0, x, i * size, size);
+            }
+            try (NDManager m = backbone.manager().newSubManager()) {
+                float[] lg = backbone.logits(m.create(x, backbone.batchShape(b))).toFloatArray();
+                for (int i = 0; i < b; i++) {
+                    out[s + i] = Arrays.copyOfRange(lg, i * k, (i + 1) * k);
+                }
+            }
+        }
+        return out;
+    }
+
+    private double genericAccuracy(float[][] logits, List<String> labels) {
+        int n = 0;
+        int correct = 0;
+        List<String> names = backbone.classNames();
+        for (int i = 0; i < logits.length; i++) {
+            String l = labels.get(i);
+            if (l == null) {
+                continue;
+            }
+            n++;
+            if (names.get(argmax(logits[i])).equals(l)) {
+                correct++;
+            }
+        }
+        return n == 0 ? Double.NaN : correct / (double) n;
+    }
+
+    /**
+     * Decides whether to adapt BatchNorm statistics; leaves the backbone in the chosen state.
+     * Criterion with labels: accuracy of the final exit (restricted to the labelled classes) on the
+     * labelled training images; without: its mean top-1 confidence on the training images.
+     */
+    private BnDecision decideBn(PreparedData data, Map<String, float[]> original, BooleanSupplier cancelled) {
+        if (config.bnMode() == BnMode.KEEP) {
+            return new BnDecision(false, "keep (as configured)", Double.NaN, Double.NaN, null);
+        }
+        float[][] keep = config.bnMode() == BnMode.AUTO ? logits(data.trainX, cancelled) : null;
+        BnStats.adapt(backbone, data.trainX, config.seed());
+        Map<String, float[]> adapted = BnStats.snapshot(backbone);
+        if (config.bnMode() == BnMode.ADAPT) {
+            return new BnDecision(true, "adapt (as configured)", Double.NaN, Double.NaN, adapted);
+        }
+        float[][] adapt = logits(data.trainX, cancelled);
+        boolean useLabels = data.labelledUsed() >= 5;
+        double before = useLabels ? labelledAccuracy(keep, data) : meanConfidence(keep);
+        double after = useLabels ? labelledAccuracy(adapt, data) : meanConfidence(adapt);
+        boolean choose = after > before;
+        String why = String.format(java.util.Locale.ROOT, "auto: %s %.3f with the shipped statistics, %.3f adapted",
+                useLabels ? "labelled-image accuracy" : "mean teacher confidence", before, after);
+        if (!choose) {
+            BnStats.restore(backbone, original);
+        }
+        return new BnDecision(choose, why, before, after, choose ? adapted : null);
+    }
+
+    private double labelledAccuracy(float[][] logits, PreparedData data) {
+        List<String> names = backbone.classNames();
+        java.util.Set<Integer> classes = new java.util.TreeSet<>();
+        for (String l : data.trainLabel) {
+            if (l != null && names.contains(l)) {
+                classes.add(names.indexOf(l));
+            }
+        }
+        int n = 0;
+        int c = 0;
+        for (int i = 0; i < logits.length; i++) {
+            String l = data.trainLabel.get(i);
+            if (l == null || !names.contains(l)) {
+                continue;
+            }
+            int best = -1;
+            for (int k : classes) {
+                if (best < 0 || logits[i][k] > logits[i][best]) {
+                    best = k;
+                }
+            }
+            n++;
+            if (names.get(best).equals(l)) {
+                c++;
+            }
+        }
+        return n == 0 ? 0 : c / (double) n;
+    }
+
+    private static double meanConfidence(float[][] logits) {
+        double sum = 0;
+        for (float[] l : logits) {
+            sum += softmax(l, 1f)[argmax(l)];
+        }
+        return sum / Math.max(1, logits.length);
+    }
+
+    /**
+     * The personal label space: labelled classes plus classes the teacher predicts confidently for at
+     * least max(3, 2%) of the unlabelled images; backbone order first, then new classes by name.
+     */
+    private PersonalLabelSpace labelSpace(PreparedData data, float[][] teacherLogits) throws PersonalisationException {
+        List<String> names = backbone.classNames();
+        TreeMap<Integer, String> known = new TreeMap<>();
+        java.util.TreeSet<String> fresh = new java.util.TreeSet<>();
+        int unl = 0;
+        for (String l : data.trainLabel) {
+            if (l == null) {
+                unl++;
+                continue;
+            }
+            int b = names.indexOf(l);
+            if (b >= 0) {
+                known.put(b, l);
+            } else {
+                fresh.add(l);
+            }
+        }
+        if (config.unlabelledRule() != UnlabelledRule.IGNORE && unl > 0) {
+            int[] counts = new int[names.size()];
+            for (int i = 0; i < data.trainSize(); i++) {
+                if (data.trainLabel.get(i) == null) {
+                    float[] p = softmax(teacherLogits[i], 1f);
+                    int a = argmax(p);
+                    if (p[a] >= config.pseudoLabelThreshold()) {
+                        counts[a]++;
+                    }
+                }
+            }
+            int min = Math.max(3, (int) Math.ceil(0.02 * unl));
+            for (int k = 0; k < counts.length; k++) {
+                if (counts[k] >= min) {
+                    known.put(k, names.get(k));
+                }
+            }
+        }
+        List<String> out = new ArrayList<>(known.values());
+        List<Integer> idx = new ArrayList<>(known.keySet());
+        for (String f : fresh) {
+            out.add(f);
+            idx.add(-1);
+        }
+        if (out.size() < 2) {
+            throw new PersonalisationException("the personal label space has " + out.size() + " class"
+                    + (out.isEmpty() ? "es" : " (" + out.get(0) + ")") + ": personalisation needs at least two "
+                    + "classes — label images of another class, or lower the pseudo-label confidence");
+        }
+        return new PersonalLabelSpace(out, idx.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private EvalPredictions train(List<ExitHead> heads, ExitHead finalHead, FeatureCache cache, Targets targets,
+                                  int nTrain, int nEval, int[] evalTruth, float[][] teacherEval,
+                                  PersonalLabelSpace space, Listener listener, BooleanSupplier cancelled) {
+        int batch = config.batchSize();
+        int[] order = targets.usedIndices();
+        int steps = (order.length + batch - 1) / batch;
+        int total = steps * config.epochs();
+        List<Trainer> trainers = new ArrayList<>();
+        try {
+            for (int h = 0; h < heads.size(); h++) {
+                ExitHead head = heads.get(h);
+                Engines.seed(config.seed() * 1000 + h);
+                Tracker lr = Tracker.cosine().setBaseValue(config.learningRate()).optFinalValue(
+                        config.learningRate() * 0.01f).setMaxUpdates(Math.max(1, total)).build();
+                DefaultTrainingConfig tc = new DefaultTrainingConfig(Loss.l2Loss())
+                        .optInitializer(new XavierInitializer(XavierInitializer.RandomType.GAUSSIAN,
+                                XavierInitializer.FactorType.IN, 2), Parameter.Type.WEIGHT)
+                        .optOptimizer(Optimizer.adam().optLearningRateTracker(lr)
+                                .optWeightDecays(config.weightDecay()).build());
+                Trainer t = head.model().newTrainer(tc);
+                trainers.add(t);
+                t.initialize(head.batchShape(batch));
+                if (head == finalHead) {
+                    initFromClassifier(head, space);
+                }
+            }
+            Random rnd = new Random(config.seed());
+            EvalPredictions preds = null;
+            long t0 = System.nanoTime();
+            int done = 0;
+            for (int epoch = 1; epoch <= config.epochs(); epoch++) {
+                shuffle(order, rnd);
+                double[] lossSum = new double[heads.size()];
+                int[] lossN = new int[heads.size()];
+                for (int s = 0; s < steps; s++) {
+                    int from = s * batch;
+                    int b = Math.min(batch, order.length - from);
+                    int[] idx = Arrays.copyOfRange(order, from, from + b);
+                    float[] hard = new float[b * space.size()];
+                    float[] hardW = new float[b];
+                    float[] soft = new float[b * space.size()];
+                    float[] softW = new float[b];
+                    targets.fill(idx, hard, hardW, soft, softW);
+                    for (int h = 0; h < heads.size(); h++) {
+                        if (cancelled.getAsBoolean()) {
+                            throw new CancellationException("personalisation cancelled");
+                        }
+                        ExitHead head = heads.get(h);
+                        FeatureStore fs = cache.stage(head.stage());
+                        float[] x = new float[b * fs.width()];
+                        for (int i = 0; i < b; i++) {
+                            fs.get(idx[i], x, i * fs.width());
+                        }
+                        Trainer t = trainers.get(h);
+                        try (NDManager m = t.getManager().newSubManager()) {
+                            NDArray xa = m.create(x, head.batchShape(b));
+                            NDArray loss;
+                            try (GradientCollector gc = t.newGradientCollector()) {
+                                NDArray z = head.forward(xa, true);
+                                loss = loss(m, z, hard, hardW, soft, softW, b, space.size());
+                                gc.backward(loss);
+                            }
+                            t.step();
+                            lossSum[h] += loss.getFloat() * b;
+                            lossN[h] += b;
+                        }
+                    }
+                    done++;
+                    double el = secs(t0);
+                    listener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
+                }
+                preds = predict(heads, finalHead, cache, nTrain, nEval, evalTruth, teacherEval, space, cancelled);
+                List<ExitStats> stats = new ArrayList<>();
+                for (int h = 0; h < heads.size(); h++) {
+                    ExitHead head = heads.get(h);
+                    float[][] p = head == finalHead ? preds.finalExit() : preds.exit(h);
+                    stats.add(new ExitStats(head == finalHead ? PersonalisationResult.FINAL : head.stage(),
+                            head.head().id(), lossSum[h] / Math.max(1, lossN[h]), preds.accuracy(p)));
+                }
+                listener.onEpoch(epoch, config.epochs(), stats, preds);
+            }
+            return preds;
+        } finally {
+            trainers.forEach(Trainer::close);
+        }
+    }
+
+    /** Weighted cross-entropy on hard targets plus temperature-scaled cross-entropy on soft targets. */
+    private NDArray loss(NDManager m, NDArray z, float[] hard, float[] hardW, float[] soft, float[] softW, int b,
+                         int k) {
+        float tt = config.temperature();
+        NDArray h = m.create(hard, new Shape(b, k));
+        NDArray hw = m.create(hardW);
+        NDArray s = m.create(soft, new Shape(b, k));
+        NDArray sw = m.create(softW);
+        NDArray hardLoss = z.logSoftmax(1).mul(h).sum(new int[] {1}).neg().mul(hw).sum();
+        NDArray softLoss = z.div(tt).logSoftmax(1).mul(s).sum(new int[] {1}).neg().mul(sw).sum().mul(tt * tt);
+        float norm = 0;
+        for (int i = 0; i < b; i++) {
+            norm += hardW[i] + softW[i];
+        }
+        return hardLoss.add(softLoss).div(Math.max(1e-6f, norm));
+    }
+
+    /** Starts the re-fitted final classifier from the backbone's classifier rows (known classes). */
+    private void initFromClassifier(ExitHead head, PersonalLabelSpace space) {
+        List<LayerSpec> cls = backbone.spec().classifier;
+        if (cls.size() != 3 || cls.get(0).type() != LayerSpec.Type.GAP || cls.get(2).type() != LayerSpec.Type.LINEAR) {
+            return;
+        }
+        NDArray w = null;
+        NDArray bias = null;
+        for (Pair<String, Parameter> p : backbone.classifier().getParameters()) {
+            if (p.getValue().getType() == Parameter.Type.WEIGHT) {
+                w = p.getValue().getArray();
+            } else if (p.getValue().getType() == Parameter.Type.BIAS) {
+                bias = p.getValue().getArray();
+            }
+        }
+        if (w == null || bias == null) {
+            return;
+        }
+        float[] wf = w.toFloatArray();
+        float[] bf = bias.toFloatArray();
+        int in = (int) w.getShape().get(1);
+        float[] nw = new float[space.size() * in];
+        float[] nb = new float[space.size()];
+        for (int k = 0; k < space.size(); k++) {
+            int b = space.backboneIndex()[k];
+            if (b >= 0) {
+                System.arraycopy(wf, b * in, nw, k * in, in);
+                nb[k] = bf[b];
+            }
+        }
+        // new classes keep small random rows so they can learn
+        float[] current = null;
+        for (Pair<String, Parameter> p : head.block().getParameters()) {
+            if (p.getValue().getType() == Parameter.Type.WEIGHT) {
+                current = p.getValue().getArray().toFloatArray();
+            }
+        }
+        for (int k = 0; k < space.size(); k++) {
+            if (space.backboneIndex()[k] < 0 && current != null) {
+                System.arraycopy(current, k * in, nw, k * in, in);
+            }
+        }
+        head.setLinear(nw, nb);
+    }
+
+    private EvalPredictions predict(List<ExitHead> heads, ExitHead finalHead, FeatureCache cache, int nTrain,
+                                    int nEval, int[] evalTruth, float[][] teacherEval, PersonalLabelSpace space,
+                                    BooleanSupplier cancelled) {
+        List<float[][]> exits = new ArrayList<>();
+        float[][] fin = teacherEval;
+        for (ExitHead head : heads) {
+            float[][] p = headProbabilities(head, cache.stage(head.stage()), nTrain, nEval, cancelled);
+            if (head == finalHead) {
+                fin = p;
+            } else {
+                exits.add(p);
+            }
+        }
+        List<String> stages = new ArrayList<>();
+        for (ExitHead h : heads) {
+            if (h != finalHead) {
+                stages.add(h.stage());
+            }
+        }
+        return new EvalPredictions(stages, exits, fin, evalTruth, space.size());
+    }
+
+    /** Softmax outputs of a head on the cached evaluation rows. */
+    static float[][] headProbabilities(ExitHead head, FeatureStore fs, int offset, int n, BooleanSupplier cancelled) {
+        float[][] out = new float[n][];
+        int batch = 128;
+        for (int s = 0; s < n; s += batch) {
+            if (cancelled.getAsBoolean()) {
+                throw new CancellationException("cancelled");
+            }
+            int b = Math.min(batch, n - s);
+            float[] x = new float[b * fs.width()];
+            for (int i = 0; i < b; i++) {
+                fs.get(offset + s + i, x, i * fs.width());
+            }
+            try (NDManager m = head.model().getNDManager().newSubManager()) {
+                float[] p = head.forward(m.create(x, head.batchShape(b)), false).softmax(1).toFloatArray();
+                int k = head.classes();
+                for (int i = 0; i < b; i++) {
+                    out[s + i] = Arrays.copyOfRange(p, i * k, (i + 1) * k);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static float[][] rows(FeatureStore fs, int from, int to) {
+        float[][] out = new float[to - from][fs.width()];
+        for (int i = from; i < to; i++) {
+            fs.get(i, out[i - from], 0);
+        }
+        return out;
+    }
+
+    static float[] softmax(float[] z, float t) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : z) {
+            max = Math.max(max, v / t);
+        }
+        double sum = 0;
+        float[] out = new float[z.length];
+        for (int i = 0; i < z.length; i++) {
+            out[i] = (float) Math.exp(z[i] / t - max);
+            sum += out[i];
+        }
+        for (int i = 0; i < z.length; i++) {
+            out[i] /= (float) sum;
+        }
+        return out;
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static void shuffle(int[] a, Random r) {
+        for (int i = a.length - 1; i > 0; i--) {
+            int j = r.nextInt(i + 1);
+            int t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
+    }
+
+    /** What the job did with BatchNorm statistics, and why. */
+    public record BnDecision(boolean adapted, String reason, double criterionShipped, double criterionAdapted,
+                             Map<String, float[]> stats) { }
+
+    static Map<String, Object> describe(BnDecision d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("adapted", d.adapted());
+        m.put("reason", d.reason());
+        return m;
+    }
+}

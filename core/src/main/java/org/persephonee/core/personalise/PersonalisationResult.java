@@ -1,0 +1,133 @@
+package org.persephonee.core.personalise;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.exits.ExitHead;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a personalisation run produced: trained exit heads (owning native memory: close the result),
+ * evaluation predictions, the label space, the BatchNorm decision, timings and the config that made it.
+ */
+public final class PersonalisationResult implements AutoCloseable {
+    /** Stage label used for the personalised final exit in reports. */
+    public static final String FINAL = "final";
+
+    /**
+     * Wall-clock seconds per phase.
+     *
+     * @param decode image decoding
+     * @param batchNorm generic evaluation and the BatchNorm decision
+     * @param featureCache the one frozen-backbone pass
+     * @param headTraining training epochs on the cache, including per-epoch evaluation
+     * @param total everything
+     */
+    public record Timing(double decode, double batchNorm, double featureCache, double headTraining, double total) { }
+
+    private final String backboneId;
+    private final String backboneSha256;
+    private final PersonalisationConfig config;
+    private final PersonalLabelSpace labelSpace;
+    private final PreparedData data;
+    private final Targets targets;
+    private final List<ExitHead> heads;
+    private final ExitHead finalHead;
+    private final EvalPredictions predictions;
+    private final double genericAccuracy;
+    private final PersonalisationJob.BnDecision bn;
+    private final Timing timing;
+    private final boolean cacheSpilled;
+    private final long cacheHeapBytes;
+    private final long cacheSpilledBytes;
+    private final String date = java.time.Instant.now().toString();
+
+    PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
+                          Targets targets, List<ExitHead> heads, ExitHead finalHead, EvalPredictions predictions,
+                          double genericAccuracy, PersonalisationJob.BnDecision bn, Timing timing,
+                          boolean cacheSpilled, long cacheHeapBytes, long cacheSpilledBytes) {
+        this.backboneId = bb.id();
+        this.backboneSha256 = bb.parametersSha256();
+        this.config = config;
+        this.labelSpace = labelSpace;
+        this.data = data;
+        this.targets = targets;
+        this.heads = List.copyOf(heads);
+        this.finalHead = finalHead;
+        this.predictions = predictions;
+        this.genericAccuracy = genericAccuracy;
+        this.bn = bn;
+        this.timing = timing;
+        this.cacheSpilled = cacheSpilled;
+        this.cacheHeapBytes = cacheHeapBytes;
+        this.cacheSpilledBytes = cacheSpilledBytes;
+    }
+
+    public String backboneId() { return backboneId; }
+
+    public String backboneSha256() { return backboneSha256; }
+
+    public PersonalisationConfig config() { return config; }
+
+    public PersonalLabelSpace labelSpace() { return labelSpace; }
+
+    public PreparedData data() { return data; }
+
+    public Targets targets() { return targets; }
+
+    /** Trained exit heads in placement order. */
+    public List<ExitHead> heads() { return heads; }
+
+    /** The re-fitted final classifier, or null when the final exit is the backbone's classifier. */
+    public ExitHead finalHead() { return finalHead; }
+
+    public EvalPredictions predictions() { return predictions; }
+
+    /** Accuracy of the unmodified backbone over all its classes on the evaluation images (NaN if unlabelled). */
+    public double genericAccuracy() { return genericAccuracy; }
+
+    /** Accuracy of the personalised final exit. */
+    public double finalAccuracy() { return predictions.accuracy(predictions.finalExit()); }
+
+    /** Accuracy of exit i alone (every image leaves there). */
+    public double exitAccuracy(int i) { return predictions.accuracy(predictions.exit(i)); }
+
+    public PersonalisationJob.BnDecision batchNorm() { return bn; }
+
+    public Timing timing() { return timing; }
+
+    public boolean cacheSpilled() { return cacheSpilled; }
+
+    public long cacheHeapBytes() { return cacheHeapBytes; }
+
+    public long cacheSpilledBytes() { return cacheSpilledBytes; }
+
+    public String date() { return date; }
+
+    /** Counts and label regime, for provenance. */
+    public Map<String, Object> provenance() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("train_images", data.trainSize());
+        m.put("labels_given", data.labelsGiven());
+        m.put("labels_used", targets.labelled());
+        m.put("pseudo_labelled", targets.pseudoLabelled());
+        m.put("distilled", targets.distilled());
+        m.put("eval_images", data.evalSize());
+        m.put("eval_is_holdout", data.evalIsHoldout());
+        m.put("label_regime", config.labels().toString());
+        m.put("seed", config.seed());
+        m.put("batchnorm", PersonalisationJob.describe(bn));
+        m.put("date", date);
+        m.put("config", config.describe());
+        return m;
+    }
+
+    @Override
+    public void close() {
+        heads.forEach(ExitHead::close);
+        if (finalHead != null) {
+            finalHead.close();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package org.persephonee.core.pipeline;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.eval.Curve;
+import org.persephonee.core.eval.Evaluation;
+import org.persephonee.core.eval.LatencyProfile;
+import org.persephonee.core.eval.OperatingPoint;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationException;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.personalise.PersonalisationResult;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Personalise, profile latency, evaluate and pick the operating point: the steps the CLI, the benchmark
+ * and the lab share.
+ */
+public final class PersonalisePipeline {
+
+    /**
+     * Evaluation options.
+     *
+     * @param maxDropPoints accuracy the operating point may give up, percentage points
+     * @param confidence confidence measure for leaving early
+     * @param byMacs optimise MACs instead of measured milliseconds
+     * @param deviceProfile a device latency profile JSON, or null to measure here
+     * @param latencyRepeats timed runs per block when measuring
+     */
+    public record Options(double maxDropPoints, Confidence confidence, boolean byMacs, Path deviceProfile,
+                          int latencyRepeats) {
+        public static Options defaults() {
+            return new Options(1.0, Confidence.MAX_SOFTMAX, false, null, 30);
+        }
+    }
+
+    /**
+     * Everything one run produced; close it to free the heads' native memory.
+     *
+     * @param result trained exits and predictions
+     * @param profile latency per stage and head
+     * @param evaluation cascade evaluator bound to the costs
+     * @param choice the operating point
+     */
+    public record Outcome(PersonalisationResult result, LatencyProfile profile, Evaluation evaluation,
+                          OperatingPoint.Choice choice) implements AutoCloseable {
+        @Override
+        public void close() {
+            result.close();
+        }
+
+        /** The curves of every exit and of the cascade. */
+        public List<Curve> curves() { return evaluation.curves(); }
+    }
+
+    private PersonalisePipeline() { }
+
+    /** Runs the job, then profiles and evaluates. */
+    public static Outcome run(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg, Options opt,
+                              PersonalisationJob.Listener listener, BooleanSupplier cancelled)
+            throws PersonalisationException, IOException {
+        PersonalisationResult r = new PersonalisationJob(bb, ds, cfg).run(listener, cancelled);
+        try {
+            return evaluate(bb, r, opt, listener);
+        } catch (IOException | RuntimeException e) {
+            r.close();
+            throw e;
+        }
+    }
+
+    /** Profiles latency for a result and picks its operating point. */
+    public static Outcome evaluate(Backbone bb, PersonalisationResult r, Options opt,
+                                   PersonalisationJob.Listener listener) throws IOException {
+        listener.onPhase(PersonalisationJob.Phase.EVALUATE, opt.deviceProfile() == null
+                ? "Measuring latency per stage and exit at batch 1" : "Reading device profile " + opt.deviceProfile());
+        List<ExitHead> heads = new ArrayList<>(r.heads());
+        if (r.finalHead() != null) {
+            heads.add(r.finalHead());
+        }
+        LatencyProfile profile = opt.deviceProfile() == null ? LatencyProfile.measure(bb, heads, opt.latencyRepeats())
+                : LatencyProfile.load(opt.deviceProfile(), bb, heads);
+        Evaluation ev = new Evaluation(bb, r, profile, opt.confidence());
+        OperatingPoint.Choice choice = ev.operatingPoint(opt.maxDropPoints(), opt.byMacs());
+        return new Outcome(r, profile, ev, choice);
+    }
+
+    /** The report the CLI prints with {@code --json} (accuracies as fractions). */
+    public static Map<String, Object> report(Outcome o, Path bundle) {
+        PersonalisationResult r = o.result();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("backbone", r.backboneId());
+        m.put("label_space", r.labelSpace().names());
+        m.put("generic_accuracy", r.genericAccuracy());
+        m.put("personalised_final_accuracy", r.finalAccuracy());
+        m.put("evaluation", r.predictions().labelled()
+                ? (r.data().evalIsHoldout() ? "held-out training images" : "test images")
+                : "agreement with the final exit (no labels)");
+        m.put("eval_images", r.data().evalSize());
+        List<Map<String, Object>> exits = new ArrayList<>();
+        for (int j = 0; j < r.heads().size(); j++) {
+            ExitHead h = r.heads().get(j);
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("stage", h.stage());
+            e.put("head", h.head().id());
+            e.put("accuracy", r.exitAccuracy(j));
+            e.put("macs", h.macs());
+            e.put("params", h.params());
+            e.put("head_ms", o.profile().headMs(h));
+            e.put("cumulative_ms", o.profile().cumulativeMs(o.evaluation().backbone(), h.stage()));
+            exits.add(e);
+        }
+        m.put("exits", exits);
+        OperatingPoint.Choice c = o.choice();
+        Map<String, Object> op = new LinkedHashMap<>();
+        op.put("accuracy", c.cascade().accuracy());
+        op.put("latency_ms", c.cascade().meanMs());
+        op.put("macs", c.cascade().meanMacs());
+        op.put("speedup", c.speedup());
+        op.put("mac_speedup", c.macSpeedup());
+        op.put("final_latency_ms", c.finalMs());
+        op.put("final_macs", c.finalMacs());
+        op.put("max_drop_points", c.maxDrop());
+        List<Map<String, Object>> sel = new ArrayList<>();
+        for (int p = 0; p < c.cascade().exits().length; p++) {
+            ExitHead h = r.heads().get(c.cascade().exits()[p]);
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("stage", h.stage());
+            e.put("head", h.head().id());
+            e.put("threshold", c.cascade().thresholds()[p]);
+            e.put("share", c.cascade().share()[p]);
+            sel.add(e);
+        }
+        op.put("exits", sel);
+        op.put("final_share", c.cascade().share()[c.cascade().share().length - 1]);
+        m.put("operating_point", op);
+        Map<String, Object> t = new LinkedHashMap<>();
+        t.put("decode_s", r.timing().decode());
+        t.put("batchnorm_s", r.timing().batchNorm());
+        t.put("feature_cache_s", r.timing().featureCache());
+        t.put("head_training_s", r.timing().headTraining());
+        t.put("total_s", r.timing().total());
+        m.put("timing", t);
+        Map<String, Object> cache = new LinkedHashMap<>();
+        cache.put("heap_bytes", r.cacheHeapBytes());
+        cache.put("spilled_bytes", r.cacheSpilledBytes());
+        m.put("feature_cache", cache);
+        m.put("pseudo_label_accuracy", r.targets().pseudoLabelAccuracy());
+        m.put("latency_source", o.profile().source());
+        m.put("provenance", r.provenance());
+        m.put("bundle", bundle == null ? null : bundle.toString());
+        return m;
+    }
+}

@@ -1,0 +1,277 @@
+package org.persephonee.core.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import com.google.gson.JsonParseException;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneFormatException;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.Stage;
+import org.persephonee.core.data.ImageDecodeException;
+import org.persephonee.core.data.ImageDecoder;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.exits.HeadSpec;
+import org.persephonee.core.exits.HeadType;
+import org.persephonee.core.export.BundleException;
+import org.persephonee.core.export.BundleWriter;
+import org.persephonee.core.export.ExitConfig;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.personalise.BnStats;
+import org.persephonee.core.personalise.PersonalLabelSpace;
+import org.persephonee.core.util.Hashes;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Classifies images with an exported bundle: runs the backbone stage by stage at batch 1 and returns at
+ * the first selected exit whose confidence reaches its threshold, else at the final exit.
+ */
+public final class EarlyExitModel implements AutoCloseable {
+
+    /**
+     * One classification.
+     *
+     * @param label predicted class name
+     * @param confidence confidence at the exit taken
+     * @param exit stage of the exit taken, or "final"
+     * @param exitIndex position in the cascade, or the number of exits for the final exit
+     * @param millis wall time of this classification
+     */
+    public record Prediction(String label, double confidence, String exit, int exitIndex, double millis) { }
+
+    private final ExitConfig config;
+    private final Backbone backbone;
+    private final PersonalLabelSpace labels;
+    private final List<ExitHead> heads = new ArrayList<>();
+    private final List<Integer> headStage = new ArrayList<>();
+    private final double[] thresholds;
+    private final ExitHead finalHead;
+    private final Confidence confidence;
+
+    private EarlyExitModel(ExitConfig config, Backbone backbone, List<ExitHead> heads, ExitHead finalHead) {
+        this.config = config;
+        this.backbone = backbone;
+        this.labels = new PersonalLabelSpace(config.labels, config.labelBackboneIndex);
+        this.heads.addAll(heads);
+        for (ExitHead h : heads) {
+            headStage.add(backbone.stage(h.stage()).index());
+        }
+        this.thresholds = config.exits.stream().mapToDouble(e -> e.threshold).toArray();
+        this.finalHead = finalHead;
+        this.confidence = Confidence.valueOf(config.confidence.toUpperCase(Locale.ROOT));
+    }
+
+    /** Loads a bundle with the backbone copy it carries. */
+    public static EarlyExitModel load(Path bundle) throws BundleException {
+        return load(bundle, null);
+    }
+
+    /**
+     * Loads a bundle.
+     *
+     * @param backboneDir a backbone folder to use instead of the bundle's copy, or null
+     * @throws BundleException naming the file when the schema, backbone hash or a weights file does not match
+     */
+    public static EarlyExitModel load(Path bundle, Path backboneDir) throws BundleException {
+        Path cfgFile = bundle.resolve(BundleWriter.CONFIG);
+        if (!Files.isRegularFile(cfgFile)) {
+            throw new BundleException(cfgFile, "not found: not a PersEPhonEE bundle");
+        }
+        ExitConfig cfg;
+        try {
+            cfg = new com.google.gson.Gson().fromJson(Files.readString(cfgFile), ExitConfig.class);
+        } catch (IOException | JsonParseException e) {
+            throw new BundleException(cfgFile, "cannot be read as an exit config (" + e.getMessage() + ")", e);
+        }
+        if (cfg == null || !ExitConfig.SCHEMA.equals(cfg.schema)) {
+            throw new BundleException(cfgFile, "not a PersEPhonEE exit config (schema '"
+                    + (cfg == null ? null : cfg.schema) + "')");
+        }
+        if (cfg.schemaVersion != ExitConfig.SCHEMA_VERSION) {
+            throw new BundleException(cfgFile, "schema version " + cfg.schemaVersion + " is not supported (this "
+                    + "build reads " + ExitConfig.SCHEMA_VERSION + ")");
+        }
+        if (cfg.backbone == null || cfg.backbone.sha256 == null || cfg.labels == null || cfg.labels.size() < 2
+                || cfg.labelBackboneIndex == null || cfg.labelBackboneIndex.length != cfg.labels.size()
+                || cfg.exits == null || cfg.finalExit == null || cfg.confidence == null) {
+            throw new BundleException(cfgFile, "incomplete exit config (backbone, labels, exits or final missing)");
+        }
+        Path bbDir = backboneDir != null ? backboneDir : bundle.resolve(cfg.backbone.path == null ? "backbone"
+                : cfg.backbone.path);
+        Backbone bb;
+        try {
+            bb = BackboneIO.load(bbDir);
+        } catch (BackboneFormatException e) {
+            throw new BundleException(bbDir, "backbone cannot be loaded: " + e.getMessage(), e);
+        }
+        List<ExitHead> heads = new ArrayList<>();
+        ExitHead fin = null;
+        try {
+            if (!cfg.backbone.sha256.equalsIgnoreCase(bb.parametersSha256())) {
+                throw new BundleException(bbDir, "backbone weights do not match the bundle (SHA-256 "
+                        + bb.parametersSha256() + ", the bundle was made for " + cfg.backbone.sha256 + ")");
+            }
+            if (cfg.batchNorm != null && cfg.batchNorm.adapted) {
+                Path f = bundle.resolve(cfg.batchNorm.file);
+                byte[] data = readChecked(f, cfg.batchNorm.sha256);
+                try {
+                    BnStats.restore(bb, BnStats.fromBytes(data));
+                } catch (IOException | IllegalArgumentException e) {
+                    throw new BundleException(f, "BatchNorm statistics do not fit the backbone (" + e.getMessage() + ")");
+                }
+            }
+            int prev = -1;
+            for (ExitConfig.Exit e : cfg.exits) {
+                Stage st = bb.stage(e.stage);
+                if (st == null || st.index() <= prev) {
+                    throw new BundleException(cfgFile, "exit at stage '" + e.stage + "' is unknown or out of order");
+                }
+                prev = st.index();
+                ExitHead h = new ExitHead(new ExitPlacement(e.stage, spec(e.head, cfgFile)), st.outputShape(),
+                        cfg.labels.size());
+                heads.add(h);
+                loadHead(h, bundle.resolve(e.weights), e.sha256);
+            }
+            if ("refit".equals(cfg.finalExit.kind)) {
+                Stage st = bb.stage(cfg.finalExit.stage);
+                if (st == null) {
+                    throw new BundleException(cfgFile, "final exit stage '" + cfg.finalExit.stage + "' is unknown");
+                }
+                fin = new ExitHead(new ExitPlacement(st.name(), spec(cfg.finalExit.head, cfgFile)), st.outputShape(),
+                        cfg.labels.size());
+                loadHead(fin, bundle.resolve(cfg.finalExit.weights), cfg.finalExit.sha256);
+            }
+            return new EarlyExitModel(cfg, bb, heads, fin);
+        } catch (BundleException | RuntimeException e) {
+            heads.forEach(ExitHead::close);
+            if (fin != null) {
+                fin.close();
+            }
+            bb.close();
+            if (e instanceof RuntimeException re) {
+                throw new BundleException(cfgFile, "cannot be used (" + re.getMessage() + ")", re);
+            }
+            throw (BundleException) e;
+        }
+    }
+
+    private static HeadSpec spec(ExitConfig.Head h, Path cfgFile) throws BundleException {
+        if (h == null || h.type == null) {
+            throw new BundleException(cfgFile, "an exit has no head description");
+        }
+        try {
+            return new HeadSpec(HeadType.parse(h.type), h.channels, h.convLayers, h.hidden);
+        } catch (IllegalArgumentException e) {
+            throw new BundleException(cfgFile, e.getMessage());
+        }
+    }
+
+    private static byte[] readChecked(Path f, String sha) throws BundleException {
+        if (!Files.isRegularFile(f)) {
+            throw new BundleException(f, "not found");
+        }
+        try {
+            byte[] data = Files.readAllBytes(f);
+            if (sha != null && !sha.equalsIgnoreCase(Hashes.sha256(data))) {
+                throw new BundleException(f, "SHA-256 does not match exit-config.json (file changed or truncated)");
+            }
+            return data;
+        } catch (IOException e) {
+            throw new BundleException(f, "cannot be read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static void loadHead(ExitHead h, Path f, String sha) throws BundleException {
+        byte[] data = readChecked(f, sha);
+        try {
+            h.loadWeights(data);
+        } catch (IOException | ai.djl.MalformedModelException e) {
+            throw new BundleException(f, "weights do not fit the head (" + e.getMessage() + ")", e);
+        }
+    }
+
+    public ExitConfig config() { return config; }
+
+    public Backbone backbone() { return backbone; }
+
+    public List<String> labels() { return labels.names(); }
+
+    /** Stages of the selected exits, in order. */
+    public List<String> exitStages() { return heads.stream().map(ExitHead::stage).toList(); }
+
+    /** Current thresholds (a copy). */
+    public double[] thresholds() { return thresholds.clone(); }
+
+    /** Replaces every exit's threshold (values above 1 disable early exits). */
+    public void setThresholds(double t) { Arrays.fill(thresholds, t); }
+
+    /** Classifies an image file. */
+    public Prediction classify(Path image) throws ImageDecodeException {
+        return classify(ImageDecoder.decode(image, backbone.input()));
+    }
+
+    /**
+     * Classifies one normalised image.
+     *
+     * @param x {@code C*H*W} normalised floats
+     */
+    public Prediction classify(float[] x) {
+        long t0 = System.nanoTime();
+        try (NDManager m = backbone.manager().newSubManager()) {
+            ParameterStore ps = new ParameterStore(m, false);
+            NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
+            int next = 0;
+            for (Stage s : backbone.stages()) {
+                cur = s.block().forward(ps, cur, false);
+                while (next < heads.size() && headStage.get(next) == s.index()) {
+                    float[] p = heads.get(next).forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
+                    double c = confidence.of(p);
+                    if (c >= thresholds[next]) {
+                        int a = argmax(p);
+                        return new Prediction(labels.names().get(a), c, s.name(), next, (System.nanoTime() - t0) / 1e6);
+                    }
+                    next++;
+                }
+            }
+            float[] p;
+            if (finalHead != null) {
+                p = finalHead.forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
+            } else {
+                float[] logits = backbone.classifier().forward(ps, cur, false).singletonOrThrow().toFloatArray();
+                p = new float[labels.size()];
+                labels.restrictedSoftmax(logits, 0, 1f, p);
+            }
+            int a = argmax(p);
+            return new Prediction(labels.names().get(a), confidence.of(p), "final", heads.size(),
+                    (System.nanoTime() - t0) / 1e6);
+        }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public void close() {
+        heads.forEach(ExitHead::close);
+        if (finalHead != null) {
+            finalHead.close();
+        }
+        backbone.close();
+    }
+}
