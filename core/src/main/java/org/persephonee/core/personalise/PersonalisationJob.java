@@ -424,7 +424,7 @@ public final class PersonalisationJob {
                             NDArray xa = m.create(x, head.batchShape(b));
                             NDArray loss;
                             try (GradientCollector gc = t.newGradientCollector()) {
-                                NDArray z = head.forward(xa, true);
+                                NDArray z = t.forward(new ai.djl.ndarray.NDList(xa)).singletonOrThrow();
                                 loss = loss(m, z, hard, hardW, soft, softW, b, space.size());
                                 gc.backward(loss);
                             }

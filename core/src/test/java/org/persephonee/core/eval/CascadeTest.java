@@ -1,0 +1,91 @@
+package org.persephonee.core.eval;
+
+import org.junit.jupiter.api.Test;
+import org.persephonee.core.personalise.EvalPredictions;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CascadeTest {
+    // 4 images, 2 classes. Exit 0 is confident on images 0,1 (right on 0, wrong on 1); exit 1 is
+    // confident on 0,1,2 and right on all; the final exit is right on everything.
+    private static final float[][] E0 = {{0.95f, 0.05f}, {0.91f, 0.09f}, {0.6f, 0.4f}, {0.55f, 0.45f}};
+    private static final float[][] E1 = {{0.97f, 0.03f}, {0.05f, 0.95f}, {0.92f, 0.08f}, {0.5f, 0.5f}};
+    private static final float[][] FIN = {{0.99f, 0.01f}, {0.01f, 0.99f}, {0.99f, 0.01f}, {0.02f, 0.98f}};
+    private static final int[] TRUTH = {0, 1, 0, 1};
+
+    private static Cascade cascade() {
+        EvalPredictions p = new EvalPredictions(List.of("s1", "s2"), List.of(E0, E1), FIN, TRUTH, 2);
+        // stages: s1 costs 2 ms cumulative, s2 5 ms cumulative, whole backbone 10 ms; heads 1 ms each; final 0.5
+        CostModel ms = new CostModel("ms", new double[] {2, 5}, new double[] {1, 1}, 10, 0.5);
+        CostModel macs = new CostModel("MACs", new double[] {200, 500}, new double[] {10, 20}, 1000, 5);
+        return new Cascade(p, ms, macs, Confidence.MAX_SOFTMAX);
+    }
+
+    @Test
+    void thresholdAboveOneMeansEveryImageReachesTheFinalExit() {
+        Cascade c = cascade();
+        CascadeResult r = c.evaluate(new int[] {0, 1}, 1.01);
+        assertArrayEquals(new double[] {0, 0, 1}, r.share(), 1e-12);
+        assertEquals(1.0, r.accuracy(), 1e-12);
+        // every head ran and failed, plus the whole backbone and the final classifier
+        assertEquals(10 + 1 + 1 + 0.5, r.meanMs(), 1e-12);
+        assertEquals(c.finalAccuracy(), r.accuracy(), 1e-12);
+    }
+
+    @Test
+    void thresholdZeroMeansEveryImageLeavesAtTheFirstExit() {
+        CascadeResult r = cascade().evaluate(new int[] {0, 1}, 0.0);
+        assertArrayEquals(new double[] {1, 0, 0}, r.share(), 1e-12);
+        assertEquals(0.5, r.accuracy(), 1e-12);
+        assertEquals(2 + 1, r.meanMs(), 1e-12);
+        assertEquals(200 + 10, r.meanMacs(), 1e-12);
+    }
+
+    @Test
+    void imagesLeaveAtTheFirstConfidentExit() {
+        CascadeResult r = cascade().evaluate(new int[] {0, 1}, 0.9);
+        // image 0,1 leave at exit 0 (0.95, 0.91 >= 0.9), image 2 at exit 1 (0.92), image 3 at the final exit
+        assertArrayEquals(new double[] {0.5, 0.25, 0.25}, r.share(), 1e-12);
+        assertEquals(0.75, r.accuracy(), 1e-12); // image 1 was wrong at exit 0
+        assertEquals((3 + 3 + (5 + 2) + 12.5) / 4.0, r.meanMs(), 1e-12);
+        // per-exit thresholds: make exit 0 stricter and image 1 moves on to exit 1, where it is right
+        CascadeResult strict = cascade().evaluate(new int[] {0, 1}, new double[] {0.93, 0.9});
+        assertEquals(1.0, strict.accuracy(), 1e-12);
+    }
+
+    @Test
+    void entropyConfidenceIsOneForCertainAndZeroForUniform() {
+        assertEquals(1.0, Confidence.ENTROPY.of(new float[] {1f, 0f}), 1e-9);
+        assertEquals(0.0, Confidence.ENTROPY.of(new float[] {0.5f, 0.5f}), 1e-9);
+        assertEquals(0.5, Confidence.MAX_SOFTMAX.of(new float[] {0.5f, 0.5f}), 1e-9);
+    }
+
+    @Test
+    void operatingPointIsTheCheapestCascadeWithinTheAccuracyBudget() {
+        Cascade c = cascade();
+        OperatingPoint.Choice exact = OperatingPoint.choose(c, 0.0, false);
+        assertEquals(1.0, exact.cascade().accuracy(), 1e-12);
+        assertTrue(exact.cascade().meanMs() < exact.finalMs(), "leaving early must pay off");
+        assertTrue(exact.speedup() > 1);
+        // a looser budget can only be as fast or faster
+        OperatingPoint.Choice loose = OperatingPoint.choose(c, 30.0, false);
+        assertTrue(loose.cascade().meanMs() <= exact.cascade().meanMs());
+        assertTrue(loose.cascade().accuracy() >= 0.7 - 1e-9);
+    }
+
+    @Test
+    void paretoFrontIsMonotone() {
+        Cascade c = cascade();
+        Curve curve = ThresholdSweep.cascadeCurve(c, new int[] {0, 1}, "cascade");
+        List<CurvePoint> front = curve.paretoFront(false);
+        for (int i = 1; i < front.size(); i++) {
+            assertTrue(front.get(i).ms() >= front.get(i - 1).ms());
+            assertTrue(front.get(i).accuracy() > front.get(i - 1).accuracy());
+        }
+        assertEquals(ThresholdSweep.grid().length, curve.points().size());
+    }
+}

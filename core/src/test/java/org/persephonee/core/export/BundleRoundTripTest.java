@@ -1,0 +1,194 @@
+package org.persephonee.core.export;
+
+import ai.djl.ndarray.NDManager;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.TinyBackbones;
+import org.persephonee.core.data.ImageDecoder;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.data.PersonalImage;
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.personalise.BnMode;
+import org.persephonee.core.personalise.Fixtures;
+import org.persephonee.core.personalise.LabelRegime;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.runtime.EarlyExitModel;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class BundleRoundTripTest {
+    @TempDir
+    static Path tmp;
+    static Backbone bb;
+    static PersonalDataset ds;
+    static PersonalisePipeline.Outcome outcome;
+    static Path bundle;
+
+    @BeforeAll
+    static void personalise() throws Exception {
+        bb = BackboneIO.load(Fixtures.trainedBackbone());
+        ds = Fixtures.load(bb, Fixtures.persona(tmp.resolve("p"), new int[] {0, 1, 2}, 8, 40, 12, 7));
+        outcome = PersonalisePipeline.run(bb, ds, Fixtures.quick().optBnMode(BnMode.ADAPT).build(),
+                new PersonalisePipeline.Options(5.0, org.persephonee.core.eval.Confidence.MAX_SOFTMAX, false, null, 5),
+                org.persephonee.core.personalise.PersonalisationJob.SILENT, () -> false);
+        bundle = BundleWriter.write(tmp.resolve("bundle"), bb, outcome.result(), outcome.evaluation(), outcome.choice());
+    }
+
+    @AfterAll
+    static void close() {
+        outcome.close();
+        bb.close();
+    }
+
+    private static List<PersonalImage> testImages() {
+        return ds.test();
+    }
+
+    @Test
+    void bundleHasConfigWeightsAndBackboneCopy() throws Exception {
+        assertTrue(Files.isRegularFile(bundle.resolve("exit-config.json")));
+        assertTrue(Files.isRegularFile(bundle.resolve("backbone/backbone.json")));
+        assertTrue(Files.isRegularFile(bundle.resolve("final.params")));
+        assertTrue(Files.isRegularFile(bundle.resolve("batchnorm-stats.bin")), "adapted statistics travel with the bundle");
+        String json = Files.readString(bundle.resolve("exit-config.json"));
+        assertTrue(json.contains("\"schemaVersion\": 1") && json.contains(bb.parametersSha256()), json);
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".bundle")), "no temporary folder left");
+        }
+    }
+
+    @Test
+    void runtimeReproducesTheExportedOperatingPoint() throws Exception {
+        CascadeResult expected = outcome.choice().cascade();
+        try (EarlyExitModel m = EarlyExitModel.load(bundle)) {
+            int correct = 0;
+            int[] leave = new int[m.exitStages().size() + 1];
+            for (PersonalImage img : testImages()) {
+                EarlyExitModel.Prediction p = m.classify(img.path());
+                leave[p.exitIndex()]++;
+                if (p.label().equals(img.label())) {
+                    correct++;
+                }
+                assertTrue(p.millis() > 0);
+            }
+            int n = testImages().size();
+            assertEquals(expected.accuracy(), correct / (double) n, 1.5 / n);
+            for (int k = 0; k < leave.length; k++) {
+                assertEquals(expected.share()[k], leave[k] / (double) n, 1.5 / n, "share at exit " + k);
+            }
+        }
+    }
+
+    @Test
+    void thresholdsAboveOneGiveExactlyTheFinalExitsPrediction() throws Exception {
+        float[][] fin = outcome.result().predictions().finalExit();
+        List<String> names = outcome.result().labelSpace().names();
+        try (EarlyExitModel m = EarlyExitModel.load(bundle)) {
+            m.setThresholds(1.01);
+            List<PersonalImage> imgs = testImages();
+            for (int i = 0; i < imgs.size(); i++) {
+                EarlyExitModel.Prediction p = m.classify(imgs.get(i).path());
+                assertEquals("final", p.exit());
+                int a = 0;
+                for (int k = 1; k < fin[i].length; k++) {
+                    if (fin[i][k] > fin[i][a]) {
+                        a = k;
+                    }
+                }
+                assertEquals(names.get(a), p.label(), "image " + i);
+            }
+        }
+    }
+
+    @Test
+    void withoutRefitTheFinalExitIsTheBackbonesOwnPrediction() throws Exception {
+        try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, Fixtures.quick().optEpochs(1)
+                        .optLabels(LabelRegime.NONE).optBnMode(BnMode.KEEP).build(),
+                PersonalisePipeline.Options.defaults(), org.persephonee.core.personalise.PersonalisationJob.SILENT,
+                () -> false)) {
+            Path b2 = BundleWriter.write(tmp.resolve("bundle-norefit"), bb, o.result(), o.evaluation(), o.choice());
+            try (EarlyExitModel m = EarlyExitModel.load(b2); NDManager nm = bb.manager().newSubManager()) {
+                m.setThresholds(2.0);
+                for (PersonalImage img : testImages()) {
+                    float[] x = ImageDecoder.decode(img.path(), bb.input());
+                    float[] logits = bb.logits(nm.create(x, bb.batchShape(1))).toFloatArray();
+                    int best = -1;
+                    for (int k : o.result().labelSpace().backboneIndex()) {
+                        if (best < 0 || logits[k] > logits[best]) {
+                            best = k;
+                        }
+                    }
+                    assertEquals(bb.classNames().get(best), m.classify(x).label());
+                }
+            }
+        }
+    }
+
+    @Test
+    void refusesAnotherSchemaVersion() throws Exception {
+        Path copy = copyBundle("v2");
+        Path cfg = copy.resolve("exit-config.json");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"schemaVersion\": 1", "\"schemaVersion\": 2"));
+        BundleException e = assertThrows(BundleException.class, () -> EarlyExitModel.load(copy));
+        assertTrue(e.getMessage().contains("schema version 2 is not supported"), e.getMessage());
+    }
+
+    @Test
+    void refusesABackboneWhoseWeightsDoNotMatch() throws Exception {
+        Path other = tmp.resolve("other-backbone");
+        try (Backbone o = TinyBackbones.random("tiny", 99)) {
+            BackboneIO.save(o, other);
+        }
+        BundleException e = assertThrows(BundleException.class, () -> EarlyExitModel.load(bundle, other));
+        assertTrue(e.getMessage().contains("backbone weights do not match the bundle"), e.getMessage());
+    }
+
+    @Test
+    void refusesTamperedHeadWeights() throws Exception {
+        Path copy = copyBundle("tampered");
+        byte[] w = Files.readAllBytes(copy.resolve("final.params"));
+        w[w.length - 1] ^= 0x55;
+        Files.write(copy.resolve("final.params"), w);
+        BundleException e = assertThrows(BundleException.class, () -> EarlyExitModel.load(copy));
+        assertTrue(e.getMessage().contains("final.params: SHA-256 does not match"), e.getMessage());
+    }
+
+    @Test
+    void exportRefusesToOverwriteAFolderThatIsNotABundle() throws Exception {
+        Path precious = tmp.resolve("precious");
+        Files.createDirectories(precious);
+        Files.writeString(precious.resolve("thesis.tex"), "years of work");
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> BundleWriter.write(precious, bb,
+                outcome.result(), outcome.evaluation(), outcome.choice()));
+        assertTrue(e.getMessage().contains("refusing to replace"), e.getMessage());
+        assertEquals("years of work", Files.readString(precious.resolve("thesis.tex")));
+        // an earlier bundle is replaced in one step
+        Path again = BundleWriter.write(bundle, bb, outcome.result(), outcome.evaluation(), outcome.choice());
+        assertTrue(Files.isRegularFile(again.resolve("exit-config.json")));
+    }
+
+    private static Path copyBundle(String name) throws Exception {
+        Path dst = tmp.resolve(name);
+        try (var s = Files.walk(bundle)) {
+            for (Path p : s.toList()) {
+                Path q = dst.resolve(bundle.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(q);
+                } else {
+                    Files.copy(p, q);
+                }
+            }
+        }
+        return dst;
+    }
+}

@@ -1,0 +1,209 @@
+package org.persephonee.core.personalise;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.data.PersonalImage;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class PersonalisationJobTest {
+    @TempDir
+    static Path tmp;
+    static Path persona;
+
+    @BeforeAll
+    static void world() throws Exception {
+        persona = Fixtures.persona(tmp.resolve("p"), new int[] {0, 1, 2}, 8, 60, 15, 1);
+    }
+
+    private static PersonalisationResult run(PersonalisationConfig cfg) throws Exception {
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            PersonalDataset ds = Fixtures.load(bb, persona);
+            return new PersonalisationJob(bb, ds, cfg).run(PersonalisationJob.SILENT, () -> false);
+        }
+    }
+
+    @Test
+    void allLabelsTrainsExitsAboveChance() throws Exception {
+        try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.ALL).build())) {
+            assertEquals(List.of("Cat", "Dog", "Ankle boot"), r.labelSpace().names());
+            assertEquals(24, r.targets().labelled());
+            assertEquals(2, r.heads().size());
+            assertTrue(r.finalHead() != null, "labels exist: the final classifier is re-fitted");
+            assertEquals(45, r.predictions().size());
+            for (int j = 0; j < 2; j++) {
+                assertTrue(r.exitAccuracy(j) > 0.6, "exit " + j + " accuracy " + r.exitAccuracy(j));
+            }
+            assertTrue(r.finalAccuracy() > 0.6, "final " + r.finalAccuracy());
+            assertTrue(r.timing().featureCache() > 0 && r.timing().headTraining() > 0);
+        }
+    }
+
+    @Test
+    void someLabelsKeepAStratifiedShare() throws Exception {
+        try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.parse("0.25")).build())) {
+            assertEquals(6, r.targets().labelled(), "2 of 8 labels per class");
+            assertTrue(r.targets().pseudoLabelled() + r.targets().distilled() > 0);
+            assertTrue(r.exitAccuracy(1) > 0.5, "block1 " + r.exitAccuracy(1));
+        }
+    }
+
+    @Test
+    void noLabelsLearnsFromTheFinalExitAsTeacher() throws Exception {
+        try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.NONE).build())) {
+            assertEquals(0, r.targets().labelled());
+            assertTrue(r.targets().pseudoLabelled() > 0, "confident teacher predictions become pseudo-labels");
+            assertTrue(r.finalHead() == null, "without labels the final exit is the backbone's classifier");
+            assertTrue(r.labelSpace().size() >= 2);
+            // hidden labels let us check the pseudo-labels the teacher gave
+            assertTrue(r.targets().pseudoLabelAccuracy() > 0.5, "pseudo-label accuracy " + r.targets().pseudoLabelAccuracy());
+            assertTrue(r.exitAccuracy(1) > 0.5, "block1 " + r.exitAccuracy(1));
+        }
+    }
+
+    @Test
+    void sameSeedSameResult() throws Exception {
+        PersonalisationConfig cfg = Fixtures.quick().optEpochs(3).build();
+        try (PersonalisationResult a = run(cfg); PersonalisationResult b = run(cfg)) {
+            for (int j = 0; j < 2; j++) {
+                float[][] pa = a.predictions().exit(j);
+                float[][] pb = b.predictions().exit(j);
+                for (int i = 0; i < pa.length; i++) {
+                    assertArrayEquals(pa[i], pb[i], 1e-6f);
+                }
+            }
+        }
+    }
+
+    @Test
+    void cacheSpillsToDiskBeyondItsBudgetWithTheSameResult() throws Exception {
+        PersonalisationConfig cfg = Fixtures.quick().optEpochs(2).build();
+        PersonalisationConfig spill = cfg.toBuilder().optCacheBudgetBytes(0).optSpillDir(tmp.resolve("spill")).build();
+        try (PersonalisationResult a = run(cfg); PersonalisationResult b = run(spill)) {
+            assertFalse(a.cacheSpilled());
+            assertTrue(b.cacheSpilled());
+            assertTrue(b.cacheSpilledBytes() > 0);
+            for (int i = 0; i < a.predictions().size(); i++) {
+                assertArrayEquals(a.predictions().exit(0)[i], b.predictions().exit(0)[i], 1e-6f);
+            }
+            try (var s = Files.list(tmp.resolve("spill"))) {
+                assertEquals(0, s.count(), "spilled files are deleted when the job ends");
+            }
+        }
+    }
+
+    @Test
+    void cancelStopsWithinOneSecondAndLeavesTheBackboneUntouched() throws Exception {
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            Map<String, float[]> before = BnStats.snapshot(bb);
+            PersonalDataset ds = Fixtures.load(bb, persona);
+            AtomicBoolean cancel = new AtomicBoolean();
+            AtomicLong cancelledAt = new AtomicLong();
+            PersonalisationJob.Listener l = new PersonalisationJob.Listener() {
+                @Override
+                public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
+                    if (epoch == 1) {
+                        cancelledAt.set(System.nanoTime());
+                        cancel.set(true);
+                    }
+                }
+            };
+            PersonalisationConfig cfg = Fixtures.quick().optEpochs(500).optBnMode(BnMode.ADAPT).build();
+            ExecutorService ex = Executors.newSingleThreadExecutor();
+            try {
+                Future<PersonalisationResult> f = ex.submit(() -> new PersonalisationJob(bb, ds, cfg).run(l, cancel::get));
+                java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                        () -> f.get(60, TimeUnit.SECONDS));
+                long stopped = System.nanoTime();
+                assertTrue(e.getCause() instanceof CancellationException, String.valueOf(e.getCause()));
+                assertTrue((stopped - cancelledAt.get()) / 1e9 < 1.0, "took " + (stopped - cancelledAt.get()) / 1e9 + " s");
+            } finally {
+                ex.shutdownNow();
+            }
+            Map<String, float[]> after = BnStats.snapshot(bb);
+            for (String k : before.keySet()) {
+                assertArrayEquals(before.get(k), after.get(k), "BatchNorm statistics restored after cancel: " + k);
+            }
+        }
+    }
+
+    @Test
+    void batchNormAdaptationChangesStatisticsOnlyForTheRun() throws Exception {
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            Map<String, float[]> before = BnStats.snapshot(bb);
+            PersonalDataset ds = Fixtures.load(bb, persona);
+            try (PersonalisationResult r = new PersonalisationJob(bb, ds, Fixtures.quick().optEpochs(1)
+                    .optBnMode(BnMode.ADAPT).build()).run(PersonalisationJob.SILENT, () -> false)) {
+                assertTrue(r.batchNorm().adapted());
+                String k = before.keySet().iterator().next();
+                assertFalse(java.util.Arrays.equals(before.get(k), r.batchNorm().stats().get(k)));
+            }
+            Map<String, float[]> after = BnStats.snapshot(bb);
+            before.forEach((k, v) -> assertArrayEquals(v, after.get(k)));
+        }
+    }
+
+    @Test
+    void impossibleRegimesAndDataAreExplained() throws Exception {
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            // no images at all
+            PersonalisationException e = assertThrows(PersonalisationException.class, () -> new PersonalisationJob(bb,
+                    new PersonalDataset(null, List.of()), Fixtures.quick().build()).run(PersonalisationJob.SILENT, () -> false));
+            assertTrue(e.getMessage().contains("no images"), e.getMessage());
+            // labels asked for, none given
+            Path unl = Fixtures.persona(tmp.resolve("unl"), new int[] {0, 1}, 0, 30, 5, 2);
+            PersonalDataset d2 = Fixtures.load(bb, unl);
+            e = assertThrows(PersonalisationException.class, () -> new PersonalisationJob(bb, d2,
+                    Fixtures.quick().optLabels(LabelRegime.ALL).build()).run(PersonalisationJob.SILENT, () -> false));
+            assertTrue(e.getMessage().contains("none of the") && e.getMessage().contains("labels 'none'"), e.getMessage());
+            // a single class, no unlabelled images
+            Path one = Fixtures.persona(tmp.resolve("one"), new int[] {1}, 6, 0, 4, 3);
+            PersonalDataset d3 = Fixtures.load(bb, one);
+            e = assertThrows(PersonalisationException.class, () -> new PersonalisationJob(bb, d3,
+                    Fixtures.quick().build()).run(PersonalisationJob.SILENT, () -> false));
+            assertTrue(e.getMessage().contains("at least two classes"), e.getMessage());
+            // an exit on a stage that does not exist
+            e = assertThrows(PersonalisationException.class, () -> new PersonalisationJob(bb, d3,
+                    Fixtures.quick().setPlacements(org.persephonee.core.exits.ExitPlacement.parseList("block9:linear"))
+                            .build()).run(PersonalisationJob.SILENT, () -> false));
+            assertTrue(e.getMessage().contains("no stage 'block9'"), e.getMessage());
+        }
+    }
+
+    @Test
+    void corruptImagesAreSkippedNotFatal() throws Exception {
+        Path p = Fixtures.persona(tmp.resolve("corrupt"), new int[] {0, 1}, 6, 10, 5, 4);
+        Files.writeString(p.resolve("labelled").resolve("cat").resolve("broken.png"), "garbage");
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            PersonalDataset ds = Fixtures.load(bb, p);
+            assertEquals(12, ds.countsByClass(PersonalImage.Split.TRAIN).values().stream().mapToInt(i -> i).sum());
+            // the file goes bad after import: the job skips it too
+            Files.writeString(ds.labelled().get(0).path(), "now corrupt");
+            try (PersonalisationResult r = new PersonalisationJob(bb, ds, Fixtures.quick().optEpochs(1).build())
+                    .run(PersonalisationJob.SILENT, () -> false)) {
+                assertEquals(1, r.data().skipped().size());
+                assertEquals(11, r.targets().labelled());
+            }
+        }
+    }
+}
