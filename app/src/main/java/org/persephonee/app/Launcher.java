@@ -7,9 +7,9 @@ public final class Launcher {
     private Launcher() { }
 
     public static void main(String[] args) {
-        if (args.length == 0) {
-            System.exit(new Cli().run(new String[] {"inspect", "--backbone", "sample-models/fmnist-resnet9"},
-                    System.out, System.err));
+        if (args.length == 0 || args[0].equals("lab")) {
+            org.persephonee.app.gui.LabApp.launchLab(new String[0]);
+            System.exit(0);
         }
         System.exit(new Cli().run(args, System.out, System.err));
     }

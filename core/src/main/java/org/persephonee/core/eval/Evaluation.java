@@ -62,6 +62,50 @@ public final class Evaluation {
     /** Exit names ({@code stage:head}) in cascade order. */
     public List<String> exitNames() { return List.copyOf(exitNames); }
 
+    private Evaluation(Cascade cascade, List<String> exitNames, LatencyProfile profile, Backbone bb) {
+        this.cascade = cascade;
+        this.exitNames = new ArrayList<>(exitNames);
+        this.profile = profile;
+        this.backbone = bb;
+    }
+
+    /**
+     * An evaluation of predictions taken mid-training (live curves): exit heads are not built yet, so
+     * their milliseconds are estimated from their MACs at the profile's milliseconds per stage MAC.
+     *
+     * @param placements the exits, in stage order, matching {@code preds.exits()}
+     * @param classes personal classes
+     * @param refitFinal whether the final exit is a re-fitted linear head (else the backbone's classifier)
+     */
+    public static Evaluation live(Backbone bb, List<org.persephonee.core.exits.ExitPlacement> placements, int classes,
+                                  boolean refitFinal, LatencyProfile profile,
+                                  org.persephonee.core.personalise.EvalPredictions preds, Confidence confidence) {
+        int n = placements.size();
+        double msPerMac = profile.backboneMs() / Math.max(1, bb.totalMacs() - bb.classifierMacs());
+        double[] cumMs = new double[n];
+        double[] headMs = new double[n];
+        double[] cumMacs = new double[n];
+        double[] headMacs = new double[n];
+        List<String> names = new ArrayList<>();
+        for (int j = 0; j < n; j++) {
+            org.persephonee.core.exits.ExitPlacement p = placements.get(j);
+            org.persephonee.core.backbone.Stage st = bb.stage(p.stage());
+            long macs = org.persephonee.core.backbone.LayerSpec.chainMacs(p.head().layers(st.outputShape(), classes),
+                    st.outputShape());
+            cumMs[j] = profile.cumulativeMs(bb, p.stage());
+            cumMacs[j] = st.cumulativeMacs();
+            headMacs[j] = macs;
+            Double measured = profile.headMs().get(p.stage() + ":" + p.head().id());
+            headMs[j] = measured != null ? measured : macs * msPerMac;
+            names.add(p.stage() + ":" + p.head().id());
+        }
+        org.persephonee.core.backbone.Stage last = bb.stages().get(bb.stages().size() - 1);
+        long finalMacs = refitFinal ? (long) last.outputShape()[0] * classes : bb.classifierMacs();
+        CostModel ms = new CostModel("ms", cumMs, headMs, profile.backboneMs(), profile.classifierMs());
+        CostModel mc = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
+        return new Evaluation(new Cascade(preds, ms, mc, confidence), names, profile, bb);
+    }
+
     /** Every exit's curve and the cascade's. */
     public List<Curve> curves() { return ThresholdSweep.all(cascade, exitNames); }
 

@@ -111,6 +111,11 @@ public final class LatencyProfile {
                 Runtime.getRuntime().availableProcessors(), repeats), stages, hs, cls);
     }
 
+    /** Measures the backbone's stages and classifier only (heads are added later). */
+    public static LatencyProfile measureStages(Backbone bb, int repeats) {
+        return measure(bb, List.of(), repeats);
+    }
+
     /** Adds measurements for heads not in this profile (for example after new exits were trained). */
     public LatencyProfile withHeads(List<ExitHead> heads, int repeats) {
         Map<String, Double> hs = new LinkedHashMap<>(headMs);

@@ -32,6 +32,11 @@ public record HeadSpec(HeadType type, int channels, int convLayers, int hidden) 
         return new HeadSpec(type, 32, 1, 64);
     }
 
+    /** This type with the other hyper-parameters kept from {@code previous}. */
+    public HeadSpec withDefaultsFrom(HeadSpec previous) {
+        return new HeadSpec(type, previous.channels(), previous.convLayers(), previous.hidden());
+    }
+
     /** Parses {@code linear}, {@code conv}, {@code conv32}, {@code conv32x2}, {@code mlp}, {@code mlp128}. */
     public static HeadSpec parse(String s) {
         String t = s.strip().toLowerCase(java.util.Locale.ROOT);

@@ -27,6 +27,7 @@ public final class PersonalisationConfig {
     private final long cacheBudgetBytes;
     private final Path spillDir;
     private final double holdoutFraction;
+    private final boolean evalEveryEpoch;
 
     private PersonalisationConfig(Builder b) {
         this.placements = List.copyOf(b.placements);
@@ -44,6 +45,7 @@ public final class PersonalisationConfig {
         this.cacheBudgetBytes = b.cacheBudgetBytes;
         this.spillDir = b.spillDir;
         this.holdoutFraction = b.holdoutFraction;
+        this.evalEveryEpoch = b.evalEveryEpoch;
     }
 
     public static Builder builder() { return new Builder(); }
@@ -54,7 +56,8 @@ public final class PersonalisationConfig {
                 .optPseudoLabelThreshold(pseudoLabelThreshold).optTemperature(temperature).optEpochs(epochs)
                 .optLearningRate(learningRate).optWeightDecay(weightDecay).optBatchSize(batchSize)
                 .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
-                .optSpillDir(spillDir).optHoldoutFraction(holdoutFraction);
+                .optSpillDir(spillDir).optHoldoutFraction(holdoutFraction)
+                .optEvalEveryEpoch(evalEveryEpoch);
     }
 
     public List<ExitPlacement> placements() { return placements; }
@@ -87,6 +90,9 @@ public final class PersonalisationConfig {
     public Path spillDir() { return spillDir; }
 
     public double holdoutFraction() { return holdoutFraction; }
+
+    /** Whether exits are evaluated after every epoch (live curves) or only after the last. */
+    public boolean evalEveryEpoch() { return evalEveryEpoch; }
 
     /** The config as JSON-ready key/values, for results and bundles. */
     public Map<String, Object> describe() {
@@ -125,6 +131,7 @@ public final class PersonalisationConfig {
         private long cacheBudgetBytes = 1L << 30;
         private Path spillDir;
         private double holdoutFraction = 0.2;
+        private boolean evalEveryEpoch = true;
 
         /** Required: the exits to train (at least one). */
         public Builder setPlacements(List<ExitPlacement> p) {
@@ -199,6 +206,11 @@ public final class PersonalisationConfig {
 
         public Builder optHoldoutFraction(double f) {
             this.holdoutFraction = f;
+            return this;
+        }
+
+        public Builder optEvalEveryEpoch(boolean e) {
+            this.evalEveryEpoch = e;
             return this;
         }
 

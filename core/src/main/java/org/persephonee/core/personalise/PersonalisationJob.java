@@ -425,7 +425,7 @@ public final class PersonalisationJob {
                             NDArray loss;
                             try (GradientCollector gc = t.newGradientCollector()) {
                                 NDArray z = t.forward(new ai.djl.ndarray.NDList(xa)).singletonOrThrow();
-                                loss = loss(m, z, hard, hardW, soft, softW, b, space.size());
+                                loss = TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(), config.temperature());
                                 gc.backward(loss);
                             }
                             t.step();
@@ -436,6 +436,9 @@ public final class PersonalisationJob {
                     done++;
                     double el = secs(t0);
                     listener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
+                }
+                if (!config.evalEveryEpoch() && epoch < config.epochs()) {
+                    continue;
                 }
                 preds = predict(heads, finalHead, cache, nTrain, nEval, evalTruth, teacherEval, space, cancelled);
                 List<ExitStats> stats = new ArrayList<>();
@@ -451,23 +454,6 @@ public final class PersonalisationJob {
         } finally {
             trainers.forEach(Trainer::close);
         }
-    }
-
-    /** Weighted cross-entropy on hard targets plus temperature-scaled cross-entropy on soft targets. */
-    private NDArray loss(NDManager m, NDArray z, float[] hard, float[] hardW, float[] soft, float[] softW, int b,
-                         int k) {
-        float tt = config.temperature();
-        NDArray h = m.create(hard, new Shape(b, k));
-        NDArray hw = m.create(hardW);
-        NDArray s = m.create(soft, new Shape(b, k));
-        NDArray sw = m.create(softW);
-        NDArray hardLoss = z.logSoftmax(1).mul(h).sum(new int[] {1}).neg().mul(hw).sum();
-        NDArray softLoss = z.div(tt).logSoftmax(1).mul(s).sum(new int[] {1}).neg().mul(sw).sum().mul(tt * tt);
-        float norm = 0;
-        for (int i = 0; i < b; i++) {
-            norm += hardW[i] + softW[i];
-        }
-        return hardLoss.add(softLoss).div(Math.max(1e-6f, norm));
     }
 
     /** Starts the re-fitted final classifier from the backbone's classifier rows (known classes). */

@@ -60,6 +60,9 @@ public final class PreparedData {
     /** Images that could not be decoded now. */
     public List<SkippedFile> skipped() { return List.copyOf(skipped); }
 
+    /** The evaluation images, in the order of {@link EvalPredictions} rows. */
+    public List<org.persephonee.core.data.PersonalImage> evalImages() { return List.copyOf(eval); }
+
     /** Decoded training images (normalised CHW). */
     public List<float[]> trainImages() { return java.util.Collections.unmodifiableList(trainX); }
 

@@ -1,0 +1,200 @@
+package org.persephonee.app.cli;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.LabelSpace;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.data.PersonalImage;
+import org.persephonee.core.data.PersonaGenerator;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.personalise.FullFineTune;
+import org.persephonee.core.personalise.LabelRegime;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.personalise.PersonalisationResult;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.util.AtomicFiles;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code bench}: for each sample persona and label regime (100%, ~10%, 0% of training images labelled),
+ * compares the generic backbone, exit-only personalisation and full fine-tuning.
+ */
+public final class BenchCommand implements Command {
+    @Override public String name() { return "bench"; }
+
+    @Override public String summary() { return "benchmark generic vs exit-only vs full fine-tuning on the sample personas"; }
+
+    @Override public String usage() {
+        return "bench [--quick] [--json FILE] [--markdown FILE] [--backbone DIR] [--personas DIR] [--seed N]\n"
+                + "  --quick     fewer epochs and the ~10% regime only (a few minutes)\n"
+                + "  --json      write every row and ratio as JSON\n"
+                + "  --markdown  write the table as markdown\n"
+                + "  --backbone  default sample-models/fmnist-resnet9\n"
+                + "  --personas  default sample-data";
+    }
+
+    @Override public Set<String> valuedOptions() { return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs"); }
+
+    @Override public Set<String> flagOptions() { return Set.of("quick", "help"); }
+
+    @Override
+    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+        Path home = Path.of(System.getProperty("persephonee.home", "."));
+        Path bbDir = args.path("backbone", home.resolve("sample-models").resolve(PretrainCommand.SAMPLE_ID));
+        Path personas = args.path("personas", home.resolve("sample-data"));
+        boolean quick = args.flag("quick");
+        long seed = args.longValue("seed", 42);
+        int epochs = args.intValue("epochs", quick ? 10 : 30);
+        List<String> regimes = quick ? List.of("~10%") : List.of("100%", "~10%", "0%");
+        List<Map<String, Object>> rows = new ArrayList<>();
+        List<Map<String, Object>> ratios = new ArrayList<>();
+        long t0 = System.nanoTime();
+        try (Backbone bb = BackboneIO.load(bbDir)) {
+            for (PersonaGenerator.Persona persona : PersonaGenerator.samples()) {
+                Path dir = personas.resolve(persona.name());
+                if (!Files.isDirectory(dir)) {
+                    throw new CliException(dir + ": sample persona missing (run make-personas)");
+                }
+                PersonalDataset given = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                        .importFolder(dir, null, () -> false).dataset();
+                for (String regime : regimes) {
+                    PersonalDataset ds = regime.equals("100%") ? withTruth(given, personas, persona.name()) : given;
+                    int train = ds.labelled().size() + ds.unlabelled().size();
+                    LabelRegime lr = switch (regime) {
+                        case "100%" -> LabelRegime.ALL;
+                        case "0%" -> LabelRegime.NONE;
+                        default -> LabelRegime.parse(Double.toString(
+                                Math.min(1.0, 0.10 * train / Math.max(1, ds.labelled().size()))));
+                    };
+                    err.printf(Locale.ROOT, "bench: %s, labels %s ...%n", persona.name(), regime);
+                    PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
+                            .optLabels(lr).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false).build();
+                    try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, cfg,
+                            new PersonalisePipeline.Options(1.0, org.persephonee.core.eval.Confidence.MAX_SOFTMAX,
+                                    false, null, quick ? 15 : 30), PersonalisationJob.SILENT, () -> false)) {
+                        PersonalisationResult r = o.result();
+                        double labelShare = r.targets().labelled() / (double) r.data().trainSize();
+                        double exitCost = r.timing().batchNorm() + r.timing().featureCache() + r.timing().headTraining();
+                        double fullMs = o.choice().finalMs();
+                        double backboneMs = o.profile().backboneMs() + o.profile().classifierMs();
+                        FullFineTune.Result ft = FullFineTune.run(bbDir, r, epochs, 0.01f, () -> false);
+                        String lab = String.format(Locale.ROOT, "%s (%.0f%%)", regime, 100 * labelShare);
+                        rows.add(row(persona.name(), lab, "generic backbone", r.genericAccuracy(), 0, backboneMs, 1.0));
+                        rows.add(row(persona.name(), lab, "personalised final exit", r.finalAccuracy(), exitCost,
+                                fullMs, 1.0));
+                        Map<String, Object> ex = row(persona.name(), lab, "exit-only (PersEPhonEE)",
+                                o.choice().cascade().accuracy(), exitCost, o.choice().cascade().meanMs(),
+                                o.choice().speedup());
+                        ex.put("exits", PersonalisePipeline.report(o, null).get("operating_point"));
+                        rows.add(ex);
+                        rows.add(row(persona.name(), lab, "full fine-tuning", ft.accuracy(), ft.trainingSeconds(),
+                                backboneMs, backboneMs / fullMs));
+                        Map<String, Object> ratio = new LinkedHashMap<>();
+                        ratio.put("persona", persona.name());
+                        ratio.put("labels", lab);
+                        ratio.put("training_cost_full_over_exit", ft.trainingSeconds() / exitCost);
+                        ratio.put("accuracy_gain_over_generic_points", 100 * (o.choice().cascade().accuracy()
+                                - r.genericAccuracy()));
+                        ratio.put("exit_minus_full_points", 100 * (o.choice().cascade().accuracy() - ft.accuracy()));
+                        ratio.put("batchnorm", r.batchNorm().reason());
+                        ratio.put("label_space", r.labelSpace().names());
+                        ratios.add(ratio);
+                        err.printf(Locale.ROOT, "  generic %.3f  final %.3f  exit-only %.3f at %.2fx  full FT %.3f  "
+                                        + "cost ratio %.1fx%n", r.genericAccuracy(), r.finalAccuracy(),
+                                o.choice().cascade().accuracy(), o.choice().speedup(), ft.accuracy(),
+                                ft.trainingSeconds() / exitCost);
+                    }
+                }
+            }
+        }
+        String md = markdown(rows, ratios, epochs, quick);
+        out.print(md);
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("rows", rows);
+        json.put("ratios", ratios);
+        json.put("config", Map.of("epochs", epochs, "seed", seed, "exits", "auto (conv head after every stage but "
+                + "the last)", "max_drop_points", 1.0, "full_finetune", "SGD lr 0.01 momentum 0.9, cosine, same "
+                + "epochs, targets and data", "quick", quick));
+        json.put("seconds", (System.nanoTime() - t0) / 1e9);
+        json.put("cores", Runtime.getRuntime().availableProcessors());
+        if (args.get("json") != null) {
+            AtomicFiles.writeString(args.path("json"), Json.of(json) + "\n");
+        }
+        if (args.get("markdown") != null) {
+            AtomicFiles.writeString(args.path("markdown"), md);
+        }
+        err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));
+        return 0;
+    }
+
+    private static Map<String, Object> row(String persona, String labels, String method, double acc, double trainS,
+                                           double ms, double speedup) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("persona", persona);
+        m.put("labels", labels);
+        m.put("method", method);
+        m.put("accuracy", acc);
+        m.put("training_s", trainS);
+        m.put("latency_ms", ms);
+        m.put("speedup", speedup);
+        return m;
+    }
+
+    /** The persona with every unlabelled image given its true class (for the 100% regime only). */
+    static PersonalDataset withTruth(PersonalDataset ds, Path personas, String name) throws Exception {
+        Path csv = personas.resolve("truth").resolve(name + ".csv");
+        if (!Files.isRegularFile(csv)) {
+            throw new CliException(csv + ": missing; the 100% regime needs the true classes of unlabelled images");
+        }
+        Map<Path, String> truth = new HashMap<>();
+        List<String> lines = Files.readAllLines(csv);
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",");
+            if (f.length >= 2) {
+                truth.put(ds.root().resolve(f[0]).toAbsolutePath().normalize(), f[1]);
+            }
+        }
+        List<PersonalImage> out = new ArrayList<>();
+        for (PersonalImage i : ds.images()) {
+            String t = truth.get(i.path());
+            out.add(!i.labelled() && t != null ? i.withLabel(t) : i);
+        }
+        return new PersonalDataset(ds.root(), out);
+    }
+
+    @SuppressWarnings("unchecked")
+    static String markdown(List<Map<String, Object>> rows, List<Map<String, Object>> ratios, int epochs, boolean quick) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("| persona | labels | method | accuracy | training (s) | latency (ms) | speed-up |\n");
+        sb.append("|---|---|---|---:|---:|---:|---:|\n");
+        for (Map<String, Object> r : rows) {
+            double t = (double) r.get("training_s");
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f%% | %s | %.2f | %.2fx |%n", r.get("persona"),
+                    r.get("labels"), r.get("method"), 100 * (double) r.get("accuracy"),
+                    t == 0 ? "–" : String.format(Locale.ROOT, "%.1f", t), (double) r.get("latency_ms"),
+                    (double) r.get("speedup")));
+        }
+        sb.append("\n| persona | labels | training cost full / exit-only | exit-only vs generic | exit-only vs full "
+                + "FT | BatchNorm |\n|---|---|---:|---:|---:|---|\n");
+        for (Map<String, Object> r : ratios) {
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %.1fx | %+.1f pts | %+.1f pts | %s |%n", r.get("persona"),
+                    r.get("labels"), (double) r.get("training_cost_full_over_exit"),
+                    (double) r.get("accuracy_gain_over_generic_points"), (double) r.get("exit_minus_full_points"),
+                    r.get("batchnorm")));
+        }
+        sb.append(String.format(Locale.ROOT, "%n%d epochs for both methods%s.%n", epochs, quick ? " (quick run)" : ""));
+        return sb.toString();
+    }
+}

@@ -1,0 +1,151 @@
+package org.persephonee.views;
+
+import javafx.geometry.Insets;
+import javafx.geometry.Pos;
+import javafx.scene.Node;
+import javafx.scene.control.Button;
+import javafx.scene.control.ComboBox;
+import javafx.scene.control.Label;
+import javafx.scene.control.Tooltip;
+import javafx.scene.layout.GridPane;
+import javafx.scene.layout.HBox;
+import javafx.scene.layout.VBox;
+import org.persephonee.core.eval.Evaluation;
+import org.persephonee.core.personalise.EvalPredictions;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BiConsumer;
+
+/** Per-exit confusion matrix on the evaluation images; clicking a cell shows those images. */
+public final class ConfusionPane {
+    private final LabModel model;
+    private final BiConsumer<List<Path>, String> showImages;
+    private final ComboBox<String> exit = new ComboBox<>();
+    private final GridPane grid = new GridPane();
+
+    public ConfusionPane(LabModel model, BiConsumer<List<Path>, String> showImages) {
+        this.model = model;
+        this.showImages = showImages;
+    }
+
+    public Node build() {
+        exit.setId("confusion-exit");
+        exit.valueProperty().addListener((o, a, b) -> redraw());
+        model.evaluation.addListener((o, a, b) -> {
+            String keep = exit.getValue();
+            List<String> names = new ArrayList<>();
+            if (b != null) {
+                names.addAll(b.exitNames());
+            }
+            names.add("final");
+            exit.getItems().setAll(names);
+            exit.setValue(keep != null && names.contains(keep) ? keep : "final");
+            redraw();
+        });
+        grid.setId("confusion-grid");
+        grid.setHgap(2);
+        grid.setVgap(2);
+        Label hint = new Label("Rows: true class · columns: predicted class · click a cell to see its images");
+        hint.getStyleClass().add("hint");
+        HBox top = new HBox(8, new Label("Exit"), exit);
+        top.setAlignment(Pos.CENTER_LEFT);
+        VBox box = new VBox(10, top, hint, grid);
+        box.setPadding(new Insets(12));
+        return box;
+    }
+
+    private void redraw() {
+        grid.getChildren().clear();
+        Evaluation ev = model.evaluation.get();
+        String which = exit.getValue();
+        if (ev == null || which == null) {
+            grid.add(new Label("Personalise to see confusion matrices"), 0, 0);
+            return;
+        }
+        EvalPredictions p = ev.cascade().predictions();
+        if (!p.labelled()) {
+            grid.add(new Label("The evaluation images have no labels: nothing to compare with"), 0, 0);
+            return;
+        }
+        int j = ev.exitNames().indexOf(which);
+        float[][] probs = j < 0 ? p.finalExit() : p.exit(j);
+        int k = p.classes();
+        List<String> names = model.labelSpace.get().size() == k ? model.labelSpace.get() : numbered(k);
+        List<List<Integer>>[][] cells = cells(p, probs, k);
+        int max = 1;
+        for (int a = 0; a < k; a++) {
+            for (int b = 0; b < k; b++) {
+                max = Math.max(max, cells[a][b].get(0).size());
+            }
+        }
+        for (int b = 0; b < k; b++) {
+            Label h = new Label(names.get(b));
+            h.getStyleClass().add("confusion-header");
+            h.setRotate(0);
+            grid.add(h, b + 1, 0);
+        }
+        List<Path> paths = model.evalPaths.get();
+        for (int a = 0; a < k; a++) {
+            Label h = new Label(names.get(a));
+            h.getStyleClass().add("confusion-header");
+            grid.add(h, 0, a + 1);
+            for (int b = 0; b < k; b++) {
+                List<Integer> members = cells[a][b].get(0);
+                Button cell = new Button(Integer.toString(members.size()));
+                cell.setId("cell-" + a + "-" + b);
+                cell.setMinSize(64, 40);
+                double shade = members.size() / (double) max;
+                String colour = a == b ? String.format("rgba(44,160,44,%.2f)", 0.15 + 0.75 * shade)
+                        : String.format("rgba(214,39,40,%.2f)", members.isEmpty() ? 0.04 : 0.15 + 0.75 * shade);
+                cell.setStyle("-fx-background-color: " + colour + "; -fx-background-radius: 3;");
+                String title = names.get(a) + " → " + names.get(b) + " (" + which + ")";
+                cell.setTooltip(new Tooltip(title));
+                cell.setOnAction(e -> {
+                    List<Path> sel = new ArrayList<>();
+                    for (int i : members) {
+                        if (i < paths.size()) {
+                            sel.add(paths.get(i));
+                        }
+                    }
+                    showImages.accept(sel, title);
+                });
+                grid.add(cell, b + 1, a + 1);
+            }
+        }
+    }
+
+    private static List<String> numbered(int k) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            out.add("class " + i);
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<List<Integer>>[][] cells(EvalPredictions p, float[][] probs, int k) {
+        List<List<Integer>>[][] c = new List[k][k];
+        for (int a = 0; a < k; a++) {
+            for (int b = 0; b < k; b++) {
+                c[a][b] = new ArrayList<>();
+                c[a][b].add(new ArrayList<>());
+            }
+        }
+        for (int i = 0; i < p.size(); i++) {
+            int t = p.truth()[i];
+            if (t < 0) {
+                continue;
+            }
+            int best = 0;
+            for (int q = 1; q < k; q++) {
+                if (probs[i][q] > probs[i][best]) {
+                    best = q;
+                }
+            }
+            c[t][best].get(0).add(i);
+        }
+        return c;
+    }
+}

@@ -1,0 +1,303 @@
+package org.persephonee.views;
+
+import javafx.beans.binding.Bindings;
+import javafx.collections.FXCollections;
+import javafx.collections.ObservableList;
+import javafx.geometry.Insets;
+import javafx.geometry.Pos;
+import javafx.scene.Node;
+import javafx.scene.control.Label;
+import javafx.scene.control.Slider;
+import javafx.scene.control.SplitPane;
+import javafx.scene.control.TableColumn;
+import javafx.scene.control.TableView;
+import javafx.scene.control.ToggleButton;
+import javafx.scene.control.ToggleGroup;
+import javafx.scene.layout.HBox;
+import javafx.scene.layout.Priority;
+import javafx.scene.layout.VBox;
+import javafx.beans.property.ReadOnlyObjectWrapper;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.entity.ChartEntity;
+import org.jfree.chart.entity.XYItemEntity;
+import org.jfree.chart.fx.ChartViewer;
+import org.jfree.chart.fx.interaction.ChartMouseEventFX;
+import org.jfree.chart.fx.interaction.ChartMouseListenerFX;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.eval.Curve;
+import org.persephonee.core.eval.CurvePoint;
+import org.persephonee.core.eval.Evaluation;
+import org.persephonee.core.personalise.EvalPredictions;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.geom.Ellipse2D;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Accuracy vs latency (ms or MACs): one series per exit (a point per threshold), the cascade, the
+ * backbone-only reference and the current operating point; a global threshold slider; a metrics table.
+ */
+public final class CurvesPane {
+    private static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c),
+        new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x17becf), new Color(0xbcbd22),
+        new Color(0x7f7f7f), new Color(0xaec7e8)};
+
+    private final LabModel model;
+    private final LabController controller;
+    private final XYSeriesCollection data = new XYSeriesCollection();
+    private final JFreeChart chart;
+    private final ChartViewer viewer;
+    private final ObservableList<Row> rows = FXCollections.observableArrayList();
+    private final Label summary = new Label("Personalise to see accuracy-vs-latency curves");
+    private final Slider slider = new Slider(0, 1.0, 0.9);
+    private List<Curve> curves = List.of();
+    private boolean updatingSlider;
+
+    /** One row of the metrics table. */
+    public record Row(String exit, String accuracy, String threshold, String share, String ms) { }
+
+    public CurvesPane(LabModel model, LabController controller) {
+        this.model = model;
+        this.controller = controller;
+        chart = ChartFactory.createXYLineChart(null, "latency per image (ms)", "accuracy (%)", data,
+                PlotOrientation.VERTICAL, true, true, false);
+        chart.setBackgroundPaint(Color.WHITE);
+        XYPlot plot = chart.getXYPlot();
+        plot.setBackgroundPaint(new Color(0xfafafa));
+        plot.setDomainGridlinePaint(new Color(0xdddddd));
+        plot.setRangeGridlinePaint(new Color(0xdddddd));
+        ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        viewer = new ChartViewer(chart);
+        viewer.setId("curves-chart");
+    }
+
+    /** The chart's dataset (series per exit, cascade, references). */
+    public XYSeriesCollection dataset() { return data; }
+
+    public Node build() {
+        slider.setId("threshold-slider");
+        slider.setShowTickMarks(true);
+        slider.setShowTickLabels(true);
+        slider.setMajorTickUnit(0.1);
+        slider.setBlockIncrement(0.01);
+        Label value = new Label();
+        value.textProperty().bind(Bindings.format(Locale.ROOT, "threshold %.2f", slider.valueProperty()));
+        slider.valueProperty().addListener((o, a, b) -> {
+            if (!updatingSlider) {
+                controller.setGlobalThreshold(b.doubleValue());
+            }
+        });
+        model.globalThreshold.addListener((o, a, b) -> {
+            updatingSlider = true;
+            slider.setValue(Math.min(1.0, b.doubleValue()));
+            updatingSlider = false;
+        });
+        slider.disableProperty().bind(model.evaluation.isNull());
+        HBox.setHgrow(slider, Priority.ALWAYS);
+        ToggleButton ms = new ToggleButton("ms");
+        ToggleButton macs = new ToggleButton("MACs");
+        macs.setId("unit-macs");
+        ToggleGroup g = new ToggleGroup();
+        ms.setToggleGroup(g);
+        macs.setToggleGroup(g);
+        ms.setSelected(true);
+        macs.selectedProperty().bindBidirectional(model.curvesInMacs);
+        model.curvesInMacs.addListener((o, a, b) -> redraw());
+        HBox controls = new HBox(8, new Label("Global threshold"), slider, value, ms, macs);
+        controls.setAlignment(Pos.CENTER_LEFT);
+        controls.setPadding(new Insets(4, 8, 4, 8));
+        summary.setId("cascade-summary");
+        summary.getStyleClass().add("summary");
+        summary.setWrapText(true);
+
+        TableView<Row> table = new TableView<>(rows);
+        table.setId("exit-metrics");
+        table.getColumns().add(column("exit", Row::exit, 160));
+        table.getColumns().add(column("accuracy alone", Row::accuracy, 110));
+        table.getColumns().add(column("threshold", Row::threshold, 80));
+        table.getColumns().add(column("share leaving", Row::share, 100));
+        table.getColumns().add(column("ms if leaving", Row::ms, 100));
+        table.setColumnResizePolicy(TableView.CONSTRAINED_RESIZE_POLICY);
+        table.setPlaceholder(new Label("No results yet"));
+
+        viewer.addChartMouseListener(new ChartMouseListenerFX() {
+            @Override
+            public void chartMouseClicked(ChartMouseEventFX e) {
+                pick(e.getEntity());
+            }
+
+            @Override
+            public void chartMouseMoved(ChartMouseEventFX e) { }
+        });
+        VBox top = new VBox(viewer);
+        VBox.setVgrow(viewer, Priority.ALWAYS);
+        VBox bottom = new VBox(4, controls, summary, table);
+        VBox.setVgrow(table, Priority.ALWAYS);
+        SplitPane split = new SplitPane(top, bottom);
+        split.setOrientation(javafx.geometry.Orientation.VERTICAL);
+        split.setDividerPositions(0.62);
+        model.evaluation.addListener((o, a, b) -> {
+            curves = b == null ? List.of() : b.curves();
+            redraw();
+        });
+        model.current.addListener((o, a, b) -> {
+            redrawMarker();
+            refreshTable();
+        });
+        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> refreshTable());
+        return split;
+    }
+
+    private static TableColumn<Row, String> column(String name, java.util.function.Function<Row, String> f, double w) {
+        TableColumn<Row, String> c = new TableColumn<>(name);
+        c.setCellValueFactory(cd -> new ReadOnlyObjectWrapper<>(f.apply(cd.getValue())));
+        c.setPrefWidth(w);
+        return c;
+    }
+
+    private double x(CurvePoint p) {
+        return model.curvesInMacs.get() ? p.macs() / 1e6 : p.ms();
+    }
+
+    /** Rebuilds every series (batched: one notification at the end). */
+    private void redraw() {
+        chart.setNotify(false);
+        try {
+            data.removeAllSeries();
+            XYPlot plot = chart.getXYPlot();
+            plot.getDomainAxis().setLabel(model.curvesInMacs.get() ? "MACs per image (millions)" : "latency per image (ms)");
+            XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
+            int k = 0;
+            for (Curve c : curves) {
+                XYSeries s = new XYSeries(c.name(), false, true);
+                for (CurvePoint p : c.points()) {
+                    s.add(x(p), 100 * p.accuracy(), false);
+                }
+                data.addSeries(s);
+                int idx = data.getSeriesCount() - 1;
+                boolean cascade = c.exit() < 0;
+                r.setSeriesPaint(idx, cascade ? Color.BLACK : PALETTE[k++ % PALETTE.length]);
+                r.setSeriesStroke(idx, new BasicStroke(cascade ? 2.6f : 1.2f));
+                r.setSeriesShape(idx, new Ellipse2D.Double(-2.5, -2.5, 5, 5));
+            }
+            Evaluation ev = model.evaluation.get();
+            if (ev != null) {
+                CascadeResult fin = ev.cascade().evaluate(new int[0], new double[0]);
+                XYSeries ref = new XYSeries("personalised final exit", false, true);
+                ref.add(model.curvesInMacs.get() ? fin.meanMacs() / 1e6 : fin.meanMs(), 100 * fin.accuracy(), false);
+                data.addSeries(ref);
+                int idx = data.getSeriesCount() - 1;
+                r.setSeriesPaint(idx, new Color(0xd62728));
+                r.setSeriesShape(idx, new java.awt.Rectangle(-5, -5, 10, 10));
+                r.setSeriesLinesVisible(idx, false);
+                double generic = model.genericAccuracy.get();
+                if (!Double.isNaN(generic) && model.resultsFinal.get()) {
+                    XYSeries g = new XYSeries("generic backbone", false, true);
+                    double cost = model.curvesInMacs.get() ? ev.backbone().totalMacs() / 1e6
+                            : ev.profile().backboneMs() + ev.profile().classifierMs();
+                    g.add(cost, 100 * generic, false);
+                    data.addSeries(g);
+                    int gi = data.getSeriesCount() - 1;
+                    r.setSeriesPaint(gi, Color.GRAY);
+                    r.setSeriesShape(gi, new java.awt.Polygon(new int[] {0, 6, -6}, new int[] {-6, 5, 5}, 3));
+                    r.setSeriesLinesVisible(gi, false);
+                }
+            }
+            XYSeries op = new XYSeries("operating point", false, true);
+            data.addSeries(op);
+            int oi = data.getSeriesCount() - 1;
+            r.setSeriesPaint(oi, new Color(0xd62728));
+            r.setSeriesShape(oi, new Ellipse2D.Double(-8, -8, 16, 16));
+            r.setSeriesShapesFilled(oi, false);
+            r.setSeriesStroke(oi, new BasicStroke(2.5f));
+            r.setSeriesLinesVisible(oi, false);
+            plot.setRenderer(r);
+            fillMarker(op);
+        } finally {
+            chart.setNotify(true);
+        }
+        refreshTable();
+    }
+
+    private void redrawMarker() {
+        int idx = data.getSeriesIndex("operating point");
+        if (idx < 0) {
+            return;
+        }
+        fillMarker(data.getSeries(idx));
+    }
+
+    private void fillMarker(XYSeries op) {
+        op.clear();
+        CascadeResult c = model.current.get();
+        if (c != null) {
+            op.add(model.curvesInMacs.get() ? c.meanMacs() / 1e6 : c.meanMs(), 100 * c.accuracy());
+        }
+    }
+
+    /** A click on a curve point selects that threshold (for one exit, or for all on the cascade curve). */
+    private void pick(ChartEntity entity) {
+        if (!(entity instanceof XYItemEntity item) || curves.isEmpty()) {
+            return;
+        }
+        int s = item.getSeriesIndex();
+        if (s >= curves.size()) {
+            return;
+        }
+        Curve c = curves.get(s);
+        double t = c.points().get(item.getItem()).threshold();
+        if (c.exit() < 0) {
+            controller.setGlobalThreshold(Math.min(t, 1.01));
+        } else {
+            String key = c.name();
+            model.exits.stream().filter(e -> e.key().equals(key)).findFirst()
+                    .ifPresent(e -> e.thresholdProperty().set(t));
+            model.exits.stream().filter(e -> e.key().equals(key)).findFirst().ifPresent(model.selectedExit::set);
+        }
+    }
+
+    private void refreshTable() {
+        Evaluation ev = model.evaluation.get();
+        CascadeResult cur = model.current.get();
+        List<Row> out = new ArrayList<>();
+        if (ev == null || cur == null) {
+            rows.clear();
+            summary.setText(model.running.get() ? "Curves appear after the first epoch"
+                    : "Personalise to see accuracy-vs-latency curves");
+            return;
+        }
+        EvalPredictions p = ev.cascade().predictions();
+        List<String> names = ev.exitNames();
+        for (int j = 0; j < names.size(); j++) {
+            int pos = -1;
+            for (int q = 0; q < cur.exits().length; q++) {
+                if (cur.exits()[q] == j) {
+                    pos = q;
+                }
+            }
+            double leaveMs = pos < 0 ? Double.NaN : ev.cascade().ms().leaveAt(cur.exits(), pos);
+            out.add(new Row(names.get(j), String.format(Locale.ROOT, "%.1f%%", 100 * p.accuracy(p.exit(j))),
+                    pos < 0 ? "off" : String.format(Locale.ROOT, "%.2f", cur.thresholds()[pos]),
+                    pos < 0 ? "–" : String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[pos]),
+                    pos < 0 ? "–" : String.format(Locale.ROOT, "%.2f", leaveMs)));
+        }
+        CascadeResult fin = ev.cascade().evaluate(new int[0], new double[0]);
+        out.add(new Row("final", String.format(Locale.ROOT, "%.1f%%", 100 * fin.accuracy()), "–",
+                String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[cur.share().length - 1]),
+                String.format(Locale.ROOT, "%.2f", ev.cascade().ms().leaveAt(cur.exits(), cur.exits().length))));
+        rows.setAll(out);
+        summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy at %.2f ms (%.2fx faster, %.2fx fewer "
+                        + "MACs than the personalised final exit at %.1f%%)%s", 100 * cur.accuracy(), cur.meanMs(),
+                fin.meanMs() / cur.meanMs(), fin.meanMacs() / cur.meanMacs(), 100 * fin.accuracy(),
+                model.resultsFinal.get() ? "" : " — live, training continues"));
+    }
+}

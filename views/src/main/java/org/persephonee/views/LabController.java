@@ -1,0 +1,642 @@
+package org.persephonee.views;
+
+import javafx.application.Platform;
+import javafx.collections.ListChangeListener;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.Stage;
+import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.LabelSpace;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.data.PersonalImage;
+import org.persephonee.core.data.SkippedFile;
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.eval.Evaluation;
+import org.persephonee.core.eval.LatencyProfile;
+import org.persephonee.core.eval.OperatingPoint;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.exits.HeadSpec;
+import org.persephonee.core.exits.HeadType;
+import org.persephonee.core.export.BundleWriter;
+import org.persephonee.core.personalise.EvalPredictions;
+import org.persephonee.core.personalise.ExitStats;
+import org.persephonee.core.personalise.LabelRegime;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.workspace.WorkspaceState;
+import org.persephonee.core.workspace.WorkspaceStore;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * The lab's actions. Reads inputs on the FX thread, runs engine work on the injected executor, applies
+ * results on the FX thread; the latest task of a kind wins.
+ */
+public final class LabController {
+    private final LabModel model;
+    private final Executor engine;
+    private final Executor io;
+    private final WorkspaceStore store;
+    private final AtomicBoolean cancel = new AtomicBoolean();
+    private PersonalisePipeline.Outcome outcome;
+    private List<String> resultKeys = List.of();
+    private long importGeneration;
+    private boolean restoring;
+    private Consumer<String> notifier = s -> { };
+
+    /**
+     * Creates the controller.
+     *
+     * @param engine runs engine work (one task at a time is expected)
+     * @param io runs workspace saves
+     * @param store the workspace store, or null to keep nothing between runs
+     */
+    public LabController(LabModel model, Executor engine, Executor io, WorkspaceStore store) {
+        this.model = model;
+        this.engine = engine;
+        this.io = io;
+        this.store = store;
+        model.exits.addListener((ListChangeListener<ExitModel>) c -> {
+            recompute();
+            save();
+        });
+        model.images.addListener((ListChangeListener<ImageItem>) c -> save());
+        model.globalThreshold.addListener((o, a, b) -> save());
+        for (javafx.beans.value.ObservableValue<?> v : List.of(model.labels, model.epochs, model.learningRate,
+                model.pseudoThreshold, model.temperature, model.seed, model.maxDrop)) {
+            v.addListener((o, a, b) -> save());
+        }
+    }
+
+    public LabModel model() { return model; }
+
+    /** Receives short success messages (the view shows them as notifications). */
+    public void setNotifier(Consumer<String> n) { this.notifier = n; }
+
+    private void error(String message) {
+        model.errors.add(message);
+        model.status.set(message);
+    }
+
+    // ---------------------------------------------------------------- backbone
+
+    /** Opens a backbone folder in the background, then measures its stages. */
+    public void openBackbone(Path dir) {
+        openBackbone(dir, null);
+    }
+
+    private void openBackbone(Path dir, Runnable then) {
+        if (model.running.get()) {
+            error("Cannot open another backbone while personalisation runs: cancel it first");
+            return;
+        }
+        model.status.set("Opening backbone " + dir + " ...");
+        engine.execute(() -> {
+            try {
+                Backbone bb = BackboneIO.load(dir);
+                LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
+                Platform.runLater(() -> {
+                    Backbone old = model.backbone.get();
+                    clearResults();
+                    model.backbone.set(bb);
+                    model.stageProfile.set(profile);
+                    Set<String> names = new HashSet<>();
+                    bb.stages().forEach(s -> names.add(s.name()));
+                    model.exits.removeIf(e -> !names.contains(e.stage()) || isLast(bb, e.stage()));
+                    model.status.set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
+                            + String.format(Locale.ROOT, "%.1f ms per image here", profile.backboneMs()));
+                    if (old != null && old != bb) {
+                        engine.execute(old::close);
+                    }
+                    save();
+                    if (then != null) {
+                        then.run();
+                    }
+                });
+            } catch (Exception e) {
+                Platform.runLater(() -> error("Could not open backbone: " + e.getMessage()));
+            }
+        });
+    }
+
+    private static boolean isLast(Backbone bb, String stage) {
+        return bb.stages().get(bb.stages().size() - 1).name().equals(stage);
+    }
+
+    /**
+     * Attaches an exit; returns the reason when refused.
+     *
+     * @param stage stage name
+     * @param type head type
+     */
+    public Optional<String> addExit(String stage, HeadType type) {
+        Backbone bb = model.backbone.get();
+        if (bb == null) {
+            return Optional.of("Open a backbone first");
+        }
+        Stage st = bb.stage(stage);
+        if (st == null) {
+            return Optional.of("No stage '" + stage + "'");
+        }
+        if (isLast(bb, stage)) {
+            return Optional.of("The final classifier already sits after " + stage + ": attach exits to earlier stages");
+        }
+        if (model.exits.stream().anyMatch(e -> e.stage().equals(stage))) {
+            return Optional.of(stage + " already has an exit: select it to change its head");
+        }
+        if (model.running.get()) {
+            return Optional.of("Wait for personalisation to finish (or cancel it) before changing exits");
+        }
+        ExitModel e = new ExitModel(stage, HeadSpec.of(type), model.globalThreshold.get());
+        e.headProperty().addListener((o, a, b) -> save());
+        e.thresholdProperty().addListener((o, a, b) -> save());
+        model.exits.add(e);
+        model.exits.sort(Comparator.comparingInt(x -> bb.stage(x.stage()).index()));
+        model.selectedExit.set(e);
+        return Optional.empty();
+    }
+
+    /** Removes an exit. */
+    public void removeExit(ExitModel e) {
+        if (model.running.get()) {
+            error("Wait for personalisation to finish (or cancel it) before changing exits");
+            return;
+        }
+        model.exits.remove(e);
+        if (model.selectedExit.get() == e) {
+            model.selectedExit.set(null);
+        }
+    }
+
+    /** Proposes exits: a conv head after every stage but the last. */
+    public void autoPlace() {
+        Backbone bb = model.backbone.get();
+        if (bb == null || model.running.get()) {
+            return;
+        }
+        for (ExitPlacement p : ExitPlacement.auto(bb)) {
+            if (model.exits.stream().noneMatch(e -> e.stage().equals(p.stage()))) {
+                addExit(p.stage(), p.head().type());
+            }
+        }
+        model.status.set("Proposed " + model.exits.size() + " exits; personalise to see which pay off");
+    }
+
+    // ---------------------------------------------------------------- data
+
+    /** Imports dropped or chosen files and folders in the background. */
+    public void importPaths(List<Path> paths) {
+        Backbone bb = model.backbone.get();
+        List<String> classes = bb == null ? List.of() : bb.classNames();
+        var input = bb == null ? null : bb.input();
+        long gen = ++importGeneration;
+        model.importing.set(true);
+        model.status.set("Importing " + paths.size() + " item(s) ...");
+        engine.execute(() -> {
+            try {
+                ImageImporter.Result r = new ImageImporter(new LabelSpace(classes), input).importPaths(paths,
+                        (done, total, cur) -> {
+                            if (done % 64 == 0 || done == total) {
+                                Platform.runLater(() -> {
+                                    model.progress.set(done / (double) total);
+                                    model.status.set("Checking images: " + done + " / " + total);
+                                });
+                            }
+                        }, () -> false);
+                Platform.runLater(() -> {
+                    if (gen != importGeneration) {
+                        return;
+                    }
+                    Set<Path> have = new HashSet<>();
+                    model.images.forEach(i -> have.add(i.path()));
+                    List<ImageItem> add = new ArrayList<>();
+                    for (PersonalImage i : r.dataset().images()) {
+                        if (have.add(i.path())) {
+                            add.add(ImageItem.of(i));
+                        }
+                    }
+                    model.images.addAll(add);
+                    for (SkippedFile s : r.skipped()) {
+                        model.skipped.add(s.toString());
+                    }
+                    model.importing.set(false);
+                    model.progress.set(0);
+                    model.status.set("Imported " + add.size() + " image(s)" + (r.skipped().isEmpty() ? ""
+                            : "; skipped " + r.skipped().size() + " file(s) (see Data > Skipped)"));
+                });
+            } catch (Exception e) {
+                Platform.runLater(() -> {
+                    model.importing.set(false);
+                    error("Import failed: " + e.getMessage());
+                });
+            }
+        });
+    }
+
+    /** Sets the label of images (null = unlabelled). */
+    public void relabel(List<ImageItem> items, String label) {
+        String l = label == null || label.isBlank() ? null : label.strip();
+        Backbone bb = model.backbone.get();
+        if (l != null && bb != null) {
+            LabelSpace ls = new LabelSpace(bb.classNames());
+            l = ls.name(ls.resolve(l));
+        }
+        for (ImageItem i : items) {
+            i.labelProperty().set(l);
+        }
+        model.status.set("Labelled " + items.size() + " image(s) " + (l == null ? "as unlabelled" : "'" + l + "'"));
+    }
+
+    /** Marks images as held-out test images (or back to training). */
+    public void markTest(List<ImageItem> items, boolean test) {
+        for (ImageItem i : items) {
+            i.testProperty().set(test);
+        }
+        model.status.set((test ? "Marked " : "Unmarked ") + items.size() + " image(s) as test");
+    }
+
+    /** Removes images from the workspace (files stay on disk). */
+    public void removeImages(List<ImageItem> items) {
+        model.images.removeAll(items);
+    }
+
+    // ---------------------------------------------------------------- personalise
+
+    /** Why personalisation cannot start now, or empty. */
+    public Optional<String> cannotStart() {
+        if (model.running.get()) {
+            return Optional.of("Personalisation is already running");
+        }
+        if (model.backbone.get() == null) {
+            return Optional.of("Open a backbone first");
+        }
+        if (model.exits.isEmpty()) {
+            return Optional.of("Drag a head from the palette onto a stage (or press Auto) to place exits");
+        }
+        if (model.images.isEmpty()) {
+            return Optional.of("Import some images: drop files or folders on the Data tab");
+        }
+        return Optional.empty();
+    }
+
+    /** Starts personalisation in the background. */
+    public void startPersonalise() {
+        Optional<String> why = cannotStart();
+        if (why.isPresent()) {
+            error(why.get());
+            return;
+        }
+        Backbone bb = model.backbone.get();
+        PersonalisationConfig cfg;
+        LabelRegime regime;
+        try {
+            regime = LabelRegime.parse(model.labels.get());
+            cfg = PersonalisationConfig.builder()
+                    .setPlacements(model.exits.stream().map(ExitModel::placement).toList())
+                    .optLabels(regime).optEpochs(model.epochs.get()).optLearningRate((float) model.learningRate.get())
+                    .optPseudoLabelThreshold((float) model.pseudoThreshold.get())
+                    .optTemperature((float) model.temperature.get()).optSeed(model.seed.get()).build();
+        } catch (IllegalArgumentException e) {
+            error("Settings: " + e.getMessage());
+            return;
+        }
+        List<ExitPlacement> placements = cfg.placements().stream()
+                .sorted(Comparator.comparingInt(p -> bb.stage(p.stage()).index())).toList();
+        PersonalDataset ds = new PersonalDataset(null, model.images.stream().map(ImageItem::toPersonalImage).toList());
+        double maxDrop = model.maxDrop.get();
+        LatencyProfile stageProfile = model.stageProfile.get();
+        cancel.set(false);
+        model.running.set(true);
+        model.resultsFinal.set(false);
+        model.liveStats.clear();
+        model.progress.set(0);
+        model.phase.set("Starting");
+        model.status.set("Personalising " + placements.size() + " exits on " + ds.size() + " images ...");
+        long started = System.nanoTime();
+        engine.execute(() -> {
+            PersonalisationJob.Listener l = new PersonalisationJob.Listener() {
+                private volatile long lastUi;
+                private final Object lock = new Object();
+
+                @Override
+                public void onPhase(PersonalisationJob.Phase phase, String message) {
+                    Platform.runLater(() -> {
+                        model.phase.set(phase.display());
+                        model.status.set(message);
+                        model.progress.set(0);
+                    });
+                }
+
+                @Override
+                public void onProgress(PersonalisationJob.Phase phase, double fraction, double etaSeconds) {
+                    long now = System.nanoTime();
+                    if (now - lastUi < 50_000_000L && fraction < 1) {
+                        return;
+                    }
+                    lastUi = now;
+                    Platform.runLater(() -> {
+                        model.progress.set(fraction);
+                        model.eta.set(formatEta(etaSeconds));
+                    });
+                }
+
+                @Override
+                public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
+                    Evaluation live = stageProfile == null ? null : Evaluation.live(bb, placements,
+                            snapshot.classes(), snapshot.finalExit() != null && stats.stream()
+                                    .anyMatch(s -> s.stage().equals("final")), stageProfile, snapshot,
+                            Confidence.MAX_SOFTMAX);
+                    Platform.runLater(() -> {
+                        model.liveStats.setAll(stats);
+                        model.phase.set("Training exits: epoch " + epoch + " / " + epochs);
+                        if (live != null) {
+                            resultKeys = placements.stream().map(p -> p.stage() + ":" + p.head().id()).toList();
+                            model.evaluation.set(live);
+                            recompute();
+                        }
+                    });
+                }
+            };
+            try {
+                PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, cfg,
+                        new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, null, 15), l,
+                        cancel::get);
+                Platform.runLater(() -> finish(o, started));
+            } catch (CancellationException e) {
+                Platform.runLater(() -> {
+                    model.running.set(false);
+                    model.phase.set("Cancelled");
+                    model.progress.set(0);
+                    model.status.set("Personalisation cancelled; earlier results are kept");
+                    restoreEarlierEvaluation();
+                });
+            } catch (Exception e) {
+                Platform.runLater(() -> {
+                    model.running.set(false);
+                    model.phase.set("Failed");
+                    model.progress.set(0);
+                    restoreEarlierEvaluation();
+                    error("Personalisation failed: " + e.getMessage());
+                });
+            }
+        });
+    }
+
+    private void restoreEarlierEvaluation() {
+        if (outcome != null) {
+            resultKeys = outcome.evaluation().exitNames();
+            model.evaluation.set(outcome.evaluation());
+            model.resultsFinal.set(true);
+        } else {
+            model.evaluation.set(null);
+        }
+        recompute();
+    }
+
+    private static String formatEta(double s) {
+        if (Double.isNaN(s) || Double.isInfinite(s)) {
+            return "";
+        }
+        long r = Math.round(s);
+        return r < 60 ? r + " s left" : (r / 60) + " min " + (r % 60) + " s left";
+    }
+
+    private void finish(PersonalisePipeline.Outcome o, long started) {
+        PersonalisePipeline.Outcome old = outcome;
+        outcome = o;
+        if (old != null) {
+            engine.execute(old::close);
+        }
+        resultKeys = o.evaluation().exitNames();
+        model.genericAccuracy.set(o.result().genericAccuracy());
+        model.evalPaths.set(o.result().data().evalImages().stream().map(PersonalImage::path).toList());
+        model.labelSpace.set(o.result().labelSpace().names());
+        model.evaluation.set(o.evaluation());
+        model.resultsFinal.set(true);
+        // adopt the operating point's thresholds; exits it dropped get a threshold above 1
+        CascadeResult c = o.choice().cascade();
+        for (ExitModel e : model.exits) {
+            int idx = resultKeys.indexOf(e.key());
+            double t = 1.01;
+            for (int p = 0; p < c.exits().length; p++) {
+                if (c.exits()[p] == idx) {
+                    t = c.thresholds()[p];
+                }
+            }
+            e.thresholdProperty().set(t);
+        }
+        model.running.set(false);
+        model.phase.set("Done");
+        model.progress.set(1);
+        model.eta.set("");
+        recompute();
+        model.status.set(String.format(Locale.ROOT, "Done in %.0f s: personal accuracy %.1f%% (generic %.1f%%), "
+                        + "operating point %.1f%% at %.2fx lower latency", (System.nanoTime() - started) / 1e9,
+                100 * o.result().finalAccuracy(), 100 * o.result().genericAccuracy(), 100 * c.accuracy(),
+                o.choice().speedup()));
+        save();
+    }
+
+    /** Asks a running personalisation to stop (it stops within a second). */
+    public void cancel() {
+        cancel.set(true);
+        model.status.set("Cancelling ...");
+    }
+
+    /** True when a finished run's heads are available for export. */
+    public boolean hasResults() { return outcome != null && model.resultsFinal.get(); }
+
+    // ---------------------------------------------------------------- thresholds and curves
+
+    /** Sets every exit's threshold. */
+    public void setGlobalThreshold(double t) {
+        model.globalThreshold.set(t);
+        for (ExitModel e : model.exits) {
+            e.thresholdProperty().set(t);
+        }
+    }
+
+    /** Recomputes the current cascade from the exits' thresholds (cheap: stored predictions only). */
+    public void recompute() {
+        Evaluation ev = model.evaluation.get();
+        if (ev == null) {
+            model.current.set(null);
+            return;
+        }
+        List<Integer> idx = new ArrayList<>();
+        List<Double> th = new ArrayList<>();
+        List<String> names = ev.exitNames();
+        for (int j = 0; j < names.size(); j++) {
+            for (ExitModel e : model.exits) {
+                if (e.key().equals(names.get(j)) && e.threshold() <= 1.0) {
+                    idx.add(j);
+                    th.add(e.threshold());
+                }
+            }
+        }
+        model.current.set(ev.cascade().evaluate(idx.stream().mapToInt(Integer::intValue).toArray(),
+                th.stream().mapToDouble(Double::doubleValue).toArray()));
+    }
+
+    // ---------------------------------------------------------------- export
+
+    /** Writes a deployment bundle with the current thresholds, in the background. */
+    public void export(Path dir) {
+        if (!hasResults()) {
+            error("Nothing to export yet: personalise first");
+            return;
+        }
+        CascadeResult c = model.current.get();
+        PersonalisePipeline.Outcome o = outcome;
+        Backbone bb = model.backbone.get();
+        OperatingPoint.Choice choice = new OperatingPoint.Choice(c, o.choice().finalAccuracy(), o.choice().finalMs(),
+                o.choice().finalMacs(), model.maxDrop.get());
+        model.status.set("Exporting to " + dir + " ...");
+        engine.execute(() -> {
+            try {
+                Path written = BundleWriter.write(dir, bb, o.result(), o.evaluation(), choice);
+                Platform.runLater(() -> {
+                    String msg = String.format(Locale.ROOT, "Exported %d exit(s): %.1f%% accuracy, %.2fx faster "
+                                    + "than the personalised final exit (%.2f ms)%n%s", c.exits().length,
+                            100 * c.accuracy(), choice.speedup(), c.meanMs(), written);
+                    model.status.set("Exported bundle to " + written);
+                    notifier.accept(msg);
+                });
+            } catch (Exception e) {
+                Platform.runLater(() -> error("Export failed: " + e.getMessage()));
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- workspace
+
+    private void clearResults() {
+        model.evaluation.set(null);
+        model.current.set(null);
+        model.resultsFinal.set(false);
+        model.liveStats.clear();
+    }
+
+    /** Saves the workspace in the background (latest state wins). */
+    public void save() {
+        if (store == null || restoring) {
+            return;
+        }
+        WorkspaceState s = snapshot();
+        io.execute(() -> {
+            try {
+                store.save(s);
+            } catch (Exception e) {
+                Platform.runLater(() -> error("Could not save the workspace: " + e.getMessage()));
+            }
+        });
+    }
+
+    WorkspaceState snapshot() {
+        WorkspaceState s = new WorkspaceState();
+        Backbone bb = model.backbone.get();
+        s.backbone = bb == null || bb.directory() == null ? null : bb.directory().toAbsolutePath().toString();
+        for (ExitModel e : model.exits) {
+            s.exits.add(new WorkspaceState.Exit(e.stage(), e.head().id(), e.threshold()));
+        }
+        for (ImageItem i : model.images) {
+            s.images.add(new WorkspaceState.Image(i.path().toString(), i.label(), i.test()));
+        }
+        s.globalThreshold = model.globalThreshold.get();
+        s.settings.put("labels", model.labels.get());
+        s.settings.put("epochs", Integer.toString(model.epochs.get()));
+        s.settings.put("learning_rate", Double.toString(model.learningRate.get()));
+        s.settings.put("pseudo_threshold", Double.toString(model.pseudoThreshold.get()));
+        s.settings.put("temperature", Double.toString(model.temperature.get()));
+        s.settings.put("seed", Integer.toString(model.seed.get()));
+        s.settings.put("max_drop", Double.toString(model.maxDrop.get()));
+        return s;
+    }
+
+    /**
+     * Restores a workspace (or, when it has no backbone, opens {@code fallbackBackbone} and imports
+     * {@code fallbackData}).
+     */
+    public void restore(WorkspaceState s, Path fallbackBackbone, Path fallbackData) {
+        restoring = true;
+        try {
+            model.globalThreshold.set(s.globalThreshold);
+            applySetting(s, "labels", v -> model.labels.set(v));
+            applySetting(s, "epochs", v -> model.epochs.set(Integer.parseInt(v)));
+            applySetting(s, "learning_rate", v -> model.learningRate.set(Double.parseDouble(v)));
+            applySetting(s, "pseudo_threshold", v -> model.pseudoThreshold.set(Double.parseDouble(v)));
+            applySetting(s, "temperature", v -> model.temperature.set(Double.parseDouble(v)));
+            applySetting(s, "seed", v -> model.seed.set(Integer.parseInt(v)));
+            applySetting(s, "max_drop", v -> model.maxDrop.set(Double.parseDouble(v)));
+            for (WorkspaceState.Image i : s.images) {
+                model.images.add(new ImageItem(Path.of(i.path), i.label, i.test));
+            }
+        } finally {
+            restoring = false;
+        }
+        Path bbDir = s.backbone != null ? Path.of(s.backbone) : fallbackBackbone;
+        if (bbDir == null) {
+            return;
+        }
+        openBackbone(bbDir, () -> {
+            restoring = true;
+            try {
+                for (WorkspaceState.Exit e : s.exits) {
+                    try {
+                        HeadSpec h = HeadSpec.parse(e.head);
+                        if (addExit(e.stage, h.type()).isEmpty()) {
+                            model.exits.get(model.exits.size() - 1).headProperty().set(h);
+                            model.exits.stream().filter(x -> x.stage().equals(e.stage)).findFirst()
+                                    .ifPresent(x -> x.thresholdProperty().set(e.threshold));
+                        }
+                    } catch (IllegalArgumentException ex) {
+                        error("Workspace exit " + e.stage + ":" + e.head + " ignored (" + ex.getMessage() + ")");
+                    }
+                }
+                model.selectedExit.set(null);
+            } finally {
+                restoring = false;
+            }
+            if (s.backbone == null && fallbackData != null && model.images.isEmpty()) {
+                importPaths(List.of(fallbackData));
+            }
+            save();
+        });
+    }
+
+    private void applySetting(WorkspaceState s, String key, Consumer<String> apply) {
+        String v = s.settings.get(key);
+        if (v != null) {
+            try {
+                apply.accept(v);
+            } catch (RuntimeException e) {
+                error("Workspace setting " + key + "=" + v + " ignored");
+            }
+        }
+    }
+
+    /** Frees native memory (on exit). */
+    public void shutdown() {
+        cancel.set(true);
+        if (outcome != null) {
+            outcome.close();
+        }
+        Backbone bb = model.backbone.get();
+        if (bb != null) {
+            bb.close();
+        }
+    }
+}

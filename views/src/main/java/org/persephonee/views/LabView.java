@@ -1,0 +1,307 @@
+package org.persephonee.views;
+
+import javafx.beans.binding.Bindings;
+import javafx.collections.ListChangeListener;
+import javafx.geometry.Insets;
+import javafx.geometry.Pos;
+import javafx.scene.Parent;
+import javafx.scene.Scene;
+import javafx.scene.control.Alert;
+import javafx.scene.control.Button;
+import javafx.scene.control.CheckMenuItem;
+import javafx.scene.control.Label;
+import javafx.scene.control.Menu;
+import javafx.scene.control.MenuBar;
+import javafx.scene.control.MenuItem;
+import javafx.scene.control.ProgressBar;
+import javafx.scene.control.SplitPane;
+import javafx.scene.control.Tab;
+import javafx.scene.control.TabPane;
+import javafx.scene.control.ToolBar;
+import javafx.scene.control.Tooltip;
+import javafx.scene.input.KeyCombination;
+import javafx.scene.input.TransferMode;
+import javafx.scene.layout.BorderPane;
+import javafx.scene.layout.HBox;
+import javafx.scene.layout.Priority;
+import javafx.scene.layout.Region;
+import javafx.scene.layout.VBox;
+import javafx.stage.DirectoryChooser;
+import javafx.stage.FileChooser;
+import javafx.stage.Window;
+import javafx.util.Duration;
+import org.controlsfx.control.Notifications;
+import org.controlsfx.control.StatusBar;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/** Builds the lab window: menu, toolbar, backbone graph, data / curves / confusion tabs, side editor, status. */
+public final class LabView {
+    private final LabModel model;
+    private final LabController controller;
+    private final StallProbe probe;
+    private DataPane dataPane;
+    private CurvesPane curvesPane;
+    private TabPane tabs;
+    private Window window;
+
+    public LabView(LabModel model, LabController controller) {
+        this.model = model;
+        this.controller = controller;
+        this.probe = new StallProbe(model.longestStallMs);
+    }
+
+    public DataPane dataPane() { return dataPane; }
+
+    public CurvesPane curvesPane() { return curvesPane; }
+
+    public TabPane tabs() { return tabs; }
+
+    /** The root node of the lab. */
+    public Parent build() {
+        dataPane = new DataPane(model, controller, v -> chooseImages());
+        curvesPane = new CurvesPane(model, controller);
+        ConfusionPane confusion = new ConfusionPane(model, (paths, title) -> {
+            dataPane.showOnly(paths, title);
+            tabs.getSelectionModel().select(0);
+        });
+        tabs = new TabPane(new Tab("Data", dataPane.build()), new Tab("Curves", curvesPane.build()),
+                new Tab("Confusion", confusion.build()));
+        tabs.setId("tabs");
+        tabs.setTabClosingPolicy(TabPane.TabClosingPolicy.UNAVAILABLE);
+        model.resultsFinal.addListener((o, a, b) -> {
+            if (b) {
+                tabs.getSelectionModel().select(1);
+            }
+        });
+        SplitPane center = new SplitPane(new BackbonePane(model, controller).build(), tabs,
+                new SidePanel(model).build());
+        center.setDividerPositions(0.24, 0.77);
+
+        BorderPane root = new BorderPane(center);
+        root.setTop(new VBox(menu(), toolbar()));
+        root.setBottom(statusBar());
+        root.setId("lab-root");
+        root.setOnDragOver(e -> {
+            if (e.getDragboard().hasFiles()) {
+                e.acceptTransferModes(TransferMode.COPY);
+            }
+            e.consume();
+        });
+        root.setOnDragDropped(e -> {
+            boolean ok = false;
+            if (e.getDragboard().hasFiles()) {
+                dropped(e.getDragboard().getFiles().stream().map(File::toPath).toList());
+                ok = true;
+            }
+            e.setDropCompleted(ok);
+            e.consume();
+        });
+        model.errors.addListener((ListChangeListener<String>) c -> {
+            while (c.next()) {
+                for (String s : c.getAddedSubList()) {
+                    notify("Problem", s, true);
+                }
+            }
+        });
+        controller.setNotifier(s -> notify("Bundle exported", s, false));
+        model.running.addListener((o, a, b) -> {
+            if (b) {
+                probe.reset();
+            } else {
+                probe.freeze();
+            }
+        });
+        probe.start();
+        root.sceneProperty().addListener((o, a, s) -> {
+            if (s != null) {
+                s.windowProperty().addListener((oo, aa, w) -> window = w);
+                window = s.getWindow();
+            }
+        });
+        return root;
+    }
+
+    /** A scene with the lab and its style sheet. */
+    public Scene scene() {
+        Scene scene = new Scene(build(), 1400, 860);
+        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
+        return scene;
+    }
+
+    /** Files or folders dropped on the window: a backbone folder opens, anything else is imported. */
+    public void dropped(List<Path> paths) {
+        if (paths.size() == 1 && Files.isRegularFile(paths.get(0).resolve("backbone.json"))) {
+            controller.openBackbone(paths.get(0));
+        } else {
+            controller.importPaths(paths);
+        }
+    }
+
+    private MenuBar menu() {
+        MenuItem open = new MenuItem("Open backbone…");
+        open.setAccelerator(KeyCombination.keyCombination("Shortcut+O"));
+        open.setOnAction(e -> {
+            DirectoryChooser dc = new DirectoryChooser();
+            dc.setTitle("Open a backbone folder (backbone.json)");
+            File f = dc.showDialog(window);
+            if (f != null) {
+                controller.openBackbone(f.toPath());
+            }
+        });
+        MenuItem imp = new MenuItem("Import images…");
+        imp.setAccelerator(KeyCombination.keyCombination("Shortcut+I"));
+        imp.setOnAction(e -> chooseImages());
+        MenuItem impFolder = new MenuItem("Import a folder…");
+        impFolder.setOnAction(e -> {
+            DirectoryChooser dc = new DirectoryChooser();
+            dc.setTitle("Import a folder of images (class folders become labels)");
+            File f = dc.showDialog(window);
+            if (f != null) {
+                controller.importPaths(List.of(f.toPath()));
+            }
+        });
+        MenuItem export = new MenuItem("Export bundle…");
+        export.setAccelerator(KeyCombination.keyCombination("Shortcut+E"));
+        export.setOnAction(e -> chooseExport());
+        MenuItem quit = new MenuItem("Quit");
+        quit.setAccelerator(KeyCombination.keyCombination("Shortcut+Q"));
+        quit.setOnAction(e -> {
+            if (window != null) {
+                window.hide();
+            }
+        });
+        Menu file = new Menu("File", null, open, imp, impFolder, export, quit);
+        MenuItem run = new MenuItem("Personalise");
+        run.setAccelerator(KeyCombination.keyCombination("Shortcut+R"));
+        run.setOnAction(e -> controller.startPersonalise());
+        MenuItem cancel = new MenuItem("Cancel");
+        cancel.setOnAction(e -> controller.cancel());
+        MenuItem auto = new MenuItem("Auto-place exits");
+        auto.setOnAction(e -> controller.autoPlace());
+        Menu runMenu = new Menu("Run", null, run, cancel, auto);
+        CheckMenuItem macs = new CheckMenuItem("Curves in MACs");
+        macs.selectedProperty().bindBidirectional(model.curvesInMacs);
+        Menu view = new Menu("View", null, macs);
+        MenuItem about = new MenuItem("How it works");
+        about.setOnAction(e -> {
+            Alert a = new Alert(Alert.AlertType.INFORMATION);
+            a.setTitle("PersEPhonEE Lab");
+            a.setHeaderText("Early exits, personalised");
+            a.setContentText("1. Drag a head from the palette onto a stage (or press Auto).\n"
+                    + "2. Drop your images on the Data tab: class folders become labels, loose images stay "
+                    + "unlabelled, test/<class>/ is held out.\n"
+                    + "3. Personalise: the backbone stays frozen; only the exits train, on your images, with the "
+                    + "final exit as teacher where labels are missing.\n"
+                    + "4. Move the threshold to trade accuracy for latency; Export writes the tuned bundle.\n\n"
+                    + "Based on Leontiadis et al., It's always personal (HotMobile 2021).");
+            a.showAndWait();
+        });
+        Menu help = new Menu("Help", null, about);
+        return new MenuBar(file, runMenu, view, help);
+    }
+
+    private ToolBar toolbar() {
+        Button start = new Button("▶ Personalise");
+        start.setId("personalise");
+        start.getStyleClass().add("primary");
+        start.setOnAction(e -> controller.startPersonalise());
+        start.disableProperty().bind(model.running.or(model.backbone.isNull()).or(Bindings.isEmpty(model.exits))
+                .or(Bindings.isEmpty(model.images)));
+        start.setTooltip(new Tooltip("Train the exits on the imported images (the backbone stays frozen)"));
+        Button cancel = new Button("■ Cancel");
+        cancel.setId("cancel");
+        cancel.setOnAction(e -> controller.cancel());
+        cancel.disableProperty().bind(model.running.not());
+        ProgressBar bar = new ProgressBar();
+        bar.setId("progress");
+        bar.setPrefWidth(240);
+        bar.progressProperty().bind(model.progress);
+        Label phase = new Label();
+        phase.setId("phase");
+        phase.textProperty().bind(model.phase);
+        Label eta = new Label();
+        eta.textProperty().bind(model.eta);
+        eta.getStyleClass().add("hint");
+        Region spacer = new Region();
+        HBox.setHgrow(spacer, Priority.ALWAYS);
+        Button export = new Button("Export bundle…");
+        export.setId("export");
+        export.setOnAction(e -> chooseExport());
+        export.disableProperty().bind(model.resultsFinal.not().or(model.running));
+        HBox live = new HBox(8, bar, phase, eta);
+        live.setAlignment(Pos.CENTER_LEFT);
+        return new ToolBar(start, cancel, live, spacer, export);
+    }
+
+    private StatusBar statusBar() {
+        StatusBar sb = new StatusBar();
+        sb.setId("status");
+        sb.textProperty().bind(model.status);
+        Label stall = new Label();
+        stall.setId("stall");
+        javafx.beans.property.BooleanProperty ran = new javafx.beans.property.SimpleBooleanProperty();
+        model.running.addListener((o, a, b) -> ran.set(ran.get() || b));
+        stall.textProperty().bind(Bindings.createStringBinding(() -> !ran.get() ? ""
+                : String.format(Locale.ROOT, "longest UI stall during the run: %.0f ms", model.longestStallMs.get()),
+                model.longestStallMs, ran));
+        stall.getStyleClass().add("hint");
+        sb.getRightItems().add(stall);
+        sb.setPadding(new Insets(2, 8, 2, 8));
+        return sb;
+    }
+
+    private void chooseImages() {
+        FileChooser fc = new FileChooser();
+        fc.setTitle("Import images");
+        fc.getExtensionFilters().add(new FileChooser.ExtensionFilter("Images", "*.png", "*.jpg", "*.jpeg", "*.bmp",
+                "*.gif", "*.PNG", "*.JPG", "*.JPEG"));
+        List<File> files = fc.showOpenMultipleDialog(window);
+        if (files != null && !files.isEmpty()) {
+            controller.importPaths(files.stream().map(File::toPath).toList());
+        }
+    }
+
+    private void chooseExport() {
+        DirectoryChooser dc = new DirectoryChooser();
+        dc.setTitle("Export the tuned exit bundle to a folder");
+        File f = dc.showDialog(window);
+        if (f != null) {
+            controller.export(exportTarget(f.toPath()));
+        }
+    }
+
+    /** An empty folder or an earlier bundle is written in place; otherwise a new subfolder is used. */
+    static Path exportTarget(Path chosen) {
+        try (var s = Files.list(chosen)) {
+            if (s.findAny().isEmpty() || Files.isRegularFile(chosen.resolve("exit-config.json"))) {
+                return chosen;
+            }
+        } catch (Exception e) {
+            return chosen;
+        }
+        Path p = chosen.resolve("persephonee-bundle");
+        int i = 2;
+        while (Files.exists(p) && !Files.isRegularFile(p.resolve("exit-config.json"))) {
+            p = chosen.resolve("persephonee-bundle-" + i++);
+        }
+        return p;
+    }
+
+    private void notify(String title, String text, boolean error) {
+        if (window == null || !window.isShowing()) {
+            return;
+        }
+        Notifications n = Notifications.create().title(title).text(text).owner(window)
+                .hideAfter(Duration.seconds(error ? 8 : 6)).position(Pos.BOTTOM_RIGHT);
+        if (error) {
+            n.showWarning();
+        } else {
+            n.showInformation();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package org.persephonee.views;
+
+import javafx.collections.FXCollections;
+import javafx.collections.ObservableList;
+import javafx.geometry.Insets;
+import javafx.scene.Node;
+import javafx.scene.control.Label;
+import javafx.scene.control.Slider;
+import javafx.scene.layout.Priority;
+import javafx.scene.layout.VBox;
+import org.controlsfx.control.PropertySheet;
+import org.persephonee.core.exits.HeadSpec;
+import org.persephonee.core.exits.HeadType;
+
+import java.util.Locale;
+
+/** Right-hand side: the selected exit's editor and the personalisation settings (ControlsFX PropertySheets). */
+public final class SidePanel {
+    private final LabModel model;
+    private final ObservableList<PropertySheet.Item> exitItems = FXCollections.observableArrayList();
+    private final Label exitTitle = new Label("Select an exit on the graph to edit it");
+    private final Slider exitThreshold = new Slider(0, 1.01, 0.9);
+
+    public SidePanel(LabModel model) {
+        this.model = model;
+    }
+
+    public Node build() {
+        exitTitle.getStyleClass().add("pane-title");
+        exitTitle.setWrapText(true);
+        PropertySheet exitSheet = new PropertySheet(exitItems);
+        exitSheet.setId("exit-editor");
+        exitSheet.setModeSwitcherVisible(false);
+        exitSheet.setSearchBoxVisible(false);
+        exitSheet.setMode(PropertySheet.Mode.NAME);
+        exitSheet.setPrefHeight(190);
+        exitThreshold.setId("exit-threshold");
+        exitThreshold.setShowTickLabels(true);
+        exitThreshold.setMajorTickUnit(0.25);
+        Label tl = new Label();
+        exitThreshold.valueProperty().addListener((o, a, b) -> {
+            ExitModel e = model.selectedExit.get();
+            if (e != null && Math.abs(e.threshold() - b.doubleValue()) > 1e-9) {
+                e.thresholdProperty().set(b.doubleValue());
+            }
+            tl.setText(b.doubleValue() > 1 ? "threshold: off (nobody leaves here)"
+                    : String.format(Locale.ROOT, "threshold: leave when confidence ≥ %.2f", b.doubleValue()));
+        });
+        VBox exitBox = new VBox(6, exitTitle, exitSheet, tl, exitThreshold);
+        exitBox.disableProperty().bind(model.selectedExit.isNull());
+        model.selectedExit.addListener((o, a, b) -> showExit(b));
+        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> showExit(model.selectedExit.get()));
+
+        Label settingsTitle = new Label("Personalisation");
+        settingsTitle.getStyleClass().add("pane-title");
+        PropertySheet settings = new PropertySheet(settingsItems());
+        settings.setId("settings");
+        settings.setModeSwitcherVisible(false);
+        settings.setSearchBoxVisible(false);
+        settings.setMode(PropertySheet.Mode.NAME);
+        settings.disableProperty().bind(model.running);
+        VBox.setVgrow(settings, Priority.ALWAYS);
+        VBox box = new VBox(8, exitBox, settingsTitle, settings);
+        box.setPadding(new Insets(10));
+        box.setPrefWidth(320);
+        return box;
+    }
+
+    private void showExit(ExitModel e) {
+        exitItems.clear();
+        if (e == null) {
+            exitTitle.setText("Select an exit on the graph to edit it");
+            return;
+        }
+        exitTitle.setText("Exit after " + e.stage());
+        exitThreshold.setValue(e.threshold());
+        e.thresholdProperty().addListener((o, a, b) -> {
+            if (model.selectedExit.get() == e) {
+                exitThreshold.setValue(b.doubleValue());
+            }
+        });
+        exitItems.add(new SheetItem(HeadType.class, "Exit", "Head type", "Linear, conv or MLP head",
+                () -> e.head().type(), v -> e.headProperty().set(HeadSpec.of((HeadType) v)
+                .withDefaultsFrom(e.head())), e.headProperty()));
+        exitItems.add(new SheetItem(Integer.class, "Exit", "Conv channels", "Channels of a conv head",
+                () -> e.head().channels(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
+                clampInt(v, 1, 512), e.head().convLayers(), e.head().hidden())), e.headProperty()));
+        exitItems.add(new SheetItem(Integer.class, "Exit", "Conv layers", "1 or 2 conv blocks in a conv head",
+                () -> e.head().convLayers(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
+                e.head().channels(), clampInt(v, 1, 2), e.head().hidden())), e.headProperty()));
+        exitItems.add(new SheetItem(Integer.class, "Exit", "MLP hidden units", "Hidden units of an MLP head",
+                () -> e.head().hidden(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
+                e.head().channels(), e.head().convLayers(), clampInt(v, 1, 4096))), e.headProperty()));
+    }
+
+    private static int clampInt(Object v, int lo, int hi) {
+        int i = ((Number) v).intValue();
+        return Math.max(lo, Math.min(hi, i));
+    }
+
+    private ObservableList<PropertySheet.Item> settingsItems() {
+        ObservableList<PropertySheet.Item> items = FXCollections.observableArrayList();
+        items.add(new SheetItem(String.class, "Data", "Labels used", "all, none, or a fraction such as 0.1",
+                model.labels::get, v -> model.labels.set(v.toString()), model.labels));
+        items.add(new SheetItem(Integer.class, "Training", "Epochs", "Passes over the cached features",
+                model.epochs::get, v -> model.epochs.set(clampInt(v, 1, 1000)), model.epochs));
+        items.add(new SheetItem(Double.class, "Training", "Learning rate", "Adam learning rate of the exit heads",
+                model.learningRate::get, v -> model.learningRate.set(((Number) v).doubleValue()), model.learningRate));
+        items.add(new SheetItem(Double.class, "Teacher", "Pseudo-label confidence",
+                "The final exit's confidence needed to turn an unlabelled image into a pseudo-label",
+                model.pseudoThreshold::get, v -> model.pseudoThreshold.set(((Number) v).doubleValue()),
+                model.pseudoThreshold));
+        items.add(new SheetItem(Double.class, "Teacher", "Distillation temperature",
+                "Softens the final exit's output for the other unlabelled images", model.temperature::get,
+                v -> model.temperature.set(((Number) v).doubleValue()), model.temperature));
+        items.add(new SheetItem(Integer.class, "Training", "Seed", "Same seed, same result", model.seed::get,
+                v -> model.seed.set(((Number) v).intValue()), model.seed));
+        items.add(new SheetItem(Double.class, "Policy", "Accuracy budget (points)",
+                "Accuracy the automatic operating point may give up against the personalised final exit",
+                model.maxDrop::get, v -> model.maxDrop.set(Math.max(0, ((Number) v).doubleValue())), model.maxDrop));
+        return items;
+    }
+}

@@ -1,0 +1,246 @@
+package org.persephonee.views;
+
+import javafx.scene.Scene;
+import javafx.scene.control.Label;
+import javafx.scene.control.Slider;
+import javafx.scene.input.ClipboardContent;
+import javafx.scene.input.Dragboard;
+import javafx.scene.input.TransferMode;
+import javafx.scene.layout.BorderPane;
+import javafx.stage.Stage;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.persephonee.core.runtime.EarlyExitModel;
+import org.persephonee.core.workspace.WorkspaceState;
+import org.persephonee.core.workspace.WorkspaceStore;
+import org.testfx.api.FxRobot;
+import org.testfx.framework.junit5.ApplicationExtension;
+import org.testfx.framework.junit5.Start;
+import org.testfx.util.WaitForAsyncUtils;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Drives the real lab UI headless: drag-and-drop, import, personalise, cancel, curves, threshold, export. */
+@ExtendWith(ApplicationExtension.class)
+class LabUiTest {
+    static final Path REPO = Path.of("..").toAbsolutePath().normalize();
+    static final Path BACKBONE = REPO.resolve("sample-models/fmnist-resnet9");
+    static Path persona;
+    static Path tmp;
+
+    LabModel model;
+    LabController controller;
+    LabView view;
+    ExecutorService engine;
+    ExecutorService io;
+    Label fileSource;
+
+    /** A small persona copied from the committed tilted-phone sample: 6 labelled/class, 24 unlabelled, 8 test/class. */
+    @BeforeAll
+    static void data() throws IOException {
+        tmp = Files.createTempDirectory("lab-ui");
+        persona = tmp.resolve("persona");
+        Path src = REPO.resolve("sample-data/tilted-phone");
+        for (String split : List.of("labelled", "test")) {
+            try (Stream<Path> classes = Files.list(src.resolve(split))) {
+                for (Path c : classes.toList()) {
+                    try (Stream<Path> files = Files.list(c)) {
+                        int n = split.equals("labelled") ? 6 : 8;
+                        for (Path f : files.sorted().limit(n).toList()) {
+                            Path dst = persona.resolve(split).resolve(c.getFileName().toString()).resolve(f.getFileName().toString());
+                            Files.createDirectories(dst.getParent());
+                            Files.copy(f, dst);
+                        }
+                    }
+                }
+            }
+        }
+        try (Stream<Path> files = Files.list(src.resolve("unlabelled"))) {
+            Files.createDirectories(persona.resolve("unlabelled"));
+            for (Path f : files.sorted().limit(24).toList()) {
+                Files.copy(f, persona.resolve("unlabelled").resolve(f.getFileName().toString()));
+            }
+        }
+    }
+
+    @Start
+    void start(Stage stage) throws IOException {
+        model = new LabModel();
+        engine = Executors.newSingleThreadExecutor();
+        io = Executors.newSingleThreadExecutor();
+        controller = new LabController(model, engine, io, new WorkspaceStore(Files.createTempDirectory(tmp, "ws")));
+        view = new LabView(model, controller);
+        BorderPane root = (BorderPane) view.build();
+        // a stand-in for the desktop's file manager: a node whose drag carries files
+        fileSource = new Label("files");
+        fileSource.setId("file-source");
+        fileSource.setOnDragDetected(e -> {
+            Dragboard db = fileSource.startDragAndDrop(TransferMode.COPY);
+            ClipboardContent c = new ClipboardContent();
+            c.putFiles(List.of(persona.toFile()));
+            db.setContent(c);
+            e.consume();
+        });
+        root.setRight(new javafx.scene.layout.HBox(fileSource, (javafx.scene.Node) root.getRight()));
+        Scene scene = new Scene(root, 1400, 860);
+        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
+        stage.setScene(scene);
+        stage.show();
+        controller.openBackbone(BACKBONE);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        controller.cancel();
+        engine.shutdown();
+        engine.awaitTermination(30, TimeUnit.SECONDS);
+        controller.shutdown();
+    }
+
+    private void waitFor(int seconds, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+        WaitForAsyncUtils.waitFor(seconds, TimeUnit.SECONDS, condition);
+        WaitForAsyncUtils.waitForFxEvents();
+    }
+
+    private void ready(FxRobot robot) throws Exception {
+        waitFor(60, () -> model.backbone.get() != null && model.stageProfile.get() != null);
+    }
+
+    @Test
+    void draggingAHeadOntoAStageAttachesAnExit(FxRobot robot) throws Exception {
+        ready(robot);
+        robot.drag("#head-conv").dropTo("#stage-block3");
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(1, model.exits.size());
+        assertEquals("block3", model.exits.get(0).stage());
+        assertEquals("conv32x1", model.exits.get(0).head().id());
+        assertNotNull(robot.lookup("#exit-block3").query(), "the exit is drawn as a branch");
+
+        // the last stage already feeds the final classifier: refused with a reason
+        robot.drag("#head-linear").dropTo("#stage-block8");
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(1, model.exits.size());
+        assertTrue(model.status.get().contains("final classifier"), model.status.get());
+
+        // a second head on the same stage is refused too
+        robot.drag("#head-mlp").dropTo("#stage-block3");
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(1, model.exits.size());
+
+        // select and delete with the keyboard
+        robot.clickOn("#exit-block3");
+        robot.type(javafx.scene.input.KeyCode.DELETE);
+        WaitForAsyncUtils.waitForFxEvents();
+        assertTrue(model.exits.isEmpty());
+    }
+
+    @Test
+    void droppingAFolderImportsLabelledUnlabelledAndTestImages(FxRobot robot) throws Exception {
+        ready(robot);
+        robot.drag("#file-source").dropTo("#thumbnails");
+        waitFor(30, () -> model.images.size() == 4 * 6 + 24 + 4 * 8);
+        long test = model.images.stream().filter(ImageItem::test).count();
+        long unlabelled = model.images.stream().filter(i -> i.label() == null).count();
+        assertEquals(32, test);
+        assertEquals(24, unlabelled);
+        assertTrue(model.images.stream().anyMatch(i -> "Ankle boot".equals(i.label())), "ankle_boot folder matched");
+        String counts = robot.lookup("#class-counts").queryAs(Label.class).getText();
+        assertTrue(counts.contains("80 images") && counts.contains("24 unlabelled"), counts);
+    }
+
+    private void importAndPlace(FxRobot robot) throws Exception {
+        ready(robot);
+        robot.interact(() -> {
+            controller.importPaths(List.of(persona));
+            model.epochs.set(4);
+        });
+        waitFor(30, () -> model.images.size() == 80);
+        robot.drag("#head-linear").dropTo("#stage-block4");
+        robot.drag("#head-conv").dropTo("#stage-block6");
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(2, model.exits.size());
+    }
+
+    @Test
+    void cancelStopsWithinASecondAndKeepsTheUiResponsive(FxRobot robot) throws Exception {
+        importAndPlace(robot);
+        robot.interact(() -> model.epochs.set(400));
+        robot.clickOn("#personalise");
+        waitFor(120, () -> !model.liveStats.isEmpty());
+        long t0 = System.nanoTime();
+        robot.clickOn("#cancel");
+        waitFor(5, () -> !model.running.get());
+        double took = (System.nanoTime() - t0) / 1e9;
+        assertTrue(took < 1.5, "cancel took " + took + " s");
+        assertEquals("Cancelled", model.phase.get());
+        assertTrue(model.longestStallMs.get() < 1000, "the FX thread stalled " + model.longestStallMs.get() + " ms");
+        assertFalse(controller.hasResults());
+    }
+
+    @Test
+    void personaliseDrawsCurvesThresholdMovesTheOperatingPointAndExportWritesABundle(FxRobot robot) throws Exception {
+        importAndPlace(robot);
+        robot.clickOn("#personalise");
+        waitFor(300, () -> model.resultsFinal.get() && !model.running.get());
+        assertTrue(model.longestStallMs.get() < 1000, "the FX thread stalled " + model.longestStallMs.get() + " ms");
+        // two exit series, the cascade, the personalised final point, the generic point, the operating point
+        assertEquals(6, view.curvesPane().dataset().getSeriesCount());
+        assertTrue(view.curvesPane().dataset().getSeries(0).getItemCount() > 10);
+        assertNotNull(model.current.get());
+
+        // the slider moves every exit's threshold and the operating point at once
+        robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(0.0));
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(1.0, model.current.get().share()[0], 1e-9, "threshold 0: everything leaves at the first exit");
+        robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(1.0));
+        WaitForAsyncUtils.waitForFxEvents();
+        double[] share = model.current.get().share();
+        assertTrue(share[share.length - 1] > 0.5, "threshold 1: most images reach the final exit");
+
+        Path out = tmp.resolve("export-" + System.nanoTime());
+        robot.interact(() -> controller.export(out));
+        waitFor(60, () -> Files.isRegularFile(out.resolve("exit-config.json")));
+        try (EarlyExitModel m = EarlyExitModel.load(out)) {
+            assertEquals(4, m.labels().size());
+            File any = persona.resolve("test").toFile().listFiles()[0].listFiles()[0];
+            assertNotNull(m.classify(any.toPath()).label());
+        }
+    }
+
+    @Test
+    void workspaceRemembersExitsImagesAndLabels(FxRobot robot) throws Exception {
+        importAndPlace(robot);
+        robot.interact(() -> controller.relabel(List.of(model.images.stream().filter(i -> i.label() == null)
+                .findFirst().orElseThrow()), "coat"));
+        Thread.sleep(300);
+        WorkspaceState s = controller.snapshot();
+        assertEquals(2, s.exits.size());
+        assertEquals(80, s.images.size());
+        assertEquals(7, s.images.stream().filter(i -> "Coat".equals(i.label) && !i.test).count(),
+                "6 labelled coats plus the relabelled image");
+        // a new controller restores it
+        LabModel m2 = new LabModel();
+        LabController c2 = new LabController(m2, engine, io, null);
+        robot.interact(() -> c2.restore(s, null, null));
+        waitFor(60, () -> m2.exits.size() == 2);
+        assertEquals(80, m2.images.size());
+        assertEquals(List.of("block4", "block6"), new ArrayList<>(m2.exits.stream().map(ExitModel::stage).toList()));
+        c2.shutdown();
+    }
+}
