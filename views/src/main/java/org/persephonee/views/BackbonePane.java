@@ -16,7 +16,6 @@ import javafx.scene.input.KeyCode;
 import javafx.scene.input.TransferMode;
 import javafx.scene.layout.HBox;
 import javafx.scene.layout.Priority;
-import javafx.scene.layout.Region;
 import javafx.scene.layout.VBox;
 import javafx.scene.shape.Line;
 import org.persephonee.core.backbone.Backbone;
@@ -226,8 +225,6 @@ public final class BackbonePane {
         remove.setOnAction(e -> controller.removeExit(x));
         ContextMenu menu = new ContextMenu(remove);
         card.setOnContextMenuRequested(e -> menu.show(card, e.getScreenX(), e.getScreenY()));
-        Region spacer = new Region();
-        HBox.setHgrow(spacer, Priority.ALWAYS);
         return card;
     }
 

@@ -73,11 +73,11 @@ public final class ConfusionPane {
         float[][] probs = j < 0 ? p.finalExit() : p.exit(j);
         int k = p.classes();
         List<String> names = model.labelSpace.get().size() == k ? model.labelSpace.get() : numbered(k);
-        List<List<Integer>>[][] cells = cells(p, probs, k);
+        List<Integer>[][] cells = cells(p, probs, k);
         int max = 1;
         for (int a = 0; a < k; a++) {
             for (int b = 0; b < k; b++) {
-                max = Math.max(max, cells[a][b].get(0).size());
+                max = Math.max(max, cells[a][b].size());
             }
         }
         for (int b = 0; b < k; b++) {
@@ -92,7 +92,7 @@ public final class ConfusionPane {
             h.getStyleClass().add("confusion-header");
             grid.add(h, 0, a + 1);
             for (int b = 0; b < k; b++) {
-                List<Integer> members = cells[a][b].get(0);
+                List<Integer> members = cells[a][b];
                 Button cell = new Button(Integer.toString(members.size()));
                 cell.setId("cell-" + a + "-" + b);
                 cell.setMinSize(64, 40);
@@ -124,13 +124,13 @@ public final class ConfusionPane {
         return out;
     }
 
+    /** Indices of the evaluation images in each (true, predicted) cell. */
     @SuppressWarnings("unchecked")
-    private static List<List<Integer>>[][] cells(EvalPredictions p, float[][] probs, int k) {
-        List<List<Integer>>[][] c = new List[k][k];
+    private static List<Integer>[][] cells(EvalPredictions p, float[][] probs, int k) {
+        List<Integer>[][] c = new List[k][k];
         for (int a = 0; a < k; a++) {
             for (int b = 0; b < k; b++) {
                 c[a][b] = new ArrayList<>();
-                c[a][b].add(new ArrayList<>());
             }
         }
         for (int i = 0; i < p.size(); i++) {
@@ -144,7 +144,7 @@ public final class ConfusionPane {
                     best = q;
                 }
             }
-            c[t][best].get(0).add(i);
+            c[t][best].add(i);
         }
         return c;
     }

@@ -10,7 +10,14 @@ import org.persephonee.core.exits.HeadSpec;
 /** An exit placed in the lab: its stage, head design and confidence threshold. */
 public final class ExitModel {
     private final String stage;
-    private final ObjectProperty<HeadSpec> head = new SimpleObjectProperty<>();
+    private final ObjectProperty<HeadSpec> head = new SimpleObjectProperty<>() {
+        @Override
+        public void set(HeadSpec v) {
+            if (!java.util.Objects.equals(v, get())) {
+                super.set(v);
+            }
+        }
+    };
     private final DoubleProperty threshold = new SimpleDoubleProperty(0.9);
 
     public ExitModel(String stage, HeadSpec head, double threshold) {

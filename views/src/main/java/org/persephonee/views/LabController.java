@@ -598,9 +598,10 @@ public final class LabController {
                     try {
                         HeadSpec h = HeadSpec.parse(e.head);
                         if (addExit(e.stage, h.type()).isEmpty()) {
-                            model.exits.get(model.exits.size() - 1).headProperty().set(h);
-                            model.exits.stream().filter(x -> x.stage().equals(e.stage)).findFirst()
-                                    .ifPresent(x -> x.thresholdProperty().set(e.threshold));
+                            model.exits.stream().filter(x -> x.stage().equals(e.stage)).findFirst().ifPresent(x -> {
+                                x.headProperty().set(h);
+                                x.thresholdProperty().set(e.threshold);
+                            });
                         }
                     } catch (IllegalArgumentException ex) {
                         error("Workspace exit " + e.stage + ":" + e.head + " ignored (" + ex.getMessage() + ")");

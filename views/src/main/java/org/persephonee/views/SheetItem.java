@@ -40,7 +40,7 @@ final class SheetItem implements PropertySheet.Item {
 
     @Override
     public void setValue(Object value) {
-        if (setter != null && value != null) {
+        if (setter != null && value != null && !value.equals(getter.get())) {
             setter.accept(value);
         }
     }

@@ -49,7 +49,11 @@ public final class SidePanel {
         VBox exitBox = new VBox(6, exitTitle, exitSheet, tl, exitThreshold);
         exitBox.disableProperty().bind(model.selectedExit.isNull());
         model.selectedExit.addListener((o, a, b) -> showExit(b));
-        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> showExit(model.selectedExit.get()));
+        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> {
+            if (model.selectedExit.get() != null && !model.exits.contains(model.selectedExit.get())) {
+                model.selectedExit.set(null);
+            }
+        });
 
         Label settingsTitle = new Label("Personalisation");
         settingsTitle.getStyleClass().add("pane-title");

@@ -97,7 +97,7 @@ class LabUiTest {
             db.setContent(c);
             e.consume();
         });
-        root.setRight(new javafx.scene.layout.HBox(fileSource, (javafx.scene.Node) root.getRight()));
+        root.setLeft(fileSource);
         Scene scene = new Scene(root, 1400, 860);
         scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
         stage.setScene(scene);
@@ -107,7 +107,7 @@ class LabUiTest {
 
     @AfterEach
     void stop() throws Exception {
-        controller.cancel();
+        WaitForAsyncUtils.asyncFx(controller::cancel).get(10, TimeUnit.SECONDS);
         engine.shutdown();
         engine.awaitTermination(30, TimeUnit.SECONDS);
         controller.shutdown();

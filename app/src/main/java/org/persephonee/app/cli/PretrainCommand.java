@@ -31,7 +31,7 @@ public final class PretrainCommand implements Command {
                 + "  --data    folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR + ")\n"
                 + "  --out     backbone folder to write (backbone.json, backbone.params, README.md)\n"
                 + "  --seed    random seed (default 7)\n"
-                + "  --epochs  passes over the 60,000 training images (default 24)";
+                + "  --epochs  passes over the 60,000 training images (default 20)";
     }
 
     @Override public Set<String> valuedOptions() { return Set.of("data", "out", "seed", "epochs"); }

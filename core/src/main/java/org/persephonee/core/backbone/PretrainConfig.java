@@ -16,7 +16,7 @@ public record PretrainConfig(long seed, int epochs, int batchSize, float learnin
 
     /** The recipe used for the committed sample backbone. */
     public static PretrainConfig defaults(long seed) {
-        return new PretrainConfig(seed, 24, 128, 0.1f, 0.9f, 5e-4f, true);
+        return new PretrainConfig(seed, 20, 128, 0.1f, 0.9f, 5e-4f, true);
     }
 
     public PretrainConfig withEpochs(int e) {

@@ -1,0 +1,167 @@
+package org.persephonee.app.cli;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.SampleBackbones;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The personalise and evaluate commands on tiny data: the happy path and every bad-input case. */
+class PersonaliseCliTest {
+    @TempDir
+    static Path tmp;
+    static Path backbone;
+
+    @BeforeAll
+    static void backbone() throws Exception {
+        backbone = tmp.resolve("bb");
+        org.persephonee.core.engine.Engines.seed(3);
+        try (Backbone bb = Backbone.fromSpec(SampleBackbones.resnet("small", 4, new int[] {4, 8, 8}))) {
+            bb.initialize();
+            BackboneIO.save(bb, backbone);
+        }
+    }
+
+    private static void png(Path f, int cls, Random r) throws Exception {
+        Files.createDirectories(f.getParent());
+        BufferedImage bi = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 0; y < 28; y++) {
+            for (int x = 0; x < 28; x++) {
+                boolean on = cls == 0 ? (y / 4) % 2 == 0 : (x / 4) % 2 == 0;
+                bi.getRaster().setSample(x, y, 0, Math.max(0, Math.min(255, (on ? 200 : 30) + r.nextInt(40) - 20)));
+            }
+        }
+        ImageIO.write(bi, "png", f.toFile());
+    }
+
+    /** Two classes (trouser, bag) with labelled, unlabelled and test images. */
+    private static Path persona(String name, int labelled, int unlabelled, boolean twoClasses) throws Exception {
+        Path p = tmp.resolve(name);
+        Random r = new Random(name.hashCode());
+        String[] classes = twoClasses ? new String[] {"trouser", "bag"} : new String[] {"trouser"};
+        for (int c = 0; c < classes.length; c++) {
+            for (int i = 0; i < labelled; i++) {
+                png(p.resolve("labelled").resolve(classes[c]).resolve("l" + i + ".png"), c, r);
+            }
+            for (int i = 0; i < 6; i++) {
+                png(p.resolve("test").resolve(classes[c]).resolve("t" + i + ".png"), c, r);
+            }
+        }
+        for (int i = 0; i < unlabelled; i++) {
+            png(p.resolve("unlabelled").resolve("u" + i + ".png"), i % classes.length, r);
+        }
+        return p;
+    }
+
+    private static void assertClean(CliTest.Run r) {
+        assertFalse(r.err().contains("\tat "), r.err());
+        assertFalse(r.err().contains("Exception"), r.err());
+    }
+
+    @Test
+    void personaliseWritesABundleAndAJsonReportThatEvaluateReads() throws Exception {
+        Path p = persona("ok", 8, 10, true);
+        Files.writeString(p.resolve("labelled").resolve("bag").resolve("corrupt.png"), "not a png");
+        Path out = tmp.resolve("bundle");
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--exits", "block1:conv8,block2:linear", "--epochs", "2", "--out", out.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("corrupt.png"), "skipped file named: " + r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        for (String k : new String[] {"generic_accuracy", "personalised_final_accuracy", "exits", "operating_point",
+            "timing", "bundle"}) {
+            assertTrue(o.has(k), "report has " + k);
+        }
+        assertEquals(2, o.getAsJsonArray("exits").size());
+        assertEquals("block1", o.getAsJsonArray("exits").get(0).getAsJsonObject().get("stage").getAsString());
+        JsonObject op = o.getAsJsonObject("operating_point");
+        for (String k : new String[] {"accuracy", "latency_ms", "macs", "speedup"}) {
+            assertTrue(op.has(k), "operating point has " + k);
+        }
+        assertTrue(o.getAsJsonObject("timing").get("feature_cache_s").getAsDouble() > 0);
+        assertTrue(Files.isRegularFile(out.resolve("exit-config.json")));
+
+        CliTest.Run ev = CliTest.cli("evaluate", "--bundle", out.toString(), "--data", p.toString(), "--json");
+        assertEquals(0, ev.code(), ev.err());
+        JsonObject e = JsonParser.parseString(ev.out()).getAsJsonObject();
+        assertEquals(12, e.get("images").getAsInt());
+        assertTrue(e.get("mean_latency_ms").getAsDouble() > 0);
+        assertTrue(e.has("exit_share") && e.has("accuracy"));
+    }
+
+    @Test
+    void missingFoldersAreNamed() {
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data",
+                tmp.resolve("nope").toString(), "--out", tmp.resolve("o1").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("nope: no such folder"), r.err());
+        r = CliTest.cli("evaluate", "--bundle", tmp.resolve("nobundle").toString(), "--data", tmp.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("exit-config.json: not found"), r.err());
+        assertClean(r);
+    }
+
+    @Test
+    void aPersonaWithNoImagesIsRefused() throws Exception {
+        Path empty = tmp.resolve("empty");
+        Files.createDirectories(empty.resolve("labelled"));
+        Files.writeString(empty.resolve("notes.txt"), "nothing here");
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", empty.toString(),
+                "--out", tmp.resolve("o2").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("has no images"), r.err());
+        assertClean(r);
+    }
+
+    @Test
+    void aSingleClassIsRefused() throws Exception {
+        Path one = persona("one", 6, 0, false);
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", one.toString(),
+                "--exits", "block1:linear", "--out", tmp.resolve("o3").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("at least two classes"), r.err());
+        assertClean(r);
+    }
+
+    @Test
+    void impossibleLabelRegimesAreRefused() throws Exception {
+        Path unl = persona("unl", 0, 12, true);
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", unl.toString(),
+                "--labels", "all", "--exits", "block1:linear", "--out", tmp.resolve("o4").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("none of the") && r.err().contains("labels 'none'"), r.err());
+        r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", unl.toString(), "--labels", "1.5",
+                "--out", tmp.resolve("o5").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("label fraction must be in (0, 1]"), r.err());
+        r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", unl.toString(), "--exits",
+                "block7:conv", "--out", tmp.resolve("o6").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("no stage 'block7'"), r.err());
+        assertClean(r);
+    }
+
+    @Test
+    void anOutputThatIsAFileIsRefused() throws Exception {
+        Path p = persona("ok2", 4, 2, true);
+        Path f = tmp.resolve("a-file");
+        Files.writeString(f, "x");
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--out", f.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("exists and is not a folder"), r.err());
+    }
+}
