@@ -229,6 +229,7 @@ public final class LabController {
                         }
                     }
                     model.images.addAll(add);
+                    detectLabelRegime();
                     for (SkippedFile s : r.skipped()) {
                         model.skipped.add(s.toString());
                     }
@@ -244,6 +245,22 @@ public final class LabController {
                 });
             }
         });
+    }
+
+    /** Number of labelled training (non-test) images. */
+    public long labelledTrainImages() {
+        return model.images.stream().filter(i -> i.label() != null && !i.test()).count();
+    }
+
+    /** Uses every label when the data has some, none otherwise (the user can still pick a fraction). */
+    void detectLabelRegime() {
+        boolean any = labelledTrainImages() > 0;
+        String cur = model.labels.get();
+        if (!any && !"none".equals(cur)) {
+            model.labels.set("none");
+        } else if (any && "none".equals(cur)) {
+            model.labels.set("all");
+        }
     }
 
     /** Sets the label of images (null = unlabelled). */
@@ -424,8 +441,8 @@ public final class LabController {
         model.genericAccuracy.set(o.result().genericAccuracy());
         model.evalPaths.set(o.result().data().evalImages().stream().map(PersonalImage::path).toList());
         model.labelSpace.set(o.result().labelSpace().names());
-        model.evaluation.set(o.evaluation());
         model.resultsFinal.set(true);
+        model.evaluation.set(o.evaluation());
         // adopt the operating point's thresholds; exits it dropped get a threshold above 1
         CascadeResult c = o.choice().cascade();
         for (ExitModel e : model.exits) {

@@ -64,7 +64,24 @@ public final class SidePanel {
         settings.setMode(PropertySheet.Mode.NAME);
         settings.disableProperty().bind(model.running);
         VBox.setVgrow(settings, Priority.ALWAYS);
-        VBox box = new VBox(8, exitBox, settingsTitle, settings);
+        Label detected = new Label();
+        detected.setId("label-regime");
+        detected.setWrapText(true);
+        detected.getStyleClass().add("hint");
+        detected.textProperty().bind(javafx.beans.binding.Bindings.createStringBinding(() -> {
+            long train = model.images.stream().filter(i -> !i.test()).count();
+            long lab = model.images.stream().filter(i -> !i.test() && i.label() != null).count();
+            long test = model.images.stream().filter(ImageItem::test).count();
+            if (model.images.isEmpty()) {
+                return "No images yet.";
+            }
+            String regime = lab == 0 ? "no labels: the final exit teaches every exit"
+                    : lab == train ? "fully labelled" : String.format(Locale.ROOT,
+                    "partly labelled (%.0f%%): labels plus the final exit as teacher", 100.0 * lab / train);
+            return String.format(Locale.ROOT, "Detected: %d training images, %d labelled, %d test — %s.", train, lab,
+                    test, regime);
+        }, model.images));
+        VBox box = new VBox(8, exitBox, settingsTitle, detected, settings);
         box.setPadding(new Insets(10));
         box.setPrefWidth(320);
         return box;

@@ -55,15 +55,21 @@ public final class LabApp extends Application {
     }
 
     @Override
-    public void stop() {
+    public void stop() throws InterruptedException {
+        // stop engine work first, then free native memory: never close a backbone under a running job
         if (controller != null) {
-            controller.shutdown();
+            controller.cancel();
         }
         if (engine != null) {
-            engine.shutdownNow();
+            engine.shutdown();
+            engine.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
         }
         if (io != null) {
             io.shutdown();
+            io.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        if (controller != null) {
+            controller.shutdown();
         }
     }
 

@@ -94,7 +94,7 @@ public final class Pretrainer {
             trainer.initialize(backbone.batchShape(batch));
             int done = 0;
             for (int epoch = 1; epoch <= config.epochs(); epoch++) {
-                shuffle(order, rnd);
+                org.persephonee.core.util.Vectors.shuffle(order, rnd);
                 double lossSum = 0;
                 long correct = 0;
                 long seen = 0;
@@ -142,14 +142,6 @@ public final class Pretrainer {
         return new Result(testAcc, trainAcc, (System.nanoTime() - start) / 1e9, config.epochs());
     }
 
-    private static void shuffle(int[] a, Random r) {
-        for (int i = a.length - 1; i > 0; i--) {
-            int j = r.nextInt(i + 1);
-            int t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-        }
-    }
 
     /** Copies a 28x28 image into x as [0,1] floats, optionally shifted by up to 2 px and mirrored. */
     private static void fill(byte[] img, float[] x, int off, Random rnd) {

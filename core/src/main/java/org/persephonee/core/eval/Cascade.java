@@ -35,11 +35,11 @@ public final class Cascade {
         for (int i = 0; i < n; i++) {
             counted[i] = !lab || preds.truth()[i] != -1;
             int ref = preds.reference(i);
-            finalCorrect[i] = argmax(preds.finalExit()[i]) == ref;
+            finalCorrect[i] = org.persephonee.core.util.Vectors.argmax(preds.finalExit()[i]) == ref;
             for (int j = 0; j < e; j++) {
                 float[] p = preds.exit(j)[i];
                 conf[j][i] = confidence.of(p);
-                correct[j][i] = argmax(p) == ref;
+                correct[j][i] = org.persephonee.core.util.Vectors.argmax(p) == ref;
             }
         }
     }
@@ -112,13 +112,4 @@ public final class Cascade {
         return evaluate(exits, t);
     }
 
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
 }

@@ -32,7 +32,7 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
 
     /** The reference class of image i: its label, or the final exit's prediction when unlabelled. */
     public int reference(int i) {
-        return labelled() ? truth[i] : PersonalisationJob.argmax(finalExit[i]);
+        return labelled() ? truth[i] : org.persephonee.core.util.Vectors.argmax(finalExit[i]);
     }
 
     /** Accuracy of a probability table against the references (labelled images only when labelled). */
@@ -45,7 +45,7 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
                 continue;
             }
             n++;
-            if (PersonalisationJob.argmax(probs[i]) == (lab ? truth[i] : PersonalisationJob.argmax(finalExit[i]))) {
+            if (org.persephonee.core.util.Vectors.argmax(probs[i]) == (lab ? truth[i] : org.persephonee.core.util.Vectors.argmax(finalExit[i]))) {
                 c++;
             }
         }

@@ -89,7 +89,7 @@ public final class FullFineTune {
                 try (Trainer t = model.newTrainer(tc)) {
                     t.initialize(bb.batchShape(batch));
                     for (int e = 0; e < epochs; e++) {
-                        shuffle(order, rnd);
+                        org.persephonee.core.util.Vectors.shuffle(order, rnd);
                         for (int s = 0; s < steps; s++) {
                             if (cancelled.getAsBoolean()) {
                                 throw new CancellationException("full fine-tuning cancelled");
@@ -139,12 +139,4 @@ public final class FullFineTune {
         }
     }
 
-    private static void shuffle(int[] a, Random r) {
-        for (int i = a.length - 1; i > 0; i--) {
-            int j = r.nextInt(i + 1);
-            int t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-        }
-    }
 }

@@ -241,7 +241,7 @@ public final class PersonalisationJob {
                 continue;
             }
             n++;
-            if (names.get(argmax(logits[i])).equals(l)) {
+            if (names.get(org.persephonee.core.util.Vectors.argmax(logits[i])).equals(l)) {
                 correct++;
             }
         }
@@ -308,7 +308,7 @@ public final class PersonalisationJob {
     private static double meanConfidence(float[][] logits) {
         double sum = 0;
         for (float[] l : logits) {
-            sum += softmax(l, 1f)[argmax(l)];
+            sum += softmax(l, 1f)[org.persephonee.core.util.Vectors.argmax(l)];
         }
         return sum / Math.max(1, logits.length);
     }
@@ -339,7 +339,7 @@ public final class PersonalisationJob {
             for (int i = 0; i < data.trainSize(); i++) {
                 if (data.trainLabel.get(i) == null) {
                     float[] p = softmax(teacherLogits[i], 1f);
-                    int a = argmax(p);
+                    int a = org.persephonee.core.util.Vectors.argmax(p);
                     if (p[a] >= config.pseudoLabelThreshold()) {
                         counts[a]++;
                     }
@@ -397,7 +397,7 @@ public final class PersonalisationJob {
             long t0 = System.nanoTime();
             int done = 0;
             for (int epoch = 1; epoch <= config.epochs(); epoch++) {
-                shuffle(order, rnd);
+                org.persephonee.core.util.Vectors.shuffle(order, rnd);
                 double[] lossSum = new double[heads.size()];
                 int[] lossN = new int[heads.size()];
                 for (int s = 0; s < steps; s++) {
@@ -572,24 +572,7 @@ public final class PersonalisationJob {
         return out;
     }
 
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
 
-    private static void shuffle(int[] a, Random r) {
-        for (int i = a.length - 1; i > 0; i--) {
-            int j = r.nextInt(i + 1);
-            int t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-        }
-    }
 
     /** What the job did with BatchNorm statistics, and why. */
     public record BnDecision(boolean adapted, String reason, double criterionShipped, double criterionAdapted,

@@ -41,7 +41,7 @@ public final class Targets {
                 continue;
             }
             space.restrictedSoftmax(teacherLogits[i], 0, 1f, p);
-            int a = PersonalisationJob.argmax(p);
+            int a = org.persephonee.core.util.Vectors.argmax(p);
             boolean confident = p[a] >= cfg.pseudoLabelThreshold();
             if (confident && (rule == UnlabelledRule.PSEUDO || rule == UnlabelledRule.BOTH)) {
                 t.hard[i] = a;

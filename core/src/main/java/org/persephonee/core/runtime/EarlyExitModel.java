@@ -236,7 +236,7 @@ public final class EarlyExitModel implements AutoCloseable {
                     float[] p = heads.get(next).forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
                     double c = confidence.of(p);
                     if (c >= thresholds[next]) {
-                        int a = argmax(p);
+                        int a = org.persephonee.core.util.Vectors.argmax(p);
                         return new Prediction(labels.names().get(a), c, s.name(), next, (System.nanoTime() - t0) / 1e6);
                     }
                     next++;
@@ -250,21 +250,12 @@ public final class EarlyExitModel implements AutoCloseable {
                 p = new float[labels.size()];
                 labels.restrictedSoftmax(logits, 0, 1f, p);
             }
-            int a = argmax(p);
+            int a = org.persephonee.core.util.Vectors.argmax(p);
             return new Prediction(labels.names().get(a), confidence.of(p), "final", heads.size(),
                     (System.nanoTime() - t0) / 1e6);
         }
     }
 
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
 
     @Override
     public void close() {
