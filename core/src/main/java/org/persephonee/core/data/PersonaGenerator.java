@@ -204,10 +204,10 @@ public final class PersonaGenerator {
 
     /** Dim, blurred, low-contrast, grainy image with a vignette (values in [0,1]). */
     static float[] nightCamera(float[] img, Random rnd) {
-        float[] b = ShiftOps.gaussianBlur(img, 28, 28, 0.9 + 0.5 * rnd.nextDouble());
-        double gain = 0.30 + 0.15 * rnd.nextDouble();
+        float[] b = ShiftOps.gaussianBlur(img, 28, 28, 0.5 + 0.4 * rnd.nextDouble());
+        double gain = 0.35 + 0.15 * rnd.nextDouble();
         double floor = 0.08 + 0.06 * rnd.nextDouble();
-        double noise = 0.035 + 0.025 * rnd.nextDouble();
+        double noise = 0.03 + 0.02 * rnd.nextDouble();
         float[] out = new float[b.length];
         for (int y = 0; y < 28; y++) {
             for (int x = 0; x < 28; x++) {

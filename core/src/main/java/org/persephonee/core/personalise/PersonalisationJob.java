@@ -74,12 +74,16 @@ public final class PersonalisationJob {
         default void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) { }
     }
 
+    /** Fewest optimiser steps a head gets, however few images there are. */
+    static final int MIN_STEPS = 300;
+
     /** A listener that ignores everything. */
     public static final Listener SILENT = new Listener() { };
 
     private final Backbone backbone;
     private final PersonalDataset dataset;
     private final PersonalisationConfig config;
+    private Listener currentListener = SILENT;
 
     /**
      * Creates a job.
@@ -109,6 +113,7 @@ public final class PersonalisationJob {
             }
         }
         Engines.pytorch();
+        currentListener = listener;
         long tStart = System.nanoTime();
         listener.onPhase(Phase.DECODE, "Decoding " + dataset.size() + " images");
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
@@ -145,42 +150,73 @@ public final class PersonalisationJob {
 
             int nTrain = data.trainSize();
             int nEval = data.evalSize();
-            float[][] teacherLogits = rows(cache.logits(), 0, nTrain + nEval);
-            PersonalLabelSpace space = labelSpace(data, teacherLogits);
-            Targets targets = Targets.build(data, space, teacherLogits, config);
-            if (targets.used() == 0) {
-                throw new PersonalisationException("nothing to train on: no labels and no unlabelled image where "
-                        + "the final exit is confident enough (lower the pseudo-label confidence, use distillation, "
-                        + "or label some images)");
+            float[][] backboneLogits = rows(cache.logits(), 0, nTrain + nEval);
+            PersonalLabelSpace space = labelSpace(data, backboneLogits);
+            // the frozen final exit as teacher, restricted to the personal label space (log-probabilities)
+            float[][] teacher = new float[nTrain + nEval][];
+            for (int i = 0; i < teacher.length; i++) {
+                teacher[i] = logProbs(space, backboneLogits[i]);
             }
             int[] evalTruth = new int[nEval];
             for (int i = 0; i < nEval; i++) {
                 String l = data.evalLabel.get(i);
-                evalTruth[i] = l == null ? -1 : Math.max(-2, space.indexOf(l) < 0 ? -2 : space.indexOf(l));
-            }
-            float[][] teacherEval = new float[nEval][space.size()];
-            for (int i = 0; i < nEval; i++) {
-                space.restrictedSoftmax(teacherLogits[nTrain + i], 0, 1f, teacherEval[i]);
+                evalTruth[i] = l == null ? -1 : space.indexOf(l) < 0 ? -2 : space.indexOf(l);
             }
 
             long t3 = System.nanoTime();
-            listener.onPhase(Phase.TRAIN, "Training " + config.placements().size() + " exit(s)"
-                    + (refit ? " and the final classifier" : "") + " for " + config.epochs() + " epochs");
             List<ExitPlacement> ordered = new ArrayList<>(config.placements());
             ordered.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
             for (ExitPlacement p : ordered) {
                 heads.add(new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size()));
             }
+            Targets targets;
             if (refit) {
+                // stage 1: fit the final classifier to the person's labels; it then teaches the exits
                 finalHead = new ExitHead(new ExitPlacement(last, HeadSpec.of(HeadType.LINEAR)),
                         backbone.stage(last).outputShape(), space.size());
+                listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
+                Targets labels = Targets.labelsOnly(data, space);
+                ExitHead fin = finalHead;
+                fit(List.of(finalHead), labels, space, cache, true, cancelled, (epoch, losses) -> { });
+                float[][] p = headProbabilities(fin, cache.stage(last), 0, nTrain + nEval, cancelled);
+                for (int i = 0; i < p.length; i++) {
+                    teacher[i] = log(p[i]);
+                }
             }
-            List<ExitHead> trained = new ArrayList<>(heads);
-            if (finalHead != null) {
-                trained.add(finalHead);
+            targets = Targets.build(data, space, teacher, config);
+            if (targets.used() == 0) {
+                throw new PersonalisationException("nothing to train on: no labels and no unlabelled image where "
+                        + "the final exit is confident enough (lower the pseudo-label confidence, use distillation, "
+                        + "or label some images)");
             }
-            EvalPredictions preds = train(trained, finalHead, cache, targets, nTrain, nEval, evalTruth,
-                    teacherEval, space, listener, cancelled);
+            float[][] teacherEval = new float[nEval][];
+            for (int i = 0; i < nEval; i++) {
+                teacherEval[i] = softmax(teacher[nTrain + i], 1f);
+            }
+            // stage 2: the exits learn from labels and the (personalised) final exit
+            listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + config.epochs()
+                    + " epochs on " + targets.labelled() + " labels, " + targets.pseudoLabelled() + " pseudo-labels and "
+                    + targets.distilled() + " distillation targets");
+            List<ExitHead> exits = List.copyOf(heads);
+            ExitHead fin = finalHead;
+            FeatureCache fc = cache;
+            EvalPredictions[] last2 = new EvalPredictions[1];
+            fit(exits, targets, space, cache, false, cancelled, (epoch, losses) -> {
+                if (!config.evalEveryEpoch() && epoch < config.epochs()) {
+                    return;
+                }
+                EvalPredictions preds = predict(exits, fin, fc, nTrain, nEval, evalTruth, teacherEval, cancelled);
+                last2[0] = preds;
+                List<ExitStats> stats = new ArrayList<>();
+                for (int h = 0; h < exits.size(); h++) {
+                    stats.add(new ExitStats(exits.get(h).stage(), exits.get(h).head().id(), losses[h],
+                            preds.accuracy(preds.exit(h))));
+                }
+                stats.add(new ExitStats(PersonalisationResult.FINAL, fin == null ? "backbone" : fin.head().id(),
+                        Double.NaN, preds.accuracy(preds.finalExit())));
+                listener.onEpoch(epoch, config.epochs(), stats, preds);
+            });
+            EvalPredictions preds = last2[0];
             double trainS = secs(t3);
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, targets,
@@ -314,8 +350,9 @@ public final class PersonalisationJob {
     }
 
     /**
-     * The personal label space: labelled classes plus classes the teacher predicts confidently for at
-     * least max(3, 2%) of the unlabelled images; backbone order first, then new classes by name.
+     * The personal label space: the classes of the person's labels; with no labels, the classes the
+     * teacher predicts confidently for at least max(3, 2%) of the unlabelled images. Backbone order first,
+     * then new classes by name.
      */
     private PersonalLabelSpace labelSpace(PreparedData data, float[][] teacherLogits) throws PersonalisationException {
         List<String> names = backbone.classNames();
@@ -334,7 +371,8 @@ public final class PersonalisationJob {
                 fresh.add(l);
             }
         }
-        if (config.unlabelledRule() != UnlabelledRule.IGNORE && unl > 0) {
+        // with labels the person's classes are the label space; without, the teacher's confident classes
+        if (known.isEmpty() && fresh.isEmpty() && config.unlabelledRule() != UnlabelledRule.IGNORE && unl > 0) {
             int[] counts = new int[names.size()];
             for (int i = 0; i < data.trainSize(); i++) {
                 if (data.trainLabel.get(i) == null) {
@@ -366,18 +404,32 @@ public final class PersonalisationJob {
         return new PersonalLabelSpace(out, idx.stream().mapToInt(Integer::intValue).toArray());
     }
 
-    private EvalPredictions train(List<ExitHead> heads, ExitHead finalHead, FeatureCache cache, Targets targets,
-                                  int nTrain, int nEval, int[] evalTruth, float[][] teacherEval,
-                                  PersonalLabelSpace space, Listener listener, BooleanSupplier cancelled) {
+    /** Receives each epoch's mean loss per head. */
+    private interface EpochHook {
+        void after(int epoch, double[] losses);
+    }
+
+    /**
+     * Trains heads on cached features for {@code config.epochs()} epochs (Adam, cosine decay).
+     *
+     * @param fromClassifier initialise the (single, final) head from the backbone's classifier rows
+     */
+    private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
+                     boolean fromClassifier, BooleanSupplier cancelled, EpochHook hook) {
         int batch = config.batchSize();
         int[] order = targets.usedIndices();
+        if (order.length == 0) {
+            return;
+        }
         int steps = (order.length + batch - 1) / batch;
-        int total = steps * config.epochs();
+        // few labels mean few batches per epoch: give every head at least MIN_STEPS optimiser steps
+        int epochs = Math.max(config.epochs(), (MIN_STEPS + steps - 1) / steps);
+        int total = steps * epochs;
         List<Trainer> trainers = new ArrayList<>();
         try {
             for (int h = 0; h < heads.size(); h++) {
                 ExitHead head = heads.get(h);
-                Engines.seed(config.seed() * 1000 + h);
+                Engines.seed(config.seed() * 1000 + h + (fromClassifier ? 500 : 0));
                 Tracker lr = Tracker.cosine().setBaseValue(config.learningRate()).optFinalValue(
                         config.learningRate() * 0.01f).setMaxUpdates(Math.max(1, total)).build();
                 DefaultTrainingConfig tc = new DefaultTrainingConfig(Loss.l2Loss())
@@ -388,15 +440,14 @@ public final class PersonalisationJob {
                 Trainer t = head.model().newTrainer(tc);
                 trainers.add(t);
                 t.initialize(head.batchShape(batch));
-                if (head == finalHead) {
+                if (fromClassifier) {
                     initFromClassifier(head, space);
                 }
             }
-            Random rnd = new Random(config.seed());
-            EvalPredictions preds = null;
+            Random rnd = new Random(config.seed() + (fromClassifier ? 17 : 0));
             long t0 = System.nanoTime();
             int done = 0;
-            for (int epoch = 1; epoch <= config.epochs(); epoch++) {
+            for (int pass = 1; pass <= epochs; pass++) {
                 org.persephonee.core.util.Vectors.shuffle(order, rnd);
                 double[] lossSum = new double[heads.size()];
                 int[] lossN = new int[heads.size()];
@@ -425,7 +476,8 @@ public final class PersonalisationJob {
                             NDArray loss;
                             try (GradientCollector gc = t.newGradientCollector()) {
                                 NDArray z = t.forward(new ai.djl.ndarray.NDList(xa)).singletonOrThrow();
-                                loss = TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(), config.temperature());
+                                loss = TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(),
+                                        config.temperature());
                                 gc.backward(loss);
                             }
                             t.step();
@@ -434,23 +486,21 @@ public final class PersonalisationJob {
                         }
                     }
                     done++;
-                    double el = secs(t0);
-                    listener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
+                    if (!fromClassifier) {
+                        double el = secs(t0);
+                        currentListener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
+                    }
                 }
-                if (!config.evalEveryEpoch() && epoch < config.epochs()) {
-                    continue;
-                }
-                preds = predict(heads, finalHead, cache, nTrain, nEval, evalTruth, teacherEval, space, cancelled);
-                List<ExitStats> stats = new ArrayList<>();
+                double[] losses = new double[heads.size()];
                 for (int h = 0; h < heads.size(); h++) {
-                    ExitHead head = heads.get(h);
-                    float[][] p = head == finalHead ? preds.finalExit() : preds.exit(h);
-                    stats.add(new ExitStats(head == finalHead ? PersonalisationResult.FINAL : head.stage(),
-                            head.head().id(), lossSum[h] / Math.max(1, lossN[h]), preds.accuracy(p)));
+                    losses[h] = lossSum[h] / Math.max(1, lossN[h]);
                 }
-                listener.onEpoch(epoch, config.epochs(), stats, preds);
+                // report in the user's epochs (passes are spread evenly over them)
+                int epoch = (int) Math.ceil(pass * (double) config.epochs() / epochs);
+                if (pass == epochs || epoch < (int) Math.ceil((pass + 1) * (double) config.epochs() / epochs)) {
+                    hook.after(epoch, losses);
+                }
             }
-            return preds;
         } finally {
             trainers.forEach(Trainer::close);
         }
@@ -501,26 +551,29 @@ public final class PersonalisationJob {
         head.setLinear(nw, nb);
     }
 
-    private EvalPredictions predict(List<ExitHead> heads, ExitHead finalHead, FeatureCache cache, int nTrain,
-                                    int nEval, int[] evalTruth, float[][] teacherEval, PersonalLabelSpace space,
-                                    BooleanSupplier cancelled) {
-        List<float[][]> exits = new ArrayList<>();
-        float[][] fin = teacherEval;
-        for (ExitHead head : heads) {
-            float[][] p = headProbabilities(head, cache.stage(head.stage()), nTrain, nEval, cancelled);
-            if (head == finalHead) {
-                fin = p;
-            } else {
-                exits.add(p);
-            }
+    private EvalPredictions predict(List<ExitHead> exits, ExitHead finalHead, FeatureCache cache, int nTrain,
+                                    int nEval, int[] evalTruth, float[][] teacherEval, BooleanSupplier cancelled) {
+        List<float[][]> probs = new ArrayList<>();
+        for (ExitHead head : exits) {
+            probs.add(headProbabilities(head, cache.stage(head.stage()), nTrain, nEval, cancelled));
         }
-        List<String> stages = new ArrayList<>();
-        for (ExitHead h : heads) {
-            if (h != finalHead) {
-                stages.add(h.stage());
-            }
+        // the final exit is fixed during exit training: its evaluation rows are the teacher's
+        return new EvalPredictions(exits.stream().map(ExitHead::stage).toList(), probs, teacherEval, evalTruth,
+                teacherEval.length == 0 ? 0 : teacherEval[0].length);
+    }
+
+    private static float[] logProbs(PersonalLabelSpace space, float[] backboneLogits) {
+        float[] p = new float[space.size()];
+        space.restrictedSoftmax(backboneLogits, 0, 1f, p);
+        return log(p);
+    }
+
+    private static float[] log(float[] p) {
+        float[] out = new float[p.length];
+        for (int k = 0; k < p.length; k++) {
+            out[k] = (float) Math.log(Math.max(p[k], 1e-12f));
         }
-        return new EvalPredictions(stages, exits, fin, evalTruth, space.size());
+        return out;
     }
 
     /** Softmax outputs of a head on the cached evaluation rows. */

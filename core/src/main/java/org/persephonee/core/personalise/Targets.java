@@ -4,11 +4,14 @@ import java.util.Arrays;
 
 /**
  * Training targets per training image: a hard class (label or pseudo-label) and/or a soft teacher
- * distribution, each with a weight.
+ * distribution, with a weight. Labelled images weigh 1; when labels exist, images taught by the teacher
+ * share a total weight equal to the labelled images' (so a weak teacher cannot drown the person's own
+ * labels); with no labels every teacher target weighs 1.
  */
 public final class Targets {
     private final int[] hard;
     private final float[][] soft;
+    private final float[] weight;
     private final int k;
     private int labelled;
     private int pseudo;
@@ -19,33 +22,48 @@ public final class Targets {
     private Targets(int n, int k) {
         this.hard = new int[n];
         this.soft = new float[n][];
+        this.weight = new float[n];
         this.k = k;
         Arrays.fill(hard, -1);
     }
 
-    /** Builds targets from labels and the frozen teacher's logits (rows 0..n-1 are training images). */
-    static Targets build(PreparedData d, PersonalLabelSpace space, float[][] teacherLogits,
-                         PersonalisationConfig cfg) {
-        int n = d.trainSize();
-        Targets t = new Targets(n, space.size());
-        float[] p = new float[space.size()];
-        for (int i = 0; i < n; i++) {
+    /** Targets from the person's labels only. */
+    static Targets labelsOnly(PreparedData d, PersonalLabelSpace space) {
+        Targets t = new Targets(d.trainSize(), space.size());
+        for (int i = 0; i < d.trainSize(); i++) {
             String l = d.trainLabel.get(i);
             if (l != null) {
                 t.hard[i] = space.indexOf(l);
+                t.weight[i] = 1f;
                 t.labelled++;
+            }
+        }
+        return t;
+    }
+
+    /**
+     * Labels plus teacher targets for unlabelled images.
+     *
+     * @param teacher per training image (rows 0..n-1), the teacher's log-probabilities over the label space
+     */
+    static Targets build(PreparedData d, PersonalLabelSpace space, float[][] teacher, PersonalisationConfig cfg) {
+        Targets t = labelsOnly(d, space);
+        UnlabelledRule rule = cfg.unlabelledRule();
+        if (rule == UnlabelledRule.IGNORE) {
+            return t;
+        }
+        int taught = 0;
+        for (int i = 0; i < d.trainSize(); i++) {
+            if (d.trainLabel.get(i) != null) {
                 continue;
             }
-            UnlabelledRule rule = cfg.unlabelledRule();
-            if (rule == UnlabelledRule.IGNORE) {
-                continue;
-            }
-            space.restrictedSoftmax(teacherLogits[i], 0, 1f, p);
+            float[] p = softmax(teacher[i], 1f);
             int a = org.persephonee.core.util.Vectors.argmax(p);
             boolean confident = p[a] >= cfg.pseudoLabelThreshold();
             if (confident && (rule == UnlabelledRule.PSEUDO || rule == UnlabelledRule.BOTH)) {
                 t.hard[i] = a;
                 t.pseudo++;
+                taught++;
                 String given = d.trainGivenLabel.get(i);
                 if (given != null) {
                     t.pseudoChecked++;
@@ -54,13 +72,35 @@ public final class Targets {
                     }
                 }
             } else if (rule == UnlabelledRule.DISTILL || (rule == UnlabelledRule.BOTH && !confident)) {
-                float[] s = new float[space.size()];
-                space.restrictedSoftmax(teacherLogits[i], 0, cfg.temperature(), s);
-                t.soft[i] = s;
+                t.soft[i] = softmax(teacher[i], cfg.temperature());
                 t.distilled++;
+                taught++;
+            }
+        }
+        float w = t.labelled == 0 || taught == 0 ? 1f : Math.min(1f, t.labelled / (float) taught);
+        for (int i = 0; i < d.trainSize(); i++) {
+            if (d.trainLabel.get(i) == null && (t.hard[i] >= 0 || t.soft[i] != null)) {
+                t.weight[i] = w;
             }
         }
         return t;
+    }
+
+    private static float[] softmax(float[] z, float temperature) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : z) {
+            max = Math.max(max, v / temperature);
+        }
+        double sum = 0;
+        float[] out = new float[z.length];
+        for (int i = 0; i < z.length; i++) {
+            out[i] = (float) Math.exp(z[i] / temperature - max);
+            sum += out[i];
+        }
+        for (int i = 0; i < z.length; i++) {
+            out[i] /= (float) sum;
+        }
+        return out;
     }
 
     /** Number of training images with any target. */
@@ -91,6 +131,9 @@ public final class Targets {
     /** Soft target of image i, or null. */
     public float[] soft(int i) { return soft[i]; }
 
+    /** Weight of image i's target. */
+    public float weight(int i) { return weight[i]; }
+
     public int size() { return hard.length; }
 
     void fill(int[] idx, float[] hardOut, float[] hardW, float[] softOut, float[] softW) {
@@ -98,11 +141,11 @@ public final class Targets {
             int i = idx[r];
             if (hard[i] >= 0) {
                 hardOut[r * k + hard[i]] = 1f;
-                hardW[r] = 1f;
+                hardW[r] = weight[i];
             }
             if (soft[i] != null) {
                 System.arraycopy(soft[i], 0, softOut, r * k, k);
-                softW[r] = 1f;
+                softW[r] = weight[i];
             }
         }
     }
