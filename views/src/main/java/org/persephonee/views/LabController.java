@@ -373,8 +373,8 @@ public final class LabController {
                 @Override
                 public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
                     Evaluation live = stageProfile == null ? null : Evaluation.live(bb, placements,
-                            snapshot.classes(), snapshot.finalExit() != null && stats.stream()
-                                    .anyMatch(s -> s.stage().equals("final")), stageProfile, snapshot,
+                            snapshot.classes(), stats.stream().anyMatch(s -> s.stage().equals("final")
+                                    && !s.head().equals("backbone")), stageProfile, snapshot,
                             Confidence.MAX_SOFTMAX);
                     Platform.runLater(() -> {
                         model.liveStats.setAll(stats);

@@ -81,9 +81,21 @@ public final class BenchCommand implements Command {
                     err.printf(Locale.ROOT, "bench: %s, labels %s ...%n", persona.name(), regime);
                     PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
                             .optLabels(lr).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false).build();
-                    try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, cfg,
-                            new PersonalisePipeline.Options(1.0, org.persephonee.core.eval.Confidence.MAX_SOFTMAX,
-                                    false, null, quick ? 15 : 30), PersonalisationJob.SILENT, () -> false)) {
+                    PersonalisePipeline.Outcome run;
+                    try {
+                        run = PersonalisePipeline.run(bb, ds, cfg, new PersonalisePipeline.Options(1.0,
+                                org.persephonee.core.eval.Confidence.MAX_SOFTMAX, false, null, quick ? 15 : 30),
+                                PersonalisationJob.SILENT, () -> false);
+                    } catch (org.persephonee.core.personalise.PersonalisationException e) {
+                        err.println("  cannot personalise: " + e.getMessage());
+                        Map<String, Object> ratio = new LinkedHashMap<>();
+                        ratio.put("persona", persona.name());
+                        ratio.put("labels", regime);
+                        ratio.put("failed", e.getMessage());
+                        ratios.add(ratio);
+                        continue;
+                    }
+                    try (PersonalisePipeline.Outcome o = run) {
                         PersonalisationResult r = o.result();
                         double labelShare = r.targets().labelled() / (double) r.data().trainSize();
                         double exitCost = r.timing().batchNorm() + r.timing().featureCache() + r.timing().headTraining();
@@ -189,6 +201,11 @@ public final class BenchCommand implements Command {
         sb.append("\n| persona | labels | training cost full / exit-only | exit-only vs generic | exit-only vs full "
                 + "FT | BatchNorm |\n|---|---|---:|---:|---:|---|\n");
         for (Map<String, Object> r : ratios) {
+            if (r.containsKey("failed")) {
+                sb.append(String.format(Locale.ROOT, "| %s | %s | – | – | – | cannot personalise: %s |%n",
+                        r.get("persona"), r.get("labels"), r.get("failed")));
+                continue;
+            }
             sb.append(String.format(Locale.ROOT, "| %s | %s | %.1fx | %+.1f pts | %+.1f pts | %s |%n", r.get("persona"),
                     r.get("labels"), (double) r.get("training_cost_full_over_exit"),
                     (double) r.get("accuracy_gain_over_generic_points"), (double) r.get("exit_minus_full_points"),

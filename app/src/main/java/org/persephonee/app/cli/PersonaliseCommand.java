@@ -40,7 +40,7 @@ public final class PersonaliseCommand implements Command {
                 + "  --labels all|none|FRACTION    which labels to use (default all)\n"
                 + "  --max-drop POINTS             accuracy the operating point may give up (default 1.0)\n"
                 + "  --seed N                      default 42\n"
-                + "  --epochs N --lr X             head training (default 30, 0.003)\n"
+                + "  --epochs N --lr X             head training (default 10, 0.01)\n"
                 + "  --unlabelled pseudo|distill|both|ignore   teacher rule for unlabelled images (default both)\n"
                 + "  --pseudo-threshold X          teacher confidence for a pseudo-label (default 0.8)\n"
                 + "  --temperature T               distillation temperature (default 2)\n"
@@ -79,8 +79,8 @@ public final class PersonaliseCommand implements Command {
             regime = LabelRegime.parse(args.get("labels", "all"));
             b.optLabels(regime)
                     .optSeed(args.longValue("seed", 42))
-                    .optEpochs(args.intValue("epochs", 30))
-                    .optLearningRate((float) args.doubleValue("lr", 3e-3))
+                    .optEpochs(args.intValue("epochs", 10))
+                    .optLearningRate((float) args.doubleValue("lr", 0.01))
                     .optPseudoLabelThreshold((float) args.doubleValue("pseudo-threshold", 0.8))
                     .optTemperature((float) args.doubleValue("temperature", 2))
                     .optUnlabelledRule(UnlabelledRule.valueOf(args.get("unlabelled", "both").toUpperCase(Locale.ROOT)))

@@ -121,8 +121,8 @@ public final class PersonalisationConfig {
         private UnlabelledRule unlabelledRule = UnlabelledRule.BOTH;
         private float pseudoLabelThreshold = 0.8f;
         private float temperature = 2f;
-        private int epochs = 30;
-        private float learningRate = 3e-3f;
+        private int epochs = 10;
+        private float learningRate = 1e-2f;
         private float weightDecay = 1e-4f;
         private int batchSize = 64;
         private boolean refitFinal = true;

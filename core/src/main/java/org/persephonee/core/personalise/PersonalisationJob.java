@@ -75,7 +75,7 @@ public final class PersonalisationJob {
     }
 
     /** Fewest optimiser steps a head gets, however few images there are. */
-    static final int MIN_STEPS = 300;
+    static final int MIN_STEPS = 100;
 
     /** A listener that ignores everything. */
     public static final Listener SILENT = new Listener() { };
@@ -301,11 +301,11 @@ public final class PersonalisationJob {
         }
         float[][] adapt = logits(data.trainX, cancelled);
         boolean useLabels = data.labelledUsed() >= 5;
-        double before = useLabels ? labelledAccuracy(keep, data) : meanConfidence(keep);
-        double after = useLabels ? labelledAccuracy(adapt, data) : meanConfidence(adapt);
+        double before = useLabels ? labelledAccuracy(keep, data) : mutualInformation(keep);
+        double after = useLabels ? labelledAccuracy(adapt, data) : mutualInformation(adapt);
         boolean choose = after > before;
         String why = String.format(java.util.Locale.ROOT, "auto: %s %.3f with the shipped statistics, %.3f adapted",
-                useLabels ? "labelled-image accuracy" : "mean teacher confidence", before, after);
+                useLabels ? "labelled-image accuracy" : "teacher information (nats)", before, after);
         if (!choose) {
             BnStats.restore(backbone, original);
         }
@@ -341,12 +341,35 @@ public final class PersonalisationJob {
         return n == 0 ? 0 : c / (double) n;
     }
 
-    private static double meanConfidence(float[][] logits) {
-        double sum = 0;
-        for (float[] l : logits) {
-            sum += softmax(l, 1f)[org.persephonee.core.util.Vectors.argmax(l)];
+    /**
+     * Label-free quality of a teacher: the mutual information between images and its predictions,
+     * H(mean p) - mean H(p) (Krause et al. 2010; as in SHOT, Liang et al. 2020). Confident and diverse
+     * predictions score high; a teacher that calls every dim image "Bag" scores near zero, however sure.
+     */
+    static double mutualInformation(float[][] logits) {
+        if (logits.length == 0) {
+            return 0;
         }
-        return sum / Math.max(1, logits.length);
+        int k = logits[0].length;
+        double[] mean = new double[k];
+        double condEntropy = 0;
+        for (float[] l : logits) {
+            float[] p = softmax(l, 1f);
+            for (int c = 0; c < k; c++) {
+                mean[c] += p[c];
+                if (p[c] > 0) {
+                    condEntropy -= p[c] * Math.log(p[c]);
+                }
+            }
+        }
+        double h = 0;
+        for (int c = 0; c < k; c++) {
+            double m = mean[c] / logits.length;
+            if (m > 0) {
+                h -= m * Math.log(m);
+            }
+        }
+        return h - condEntropy / logits.length;
     }
 
     /**
