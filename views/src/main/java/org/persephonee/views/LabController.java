@@ -376,7 +376,8 @@ public final class LabController {
                             snapshot.classes(), stats.stream().anyMatch(s -> s.stage().equals("final")
                                     && !s.head().equals("backbone")), stageProfile, snapshot,
                             Confidence.MAX_SOFTMAX);
-                    Platform.runLater(() -> {
+                    // latest epoch wins: while the FX thread has not drawn the previous one, replace it
+                    latestEpoch(() -> {
                         model.liveStats.setAll(stats);
                         model.phase.set("Training exits: epoch " + epoch + " / " + epochs);
                         if (live != null) {
@@ -410,6 +411,20 @@ public final class LabController {
                 });
             }
         });
+    }
+
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> pendingEpoch =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
+    private void latestEpoch(Runnable update) {
+        if (pendingEpoch.getAndSet(update) == null) {
+            Platform.runLater(() -> {
+                Runnable r = pendingEpoch.getAndSet(null);
+                if (r != null && model.running.get()) {
+                    r.run();
+                }
+            });
+        }
     }
 
     private void restoreEarlierEvaluation() {

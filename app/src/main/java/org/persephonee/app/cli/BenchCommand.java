@@ -38,7 +38,8 @@ public final class BenchCommand implements Command {
 
     @Override public String usage() {
         return "bench [--quick] [--json FILE] [--markdown FILE] [--backbone DIR] [--personas DIR] [--seed N]\n"
-                + "  --quick     fewer epochs and the ~10% regime only (a few minutes)\n"
+                + "  --quick     5 epochs and the ~10% regime only (about a minute)\n"
+                + "  --epochs    epochs for both methods (default 10)\n"
                 + "  --json      write every row and ratio as JSON\n"
                 + "  --markdown  write the table as markdown\n"
                 + "  --backbone  default sample-models/fmnist-resnet9\n"
@@ -56,7 +57,7 @@ public final class BenchCommand implements Command {
         Path personas = args.path("personas", home.resolve("sample-data"));
         boolean quick = args.flag("quick");
         long seed = args.longValue("seed", 42);
-        int epochs = args.intValue("epochs", quick ? 10 : 30);
+        int epochs = args.intValue("epochs", quick ? 5 : 10);
         List<String> regimes = quick ? List.of("~10%") : List.of("100%", "~10%", "0%");
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> ratios = new ArrayList<>();
