@@ -63,52 +63,72 @@ public final class BnStats {
         }
     }
 
+    /** Most images used to estimate statistics (a seeded sample beyond that). */
+    static final int MAX_IMAGES = 1024;
+
     /**
-     * Re-estimates running statistics on the given normalised images: resets them, then runs
-     * training-mode forward passes over shuffled batches until the running averages have converged.
+     * Re-estimates running statistics on the given normalised images, exactly and in two forward passes:
+     * in training mode every BatchNorm normalises with the statistics of the whole batch, so one pass over
+     * all images (up to {@link #MAX_IMAGES}) sees each layer's population statistics. The running averages
+     * absorb them with an update rate the engine does not expose; starting from zero, two passes give
+     * {@code r1 = a*s} and {@code r2 = a*s*(2-a)}, from which the rate and then {@code s} are solved.
      *
      * @param images normalised CHW images, at least 2
-     * @param seed shuffling seed
+     * @param seed picks the sample when there are more than {@link #MAX_IMAGES} images
      */
     public static void adapt(Backbone bb, List<float[]> images, long seed) {
         if (images.size() < 2) {
             throw new IllegalArgumentException("BatchNorm adaptation needs at least 2 images");
         }
-        for (Pair<String, Parameter> p : bb.network().getParameters()) {
-            Parameter par = p.getValue();
-            if (par.getType() == Parameter.Type.RUNNING_MEAN) {
-                par.getArray().set(new float[(int) par.getArray().size()]);
-            } else if (par.getType() == Parameter.Type.RUNNING_VAR) {
-                float[] ones = new float[(int) par.getArray().size()];
-                java.util.Arrays.fill(ones, 1f);
-                par.getArray().set(ones);
-            }
+        List<float[]> sample = images;
+        if (images.size() > MAX_IMAGES) {
+            List<float[]> copy = new java.util.ArrayList<>(images);
+            java.util.Collections.shuffle(copy, new Random(seed));
+            sample = copy.subList(0, MAX_IMAGES);
         }
-        int n = images.size();
-        int batch = Math.min(n, 256);
+        int n = sample.size();
         int size = bb.input().size();
-        Random rnd = new Random(seed);
-        Integer[] order = new Integer[n];
+        float[] x = new float[n * size];
         for (int i = 0; i < n; i++) {
-            order[i] = i;
+            System.arraycopy(sample.get(i), 0, x, i * size, size);
         }
-        // DJL's BatchNorm keeps 90% of the old running value per update: 64 updates leave 0.1% of the start
-        int updates = 64;
-        int done = 0;
-        while (done < updates) {
-            java.util.Collections.shuffle(java.util.Arrays.asList(order), rnd);
-            for (int s = 0; s + batch <= n && done < updates; s += batch) {
-                float[] x = new float[batch * size];
-                for (int i = 0; i < batch; i++) {
-                    System.arraycopy(images.get(order[s + i]), 0, x, i * size, size);
+        Map<String, float[]> zero = new LinkedHashMap<>();
+        snapshot(bb).forEach((k, v) -> zero.put(k, new float[v.length]));
+        restore(bb, zero);
+        Map<String, float[]> r1;
+        Map<String, float[]> r2;
+        try (NDManager m = bb.manager().newSubManager()) {
+            NDArray in = m.create(x, bb.batchShape(n));
+            bb.network().forward(new ParameterStore(m, false), new NDList(in), true);
+            r1 = snapshot(bb);
+            bb.network().forward(new ParameterStore(m, false), new NDList(in), true);
+            r2 = snapshot(bb);
+        }
+        // the update rate, from the element with the largest first-pass value (best conditioned)
+        double best = 0;
+        double rate = Double.NaN;
+        for (String k : r1.keySet()) {
+            float[] a = r1.get(k);
+            float[] b = r2.get(k);
+            for (int i = 0; i < a.length; i++) {
+                if (Math.abs(a[i]) > best) {
+                    best = Math.abs(a[i]);
+                    rate = 2 - b[i] / (double) a[i];
                 }
-                try (NDManager m = bb.manager().newSubManager()) {
-                    NDArray in = m.create(x, bb.batchShape(batch));
-                    bb.network().forward(new ParameterStore(m, false), new NDList(in), true);
-                }
-                done++;
             }
         }
+        if (!(rate > 0 && rate <= 1)) {
+            throw new IllegalStateException("could not infer the BatchNorm update rate (got " + rate + ")");
+        }
+        Map<String, float[]> exact = new LinkedHashMap<>();
+        for (Map.Entry<String, float[]> e : r1.entrySet()) {
+            float[] v = e.getValue().clone();
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (v[i] / rate);
+            }
+            exact.put(e.getKey(), v);
+        }
+        restore(bb, exact);
     }
 
     /** Serialises statistics: count, then name, length and floats for each. */
