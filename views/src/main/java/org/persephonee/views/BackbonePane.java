@@ -51,6 +51,7 @@ public final class BackbonePane {
     public Node build() {
         title.getStyleClass().add("pane-title");
         title.setWrapText(true);
+        title.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
         Label paletteLabel = new Label("Exit heads — drag onto a stage");
         paletteLabel.getStyleClass().add("hint");
         HBox palette = new HBox(6);
@@ -81,7 +82,7 @@ public final class BackbonePane {
         VBox.setVgrow(scroll, Priority.ALWAYS);
         VBox box = new VBox(8, title, paletteLabel, palette, actions, scroll);
         box.setPadding(new Insets(10));
-        box.setPrefWidth(350);
+        box.setPrefWidth(385);
         box.getStyleClass().add("backbone-pane");
         for (javafx.beans.Observable o : List.of(model.backbone, model.exits, model.stageProfile, model.liveStats,
                 model.evaluation, model.selectedExit)) {
@@ -213,6 +214,7 @@ public final class BackbonePane {
         detail.getStyleClass().add("exit-detail");
         VBox card = new VBox(1, head, detail);
         card.getStyleClass().addAll("exit-card", "head-" + x.head().type().id());
+        card.setMinWidth(124);
         if (x == model.selectedExit.get()) {
             card.getStyleClass().add("selected");
         }

@@ -118,6 +118,7 @@ public final class CurvesPane {
         summary.setId("cascade-summary");
         summary.getStyleClass().add("summary");
         summary.setWrapText(true);
+        summary.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
 
         TableView<Row> table = new TableView<>(rows);
         table.setId("exit-metrics");

@@ -80,7 +80,7 @@ public final class LabView {
         });
         SplitPane center = new SplitPane(new BackbonePane(model, controller).build(), tabs,
                 new SidePanel(model).build());
-        center.setDividerPositions(0.24, 0.77);
+        center.setDividerPositions(0.27, 0.78);
 
         BorderPane root = new BorderPane(center);
         root.setTop(new VBox(menu(), toolbar()));

@@ -121,6 +121,8 @@ public final class BenchCommand implements Command {
                         ratio.put("accuracy_gain_over_generic_points", 100 * (o.choice().cascade().accuracy()
                                 - r.genericAccuracy()));
                         ratio.put("exit_minus_full_points", 100 * (o.choice().cascade().accuracy() - ft.accuracy()));
+                        ratio.put("exit_only_seconds", Map.of("batchnorm", r.timing().batchNorm(), "feature_cache",
+                                r.timing().featureCache(), "head_training", r.timing().headTraining()));
                         ratio.put("batchnorm", r.batchNorm().reason());
                         ratio.put("label_space", r.labelSpace().names());
                         ratios.add(ratio);
