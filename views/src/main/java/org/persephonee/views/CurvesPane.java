@@ -63,7 +63,7 @@ public final class CurvesPane {
     private boolean updatingSlider;
 
     /** One row of the metrics table. */
-    public record Row(String exit, String accuracy, String threshold, String share, String ms) { }
+    public record Row(String exit, String accuracy, String loss, String threshold, String share, String ms) { }
 
     public CurvesPane(LabModel model, LabController controller) {
         this.model = model;
@@ -124,6 +124,7 @@ public final class CurvesPane {
         table.setId("exit-metrics");
         table.getColumns().add(column("exit", Row::exit, 160));
         table.getColumns().add(column("accuracy alone", Row::accuracy, 110));
+        table.getColumns().add(column("train loss", Row::loss, 80));
         table.getColumns().add(column("threshold", Row::threshold, 80));
         table.getColumns().add(column("share leaving", Row::share, 100));
         table.getColumns().add(column("ms if leaving", Row::ms, 100));
@@ -155,6 +156,8 @@ public final class CurvesPane {
             refreshTable();
         });
         model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> refreshTable());
+        model.liveStats.addListener((javafx.collections.ListChangeListener<org.persephonee.core.personalise.ExitStats>)
+                c -> refreshTable());
         return split;
     }
 
@@ -266,6 +269,16 @@ public final class CurvesPane {
         }
     }
 
+    /** The latest training loss of an exit ({@code stage:head}), from the live epoch stats. */
+    private String loss(String key) {
+        for (org.persephonee.core.personalise.ExitStats st : model.liveStats) {
+            if ((st.stage() + ":" + st.head()).equals(key) && !Double.isNaN(st.trainLoss())) {
+                return String.format(Locale.ROOT, "%.3f", st.trainLoss());
+            }
+        }
+        return "–";
+    }
+
     private void refreshTable() {
         Evaluation ev = model.evaluation.get();
         CascadeResult cur = model.current.get();
@@ -287,12 +300,13 @@ public final class CurvesPane {
             }
             double leaveMs = pos < 0 ? Double.NaN : ev.cascade().ms().leaveAt(cur.exits(), pos);
             out.add(new Row(names.get(j), String.format(Locale.ROOT, "%.1f%%", 100 * p.accuracy(p.exit(j))),
+                    loss(names.get(j)),
                     pos < 0 ? "off" : String.format(Locale.ROOT, "%.2f", cur.thresholds()[pos]),
                     pos < 0 ? "–" : String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[pos]),
                     pos < 0 ? "–" : String.format(Locale.ROOT, "%.2f", leaveMs)));
         }
         CascadeResult fin = ev.cascade().evaluate(new int[0], new double[0]);
-        out.add(new Row("final", String.format(Locale.ROOT, "%.1f%%", 100 * fin.accuracy()), "–",
+        out.add(new Row("final", String.format(Locale.ROOT, "%.1f%%", 100 * fin.accuracy()), "–", "–",
                 String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[cur.share().length - 1]),
                 String.format(Locale.ROOT, "%.2f", ev.cascade().ms().leaveAt(cur.exits(), cur.exits().length))));
         rows.setAll(out);

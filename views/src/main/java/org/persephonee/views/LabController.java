@@ -56,6 +56,8 @@ public final class LabController {
     private long importGeneration;
     private boolean restoring;
     private Consumer<String> notifier = s -> { };
+    /** The last run kept in the workspace (a bundle with every exit plus run.json), once written. */
+    private volatile boolean lastRunReady;
 
     /**
      * Creates the controller.
@@ -475,11 +477,106 @@ public final class LabController {
         model.progress.set(1);
         model.eta.set("");
         recompute();
+        keepRun(o);
         model.status.set(String.format(Locale.ROOT, "Done in %.0f s: personal accuracy %.1f%% (generic %.1f%%), "
                         + "operating point %.1f%% at %.2fx lower latency", (System.nanoTime() - started) / 1e9,
                 100 * o.result().finalAccuracy(), 100 * o.result().genericAccuracy(), 100 * c.accuracy(),
                 o.choice().speedup()));
         save();
+    }
+
+    private Path lastRunDir() {
+        return store == null ? null : store.dir().resolve("last-run");
+    }
+
+    /** Keeps the run in the workspace: a bundle of every exit and the predictions behind the curves. */
+    private void keepRun(PersonalisePipeline.Outcome o) {
+        Path dir = lastRunDir();
+        Backbone bb = model.backbone.get();
+        if (dir == null || bb == null) {
+            return;
+        }
+        lastRunReady = false;
+        int n = o.result().heads().size();
+        int[] all = new int[n];
+        double[] th = new double[n];
+        for (int j = 0; j < n; j++) {
+            all[j] = j;
+            th[j] = 1.01;
+        }
+        CascadeResult everything = o.evaluation().cascade().evaluate(all, th);
+        OperatingPoint.Choice keepAll = new OperatingPoint.Choice(everything, o.choice().finalAccuracy(),
+                o.choice().finalMs(), o.choice().finalMacs(), o.choice().maxDrop());
+        org.persephonee.core.workspace.RunRecord rec = new org.persephonee.core.workspace.RunRecord();
+        rec.backboneSha256 = bb.parametersSha256();
+        rec.exits.addAll(o.evaluation().exitNames());
+        var p = o.result().predictions();
+        rec.exitProbabilities.addAll(p.exits());
+        rec.finalProbabilities = p.finalExit();
+        rec.truth = p.truth();
+        rec.classes = p.classes();
+        rec.refitFinal = o.result().finalHead() != null;
+        rec.labels.addAll(o.result().labelSpace().names());
+        o.result().data().evalImages().forEach(i -> rec.evalImages.add(i.path().toString()));
+        rec.genericAccuracy = o.result().genericAccuracy();
+        rec.latencySource = o.profile().source();
+        rec.stageMs.putAll(o.profile().stageMs());
+        rec.headMs.putAll(o.profile().headMs());
+        rec.classifierMs = o.result().finalHead() != null ? o.profile().headMs(o.result().finalHead())
+                : o.profile().classifierMs();
+        engine.execute(() -> {
+            try {
+                Path written = BundleWriter.write(dir, bb, o.result(), o.evaluation(), keepAll);
+                rec.save(written);
+                Platform.runLater(() -> {
+                    lastRunReady = true;
+                    save();
+                });
+            } catch (Exception e) {
+                Platform.runLater(() -> error("Could not keep the run in the workspace: " + e.getMessage()));
+            }
+        });
+    }
+
+    /** Brings back the last run kept in the workspace (curves, thresholds, export) without re-running. */
+    private void restoreRun() {
+        Path dir = lastRunDir();
+        Backbone bb = model.backbone.get();
+        if (dir == null || bb == null || !java.nio.file.Files.isRegularFile(dir.resolve(
+                org.persephonee.core.workspace.RunRecord.FILE))) {
+            return;
+        }
+        engine.execute(() -> {
+            try {
+                org.persephonee.core.workspace.RunRecord rec = org.persephonee.core.workspace.RunRecord.load(dir);
+                if (!java.util.Objects.equals(rec.backboneSha256, bb.parametersSha256())) {
+                    return;
+                }
+                List<ExitPlacement> placements = new ArrayList<>();
+                for (String key : rec.exits) {
+                    int c = key.indexOf(':');
+                    placements.add(new ExitPlacement(key.substring(0, c), HeadSpec.parse(key.substring(c + 1))));
+                }
+                Evaluation ev = Evaluation.live(bb, placements, rec.classes, rec.refitFinal, rec.profile(),
+                        rec.predictions(), Confidence.MAX_SOFTMAX);
+                Platform.runLater(() -> {
+                    if (model.running.get() || model.backbone.get() != bb) {
+                        return;
+                    }
+                    resultKeys = rec.exits;
+                    model.genericAccuracy.set(rec.genericAccuracy);
+                    model.evalPaths.set(rec.evalImages.stream().map(Path::of).toList());
+                    model.labelSpace.set(List.copyOf(rec.labels));
+                    model.resultsFinal.set(true);
+                    model.evaluation.set(ev);
+                    lastRunReady = true;
+                    recompute();
+                    model.status.set("Restored the last run: " + rec.exits.size() + " exits, curves and thresholds");
+                });
+            } catch (Exception e) {
+                Platform.runLater(() -> error("The last run in the workspace could not be restored: " + e.getMessage()));
+            }
+        });
     }
 
     /** Asks a running personalisation to stop (it stops within a second). */
@@ -489,7 +586,7 @@ public final class LabController {
     }
 
     /** True when a finished run's heads are available for export. */
-    public boolean hasResults() { return outcome != null && model.resultsFinal.get(); }
+    public boolean hasResults() { return (outcome != null || lastRunReady) && model.resultsFinal.get(); }
 
     // ---------------------------------------------------------------- thresholds and curves
 
@@ -534,12 +631,29 @@ public final class LabController {
         CascadeResult c = model.current.get();
         PersonalisePipeline.Outcome o = outcome;
         Backbone bb = model.backbone.get();
-        OperatingPoint.Choice choice = new OperatingPoint.Choice(c, o.choice().finalAccuracy(), o.choice().finalMs(),
-                o.choice().finalMacs(), model.maxDrop.get());
+        Evaluation ev = model.evaluation.get();
+        CascadeResult fin = ev.cascade().evaluate(new int[0], new double[0]);
+        OperatingPoint.Choice choice = new OperatingPoint.Choice(c, fin.accuracy(), fin.meanMs(), fin.meanMacs(),
+                model.maxDrop.get());
+        List<String> stages = new ArrayList<>();
+        for (int e : c.exits()) {
+            String key = ev.exitNames().get(e);
+            stages.add(key.substring(0, key.indexOf(':')));
+        }
+        java.util.Map<String, Object> expected = new java.util.LinkedHashMap<>();
+        expected.put("accuracy", c.accuracy());
+        expected.put("latency_ms", c.meanMs());
+        expected.put("macs", c.meanMacs());
+        expected.put("speedup", choice.speedup());
+        expected.put("mac_speedup", choice.macSpeedup());
+        expected.put("final_accuracy", fin.accuracy());
+        expected.put("final_latency_ms", fin.meanMs());
+        Path kept = lastRunDir();
         model.status.set("Exporting to " + dir + " ...");
         engine.execute(() -> {
             try {
-                Path written = BundleWriter.write(dir, bb, o.result(), o.evaluation(), choice);
+                Path written = o != null ? BundleWriter.write(dir, bb, o.result(), o.evaluation(), choice)
+                        : BundleWriter.subset(kept, dir, stages, c.thresholds(), expected);
                 Platform.runLater(() -> {
                     String msg = String.format(Locale.ROOT, "Exported %d exit(s): %.1f%% accuracy, %.2fx faster "
                                     + "than the personalised final exit (%.2f ms)%n%s", c.exits().length,
@@ -588,6 +702,7 @@ public final class LabController {
             s.images.add(new WorkspaceState.Image(i.path().toString(), i.label(), i.test()));
         }
         s.globalThreshold = model.globalThreshold.get();
+        s.lastRun = lastRunReady ? "last-run" : null;
         s.settings.put("labels", model.labels.get());
         s.settings.put("epochs", Integer.toString(model.epochs.get()));
         s.settings.put("learning_rate", Double.toString(model.learningRate.get()));
@@ -645,6 +760,10 @@ public final class LabController {
             }
             if (s.backbone == null && fallbackData != null && model.images.isEmpty()) {
                 importPaths(List.of(fallbackData));
+            }
+            if (s.lastRun != null) {
+                lastRunReady = true;
+                restoreRun();
             }
             save();
         });

@@ -46,6 +46,7 @@ class LabUiTest {
 
     LabModel model;
     LabController controller;
+    WorkspaceStore store;
     LabView view;
     ExecutorService engine;
     ExecutorService io;
@@ -84,7 +85,8 @@ class LabUiTest {
         model = new LabModel();
         engine = Executors.newSingleThreadExecutor();
         io = Executors.newSingleThreadExecutor();
-        controller = new LabController(model, engine, io, new WorkspaceStore(Files.createTempDirectory(tmp, "ws")));
+        store = new WorkspaceStore(Files.createTempDirectory(tmp, "ws"));
+        controller = new LabController(model, engine, io, store);
         view = new LabView(model, controller);
         BorderPane root = (BorderPane) view.build();
         // a stand-in for the desktop's file manager: a node whose drag carries files
@@ -220,6 +222,23 @@ class LabUiTest {
             assertEquals(4, m.labels().size());
             File any = persona.resolve("test").toFile().listFiles()[0].listFiles()[0];
             assertNotNull(m.classify(any.toPath()).label());
+        }
+
+        // the run is kept in the workspace: a new lab restores curves and thresholds and can export again
+        waitFor(60, () -> controller.snapshot().lastRun != null);
+        WorkspaceState saved = controller.snapshot();
+        double accuracyBefore = model.current.get().accuracy();
+        LabModel m2 = new LabModel();
+        LabController c2 = new LabController(m2, engine, io, store);
+        robot.interact(() -> c2.restore(saved, null, null));
+        waitFor(60, () -> m2.resultsFinal.get() && m2.current.get() != null);
+        assertEquals(2, m2.evaluation.get().exitNames().size());
+        assertEquals(accuracyBefore, m2.current.get().accuracy(), 1e-9, "same thresholds, same cascade");
+        Path again = tmp.resolve("export-restored-" + System.nanoTime());
+        robot.interact(() -> c2.export(again));
+        waitFor(60, () -> Files.isRegularFile(again.resolve("exit-config.json")));
+        try (EarlyExitModel m = EarlyExitModel.load(again)) {
+            assertEquals(model.current.get().exits().length, m.exitStages().size());
         }
     }
 

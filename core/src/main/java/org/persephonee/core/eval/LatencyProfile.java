@@ -111,6 +111,12 @@ public final class LatencyProfile {
                 Runtime.getRuntime().availableProcessors(), repeats), stages, hs, cls);
     }
 
+    /** A profile from stored numbers (for example a saved run). */
+    public static LatencyProfile of(String source, Map<String, Double> stageMs, Map<String, Double> headMs,
+                                    double classifierMs) {
+        return new LatencyProfile(source, new LinkedHashMap<>(stageMs), new LinkedHashMap<>(headMs), classifierMs);
+    }
+
     /** Measures the backbone's stages and classifier only (heads are added later). */
     public static LatencyProfile measureStages(Backbone bb, int repeats) {
         return measure(bb, List.of(), repeats);

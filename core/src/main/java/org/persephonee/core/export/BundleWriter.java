@@ -48,17 +48,7 @@ public final class BundleWriter {
      */
     public static Path write(Path out, Backbone bb, PersonalisationResult r, Evaluation ev,
                              OperatingPoint.Choice choice) throws IOException {
-        Path target = out.toAbsolutePath().normalize();
-        if (Files.exists(target) && !Files.isDirectory(target)) {
-            throw new IOException(target + ": exists and is not a folder");
-        }
-        if (Files.isDirectory(target) && !isEmpty(target) && !Files.isRegularFile(target.resolve(CONFIG))) {
-            throw new IOException(target + ": refusing to replace a folder that is neither empty nor a bundle");
-        }
-        Path parent = target.getParent();
-        Files.createDirectories(parent);
-        Path tmp = org.persephonee.core.util.AtomicFiles.createTempDir(parent, "." + target.getFileName() + "-");
-        try {
+        return publish(out, tmp -> {
             ExitConfig cfg = new ExitConfig();
             Path bbDir = tmp.resolve("backbone");
             copyBackbone(bb, bbDir);
@@ -123,7 +113,31 @@ public final class BundleWriter {
             cfg.provenance.putAll(r.provenance());
             cfg.provenance.put("backbone_dir", bb.directory() == null ? null : bb.directory().toString());
             AtomicFiles.writeString(tmp.resolve(CONFIG), GSON.toJson(cfg) + "\n");
-            // swap into place
+        });
+    }
+
+    /** Fills a folder. */
+    interface Filler {
+        void fill(Path tmp) throws IOException;
+    }
+
+    /**
+     * Assembles a bundle in a temporary sibling folder and renames it to {@code out}: an existing bundle is
+     * replaced in one step; a non-empty folder that is not a bundle is refused.
+     */
+    static Path publish(Path out, Filler filler) throws IOException {
+        Path target = out.toAbsolutePath().normalize();
+        if (Files.exists(target) && !Files.isDirectory(target)) {
+            throw new IOException(target + ": exists and is not a folder");
+        }
+        if (Files.isDirectory(target) && !isEmpty(target) && !Files.isRegularFile(target.resolve(CONFIG))) {
+            throw new IOException(target + ": refusing to replace a folder that is neither empty nor a bundle");
+        }
+        Path parent = target.getParent();
+        Files.createDirectories(parent);
+        Path tmp = org.persephonee.core.util.AtomicFiles.createTempDir(parent, "." + target.getFileName() + "-");
+        try {
+            filler.fill(tmp);
             Path old = null;
             if (Files.exists(target)) {
                 old = parent.resolve("." + target.getFileName() + ".old-" + System.nanoTime());
@@ -144,6 +158,61 @@ public final class BundleWriter {
         } catch (IOException | RuntimeException e) {
             deleteTree(tmp);
             throw e;
+        }
+    }
+
+    /**
+     * Writes a bundle holding some of another bundle's exits, with new thresholds: how the lab exports
+     * the operating point the user picked from a run it kept (all exits) in its workspace.
+     *
+     * @param source a bundle (typically with every trained exit)
+     * @param stages stages of the exits to keep, in cascade order
+     * @param thresholds one per kept exit
+     * @param expected replaces the {@code expected} block (accuracy, latency, ...)
+     */
+    public static Path subset(Path source, Path out, java.util.List<String> stages, double[] thresholds,
+                              Map<String, Object> expected) throws IOException {
+        ExitConfig src;
+        try {
+            src = GSON.fromJson(Files.readString(source.resolve(CONFIG)), ExitConfig.class);
+        } catch (com.google.gson.JsonParseException e) {
+            throw new IOException(source.resolve(CONFIG) + ": not a readable exit config (" + e.getMessage() + ")");
+        }
+        java.util.List<ExitConfig.Exit> kept = new java.util.ArrayList<>();
+        for (int i = 0; i < stages.size(); i++) {
+            String st = stages.get(i);
+            ExitConfig.Exit e = src.exits.stream().filter(x -> x.stage.equals(st)).findFirst()
+                    .orElseThrow(() -> new IOException(source + ": has no exit at stage " + st));
+            e.threshold = thresholds[i];
+            kept.add(e);
+        }
+        src.exits = kept;
+        src.expected = new LinkedHashMap<>(expected);
+        return publish(out, tmp -> {
+            copyTree(source.resolve(src.backbone.path), tmp.resolve(src.backbone.path));
+            for (ExitConfig.Exit e : kept) {
+                Files.copy(source.resolve(e.weights), tmp.resolve(e.weights));
+            }
+            if (src.finalExit.weights != null) {
+                Files.copy(source.resolve(src.finalExit.weights), tmp.resolve(src.finalExit.weights));
+            }
+            if (src.batchNorm != null && src.batchNorm.adapted) {
+                Files.copy(source.resolve(src.batchNorm.file), tmp.resolve(src.batchNorm.file));
+            }
+            AtomicFiles.writeString(tmp.resolve(CONFIG), GSON.toJson(src) + "\n");
+        });
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path q = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(q);
+                } else {
+                    Files.copy(p, q);
+                }
+            }
         }
     }
 

@@ -1,0 +1,70 @@
+package org.persephonee.core.workspace;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonParseException;
+import org.persephonee.core.eval.LatencyProfile;
+import org.persephonee.core.personalise.EvalPredictions;
+import org.persephonee.core.util.AtomicFiles;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the lab keeps of its last personalisation run besides the bundle of all its exits: the evaluation
+ * predictions, label space, evaluation image files and latency profile, enough to redraw every curve
+ * and pick thresholds again after a restart without re-running the network.
+ */
+public final class RunRecord {
+    public static final String FILE = "run.json";
+
+    public String backboneSha256;
+    /** Exit placements in cascade order, {@code stage:headId}. */
+    public List<String> exits = new ArrayList<>();
+    public List<float[][]> exitProbabilities = new ArrayList<>();
+    public float[][] finalProbabilities;
+    public int[] truth;
+    public int classes;
+    public boolean refitFinal;
+    public List<String> labels = new ArrayList<>();
+    public List<String> evalImages = new ArrayList<>();
+    public double genericAccuracy;
+    public String latencySource;
+    public Map<String, Double> stageMs = new LinkedHashMap<>();
+    public Map<String, Double> headMs = new LinkedHashMap<>();
+    public double classifierMs;
+
+    /** The stored predictions. */
+    public EvalPredictions predictions() {
+        List<String> stages = exits.stream().map(e -> e.substring(0, e.indexOf(':'))).toList();
+        return new EvalPredictions(stages, exitProbabilities, finalProbabilities, truth, classes);
+    }
+
+    /** The stored latency profile. */
+    public LatencyProfile profile() {
+        return LatencyProfile.of(latencySource, stageMs, headMs, classifierMs);
+    }
+
+    /** Writes {@code run.json} in {@code dir} atomically. */
+    public void save(Path dir) throws IOException {
+        AtomicFiles.writeString(dir.resolve(FILE), new Gson().toJson(this));
+    }
+
+    /** Reads {@code run.json} from {@code dir}. */
+    public static RunRecord load(Path dir) throws IOException {
+        try {
+            RunRecord r = new Gson().fromJson(Files.readString(dir.resolve(FILE)), RunRecord.class);
+            if (r == null || r.truth == null || r.finalProbabilities == null || r.exits == null
+                    || r.exits.size() != r.exitProbabilities.size()) {
+                throw new IOException(dir.resolve(FILE) + ": incomplete run record");
+            }
+            return r;
+        } catch (JsonParseException e) {
+            throw new IOException(dir.resolve(FILE) + ": not a readable run record (" + e.getMessage() + ")", e);
+        }
+    }
+}
