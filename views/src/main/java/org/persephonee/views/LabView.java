@@ -61,6 +61,9 @@ public final class LabView {
 
     public TabPane tabs() { return tabs; }
 
+    /** The FX-thread stall probe (reset it to measure an interaction). */
+    public StallProbe probe() { return probe; }
+
     /** The root node of the lab. */
     public Parent build() {
         dataPane = new DataPane(model, controller, v -> chooseImages());

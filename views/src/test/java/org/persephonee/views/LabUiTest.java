@@ -243,6 +243,38 @@ class LabUiTest {
     }
 
     @Test
+    void theThumbnailGridStaysSmoothWithTenThousandImages(FxRobot robot) throws Exception {
+        ready(robot);
+        Path dir = Files.createDirectories(tmp.resolve("many-" + System.nanoTime()));
+        Path one;
+        try (Stream<Path> s = Files.list(persona.resolve("unlabelled"))) {
+            one = s.findFirst().orElseThrow();
+        }
+        List<ImageItem> items = new ArrayList<>();
+        for (int i = 0; i < 10_000; i++) {
+            Path f = dir.resolve("img" + i + ".jpg");
+            Files.createLink(f, one);
+            items.add(new ImageItem(f, i % 3 == 0 ? "Coat" : null, i % 10 == 0));
+        }
+        robot.interact(() -> model.images.setAll(items));
+        WaitForAsyncUtils.waitForFxEvents();
+        robot.interact(() -> view.probe().reset());
+        robot.moveTo("#thumbnails");
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 20; i++) {
+            robot.scroll(20, javafx.geometry.VerticalDirection.DOWN);
+        }
+        WaitForAsyncUtils.waitForFxEvents();
+        robot.interact(() -> view.probe().freeze());
+        double stall = model.longestStallMs.get();
+        System.out.printf("10,000 thumbnails: 400 scroll steps in %.1f s, longest FX stall %.0f ms%n",
+                (System.nanoTime() - t0) / 1e9, stall);
+        assertTrue(stall < 500, "scrolling 10,000 thumbnails stalled the FX thread " + stall + " ms");
+        String counts = robot.lookup("#class-counts").queryAs(Label.class).getText();
+        assertTrue(counts.startsWith("10000 images"), counts);
+    }
+
+    @Test
     void workspaceRemembersExitsImagesAndLabels(FxRobot robot) throws Exception {
         importAndPlace(robot);
         robot.interact(() -> controller.relabel(List.of(model.images.stream().filter(i -> i.label() == null)
