@@ -191,7 +191,7 @@ public final class PersonalisationJob {
             }
             float[][] teacherEval = new float[nEval][];
             for (int i = 0; i < nEval; i++) {
-                teacherEval[i] = softmax(teacher[nTrain + i], 1f);
+                teacherEval[i] = org.persephonee.core.util.Vectors.softmax(teacher[nTrain + i], 1f);
             }
             // stage 2: the exits learn from labels and the (personalised) final exit
             listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + config.epochs()
@@ -354,7 +354,7 @@ public final class PersonalisationJob {
         double[] mean = new double[k];
         double condEntropy = 0;
         for (float[] l : logits) {
-            float[] p = softmax(l, 1f);
+            float[] p = org.persephonee.core.util.Vectors.softmax(l, 1f);
             for (int c = 0; c < k; c++) {
                 mean[c] += p[c];
                 if (p[c] > 0) {
@@ -399,7 +399,7 @@ public final class PersonalisationJob {
             int[] counts = new int[names.size()];
             for (int i = 0; i < data.trainSize(); i++) {
                 if (data.trainLabel.get(i) == null) {
-                    float[] p = softmax(teacherLogits[i], 1f);
+                    float[] p = org.persephonee.core.util.Vectors.softmax(teacherLogits[i], 1f);
                     int a = org.persephonee.core.util.Vectors.argmax(p);
                     if (p[a] >= config.pseudoLabelThreshold()) {
                         counts[a]++;
@@ -631,22 +631,6 @@ public final class PersonalisationJob {
         return out;
     }
 
-    static float[] softmax(float[] z, float t) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : z) {
-            max = Math.max(max, v / t);
-        }
-        double sum = 0;
-        float[] out = new float[z.length];
-        for (int i = 0; i < z.length; i++) {
-            out[i] = (float) Math.exp(z[i] / t - max);
-            sum += out[i];
-        }
-        for (int i = 0; i < z.length; i++) {
-            out[i] /= (float) sum;
-        }
-        return out;
-    }
 
 
 

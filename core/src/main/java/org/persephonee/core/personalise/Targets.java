@@ -57,7 +57,7 @@ public final class Targets {
             if (d.trainLabel.get(i) != null) {
                 continue;
             }
-            float[] p = softmax(teacher[i], 1f);
+            float[] p = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
             int a = org.persephonee.core.util.Vectors.argmax(p);
             boolean confident = p[a] >= cfg.pseudoLabelThreshold();
             if (confident && (rule == UnlabelledRule.PSEUDO || rule == UnlabelledRule.BOTH)) {
@@ -72,7 +72,7 @@ public final class Targets {
                     }
                 }
             } else if (rule == UnlabelledRule.DISTILL || (rule == UnlabelledRule.BOTH && !confident)) {
-                t.soft[i] = softmax(teacher[i], cfg.temperature());
+                t.soft[i] = org.persephonee.core.util.Vectors.softmax(teacher[i], cfg.temperature());
                 t.distilled++;
                 taught++;
             }
@@ -86,22 +86,6 @@ public final class Targets {
         return t;
     }
 
-    private static float[] softmax(float[] z, float temperature) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : z) {
-            max = Math.max(max, v / temperature);
-        }
-        double sum = 0;
-        float[] out = new float[z.length];
-        for (int i = 0; i < z.length; i++) {
-            out[i] = (float) Math.exp(z[i] / temperature - max);
-            sum += out[i];
-        }
-        for (int i = 0; i < z.length; i++) {
-            out[i] /= (float) sum;
-        }
-        return out;
-    }
 
     /** Number of training images with any target. */
     public int used() {

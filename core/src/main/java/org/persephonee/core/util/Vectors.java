@@ -17,6 +17,24 @@ public final class Vectors {
         return best;
     }
 
+    /** Softmax of {@code z / temperature}, computed stably. */
+    public static float[] softmax(float[] z, float temperature) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : z) {
+            max = Math.max(max, v / temperature);
+        }
+        double sum = 0;
+        float[] out = new float[z.length];
+        for (int i = 0; i < z.length; i++) {
+            out[i] = (float) Math.exp(z[i] / temperature - max);
+            sum += out[i];
+        }
+        for (int i = 0; i < z.length; i++) {
+            out[i] /= (float) sum;
+        }
+        return out;
+    }
+
     /** Fisher-Yates shuffle in place. */
     public static void shuffle(int[] a, Random r) {
         for (int i = a.length - 1; i > 0; i--) {
