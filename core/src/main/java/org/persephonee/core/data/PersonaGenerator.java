@@ -163,6 +163,33 @@ public final class PersonaGenerator {
         return new Summary(p.name(), labelled, p.unlabelled(), test, names);
     }
 
+    /** First index of the Fashion-MNIST test images reserved for independent evaluation. */
+    public static final int RESERVED_FROM = MAX_SOURCE_INDEX;
+
+    /**
+     * Renders an independent evaluation set for a persona into {@code dir/test/<class>/}: up to
+     * {@code perClass} images of each of its classes from the reserved test images 8000-9999, with the
+     * persona's capture shift. For evaluation at run time only: never commit the result.
+     *
+     * @return the number of images written
+     */
+    public int renderReserved(Persona p, int perClass, Path dir) throws IOException {
+        Random rnd = new Random(seed * 7919 + p.name().hashCode());
+        int written = 0;
+        for (int c : p.classes()) {
+            String folder = folderName(SampleBackbones.FASHION_MNIST_CLASSES.get(c));
+            int n = 0;
+            for (int idx = RESERVED_FROM; idx < source.size() && n < perClass; idx++) {
+                if (source.labels()[idx] == c) {
+                    save(p, rnd, idx, dir.resolve("test").resolve(folder), String.format("img%04d", idx));
+                    n++;
+                    written++;
+                }
+            }
+        }
+        return written;
+    }
+
     private int take(Map<Integer, List<Integer>> pool, int c) {
         List<Integer> l = pool.get(c);
         if (l == null || l.isEmpty()) {
