@@ -219,9 +219,7 @@ public final class LabController {
                             }
                         }, () -> false);
                 Platform.runLater(() -> {
-                    if (gen != importGeneration) {
-                        return;
-                    }
+                    // imports add up (deduplicated by path); the generation only tells which one reports last
                     Set<Path> have = new HashSet<>();
                     model.images.forEach(i -> have.add(i.path()));
                     List<ImageItem> add = new ArrayList<>();
@@ -235,7 +233,7 @@ public final class LabController {
                     for (SkippedFile s : r.skipped()) {
                         model.skipped.add(s.toString());
                     }
-                    model.importing.set(false);
+                    model.importing.set(gen != importGeneration);
                     model.progress.set(0);
                     model.status.set("Imported " + add.size() + " image(s)" + (r.skipped().isEmpty() ? ""
                             : "; skipped " + r.skipped().size() + " file(s) (see Data > Skipped)"));
@@ -718,6 +716,14 @@ public final class LabController {
      * {@code fallbackData}).
      */
     public void restore(WorkspaceState s, Path fallbackBackbone, Path fallbackData) {
+        restore(s, fallbackBackbone, fallbackData, null);
+    }
+
+    /**
+     * Restores a workspace, then imports {@code extraData} (a folder given on the command line) once the
+     * backbone is open; with extra data the sample persona is not imported.
+     */
+    public void restore(WorkspaceState s, Path fallbackBackbone, Path fallbackData, Path extraData) {
         restoring = true;
         try {
             model.globalThreshold.set(s.globalThreshold);
@@ -758,7 +764,9 @@ public final class LabController {
             } finally {
                 restoring = false;
             }
-            if (s.backbone == null && fallbackData != null && model.images.isEmpty()) {
+            if (extraData != null) {
+                importPaths(List.of(extraData));
+            } else if (s.backbone == null && fallbackData != null && model.images.isEmpty()) {
                 importPaths(List.of(fallbackData));
             }
             if (s.lastRun != null) {

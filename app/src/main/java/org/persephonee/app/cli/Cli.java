@@ -83,8 +83,10 @@ public final class Cli {
 
     private void printHelp(PrintStream out) {
         out.println("PersEPhonEE Lab — early-exit CNN personalisation");
-        out.println("usage: persephonee                 open the lab (GUI)");
+        out.println("usage: persephonee                    open the lab (GUI)");
+        out.println("       persephonee FOLDER             open the lab with a photo folder imported (or a backbone)");
         out.println("       persephonee COMMAND [options]  (COMMAND --help for its options)");
+        out.println("       persephonee --version");
         out.println();
         for (Command c : commands.values()) {
             out.printf("  %-18s %s%n", c.name(), c.summary());

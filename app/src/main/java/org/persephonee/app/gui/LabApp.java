@@ -44,8 +44,15 @@ public final class LabApp extends Application {
         }
         Path sampleBackbone = home.resolve("sample-models").resolve(PretrainCommand.SAMPLE_ID);
         Path samplePersona = home.resolve("sample-data").resolve(FIRST_PERSONA);
-        controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null,
-                Files.isDirectory(samplePersona) ? samplePersona : null);
+        // a folder given on the command line (or dropped on the launcher): a backbone opens, photos are imported
+        Path arg = getParameters().getRaw().isEmpty() ? null : Path.of(getParameters().getRaw().get(0));
+        boolean argIsBackbone = arg != null && Files.isRegularFile(arg.resolve("backbone.json"));
+        Path backbone = argIsBackbone ? arg : Files.isDirectory(sampleBackbone) ? sampleBackbone : null;
+        if (argIsBackbone) {
+            loaded.state().backbone = null;
+        }
+        controller.restore(loaded.state(), backbone, Files.isDirectory(samplePersona) ? samplePersona : null,
+                argIsBackbone ? null : arg);
     }
 
     private static Thread daemon(Runnable r, String name) {
