@@ -105,12 +105,16 @@ public final class LabController {
             error("Cannot open another backbone while personalisation runs: cancel it first");
             return;
         }
-        model.status.set("Opening backbone " + dir + " ...");
+        model.status.set("Opening backbone " + dir + " (the first start also unpacks the native engine) ...");
+        model.phase.set("Loading backbone");
+        model.progress.set(-1);
         engine.execute(() -> {
             try {
                 Backbone bb = BackboneIO.load(dir);
                 LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
                 Platform.runLater(() -> {
+                    model.phase.set("");
+                    model.progress.set(0);
                     Backbone old = model.backbone.get();
                     clearResults();
                     model.backbone.set(bb);
@@ -129,7 +133,11 @@ public final class LabController {
                     }
                 });
             } catch (Exception e) {
-                Platform.runLater(() -> error("Could not open backbone: " + e.getMessage()));
+                Platform.runLater(() -> {
+                    model.phase.set("");
+                    model.progress.set(0);
+                    error("Could not open backbone: " + e.getMessage());
+                });
             }
         });
     }

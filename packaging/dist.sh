@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the self-contained app image (and a .deb where dpkg-deb and fakeroot exist) with jpackage.
+# Called by `mvn -B -Pdist -DskipTests package` after the app jar and its libraries are in app/target.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+app="$here/app/target"
+stage="$app/jpackage-input"
+dist="$here/dist"
+version="${1:-0.1.0}"
+version="${version%%-*}"   # jpackage wants digits and dots only
+
+jpackage_bin="${JAVA_HOME:+$JAVA_HOME/bin/}jpackage"
+command -v "$jpackage_bin" >/dev/null 2>&1 || jpackage_bin=jpackage
+command -v "$jpackage_bin" >/dev/null 2>&1 || { echo "dist: jpackage (JDK 17+) not found" >&2; exit 1; }
+
+rm -rf "$stage" "$dist/persephonee"
+mkdir -p "$stage" "$dist"
+cp "$app/persephonee-app.jar" "$stage/"
+cp "$app"/lib/*.jar "$stage/"
+# the sample backbone and personas travel with the image (first start opens them)
+cp -r "$here/sample-models" "$here/sample-data" "$stage/"
+
+common=(--name persephonee --app-version "$version" --vendor "PersEPhonEE Lab"
+  --description "Early-exit CNN personalisation lab"
+  --input "$stage" --main-jar persephonee-app.jar --main-class org.persephonee.app.Launcher
+  --icon "$here/packaging/persephonee.png"
+  --java-options "-Dpersephonee.home=\$APPDIR -Dai.djl.offline=true -DOPT_OUT_TRACKING=true -Xss4m"
+  --add-modules java.base,java.desktop,java.logging,java.management,java.naming,java.prefs,java.scripting,java.sql,java.xml,jdk.unsupported,jdk.jfr,java.net.http,jdk.zipfs
+  --jlink-options "--strip-debug --no-man-pages --no-header-files")
+
+"$jpackage_bin" --type app-image --dest "$dist" "${common[@]}"
+echo "dist: app image at $dist/persephonee ($(du -sh "$dist/persephonee" | cut -f1))"
+
+if command -v dpkg-deb >/dev/null 2>&1 && command -v fakeroot >/dev/null 2>&1; then
+  rm -f "$dist"/persephonee_*.deb
+  "$jpackage_bin" --type deb --dest "$dist" "${common[@]}" --linux-shortcut --linux-menu-group Education \
+    --linux-app-category science
+  echo "dist: $(ls "$dist"/persephonee_*.deb)"
+else
+  echo "dist: dpkg-deb or fakeroot missing, no .deb built"
+fi
