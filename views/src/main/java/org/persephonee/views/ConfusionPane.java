@@ -138,13 +138,7 @@ public final class ConfusionPane {
             if (t < 0) {
                 continue;
             }
-            int best = 0;
-            for (int q = 1; q < k; q++) {
-                if (probs[i][q] > probs[i][best]) {
-                    best = q;
-                }
-            }
-            c[t][best].add(i);
+            c[t][org.persephonee.core.util.Vectors.argmax(probs[i])].add(i);
         }
         return c;
     }

@@ -166,10 +166,10 @@ public final class DataPane {
     /** Shows only these images (for example from a confusion-matrix cell). */
     public void showOnly(List<java.nio.file.Path> paths, String title) {
         java.util.Set<java.nio.file.Path> set = new java.util.HashSet<>(paths);
-        shown.setPredicate(i -> set.contains(i.path()));
         filter.getItems().remove(title);
         filter.getItems().add(title);
         filter.getSelectionModel().select(title);
+        // a custom title is not one of applyFilter's filters: set the predicate after selecting it
         shown.setPredicate(i -> set.contains(i.path()));
     }
 

@@ -354,7 +354,6 @@ public final class LabController {
         engine.execute(() -> {
             PersonalisationJob.Listener l = new PersonalisationJob.Listener() {
                 private volatile long lastUi;
-                private final Object lock = new Object();
 
                 @Override
                 public void onPhase(PersonalisationJob.Phase phase, String message) {
