@@ -1,7 +1,6 @@
 package org.persephonee.app.cli;
 
 import org.persephonee.core.backbone.BackboneIO;
-import org.persephonee.core.backbone.BackboneSpec;
 import org.persephonee.core.data.ImageImporter;
 import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalImage;
@@ -33,9 +32,9 @@ public final class ImportCommand implements Command {
         LabelSpace labels = new LabelSpace(List.of());
         org.persephonee.core.backbone.InputSpec spec = null;
         if (args.get("backbone") != null) {
-            BackboneSpec bs = BackboneIO.readSpec(args.path("backbone"));
-            labels = new LabelSpace(bs.classes);
-            spec = bs.input.toInputSpec();
+            BackboneIO.Info info = BackboneIO.readInfo(args.path("backbone"));
+            labels = new LabelSpace(info.classes());
+            spec = info.input();
         }
         ImageImporter.Result r = new ImageImporter(labels, spec).importFolder(args.path("data"), null, () -> false);
         if (args.flag("json")) {

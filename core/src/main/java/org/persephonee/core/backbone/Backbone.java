@@ -20,23 +20,70 @@ import java.util.List;
  * A pretrained CNN split into ordered named stages, each a point where an early exit may attach,
  * followed by a final classifier.
  *
+ * <p>Two sources: a declarative backbone ({@link BackboneSpec}: layers built as DJL blocks, weights in one
+ * parameter file) or a TorchScript stage bundle ({@link StageBundleSpec}: one TorchScript module per stage,
+ * made by {@code tools/export-backbone.py}). Everything downstream sees the same stages and classifier.
+ *
  * <p>Owns a DJL {@link Model} (and so native memory): close it. Forward passes run in inference mode
  * unless asked otherwise, so BatchNorm running statistics stay as shipped.
  */
 public final class Backbone implements AutoCloseable {
     private final BackboneSpec spec;
+    private final StageBundleSpec bundle;
+    private final String bundleSha256;
     private final InputSpec input;
     private final List<Stage> stages;
     private final Block classifier;
     private final long classifierMacs;
     private final long classifierParams;
+    private final String classifierDescription;
     private final SequentialBlock network;
     private final Model model;
     private Path directory;
 
+    private Backbone(StageBundleSpec bundle, String sha256, Model model, List<Block> stageBlocks, Block classifier) {
+        this.spec = null;
+        this.bundle = bundle;
+        this.bundleSha256 = sha256;
+        this.input = bundle.input.toInputSpec();
+        this.network = new SequentialBlock();
+        List<Stage> list = new ArrayList<>();
+        long[] shape = input.shape();
+        long cumulative = 0;
+        for (int i = 0; i < bundle.stages.size(); i++) {
+            StageBundleSpec.Entry e = bundle.stages.get(i);
+            cumulative += e.macs;
+            list.add(new Stage(i, e.name, stageBlocks.get(i), shape, e.outputShape.clone(), e.macs, cumulative, e.params,
+                    e.description == null ? "TorchScript " + e.file : e.description));
+            network.add(stageBlocks.get(i));
+            shape = e.outputShape;
+        }
+        this.stages = Collections.unmodifiableList(list);
+        this.classifier = classifier;
+        this.classifierMacs = bundle.classifier.macs;
+        this.classifierParams = bundle.classifier.params;
+        this.classifierDescription = bundle.classifier.description == null ? "TorchScript " + bundle.classifier.file
+                : bundle.classifier.description;
+        network.add(classifier);
+        this.model = model;
+        model.setBlock(network);
+    }
+
+    /**
+     * Wraps loaded TorchScript modules (see {@link BackboneIO#load}); takes ownership of the model.
+     *
+     * @param sha256 the bundle's weights hash (over every stage file's SHA-256, in order)
+     */
+    static Backbone fromStageBundle(StageBundleSpec bundle, String sha256, Model model, List<Block> stageBlocks,
+                                    Block classifier) {
+        return new Backbone(bundle, sha256, model, stageBlocks, classifier);
+    }
+
     private Backbone(BackboneSpec spec) {
         spec.validate();
         this.spec = spec;
+        this.bundle = null;
+        this.bundleSha256 = null;
         this.input = spec.input.toInputSpec();
         this.network = new SequentialBlock();
         List<Stage> list = new ArrayList<>();
@@ -58,6 +105,11 @@ public final class Backbone implements AutoCloseable {
         this.classifier = LayerSpec.sequence(spec.classifier);
         this.classifierMacs = LayerSpec.chainMacs(spec.classifier, shape);
         this.classifierParams = LayerSpec.chainParams(spec.classifier, shape);
+        StringBuilder d = new StringBuilder();
+        for (LayerSpec l : spec.classifier) {
+            d.append(d.length() == 0 ? "" : " ").append(l.describe());
+        }
+        this.classifierDescription = d.toString();
         network.add(classifier);
         this.model = Model.newInstance(spec.id, Device.cpu(), "PyTorch");
         model.setBlock(network);
@@ -76,14 +128,61 @@ public final class Backbone implements AutoCloseable {
 
     /** Initialises parameters with the block's default initialisers (used before loading weights). */
     public void initialize() {
+        if (bundle != null) {
+            throw new IllegalStateException("a TorchScript stage bundle comes with its weights");
+        }
         network.initialize(model.getNDManager(), DataType.FLOAT32, batchShape(1));
     }
 
+    /** The declarative spec, or null for a TorchScript stage bundle (see {@link #stageBundle()}). */
     public BackboneSpec spec() { return spec; }
 
-    public String id() { return spec.id; }
+    /** The stage bundle manifest, or null for a declarative backbone. */
+    public StageBundleSpec stageBundle() { return bundle; }
 
-    public String name() { return spec.name == null ? spec.id : spec.name; }
+    /** True for a TorchScript stage bundle. */
+    public boolean isTorchScript() { return bundle != null; }
+
+    public String id() { return bundle != null ? bundle.id : spec.id; }
+
+    public String name() {
+        String n = bundle != null ? bundle.name : spec.name;
+        return n == null ? id() : n;
+    }
+
+    /** One-line description from the backbone's file, or null. */
+    public String description() { return bundle != null ? bundle.description : spec.description; }
+
+    /** Format of the backbone's files, for display. */
+    public String format() {
+        return bundle != null ? "TorchScript stage bundle" : "PersEPhonEE declarative (DJL parameters)";
+    }
+
+    /**
+     * Whether BatchNorm running statistics can be re-estimated on personal images (AdaBN). TorchScript
+     * stages keep their statistics out of reach (traced in inference mode, buffers not exposed), so no.
+     */
+    public boolean supportsBatchNormAdaptation() { return bundle == null; }
+
+    /**
+     * The files that make up this backbone, relative to its folder: {@code backbone.json} first.
+     */
+    public List<String> files() {
+        List<String> f = new ArrayList<>();
+        f.add(BackboneIO.SPEC_FILE);
+        if (bundle != null) {
+            for (StageBundleSpec.Entry e : bundle.entries()) {
+                f.add(e.file);
+            }
+            if (bundle.reference != null && bundle.reference.input != null && bundle.reference.output != null) {
+                f.add(bundle.reference.input);
+                f.add(bundle.reference.output);
+            }
+        } else if (spec.parameters != null && spec.parameters.file != null) {
+            f.add(spec.parameters.file);
+        }
+        return f;
+    }
 
     public InputSpec input() { return input; }
 
@@ -99,9 +198,12 @@ public final class Backbone implements AutoCloseable {
         return null;
     }
 
-    public List<String> classNames() { return Collections.unmodifiableList(spec.classes); }
+    public List<String> classNames() { return Collections.unmodifiableList(bundle != null ? bundle.classes : spec.classes); }
 
     public Block classifier() { return classifier; }
+
+    /** Compact description of the final classifier, e.g. {@code gap flatten linear(10)}. */
+    public String classifierDescription() { return classifierDescription; }
 
     public long classifierMacs() { return classifierMacs; }
 
@@ -127,8 +229,16 @@ public final class Backbone implements AutoCloseable {
 
     void directory(Path dir) { this.directory = dir; }
 
-    /** SHA-256 of the parameter file, or null for an unsaved backbone. */
-    public String parametersSha256() { return spec.parameters == null ? null : spec.parameters.sha256; }
+    /**
+     * SHA-256 identifying the weights: of the parameter file, or for a stage bundle of every stage file's
+     * SHA-256 in order; null for an unsaved backbone.
+     */
+    public String parametersSha256() {
+        if (bundle != null) {
+            return bundleSha256;
+        }
+        return spec.parameters == null ? null : spec.parameters.sha256;
+    }
 
     /** Batch shape {@code (n, C, H, W)}. */
     public Shape batchShape(long n) {

@@ -20,8 +20,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Reads and writes the backbone folder format: {@code backbone.json} (see {@link BackboneSpec}) plus the
- * DJL parameter file it names, whose SHA-256 and size are recorded in the JSON.
+ * Reads and writes backbone folders. {@code backbone.json} is either a declarative backbone
+ * ({@link BackboneSpec}, format {@value BackboneSpec#FORMAT}) with the DJL parameter file it names, whose
+ * SHA-256 and size are recorded in the JSON, or a TorchScript stage bundle ({@link StageBundleSpec}, format
+ * {@value StageBundleSpec#FORMAT}) written by {@code tools/export-backbone.py}.
  */
 public final class BackboneIO {
     public static final String SPEC_FILE = "backbone.json";
@@ -61,27 +63,80 @@ public final class BackboneIO {
     }
 
     /**
-     * Reads only {@code backbone.json} of a folder, validated.
+     * What a backbone folder holds, read from its {@code backbone.json} alone (files not loaded).
+     *
+     * @param id backbone id
+     * @param input input spec (size, channels, normalisation, resize rule)
+     * @param classes class names in output order
+     * @param torchScript true for a TorchScript stage bundle
+     */
+    public record Info(String id, InputSpec input, java.util.List<String> classes, boolean torchScript) { }
+
+    /**
+     * Reads and validates only {@code backbone.json}, whatever its format.
      *
      * @throws BackboneFormatException naming the file and what is wrong with it
      */
-    public static BackboneSpec readSpec(Path dir) throws BackboneFormatException {
+    public static Info readInfo(Path dir) throws BackboneFormatException {
+        String text = readText(dir);
+        if (StageBundleSpec.FORMAT.equals(formatOf(dir, text))) {
+            StageBundleSpec s = StageBundleIO.readSpec(dir, text);
+            return new Info(s.id, s.input.toInputSpec(), java.util.List.copyOf(s.classes), true);
+        }
+        BackboneSpec s = parseSpec(dir, text);
+        return new Info(s.id, s.input.toInputSpec(), java.util.List.copyOf(s.classes), false);
+    }
+
+    private static String readText(Path dir) throws BackboneFormatException {
         if (dir == null || !Files.isDirectory(dir)) {
             throw new BackboneFormatException(dir == null ? Path.of("?") : dir, "not a backbone folder (no such folder)");
         }
         Path json = dir.resolve(SPEC_FILE);
         if (!Files.isRegularFile(json)) {
             throw new BackboneFormatException(json, "not found: a backbone folder needs " + SPEC_FILE
-                    + " and its parameter file");
+                    + " and the weight files it names (made by ./persephonee pretrain or tools/export-backbone.py)");
         }
+        try {
+            return Files.readString(json, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new BackboneFormatException(json, "cannot be read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static String formatOf(Path dir, String text) throws BackboneFormatException {
+        try {
+            com.google.gson.JsonElement el = com.google.gson.JsonParser.parseString(text);
+            if (!el.isJsonObject()) {
+                throw new BackboneFormatException(dir.resolve(SPEC_FILE), "not a JSON object");
+            }
+            com.google.gson.JsonElement f = el.getAsJsonObject().get("format");
+            return f == null || !f.isJsonPrimitive() ? null : f.getAsString();
+        } catch (JsonParseException e) {
+            throw new BackboneFormatException(dir.resolve(SPEC_FILE), "not valid backbone JSON (" + rootMessage(e) + ")", e);
+        }
+    }
+
+    /**
+     * Reads only {@code backbone.json} of a declarative backbone folder, validated.
+     *
+     * @throws BackboneFormatException naming the file and what is wrong with it (also for a stage bundle)
+     */
+    public static BackboneSpec readSpec(Path dir) throws BackboneFormatException {
+        String text = readText(dir);
+        if (StageBundleSpec.FORMAT.equals(formatOf(dir, text))) {
+            throw new BackboneFormatException(dir.resolve(SPEC_FILE), "is a TorchScript stage bundle, not a "
+                    + "declarative backbone");
+        }
+        return parseSpec(dir, text);
+    }
+
+    private static BackboneSpec parseSpec(Path dir, String text) throws BackboneFormatException {
+        Path json = dir.resolve(SPEC_FILE);
         BackboneSpec spec;
         try {
-            String text = Files.readString(json, StandardCharsets.UTF_8);
             spec = GSON.fromJson(text, BackboneSpec.class);
         } catch (JsonParseException e) {
             throw new BackboneFormatException(json, "not valid backbone JSON (" + rootMessage(e) + ")", e);
-        } catch (IOException e) {
-            throw new BackboneFormatException(json, "cannot be read (" + e.getMessage() + ")", e);
         }
         if (spec == null) {
             throw new BackboneFormatException(json, "is empty");
@@ -105,7 +160,22 @@ public final class BackboneIO {
      * @throws BackboneFormatException naming the missing, truncated or mismatched file
      */
     public static Backbone load(Path dir) throws BackboneFormatException {
-        BackboneSpec spec = readSpec(dir);
+        return load(dir, false);
+    }
+
+    /**
+     * Loads a backbone folder of either format.
+     *
+     * @param trainable for a TorchScript stage bundle, load its modules with gradients on (full fine-tuning);
+     *     declarative backbones are always trainable
+     * @throws BackboneFormatException naming the missing, truncated or mismatched file (and stage)
+     */
+    public static Backbone load(Path dir, boolean trainable) throws BackboneFormatException {
+        String text = readText(dir);
+        if (StageBundleSpec.FORMAT.equals(formatOf(dir, text))) {
+            return StageBundleIO.load(dir, StageBundleIO.readSpec(dir, text), trainable);
+        }
+        BackboneSpec spec = parseSpec(dir, text);
         Path paramsPath = dir.resolve(spec.parameters.file).normalize();
         if (!paramsPath.startsWith(dir.normalize())) {
             throw new BackboneFormatException(dir.resolve(SPEC_FILE), "'parameters.file' points outside the folder");
@@ -162,7 +232,17 @@ public final class BackboneIO {
         return bb;
     }
 
-    private static String rootMessage(Throwable e) {
+    /**
+     * For a TorchScript stage bundle: runs the exporter's reference input through this backbone and returns
+     * the largest absolute difference from PyTorch's own output.
+     *
+     * @throws BackboneFormatException when there is no reference or its files are unreadable
+     */
+    public static double referenceDifference(Backbone bb) throws BackboneFormatException {
+        return StageBundleIO.referenceDifference(bb);
+    }
+
+    static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();

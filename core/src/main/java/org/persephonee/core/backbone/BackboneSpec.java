@@ -33,8 +33,15 @@ public final class BackboneSpec {
         public int width;
         public float[] mean;
         public float[] std;
+        /** {@code pad} (default) or {@code center-crop}. */
+        public String resize;
+        /** For {@code center-crop}: the shorter side before cropping. */
+        public Integer resizeTo;
 
-        public InputSpec toInputSpec() { return new InputSpec(channels, height, width, mean, std); }
+        public InputSpec toInputSpec() {
+            return new InputSpec(channels, height, width, mean, std, InputSpec.Resize.parse(resize),
+                    resizeTo == null ? 0 : resizeTo);
+        }
 
         public static Input of(InputSpec s) {
             Input i = new Input();
@@ -43,6 +50,10 @@ public final class BackboneSpec {
             i.width = s.width();
             i.mean = s.mean();
             i.std = s.std();
+            if (s.resize() != InputSpec.Resize.PAD) {
+                i.resize = s.resize().id();
+                i.resizeTo = s.resizeTo();
+            }
             return i;
         }
     }

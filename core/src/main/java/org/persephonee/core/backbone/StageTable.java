@@ -60,7 +60,7 @@ public final class StageTable {
                     s.description(), shape(s.outputShape()), s.macs(), s.cumulativeMacs(), s.params()));
         }
         sb.append(String.format(Locale.ROOT, "| | classifier | `%s` | %d | %,d | %,d | %,d |%n",
-                describe(bb.spec().classifier), bb.classNames().size(), bb.classifierMacs(), bb.totalMacs(),
+                bb.classifierDescription(), bb.classNames().size(), bb.classifierMacs(), bb.totalMacs(),
                 bb.classifierParams()));
         return sb.toString();
     }

@@ -17,10 +17,12 @@ import java.util.Set;
  * Decodes image files of any size, bit depth or colour model (PNG, JPEG, BMP, GIF, WBMP via Java's
  * ImageIO) and converts them to a backbone's {@link InputSpec}.
  *
- * <p>Conversion: transparent pixels are composited onto black (Fashion-MNIST's background); the image is
- * scaled to fit {@code height x width} keeping its aspect ratio (area averaging when shrinking, bilinear
- * when enlarging) and centred on a canvas filled with the median colour of its border, so padding blends
- * in; grayscale uses Rec. 601 luma; values are scaled to [0, 1] and normalised with the spec's mean/std.
+ * <p>Conversion: transparent pixels are composited onto black (Fashion-MNIST's background); with the
+ * {@code pad} rule the image is scaled to fit {@code height x width} keeping its aspect ratio (area
+ * averaging when shrinking, bilinear when enlarging) and centred on a canvas filled with the median colour
+ * of its border, so padding blends in; with {@code center-crop} its shorter side is scaled to
+ * {@code resizeTo} and the centre {@code height x width} is cut out (torchvision's Resize + CenterCrop);
+ * grayscale uses Rec. 601 luma; values are scaled to [0, 1] and normalised with the spec's mean/std.
  */
 public final class ImageDecoder {
     /** File extensions treated as images when scanning folders. */
@@ -119,6 +121,21 @@ public final class ImageDecoder {
         }
         int th = spec.height();
         int tw = spec.width();
+        if (spec.resize() == InputSpec.Resize.CENTER_CROP) {
+            double scale = spec.resizeTo() / (double) Math.min(w, h);
+            int sh = Math.max(th, (int) Math.round(h * scale));
+            int sw = Math.max(tw, (int) Math.round(w * scale));
+            int y0 = (sh - th) / 2;
+            int x0 = (sw - tw) / 2;
+            for (int c = 0; c < channels; c++) {
+                float[] scaled = resize(planes[c], w, h, sw, sh);
+                int base = offset + c * th * tw;
+                for (int y = 0; y < th; y++) {
+                    System.arraycopy(scaled, (y + y0) * sw + x0, out, base + y * tw, tw);
+                }
+            }
+            return;
+        }
         double scale = Math.min(th / (double) h, tw / (double) w);
         int sh = Math.max(1, (int) Math.round(h * scale));
         int sw = Math.max(1, (int) Math.round(w * scale));

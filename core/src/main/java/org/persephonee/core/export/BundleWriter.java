@@ -224,11 +224,23 @@ public final class BundleWriter {
             return;
         }
         Files.createDirectories(dir);
-        Files.copy(src.resolve(BackboneIO.SPEC_FILE), dir.resolve(BackboneIO.SPEC_FILE));
-        String params = bb.spec().parameters.file;
-        Files.copy(src.resolve(params), dir.resolve(params));
-        if (!bb.parametersSha256().equalsIgnoreCase(Hashes.sha256(dir.resolve(params)))) {
-            throw new IOException(src.resolve(params) + ": changed on disk since the backbone was loaded");
+        for (String f : bb.files()) {
+            Path to = dir.resolve(f);
+            Files.createDirectories(to.getParent());
+            Files.copy(src.resolve(f), to);
+        }
+        String now;
+        if (bb.isTorchScript()) {
+            StringBuilder sb = new StringBuilder();
+            for (org.persephonee.core.backbone.StageBundleSpec.Entry e : bb.stageBundle().entries()) {
+                sb.append(Hashes.sha256(dir.resolve(e.file))).append('\n');
+            }
+            now = Hashes.sha256(sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } else {
+            now = Hashes.sha256(dir.resolve(bb.spec().parameters.file));
+        }
+        if (!bb.parametersSha256().equalsIgnoreCase(now)) {
+            throw new IOException(src + ": the backbone's weight files changed on disk since it was loaded");
         }
     }
 

@@ -61,7 +61,7 @@ public final class FullFineTune {
         PersonalLabelSpace space = exitRun.labelSpace();
         PersonalisationConfig cfg = exitRun.config();
         Engines.seed(cfg.seed());
-        try (Backbone bb = BackboneIO.load(backboneDir)) {
+        try (Backbone bb = BackboneIO.load(backboneDir, true)) {
             if (exitRun.batchNorm().adapted()) {
                 BnStats.restore(bb, exitRun.batchNorm().stats());
             }

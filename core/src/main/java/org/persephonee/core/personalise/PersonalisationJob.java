@@ -293,6 +293,10 @@ public final class PersonalisationJob {
         if (config.bnMode() == BnMode.KEEP) {
             return new BnDecision(false, "keep (as configured)", Double.NaN, Double.NaN, null);
         }
+        if (!backbone.supportsBatchNormAdaptation()) {
+            return new BnDecision(false, "keep: " + (config.bnMode() == BnMode.ADAPT ? "adaptation was asked for, but " : "")
+                    + "TorchScript stages do not expose their BatchNorm statistics", Double.NaN, Double.NaN, null);
+        }
         float[][] keep = config.bnMode() == BnMode.AUTO ? logits(data.trainX, cancelled) : null;
         BnStats.adapt(backbone, data.trainX, config.seed());
         Map<String, float[]> adapted = BnStats.snapshot(backbone);
@@ -531,20 +535,29 @@ public final class PersonalisationJob {
 
     /** Starts the re-fitted final classifier from the backbone's classifier rows (known classes). */
     private void initFromClassifier(ExitHead head, PersonalLabelSpace space) {
-        List<LayerSpec> cls = backbone.spec().classifier;
-        if (cls.size() != 3 || cls.get(0).type() != LayerSpec.Type.GAP || cls.get(2).type() != LayerSpec.Type.LINEAR) {
-            return;
+        if (!backbone.isTorchScript()) {
+            List<LayerSpec> cls = backbone.spec().classifier;
+            if (cls.size() != 3 || cls.get(0).type() != LayerSpec.Type.GAP || cls.get(2).type() != LayerSpec.Type.LINEAR) {
+                return;
+            }
         }
         NDArray w = null;
         NDArray bias = null;
+        int weights = 0;
+        int biases = 0;
         for (Pair<String, Parameter> p : backbone.classifier().getParameters()) {
             if (p.getValue().getType() == Parameter.Type.WEIGHT) {
                 w = p.getValue().getArray();
+                weights++;
             } else if (p.getValue().getType() == Parameter.Type.BIAS) {
                 bias = p.getValue().getArray();
+                biases++;
             }
         }
-        if (w == null || bias == null) {
+        // a TorchScript classifier qualifies when it is pooling + one linear layer on the last stage's channels
+        long channels = backbone.stages().get(backbone.stages().size() - 1).outputShape()[0];
+        if (w == null || bias == null || weights != 1 || biases != 1 || w.getShape().dimension() != 2
+                || w.getShape().get(1) != channels || w.getShape().get(0) != backbone.classNames().size()) {
             return;
         }
         float[] wf = w.toFloatArray();
