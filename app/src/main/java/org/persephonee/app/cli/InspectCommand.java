@@ -17,7 +17,7 @@ public final class InspectCommand implements Command {
 
     @Override public String usage() {
         return "inspect --backbone DIR [--json]\n"
-                + "  --backbone  backbone folder (backbone.json + parameters)\n"
+                + "  --backbone  backbone folder (backbone.json + parameters, or a TorchScript stage bundle)\n"
                 + "  --json      machine-readable output with a 'stages' array";
     }
 
@@ -26,10 +26,21 @@ public final class InspectCommand implements Command {
     @Override
     public int run(Args args, PrintStream out, PrintStream err) throws Exception {
         try (Backbone bb = BackboneIO.load(args.path("backbone"))) {
+            Double diff = bb.isTorchScript() && bb.stageBundle().reference != null
+                    ? BackboneIO.referenceDifference(bb) : null;
             if (args.flag("json")) {
-                out.println(Json.of(describe(bb)));
+                Map<String, Object> m = describe(bb);
+                if (diff != null) {
+                    m.put("reference_max_abs_diff", diff);
+                }
+                out.println(Json.of(m));
             } else {
                 out.print(StageTable.text(bb));
+                if (diff != null) {
+                    out.printf(java.util.Locale.ROOT, "reference check: PyTorch's output reproduced here within %.2g "
+                            + "(max |difference| over %d exporter images)%s%n", diff, bb.stageBundle().reference.batch,
+                            diff <= 1e-4 ? "" : " -- LARGER THAN 1e-4: check the export");
+                }
             }
         }
         return 0;
@@ -40,8 +51,18 @@ public final class InspectCommand implements Command {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", bb.id());
         m.put("name", bb.name());
-        m.put("input", Map.of("channels", bb.input().channels(), "height", bb.input().height(),
-                "width", bb.input().width()));
+        m.put("format", bb.isTorchScript() ? "torchscript-stages" : "declarative");
+        Map<String, Object> in = new LinkedHashMap<>();
+        in.put("channels", bb.input().channels());
+        in.put("height", bb.input().height());
+        in.put("width", bb.input().width());
+        in.put("mean", bb.input().mean());
+        in.put("std", bb.input().std());
+        in.put("resize", bb.input().resize().id());
+        if (bb.input().resizeTo() > 0) {
+            in.put("resize_to", bb.input().resizeTo());
+        }
+        m.put("input", in);
         m.put("classes", bb.classNames());
         m.put("stages", StageTable.rows(bb));
         m.put("classifier_macs", bb.classifierMacs());

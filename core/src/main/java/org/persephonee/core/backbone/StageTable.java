@@ -36,13 +36,18 @@ public final class StageTable {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "%s  (%s)  input %s  %d classes%n", bb.name(), bb.id(),
                 shape(bb.input().shape()), bb.classNames().size()));
-        sb.append(String.format(Locale.ROOT, "%3s  %-8s %-10s %10s %12s %9s%n", "#", "stage", "output", "MACs",
-                "cum. MACs", "params"));
+        sb.append(String.format(Locale.ROOT, "format: %s; images: %s%n", bb.format(), bb.input().resize()
+                == InputSpec.Resize.CENTER_CROP ? "shorter side to " + bb.input().resizeTo() + ", centre crop"
+                : "fitted whole, padded with the border colour"));
+        int w = Math.max(8, bb.stages().stream().mapToInt(s -> s.name().length()).max().orElse(8));
+        String head = "%3s  %-" + w + "s %-12s %10s %12s %9s%n";
+        String row = "%3d  %-" + w + "s %-12s %10s %12s %9s%n";
+        sb.append(String.format(Locale.ROOT, head, "#", "stage", "output", "MACs", "cum. MACs", "params"));
         for (Stage s : bb.stages()) {
-            sb.append(String.format(Locale.ROOT, "%3d  %-8s %-10s %10s %12s %9s%n", s.index(), s.name(),
+            sb.append(String.format(Locale.ROOT, row, s.index(), s.name(),
                     shape(s.outputShape()), count(s.macs()), count(s.cumulativeMacs()), count(s.params())));
         }
-        sb.append(String.format(Locale.ROOT, "%3s  %-8s %-10s %10s %12s %9s%n", "", "classify",
+        sb.append(String.format(Locale.ROOT, head, "", "classify",
                 bb.classNames().size(), count(bb.classifierMacs()), count(bb.totalMacs()),
                 count(bb.classifierParams())));
         sb.append(String.format(Locale.ROOT, "total: %s MACs, %s parameters%n", count(bb.totalMacs()),

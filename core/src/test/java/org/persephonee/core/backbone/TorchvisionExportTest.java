@@ -101,4 +101,43 @@ class TorchvisionExportTest {
             }
         }
     }
+
+    @Test
+    void exporterCutsPlainSequentialsAndRefusesWhatItCannotReproduce() throws Exception {
+        Path builder = tmp.resolve("nets.py");
+        Files.writeString(builder, String.join("\n",
+                "import torch, torch.nn as nn",
+                "def plain():",
+                "    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),",
+                "                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),",
+                "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3))",
+                "class Odd(nn.Module):",
+                "    def __init__(self):",
+                "        super().__init__()",
+                "        self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU())",
+                "        self.classifier = nn.Linear(8, 3)",
+                "    def forward(self, x):",
+                "        return self.classifier(self.features(x).amax((2, 3)))  # max, not the average pool",
+                "def odd():",
+                "    return Odd()",
+                ""));
+        Path plain = tmp.resolve("plain");
+        TorchPython.Result ok = TorchPython.export(List.of("--builder", builder + ":plain", "--input", "1x16x16",
+                "--classes", "a,b,c", "--out", plain.toString()));
+        assertEquals(0, ok.code(), ok.output());
+        try (Backbone bb = BackboneIO.load(plain)) {
+            assertEquals(List.of("s0", "s1", "s2", "s3", "s4"), bb.stages().stream().map(Stage::name).toList());
+            assertEquals(List.of("a", "b", "c"), bb.classNames());
+            assertTrue(BackboneIO.referenceDifference(bb) < 1e-4);
+        }
+        TorchPython.Result odd = TorchPython.export(List.of("--builder", builder + ":odd", "--input", "1x16x16",
+                "--out", tmp.resolve("odd").toString()));
+        assertEquals(2, odd.code(), odd.output());
+        assertTrue(odd.output().contains("do not reproduce the model's output"), odd.output());
+        assertTrue(!Files.exists(tmp.resolve("odd")), "nothing written");
+        TorchPython.Result unknown = TorchPython.export(List.of("--model", "torchvision:no_such_net",
+                "--out", tmp.resolve("x").toString()));
+        assertEquals(1, unknown.code());
+        assertTrue(unknown.output().contains("torchvision has no model 'no_such_net'"), unknown.output());
+    }
 }

@@ -46,6 +46,35 @@ class ImageImportTest {
     }
 
     @Test
+    void centreCropRuleCutsTheMiddleLikeTorchvision() {
+        // 300x100: black sides, a red 100x100 square in the middle
+        BufferedImage img = new BufferedImage(300, 100, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        g.setColor(Color.RED);
+        g.fillRect(100, 0, 100, 100);
+        g.dispose();
+        InputSpec crop = new InputSpec(3, 20, 20, new float[] {0, 0, 0}, new float[] {1, 1, 1},
+                InputSpec.Resize.CENTER_CROP, 20);
+        float[] out = new float[crop.size()];
+        ImageDecoder.toInput(img, crop, out, 0);
+        for (int i = 0; i < 400; i++) {
+            assertEquals(1f, out[i], 1e-4, "red plane is all red after the centre crop");
+            assertEquals(0f, out[400 + i], 1e-4, "green plane is empty");
+        }
+        // resize to 40 on the shorter side, then the centre 20x20: still inside the red square
+        InputSpec wider = new InputSpec(3, 20, 20, new float[] {0, 0, 0}, new float[] {1, 1, 1},
+                InputSpec.Resize.CENTER_CROP, 40);
+        ImageDecoder.toInput(img, wider, out, 0);
+        assertEquals(1f, out[0], 1e-4);
+        // the pad rule keeps the black sides instead
+        InputSpec pad = new InputSpec(3, 20, 20, new float[] {0, 0, 0}, new float[] {1, 1, 1});
+        ImageDecoder.toInput(img, pad, out, 0);
+        assertEquals(0f, out[10 * 20 + 1], 1e-4, "left side is black when the whole image is fitted");
+        assertThrows(IllegalArgumentException.class, () -> new InputSpec(3, 20, 20, new float[] {0, 0, 0},
+                new float[] {1, 1, 1}, InputSpec.Resize.CENTER_CROP, 10));
+    }
+
+    @Test
     void decodesOddFormatsBitDepthsAndColourModels() throws Exception {
         Path d = tmp.resolve("odd");
         // 16-bit grayscale PNG
