@@ -153,6 +153,38 @@ class LabUiTest {
     }
 
     @Test
+    void aTorchScriptStageBundleOpensAndTakesExitsWhileABrokenOneIsExplained(FxRobot robot) throws Exception {
+        ready(robot);
+        Path good = REPO.resolve("sample-models/fmnist-mobilenetv2-ts");
+        // a copy with one stage file missing: a clear message naming the stage, the open backbone stays
+        Path broken = Files.createDirectories(tmp.resolve("broken-" + System.nanoTime()));
+        try (Stream<Path> files = Files.walk(good)) {
+            for (Path f : files.toList()) {
+                Path q = broken.resolve(good.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(q);
+                } else if (!f.getFileName().toString().startsWith("03-")) {
+                    Files.copy(f, q);
+                }
+            }
+        }
+        robot.interact(() -> controller.openBackbone(broken));
+        waitFor(30, () -> !model.errors.isEmpty());
+        assertTrue(model.errors.get(model.errors.size() - 1).contains("stage 'features.3'"), model.errors.toString());
+        assertEquals("fmnist-resnet9", model.backbone.get().id());
+
+        robot.interact(() -> controller.openBackbone(good));
+        waitFor(60, () -> model.backbone.get().isTorchScript() && model.stageProfile.get() != null
+                && model.stageProfile.get().stageMs().containsKey("features.4"));
+        javafx.scene.Node card = robot.lookup(n -> "stage-features.4".equals(n.getId())).query();
+        assertNotNull(card, "the graph shows the bundle's stages");
+        robot.drag("#head-conv").dropTo(card);
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(1, model.exits.size());
+        assertEquals("features.4", model.exits.get(0).stage());
+    }
+
+    @Test
     void droppingAFolderImportsLabelledUnlabelledAndTestImages(FxRobot robot) throws Exception {
         ready(robot);
         robot.drag("#file-source").dropTo("#thumbnails");
