@@ -217,8 +217,17 @@ public final class BenchCommand implements Command {
         return m;
     }
 
-    /** Accuracy and median milliseconds per image (after a short warm-up). */
+    /** Accuracy and median milliseconds per image (after a short warm-up), on one thread like the latency profile. */
     private static double[] run(EarlyExitModel model, List<PersonalImage> images) throws Exception {
+        int threads = org.persephonee.core.engine.Engines.setThreads(1);
+        try {
+            return runTimed(model, images);
+        } finally {
+            org.persephonee.core.engine.Engines.setThreads(threads);
+        }
+    }
+
+    private static double[] runTimed(EarlyExitModel model, List<PersonalImage> images) throws Exception {
         for (int i = 0; i < Math.min(10, images.size()); i++) {
             model.classify(images.get(i).path());
         }

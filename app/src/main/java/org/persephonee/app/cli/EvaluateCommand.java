@@ -58,19 +58,25 @@ public final class EvaluateCommand implements Command {
             int correct = 0;
             int n = 0;
             double[] ms = new double[images.size()];
-            for (PersonalImage img : images) {
-                EarlyExitModel.Prediction p;
-                try {
-                    p = model.classify(img.path());
-                } catch (ImageDecodeException e) {
-                    skipped.add(new SkippedFile(img.path(), e.problem()));
-                    continue;
+            // one image at a time on one thread, like the latency profile the bundle's expectations come from
+            int threads = org.persephonee.core.engine.Engines.setThreads(1);
+            try {
+                for (PersonalImage img : images) {
+                    EarlyExitModel.Prediction p;
+                    try {
+                        p = model.classify(img.path());
+                    } catch (ImageDecodeException e) {
+                        skipped.add(new SkippedFile(img.path(), e.problem()));
+                        continue;
+                    }
+                    ms[n++] = p.millis();
+                    leave[p.exitIndex()]++;
+                    if (p.label().equals(img.label())) {
+                        correct++;
+                    }
                 }
-                ms[n++] = p.millis();
-                leave[p.exitIndex()]++;
-                if (p.label().equals(img.label())) {
-                    correct++;
-                }
+            } finally {
+                org.persephonee.core.engine.Engines.setThreads(threads);
             }
             if (n == 0) {
                 throw new CliException("none of the " + images.size() + " images could be read");

@@ -41,6 +41,21 @@ public final class Engines {
         return e;
     }
 
+    /**
+     * Sets libtorch's intra-op thread count for the whole process and returns the previous one (restore it in
+     * a finally block). Batch-1 timings run on one thread: tiny per-image convolutions gain nothing from a
+     * second thread, and on a busy machine two OpenMP threads stall each other (measured here: 0.2 ms per
+     * stage on one thread, 15-60 ms on two while another process kept one core busy).
+     */
+    public static int setThreads(int threads) {
+        pytorch();
+        int before = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        if (threads != before) {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        }
+        return before;
+    }
+
     /** Seeds the engine's random generator (parameter initialisation, dropout). */
     public static void seed(long seed) {
         pytorch().setRandomSeed((int) seed);

@@ -10,6 +10,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.engine.Engines;
 import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.exits.ExitHead;
 
@@ -94,6 +95,7 @@ public final class LatencyProfile {
         Map<String, Double> stages = new LinkedHashMap<>();
         Map<String, Double> hs = new LinkedHashMap<>();
         double cls;
+        int threads = Engines.setThreads(1);
         try (NDManager m = bb.manager().newSubManager()) {
             for (Stage s : bb.stages()) {
                 stages.put(s.name(), time(s.block(), m, shape(s.inputShape()), repeats));
@@ -105,10 +107,11 @@ public final class LatencyProfile {
                     hs.put(key(h), time(h.block(), hm, h.batchShape(1), repeats));
                 }
             }
+        } finally {
+            Engines.setThreads(threads);
         }
         return new LatencyProfile(String.format(java.util.Locale.ROOT,
-                "measured on this machine at batch 1 (%d cores, median of %d runs)",
-                Runtime.getRuntime().availableProcessors(), repeats), stages, hs, cls);
+                "measured on this machine at batch 1 on one thread (median of %d runs)", repeats), stages, hs, cls);
     }
 
     /** A profile from stored numbers (for example a saved run). */
@@ -125,12 +128,17 @@ public final class LatencyProfile {
     /** Adds measurements for heads not in this profile (for example after new exits were trained). */
     public LatencyProfile withHeads(List<ExitHead> heads, int repeats) {
         Map<String, Double> hs = new LinkedHashMap<>(headMs);
-        for (ExitHead h : heads) {
-            if (!hs.containsKey(key(h))) {
-                try (NDManager hm = h.model().getNDManager().newSubManager()) {
-                    hs.put(key(h), time(h.block(), hm, h.batchShape(1), repeats));
+        int threads = Engines.setThreads(1);
+        try {
+            for (ExitHead h : heads) {
+                if (!hs.containsKey(key(h))) {
+                    try (NDManager hm = h.model().getNDManager().newSubManager()) {
+                        hs.put(key(h), time(h.block(), hm, h.batchShape(1), repeats));
+                    }
                 }
             }
+        } finally {
+            Engines.setThreads(threads);
         }
         LatencyProfile p = new LatencyProfile(source, stageMs, hs, classifierMs);
         p.estimated.addAll(estimated);
