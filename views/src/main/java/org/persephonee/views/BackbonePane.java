@@ -100,6 +100,7 @@ public final class BackbonePane {
             case LINEAR -> "Global average pool + linear: cheapest";
             case CONV -> "3x3 conv stride 2 + BatchNorm + ReLU, pool, linear (MSDNet / HAPI)";
             case MLP -> "Pool, hidden layer with ReLU, linear";
+            case GRID -> "Average pool to a 4x4 grid + linear: cheap, keeps where features are";
         }));
         chip.setOnDragDetected(e -> {
             Dragboard db = chip.startDragAndDrop(TransferMode.COPY);

@@ -39,7 +39,7 @@ public final class LabModel {
     // settings
     public final StringProperty labels = new SimpleStringProperty("all");
     public final IntegerProperty epochs = new SimpleIntegerProperty(10);
-    public final DoubleProperty learningRate = new SimpleDoubleProperty(0.01);
+    public final DoubleProperty learningRate = new SimpleDoubleProperty(0.03);
     public final DoubleProperty pseudoThreshold = new SimpleDoubleProperty(0.8);
     public final DoubleProperty temperature = new SimpleDoubleProperty(2.0);
     public final IntegerProperty seed = new SimpleIntegerProperty(42);

@@ -165,7 +165,7 @@ public final class BenchCommand implements Command {
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("rows", rows);
         json.put("ratios", ratios);
-        json.put("config", Map.of("epochs", epochs, "seed", seed, "exits", "auto (conv head after every stage but "
+        json.put("config", Map.of("epochs", epochs, "seed", seed, "exits", "auto (grid head after every stage but "
                 + "the last)", "max_drop_points", 1.0, "full_finetune", "SGD lr 0.01 momentum 0.9, cosine, same "
                 + "epochs, targets and data", "quick", quick));
         json.put("seconds", (System.nanoTime() - t0) / 1e9);

@@ -34,13 +34,13 @@ public final class PersonaliseCommand implements Command {
 
     @Override public String usage() {
         return "personalise --backbone DIR --data PERSONA_DIR --out BUNDLE_DIR [options]\n"
-                + "  --exits STAGE:HEAD,...|auto   exits to train (heads: linear, conv, conv32x2, mlp, mlp128); "
-                + "default auto\n"
-                + "  --auto-head HEAD              head type used by auto (default conv)\n"
+                + "  --exits STAGE:HEAD,...|auto   exits to train (heads: grid, grid2, linear, conv, conv32x2, mlp, "
+                + "mlp128); default auto\n"
+                + "  --auto-head HEAD              head type used by auto (default grid)\n"
                 + "  --labels all|none|FRACTION    which labels to use (default all)\n"
                 + "  --max-drop POINTS             accuracy the operating point may give up (default 1.0)\n"
                 + "  --seed N                      default 42\n"
-                + "  --epochs N --lr X             head training (default 10, 0.01)\n"
+                + "  --epochs N --lr X             head training (default 10, 0.03)\n"
                 + "  --unlabelled pseudo|distill|both|ignore   teacher rule for unlabelled images (default both)\n"
                 + "  --pseudo-threshold X          teacher confidence for a pseudo-label (default 0.8)\n"
                 + "  --temperature T               distillation temperature (default 2)\n"
@@ -80,7 +80,7 @@ public final class PersonaliseCommand implements Command {
             b.optLabels(regime)
                     .optSeed(args.longValue("seed", 42))
                     .optEpochs(args.intValue("epochs", 10))
-                    .optLearningRate((float) args.doubleValue("lr", 0.01))
+                    .optLearningRate((float) args.doubleValue("lr", 0.03))
                     .optPseudoLabelThreshold((float) args.doubleValue("pseudo-threshold", 0.8))
                     .optTemperature((float) args.doubleValue("temperature", 2))
                     .optUnlabelledRule(UnlabelledRule.valueOf(args.get("unlabelled", "both").toUpperCase(Locale.ROOT)))
@@ -107,7 +107,7 @@ public final class PersonaliseCommand implements Command {
             List<ExitPlacement> placements;
             try {
                 placements = exits.equals("auto")
-                        ? ExitPlacement.auto(bb, HeadSpec.parse(args.get("auto-head", "conv")))
+                        ? ExitPlacement.auto(bb, HeadSpec.parse(args.get("auto-head", "grid")))
                         : ExitPlacement.parseList(exits);
                 b.setPlacements(placements);
                 b.build();

@@ -48,9 +48,9 @@ public record ExitPlacement(String stage, HeadSpec head) {
         return out;
     }
 
-    /** The default proposal: a conv head after every stage but the last. */
+    /** The default proposal: a grid head after every stage but the last. */
     public static List<ExitPlacement> auto(org.persephonee.core.backbone.Backbone bb) {
-        return auto(bb, HeadSpec.of(HeadType.CONV));
+        return auto(bb, HeadSpec.of(HeadType.GRID));
     }
 
     @Override

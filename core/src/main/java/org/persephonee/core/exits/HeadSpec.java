@@ -11,7 +11,7 @@ import java.util.Objects;
  * and the number of personal classes, so they are made by {@link #layers(long[], int)}.
  *
  * @param type non-null head type
- * @param channels conv channels of a CONV head (ignored otherwise)
+ * @param channels conv channels of a CONV head, cells per side of a GRID head (ignored otherwise)
  * @param convLayers 1 or 2 conv blocks of a CONV head (ignored otherwise)
  * @param hidden hidden units of an MLP head (ignored otherwise)
  */
@@ -22,22 +22,37 @@ public record HeadSpec(HeadType type, int channels, int convLayers, int hidden) 
         if (type == HeadType.CONV && (channels < 1 || convLayers < 1 || convLayers > 2)) {
             throw new IllegalArgumentException("a conv head needs channels >= 1 and 1 or 2 conv layers");
         }
+        if (type == HeadType.GRID && (channels < 1 || channels > 16)) {
+            throw new IllegalArgumentException("a grid head needs 1 to 16 cells per side");
+        }
         if (type == HeadType.MLP && hidden < 1) {
             throw new IllegalArgumentException("an MLP head needs hidden >= 1");
         }
     }
 
-    /** Default hyper-parameters for a type: conv 32 channels x 1 layer, MLP 64 hidden units. */
+    /** Default cells per side of a GRID head's pooling grid. */
+    public static final int GRID_CELLS = 4;
+
+    /** Default hyper-parameters for a type: conv 32 channels x 1 layer, MLP 64 hidden units, grid 4x4 cells. */
     public static HeadSpec of(HeadType type) {
-        return new HeadSpec(type, 32, 1, 64);
+        return new HeadSpec(type, type == HeadType.GRID ? GRID_CELLS : 32, 1, 64);
+    }
+
+    /** A GRID head pooling to {@code cells x cells} (fewer when the stage output is smaller). */
+    public static HeadSpec grid(int cells) {
+        return new HeadSpec(HeadType.GRID, cells, 1, 64);
     }
 
     /** This type with the other hyper-parameters kept from {@code previous}. */
     public HeadSpec withDefaultsFrom(HeadSpec previous) {
+        if (type == HeadType.GRID || previous.type() == HeadType.GRID) {
+            // a grid head's cells and a conv head's channels share a field: do not carry one into the other
+            return type == previous.type() ? previous : of(type);
+        }
         return new HeadSpec(type, previous.channels(), previous.convLayers(), previous.hidden());
     }
 
-    /** Parses {@code linear}, {@code conv}, {@code conv32}, {@code conv32x2}, {@code mlp}, {@code mlp128}. */
+    /** Parses {@code linear}, {@code conv}, {@code conv32}, {@code conv32x2}, {@code mlp}, {@code mlp128}, {@code grid}, {@code grid2}. */
     public static HeadSpec parse(String s) {
         String t = s.strip().toLowerCase(java.util.Locale.ROOT);
         try {
@@ -52,22 +67,27 @@ public record HeadSpec(HeadType type, int channels, int convLayers, int hidden) 
                 }
                 return new HeadSpec(HeadType.CONV, ch, layers, 64);
             }
+            if (t.startsWith("grid")) {
+                String rest = t.substring(4);
+                return grid(rest.isEmpty() ? GRID_CELLS : Integer.parseInt(rest));
+            }
             if (t.startsWith("mlp")) {
                 String rest = t.substring(3);
                 return new HeadSpec(HeadType.MLP, 32, 1, rest.isEmpty() ? 64 : Integer.parseInt(rest));
             }
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("bad head '" + s + "' (examples: linear, conv, conv32x2, mlp128)");
+            throw new IllegalArgumentException("bad head '" + s + "' (examples: linear, conv, conv32x2, mlp128, grid)");
         }
         return of(HeadType.parse(t));
     }
 
-    /** Compact id such as {@code conv32x1}, {@code mlp64}, {@code linear}. */
+    /** Compact id such as {@code conv32x1}, {@code mlp64}, {@code linear}, {@code grid}. */
     public String id() {
         return switch (type) {
             case LINEAR -> "linear";
             case CONV -> "conv" + channels + "x" + convLayers;
             case MLP -> "mlp" + hidden;
+            case GRID -> channels == GRID_CELLS ? "grid" : "grid" + channels;
         };
     }
 
@@ -97,6 +117,17 @@ public record HeadSpec(HeadType type, int channels, int convLayers, int hidden) 
                 l.add(LayerSpec.flatten());
                 l.add(LayerSpec.linear(hidden));
                 l.add(LayerSpec.relu());
+            }
+            case GRID -> {
+                // an average pool whose windows tile the map into g x g cells (overlapping when it does not divide)
+                long h = Math.min(in[1], in[2]);
+                int g = (int) Math.min(channels, h);
+                int stride = (int) (h / g);
+                int kernel = (int) (h - (long) (g - 1) * stride);
+                if (kernel > 1 || stride > 1) {
+                    l.add(LayerSpec.avgPool(kernel, stride));
+                }
+                l.add(LayerSpec.flatten());
             }
             default -> {
                 l.add(LayerSpec.gap());

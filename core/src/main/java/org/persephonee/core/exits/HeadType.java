@@ -9,7 +9,12 @@ public enum HeadType {
     /** 1-2 x [3x3 conv stride 2 + BatchNorm + ReLU], pool, linear (MSDNet / HAPI style). */
     CONV("Conv head"),
     /** Global average pooling, a hidden linear layer with ReLU, then linear. */
-    MLP("Small MLP");
+    MLP("Small MLP"),
+    /**
+     * Average pooling to a coarse grid ({@link HeadSpec#GRID_CELLS} x {@link HeadSpec#GRID_CELLS} cells by
+     * default), then one linear layer: keeps where in the image a feature fires, which global pooling loses.
+     */
+    GRID("Grid pool + linear");
 
     private final String display;
 
@@ -18,12 +23,12 @@ public enum HeadType {
     /** Name shown in the UI. */
     public String display() { return display; }
 
-    /** Parses {@code linear}, {@code conv} or {@code mlp}, case-insensitive. */
+    /** Parses {@code linear}, {@code conv}, {@code mlp} or {@code grid}, case-insensitive. */
     public static HeadType parse(String s) {
         try {
             return valueOf(s.strip().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown head type '" + s + "' (expected linear, conv or mlp)");
+            throw new IllegalArgumentException("unknown head type '" + s + "' (expected linear, conv, mlp or grid)");
         }
     }
 

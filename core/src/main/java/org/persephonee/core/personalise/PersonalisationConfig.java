@@ -122,7 +122,7 @@ public final class PersonalisationConfig {
         private float pseudoLabelThreshold = 0.8f;
         private float temperature = 2f;
         private int epochs = 10;
-        private float learningRate = 1e-2f;
+        private float learningRate = 3e-2f;
         private float weightDecay = 1e-4f;
         private int batchSize = 64;
         private boolean refitFinal = true;

@@ -4,7 +4,9 @@ import java.util.Arrays;
 
 /**
  * Training targets per training image: a hard class (label or pseudo-label) and/or a soft teacher
- * distribution, with a weight. Labelled images weigh 1; when labels exist, images taught by the teacher
+ * distribution, with a weight. Labelled images weigh 1 on average, each labelled class the same in total
+ * (how many images a person labels per class says little about how often they will photograph it, and
+ * an unevenly labelled class would otherwise tilt every head); when labels exist, images taught by the teacher
  * share a total weight equal to the labelled images' (so a weak teacher cannot drown the person's own
  * labels); with no labels every teacher target weighs 1.
  */
@@ -36,6 +38,18 @@ public final class Targets {
                 t.hard[i] = space.indexOf(l);
                 t.weight[i] = 1f;
                 t.labelled++;
+            }
+        }
+        int[] perClass = new int[space.size()];
+        int classes = 0;
+        for (int i = 0; i < d.trainSize(); i++) {
+            if (t.hard[i] >= 0 && perClass[t.hard[i]]++ == 0) {
+                classes++;
+            }
+        }
+        for (int i = 0; i < d.trainSize(); i++) {
+            if (t.hard[i] >= 0) {
+                t.weight[i] = t.labelled / (float) (classes * perClass[t.hard[i]]);
             }
         }
         return t;
