@@ -54,7 +54,9 @@ public final class BackbonePane {
         title.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
         Label paletteLabel = new Label("Exit heads — drag onto a stage");
         paletteLabel.getStyleClass().add("hint");
-        HBox palette = new HBox(6);
+        // wraps onto a second row when the pane is narrow, so no chip is cut off
+        javafx.scene.layout.FlowPane palette = new javafx.scene.layout.FlowPane(6, 6);
+        palette.setPrefWrapLength(300);
         for (HeadType t : HeadType.values()) {
             palette.getChildren().add(chip(t));
         }
@@ -78,6 +80,7 @@ public final class BackbonePane {
             }
         });
         ScrollPane scroll = new ScrollPane(graph);
+        scroll.setId("stage-scroll");
         scroll.setFitToWidth(true);
         VBox.setVgrow(scroll, Priority.ALWAYS);
         VBox box = new VBox(8, title, paletteLabel, palette, actions, scroll);

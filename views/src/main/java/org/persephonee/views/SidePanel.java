@@ -100,18 +100,34 @@ public final class SidePanel {
                 exitThreshold.setValue(b.doubleValue());
             }
         });
-        exitItems.add(new SheetItem(HeadType.class, "Exit", "Head type", "Linear, conv or MLP head",
-                () -> e.head().type(), v -> e.headProperty().set(HeadSpec.of((HeadType) v)
-                .withDefaultsFrom(e.head())), e.headProperty()));
-        exitItems.add(new SheetItem(Integer.class, "Exit", "Conv channels", "Channels of a conv head",
-                () -> e.head().channels(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
-                clampInt(v, 1, 512), e.head().convLayers(), e.head().hidden())), e.headProperty()));
-        exitItems.add(new SheetItem(Integer.class, "Exit", "Conv layers", "1 or 2 conv blocks in a conv head",
-                () -> e.head().convLayers(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
-                e.head().channels(), clampInt(v, 1, 2), e.head().hidden())), e.headProperty()));
-        exitItems.add(new SheetItem(Integer.class, "Exit", "MLP hidden units", "Hidden units of an MLP head",
-                () -> e.head().hidden(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
-                e.head().channels(), e.head().convLayers(), clampInt(v, 1, 4096))), e.headProperty()));
+        exitItems.add(new SheetItem(HeadType.class, "Exit", "Head type", "Linear, conv, MLP or grid head",
+                () -> e.head().type(), v -> {
+                    e.headProperty().set(HeadSpec.of((HeadType) v).withDefaultsFrom(e.head()));
+                    // the hyper-parameters shown depend on the type
+                    javafx.application.Platform.runLater(() -> {
+                        if (model.selectedExit.get() == e) {
+                            showExit(e);
+                        }
+                    });
+                }, e.headProperty()));
+        switch (e.head().type()) {
+            case CONV -> {
+                exitItems.add(new SheetItem(Integer.class, "Exit", "Conv channels", "Channels of a conv head",
+                        () -> e.head().channels(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
+                        clampInt(v, 1, 512), e.head().convLayers(), e.head().hidden())), e.headProperty()));
+                exitItems.add(new SheetItem(Integer.class, "Exit", "Conv layers", "1 or 2 conv blocks in a conv head",
+                        () -> e.head().convLayers(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
+                        e.head().channels(), clampInt(v, 1, 2), e.head().hidden())), e.headProperty()));
+            }
+            case GRID -> exitItems.add(new SheetItem(Integer.class, "Exit", "Grid cells per side",
+                    "The stage output is average-pooled to this many cells per side (1-16) before the linear layer",
+                    () -> e.head().channels(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
+                    clampInt(v, 1, 16), e.head().convLayers(), e.head().hidden())), e.headProperty()));
+            case MLP -> exitItems.add(new SheetItem(Integer.class, "Exit", "MLP hidden units", "Hidden units of an MLP head",
+                    () -> e.head().hidden(), v -> e.headProperty().set(new HeadSpec(e.head().type(),
+                    e.head().channels(), e.head().convLayers(), clampInt(v, 1, 4096))), e.headProperty()));
+            default -> { }
+        }
     }
 
     private static int clampInt(Object v, int lo, int hi) {

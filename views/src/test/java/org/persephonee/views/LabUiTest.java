@@ -135,12 +135,14 @@ class LabUiTest {
         assertNotNull(robot.lookup("#exit-block3").query(), "the exit is drawn as a branch");
 
         // the last stage already feeds the final classifier: refused with a reason
+        robot.interact(() -> robot.lookup("#stage-scroll").queryAs(javafx.scene.control.ScrollPane.class).setVvalue(1));
         robot.drag("#head-linear").dropTo("#stage-block8");
         WaitForAsyncUtils.waitForFxEvents();
         assertEquals(1, model.exits.size());
         assertTrue(model.status.get().contains("final classifier"), model.status.get());
 
         // a second head on the same stage is refused too
+        robot.interact(() -> robot.lookup("#stage-scroll").queryAs(javafx.scene.control.ScrollPane.class).setVvalue(0));
         robot.drag("#head-mlp").dropTo("#stage-block3");
         WaitForAsyncUtils.waitForFxEvents();
         assertEquals(1, model.exits.size());
