@@ -78,17 +78,15 @@ public final class BackboneSpec {
     public Map<String, Object> training = new LinkedHashMap<>();
 
     /**
-     * Validates the spec and computes every stage's shape, so that a broken description fails early.
+     * Checks what both backbone formats share: format version, id, input and class names.
      *
+     * @return the input spec
      * @throws IllegalArgumentException naming the first problem found
      */
-    public void validate() {
-        if (!FORMAT.equals(format)) {
-            throw new IllegalArgumentException("'format' is '" + format + "', expected '" + FORMAT + "'");
-        }
-        if (formatVersion != FORMAT_VERSION) {
+    static InputSpec validateHeader(int formatVersion, int supported, String id, Input input, List<String> classes) {
+        if (formatVersion != supported) {
             throw new IllegalArgumentException("'formatVersion' " + formatVersion + " is not supported (this build reads "
-                    + FORMAT_VERSION + ")");
+                    + supported + ")");
         }
         if (id == null || id.isBlank()) {
             throw new IllegalArgumentException("'id' is missing");
@@ -103,6 +101,19 @@ public final class BackboneSpec {
         if (classes.stream().anyMatch(c -> c == null || c.isBlank())) {
             throw new IllegalArgumentException("'classes' has an empty class name");
         }
+        return in;
+    }
+
+    /**
+     * Validates the spec and computes every stage's shape, so that a broken description fails early.
+     *
+     * @throws IllegalArgumentException naming the first problem found
+     */
+    public void validate() {
+        if (!FORMAT.equals(format)) {
+            throw new IllegalArgumentException("'format' is '" + format + "', expected '" + FORMAT + "'");
+        }
+        InputSpec in = validateHeader(formatVersion, FORMAT_VERSION, id, input, classes);
         if (stages == null || stages.isEmpty()) {
             throw new IllegalArgumentException("'stages' is empty: a backbone needs at least one stage");
         }

@@ -78,23 +78,7 @@ public final class StageBundleSpec {
      * @throws IllegalArgumentException naming the first problem (and the stage it is in)
      */
     public void validate() {
-        if (formatVersion != FORMAT_VERSION) {
-            throw new IllegalArgumentException("'formatVersion' " + formatVersion + " is not supported (this build reads "
-                    + FORMAT_VERSION + ")");
-        }
-        if (id == null || id.isBlank()) {
-            throw new IllegalArgumentException("'id' is missing");
-        }
-        if (input == null) {
-            throw new IllegalArgumentException("'input' is missing");
-        }
-        input.toInputSpec();
-        if (classes == null || classes.size() < 2) {
-            throw new IllegalArgumentException("'classes' needs at least two class names");
-        }
-        if (classes.stream().anyMatch(c -> c == null || c.isBlank())) {
-            throw new IllegalArgumentException("'classes' has an empty class name");
-        }
+        BackboneSpec.validateHeader(formatVersion, FORMAT_VERSION, id, input, classes);
         if (stages == null || stages.isEmpty()) {
             throw new IllegalArgumentException("'stages' is empty: a backbone needs at least one stage");
         }

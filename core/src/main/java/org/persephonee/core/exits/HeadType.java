@@ -14,7 +14,7 @@ public enum HeadType {
      * Average pooling to a coarse grid ({@link HeadSpec#GRID_CELLS} x {@link HeadSpec#GRID_CELLS} cells by
      * default), then one linear layer: keeps where in the image a feature fires, which global pooling loses.
      */
-    GRID("Grid pool + linear");
+    GRID("Grid + linear");
 
     private final String display;
 
