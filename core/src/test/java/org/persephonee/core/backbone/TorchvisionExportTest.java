@@ -69,6 +69,20 @@ class TorchvisionExportTest {
     }
 
     @Test
+    void mobileNetV3AndEfficientNetAreCutAtBlocksAndReproduced() throws Exception {
+        for (String name : List.of("mobilenet_v3_small", "efficientnet_b0")) {
+            Path out = tmp.resolve(name);
+            TorchPython.Result r = TorchPython.export(List.of("--model", "torchvision:" + name, "--out", out.toString()));
+            assertEquals(0, r.code(), r.output());
+            try (Backbone bb = BackboneIO.load(out)) {
+                // stem + every inverted-residual / MBConv block + the last 1x1 conv
+                assertEquals(name.startsWith("mobilenet") ? 13 : 18, bb.stages().size(), name);
+                assertTrue(BackboneIO.referenceDifference(bb) < 1e-4, name + ": " + BackboneIO.referenceDifference(bb));
+            }
+        }
+    }
+
+    @Test
     void personalisationExportAndRuntimeWorkOnExportedModels() throws Exception {
         Path persona = Fixtures.persona(tmp.resolve("persona"), new int[] {0, 1, 2}, 6, 12, 6, 11);
         for (Path dir : List.of(resnet, mobilenet)) {
