@@ -109,8 +109,16 @@ public final class Evaluation {
     /** Every exit's curve and the cascade's. */
     public List<Curve> curves() { return ThresholdSweep.all(cascade, exitNames); }
 
-    /** The fastest cascade within {@code maxDropPoints} of the personalised final exit. */
+    /**
+     * The fastest cascade within {@code maxDropPoints} of the personalised final exit, with the threshold search
+     * chosen by split-half cross-validation ({@link OperatingPoint#select}).
+     */
     public OperatingPoint.Choice operatingPoint(double maxDropPoints, boolean byMacs) {
-        return OperatingPoint.choose(cascade, maxDropPoints, byMacs);
+        return selection(maxDropPoints, byMacs).choice();
+    }
+
+    /** The operating point with how its search was chosen and its cross-validated estimate. */
+    public OperatingPoint.Selection selection(double maxDropPoints, boolean byMacs) {
+        return OperatingPoint.select(cascade, maxDropPoints, byMacs, 7);
     }
 }

@@ -51,4 +51,23 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
         }
         return n == 0 ? Double.NaN : c / (double) n;
     }
+
+    /** The same predictions restricted to some images (rows in the given order). */
+    public EvalPredictions subset(int[] rows) {
+        List<float[][]> ex = new java.util.ArrayList<>();
+        for (float[][] e : exits) {
+            float[][] sub = new float[rows.length][];
+            for (int i = 0; i < rows.length; i++) {
+                sub[i] = e[rows[i]];
+            }
+            ex.add(sub);
+        }
+        float[][] fin = new float[rows.length][];
+        int[] t = new int[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            fin[i] = finalExit[rows[i]];
+            t[i] = truth[rows[i]];
+        }
+        return new EvalPredictions(stages, ex, fin, t, classes);
+    }
 }

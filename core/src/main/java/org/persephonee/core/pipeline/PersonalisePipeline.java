@@ -50,9 +50,10 @@ public final class PersonalisePipeline {
      * @param profile latency per stage and head
      * @param evaluation cascade evaluator bound to the costs
      * @param choice the operating point
+     * @param selection how the threshold search was chosen, with its split-half cross-validated estimate
      */
     public record Outcome(PersonalisationResult result, LatencyProfile profile, Evaluation evaluation,
-                          OperatingPoint.Choice choice) implements AutoCloseable {
+                          OperatingPoint.Choice choice, OperatingPoint.Selection selection) implements AutoCloseable {
         @Override
         public void close() {
             result.close();
@@ -89,8 +90,8 @@ public final class PersonalisePipeline {
         LatencyProfile profile = opt.deviceProfile() == null ? LatencyProfile.measure(bb, heads, opt.latencyRepeats())
                 : LatencyProfile.load(opt.deviceProfile(), bb, heads);
         Evaluation ev = new Evaluation(bb, r, profile, opt.confidence());
-        OperatingPoint.Choice choice = ev.operatingPoint(opt.maxDropPoints(), opt.byMacs());
-        return new Outcome(r, profile, ev, choice);
+        OperatingPoint.Selection sel = ev.selection(opt.maxDropPoints(), opt.byMacs());
+        return new Outcome(r, profile, ev, sel.choice(), sel);
     }
 
     /** The report the CLI prints with {@code --json} (accuracies as fractions). */
@@ -140,6 +141,21 @@ public final class PersonalisePipeline {
             sel.add(e);
         }
         op.put("exits", sel);
+        op.put("search", o.selection().search().display());
+        if (o.selection().validation() != null) {
+            // thresholds picked on one half of the evaluation images, scored on the other (both ways)
+            OperatingPoint.Validation val = o.selection().validation();
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("accuracy", val.accuracy());
+            v.put("final_accuracy", val.finalAccuracy());
+            v.put("drop_points", val.dropPoints());
+            v.put("speedup", val.speedup());
+            Map<String, Object> tried = new LinkedHashMap<>();
+            o.selection().tried().forEach((k, x) -> tried.put(k.display(), Map.of("drop_points", x.dropPoints(),
+                    "speedup", x.speedup())));
+            v.put("searches_tried", tried);
+            op.put("cross_validated", v);
+        }
         op.put("final_share", c.cascade().share()[c.cascade().share().length - 1]);
         m.put("operating_point", op);
         Map<String, Object> t = new LinkedHashMap<>();

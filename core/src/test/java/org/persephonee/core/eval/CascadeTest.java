@@ -65,6 +65,41 @@ class CascadeTest {
     }
 
     @Test
+    void searchIsChosenByCrossValidationSoThresholdsDoNotFitNoise() {
+        // 400 images: two exits that guess (random confidences, right half of the time), a final exit that is
+        // always right. Any early leaving that looks free on these images is luck and costs accuracy elsewhere.
+        java.util.Random r = new java.util.Random(3);
+        int n = 400;
+        float[][] e0 = new float[n][];
+        float[][] e1 = new float[n][];
+        float[][] fin = new float[n][];
+        int[] truth = new int[n];
+        for (int i = 0; i < n; i++) {
+            truth[i] = i % 2;
+            float a = 0.5f + 0.5f * r.nextFloat();
+            float b = 0.5f + 0.5f * r.nextFloat();
+            e0[i] = r.nextBoolean() ? new float[] {a, 1 - a} : new float[] {1 - a, a};
+            e1[i] = r.nextBoolean() ? new float[] {b, 1 - b} : new float[] {1 - b, b};
+            fin[i] = truth[i] == 0 ? new float[] {0.99f, 0.01f} : new float[] {0.01f, 0.99f};
+        }
+        EvalPredictions p = new EvalPredictions(List.of("s1", "s2"), List.of(e0, e1), fin, truth, 2);
+        Cascade c = new Cascade(p, new CostModel("ms", new double[] {2, 5}, new double[] {1, 1}, 10, 0.5),
+                new CostModel("MACs", new double[] {200, 500}, new double[] {10, 20}, 1000, 5), Confidence.MAX_SOFTMAX);
+        OperatingPoint.Selection sel = OperatingPoint.select(c, 1.0, false, 7);
+        assertEquals(3, sel.tried().size(), "every search is cross-validated");
+        double chosen = sel.validation().dropPoints();
+        assertTrue(chosen <= 1.0 + 1e-9 || sel.tried().values().stream().allMatch(v -> v.dropPoints() >= chosen - 1e-9),
+                "within the budget out of sample, or the smallest drop on offer: " + sel.tried());
+        assertTrue(chosen <= sel.tried().get(OperatingPoint.Search.PER_EXIT).dropPoints() + 1e-9);
+        // the exported choice keeps within the budget on the images it was searched on
+        assertTrue(sel.choice().cascade().accuracy() >= 0.99 - 1e-9);
+        // too few images to split: the full search, no estimate
+        OperatingPoint.Selection tiny = OperatingPoint.select(cascade(), 1.0, false, 7);
+        assertEquals(OperatingPoint.Search.PER_EXIT, tiny.search());
+        assertEquals(null, tiny.validation());
+    }
+
+    @Test
     void operatingPointIsTheCheapestCascadeWithinTheAccuracyBudget() {
         Cascade c = cascade();
         OperatingPoint.Choice exact = OperatingPoint.choose(c, 0.0, false);
