@@ -81,7 +81,8 @@ def load_model(args):
         except ImportError:
             raise ExportError("torchvision is not installed (Debian: apt-get install python3-torchvision)")
         fn = getattr(tvm, name, None)
-        if fn is None or not callable(fn):
+        if fn is None or not callable(fn) or name.startswith("_") or name[0].isupper() or name in (
+                "get_model", "get_model_weights", "get_weight", "list_models"):
             raise ExportError("torchvision has no model '" + name + "'")
         kwargs = {}
         if args.num_classes:
@@ -91,17 +92,16 @@ def load_model(args):
         except TypeError:  # torchvision < 0.13
             model = fn(pretrained=False, **kwargs)
         if args.checkpoint:
-            load_checkpoint(model, args.checkpoint)
+            load_checkpoint(model, args.checkpoint, args.trust_checkpoint)
         return model, args.model
     if args.model:
         if not os.path.isfile(args.model):
             raise ExportError(args.model + ": no such file")
         try:
-            obj = torch.load(args.model, map_location="cpu", weights_only=False)
-        except TypeError:
-            obj = torch.load(args.model, map_location="cpu")
+            # a whole pickled model runs code when unpickled: that is what the user asked for here
+            obj = torch_load(args.model, True)
         except Exception as e:
-            raise ExportError(args.model + ": cannot be read as a PyTorch file (" + str(e).splitlines()[0] + ")")
+            raise ExportError(args.model + ": cannot be read as a PyTorch file (" + first_line(e) + ")")
         if isinstance(obj, torch.jit.ScriptModule):
             raise ExportError(args.model + " is a whole TorchScript file: export from the Python model instead "
                               "(a single TorchScript module cannot be cut into stages)")
@@ -126,18 +126,28 @@ def load_model(args):
         if not isinstance(model, nn.Module):
             raise ExportError(args.builder + " returned " + type(model).__name__ + ", not an nn.Module")
         if args.checkpoint:
-            load_checkpoint(model, args.checkpoint)
+            load_checkpoint(model, args.checkpoint, args.trust_checkpoint)
         return model, os.path.basename(path) + ":" + func
     raise ExportError("say where the model comes from: --model torchvision:NAME, --model FILE.pt or --builder")
 
 
-def load_checkpoint(model, path):
+def torch_load(path, trusted):
+    """torch.load that behaves the same on PyTorch 1.13 and 2.x: weights only unless the file is trusted."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trusted)
+    except TypeError:  # PyTorch < 1.13 has no weights_only
+        return torch.load(path, map_location="cpu")
+
+
+def load_checkpoint(model, path, trusted=False):
     if not os.path.isfile(path):
         raise ExportError(path + ": no such file (named by --checkpoint)")
     try:
-        state = torch.load(path, map_location="cpu")
+        state = torch_load(path, trusted)
     except Exception as e:
-        raise ExportError(path + ": cannot be read as a PyTorch checkpoint (" + str(e).splitlines()[0] + ")")
+        hint = "" if trusted else (" -- if it holds more than tensors (a whole model, numpy values, argparse options)"
+                                   " and you trust it, add --trust-checkpoint")
+        raise ExportError(path + ": cannot be read as a PyTorch checkpoint (" + first_line(e) + ")" + hint)
     if isinstance(state, nn.Module):
         state = state.state_dict()
     for key in ("state_dict", "model_state_dict", "model"):
@@ -149,8 +159,13 @@ def load_checkpoint(model, path):
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise ExportError(path + " does not fit the model: " + str(e).splitlines()[0]
-                          + " (" + str(e).splitlines()[1].strip() + ")" if len(str(e).splitlines()) > 1 else "")
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        raise ExportError(path + " does not fit the model: " + " ".join(lines[:2]))
+
+
+def first_line(e):
+    text = str(e).strip()
+    return type(e).__name__ + (": " + text.splitlines()[0] if text else "")
 
 
 # ---------------------------------------------------------------- cutting into stages
@@ -307,7 +322,10 @@ def parse_classes(text, n):
 def floats(text, channels, default, what):
     if text is None:
         return default
-    vals = [float(v) for v in text.split(",")]
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ExportError("--" + what + " needs comma-separated numbers, got '" + text + "'")
     if len(vals) == 1 and channels == 3:
         vals = vals * 3
     if len(vals) != channels:
@@ -325,7 +343,13 @@ def export(args):
     if any(s <= 0 for s in std):
         raise ExportError("--std values must be positive")
     resize = args.resize or ("center-crop" if h >= 64 else "pad")
-    resize_to = args.resize_to or (int(round(min(h, w) / 0.875)) if resize == "center-crop" else min(h, w))
+    resize_to = None
+    if resize == "center-crop":
+        # the shorter side of the image is scaled to this, so it must cover the larger side of the crop
+        resize_to = args.resize_to or int(round(max(h, w) / 0.875))
+        if resize_to < max(h, w):
+            raise ExportError("--resize-to " + str(resize_to) + " is smaller than the " + str(h) + "x" + str(w)
+                              + " crop")
     stages, classifier, kind = split(model)
     if len(stages) < 2:
         raise ExportError("the model splits into only " + str(len(stages)) + " stage: exits need at least two")
@@ -381,6 +405,16 @@ def export(args):
                 chained = torch.jit.load(os.path.join(tmp, e["file"]), map_location="cpu")(chained)
         diff = (chained - whole).abs().max().item()
         tol = args.tolerance * max(1.0, whole.abs().max().item())
+        # the lab runs single images: a stage traced with its batch size baked in must fail here, not there
+        one = x[:1]
+        with torch.no_grad():
+            for e in entries:
+                try:
+                    one = torch.jit.load(os.path.join(tmp, e["file"]), map_location="cpu")(one)
+                except Exception as ex:
+                    raise ExportError("stage '" + e["name"] + "' does not run on a single image once traced ("
+                                      + first_line(ex) + "): its forward() depends on the batch size", 2)
+        diff = max(diff, (one - whole[:1]).abs().max().item())
         if not diff <= tol:
             raise ExportError("the chained stages do not reproduce the model's output (max |difference| "
                               + format(diff, ".3g") + " > " + format(tol, ".3g") + "): its forward() does more "
@@ -399,13 +433,14 @@ def export(args):
             "name": args.name or (source + " (TorchScript stages)"),
             "description": args.description or (str(len(entries) - 1) + " stages cut from " + source
                                                 + " at block granularity"),
-            "input": {"channels": c, "height": h, "width": w, "mean": mean, "std": std, "resize": resize,
-                      "resizeTo": resize_to},
+            "input": dict({"channels": c, "height": h, "width": w, "mean": mean, "std": std, "resize": resize},
+                          **({"resizeTo": resize_to} if resize_to else {})),
             "classes": classes,
             "stages": entries[:-1],
             "classifier": entries[-1],
             "reference": {"input": "reference-input.f32", "output": "reference-output.f32", "batch": args.batch,
-                          "seed": args.seed, "maxAbsDiffPyTorch": diff},
+                          "seed": args.seed, "maxAbsDiffPyTorch": diff,
+                          "maxAbsOutput": whole.abs().max().item()},
             "producer": {"tool": "tools/export-backbone.py " + EXPORTER_VERSION, "source": source, "kind": kind,
                          "torch": torch.__version__, "torchvision": tv, "python": platform.python_version(),
                          "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
@@ -413,11 +448,18 @@ def export(args):
         with open(os.path.join(tmp, "backbone.json"), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2, ensure_ascii=False)
             f.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private
         if os.path.exists(out_dir):
-            old = out_dir + ".old"
-            shutil.rmtree(old, ignore_errors=True)
+            old = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".old.", dir=parent)
+            os.rmdir(old)
             os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
+            try:
+                os.rename(tmp, out_dir)
+            except OSError:
+                os.rename(old, out_dir)  # put the previous export back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, out_dir)
@@ -437,7 +479,10 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="torchvision:NAME or a whole pickled model FILE.pt")
     p.add_argument("--builder", help="FILE.py:FUNCTION returning your nn.Module")
-    p.add_argument("--checkpoint", help="state_dict to load into the model")
+    p.add_argument("--checkpoint", help="state_dict to load into the model (read with weights_only)")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="the checkpoint may hold more than tensors: unpickle it fully (runs its code; only for "
+                        "files you trust)")
     p.add_argument("--num-classes", type=int, help="for torchvision:NAME, the classifier's outputs")
     p.add_argument("--input", default="3x224x224", help="CxHxW the model expects (default 3x224x224)")
     p.add_argument("--mean", help="per-channel mean of [0,1] pixels, comma-separated (default ImageNet's)")

@@ -23,6 +23,7 @@ import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.backbone.StageTable;
 import org.persephonee.core.eval.Evaluation;
 import org.persephonee.core.eval.LatencyProfile;
+import org.persephonee.core.exits.HeadSpec;
 import org.persephonee.core.exits.HeadType;
 import org.persephonee.core.personalise.ExitStats;
 
@@ -103,7 +104,8 @@ public final class BackbonePane {
             case LINEAR -> "Global average pool + linear: cheapest";
             case CONV -> "3x3 conv stride 2 + BatchNorm + ReLU, pool, linear (MSDNet / HAPI)";
             case MLP -> "Pool, hidden layer with ReLU, linear";
-            case GRID -> "Average pool to a 4x4 grid + linear: cheap, keeps where features are";
+            case GRID -> "Average pool to a " + HeadSpec.GRID_CELLS + "x" + HeadSpec.GRID_CELLS
+                    + " grid + linear: cheap, keeps where features are";
         }));
         chip.setOnDragDetected(e -> {
             Dragboard db = chip.startDragAndDrop(TransferMode.COPY);

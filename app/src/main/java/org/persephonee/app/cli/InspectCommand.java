@@ -39,7 +39,8 @@ public final class InspectCommand implements Command {
                 if (diff != null) {
                     out.printf(java.util.Locale.ROOT, "reference check: PyTorch's output reproduced here within %.2g "
                             + "(max |difference| over %d exporter images)%s%n", diff, bb.stageBundle().reference.batch,
-                            diff <= 1e-4 ? "" : " -- LARGER THAN 1e-4: check the export");
+                            diff <= 1e-4 * Math.max(1, bb.stageBundle().reference.maxAbsOutput)
+                                    ? "" : " -- LARGER THAN THE EXPORTER'S 1e-4 TOLERANCE: check the export");
                 }
             }
         }

@@ -242,6 +242,15 @@ public final class BackboneIO {
         return StageBundleIO.referenceDifference(bb);
     }
 
+    /** The weights hash of a stage bundle's files in {@code dir}, as {@link Backbone#parametersSha256()} gives it. */
+    public static String stageBundleSha256(Path dir, StageBundleSpec spec) throws IOException {
+        java.util.List<String> hashes = new java.util.ArrayList<>();
+        for (StageBundleSpec.Entry e : spec.entries()) {
+            hashes.add(Hashes.sha256(dir.resolve(e.file)));
+        }
+        return StageBundleIO.bundleSha256(hashes);
+    }
+
     static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null && t.getCause() != t) {

@@ -82,7 +82,7 @@ public final class InputSpec {
         this.std = std.clone();
         this.resize = resize == null ? Resize.PAD : resize;
         int side = Math.max(height, width);
-        if (resizeTo != 0 && resizeTo < side) {
+        if (this.resize == Resize.CENTER_CROP && resizeTo != 0 && resizeTo < side) {
             throw new IllegalArgumentException("input 'resizeTo' " + resizeTo + " is smaller than the input ("
                     + height + "x" + width + ")");
         }

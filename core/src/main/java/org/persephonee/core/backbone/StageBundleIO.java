@@ -63,7 +63,7 @@ final class StageBundleIO {
      */
     static Backbone load(Path dir, StageBundleSpec spec, boolean trainable) throws BackboneFormatException {
         Path json = dir.resolve(BackboneIO.SPEC_FILE);
-        StringBuilder hashes = new StringBuilder();
+        List<String> hashes = new ArrayList<>();
         List<Path> files = new ArrayList<>();
         for (StageBundleSpec.Entry e : spec.entries()) {
             String label = label(spec, e);
@@ -91,10 +91,10 @@ final class StageBundleIO {
                         + " (the file was changed, or belongs to another export)");
             }
             checkVersion(p, label);
-            hashes.append(sha).append('\n');
+            hashes.add(sha);
             files.add(p);
         }
-        String bundleSha = Hashes.sha256(hashes.toString().getBytes(StandardCharsets.UTF_8));
+        String bundleSha = bundleSha256(hashes);
 
         org.persephonee.core.engine.Engines.pytorch();
         Model model = Model.newInstance(spec.id, Device.cpu(), "PyTorch");
@@ -238,12 +238,13 @@ final class StageBundleIO {
         return f;
     }
 
+    /** The weights hash of a stage bundle: SHA-256 over every file's SHA-256 (hex, one per line), in order. */
+    static String bundleSha256(List<String> fileHashes) {
+        return Hashes.sha256((String.join("\n", fileHashes) + "\n").getBytes(StandardCharsets.UTF_8));
+    }
+
     private static String firstLine(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        String msg = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        String msg = BackboneIO.rootMessage(e);
         for (String line : msg.split("\n")) {
             if (!line.isBlank() && !line.startsWith("Exception raised from")) {
                 return line.trim();

@@ -51,6 +51,8 @@ public final class StageBundleSpec {
         public int batch;
         public long seed;
         public double maxAbsDiffPyTorch;
+        /** Largest |logit| of the reference output (the exporter's tolerance is relative to it). */
+        public double maxAbsOutput;
     }
 
     public String format = FORMAT;
@@ -117,9 +119,31 @@ public final class StageBundleSpec {
                 throw new IllegalArgumentException(label + ": negative 'macs' or 'params'");
             }
         }
+        if (reference != null) {
+            if (reference.input == null || reference.output == null || reference.batch < 1) {
+                throw new IllegalArgumentException("'reference' needs 'input', 'output' and a 'batch' of at least 1");
+            }
+            for (String f : new String[] {reference.input, reference.output}) {
+                if (!isInside(f)) {
+                    throw new IllegalArgumentException("'reference' file " + f + " points outside the folder");
+                }
+            }
+        }
+        for (Entry e : entries()) {
+            if (!isInside(e.file)) {
+                throw new IllegalArgumentException((e == classifier ? "classifier '" : "stage '") + e.name
+                        + "': file " + e.file + " points outside the folder");
+            }
+        }
         if (classifier.outputShape.length != 1 || classifier.outputShape[0] != classes.size()) {
             throw new IllegalArgumentException("classifier '" + classifier.name + "' outputs "
                     + Arrays.toString(classifier.outputShape) + " but there are " + classes.size() + " classes");
         }
+    }
+
+    /** A relative path that stays inside the bundle folder. */
+    private static boolean isInside(String file) {
+        java.nio.file.Path p = java.nio.file.Path.of(file);
+        return !p.isAbsolute() && !p.normalize().startsWith("..") && !p.normalize().toString().isEmpty();
     }
 }

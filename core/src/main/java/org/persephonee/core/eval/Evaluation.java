@@ -112,13 +112,10 @@ public final class Evaluation {
     /**
      * The fastest cascade within {@code maxDropPoints} of the personalised final exit, with the threshold search
      * chosen by split-half cross-validation ({@link OperatingPoint#select}).
+     *
+     * @param seed picks the cross-validation halves
      */
-    public OperatingPoint.Choice operatingPoint(double maxDropPoints, boolean byMacs) {
-        return selection(maxDropPoints, byMacs).choice();
-    }
-
-    /** The operating point with how its search was chosen and its cross-validated estimate. */
-    public OperatingPoint.Selection selection(double maxDropPoints, boolean byMacs) {
-        return OperatingPoint.select(cascade, maxDropPoints, byMacs, 7);
+    public OperatingPoint.Selection selection(double maxDropPoints, boolean byMacs, long seed) {
+        return OperatingPoint.select(cascade, maxDropPoints, byMacs, seed);
     }
 }

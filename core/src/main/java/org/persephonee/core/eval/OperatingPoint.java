@@ -177,15 +177,10 @@ public final class OperatingPoint {
     }
 
     /**
-     * Split-half cross-validation of {@link #choose}; null when there are fewer than 20 evaluation images.
+     * Split-half cross-validation of {@link #choose} with the given search; null with fewer than 20 images.
      *
      * @param seed picks the split
      */
-    public static Validation crossValidate(Cascade c, double maxDropPoints, boolean byMacs, long seed) {
-        return crossValidate(c, maxDropPoints, byMacs, seed, Search.PER_EXIT);
-    }
-
-    /** Split-half cross-validation of {@link #choose} with the given search; null with fewer than 20 images. */
     public static Validation crossValidate(Cascade c, double maxDropPoints, boolean byMacs, long seed, Search search) {
         org.persephonee.core.personalise.EvalPredictions p = c.predictions();
         int n = p.size();

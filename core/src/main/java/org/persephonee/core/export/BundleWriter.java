@@ -231,11 +231,7 @@ public final class BundleWriter {
         }
         String now;
         if (bb.isTorchScript()) {
-            StringBuilder sb = new StringBuilder();
-            for (org.persephonee.core.backbone.StageBundleSpec.Entry e : bb.stageBundle().entries()) {
-                sb.append(Hashes.sha256(dir.resolve(e.file))).append('\n');
-            }
-            now = Hashes.sha256(sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            now = BackboneIO.stageBundleSha256(dir, bb.stageBundle());
         } else {
             now = Hashes.sha256(dir.resolve(bb.spec().parameters.file));
         }

@@ -90,7 +90,7 @@ public final class PersonalisePipeline {
         LatencyProfile profile = opt.deviceProfile() == null ? LatencyProfile.measure(bb, heads, opt.latencyRepeats())
                 : LatencyProfile.load(opt.deviceProfile(), bb, heads);
         Evaluation ev = new Evaluation(bb, r, profile, opt.confidence());
-        OperatingPoint.Selection sel = ev.selection(opt.maxDropPoints(), opt.byMacs());
+        OperatingPoint.Selection sel = ev.selection(opt.maxDropPoints(), opt.byMacs(), r.config().seed());
         return new Outcome(r, profile, ev, sel.choice(), sel);
     }
 

@@ -51,20 +51,23 @@ public final class TorchPython {
     }
 
     static Result run(List<String> cmd, int timeoutSeconds) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // output goes to a file so that a hung process cannot block the reader past the timeout
+        java.nio.file.Path log = java.nio.file.Files.createTempFile("exporter", ".log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("OMP_NUM_THREADS", "2");
         Process p = pb.start();
         try {
-            byte[] out = p.getInputStream().readAllBytes();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new IOException(cmd + " timed out");
+                throw new IOException(cmd + " timed out after " + timeoutSeconds + " s");
             }
-            return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+            return new Result(p.exitValue(), java.nio.file.Files.readString(log, StandardCharsets.UTF_8));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
             throw new IOException("interrupted", e);
+        } finally {
+            java.nio.file.Files.deleteIfExists(log);
         }
     }
 }
