@@ -477,16 +477,23 @@ public final class LabController {
             }
             e.thresholdProperty().set(t);
         }
+        // one threshold shared by every exit: the global slider shows it
+        if (c.exits().length == model.exits.size() && c.exits().length > 0
+                && java.util.Arrays.stream(c.thresholds()).distinct().count() == 1) {
+            model.globalThreshold.set(c.thresholds()[0]);
+        }
         model.running.set(false);
         model.phase.set("Done");
         model.progress.set(1);
         model.eta.set("");
         recompute();
         keepRun(o);
+        OperatingPoint.Validation v = o.selection().validation();
         model.status.set(String.format(Locale.ROOT, "Done in %.0f s: personal accuracy %.1f%% (generic %.1f%%), "
-                        + "operating point %.1f%% at %.2fx lower latency", (System.nanoTime() - started) / 1e9,
+                        + "operating point %.1f%% at %.2fx lower latency (%s%s)", (System.nanoTime() - started) / 1e9,
                 100 * o.result().finalAccuracy(), 100 * o.result().genericAccuracy(), 100 * c.accuracy(),
-                o.choice().speedup()));
+                o.choice().speedup(), o.selection().search().display(), v == null ? "" : String.format(Locale.ROOT,
+                        "; %.1f points below the final exit on held-out halves", v.dropPoints())));
         save();
     }
 
