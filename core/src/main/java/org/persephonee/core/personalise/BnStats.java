@@ -64,7 +64,7 @@ public final class BnStats {
     }
 
     /** Most images used to estimate statistics (a seeded sample beyond that). */
-    static final int MAX_IMAGES = 1024;
+    static final int MAX_IMAGES = 256;
 
     /**
      * Re-estimates running statistics on the given normalised images, exactly and in two forward passes:

@@ -73,6 +73,9 @@ public final class PersonalisationJob {
         default void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) { }
     }
 
+    /** Most images the BatchNorm keep-or-adapt criterion runs the backbone on (all labelled ones first). */
+    static final int CRITERION_IMAGES = 256;
+
     /** Fewest optimiser steps a head gets, however few images there are. */
     static final int MIN_STEPS = 100;
 
@@ -310,16 +313,33 @@ public final class PersonalisationJob {
             return new BnDecision(false, "keep: " + (config.bnMode() == BnMode.ADAPT ? "adaptation was asked for, but " : "")
                     + "TorchScript stages do not expose their BatchNorm statistics", Double.NaN, Double.NaN, null);
         }
-        float[][] keep = config.bnMode() == BnMode.AUTO ? logits(data.trainX, cancelled) : null;
+        // the criterion looks at every labelled image and a seeded sample of the others (at most CRITERION_IMAGES)
+        List<Integer> rows = new ArrayList<>();
+        List<Integer> others = new ArrayList<>();
+        for (int i = 0; i < data.trainSize(); i++) {
+            (data.trainLabel.get(i) != null ? rows : others).add(i);
+        }
+        Random pick = new Random(config.seed() + 31);
+        java.util.Collections.shuffle(rows, pick);
+        java.util.Collections.shuffle(others, pick);
+        rows.addAll(others);
+        rows = rows.subList(0, Math.min(rows.size(), CRITERION_IMAGES));
+        List<float[]> sampleX = new ArrayList<>();
+        List<String> sampleLabels = new ArrayList<>();
+        for (int i : rows) {
+            sampleX.add(data.trainX.get(i));
+            sampleLabels.add(data.trainLabel.get(i));
+        }
+        float[][] keep = config.bnMode() == BnMode.AUTO ? logits(sampleX, cancelled) : null;
         BnStats.adapt(backbone, data.trainX, config.seed());
         Map<String, float[]> adapted = BnStats.snapshot(backbone);
         if (config.bnMode() == BnMode.ADAPT) {
             return new BnDecision(true, "adapt (as configured)", Double.NaN, Double.NaN, adapted);
         }
-        float[][] adapt = logits(data.trainX, cancelled);
+        float[][] adapt = logits(sampleX, cancelled);
         boolean useLabels = data.labelledUsed() >= 5;
-        double before = useLabels ? labelledAccuracy(keep, data) : mutualInformation(keep);
-        double after = useLabels ? labelledAccuracy(adapt, data) : mutualInformation(adapt);
+        double before = useLabels ? labelledAccuracy(keep, sampleLabels) : mutualInformation(keep);
+        double after = useLabels ? labelledAccuracy(adapt, sampleLabels) : mutualInformation(adapt);
         String tie = "";
         if (useLabels && after == before) {
             // a handful of labels often ties (tilted-phone, 2 per class: 0.500 both ways); let the unlabelled decide
@@ -337,10 +357,10 @@ public final class PersonalisationJob {
         return new BnDecision(choose, why, before, after, choose ? adapted : null);
     }
 
-    private double labelledAccuracy(float[][] logits, PreparedData data) {
+    private double labelledAccuracy(float[][] logits, List<String> labels) {
         List<String> names = backbone.classNames();
         java.util.Set<Integer> classes = new java.util.TreeSet<>();
-        for (String l : data.trainLabel) {
+        for (String l : labels) {
             if (l != null && names.contains(l)) {
                 classes.add(names.indexOf(l));
             }
@@ -348,7 +368,7 @@ public final class PersonalisationJob {
         int n = 0;
         int c = 0;
         for (int i = 0; i < logits.length; i++) {
-            String l = data.trainLabel.get(i);
+            String l = labels.get(i);
             if (l == null || !names.contains(l)) {
                 continue;
             }
