@@ -87,19 +87,24 @@ public final class SidePanel {
         return box;
     }
 
+    /** The exit whose threshold the slider follows, and the listener that does it (one at a time). */
+    private ExitModel followed;
+    private final javafx.beans.value.ChangeListener<Number> follow = (o, a, b) -> exitThreshold.setValue(b.doubleValue());
+
     private void showExit(ExitModel e) {
         exitItems.clear();
+        if (followed != null) {
+            followed.thresholdProperty().removeListener(follow);
+            followed = null;
+        }
         if (e == null) {
             exitTitle.setText("Select an exit on the graph to edit it");
             return;
         }
         exitTitle.setText("Exit after " + e.stage());
         exitThreshold.setValue(e.threshold());
-        e.thresholdProperty().addListener((o, a, b) -> {
-            if (model.selectedExit.get() == e) {
-                exitThreshold.setValue(b.doubleValue());
-            }
-        });
+        e.thresholdProperty().addListener(follow);
+        followed = e;
         exitItems.add(new SheetItem(HeadType.class, "Exit", "Head type", "Linear, conv, MLP or grid head",
                 () -> e.head().type(), v -> {
                     e.headProperty().set(HeadSpec.of((HeadType) v).withDefaultsFrom(e.head()));
