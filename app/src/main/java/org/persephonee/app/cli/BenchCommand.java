@@ -116,7 +116,7 @@ public final class BenchCommand implements Command {
                     try (PersonalisePipeline.Outcome o = run) {
                         PersonalisationResult r = o.result();
                         double labelShare = r.targets().labelled() / (double) r.data().trainSize();
-                        double exitCost = r.timing().batchNorm() + r.timing().featureCache() + r.timing().headTraining();
+                        double exitCost = r.timing().training();
                         double fullMs = o.choice().finalMs();
                         double backboneMs = o.profile().backboneMs() + o.profile().classifierMs();
                         FullFineTune.Result ft = FullFineTune.run(bbDir, r, epochs, 0.01f, () -> false);

@@ -90,6 +90,73 @@ public final class ExitHead implements AutoCloseable {
                 .singletonOrThrow();
     }
 
+    /**
+     * The head's parameter-free leading layers (pooling, flatten) when all that follows them is one linear
+     * layer, as in grid, linear and global-pool heads; null for heads with hidden layers. Features passed
+     * through these layers once can be cached, and the head trained as a linear classifier on them.
+     */
+    public List<LayerSpec> probePrefix() {
+        return probePrefix(layers);
+    }
+
+    /** {@link #probePrefix()} of a head design on a stage output shape (C, H, W). */
+    public static List<LayerSpec> probePrefix(HeadSpec head, long[] inputShape) {
+        return probePrefix(head.layers(inputShape, 2));
+    }
+
+    private static List<LayerSpec> probePrefix(List<LayerSpec> layers) {
+        int last = layers.size() - 1;
+        if (last < 0 || layers.get(last).type() != LayerSpec.Type.LINEAR) {
+            return null;
+        }
+        for (int i = 0; i < last; i++) {
+            switch (layers.get(i).type()) {
+                case AVGPOOL, MAXPOOL, GAP, FLATTEN -> { }
+                default -> {
+                    return null;
+                }
+            }
+        }
+        return List.copyOf(layers.subList(0, last));
+    }
+
+    /** Width of a probe feature row: the flattened output of {@link #probePrefix()}; -1 when there is none. */
+    public int probeWidth() {
+        List<LayerSpec> prefix = probePrefix();
+        if (prefix == null) {
+            return -1;
+        }
+        long w = 1;
+        for (long d : LayerSpec.chainShape(prefix, inputShape)) {
+            w *= d;
+        }
+        return (int) w;
+    }
+
+    /**
+     * Logits from probe features (rows of {@link #probeWidth()} floats, as the prefix leaves them): runs only
+     * the final linear layer. Same result as {@link #forward} on the stage output.
+     */
+    public NDArray forwardProbe(NDArray probe) {
+        List<ai.djl.nn.Block> children = block.getChildren().values();
+        return children.get(children.size() - 1).forward(new ParameterStore(probe.getManager(), false),
+                new NDList(probe), false).singletonOrThrow();
+    }
+
+    /** The final linear layer's weights ({@code classes x in}, row-major) and bias. */
+    public float[][] linear() {
+        float[] w = null;
+        float[] b = null;
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            if (p.getValue().getType() == Parameter.Type.WEIGHT) {
+                w = p.getValue().getArray().toFloatArray();
+            } else if (p.getValue().getType() == Parameter.Type.BIAS) {
+                b = p.getValue().getArray().toFloatArray();
+            }
+        }
+        return new float[][] {w, b};
+    }
+
     /** Sets the final linear layer's weights and bias (for example from the backbone's classifier). */
     public void setLinear(float[] weight, float[] bias) {
         ai.djl.nn.ParameterList ps = block.getParameters();

@@ -1,8 +1,14 @@
 package org.persephonee.core.personalise;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.training.ParameterStore;
 import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.LayerSpec;
 import org.persephonee.core.backbone.Stage;
 
 import java.io.IOException;
@@ -25,6 +31,7 @@ public final class FeatureCache implements AutoCloseable {
     private final int rows;
     private final long heapBytes;
     private final long spilledBytes;
+    private double markSeconds = Double.NaN;
 
     private FeatureCache(Map<String, FeatureStore> stores, FeatureStore logits, int rows) {
         this.stores.putAll(stores);
@@ -44,46 +51,88 @@ public final class FeatureCache implements AutoCloseable {
     }
 
     /**
-     * Runs the backbone once over {@code images} and caches what the exits need.
+     * What to cache at one stage: its output, or its output passed through parameter-free layers
+     * (a head's pooling) so that only the small pooled rows are kept.
      *
-     * @param stages names of the stages to cache
-     * @param budgetBytes heap budget for stage outputs; beyond it stores spill to {@code spillDir}
-     * @param spillDir folder for spilled files, or null for the system temp folder
-     * @param progress receives fraction done and ETA seconds
+     * @param stage stage name
+     * @param prefix parameter-free layers applied to the stage output; empty for the raw output
+     */
+    public record Request(String stage, List<LayerSpec> prefix) {
+        public Request {
+            prefix = List.copyOf(prefix);
+        }
+
+        /** The raw output of a stage. */
+        public static Request raw(String stage) {
+            return new Request(stage, List.of());
+        }
+
+        String key() {
+            return prefix.isEmpty() ? stage : stage + "|" + prefix;
+        }
+    }
+
+    /**
+     * Runs the backbone once over {@code images} and caches raw stage outputs.
+     *
+     * @see #build(Backbone, List, List, long, Path, int, int, java.util.function.BiConsumer, BooleanSupplier)
      */
     public static FeatureCache build(Backbone bb, List<float[]> images, List<String> stages, long budgetBytes,
                                      Path spillDir, int batch, java.util.function.BiConsumer<Double, Double> progress,
                                      BooleanSupplier cancelled) throws IOException {
+        return build(bb, images, stages.stream().map(Request::raw).toList(), budgetBytes, spillDir, batch,
+                images.size(), progress, cancelled);
+    }
+
+    /**
+     * Runs the backbone once over {@code images} and caches what the exits need.
+     *
+     * @param requests what to cache (duplicates are stored once)
+     * @param budgetBytes heap budget for cached rows; beyond it stores spill to {@code spillDir}
+     * @param spillDir folder for spilled files, or null for the system temp folder
+     * @param mark the seconds taken by the first {@code mark} images are recorded ({@link #markSeconds()}):
+     *             the training images, when evaluation images follow them
+     * @param progress receives fraction done and ETA seconds
+     */
+    public static FeatureCache build(Backbone bb, List<float[]> images, List<Request> requests, long budgetBytes,
+                                     Path spillDir, int batch, int mark,
+                                     java.util.function.BiConsumer<Double, Double> progress,
+                                     BooleanSupplier cancelled) throws IOException {
         int n = images.size();
-        List<Stage> wanted = new ArrayList<>();
-        for (String s : stages) {
-            Stage st = bb.stage(s);
+        Map<String, Request> wanted = new LinkedHashMap<>();
+        Map<String, Long> widths = new LinkedHashMap<>();
+        for (Request r : requests) {
+            Stage st = bb.stage(r.stage());
             if (st == null) {
-                throw new IllegalArgumentException("no stage '" + s + "' in backbone " + bb.id());
+                throw new IllegalArgumentException("no stage '" + r.stage() + "' in backbone " + bb.id());
             }
-            if (!wanted.contains(st)) {
-                wanted.add(st);
+            long w = 1;
+            for (long d : LayerSpec.chainShape(r.prefix(), st.outputShape())) {
+                w *= d;
             }
+            wanted.putIfAbsent(r.key(), r);
+            widths.put(r.key(), w);
         }
         // decide which stores stay on the heap: smallest first until the budget is used
-        List<Stage> bySize = new ArrayList<>(wanted);
-        bySize.sort(Comparator.comparingLong(s -> width(s)));
+        List<String> bySize = new ArrayList<>(wanted.keySet());
+        bySize.sort(Comparator.comparingLong(widths::get));
         Map<String, FeatureStore> stores = new LinkedHashMap<>();
         long used = 0;
         Path dir = spillDir != null ? spillDir : Path.of(System.getProperty("java.io.tmpdir"));
         try {
             Map<String, FeatureStore> tmp = new LinkedHashMap<>();
-            for (Stage s : bySize) {
-                long bytes = 4L * n * width(s);
-                if (used + bytes <= budgetBytes && (long) n * width(s) < Integer.MAX_VALUE - 8) {
-                    tmp.put(s.name(), FeatureStore.inMemory(n, (int) width(s)));
+            for (String key : bySize) {
+                long width = widths.get(key);
+                long bytes = 4L * n * width;
+                if (used + bytes <= budgetBytes && (long) n * width < Integer.MAX_VALUE - 8) {
+                    tmp.put(key, FeatureStore.inMemory(n, (int) width));
                     used += bytes;
                 } else {
-                    tmp.put(s.name(), FeatureStore.mapped(n, (int) width(s), dir));
+                    tmp.put(key, FeatureStore.mapped(n, (int) width, dir));
                 }
             }
-            for (Stage s : wanted) {
-                stores.put(s.name(), tmp.get(s.name()));
+            for (String key : wanted.keySet()) {
+                stores.put(key, tmp.get(key));
             }
         } catch (IOException | RuntimeException e) {
             stores.values().forEach(FeatureStore::close);
@@ -94,21 +143,46 @@ public final class FeatureCache implements AutoCloseable {
         FeatureCache cache = new FeatureCache(stores, logits, n);
         int size = bb.input().size();
         long t0 = System.nanoTime();
-        try {
-            for (int start = 0; start < n; start += batch) {
+        try (NDManager pm = bb.manager().newSubManager()) {
+            // the parameter-free prefixes, as DJL blocks (initialised once: they hold no parameters)
+            Map<String, SequentialBlock> prefixes = new LinkedHashMap<>();
+            for (Map.Entry<String, Request> e : wanted.entrySet()) {
+                Request r = e.getValue();
+                if (!r.prefix().isEmpty()) {
+                    SequentialBlock blk = LayerSpec.sequence(r.prefix());
+                    long[] s = bb.stage(r.stage()).outputShape();
+                    blk.initialize(pm, DataType.FLOAT32, new Shape(1, s[0], s[1], s[2]));
+                    prefixes.put(e.getKey(), blk);
+                }
+            }
+            if (mark <= 0) {
+                cache.markSeconds = 0;
+            }
+            int b;
+            for (int start = 0; start < n; start += b) {
                 if (cancelled.getAsBoolean()) {
                     throw new CancellationException("cancelled while caching features");
                 }
-                int b = Math.min(batch, n - start);
+                // the mark falls on a batch boundary: a batch never mixes training and evaluation images
+                b = Math.min(batch, n - start);
+                if (start < mark) {
+                    b = Math.min(b, mark - start);
+                }
                 float[] x = new float[b * size];
                 for (int i = 0; i < b; i++) {
                     System.arraycopy(images.get(start + i), 0, x, i * size, size);
                 }
                 try (NDManager m = bb.manager().newSubManager()) {
                     List<NDArray> outs = bb.forwardAll(m.create(x, bb.batchShape(b)));
-                    for (Stage s : wanted) {
-                        float[] f = outs.get(s.index()).toFloatArray();
-                        FeatureStore st = stores.get(s.name());
+                    ParameterStore ps = new ParameterStore(m, false);
+                    for (Map.Entry<String, Request> e : wanted.entrySet()) {
+                        NDArray out = outs.get(bb.stage(e.getValue().stage()).index());
+                        SequentialBlock blk = prefixes.get(e.getKey());
+                        if (blk != null) {
+                            out = blk.forward(ps, new NDList(out), false).singletonOrThrow();
+                        }
+                        float[] f = out.toFloatArray();
+                        FeatureStore st = stores.get(e.getKey());
                         for (int i = 0; i < b; i++) {
                             st.put(start + i, f, i * st.width());
                         }
@@ -120,6 +194,9 @@ public final class FeatureCache implements AutoCloseable {
                 }
                 double el = (System.nanoTime() - t0) / 1e9;
                 int done = start + b;
+                if (done == mark) {
+                    cache.markSeconds = el;
+                }
                 progress.accept(done / (double) n, el / done * (n - done));
             }
         } catch (RuntimeException e) {
@@ -129,21 +206,22 @@ public final class FeatureCache implements AutoCloseable {
         return cache;
     }
 
-    private static long width(Stage s) {
-        long w = 1;
-        for (long d : s.outputShape()) {
-            w *= d;
-        }
-        return w;
-    }
+    /** Seconds the first {@code mark} images took (see {@link #build}); NaN when the mark was not reached. */
+    public double markSeconds() { return markSeconds; }
 
     public int rows() { return rows; }
 
-    /** The store of one stage. */
+    /** The store of one stage's raw output. */
     public FeatureStore stage(String name) {
-        FeatureStore s = stores.get(name);
+        return get(Request.raw(name));
+    }
+
+    /** The store of one request. */
+    public FeatureStore get(Request r) {
+        FeatureStore s = stores.get(r.key());
         if (s == null) {
-            throw new IllegalArgumentException("stage '" + name + "' is not cached");
+            throw new IllegalArgumentException("stage '" + r.stage() + "'" + (r.prefix().isEmpty() ? "" : " pooled by "
+                    + r.prefix()) + " is not cached");
         }
         return s;
     }

@@ -138,10 +138,12 @@ public final class PersonalisationJob {
 
         // generic accuracy: the backbone as shipped, over all its classes
         Map<String, float[]> original = BnStats.snapshot(backbone);
-        long t1 = System.nanoTime();
         listener.onPhase(Phase.BATCHNORM, "Checking BatchNorm statistics (" + config.bnMode() + ")");
+        long tGeneric = System.nanoTime();
         float[][] evalLogitsKeep = logits(data.evalX, cancelled);
         double generic = genericAccuracy(evalLogitsKeep, data.evalLabel);
+        double genericS = secs(tGeneric);
+        long t1 = System.nanoTime();
         BnDecision bn = decideBn(data, original, cancelled);
         double bnS = secs(t1);
 
@@ -154,15 +156,21 @@ public final class PersonalisationJob {
                     + data.evalSize()) + " images");
             List<float[]> all = new ArrayList<>(data.trainX);
             all.addAll(data.evalX);
-            List<String> stages = new ArrayList<>(config.placements().stream().map(ExitPlacement::stage).toList());
+            List<FeatureCache.Request> requests = new ArrayList<>();
+            for (ExitPlacement p : config.placements()) {
+                requests.add(request(p));
+            }
             String last = backbone.stages().get(backbone.stages().size() - 1).name();
             boolean refit = config.refitFinal() && data.labelledUsed() > 0;
-            if (refit && !stages.contains(last)) {
-                stages.add(last);
+            if (refit) {
+                requests.add(request(new ExitPlacement(last, FINAL_HEAD)));
             }
-            cache = FeatureCache.build(backbone, all, stages, config.cacheBudgetBytes(), config.spillDir(),
-                    config.batchSize(), (f, eta) -> listener.onProgress(Phase.CACHE, f, eta), cancelled);
-            double cacheS = secs(t2);
+            // training images first: the time they take is the training cost, the rest is evaluation
+            cache = FeatureCache.build(backbone, all, requests, config.cacheBudgetBytes(), config.spillDir(),
+                    config.batchSize(), data.trainSize(), (f, eta) -> listener.onProgress(Phase.CACHE, f, eta),
+                    cancelled);
+            double cacheAllS = secs(t2);
+            double cacheS = cache.markSeconds();
 
             int nTrain = data.trainSize();
             int nEval = data.evalSize();
@@ -194,7 +202,7 @@ public final class PersonalisationJob {
                 Targets labels = Targets.labelsOnly(data, space);
                 ExitHead fin = finalHead;
                 fit(List.of(finalHead), labels, space, cache, true, cancelled, (epoch, losses) -> { });
-                float[][] p = headProbabilities(fin, cache.stage(last), 0, nTrain + nEval, cancelled);
+                float[][] p = headProbabilities(fin, input(fin, cache), 0, nTrain + nEval, cancelled);
                 for (int i = 0; i < p.length; i++) {
                     teacher[i] = log(p[i]);
                 }
@@ -237,7 +245,7 @@ public final class PersonalisationJob {
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, targets,
                     heads, finalHead, preds, generic, bn, new PersonalisationResult.Timing(decodeS, bnS, cacheS,
-                    trainS, secs(tStart)), cache.spilled(), cache.heapBytes(), cache.spilledBytes());
+                    trainS, genericS + cacheAllS - cacheS, secs(tStart)), cache.spilled(), cache.heapBytes(), cache.spilledBytes());
             heads = List.of();
             finalHead = null;
             return result;
@@ -251,6 +259,18 @@ public final class PersonalisationJob {
             }
             BnStats.restore(backbone, original);
         }
+    }
+
+    /** What the cache keeps for a placement: pooled rows for a pooling + linear head, else the stage output. */
+    private FeatureCache.Request request(ExitPlacement p) {
+        List<org.persephonee.core.backbone.LayerSpec> prefix = ExitHead.probePrefix(p.head(),
+                backbone.stage(p.stage()).outputShape());
+        return prefix == null ? FeatureCache.Request.raw(p.stage()) : new FeatureCache.Request(p.stage(), prefix);
+    }
+
+    /** A head's cached input rows. */
+    private FeatureStore input(ExitHead head, FeatureCache cache) {
+        return cache.get(request(head.placement()));
     }
 
     private static double secs(long t0) {
@@ -478,7 +498,9 @@ public final class PersonalisationJob {
     }
 
     /**
-     * Trains heads on cached features for {@code config.epochs()} epochs (Adam, cosine decay).
+     * Trains heads on cached features for {@code config.epochs()} epochs (Adam, cosine decay). Heads that are
+     * pooling + one linear layer train together as {@link LinearHeads} on their pooled rows; others (conv,
+     * MLP) train one by one on the stage outputs.
      *
      * @param fromClassifier initialise the (single, final) head from the backbone's classifier rows
      */
@@ -493,12 +515,24 @@ public final class PersonalisationJob {
         // few labels mean few batches per epoch: give every head at least MIN_STEPS optimiser steps
         int epochs = Math.max(config.epochs(), (MIN_STEPS + steps - 1) / steps);
         int total = steps * epochs;
-        List<Trainer> trainers = new ArrayList<>();
+        float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
+        List<Integer> probeAt = new ArrayList<>();
+        List<FeatureStore> probeInputs = new ArrayList<>();
+        List<Long> probeSeeds = new ArrayList<>();
+        Trainer[] trainers = new Trainer[heads.size()];
+        LinearHeads probes = null;
         try {
             for (int h = 0; h < heads.size(); h++) {
                 ExitHead head = heads.get(h);
-                Engines.seed(config.seed() * 1000 + h + (fromClassifier ? 500 : 0));
-                float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
+                long seed = config.seed() * 1000 + h + (fromClassifier ? 500 : 0);
+                if (head.probePrefix() != null) {
+                    head.initialize();
+                    probeAt.add(h);
+                    probeInputs.add(input(head, cache));
+                    probeSeeds.add(seed);
+                    continue;
+                }
+                Engines.seed(seed);
                 Tracker lr = Tracker.cosine().setBaseValue(base).optFinalValue(base * 0.01f)
                         .setMaxUpdates(Math.max(1, total)).build();
                 DefaultTrainingConfig tc = new DefaultTrainingConfig(Loss.l2Loss())
@@ -507,10 +541,25 @@ public final class PersonalisationJob {
                         .optOptimizer(Optimizer.adam().optLearningRateTracker(lr)
                                 .optWeightDecays(config.weightDecay()).build());
                 Trainer t = head.model().newTrainer(tc);
-                trainers.add(t);
+                trainers[h] = t;
                 t.initialize(head.batchShape(batch));
                 if (fromClassifier) {
-                    initFromClassifier(head, space);
+                    float[][] init = initFromClassifier(head, space, head.linear()[0]);
+                    if (init != null) {
+                        head.setLinear(init[0], init[1]);
+                    }
+                }
+            }
+            if (!probeAt.isEmpty()) {
+                probes = new LinearHeads(probeInputs, space.size(),
+                        probeSeeds.stream().mapToLong(Long::longValue).toArray());
+                if (fromClassifier) {
+                    for (int j = 0; j < probeAt.size(); j++) {
+                        float[][] init = initFromClassifier(heads.get(probeAt.get(j)), space, probes.get(j)[0]);
+                        if (init != null) {
+                            probes.set(j, init[0], init[1]);
+                        }
+                    }
                 }
             }
             Random rnd = new Random(config.seed() + (fromClassifier ? 17 : 0));
@@ -521,6 +570,9 @@ public final class PersonalisationJob {
                 double[] lossSum = new double[heads.size()];
                 int[] lossN = new int[heads.size()];
                 for (int s = 0; s < steps; s++) {
+                    if (cancelled.getAsBoolean()) {
+                        throw new CancellationException("personalisation cancelled");
+                    }
                     int from = s * batch;
                     int b = Math.min(batch, order.length - from);
                     int[] idx = Arrays.copyOfRange(order, from, from + b);
@@ -529,17 +581,31 @@ public final class PersonalisationJob {
                     float[] soft = new float[b * space.size()];
                     float[] softW = new float[b];
                     targets.fill(idx, hard, hardW, soft, softW);
+                    if (probes != null) {
+                        // the cosine schedule of DJL's tracker, at this update
+                        float lr = base * 0.01f + (base - base * 0.01f) / 2
+                                * (float) (1 + Math.cos(Math.PI * done / Math.max(1, total)));
+                        float[] l = probes.step(idx, hard, hardW, soft, softW, config.temperature(), lr,
+                                config.weightDecay());
+                        for (int j = 0; j < probeAt.size(); j++) {
+                            lossSum[probeAt.get(j)] += l[j] * b;
+                            lossN[probeAt.get(j)] += b;
+                        }
+                    }
                     for (int h = 0; h < heads.size(); h++) {
+                        if (trainers[h] == null) {
+                            continue;
+                        }
                         if (cancelled.getAsBoolean()) {
                             throw new CancellationException("personalisation cancelled");
                         }
                         ExitHead head = heads.get(h);
-                        FeatureStore fs = cache.stage(head.stage());
+                        FeatureStore fs = input(head, cache);
                         float[] x = new float[b * fs.width()];
                         for (int i = 0; i < b; i++) {
                             fs.get(idx[i], x, i * fs.width());
                         }
-                        Trainer t = trainers.get(h);
+                        Trainer t = trainers[h];
                         try (NDManager m = t.getManager().newSubManager()) {
                             NDArray xa = m.create(x, head.batchShape(b));
                             NDArray loss;
@@ -567,11 +633,31 @@ public final class PersonalisationJob {
                 // report in the user's epochs (passes are spread evenly over them)
                 int epoch = (int) Math.ceil(pass * (double) config.epochs() / epochs);
                 if (pass == epochs || epoch < (int) Math.ceil((pass + 1) * (double) config.epochs() / epochs)) {
+                    copyProbes(probes, probeAt, heads);
                     hook.after(epoch, losses);
                 }
             }
+            copyProbes(probes, probeAt, heads);
         } finally {
-            trainers.forEach(Trainer::close);
+            for (Trainer t : trainers) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+            if (probes != null) {
+                probes.close();
+            }
+        }
+    }
+
+    /** Copies the batched linear heads' current weights into their exit heads. */
+    private static void copyProbes(LinearHeads probes, List<Integer> at, List<ExitHead> heads) {
+        if (probes == null) {
+            return;
+        }
+        float[][][] all = probes.getAll();
+        for (int j = 0; j < at.size(); j++) {
+            heads.get(at.get(j)).setLinear(all[j][0], all[j][1]);
         }
     }
 
@@ -579,12 +665,15 @@ public final class PersonalisationJob {
      * Starts the re-fitted final classifier from the backbone's classifier rows (known classes). A head that
      * pools to a grid sees each channel once per cell (channel-major after flattening): each row is spread
      * evenly over the cells, so the head starts at (about) the backbone's pooled logits.
+     *
+     * @param current the head's initial weights ({@code classes x in}): rows of new classes are kept
+     * @return weights and bias, or null when the classifier is not pooling + one linear layer
      */
-    private void initFromClassifier(ExitHead head, PersonalLabelSpace space) {
+    private float[][] initFromClassifier(ExitHead head, PersonalLabelSpace space, float[] current) {
         if (!backbone.isTorchScript()) {
             List<LayerSpec> cls = backbone.spec().classifier;
             if (cls.size() != 3 || cls.get(0).type() != LayerSpec.Type.GAP || cls.get(2).type() != LayerSpec.Type.LINEAR) {
-                return;
+                return null;
             }
         }
         NDArray w = null;
@@ -604,19 +693,13 @@ public final class PersonalisationJob {
         long channels = backbone.stages().get(backbone.stages().size() - 1).outputShape()[0];
         if (w == null || bias == null || weights != 1 || biases != 1 || w.getShape().dimension() != 2
                 || w.getShape().get(1) != channels || w.getShape().get(0) != backbone.classNames().size()) {
-            return;
+            return null;
         }
         float[] wf = w.toFloatArray();
         float[] bf = bias.toFloatArray();
         int c = (int) w.getShape().get(1);
-        float[] current = null;
-        for (Pair<String, Parameter> p : head.block().getParameters()) {
-            if (p.getValue().getType() == Parameter.Type.WEIGHT) {
-                current = p.getValue().getArray().toFloatArray();
-            }
-        }
         if (current == null || current.length % (space.size() * c) != 0) {
-            return;
+            return null;
         }
         int cells = current.length / (space.size() * c);
         int in = c * cells;
@@ -637,14 +720,14 @@ public final class PersonalisationJob {
                 System.arraycopy(current, k * in, nw, k * in, in);
             }
         }
-        head.setLinear(nw, nb);
+        return new float[][] {nw, nb};
     }
 
     private EvalPredictions predict(List<ExitHead> exits, ExitHead finalHead, FeatureCache cache, int nTrain,
                                     int nEval, int[] evalTruth, float[][] teacherEval, BooleanSupplier cancelled) {
         List<float[][]> probs = new ArrayList<>();
         for (ExitHead head : exits) {
-            probs.add(headProbabilities(head, cache.stage(head.stage()), nTrain, nEval, cancelled));
+            probs.add(headProbabilities(head, input(head, cache), nTrain, nEval, cancelled));
         }
         // the final exit is fixed during exit training: its evaluation rows are the teacher's
         return new EvalPredictions(exits.stream().map(ExitHead::stage).toList(), probs, teacherEval, evalTruth,
@@ -679,7 +762,9 @@ public final class PersonalisationJob {
                 fs.get(offset + s + i, x, i * fs.width());
             }
             try (NDManager m = head.model().getNDManager().newSubManager()) {
-                float[] p = head.forward(m.create(x, head.batchShape(b)), false).softmax(1).toFloatArray();
+                NDArray z = head.probePrefix() != null ? head.forwardProbe(m.create(x, new Shape(b, fs.width())))
+                        : head.forward(m.create(x, head.batchShape(b)), false);
+                float[] p = z.softmax(1).toFloatArray();
                 int k = head.classes();
                 for (int i = 0; i < b; i++) {
                     out[s + i] = Arrays.copyOfRange(p, i * k, (i + 1) * k);

@@ -24,7 +24,20 @@ public final class PersonalisationResult implements AutoCloseable {
      * @param headTraining training epochs on the cache, including per-epoch evaluation
      * @param total everything
      */
-    public record Timing(double decode, double batchNorm, double featureCache, double headTraining, double total) { }
+    /**
+     * Wall times of a run, in seconds. The training cost is {@code batchNorm + featureCache + headTraining};
+     * {@code evaluation} is the generic backbone's pass and the caching of the held-out images.
+     *
+     * @param featureCache the frozen-backbone pass over the training images
+     */
+    public record Timing(double decode, double batchNorm, double featureCache, double headTraining, double evaluation,
+                         double total) {
+
+        /** Seconds spent on training: BatchNorm decision, training-image cache, heads. */
+        public double training() {
+            return batchNorm + featureCache + headTraining;
+        }
+    }
 
     private final String backboneId;
     private final String backboneSha256;

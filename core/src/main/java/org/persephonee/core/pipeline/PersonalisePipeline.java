@@ -163,6 +163,8 @@ public final class PersonalisePipeline {
         t.put("batchnorm_s", r.timing().batchNorm());
         t.put("feature_cache_s", r.timing().featureCache());
         t.put("head_training_s", r.timing().headTraining());
+        t.put("training_s", r.timing().training());
+        t.put("evaluation_s", r.timing().evaluation());
         t.put("total_s", r.timing().total());
         m.put("timing", t);
         Map<String, Object> cache = new LinkedHashMap<>();
