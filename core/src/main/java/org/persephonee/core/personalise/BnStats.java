@@ -63,6 +63,12 @@ public final class BnStats {
         }
     }
 
+    /**
+     * The running-average update rate of each backbone's BatchNorm layers, once inferred (it is fixed by the
+     * layers' configuration; knowing it saves one of the two passes).
+     */
+    private static final Map<Backbone, Double> RATES = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
     /** Most images used to estimate statistics (a seeded sample beyond that). */
     static final int MAX_IMAGES = 256;
 
@@ -71,7 +77,8 @@ public final class BnStats {
      * in training mode every BatchNorm normalises with the statistics of the whole batch, so one pass over
      * all images (up to {@link #MAX_IMAGES}) sees each layer's population statistics. The running averages
      * absorb them with an update rate the engine does not expose; starting from zero, two passes give
-     * {@code r1 = a*s} and {@code r2 = a*s*(2-a)}, from which the rate and then {@code s} are solved.
+     * {@code r1 = a*s} and {@code r2 = a*s*(2-a)}, from which the rate and then {@code s} are solved. The
+     * rate is remembered per backbone, so later adaptations need one pass.
      *
      * @param images normalised CHW images, at least 2
      * @param seed picks the sample when there are more than {@link #MAX_IMAGES} images
@@ -95,30 +102,36 @@ public final class BnStats {
         Map<String, float[]> zero = new LinkedHashMap<>();
         snapshot(bb).forEach((k, v) -> zero.put(k, new float[v.length]));
         restore(bb, zero);
+        Double known = RATES.get(bb);
         Map<String, float[]> r1;
-        Map<String, float[]> r2;
+        Map<String, float[]> r2 = null;
         try (NDManager m = bb.manager().newSubManager()) {
             NDArray in = m.create(x, bb.batchShape(n));
             bb.network().forward(new ParameterStore(m, false), new NDList(in), true);
             r1 = snapshot(bb);
-            bb.network().forward(new ParameterStore(m, false), new NDList(in), true);
-            r2 = snapshot(bb);
-        }
-        // the update rate, from the element with the largest first-pass value (best conditioned)
-        double best = 0;
-        double rate = Double.NaN;
-        for (String k : r1.keySet()) {
-            float[] a = r1.get(k);
-            float[] b = r2.get(k);
-            for (int i = 0; i < a.length; i++) {
-                if (Math.abs(a[i]) > best) {
-                    best = Math.abs(a[i]);
-                    rate = 2 - b[i] / (double) a[i];
-                }
+            if (known == null) {
+                bb.network().forward(new ParameterStore(m, false), new NDList(in), true);
+                r2 = snapshot(bb);
             }
         }
-        if (!(rate > 0 && rate <= 1)) {
-            throw new IllegalStateException("could not infer the BatchNorm update rate (got " + rate + ")");
+        double rate = known == null ? Double.NaN : known;
+        if (known == null) {
+            // the update rate, from the element with the largest first-pass value (best conditioned)
+            double best = 0;
+            for (String k : r1.keySet()) {
+                float[] a = r1.get(k);
+                float[] b = r2.get(k);
+                for (int i = 0; i < a.length; i++) {
+                    if (Math.abs(a[i]) > best) {
+                        best = Math.abs(a[i]);
+                        rate = 2 - b[i] / (double) a[i];
+                    }
+                }
+            }
+            if (!(rate > 0 && rate <= 1)) {
+                throw new IllegalStateException("could not infer the BatchNorm update rate (got " + rate + ")");
+            }
+            RATES.put(bb, rate);
         }
         Map<String, float[]> exact = new LinkedHashMap<>();
         for (Map.Entry<String, float[]> e : r1.entrySet()) {

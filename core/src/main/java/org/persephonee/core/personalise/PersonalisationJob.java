@@ -333,7 +333,8 @@ public final class PersonalisationJob {
             return new BnDecision(false, "keep: " + (config.bnMode() == BnMode.ADAPT ? "adaptation was asked for, but " : "")
                     + "TorchScript stages do not expose their BatchNorm statistics", Double.NaN, Double.NaN, null);
         }
-        // the criterion looks at every labelled image and a seeded sample of the others (at most CRITERION_IMAGES)
+        // the criterion looks at the labelled images when there are enough, else (or on a tie) at a seeded
+        // sample of all training images, labelled first (at most CRITERION_IMAGES): only what it reads is run
         List<Integer> rows = new ArrayList<>();
         List<Integer> others = new ArrayList<>();
         for (int i = 0; i < data.trainSize(); i++) {
@@ -342,6 +343,7 @@ public final class PersonalisationJob {
         Random pick = new Random(config.seed() + 31);
         java.util.Collections.shuffle(rows, pick);
         java.util.Collections.shuffle(others, pick);
+        int labelledRows = Math.min(rows.size(), CRITERION_IMAGES);
         rows.addAll(others);
         rows = rows.subList(0, Math.min(rows.size(), CRITERION_IMAGES));
         List<float[]> sampleX = new ArrayList<>();
@@ -350,23 +352,31 @@ public final class PersonalisationJob {
             sampleX.add(data.trainX.get(i));
             sampleLabels.add(data.trainLabel.get(i));
         }
-        float[][] keep = config.bnMode() == BnMode.AUTO ? logits(sampleX, cancelled) : null;
+        boolean useLabels = data.labelledUsed() >= 5;
+        int first = useLabels ? labelledRows : sampleX.size();
+        List<float[]> firstX = sampleX.subList(0, first);
+        List<float[]> restX = sampleX.subList(first, sampleX.size());
+        float[][] keep = config.bnMode() == BnMode.AUTO ? logits(firstX, cancelled) : null;
         BnStats.adapt(backbone, data.trainX, config.seed());
         Map<String, float[]> adapted = BnStats.snapshot(backbone);
         if (config.bnMode() == BnMode.ADAPT) {
             return new BnDecision(true, "adapt (as configured)", Double.NaN, Double.NaN, adapted);
         }
-        float[][] adapt = logits(sampleX, cancelled);
-        boolean useLabels = data.labelledUsed() >= 5;
-        double before = useLabels ? labelledAccuracy(keep, sampleLabels) : mutualInformation(keep);
-        double after = useLabels ? labelledAccuracy(adapt, sampleLabels) : mutualInformation(adapt);
+        float[][] adapt = logits(firstX, cancelled);
+        List<String> firstLabels = sampleLabels.subList(0, first);
+        double before = useLabels ? labelledAccuracy(keep, firstLabels) : mutualInformation(keep);
+        double after = useLabels ? labelledAccuracy(adapt, firstLabels) : mutualInformation(adapt);
         String tie = "";
         if (useLabels && after == before) {
             // a handful of labels often ties (tilted-phone, 2 per class: 0.500 both ways); let the unlabelled decide
             tie = String.format(java.util.Locale.ROOT, "labelled-image accuracy tied at %.3f, ", before);
             useLabels = false;
-            before = mutualInformation(keep);
-            after = mutualInformation(adapt);
+            float[][] adaptRest = logits(restX, cancelled);
+            BnStats.restore(backbone, original);
+            float[][] keepRest = logits(restX, cancelled);
+            BnStats.restore(backbone, adapted);
+            before = mutualInformation(concat(keep, keepRest));
+            after = mutualInformation(concat(adapt, adaptRest));
         }
         boolean choose = after > before;
         String why = String.format(java.util.Locale.ROOT, "auto: %s%s %.3f with the shipped statistics, %.3f adapted",
@@ -375,6 +385,12 @@ public final class PersonalisationJob {
             BnStats.restore(backbone, original);
         }
         return new BnDecision(choose, why, before, after, choose ? adapted : null);
+    }
+
+    private static float[][] concat(float[][] a, float[][] b) {
+        float[][] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     private double labelledAccuracy(float[][] logits, List<String> labels) {
