@@ -139,6 +139,11 @@ public final class BenchCommand implements Command {
                             ratio.put("independent", independent(bundle, independent));
                         }
                         ratio.put("training_cost_full_over_exit", ft.trainingSeconds() / exitCost);
+                        // cost at equal accuracy: how long full fine-tuning trains before it first matches exit-only
+                        double reach = ft.secondsToReach(o.choice().cascade().accuracy());
+                        ratio.put("full_ft_seconds_to_exit_accuracy", Double.isNaN(reach) ? null : reach);
+                        ratio.put("training_cost_at_equal_accuracy", Double.isNaN(reach) ? null : reach / exitCost);
+                        ratio.put("full_ft_epoch_accuracy", ft.epochAccuracy());
                         ratio.put("accuracy_gain_over_generic_points", 100 * (o.choice().cascade().accuracy()
                                 - r.genericAccuracy()));
                         ratio.put("exit_minus_full_points", 100 * (o.choice().cascade().accuracy() - ft.accuracy()));
@@ -293,16 +298,26 @@ public final class BenchCommand implements Command {
                 }
             }
         }
-        sb.append("\n| persona | labels | training cost full / exit-only | exit-only vs generic | exit-only vs full "
-                + "FT | BatchNorm |\n|---|---|---:|---:|---:|---|\n");
+        sb.append("\n| persona | labels | exit-only training s (BatchNorm + cache + heads) | training cost full / "
+                + "exit-only | full FT time to exit-only accuracy | exit-only vs generic | exit-only vs full FT | BatchNorm "
+                + "|\n|---|---|---|---:|---|---:|---:|---|\n");
         for (Map<String, Object> r : ratios) {
             if (r.containsKey("failed")) {
-                sb.append(String.format(Locale.ROOT, "| %s | %s | – | – | – | cannot personalise: %s |%n",
+                sb.append(String.format(Locale.ROOT, "| %s | %s | – | – | – | – | – | cannot personalise: %s |%n",
                         r.get("persona"), r.get("labels"), r.get("failed")));
                 continue;
             }
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %.1fx | %+.1f pts | %+.1f pts | %s |%n", r.get("persona"),
-                    r.get("labels"), (double) r.get("training_cost_full_over_exit"),
+            Map<String, Object> parts = (Map<String, Object>) r.get("exit_only_seconds");
+            double bnS = (double) parts.get("batchnorm");
+            double cacheS = (double) parts.get("feature_cache");
+            double headS = (double) parts.get("head_training");
+            Object reach = r.get("full_ft_seconds_to_exit_accuracy");
+            String reachText = reach == null ? "not reached in " + epochs + " epochs"
+                    : String.format(Locale.ROOT, "%.1f s (%.1fx)", (double) reach,
+                    (double) r.get("training_cost_at_equal_accuracy"));
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %.2f (%.2f + %.2f + %.2f) | %.1fx | %s | %+.1f pts | %+.1f pts "
+                            + "| %s |%n", r.get("persona"), r.get("labels"), bnS + cacheS + headS, bnS, cacheS, headS,
+                    (double) r.get("training_cost_full_over_exit"), reachText,
                     (double) r.get("accuracy_gain_over_generic_points"), (double) r.get("exit_minus_full_points"),
                     r.get("batchnorm")));
         }

@@ -43,8 +43,22 @@ public final class FullFineTune {
      * @param accuracy on the same evaluation images as the exit run
      * @param trainingSeconds wall time of the training epochs
      * @param epochs epochs run
+     * @param epochAccuracy accuracy after each epoch (the last equals {@code accuracy})
+     * @param epochSeconds training seconds up to the end of each epoch (evaluation not counted)
      */
-    public record Result(double accuracy, double trainingSeconds, int epochs) { }
+    public record Result(double accuracy, double trainingSeconds, int epochs, double[] epochAccuracy,
+                         double[] epochSeconds) {
+
+        /** Training seconds until the first epoch that reaches {@code accuracy}; NaN when none does. */
+        public double secondsToReach(double target) {
+            for (int e = 0; e < epochAccuracy.length; e++) {
+                if (epochAccuracy[e] >= target - 1e-9) {
+                    return epochSeconds[e];
+                }
+            }
+            return Double.NaN;
+        }
+    }
 
     private FullFineTune() { }
 
@@ -85,10 +99,13 @@ public final class FullFineTune {
                                 .optMomentum(0.9f).optWeightDecays(5e-4f).build());
                 int size = bb.input().size();
                 Random rnd = new Random(cfg.seed());
-                long t0 = System.nanoTime();
+                double[] epochAcc = new double[epochs];
+                double[] epochSecs = new double[epochs];
+                double secs = 0;
                 try (Trainer t = model.newTrainer(tc)) {
                     t.initialize(bb.batchShape(batch));
                     for (int e = 0; e < epochs; e++) {
+                        long t0 = System.nanoTime();
                         org.persephonee.core.util.Vectors.shuffle(order, rnd);
                         for (int s = 0; s < steps; s++) {
                             if (cancelled.getAsBoolean()) {
@@ -114,29 +131,34 @@ public final class FullFineTune {
                                 t.step();
                             }
                         }
+                        secs += (System.nanoTime() - t0) / 1e9;
+                        epochSecs[e] = secs;
+                        epochAcc[e] = exitRun.predictions().accuracy(evaluate(net, model, bb, data.evalX, space.size()));
                     }
                 }
-                double secs = (System.nanoTime() - t0) / 1e9;
-                // evaluate in inference mode
-                List<float[]> ev = data.evalX;
-                float[][] probs = new float[ev.size()][];
-                for (int s = 0; s < ev.size(); s += 128) {
-                    int b = Math.min(128, ev.size() - s);
-                    float[] x = new float[b * size];
-                    for (int i = 0; i < b; i++) {
-                        System.arraycopy(ev.get(s + i), 0, x, i * size, size);
-                    }
-                    try (NDManager m = model.getNDManager().newSubManager()) {
-                        float[] p = net.forward(new ParameterStore(m, false), new NDList(m.create(x, bb.batchShape(b))),
-                                false).singletonOrThrow().softmax(1).toFloatArray();
-                        for (int i = 0; i < b; i++) {
-                            probs[s + i] = Arrays.copyOfRange(p, i * space.size(), (i + 1) * space.size());
-                        }
-                    }
-                }
-                return new Result(exitRun.predictions().accuracy(probs), secs, epochs);
+                return new Result(epochAcc[epochs - 1], secs, epochs, epochAcc, epochSecs);
             }
         }
     }
+
+    /** Softmax outputs of the network in inference mode. */
+    private static float[][] evaluate(SequentialBlock net, Model model, Backbone bb, List<float[]> ev, int classes) {
+        int size = bb.input().size();
+        float[][] probs = new float[ev.size()][];
+        for (int s = 0; s < ev.size(); s += 128) {
+            int b = Math.min(128, ev.size() - s);
+            float[] x = new float[b * size];
+            for (int i = 0; i < b; i++) {
+                System.arraycopy(ev.get(s + i), 0, x, i * size, size);
+            }
+            try (NDManager m = model.getNDManager().newSubManager()) {
+                float[] p = net.forward(new ParameterStore(m, false), new NDList(m.create(x, bb.batchShape(b))),
+                        false).singletonOrThrow().softmax(1).toFloatArray();
+                for (int i = 0; i < b; i++) {
+                    probs[s + i] = Arrays.copyOfRange(p, i * classes, (i + 1) * classes);
+                }
+            }
+        }
+        return probs;    }
 
 }
