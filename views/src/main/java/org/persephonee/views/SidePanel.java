@@ -25,6 +25,38 @@ public final class SidePanel {
         this.model = model;
     }
 
+    /** Editors as ControlsFX makes them, except head types, which show their display names ("Grid + linear"). */
+    private static org.controlsfx.property.editor.PropertyEditor<?> editor(PropertySheet.Item item) {
+        if (item.getType() != HeadType.class) {
+            return new org.controlsfx.property.editor.DefaultPropertyEditorFactory().call(item);
+        }
+        javafx.scene.control.ComboBox<HeadType> box = new javafx.scene.control.ComboBox<>(
+                FXCollections.observableArrayList(HeadType.values()));
+        box.setConverter(new javafx.util.StringConverter<>() {
+            @Override public String toString(HeadType t) { return t == null ? "" : t.display(); }
+
+            @Override public HeadType fromString(String s) {
+                for (HeadType t : HeadType.values()) {
+                    if (t.display().equals(s)) {
+                        return t;
+                    }
+                }
+                return null;
+            }
+        });
+        box.setId("head-type-editor");
+        return new org.controlsfx.property.editor.AbstractPropertyEditor<HeadType, javafx.scene.control.ComboBox<HeadType>>(
+                item, box) {
+            @Override protected javafx.beans.value.ObservableValue<HeadType> getObservableValue() {
+                return getEditor().getSelectionModel().selectedItemProperty();
+            }
+
+            @Override public void setValue(HeadType value) {
+                getEditor().getSelectionModel().select(value);
+            }
+        };
+    }
+
     public Node build() {
         exitTitle.getStyleClass().add("pane-title");
         exitTitle.setWrapText(true);
@@ -34,6 +66,7 @@ public final class SidePanel {
         exitSheet.setSearchBoxVisible(false);
         exitSheet.setMode(PropertySheet.Mode.NAME);
         exitSheet.setPrefHeight(190);
+        exitSheet.setPropertyEditorFactory(SidePanel::editor);
         exitThreshold.setId("exit-threshold");
         exitThreshold.setShowTickLabels(true);
         exitThreshold.setMajorTickUnit(0.25);

@@ -147,6 +147,17 @@ class LabUiTest {
         WaitForAsyncUtils.waitForFxEvents();
         assertEquals(1, model.exits.size());
 
+        // the editor names head types as the palette does, and switching the type changes the exit
+        robot.clickOn("#exit-block3");
+        WaitForAsyncUtils.waitForFxEvents();
+        @SuppressWarnings("unchecked")
+        javafx.scene.control.ComboBox<org.persephonee.core.exits.HeadType> type =
+                robot.lookup("#head-type-editor").queryAs(javafx.scene.control.ComboBox.class);
+        assertEquals("Conv head", type.getConverter().toString(type.getValue()));
+        robot.interact(() -> type.getSelectionModel().select(org.persephonee.core.exits.HeadType.GRID));
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals("grid", model.exits.get(0).head().id());
+
         // select and delete with the keyboard
         robot.clickOn("#exit-block3");
         robot.type(javafx.scene.input.KeyCode.DELETE);
