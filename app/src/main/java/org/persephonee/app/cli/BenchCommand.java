@@ -41,9 +41,9 @@ public final class BenchCommand implements Command {
 
     @Override public String usage() {
         return "bench [--quick] [--json FILE] [--markdown FILE] [--backbone DIR] [--personas DIR] [--seed N]\n"
-                + "  --quick     5 epochs and the ~10% regime only (about a minute)\n"
+                + "  --quick     5 epochs and the ~10% regime only (under a minute)\n"
                 + "  --epochs    epochs for both methods (default 10)\n"
-                + "  --repeats   training runs per method and row; the median time is reported (default 3, quick 1)\n"
+                + "  --repeats   training runs per method and row; the median time is reported (default 3)\n"
                 + "  --json      write every row and ratio as JSON\n"
                 + "  --markdown  write the table as markdown\n"
                 + "  --backbone  default sample-models/fmnist-resnet9\n"
@@ -65,7 +65,7 @@ public final class BenchCommand implements Command {
         Path bbDir = args.path("backbone", home.resolve("sample-models").resolve(PretrainCommand.SAMPLE_ID));
         Path personas = args.path("personas", home.resolve("sample-data"));
         boolean quick = args.flag("quick");
-        int repeats = Math.max(1, args.intValue("repeats", quick ? 1 : 3));
+        int repeats = Math.max(1, args.intValue("repeats", 3));
         long seed = args.longValue("seed", 42);
         int epochs = args.intValue("epochs", quick ? 5 : 10);
         List<String> regimes = quick ? List.of("~10%") : List.of("100%", "~10%", "0%");
