@@ -172,8 +172,11 @@ public final class BenchCommand implements Command {
                         // cost at equal accuracy: how long full fine-tuning trains before it first matches exit-only
                         // (epoch times of the first run, scaled to the median run's total)
                         double reach = ft.secondsToReach(o.choice().cascade().accuracy()) * fullCost / ft.trainingSeconds();
-                        ratio.put("full_ft_seconds_to_exit_accuracy", Double.isNaN(reach) ? null : reach);
-                        ratio.put("training_cost_at_equal_accuracy", Double.isNaN(reach) ? null : reach / exitCost);
+                        ratio.put("full_ft_reached_exit_accuracy", !Double.isNaN(reach));
+                        if (!Double.isNaN(reach)) {
+                            ratio.put("full_ft_seconds_to_exit_accuracy", reach);
+                            ratio.put("training_cost_at_equal_accuracy", reach / exitCost);
+                        }
                         ratio.put("full_ft_epoch_accuracy", ft.epochAccuracy());
                         ratio.put("accuracy_gain_over_generic_points", 100 * (o.choice().cascade().accuracy()
                                 - r.genericAccuracy()));
@@ -238,10 +241,11 @@ public final class BenchCommand implements Command {
         }
     }
 
+    /** The median, the lower one of an even count: always one of the measured runs. */
     private static double median(double[] v) {
         double[] c = v.clone();
         java.util.Arrays.sort(c);
-        return c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2;
+        return c[(c.length - 1) / 2];
     }
 
     private static Map<String, Object> row(String persona, String labels, String method, double acc, double trainS,

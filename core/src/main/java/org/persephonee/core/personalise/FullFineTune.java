@@ -70,6 +70,9 @@ public final class FullFineTune {
      */
     public static Result run(Path backboneDir, PersonalisationResult exitRun, int epochs, float learningRate,
                              BooleanSupplier cancelled) throws BackboneFormatException {
+        if (epochs < 1) {
+            throw new IllegalArgumentException("full fine-tuning needs at least one epoch, got " + epochs);
+        }
         PreparedData data = exitRun.data();
         Targets targets = exitRun.targets();
         PersonalLabelSpace space = exitRun.labelSpace();

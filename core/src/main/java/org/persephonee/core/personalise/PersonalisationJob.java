@@ -93,6 +93,12 @@ public final class PersonalisationJob {
      */
     static final float REFIT_LR_SCALE = 0.1f;
 
+    /**
+     * Widest-to-narrowest input ratio of heads trained in one batched product: the auto grid exits on the
+     * sample backbone (256, 512 and 1024 wide) stay one group, a 16x16 grid next to them gets its own.
+     */
+    static final int PROBE_GROUP_SPREAD = 4;
+
     /** A listener that ignores everything. */
     public static final Listener SILENT = new Listener() { };
 
@@ -144,7 +150,14 @@ public final class PersonalisationJob {
         double generic = genericAccuracy(evalLogitsKeep, data.evalLabel);
         double genericS = secs(tGeneric);
         long t1 = System.nanoTime();
-        BnDecision bn = decideBn(data, original, cancelled);
+        BnDecision bn;
+        try {
+            bn = decideBn(data, original, cancelled);
+        } catch (RuntimeException | Error e) {
+            // cancelled or failed mid-decision: the backbone leaves as it came
+            BnStats.restore(backbone, original);
+            throw e;
+        }
         double bnS = secs(t1);
 
         FeatureCache cache = null;
@@ -188,6 +201,8 @@ public final class PersonalisationJob {
             }
 
             long t3 = System.nanoTime();
+            // predictions on the held-out images made during training are evaluation, not training
+            double[] evalInTraining = {0};
             List<ExitPlacement> ordered = new ArrayList<>(config.placements());
             ordered.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
             for (ExitPlacement p : ordered) {
@@ -202,7 +217,11 @@ public final class PersonalisationJob {
                 Targets labels = Targets.labelsOnly(data, space);
                 ExitHead fin = finalHead;
                 fit(List.of(finalHead), labels, space, cache, true, cancelled, (epoch, losses) -> { });
-                float[][] p = headProbabilities(fin, input(fin, cache), 0, nTrain + nEval, cancelled);
+                float[][] p = headProbabilities(fin, input(fin, cache), 0, nTrain, cancelled);
+                long tEval = System.nanoTime();
+                float[][] pe = headProbabilities(fin, input(fin, cache), nTrain, nEval, cancelled);
+                evalInTraining[0] += secs(tEval);
+                p = concat(p, pe);
                 for (int i = 0; i < p.length; i++) {
                     teacher[i] = log(p[i]);
                 }
@@ -229,7 +248,9 @@ public final class PersonalisationJob {
                 if (!config.evalEveryEpoch() && epoch < config.epochs()) {
                     return;
                 }
+                long tEval = System.nanoTime();
                 EvalPredictions preds = predict(exits, fin, fc, nTrain, nEval, evalTruth, teacherEval, cancelled);
+                evalInTraining[0] += secs(tEval);
                 last2[0] = preds;
                 List<ExitStats> stats = new ArrayList<>();
                 for (int h = 0; h < exits.size(); h++) {
@@ -241,11 +262,11 @@ public final class PersonalisationJob {
                 listener.onEpoch(epoch, config.epochs(), stats, preds);
             });
             EvalPredictions preds = last2[0];
-            double trainS = secs(t3);
+            double trainS = secs(t3) - evalInTraining[0];
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, targets,
                     heads, finalHead, preds, generic, bn, new PersonalisationResult.Timing(decodeS, bnS, cacheS,
-                    trainS, genericS + cacheAllS - cacheS, secs(tStart)), cache.spilled(), cache.heapBytes(), cache.spilledBytes());
+                    trainS, genericS + cacheAllS - cacheS + evalInTraining[0], secs(tStart)), cache.spilled(), cache.heapBytes(), cache.spilledBytes());
             heads = List.of();
             finalHead = null;
             return result;
@@ -533,10 +554,9 @@ public final class PersonalisationJob {
         int total = steps * epochs;
         float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
         List<Integer> probeAt = new ArrayList<>();
-        List<FeatureStore> probeInputs = new ArrayList<>();
-        List<Long> probeSeeds = new ArrayList<>();
         Trainer[] trainers = new Trainer[heads.size()];
-        LinearHeads probes = null;
+        List<LinearHeads> groups = new ArrayList<>();
+        List<List<Integer>> groupAt = new ArrayList<>();
         try {
             for (int h = 0; h < heads.size(); h++) {
                 ExitHead head = heads.get(h);
@@ -544,8 +564,6 @@ public final class PersonalisationJob {
                 if (head.probePrefix() != null) {
                     head.initialize();
                     probeAt.add(h);
-                    probeInputs.add(input(head, cache));
-                    probeSeeds.add(seed);
                     continue;
                 }
                 Engines.seed(seed);
@@ -566,14 +584,27 @@ public final class PersonalisationJob {
                     }
                 }
             }
-            if (!probeAt.isEmpty()) {
-                probes = new LinearHeads(probeInputs, space.size(),
-                        probeSeeds.stream().mapToLong(Long::longValue).toArray());
+            // heads of similar width share one batched product (each is padded to its group's widest): a
+            // new group starts when a head is more than PROBE_GROUP_SPREAD times wider than its group's first
+            probeAt.sort(java.util.Comparator.comparingInt(h -> input(heads.get(h), cache).width()));
+            for (int h : probeAt) {
+                int w = input(heads.get(h), cache).width();
+                if (groupAt.isEmpty() || w > PROBE_GROUP_SPREAD
+                        * input(heads.get(groupAt.get(groupAt.size() - 1).get(0)), cache).width()) {
+                    groupAt.add(new ArrayList<>());
+                }
+                groupAt.get(groupAt.size() - 1).add(h);
+            }
+            for (List<Integer> at : groupAt) {
+                LinearHeads g = new LinearHeads(at.stream().map(h -> input(heads.get(h), cache)).toList(),
+                        space.size(), at.stream().mapToLong(h -> config.seed() * 1000 + h + (fromClassifier ? 500 : 0))
+                        .toArray());
+                groups.add(g);
                 if (fromClassifier) {
-                    for (int j = 0; j < probeAt.size(); j++) {
-                        float[][] init = initFromClassifier(heads.get(probeAt.get(j)), space, probes.get(j)[0]);
+                    for (int j = 0; j < at.size(); j++) {
+                        float[][] init = initFromClassifier(heads.get(at.get(j)), space, g.get(j)[0]);
                         if (init != null) {
-                            probes.set(j, init[0], init[1]);
+                            g.set(j, init[0], init[1]);
                         }
                     }
                 }
@@ -597,15 +628,17 @@ public final class PersonalisationJob {
                     float[] soft = new float[b * space.size()];
                     float[] softW = new float[b];
                     targets.fill(idx, hard, hardW, soft, softW);
-                    if (probes != null) {
+                    for (int gi = 0; gi < groups.size(); gi++) {
                         // the cosine schedule of DJL's tracker, at this update
+                        // (DJL counts updates from 1)
                         float lr = base * 0.01f + (base - base * 0.01f) / 2
-                                * (float) (1 + Math.cos(Math.PI * done / Math.max(1, total)));
-                        float[] l = probes.step(idx, hard, hardW, soft, softW, config.temperature(), lr,
+                                * (float) (1 + Math.cos(Math.PI * Math.min(done + 1, total) / Math.max(1, total)));
+                        List<Integer> at = groupAt.get(gi);
+                        float[] l = groups.get(gi).step(idx, hard, hardW, soft, softW, config.temperature(), lr,
                                 config.weightDecay());
-                        for (int j = 0; j < probeAt.size(); j++) {
-                            lossSum[probeAt.get(j)] += l[j] * b;
-                            lossN[probeAt.get(j)] += b;
+                        for (int j = 0; j < at.size(); j++) {
+                            lossSum[at.get(j)] += l[j] * b;
+                            lossN[at.get(j)] += b;
                         }
                     }
                     for (int h = 0; h < heads.size(); h++) {
@@ -649,31 +682,28 @@ public final class PersonalisationJob {
                 // report in the user's epochs (passes are spread evenly over them)
                 int epoch = (int) Math.ceil(pass * (double) config.epochs() / epochs);
                 if (pass == epochs || epoch < (int) Math.ceil((pass + 1) * (double) config.epochs() / epochs)) {
-                    copyProbes(probes, probeAt, heads);
+                    copyProbes(groups, groupAt, heads);
                     hook.after(epoch, losses);
                 }
             }
-            copyProbes(probes, probeAt, heads);
+            copyProbes(groups, groupAt, heads);
         } finally {
             for (Trainer t : trainers) {
                 if (t != null) {
                     t.close();
                 }
             }
-            if (probes != null) {
-                probes.close();
-            }
+            groups.forEach(LinearHeads::close);
         }
     }
 
     /** Copies the batched linear heads' current weights into their exit heads. */
-    private static void copyProbes(LinearHeads probes, List<Integer> at, List<ExitHead> heads) {
-        if (probes == null) {
-            return;
-        }
-        float[][][] all = probes.getAll();
-        for (int j = 0; j < at.size(); j++) {
-            heads.get(at.get(j)).setLinear(all[j][0], all[j][1]);
+    private static void copyProbes(List<LinearHeads> groups, List<List<Integer>> at, List<ExitHead> heads) {
+        for (int g = 0; g < groups.size(); g++) {
+            float[][][] all = groups.get(g).getAll();
+            for (int j = 0; j < at.get(g).size(); j++) {
+                heads.get(at.get(g).get(j)).setLinear(all[j][0], all[j][1]);
+            }
         }
     }
 

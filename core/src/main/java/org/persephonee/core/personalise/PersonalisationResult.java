@@ -16,19 +16,15 @@ public final class PersonalisationResult implements AutoCloseable {
     public static final String FINAL = "final";
 
     /**
-     * Wall-clock seconds per phase.
+     * Wall times of a run, in seconds. The training cost is {@code batchNorm + featureCache + headTraining};
+     * {@code evaluation} is everything done on the held-out images: the generic backbone's pass, their
+     * feature cache and the heads' predictions on them (every reported epoch).
      *
      * @param decode image decoding
-     * @param batchNorm generic evaluation and the BatchNorm decision
-     * @param featureCache the one frozen-backbone pass
-     * @param headTraining training epochs on the cache, including per-epoch evaluation
-     * @param total everything
-     */
-    /**
-     * Wall times of a run, in seconds. The training cost is {@code batchNorm + featureCache + headTraining};
-     * {@code evaluation} is the generic backbone's pass and the caching of the held-out images.
-     *
+     * @param batchNorm the BatchNorm decision (and adaptation)
      * @param featureCache the frozen-backbone pass over the training images
+     * @param headTraining training on the cache: the re-fitted final exit, its teaching targets, the exits
+     * @param total everything
      */
     public record Timing(double decode, double batchNorm, double featureCache, double headTraining, double evaluation,
                          double total) {

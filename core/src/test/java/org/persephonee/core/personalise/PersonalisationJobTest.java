@@ -60,6 +60,21 @@ class PersonalisationJobTest {
     }
 
     @Test
+    void linearExitsOfVeryDifferentWidthsTrainInSeparateBatchesAndAllLearn() throws Exception {
+        // a 4x4 grid head is 16x wider than a global-pool head on the same channels: two batched groups
+        PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.ALL).setPlacements(List.of(
+                new org.persephonee.core.exits.ExitPlacement("stem", org.persephonee.core.exits.HeadSpec.parse("grid")),
+                new org.persephonee.core.exits.ExitPlacement("block1", org.persephonee.core.exits.HeadSpec.parse("linear"))))
+                .build();
+        try (PersonalisationResult r = run(cfg)) {
+            assertTrue(r.heads().get(0).probeWidth() > PersonalisationJob.PROBE_GROUP_SPREAD * r.heads().get(1).probeWidth());
+            for (int j = 0; j < 2; j++) {
+                assertTrue(r.exitAccuracy(j) > 0.6, "exit " + j + " accuracy " + r.exitAccuracy(j));
+            }
+        }
+    }
+
+    @Test
     void someLabelsKeepAStratifiedShare() throws Exception {
         try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.parse("0.25")).build())) {
             assertEquals(6, r.targets().labelled(), "2 of 8 labels per class");
@@ -108,6 +123,24 @@ class PersonalisationJobTest {
             }
             try (var s = Files.list(tmp.resolve("spill"))) {
                 assertEquals(0, s.count(), "spilled files are deleted when the job ends");
+            }
+        }
+    }
+
+    @Test
+    void cancellingRightAfterBatchNormAdaptationRestoresTheShippedStatistics() throws Exception {
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            Map<String, float[]> before = BnStats.snapshot(bb);
+            PersonalDataset ds = Fixtures.load(bb, persona);
+            // cancel at the first poll after the statistics changed: inside the keep-or-adapt check
+            java.util.function.BooleanSupplier adapted = () -> BnStats.snapshot(bb).entrySet().stream()
+                    .anyMatch(e -> !java.util.Arrays.equals(e.getValue(), before.get(e.getKey())));
+            PersonalisationConfig cfg = Fixtures.quick().optBnMode(BnMode.AUTO).build();
+            assertThrows(CancellationException.class,
+                    () -> new PersonalisationJob(bb, ds, cfg).run(PersonalisationJob.SILENT, adapted));
+            Map<String, float[]> after = BnStats.snapshot(bb);
+            for (String k : before.keySet()) {
+                assertArrayEquals(before.get(k), after.get(k), "BatchNorm statistics restored: " + k);
             }
         }
     }
