@@ -489,8 +489,8 @@ public final class LabController {
         recompute();
         keepRun(o);
         OperatingPoint.Validation v = o.selection().validation();
-        model.status.set(String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal accuracy %.1f%% "
-                        + "(generic %.1f%%), operating point %.1f%% at %.2fx lower latency (%s%s)",
+        model.status.set(String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
+                        + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
                 (System.nanoTime() - started) / 1e9, o.result().timing().training(),
                 100 * o.result().finalAccuracy(), 100 * o.result().genericAccuracy(), 100 * c.accuracy(),
                 o.choice().speedup(), o.selection().search().display(), v == null ? "" : String.format(Locale.ROOT,

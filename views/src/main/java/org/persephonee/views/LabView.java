@@ -250,9 +250,18 @@ public final class LabView {
         javafx.beans.property.BooleanProperty ran = new javafx.beans.property.SimpleBooleanProperty();
         model.running.addListener((o, a, b) -> ran.set(ran.get() || b));
         stall.textProperty().bind(Bindings.createStringBinding(() -> !ran.get() ? ""
-                : String.format(Locale.ROOT, "longest UI stall during the run: %.0f ms", model.longestStallMs.get()),
+                : String.format(Locale.ROOT, "UI stall ≤ %.0f ms", model.longestStallMs.get()),
                 model.longestStallMs, ran));
         stall.getStyleClass().add("hint");
+        javafx.scene.control.Tooltip stallTip = new javafx.scene.control.Tooltip(
+                "The longest time the window went without repainting during the last run");
+        stall.setTooltip(stallTip);
+        // a long status line is cut at the window's edge: the tooltip shows all of it
+        javafx.scene.control.Tooltip tip = new javafx.scene.control.Tooltip();
+        tip.textProperty().bind(model.status);
+        tip.setWrapText(true);
+        tip.setMaxWidth(600);
+        sb.setTooltip(tip);
         sb.getRightItems().add(stall);
         sb.setPadding(new Insets(2, 8, 2, 8));
         return sb;

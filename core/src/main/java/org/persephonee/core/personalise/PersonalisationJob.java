@@ -248,9 +248,9 @@ public final class PersonalisationJob {
                 if (!config.evalEveryEpoch() && epoch < config.epochs()) {
                     return;
                 }
+                // predictions, statistics and whatever the listener does with them (live curves) are not training
                 long tEval = System.nanoTime();
                 EvalPredictions preds = predict(exits, fin, fc, nTrain, nEval, evalTruth, teacherEval, cancelled);
-                evalInTraining[0] += secs(tEval);
                 last2[0] = preds;
                 List<ExitStats> stats = new ArrayList<>();
                 for (int h = 0; h < exits.size(); h++) {
@@ -260,6 +260,7 @@ public final class PersonalisationJob {
                 stats.add(new ExitStats(PersonalisationResult.FINAL, fin == null ? "backbone" : fin.head().id(),
                         Double.NaN, preds.accuracy(preds.finalExit())));
                 listener.onEpoch(epoch, config.epochs(), stats, preds);
+                evalInTraining[0] += secs(tEval);
             });
             EvalPredictions preds = last2[0];
             double trainS = secs(t3) - evalInTraining[0];
