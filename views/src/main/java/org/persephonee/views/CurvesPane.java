@@ -227,7 +227,7 @@ public final class CurvesPane {
             plot.setRenderer(r);
             fillMarker(op);
         } finally {
-            chart.setNotify(true);
+            renderSoon();
         }
         refreshTable();
     }
@@ -237,7 +237,27 @@ public final class CurvesPane {
         if (idx < 0) {
             return;
         }
+        chart.setNotify(false);
         fillMarker(data.getSeries(idx));
+        renderSoon();
+    }
+
+    private boolean renderPending;
+
+    /**
+     * Renders the chart once, after everything queued on the FX thread so far: a finished run changes the
+     * curves, the operating point and the marker in one go, and each change would otherwise redraw the whole
+     * chart (60-100 ms each under software rendering).
+     */
+    private void renderSoon() {
+        if (renderPending) {
+            return;
+        }
+        renderPending = true;
+        javafx.application.Platform.runLater(() -> {
+            renderPending = false;
+            chart.setNotify(true);
+        });
     }
 
     private void fillMarker(XYSeries op) {

@@ -344,6 +344,7 @@ public final class LabController {
         double maxDrop = model.maxDrop.get();
         LatencyProfile stageProfile = model.stageProfile.get();
         cancel.set(false);
+        lastEpochDrawn = 0;
         model.running.set(true);
         model.resultsFinal.set(false);
         model.liveStats.clear();
@@ -383,6 +384,9 @@ public final class LabController {
                             snapshot.classes(), stats.stream().anyMatch(s -> s.stage().equals("final")
                                     && !s.head().equals("backbone")), stageProfile, snapshot,
                             Confidence.MAX_SOFTMAX);
+                    if (live != null) {
+                        live.curves();  // swept here, not on the FX thread
+                    }
                     // latest epoch wins: while the FX thread has not drawn the previous one, replace it
                     latestEpoch(() -> {
                         model.liveStats.setAll(stats);
@@ -399,6 +403,7 @@ public final class LabController {
                 PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, cfg,
                         new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, null, 15), l,
                         cancel::get);
+                o.evaluation().curves();
                 Platform.runLater(() -> finish(o, started));
             } catch (CancellationException e) {
                 Platform.runLater(() -> {
@@ -420,17 +425,39 @@ public final class LabController {
         });
     }
 
+    /** Fewest milliseconds between two live redraws of the curves during training. */
+    static final long EPOCH_REDRAW_MS = 300;
+
+    /** When the last live epoch was drawn (FX thread; 0 before the first of a run). */
+    private long lastEpochDrawn;
+
     private final java.util.concurrent.atomic.AtomicReference<Runnable> pendingEpoch =
             new java.util.concurrent.atomic.AtomicReference<>();
 
     private void latestEpoch(Runnable update) {
         if (pendingEpoch.getAndSet(update) == null) {
-            Platform.runLater(() -> {
-                Runnable r = pendingEpoch.getAndSet(null);
-                if (r != null && model.running.get()) {
-                    r.run();
-                }
-            });
+            Platform.runLater(this::drawPendingEpoch);
+        }
+    }
+
+    /**
+     * Draws the newest pending epoch, at most once per {@link #EPOCH_REDRAW_MS}: redrawing the curves takes
+     * 60-150 ms of the FX thread under software rendering, and epochs on cached features can come every few
+     * milliseconds (measured: one redraw per epoch made the window miss frames for up to 340 ms).
+     */
+    private void drawPendingEpoch() {
+        long waitMs = (lastEpochDrawn + EPOCH_REDRAW_MS * 1_000_000L - System.nanoTime()) / 1_000_000L;
+        if (waitMs > 0 && lastEpochDrawn != 0) {
+            javafx.animation.PauseTransition later = new javafx.animation.PauseTransition(
+                    javafx.util.Duration.millis(waitMs));
+            later.setOnFinished(e -> drawPendingEpoch());
+            later.play();
+            return;
+        }
+        Runnable r = pendingEpoch.getAndSet(null);
+        if (r != null && model.running.get()) {
+            r.run();
+            lastEpochDrawn = System.nanoTime();
         }
     }
 
@@ -572,6 +599,7 @@ public final class LabController {
                 }
                 Evaluation ev = Evaluation.live(bb, placements, rec.classes, rec.refitFinal, rec.profile(),
                         rec.predictions(), Confidence.MAX_SOFTMAX);
+                ev.curves();
                 Platform.runLater(() -> {
                     if (model.running.get() || model.backbone.get() != bb) {
                         return;

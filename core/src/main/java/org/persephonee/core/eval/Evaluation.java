@@ -106,8 +106,20 @@ public final class Evaluation {
         return new Evaluation(new Cascade(preds, ms, mc, confidence), names, profile, bb);
     }
 
-    /** Every exit's curve and the cascade's. */
-    public List<Curve> curves() { return ThresholdSweep.all(cascade, exitNames); }
+    private volatile List<Curve> curves;
+
+    /**
+     * Every exit's curve and the cascade's, swept once and kept (call it off the UI thread first: a sweep
+     * evaluates the cascade at every threshold).
+     */
+    public List<Curve> curves() {
+        List<Curve> c = curves;
+        if (c == null) {
+            c = List.copyOf(ThresholdSweep.all(cascade, exitNames));
+            curves = c;
+        }
+        return c;
+    }
 
     /**
      * The fastest cascade within {@code maxDropPoints} of the personalised final exit, with the threshold search
