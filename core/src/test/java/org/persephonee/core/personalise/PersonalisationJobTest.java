@@ -56,6 +56,9 @@ class PersonalisationJobTest {
             }
             assertTrue(r.finalAccuracy() > 0.6, "final " + r.finalAccuracy());
             assertTrue(r.timing().featureCache() > 0 && r.timing().headTraining() > 0);
+            // the held-out images' cache and predictions are evaluation, not training
+            assertTrue(r.timing().evaluation() > 0, "evaluation " + r.timing().evaluation());
+            assertTrue(r.timing().training() + r.timing().evaluation() <= r.timing().total() + 1e-9);
         }
     }
 
