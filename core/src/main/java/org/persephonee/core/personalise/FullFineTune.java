@@ -162,6 +162,6 @@ public final class FullFineTune {
                 }
             }
         }
-        return probs;    }
-
+        return probs;
+    }
 }
