@@ -554,6 +554,8 @@ public final class PersonalisationJob {
         int epochs = Math.max(config.epochs(), (MIN_STEPS + steps - 1) / steps);
         int total = steps * epochs;
         float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
+        // each head's cached rows (pooled for probe heads), looked up once
+        FeatureStore[] in = heads.stream().map(h -> input(h, cache)).toArray(FeatureStore[]::new);
         List<Integer> probeAt = new ArrayList<>();
         Trainer[] trainers = new Trainer[heads.size()];
         List<LinearHeads> groups = new ArrayList<>();
@@ -587,17 +589,16 @@ public final class PersonalisationJob {
             }
             // heads of similar width share one batched product (each is padded to its group's widest): a
             // new group starts when a head is more than PROBE_GROUP_SPREAD times wider than its group's first
-            probeAt.sort(java.util.Comparator.comparingInt(h -> input(heads.get(h), cache).width()));
+            probeAt.sort(java.util.Comparator.comparingInt(h -> in[h].width()));
             for (int h : probeAt) {
-                int w = input(heads.get(h), cache).width();
-                if (groupAt.isEmpty() || w > PROBE_GROUP_SPREAD
-                        * input(heads.get(groupAt.get(groupAt.size() - 1).get(0)), cache).width()) {
+                if (groupAt.isEmpty() || in[h].width() > PROBE_GROUP_SPREAD
+                        * in[groupAt.get(groupAt.size() - 1).get(0)].width()) {
                     groupAt.add(new ArrayList<>());
                 }
                 groupAt.get(groupAt.size() - 1).add(h);
             }
             for (List<Integer> at : groupAt) {
-                LinearHeads g = new LinearHeads(at.stream().map(h -> input(heads.get(h), cache)).toList(),
+                LinearHeads g = new LinearHeads(at.stream().map(h -> in[h]).toList(),
                         space.size(), at.stream().mapToLong(h -> config.seed() * 1000 + h + (fromClassifier ? 500 : 0))
                         .toArray());
                 groups.add(g);
@@ -650,7 +651,7 @@ public final class PersonalisationJob {
                             throw new CancellationException("personalisation cancelled");
                         }
                         ExitHead head = heads.get(h);
-                        FeatureStore fs = input(head, cache);
+                        FeatureStore fs = in[h];
                         float[] x = new float[b * fs.width()];
                         for (int i = 0; i < b; i++) {
                             fs.get(idx[i], x, i * fs.width());
