@@ -19,6 +19,11 @@ public final class Launcher {
     }
 
     public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals("--engine-probe")) {
+            // the engine self-check's child process (app images have no separate java binary to start it)
+            org.persephonee.core.engine.EngineProbe.main(args);
+            return;
+        }
         if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
             System.out.println("PersEPhonEE Lab " + version() + " (Java " + System.getProperty("java.version")
                     + ", DJL 0.36.0, PyTorch 2.7.1 CPU)");

@@ -16,7 +16,7 @@ public final class Cli {
 
     public Cli() {
         for (Command c : List.of(new InspectCommand(), new EvaluateBackboneCommand(), new PretrainCommand(),
-                new MakePersonasCommand(), new ImportCommand(), new SmokeCommand(),
+                new MakePersonasCommand(), new ImportCommand(), new SmokeCommand(), new DoctorCommand(),
                 new PersonaliseCommand(), new EvaluateCommand(), new BenchCommand())) {
             commands.put(c.name(), c);
         }

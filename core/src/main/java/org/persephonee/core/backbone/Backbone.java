@@ -111,6 +111,7 @@ public final class Backbone implements AutoCloseable {
         }
         this.classifierDescription = d.toString();
         network.add(classifier);
+        org.persephonee.core.engine.Engines.pytorch();
         this.model = Model.newInstance(spec.id, Device.cpu(), "PyTorch");
         model.setBlock(network);
     }

@@ -8,6 +8,7 @@ import ai.djl.engine.Engine;
  */
 public final class Engines {
     private static volatile Engine engine;
+    private static volatile EngineProbe.Outcome inProcess;
 
     private Engines() { }
 
@@ -26,19 +27,42 @@ public final class Engines {
         }
     }
 
-    /** The PyTorch engine, started offline on first use. */
+    /**
+     * The PyTorch engine, started offline on first use. The first call decides the oneDNN instruction-set cap
+     * ({@link EngineGuard#prepare()}) before libtorch loads, then runs the {@link EngineProbe} in this process
+     * and refuses to hand out an engine that fails it.
+     *
+     * @throws IllegalStateException when the engine computes wrong numbers on this CPU even with the cap
+     */
     public static Engine pytorch() {
         Engine e = engine;
         if (e == null) {
             synchronized (Engines.class) {
                 if (engine == null) {
                     configureOffline();
-                    engine = Engine.getEngine("PyTorch");
+                    EngineGuard.Verdict v = EngineGuard.prepare();
+                    Engine started = Engine.getEngine("PyTorch");
+                    if (!"unchecked".equals(v.status())) {
+                        EngineProbe.Outcome o = EngineProbe.run();
+                        inProcess = o;
+                        if (!o.passed()) {
+                            throw new IllegalStateException("the native engine computes wrong numbers on this CPU ("
+                                    + v.cpuModel() + ", oneDNN cap " + (v.cap() == null ? "none" : v.cap())
+                                    + "): " + o.detail() + ". Run 'persephonee doctor' and include its output "
+                                    + "in a bug report.");
+                        }
+                    }
+                    engine = started;
                 }
                 e = engine;
             }
         }
         return e;
+    }
+
+    /** The self-check run in this process after the engine started, if it ran. */
+    public static java.util.Optional<EngineProbe.Outcome> inProcessCheck() {
+        return java.util.Optional.ofNullable(inProcess);
     }
 
     /**

@@ -50,6 +50,7 @@ public final class ExitHead implements AutoCloseable {
         this.block = LayerSpec.sequence(layers);
         this.macs = LayerSpec.chainMacs(layers, inputShape);
         this.params = LayerSpec.chainParams(layers, inputShape);
+        org.persephonee.core.engine.Engines.pytorch();
         this.model = Model.newInstance("exit-" + placement.stage(), Device.cpu(), "PyTorch");
         model.setBlock(block);
     }

@@ -65,6 +65,7 @@ final class LinearHeads implements AutoCloseable {
                 }
             }
         }
+        org.persephonee.core.engine.Engines.pytorch();
         manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
         w = manager.create(init, new Shape(heads, width, classes));
         b = manager.zeros(new Shape(heads, 1, classes));
