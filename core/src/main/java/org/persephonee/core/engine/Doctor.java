@@ -101,4 +101,15 @@ public final class Doctor {
         out.add("display:            " + r.display());
         return out;
     }
+
+    /** Prints the report as one JSON line after {@code PERSEPHONEE-DOCTOR } (used by tests in a child JVM). */
+    public static void main(String[] args) {
+        Engines.configureOffline();
+        String json = new com.google.gson.GsonBuilder().serializeSpecialFloatingPointValues().create()
+                .toJson(report());
+        System.out.flush();
+        System.out.println("PERSEPHONEE-DOCTOR " + json);
+        System.out.flush();
+        System.exit(0);
+    }
 }

@@ -42,8 +42,10 @@ public final class EngineProbe {
     public record Outcome(boolean passed, int finiteSteps, int steps, double maxRelDiff, List<Double> losses,
                           String detail, double seconds) { }
 
-    /** Runs the probe in this process on the PyTorch engine (which must already be configured). */
+    /** Runs the probe in this process on the PyTorch engine (the guard decides its cap first). */
     public static Outcome run() {
+        Engines.configureOffline();
+        EngineGuard.prepare();
         Engine engine = Engine.getEngine("PyTorch");
         long t0 = System.nanoTime();
         Random rnd = new Random(20210202L);
