@@ -164,4 +164,48 @@ class PersonaliseCliTest {
         assertEquals(2, r.code());
         assertTrue(r.err().contains("exists and is not a folder"), r.err());
     }
+
+    /** A tree's files and their bytes, to prove nothing in it changed. */
+    private static java.util.Map<String, String> snapshot(Path dir) throws Exception {
+        java.util.Map<String, String> m = new java.util.TreeMap<>();
+        try (var files = Files.walk(dir)) {
+            for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+                m.put(dir.relativize(f).toString(), org.persephonee.core.util.Hashes.sha256(f));
+            }
+        }
+        return m;
+    }
+
+    @Test
+    void aNonFiniteLossDuringHeadTrainingStopsTheRunNamingPhaseAndStepAndWritesNothing() throws Exception {
+        Path p = persona("nan", 8, 6, true);
+        Path out = tmp.resolve("nan-bundle");
+        CliTest.Run first = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--exits", "block1:conv8,block2:linear", "--epochs", "2", "--out", out.toString());
+        assertEquals(0, first.code(), first.err());
+        var before = snapshot(out);
+        var backboneBefore = snapshot(backbone);
+        for (String phase : new String[] {org.persephonee.core.engine.NumericGuard.HEADS,
+            org.persephonee.core.engine.NumericGuard.FINAL_REFIT}) {
+            org.persephonee.core.engine.NumericGuard.injectAt(phase, 3);
+            CliTest.Run r;
+            try {
+                r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                        "--exits", "block1:conv8,block2:linear", "--epochs", "2", "--out", out.toString(), "--json");
+            } finally {
+                org.persephonee.core.engine.NumericGuard.injectAt(null, -1);
+            }
+            assertEquals(1, r.code(), r.out() + r.err());
+            assertTrue(r.err().contains("non-finite during " + phase + " at step 3"), r.err());
+            assertTrue(r.err().contains("nothing was exported"), r.err());
+            assertTrue(r.out().isBlank(), "no report for a failed run: " + r.out());
+            assertClean(r);
+            assertEquals(before, snapshot(out), "the earlier bundle is untouched");
+            assertEquals(backboneBefore, snapshot(backbone), "the backbone is untouched");
+        }
+        try (var left = Files.list(out.getParent())) {
+            assertEquals(java.util.List.of(), left.map(f -> f.getFileName().toString())
+                    .filter(n -> n.startsWith("nan-bundle") && !n.equals("nan-bundle")).toList(), "no temp folders left");
+        }
+    }
 }

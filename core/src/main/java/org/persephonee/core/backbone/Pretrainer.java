@@ -120,6 +120,8 @@ public final class Pretrainer {
                         }
                         trainer.step();
                         float l = loss.getFloat();
+                        org.persephonee.core.engine.NumericGuard.loss(org.persephonee.core.engine.NumericGuard.PRETRAIN,
+                                done + 1, l, null);
                         long c = logits.argMax(1).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).eq(ya)
                                 .sum().getLong();
                         lossSum += l * batch;

@@ -1,5 +1,7 @@
 package org.persephonee.core.personalise;
 
+import org.persephonee.core.engine.NumericGuard;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -112,6 +114,14 @@ public final class BnStats {
             if (known == null) {
                 bb.network().forward(new ParameterStore(m, false), new NDList(in), true);
                 r2 = snapshot(bb);
+            }
+        }
+        for (Map.Entry<String, float[]> e : r1.entrySet()) {
+            NumericGuard.finite(NumericGuard.BATCH_NORM, 1, e.getValue(), e.getKey());
+        }
+        if (r2 != null) {
+            for (Map.Entry<String, float[]> e : r2.entrySet()) {
+                NumericGuard.finite(NumericGuard.BATCH_NORM, 2, e.getValue(), e.getKey());
             }
         }
         double rate = known == null ? Double.NaN : known;

@@ -18,6 +18,7 @@ import org.persephonee.core.backbone.BackboneFormatException;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.engine.Engines;
+import org.persephonee.core.engine.NumericGuard;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.exits.HeadSpec;
@@ -127,10 +128,15 @@ public final class FullFineTune {
                             float[] softW = new float[b];
                             targets.fill(idx, hard, hardW, soft, softW);
                             try (NDManager m = t.getManager().newSubManager()) {
+                                float lv;
                                 try (GradientCollector gc = t.newGradientCollector()) {
                                     NDArray z = t.forward(new NDList(m.create(x, bb.batchShape(b)))).singletonOrThrow();
-                                    gc.backward(TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(), cfg.temperature()));
+                                    NDArray loss = TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(),
+                                            cfg.temperature());
+                                    gc.backward(loss);
+                                    lv = loss.getFloat();
                                 }
+                                NumericGuard.loss(NumericGuard.FULL_FINE_TUNE, e * steps + s + 1, lv, null);
                                 t.step();
                             }
                         }

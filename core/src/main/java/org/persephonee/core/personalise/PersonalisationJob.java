@@ -17,6 +17,7 @@ import org.persephonee.core.backbone.LayerSpec;
 import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.engine.Engines;
+import org.persephonee.core.engine.NumericGuard;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.exits.HeadSpec;
@@ -612,6 +613,7 @@ public final class PersonalisationJob {
                 }
             }
             Random rnd = new Random(config.seed() + (fromClassifier ? 17 : 0));
+            String phase = fromClassifier ? NumericGuard.FINAL_REFIT : NumericGuard.HEADS;
             long t0 = System.nanoTime();
             int done = 0;
             for (int pass = 1; pass <= epochs; pass++) {
@@ -639,6 +641,7 @@ public final class PersonalisationJob {
                         float[] l = groups.get(gi).step(idx, hard, hardW, soft, softW, config.temperature(), lr,
                                 config.weightDecay());
                         for (int j = 0; j < at.size(); j++) {
+                            NumericGuard.loss(phase, done + 1, l[j], heads.get(at.get(j)).stage() + " exit");
                             lossSum[at.get(j)] += l[j] * b;
                             lossN[at.get(j)] += b;
                         }
@@ -667,7 +670,9 @@ public final class PersonalisationJob {
                                 gc.backward(loss);
                             }
                             t.step();
-                            lossSum[h] += loss.getFloat() * b;
+                            float lv = loss.getFloat();
+                            NumericGuard.loss(phase, done + 1, lv, head.stage() + " exit");
+                            lossSum[h] += lv * b;
                             lossN[h] += b;
                         }
                     }
@@ -689,6 +694,14 @@ public final class PersonalisationJob {
                 }
             }
             copyProbes(groups, groupAt, heads);
+            for (int h = 0; h < heads.size(); h++) {
+                for (var p : heads.get(h).block().getParameters()) {
+                    if (p.getValue().isInitialized()) {
+                        NumericGuard.finite(phase, done, p.getValue().getArray(), heads.get(h).stage() + " exit "
+                                + p.getKey());
+                    }
+                }
+            }
         } finally {
             for (Trainer t : trainers) {
                 if (t != null) {

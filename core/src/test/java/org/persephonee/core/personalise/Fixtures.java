@@ -84,6 +84,9 @@ public final class Fixtures {
                         try (GradientCollector gc = t.newGradientCollector()) {
                             NDArray l = t.getLoss().evaluate(new NDList(m.create(y)), t.forward(new NDList(xa)));
                             gc.backward(l);
+                            // a wrong engine (NaN kernels) fails here, loudly, not later with a BatchNorm message
+                            org.persephonee.core.engine.NumericGuard.loss("the tiny test backbone's training",
+                                    step + 1, l.getFloat(), null);
                         }
                         t.step();
                     }

@@ -242,4 +242,24 @@ class PersonalisationJobTest {
             }
         }
     }
+
+    @Test
+    void aNonFiniteLossDuringFullFineTuningStopsItNamingTheStepAndLeavesTheBackboneAsItWas() throws Exception {
+        Path dir = Fixtures.trainedBackbone();
+        String before = org.persephonee.core.util.Hashes.sha256(Files.readAllBytes(dir.resolve(BackboneIO.PARAMS_FILE)));
+        try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.ALL).build())) {
+            org.persephonee.core.engine.NumericGuard.injectAt(org.persephonee.core.engine.NumericGuard.FULL_FINE_TUNE, 2);
+            try {
+                var e = assertThrows(org.persephonee.core.engine.NumericGuard.NonFiniteException.class,
+                        () -> FullFineTune.run(dir, r, 2, 0.01f, () -> false));
+                assertEquals(2, e.step());
+                assertTrue(e.getMessage().contains("non-finite during full fine-tuning at step 2"), e.getMessage());
+            } finally {
+                org.persephonee.core.engine.NumericGuard.injectAt(null, -1);
+            }
+            // without the fault the same call trains to the end
+            assertTrue(FullFineTune.run(dir, r, 1, 0.01f, () -> false).accuracy() > 0.3);
+        }
+        assertEquals(before, org.persephonee.core.util.Hashes.sha256(Files.readAllBytes(dir.resolve(BackboneIO.PARAMS_FILE))));
+    }
 }

@@ -1,0 +1,93 @@
+package org.persephonee.core.engine;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The engine self-check and its instruction-set cap, end to end in fresh JVMs (the cap must be in force before
+ * libtorch loads, so it cannot be tested inside this one). Runs the same on any x86 CPU: the uncapped probe
+ * is forced to fail, so the cap path is exercised whether or not this CPU needs it.
+ */
+class EngineGuardTest {
+    private record Child(String stdout, JsonObject doctor) { }
+
+    private static Child doctor(Path cache, String selfCheck) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true",
+                "-D" + EngineGuard.CACHE + "=" + cache, "-D" + EngineGuard.SELF_CHECK + "=" + selfCheck,
+                Doctor.class.getName()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().remove(EngineGuard.ISA_ENV);
+        pb.environment().put("ONEDNN_VERBOSE", "1");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "doctor child did not finish");
+        String line = out.lines().filter(l -> l.startsWith("PERSEPHONEE-DOCTOR ")).findFirst().orElse(null);
+        assertNotNull(line, "no report from the child JVM; it printed:\n" + out.lines()
+                .filter(l -> !l.startsWith("onednn_verbose") && !l.contains("NNPACK")).reduce("", (a, b) -> a + b + "\n"));
+        return new Child(out, JsonParser.parseString(line.substring("PERSEPHONEE-DOCTOR ".length())).getAsJsonObject());
+    }
+
+    @Test
+    void aFailedSelfCheckCapsOneDnnInTheEngineAndTrainingStaysFinite(@TempDir Path tmp) throws Exception {
+        Path cache = tmp.resolve("engine-check.json");
+        Child c = doctor(cache, "force-fail");
+        JsonObject v = c.doctor().getAsJsonObject("verdict");
+        assertEquals("capped", v.get("status").getAsString(), v.toString());
+        assertEquals("AVX2", v.get("cap").getAsString());
+        // the cap is in the process environment that libtorch reads ...
+        assertEquals("AVX2", c.doctor().get("capInForce").getAsString());
+        // ... and oneDNN in that very process says it runs AVX2 kernels
+        String isa = c.stdout().lines().filter(l -> l.contains(",info,cpu,isa:")).findFirst().orElse("");
+        assertTrue(isa.endsWith("isa:Intel AVX2"), "oneDNN in the capped process reported: " + isa);
+        // training (8 SGD steps of the conv->conv probe) in the capped engine is finite and matches float64
+        JsonObject inProcess = c.doctor().getAsJsonObject("inProcessCheck");
+        assertTrue(inProcess.get("passed").getAsBoolean(), inProcess.toString());
+        assertEquals(8, inProcess.get("finiteSteps").getAsInt());
+        // the verdict names the failed uncapped probe and the passing capped one
+        var probes = v.getAsJsonArray("probes");
+        assertFalse(probes.get(0).getAsJsonObject().getAsJsonObject("outcome").get("passed").getAsBoolean());
+        assertTrue(probes.get(0).getAsJsonObject().getAsJsonObject("outcome").get("detail").getAsString()
+                .startsWith("forced to fail"));
+        assertTrue(probes.get(1).getAsJsonObject().getAsJsonObject("outcome").get("passed").getAsBoolean());
+        assertTrue(Files.readString(cache).contains("\"capped\""), "verdict cached");
+
+        // a second start reads the cached verdict and applies the same cap without probing again
+        Child again = doctor(cache, "force-fail");
+        JsonObject v2 = again.doctor().getAsJsonObject("verdict");
+        assertTrue(v2.get("cached").getAsBoolean());
+        assertEquals("AVX2", again.doctor().get("capInForce").getAsString());
+    }
+
+    @Test
+    void theVerdictOfThisTestJvmIsReportedAndItsEngineIsCorrect() {
+        Engines.pytorch();
+        EngineGuard.Verdict v = EngineGuard.current().orElseThrow();
+        assertTrue(List.of("ok", "capped", "user-cap").contains(v.status()), v.reason());
+        EngineProbe.Outcome o = Engines.inProcessCheck().orElseThrow();
+        assertTrue(o.passed(), o.detail());
+        assertEquals(EngineProbe.STEPS, o.finiteSteps());
+    }
+
+    @Test
+    void theProbeFindsWrongNumbersWhenTheyAreThere() {
+        EngineProbe.Outcome o = EngineProbe.run();
+        assertTrue(o.maxRelDiff() < EngineProbe.TOLERANCE && o.maxRelDiff() > 0,
+                "float32 and float64 differ by rounding only: " + o.maxRelDiff());
+    }
+}
