@@ -40,8 +40,10 @@ public final class BenchCommand implements Command {
     @Override public String summary() { return "benchmark generic vs exit-only vs full fine-tuning on the sample personas"; }
 
     @Override public String usage() {
-        return "bench [--quick] [--json FILE] [--markdown FILE] [--backbone DIR] [--personas DIR] [--seed N]\n"
+        return "bench [--quick | --busy] [--json FILE] [--markdown FILE] [--backbone DIR] [--personas DIR] [--seed N]\n"
                 + "  --quick     5 epochs and the ~10% regime only (under a minute)\n"
+                + "  --busy      night-owl, ~10% labels, auto exits: training time idle and with one busy-loop\n"
+                + "              process per core (started by the bench), adaptive vs fixed thread policy\n"
                 + "  --epochs    epochs for both methods (default 10)\n"
                 + "  --repeats   training runs per method and row; the median time is reported (default 3)\n"
                 + "  --json      write every row and ratio as JSON\n"
@@ -57,13 +59,16 @@ public final class BenchCommand implements Command {
         return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs", "data", "repeats");
     }
 
-    @Override public Set<String> flagOptions() { return Set.of("quick", "help"); }
+    @Override public Set<String> flagOptions() { return Set.of("quick", "busy", "help"); }
 
     @Override
     public int run(Args args, PrintStream out, PrintStream err) throws Exception {
         Path home = Path.of(System.getProperty("persephonee.home", "."));
         Path bbDir = args.path("backbone", home.resolve("sample-models").resolve(PretrainCommand.SAMPLE_ID));
         Path personas = args.path("personas", home.resolve("sample-data"));
+        if (args.flag("busy")) {
+            return busy(args, bbDir, personas, out, err);
+        }
         boolean quick = args.flag("quick");
         int repeats = Math.max(1, args.intValue("repeats", 3));
         long seed = args.longValue("seed", 42);
@@ -389,5 +394,91 @@ public final class BenchCommand implements Command {
                 + "on the test images, so it favours full fine-tuning (it stops at its best epoch as if it knew).%n",
                 epochs, quick ? " (quick run)" : ""));
         return sb.toString();
+    }
+
+    /**
+     * Busy-machine bench: the night-owl personalisation (auto exits, ~10% labels) timed idle and with one
+     * busy-loop process per core, under the adaptive thread policy and under the fixed one (libtorch's own
+     * thread count everywhere), all in one run so that the figures share the machine's state.
+     */
+    private int busy(Args args, Path bbDir, Path personas, PrintStream out, PrintStream err) throws Exception {
+        int repeats = Math.max(1, args.intValue("repeats", 3));
+        long seed = args.longValue("seed", 42);
+        int epochs = args.intValue("epochs", 10);
+        int loops = Runtime.getRuntime().availableProcessors();
+        Map<String, double[]> times = new LinkedHashMap<>();
+        boolean before = org.persephonee.core.engine.Engines.adaptiveThreads();
+        try (Backbone bb = BackboneIO.load(bbDir)) {
+            Path dir = personas.resolve("night-owl");
+            if (!Files.isDirectory(dir)) {
+                throw new CliException(dir + ": sample persona missing (run make-personas)");
+            }
+            PersonalDataset ds = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                    .importFolder(dir, null, () -> false).dataset();
+            int train = ds.labelled().size() + ds.unlabelled().size();
+            LabelRegime lr = LabelRegime.parse(Double.toString(
+                    Math.min(1.0, 0.10 * train / Math.max(1, ds.labelled().size()))));
+            PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
+                    .optLabels(lr).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false).build();
+            err.println("bench: warm-up run ...");
+            trainingSeconds(bb, ds, cfg);
+            for (boolean loaded : new boolean[] {false, true}) {
+                List<Process> hogs = new ArrayList<>();
+                try {
+                    if (loaded) {
+                        for (int i = 0; i < loops; i++) {
+                            hogs.add(new ProcessBuilder("sh", "-c", "while :; do :; done").start());
+                        }
+                        Thread.sleep(500);
+                    }
+                    for (boolean adaptive : new boolean[] {true, false}) {
+                        org.persephonee.core.engine.Engines.setAdaptiveThreads(adaptive);
+                        String key = (adaptive ? "adaptive" : "fixed") + (loaded ? "_busy" : "_idle");
+                        double[] t = new double[repeats];
+                        for (int k = 0; k < repeats; k++) {
+                            t[k] = trainingSeconds(bb, ds, cfg);
+                            err.printf(Locale.ROOT, "bench: %s run %d: training %.2f s%n", key, k + 1, t[k]);
+                        }
+                        times.put(key, t);
+                    }
+                } finally {
+                    hogs.forEach(Process::destroyForcibly);
+                    for (Process h : hogs) {
+                        h.waitFor();
+                    }
+                }
+            }
+        } finally {
+            org.persephonee.core.engine.Engines.setAdaptiveThreads(before);
+        }
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("persona", "night-owl");
+        report.put("labels", "~10%");
+        report.put("busy_loops", loops);
+        report.put("repeats", repeats);
+        report.put("seed", seed);
+        report.put("epochs", epochs);
+        times.forEach((k, v) -> report.put(k + "_training_s", median(v)));
+        times.forEach((k, v) -> report.put(k + "_training_runs_s", v));
+        out.printf(Locale.ROOT, "night-owl, ~10%% labels, auto exits: training time, median of %d runs%n", repeats);
+        for (String policy : List.of("adaptive", "fixed")) {
+            double idle = median(times.get(policy + "_idle"));
+            double busy = median(times.get(policy + "_busy"));
+            report.put(policy + "_busy_over_idle", busy / idle);
+            out.printf(Locale.ROOT, "  %-9s threads: idle %6.2f s   %d busy loops %6.2f s   busy/idle %.2fx%n",
+                    policy, idle, loops, busy, busy / idle);
+        }
+        if (args.get("json") != null) {
+            AtomicFiles.writeString(args.path("json", null), Json.of(report) + "\n");
+        }
+        return 0;
+    }
+
+    private static double trainingSeconds(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg)
+            throws Exception {
+        try (PersonalisationResult r = new PersonalisationJob(bb, ds, cfg).run(PersonalisationJob.SILENT,
+                () -> false)) {
+            return r.timing().training();
+        }
     }
 }

@@ -108,6 +108,11 @@ public final class EngineGuard {
         if (v == null) {
             synchronized (EngineGuard.class) {
                 if (verdict == null) {
+                    // OpenMP threads sleep at once instead of spinning when they run out of work: spinning
+                    // threads steal the core from the one that still works when other programs share the CPU
+                    if (nativeGetenv("OMP_WAIT_POLICY") == null) {
+                        setenv("OMP_WAIT_POLICY", "PASSIVE");
+                    }
                     verdict = decide();
                     if (verdict.cap() != null && !"user-cap".equals(verdict.status())) {
                         setenv(ISA_ENV, verdict.cap());

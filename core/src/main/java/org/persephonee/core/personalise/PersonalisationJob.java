@@ -129,6 +129,20 @@ public final class PersonalisationJob {
      */
     public PersonalisationResult run(Listener listener, BooleanSupplier cancelled)
             throws PersonalisationException, IOException {
+        Engines.pytorch();
+        // frozen passes use every core the machine has free (one thread when other programs keep the cores
+        // busy: OpenMP threads that wait for a descheduled peer made runs 4-6x slower); head training runs on
+        // one thread (its operations are too small to gain from a second)
+        int threads = Engines.setThreads(Engines.threadsForBatchWork());
+        try {
+            return runOnThreads(listener, cancelled);
+        } finally {
+            Engines.setThreads(threads);
+        }
+    }
+
+    private PersonalisationResult runOnThreads(Listener listener, BooleanSupplier cancelled)
+            throws PersonalisationException, IOException {
         for (ExitPlacement p : config.placements()) {
             if (backbone.stage(p.stage()) == null) {
                 throw new PersonalisationException("backbone " + backbone.id() + " has no stage '" + p.stage()
@@ -545,6 +559,16 @@ public final class PersonalisationJob {
      */
     private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
                      boolean fromClassifier, BooleanSupplier cancelled, EpochHook hook) {
+        int threads = Engines.setThreads(Engines.threadsForSmallOps());
+        try {
+            fitOnOneThread(heads, targets, space, cache, fromClassifier, cancelled, hook);
+        } finally {
+            Engines.setThreads(threads);
+        }
+    }
+
+    private void fitOnOneThread(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
+                                boolean fromClassifier, BooleanSupplier cancelled, EpochHook hook) {
         int batch = config.batchSize();
         int[] order = targets.usedIndices();
         if (order.length == 0) {
