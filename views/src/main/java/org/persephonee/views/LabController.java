@@ -66,6 +66,26 @@ public final class LabController {
      * @param io runs workspace saves
      * @param store the workspace store, or null to keep nothing between runs
      */
+    /**
+     * Gathers the engine diagnostics ({@code persephonee doctor}) in the background and hands the text to
+     * {@code show} on the FX thread.
+     *
+     * @param show receives the report text, never {@code null}
+     */
+    public void diagnostics(java.util.function.Consumer<String> show) {
+        io.execute(() -> {
+            String text;
+            try {
+                text = String.join("\n", org.persephonee.core.engine.Doctor.lines(
+                        org.persephonee.core.engine.Doctor.report()));
+            } catch (RuntimeException | LinkageError e) {
+                text = "The engine could not start: " + e.getMessage();
+            }
+            String t = text;
+            Platform.runLater(() -> show.accept(t));
+        });
+    }
+
     public LabController(LabModel model, Executor engine, Executor io, WorkspaceStore store) {
         this.model = model;
         this.engine = engine;

@@ -204,8 +204,39 @@ public final class LabView {
                     + "Based on Leontiadis et al., It's always personal (HotMobile 2021).");
             a.showAndWait();
         });
-        Menu help = new Menu("Help", null, about);
+        MenuItem diagnostics = new MenuItem("Engine diagnostics…");
+        diagnostics.setId("diagnostics");
+        diagnostics.setOnAction(e -> {
+            model.status.set("Gathering engine diagnostics …");
+            controller.diagnostics(this::showDiagnostics);
+        });
+        Menu help = new Menu("Help", null, about, diagnostics);
         return new MenuBar(file, runMenu, view, help);
+    }
+
+    /** The engine report in a dialog, selectable, with a button that copies it for a bug report. */
+    private void showDiagnostics(String text) {
+        model.status.set("Engine diagnostics ready");
+        javafx.scene.control.TextArea area = new javafx.scene.control.TextArea(text);
+        area.setId("diagnostics-text");
+        area.setEditable(false);
+        area.setWrapText(true);
+        area.setStyle("-fx-font-family: monospace;");
+        area.setPrefSize(760, 360);
+        Alert a = new Alert(Alert.AlertType.INFORMATION);
+        a.setTitle("Engine diagnostics");
+        a.setHeaderText(text.lines().findFirst().orElse("Engine diagnostics"));
+        Button copy = new Button("Copy to clipboard");
+        copy.setOnAction(e -> {
+            javafx.scene.input.ClipboardContent c = new javafx.scene.input.ClipboardContent();
+            c.putString(text);
+            javafx.scene.input.Clipboard.getSystemClipboard().setContent(c);
+            copy.setText("Copied");
+        });
+        VBox box = new VBox(8, area, copy);
+        a.getDialogPane().setContent(box);
+        a.setResizable(true);
+        a.show();
     }
 
     private ToolBar toolbar() {

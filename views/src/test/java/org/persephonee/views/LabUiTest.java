@@ -125,6 +125,25 @@ class LabUiTest {
     }
 
     @Test
+    void helpShowsTheEngineSelfCheckVerdictForABugReport(FxRobot robot) throws Exception {
+        ready(robot);
+        robot.clickOn("Help").clickOn("Engine diagnostics…");
+        waitFor(60, () -> robot.lookup("#diagnostics-text").tryQuery().isPresent());
+        String text = robot.lookup("#diagnostics-text").queryAs(javafx.scene.control.TextArea.class).getText();
+        org.persephonee.core.engine.EngineGuard.Verdict v = org.persephonee.core.engine.EngineGuard.current()
+                .orElseThrow();
+        assertTrue(text.startsWith("engine self-check: " + v.status().toUpperCase(java.util.Locale.ROOT)), text);
+        assertTrue(text.contains("oneDNN cap in force: " + (v.cap() == null ? "none" : v.cap())), text);
+        assertTrue(text.contains("CPU:"), text);
+        robot.clickOn("Copy to clipboard");
+        WaitForAsyncUtils.waitForFxEvents();
+        String copied = WaitForAsyncUtils.asyncFx(() -> javafx.scene.input.Clipboard.getSystemClipboard().getString())
+                .get(10, TimeUnit.SECONDS);
+        assertEquals(text, copied);
+        robot.clickOn("OK");
+    }
+
+    @Test
     void draggingAHeadOntoAStageAttachesAnExit(FxRobot robot) throws Exception {
         ready(robot);
         robot.drag("#head-conv").dropTo("#stage-block3");

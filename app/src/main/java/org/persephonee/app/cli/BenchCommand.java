@@ -421,7 +421,7 @@ public final class BenchCommand implements Command {
             PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
                     .optLabels(lr).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false).build();
             err.println("bench: warm-up run ...");
-            trainingSeconds(bb, ds, cfg);
+            timing(bb, ds, cfg);
             for (boolean loaded : new boolean[] {false, true}) {
                 List<Process> hogs = new ArrayList<>();
                 try {
@@ -436,8 +436,11 @@ public final class BenchCommand implements Command {
                         String key = (adaptive ? "adaptive" : "fixed") + (loaded ? "_busy" : "_idle");
                         double[] t = new double[repeats];
                         for (int k = 0; k < repeats; k++) {
-                            t[k] = trainingSeconds(bb, ds, cfg);
-                            err.printf(Locale.ROOT, "bench: %s run %d: training %.2f s%n", key, k + 1, t[k]);
+                            PersonalisationResult.Timing tm = timing(bb, ds, cfg);
+                            t[k] = tm.training();
+                            err.printf(Locale.ROOT, "bench: %s run %d: training %.2f s (BatchNorm %.2f + cache %.2f "
+                                    + "+ heads %.2f)%n", key, k + 1, t[k], tm.batchNorm(), tm.featureCache(),
+                                    tm.headTraining());
                         }
                         times.put(key, t);
                     }
@@ -474,11 +477,11 @@ public final class BenchCommand implements Command {
         return 0;
     }
 
-    private static double trainingSeconds(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg)
+    private static PersonalisationResult.Timing timing(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg)
             throws Exception {
         try (PersonalisationResult r = new PersonalisationJob(bb, ds, cfg).run(PersonalisationJob.SILENT,
                 () -> false)) {
-            return r.timing().training();
+            return r.timing();
         }
     }
 }

@@ -103,22 +103,13 @@ public final class Engines {
         return Math.max(1, Math.min(cores, (int) Math.floor(idle + 0.25)));
     }
 
-    /**
-     * Threads for training on cached features: one (each operation is too small to gain from a second, and a
-     * second thread only adds waiting), unless the thread policy is fixed.
-     */
-    public static int threadsForSmallOps() {
-        return adaptiveThreads ? 1 : pytorchThreads();
-    }
-
     private static int pytorchThreads() {
         pytorch();
         return ai.djl.pytorch.jni.JniUtils.getNumThreads();
     }
 
     /**
-     * Chooses the thread policy: adaptive (the default: {@link #threadsForBatchWork()}, {@link
-     * #threadsForSmallOps()}) or fixed (libtorch's own thread count everywhere, as before; for benchmarks).
+     * Chooses the thread policy: adaptive (the default: {@link #threadsForBatchWork()}) or fixed (libtorch's own thread count everywhere, as before; for benchmarks).
      */
     public static void setAdaptiveThreads(boolean adaptive) {
         adaptiveThreads = adaptive;

@@ -130,9 +130,8 @@ public final class PersonalisationJob {
     public PersonalisationResult run(Listener listener, BooleanSupplier cancelled)
             throws PersonalisationException, IOException {
         Engines.pytorch();
-        // frozen passes use every core the machine has free (one thread when other programs keep the cores
-        // busy: OpenMP threads that wait for a descheduled peer made runs 4-6x slower); head training runs on
-        // one thread (its operations are too small to gain from a second)
+        // the engine uses the cores the machine has free: one thread when other programs keep the cores busy
+        // (OpenMP threads that wait for a descheduled peer made runs 4-6x slower)
         int threads = Engines.setThreads(Engines.threadsForBatchWork());
         try {
             return runOnThreads(listener, cancelled);
@@ -559,16 +558,6 @@ public final class PersonalisationJob {
      */
     private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
                      boolean fromClassifier, BooleanSupplier cancelled, EpochHook hook) {
-        int threads = Engines.setThreads(Engines.threadsForSmallOps());
-        try {
-            fitOnOneThread(heads, targets, space, cache, fromClassifier, cancelled, hook);
-        } finally {
-            Engines.setThreads(threads);
-        }
-    }
-
-    private void fitOnOneThread(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
-                                boolean fromClassifier, BooleanSupplier cancelled, EpochHook hook) {
         int batch = config.batchSize();
         int[] order = targets.usedIndices();
         if (order.length == 0) {
