@@ -190,6 +190,20 @@ public final class PersonaliseCommand implements Command {
             out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.get("stage"),
                     (double) e.get("threshold"), 100 * (double) e.get("share"));
         }
+        Map<String, Object> lat = (Map<String, Object>) r.get("latency_ms");
+        if (lat != null) {
+            StringBuilder sb = new StringBuilder();
+            lat.forEach((k, v) -> {
+                Map<String, Object> e = (Map<String, Object>) v;
+                sb.append(String.format(Locale.ROOT, " %s %.3f", k, (double) e.get("median")));
+                if (e.get("iqr") != null) {
+                    sb.append(String.format(Locale.ROOT, " (IQR %.3f)", (double) e.get("iqr")));
+                }
+                sb.append(',');
+            });
+            out.printf(Locale.ROOT, "latency, ms per image (%s):%s%n", r.get("latency_source"),
+                    sb.substring(0, Math.max(0, sb.length() - 1)));
+        }
         Map<String, Object> t = (Map<String, Object>) r.get("timing");
         out.printf(Locale.ROOT, "time: feature cache %.1f s, head training %.1f s%n", (double) t.get("feature_cache_s"),
                 (double) t.get("head_training_s"));

@@ -3,13 +3,12 @@ package org.persephonee.core.eval;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.engine.CpuAffinity;
 import org.persephonee.core.engine.Engines;
 import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.exits.ExitHead;
@@ -37,6 +36,7 @@ public final class LatencyProfile {
     private final Map<String, Double> headMs;
     private final double classifierMs;
     private final List<String> estimated = new ArrayList<>();
+    private final Map<String, Double> iqrMs = new LinkedHashMap<>();
 
     private LatencyProfile(String source, Map<String, Double> stageMs, Map<String, Double> headMs,
                            double classifierMs) {
@@ -85,33 +85,156 @@ public final class LatencyProfile {
         return headMs.getOrDefault(key(h), Double.NaN);
     }
 
+    /** Fewest measured rounds, whatever {@code repeats} asks for (a round through a small backbone is ~2 ms). */
+    static final int MIN_ROUNDS = 200;
+    /** Warm-up rounds: enough for the JIT to compile the engine's Java call path (tiny heads are mostly that). */
+    static final int WARM_ROUNDS = 200;
+
     /**
-     * Measures at batch 1 on this machine.
+     * Measures at batch 1 on this machine, on one thread. Each round runs the whole chain once on a real
+     * activation (the previous stage's output), timing every stage, every head on its stage's output and the
+     * classifier; the result is the per-block median over the rounds and its interquartile range. Interleaving
+     * makes a change of the machine's state (another program, frequency, cache) hit every block alike, so the
+     * ratios between blocks (the speed-ups) stay put even when absolute times move: timing each block in its own
+     * burst made the same cascade's speed-up move 2-3x between identical runs.
      *
      * @param heads exit heads (and the re-fitted final classifier, if any) to time; may be empty
-     * @param repeats timed runs per block after {@code repeats / 5 + 3} warm-up runs
+     * @param repeats measured rounds (at least {@value #MIN_ROUNDS}) after {@value #WARM_ROUNDS} warm-up rounds (or a fifth of them, if more)
      */
     public static LatencyProfile measure(Backbone bb, List<ExitHead> heads, int repeats) {
-        Map<String, Double> stages = new LinkedHashMap<>();
-        Map<String, Double> hs = new LinkedHashMap<>();
-        double cls;
+        int rounds = Math.max(repeats, MIN_ROUNDS);
+        int warm = Math.max(WARM_ROUNDS, rounds / 5);
+        List<Stage> stages = bb.stages();
+        Map<String, List<Integer>> headsAt = new LinkedHashMap<>();
+        for (int h = 0; h < heads.size(); h++) {
+            headsAt.computeIfAbsent(heads.get(h).stage(), k -> new ArrayList<>()).add(h);
+        }
+        double[][] st = new double[stages.size()][rounds];
+        double[][] ht = new double[heads.size()][rounds];
+        double[] ct = new double[rounds];
         int threads = Engines.setThreads(1);
+        long[] affinity = CpuAffinity.current();
+        String pinned = "";
         try (NDManager m = bb.manager().newSubManager()) {
-            for (Stage s : bb.stages()) {
-                stages.put(s.name(), time(s.block(), m, shape(s.inputShape()), repeats));
+            ParameterStore ps = new ParameterStore(m, false);
+            java.util.Random rnd = new java.util.Random(7);
+            float[] x0 = new float[bb.input().size()];
+            for (int i = 0; i < x0.length; i++) {
+                x0[i] = (float) rnd.nextGaussian();
             }
-            Stage last = bb.stages().get(bb.stages().size() - 1);
-            cls = time(bb.classifier(), m, shape(last.outputShape()), repeats);
-            for (ExitHead h : heads) {
-                try (NDManager hm = h.model().getNDManager().newSubManager()) {
-                    hs.put(key(h), time(h.block(), hm, h.batchShape(1), repeats));
+            Round round = new Round(bb, heads, headsAt, ps, x0);
+            for (int r = 0; r < warm; r++) {
+                round.run(m, -1, st, ht, ct);
+            }
+            // time on the CPU that runs the chain fastest, the same one for every block
+            List<Integer> cpus = CpuAffinity.allowed();
+            if (cpus.size() > 1) {
+                int best = -1;
+                double bestMs = Double.MAX_VALUE;
+                for (int cpu : cpus) {
+                    if (!CpuAffinity.pin(cpu)) {
+                        best = -1;
+                        break;
+                    }
+                    double[] t = new double[CALIBRATION_ROUNDS];
+                    for (int r = 0; r < CALIBRATION_ROUNDS; r++) {
+                        long t0 = System.nanoTime();
+                        round.run(m, -1, st, ht, ct);
+                        t[r] = (System.nanoTime() - t0) / 1e6;
+                    }
+                    double med = quantile(t, 0.5);
+                    if (med < bestMs) {
+                        bestMs = med;
+                        best = cpu;
+                    }
+                }
+                if (best >= 0 && CpuAffinity.pin(best)) {
+                    pinned = String.format(java.util.Locale.ROOT, ", pinned to CPU %d, the fastest of %d", best,
+                            cpus.size());
+                } else {
+                    CpuAffinity.restore(affinity);
                 }
             }
+            for (int r = 0; r < rounds; r++) {
+                round.run(m, r, st, ht, ct);
+            }
         } finally {
+            CpuAffinity.restore(affinity);
             Engines.setThreads(threads);
         }
-        return new LatencyProfile(String.format(java.util.Locale.ROOT,
-                "measured on this machine at batch 1 on one thread (median of %d runs)", repeats), stages, hs, cls);
+        Map<String, Double> stageMs = new LinkedHashMap<>();
+        Map<String, Double> hs = new LinkedHashMap<>();
+        LatencyProfile p = new LatencyProfile(String.format(java.util.Locale.ROOT,
+                "measured on this machine at batch 1 on one thread%s (median of %d interleaved rounds)", pinned,
+                rounds), stageMs, hs, quantile(ct, 0.5));
+        for (int s = 0; s < stages.size(); s++) {
+            stageMs.put(stages.get(s).name(), quantile(st[s], 0.5));
+            p.iqrMs.put(stages.get(s).name(), quantile(st[s], 0.75) - quantile(st[s], 0.25));
+        }
+        for (int h = 0; h < heads.size(); h++) {
+            hs.put(key(heads.get(h)), quantile(ht[h], 0.5));
+            p.iqrMs.put(key(heads.get(h)), quantile(ht[h], 0.75) - quantile(ht[h], 0.25));
+        }
+        p.iqrMs.put(CLASSIFIER, quantile(ct, 0.75) - quantile(ct, 0.25));
+        return p;
+    }
+
+    /** Rounds per CPU when choosing the CPU to time on. */
+    static final int CALIBRATION_ROUNDS = 60;
+
+    /** One pass through the chain on a real activation, timing every stage, head and the classifier. */
+    private record Round(Backbone bb, List<ExitHead> heads, Map<String, List<Integer>> headsAt, ParameterStore ps,
+                         float[] x0) {
+        /** Runs once; records times at index {@code at} unless it is negative. */
+        void run(NDManager m, int at, double[][] st, double[][] ht, double[] ct) {
+            List<Stage> stages = bb.stages();
+            try (NDManager it = m.newSubManager()) {
+                NDArray x = it.create(x0, bb.batchShape(1));
+                for (int s = 0; s < stages.size(); s++) {
+                    long t0 = System.nanoTime();
+                    x = stages.get(s).block().forward(ps, new NDList(x), false).singletonOrThrow();
+                    long dt = System.nanoTime() - t0;
+                    x.attach(it);
+                    if (at >= 0) {
+                        st[s][at] = dt / 1e6;
+                    }
+                    for (int h : headsAt.getOrDefault(stages.get(s).name(), List.of())) {
+                        long h0 = System.nanoTime();
+                        NDList out = heads.get(h).block().forward(ps, new NDList(x), false);
+                        long hd = System.nanoTime() - h0;
+                        out.attach(it);
+                        if (at >= 0) {
+                            ht[h][at] = hd / 1e6;
+                        }
+                    }
+                }
+                long c0 = System.nanoTime();
+                NDList out = bb.classifier().forward(ps, new NDList(x), false);
+                long cd = System.nanoTime() - c0;
+                out.attach(it);
+                if (at >= 0) {
+                    ct[at] = cd / 1e6;
+                }
+            }
+        }
+    }
+
+    /** Key of the backbone's classifier in {@link #iqrMs()}. */
+    public static final String CLASSIFIER = "classifier";
+
+    /**
+     * Interquartile range in milliseconds of every measured block (stage names, head keys and {@value
+     * #CLASSIFIER}); empty for a profile that was not measured here.
+     */
+    public Map<String, Double> iqrMs() { return java.util.Collections.unmodifiableMap(iqrMs); }
+
+    /** The {@code q} quantile (linear interpolation) of the values; {@code v} is sorted in place. */
+    static double quantile(double[] v, double q) {
+        Arrays.sort(v);
+        double pos = q * (v.length - 1);
+        int lo = (int) Math.floor(pos);
+        int hi = Math.min(v.length - 1, lo + 1);
+        return v[lo] + (pos - lo) * (v[hi] - v[lo]);
     }
 
     /** A profile from stored numbers (for example a saved run). */
@@ -123,58 +246,6 @@ public final class LatencyProfile {
     /** Measures the backbone's stages and classifier only (heads are added later). */
     public static LatencyProfile measureStages(Backbone bb, int repeats) {
         return measure(bb, List.of(), repeats);
-    }
-
-    /** Adds measurements for heads not in this profile (for example after new exits were trained). */
-    public LatencyProfile withHeads(List<ExitHead> heads, int repeats) {
-        Map<String, Double> hs = new LinkedHashMap<>(headMs);
-        int threads = Engines.setThreads(1);
-        try {
-            for (ExitHead h : heads) {
-                if (!hs.containsKey(key(h))) {
-                    try (NDManager hm = h.model().getNDManager().newSubManager()) {
-                        hs.put(key(h), time(h.block(), hm, h.batchShape(1), repeats));
-                    }
-                }
-            }
-        } finally {
-            Engines.setThreads(threads);
-        }
-        LatencyProfile p = new LatencyProfile(source, stageMs, hs, classifierMs);
-        p.estimated.addAll(estimated);
-        return p;
-    }
-
-    private static Shape shape(long[] chw) {
-        long[] s = new long[chw.length + 1];
-        s[0] = 1;
-        System.arraycopy(chw, 0, s, 1, chw.length);
-        return new Shape(s);
-    }
-
-    private static double time(Block block, NDManager m, Shape shape, int repeats) {
-        double[] t = new double[repeats];
-        int warm = repeats / 5 + 3;
-        try (NDManager sub = m.newSubManager()) {
-            NDArray x = sub.randomNormal(shape);
-            ParameterStore ps = new ParameterStore(sub, false);
-            for (int i = 0; i < warm + repeats; i++) {
-                try (NDManager it = sub.newSubManager()) {
-                    NDArray xi = x.duplicate();
-                    xi.attach(it);
-                    long t0 = System.nanoTime();
-                    NDList out = block.forward(ps, new NDList(xi), false);
-                    out.singletonOrThrow().toFloatArray(); // force completion
-                    long dt = System.nanoTime() - t0;
-                    out.attach(it);
-                    if (i >= warm) {
-                        t[i - warm] = dt / 1e6;
-                    }
-                }
-            }
-        }
-        Arrays.sort(t);
-        return t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
     }
 
     /**

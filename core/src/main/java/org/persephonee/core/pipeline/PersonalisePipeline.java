@@ -173,8 +173,24 @@ public final class PersonalisePipeline {
         m.put("feature_cache", cache);
         m.put("pseudo_label_accuracy", r.targets().pseudoLabelAccuracy());
         m.put("latency_source", o.profile().source());
+        Map<String, Object> lat = new LinkedHashMap<>();
+        o.profile().stageMs().forEach((k, v) -> lat.put(k, latency(v, o.profile().iqrMs().get(k))));
+        o.profile().headMs().forEach((k, v) -> lat.put(k, latency(v, o.profile().iqrMs().get(k))));
+        lat.put(LatencyProfile.CLASSIFIER, latency(o.profile().classifierMs(),
+                o.profile().iqrMs().get(LatencyProfile.CLASSIFIER)));
+        m.put("latency_ms", lat);
         m.put("provenance", r.provenance());
         m.put("bundle", bundle == null ? null : bundle.toString());
+        return m;
+    }
+
+    /** A block's median milliseconds and, where measured here, their interquartile range. */
+    private static Map<String, Object> latency(double median, Double iqr) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("median", median);
+        if (iqr != null) {
+            m.put("iqr", iqr);
+        }
         return m;
     }
 }

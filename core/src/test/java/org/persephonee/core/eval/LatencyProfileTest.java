@@ -31,7 +31,22 @@ class LatencyProfileTest {
             p.stageMs().values().forEach(v -> assertTrue(v > 0));
             assertTrue(p.headMs(h) > 0);
             assertTrue(p.cumulativeMs(bb, "block1") < p.backboneMs() + 1e-12);
+            // the spread is reported for every block: median and interquartile range
+            assertEquals(java.util.Set.of("stem", "block1", "block2", LatencyProfile.key(h), LatencyProfile.CLASSIFIER),
+                    p.iqrMs().keySet());
+            p.iqrMs().values().forEach(v -> assertTrue(v >= 0 && v < 50, "IQR " + v));
+            assertTrue(p.source().contains("interleaved rounds"), p.source());
+            // the thread's CPU mask is restored after pinning
+            assertEquals(org.persephonee.core.engine.CpuAffinity.allowed().size(),
+                    Runtime.getRuntime().availableProcessors());
         }
+    }
+
+    @Test
+    void quantilesInterpolateBetweenSortedValues() {
+        assertEquals(2.5, LatencyProfile.quantile(new double[] {4, 1, 3, 2}, 0.5), 1e-12);
+        assertEquals(1.75, LatencyProfile.quantile(new double[] {4, 1, 3, 2}, 0.25), 1e-12);
+        assertEquals(7.0, LatencyProfile.quantile(new double[] {7}, 0.75), 1e-12);
     }
 
     @Test
