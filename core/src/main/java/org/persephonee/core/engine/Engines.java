@@ -133,10 +133,12 @@ public final class Engines {
         if (a == null || b == null || b[0] <= a[0]) {
             return Double.NaN;
         }
-        return Runtime.getRuntime().availableProcessors() * (b[1] - a[1]) / (double) (b[0] - a[0]);
+        // this JVM's own threads (JIT compiler, GC finishing the last run) do not make the machine busy
+        double free = (b[1] - a[1]) + Math.max(0, b[2] - a[2]);
+        return Math.min(1.0, free / (double) (b[0] - a[0])) * Runtime.getRuntime().availableProcessors();
     }
 
-    /** Total and idle jiffies of all CPUs, or null. */
+    /** Total and idle jiffies of all CPUs and this process's CPU jiffies, or null. */
     private static long[] cpuTimes() {
         try {
             String line = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).get(0);
@@ -146,7 +148,11 @@ public final class Engines {
                 total += Long.parseLong(f[i]);
             }
             long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
-            return new long[] {total, idle};
+            // utime and stime of this process (all threads), fields 14 and 15 after the command name
+            String self = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            String[] g = self.substring(self.lastIndexOf(')') + 2).trim().split(" ");
+            long own = Long.parseLong(g[11]) + Long.parseLong(g[12]);
+            return new long[] {total, idle, own};
         } catch (Exception e) {
             return null;
         }
