@@ -402,7 +402,7 @@ public final class BenchCommand implements Command {
      * thread count everywhere), all in one run so that the figures share the machine's state.
      */
     private int busy(Args args, Path bbDir, Path personas, PrintStream out, PrintStream err) throws Exception {
-        int repeats = Math.max(1, args.intValue("repeats", 3));
+        int repeats = Math.max(1, args.intValue("repeats", 5));
         long seed = args.longValue("seed", 42);
         int epochs = args.intValue("epochs", 10);
         int loops = Runtime.getRuntime().availableProcessors();
@@ -431,18 +431,17 @@ public final class BenchCommand implements Command {
                         }
                         Thread.sleep(500);
                     }
-                    for (boolean adaptive : new boolean[] {true, false}) {
-                        org.persephonee.core.engine.Engines.setAdaptiveThreads(adaptive);
-                        String key = (adaptive ? "adaptive" : "fixed") + (loaded ? "_busy" : "_idle");
-                        double[] t = new double[repeats];
-                        for (int k = 0; k < repeats; k++) {
+                    // the two policies alternate run by run, so that both see the same machine state
+                    for (int k = 0; k < repeats; k++) {
+                        for (boolean adaptive : new boolean[] {true, false}) {
+                            org.persephonee.core.engine.Engines.setAdaptiveThreads(adaptive);
+                            String key = (adaptive ? "adaptive" : "fixed") + (loaded ? "_busy" : "_idle");
                             PersonalisationResult.Timing tm = timing(bb, ds, cfg);
-                            t[k] = tm.training();
+                            times.computeIfAbsent(key, x -> new double[repeats])[k] = tm.training();
                             err.printf(Locale.ROOT, "bench: %s run %d: training %.2f s (BatchNorm %.2f + cache %.2f "
-                                    + "+ heads %.2f)%n", key, k + 1, t[k], tm.batchNorm(), tm.featureCache(),
-                                    tm.headTraining());
+                                    + "+ heads %.2f)%n", key, k + 1, tm.training(), tm.batchNorm(),
+                                    tm.featureCache(), tm.headTraining());
                         }
-                        times.put(key, t);
                     }
                 } finally {
                     hogs.forEach(Process::destroyForcibly);

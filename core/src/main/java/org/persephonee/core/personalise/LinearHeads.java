@@ -37,6 +37,7 @@ final class LinearHeads implements AutoCloseable {
     private final NDArray mB;
     private final NDArray vB;
     private int updates;
+    private final NDArray resident;
 
     /**
      * Creates heads with Gaussian initial weights (std sqrt(2 / inputs), He initialisation) and zero biases.
@@ -75,7 +76,45 @@ final class LinearHeads implements AutoCloseable {
         vB = manager.zeros(b.getShape());
         w.setRequiresGradient(true);
         b.setRequiresGradient(true);
+        resident = residentRows();
     }
+
+    /** Largest cache (bytes) kept in native memory for the batch gather; larger or spilled caches are read per step. */
+    static final long RESIDENT_LIMIT = 512L << 20;
+
+    /**
+     * Every head's cached rows in one native {@code (heads, rows, width)} tensor (zero-padded), so that a step
+     * gathers its batch with one index operation instead of copying it from the Java heap (a 2 MiB array per
+     * step on the sample backbones, plus the copy into native memory); {@code null} when the rows are spilled
+     * to disk, differ in count, or exceed {@link #RESIDENT_LIMIT}.
+     */
+    private NDArray residentRows() {
+        int rows = inputs.get(0).rows();
+        for (FeatureStore f : inputs) {
+            if (f.spilled() || f.rows() != rows) {
+                return null;
+            }
+        }
+        if (4L * heads * rows * width > RESIDENT_LIMIT) {
+            return null;
+        }
+        NDArray all = manager.zeros(new Shape(heads, rows, width));
+        for (int h = 0; h < heads; h++) {
+            FeatureStore f = inputs.get(h);
+            int d = f.width();
+            float[] x = new float[rows * d];
+            for (int r = 0; r < rows; r++) {
+                f.get(r, x, r * d);
+            }
+            try (NDManager m = manager.newSubManager()) {
+                all.set(new ai.djl.ndarray.index.NDIndex("{}, :, :{}", h, d), m.create(x, new Shape(rows, d)));
+            }
+        }
+        return all;
+    }
+
+    /** Whether the cached rows live in native memory (see {@link #residentRows()}). */
+    boolean resident() { return resident != null; }
 
     int size() { return heads; }
 
@@ -137,13 +176,6 @@ final class LinearHeads implements AutoCloseable {
     float[] step(int[] idx, float[] hard, float[] hardW, float[] soft, float[] softW, float temperature, float lr,
                  float weightDecay) {
         int n = idx.length;
-        float[] x = new float[heads * n * width];
-        for (int h = 0; h < heads; h++) {
-            FeatureStore f = inputs.get(h);
-            for (int i = 0; i < n; i++) {
-                f.get(idx[i], x, (h * n + i) * width);
-            }
-        }
         float norm = 0;
         for (int i = 0; i < n; i++) {
             norm += hardW[i] + softW[i];
@@ -151,7 +183,7 @@ final class LinearHeads implements AutoCloseable {
         norm = Math.max(1e-6f, norm);
         float[] losses;
         try (NDManager m = manager.newSubManager()) {
-            NDArray xa = m.create(x, new Shape(heads, n, width));
+            NDArray xa = batch(m, idx);
             NDArray hd = m.create(hard, new Shape(1, n, classes));
             NDArray hw = m.create(hardW, new Shape(1, n));
             NDArray sd = m.create(soft, new Shape(1, n, classes));
@@ -171,6 +203,28 @@ final class LinearHeads implements AutoCloseable {
             adam(m, b, mB, vB, corrected, weightDecay);
         }
         return losses;
+    }
+
+    /** The rows {@code idx} of every head, {@code (heads, n, width)}, in the step's manager. */
+    private NDArray batch(NDManager m, int[] idx) {
+        int n = idx.length;
+        if (resident != null) {
+            long[] li = new long[n];
+            for (int i = 0; i < n; i++) {
+                li[i] = idx[i];
+            }
+            NDArray x = resident.get(new ai.djl.ndarray.index.NDIndex(":, {}", m.create(li)));
+            x.attach(m);
+            return x;
+        }
+        float[] x = new float[heads * n * width];
+        for (int h = 0; h < heads; h++) {
+            FeatureStore f = inputs.get(h);
+            for (int i = 0; i < n; i++) {
+                f.get(idx[i], x, (h * n + i) * width);
+            }
+        }
+        return m.create(x, new Shape(heads, n, width));
     }
 
     private static void adam(NDManager m, NDArray p, NDArray mom, NDArray vel, float lr, float weightDecay) {

@@ -72,6 +72,35 @@ class LinearHeadsTest {
     }
 
     @Test
+    void rowsGatheredInNativeMemoryTrainExactlyLikeRowsReadFromASpilledCache(@org.junit.jupiter.api.io.TempDir
+                                                                           java.nio.file.Path tmp) throws Exception {
+        int[] labels = new int[70];
+        FeatureStore narrow = data(70, 4, 3, labels);
+        FeatureStore wide = data(70, 9, 3, new int[70]);
+        try (FeatureStore spilledNarrow = FeatureStore.mapped(70, 4, tmp);
+             FeatureStore spilledWide = FeatureStore.mapped(70, 9, tmp)) {
+            float[] row = new float[9];
+            for (int i = 0; i < 70; i++) {
+                narrow.get(i, row, 0);
+                spilledNarrow.put(i, row, 0);
+                wide.get(i, row, 0);
+                spilledWide.put(i, row, 0);
+            }
+            try (LinearHeads a = new LinearHeads(List.of(narrow, wide), 3, new long[] {1, 2});
+                 LinearHeads b = new LinearHeads(List.of(spilledNarrow, spilledWide), 3, new long[] {1, 2})) {
+                assertTrue(a.resident(), "an in-memory cache is gathered natively");
+                assertTrue(!b.resident(), "a spilled cache is read row by row");
+            }
+            float[][][] resident = train(List.of(narrow, wide), new long[] {1, 2}, labels, 60);
+            float[][][] spilled = train(List.of(spilledNarrow, spilledWide), new long[] {1, 2}, labels, 60);
+            for (int h = 0; h < 2; h++) {
+                assertArrayEquals(spilled[h][0], resident[h][0], 1e-6f);
+                assertArrayEquals(spilled[h][1], resident[h][1], 1e-6f);
+            }
+        }
+    }
+
+    @Test
     void trainsTheSameOnABackgroundThread() throws Exception {
         // libtorch records gradients by default on new threads: the lab trains on a background task
         int[] labels = new int[60];
