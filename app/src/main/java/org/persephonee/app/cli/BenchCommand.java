@@ -44,6 +44,8 @@ public final class BenchCommand implements Command {
                 + "  --quick     5 epochs and the ~10% regime only (under a minute)\n"
                 + "  --busy      night-owl, ~10% labels, auto exits: training time idle and with one busy-loop\n"
                 + "              process per core (started by the bench), adaptive vs fixed thread policy\n"
+                + "  --peer      frozen pass and head training here vs tools/peer-personalise.py (plain PyTorch) on\n"
+                + "              the same stage bundle (default fmnist-mobilenetv2-ts) and persona (--persona, night-owl)\n"
                 + "  --epochs    epochs for both methods (default 10)\n"
                 + "  --repeats   training runs per method and row; the median time is reported (default 3)\n"
                 + "  --json      write every row and ratio as JSON\n"
@@ -56,10 +58,10 @@ public final class BenchCommand implements Command {
     }
 
     @Override public Set<String> valuedOptions() {
-        return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs", "data", "repeats");
+        return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs", "data", "repeats", "persona");
     }
 
-    @Override public Set<String> flagOptions() { return Set.of("quick", "busy", "help"); }
+    @Override public Set<String> flagOptions() { return Set.of("quick", "busy", "peer", "help"); }
 
     @Override
     public int run(Args args, PrintStream out, PrintStream err) throws Exception {
@@ -68,6 +70,9 @@ public final class BenchCommand implements Command {
         Path personas = args.path("personas", home.resolve("sample-data"));
         if (args.flag("busy")) {
             return busy(args, bbDir, personas, out, err);
+        }
+        if (args.flag("peer")) {
+            return peer(args, home, personas, out, err);
         }
         boolean quick = args.flag("quick");
         int repeats = Math.max(1, args.intValue("repeats", 3));
@@ -482,5 +487,116 @@ public final class BenchCommand implements Command {
                 () -> false)) {
             return r.timing();
         }
+    }
+
+    /**
+     * Peer bench: exit-only personalisation (auto exits, 10 % of the labels, seed 42) on a TorchScript stage
+     * bundle, timed in this engine and in the plain-PyTorch script {@code tools/peer-personalise.py} on the same
+     * bundle, images, heads, epochs, batch size, threads, oneDNN cap and OpenMP wait policy.
+     */
+    private int peer(Args args, Path home, Path personas, PrintStream out, PrintStream err) throws Exception {
+        Path bbDir = args.path("backbone", home.resolve("sample-models").resolve("fmnist-mobilenetv2-ts"));
+        Path dir = personas.resolve(args.get("persona", "night-owl"));
+        int repeats = Math.max(1, args.intValue("repeats", 5));
+        long seed = args.longValue("seed", 42);
+        int epochs = args.intValue("epochs", 10);
+        Path script = home.resolve("tools").resolve("peer-personalise.py");
+        Path python = Path.of("/usr/bin/python3");
+        if (!Files.isRegularFile(script) || !Files.isExecutable(python)) {
+            throw new CliException("the peer bench needs " + script + " and Debian's PyTorch (apt-get install "
+                    + "python3-torch)");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new CliException(dir + ": persona missing");
+        }
+        int threads = Runtime.getRuntime().availableProcessors();
+        double[] frozen = new double[repeats];
+        double[] heads = new double[repeats];
+        int images;
+        double javaFinal;
+        try (Backbone bb = BackboneIO.load(bbDir)) {
+            PersonalDataset ds = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                    .importFolder(dir, null, () -> false).dataset();
+            PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
+                    .optLabels(LabelRegime.parse("0.1")).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false)
+                    .build();
+            err.println("bench: Java warm-up run ...");
+            try (PersonalisationResult r = new PersonalisationJob(bb, ds, cfg).run(PersonalisationJob.SILENT,
+                    () -> false)) {
+                images = r.data().trainSize();
+                javaFinal = r.finalAccuracy();
+            }
+            for (int k = 0; k < repeats; k++) {
+                PersonalisationResult.Timing tm = timing(bb, ds, cfg);
+                frozen[k] = tm.featureCache();
+                heads[k] = tm.headTraining();
+                err.printf(Locale.ROOT, "bench: Java run %d: frozen pass %.3f s, heads %.3f s%n", k + 1, frozen[k],
+                        heads[k]);
+            }
+        }
+        org.persephonee.core.engine.EngineGuard.Verdict v = org.persephonee.core.engine.EngineGuard.prepare();
+        List<String> cmd = List.of(python.toString(), script.toString(), "--backbone", bbDir.toString(), "--data",
+                dir.toString(), "--labels", "0.1", "--seed", Long.toString(seed), "--epochs", Integer.toString(epochs),
+                "--threads", Integer.toString(threads), "--isa", v.cap() == null ? "none" : v.cap(), "--mode",
+                "batched", "--warmup", "1", "--repeats", Integer.toString(repeats), "--json");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD);
+        for (String k : List.of("OMP_WAIT_POLICY", "LD_PRELOAD", "GOMP_SPINCOUNT")) {
+            String val = org.persephonee.core.engine.EngineGuard.nativeGetenv(k);
+            if (val != null) {
+                pb.environment().put(k, val);
+            }
+        }
+        err.println("bench: plain-PyTorch peer (" + script.getFileName() + ") ...");
+        Process p = pb.start();
+        String json = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0 || json.isBlank()) {
+            throw new CliException("the plain-PyTorch peer failed (exit " + p.exitValue() + "): " + String.join(" ", cmd));
+        }
+        com.google.gson.JsonObject py = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+        com.google.gson.JsonObject pt = py.getAsJsonObject("timing");
+        double pyFrozen = pt.get("frozen_pass_s").getAsDouble();
+        double pyHeads = pt.get("head_training_s").getAsDouble();
+        int pyImages = py.get("train_images").getAsInt();
+        double jf = median(frozen);
+        double jh = median(heads);
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("backbone", bbDir.getFileName().toString());
+        report.put("persona", dir.getFileName().toString());
+        report.put("labels", "0.1");
+        report.put("seed", seed);
+        report.put("epochs", epochs);
+        report.put("repeats", repeats);
+        report.put("threads", threads);
+        report.put("onednn_cap", v.cap());
+        report.put("omp_wait_policy", org.persephonee.core.engine.EngineGuard.nativeGetenv("OMP_WAIT_POLICY"));
+        report.put("train_images", pyImages);
+        report.put("java_frozen_pass_s", jf);
+        report.put("java_head_training_s", jh);
+        report.put("java_frozen_pass_runs_s", frozen);
+        report.put("java_head_training_runs_s", heads);
+        report.put("java_final_accuracy", javaFinal);
+        report.put("pytorch_frozen_pass_s", pyFrozen);
+        report.put("pytorch_head_training_s", pyHeads);
+        report.put("pytorch_final_accuracy", py.get("personalised_final_accuracy").getAsDouble());
+        report.put("pytorch_version", py.get("torch").getAsString());
+        report.put("frozen_pass_ratio", jf / pyFrozen);
+        report.put("head_training_ratio", jh / pyHeads);
+        out.printf(Locale.ROOT, "%s on %s, 10%% labels, auto exits, %d threads, oneDNN cap %s: medians of %d runs "
+                        + "after a warm-up%n", bbDir.getFileName(), dir.getFileName(), threads,
+                v.cap() == null ? "none" : v.cap(), repeats);
+        out.printf(Locale.ROOT, "  %-22s frozen pass %6.3f s (%.3f ms/image)   head training %6.3f s   final %.1f%%%n",
+                "this engine (DJL)", jf, 1000 * jf / Math.max(1, pyImages), jh, 100 * javaFinal);
+        out.printf(Locale.ROOT, "  %-22s frozen pass %6.3f s (%.3f ms/image)   head training %6.3f s   final %.1f%%%n",
+                "plain PyTorch " + py.get("torch").getAsString(), pyFrozen, 1000 * pyFrozen / Math.max(1, pyImages),
+                pyHeads, 100 * py.get("personalised_final_accuracy").getAsDouble());
+        out.printf(Locale.ROOT, "  %-22s frozen pass %.2fx                        head training %.2fx%n",
+                "this / PyTorch", jf / pyFrozen, jh / pyHeads);
+        if (images != pyImages) {
+            err.printf(Locale.ROOT, "bench: note: the engine trained on %d images, the peer on %d%n", images, pyImages);
+        }
+        if (args.get("json") != null) {
+            AtomicFiles.writeString(args.path("json", null), Json.of(report) + "\n");
+        }
+        return 0;
     }
 }

@@ -1,6 +1,7 @@
 package org.persephonee.core.personalise;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -175,21 +176,29 @@ public final class FeatureCache implements AutoCloseable {
                 try (NDManager m = bb.manager().newSubManager()) {
                     List<NDArray> outs = bb.forwardAll(m.create(x, bb.batchShape(b)));
                     ParameterStore ps = new ParameterStore(m, false);
+                    // every request's rows and the logits side by side in one (b, total) tensor: one copy to the
+                    // heap per batch instead of one per request (a dozen JNI copies and large arrays per batch)
+                    NDList parts = new NDList();
+                    List<FeatureStore> order = new ArrayList<>();
                     for (Map.Entry<String, Request> e : wanted.entrySet()) {
                         NDArray out = outs.get(bb.stage(e.getValue().stage()).index());
                         SequentialBlock blk = prefixes.get(e.getKey());
                         if (blk != null) {
                             out = blk.forward(ps, new NDList(out), false).singletonOrThrow();
                         }
-                        float[] f = out.toFloatArray();
-                        FeatureStore st = stores.get(e.getKey());
-                        for (int i = 0; i < b; i++) {
-                            st.put(start + i, f, i * st.width());
-                        }
+                        parts.add(out.reshape(b, -1));
+                        order.add(stores.get(e.getKey()));
                     }
-                    float[] lg = outs.get(outs.size() - 1).toFloatArray();
-                    for (int i = 0; i < b; i++) {
-                        logits.put(start + i, lg, i * classes);
+                    parts.add(outs.get(outs.size() - 1).reshape(b, -1));
+                    order.add(logits);
+                    float[] f = NDArrays.concat(parts, 1).toFloatArray();
+                    int total = f.length / b;
+                    int at = 0;
+                    for (FeatureStore st : order) {
+                        for (int i = 0; i < b; i++) {
+                            st.put(start + i, f, i * total + at);
+                        }
+                        at += st.width();
                     }
                 }
                 double el = (System.nanoTime() - t0) / 1e9;
