@@ -60,13 +60,6 @@ public final class LabController {
     private volatile boolean lastRunReady;
 
     /**
-     * Creates the controller.
-     *
-     * @param engine runs engine work (one task at a time is expected)
-     * @param io runs workspace saves
-     * @param store the workspace store, or null to keep nothing between runs
-     */
-    /**
      * Gathers the engine diagnostics ({@code persephonee doctor}) in the background and hands the text to
      * {@code show} on the FX thread.
      *
@@ -86,6 +79,13 @@ public final class LabController {
         });
     }
 
+    /**
+     * Creates the controller.
+     *
+     * @param engine runs engine work (one task at a time is expected)
+     * @param io runs workspace saves
+     * @param store the workspace store, or null to keep nothing between runs
+     */
     public LabController(LabModel model, Executor engine, Executor io, WorkspaceStore store) {
         this.model = model;
         this.engine = engine;

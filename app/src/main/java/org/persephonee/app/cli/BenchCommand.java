@@ -428,7 +428,10 @@ public final class BenchCommand implements Command {
             err.println("bench: warm-up run ...");
             timing(bb, ds, cfg);
             for (boolean loaded : new boolean[] {false, true}) {
-                List<Process> hogs = new ArrayList<>();
+                List<Process> hogs = new java.util.concurrent.CopyOnWriteArrayList<>();
+                // Ctrl-C must not leave busy loops behind
+                Thread killer = new Thread(() -> hogs.forEach(Process::destroyForcibly), "bench-busy-cleanup");
+                Runtime.getRuntime().addShutdownHook(killer);
                 try {
                     if (loaded) {
                         for (int i = 0; i < loops; i++) {
@@ -453,6 +456,7 @@ public final class BenchCommand implements Command {
                     for (Process h : hogs) {
                         h.waitFor();
                     }
+                    Runtime.getRuntime().removeShutdownHook(killer);
                 }
             }
         } finally {
@@ -510,6 +514,10 @@ public final class BenchCommand implements Command {
             throw new CliException(dir + ": persona missing");
         }
         int threads = Runtime.getRuntime().availableProcessors();
+        // both sides on the same threads: the adaptive policy could pick fewer for this engine
+        boolean adaptiveBefore = org.persephonee.core.engine.Engines.adaptiveThreads();
+        org.persephonee.core.engine.Engines.setAdaptiveThreads(false);
+        int threadsBefore = org.persephonee.core.engine.Engines.setThreads(threads);
         double[] frozen = new double[repeats];
         double[] heads = new double[repeats];
         int images;
@@ -533,6 +541,9 @@ public final class BenchCommand implements Command {
                 err.printf(Locale.ROOT, "bench: Java run %d: frozen pass %.3f s, heads %.3f s%n", k + 1, frozen[k],
                         heads[k]);
             }
+        } finally {
+            org.persephonee.core.engine.Engines.setThreads(threadsBefore);
+            org.persephonee.core.engine.Engines.setAdaptiveThreads(adaptiveBefore);
         }
         org.persephonee.core.engine.EngineGuard.Verdict v = org.persephonee.core.engine.EngineGuard.prepare();
         List<String> cmd = List.of(python.toString(), script.toString(), "--backbone", bbDir.toString(), "--data",

@@ -24,6 +24,6 @@ public final class DoctorCommand implements Command {
         } else {
             Doctor.lines(r).forEach(out::println);
         }
-        return "unsafe".equals(r.verdict().status()) ? 1 : 0;
+        return "unsafe".equals(r.verdict().status()) || r.engine().startsWith("not started") ? 1 : 0;
     }
 }

@@ -24,7 +24,7 @@ public final class Doctor {
      * @param onednnVersion oneDNN version as its probe process reported it
      * @param onednnIsa the instruction set oneDNN used with the cap in force
      * @param cores processors the JVM sees
-     * @param intraOpThreads libtorch intra-op threads
+     * @param intraOpThreads libtorch intra-op threads of the thread that made the report (-1: engine not started)
      * @param interOpThreads libtorch inter-op threads
      * @param loadAverage the one-minute load average, -1 where unknown
      * @param environment engine-related variables as the native engine sees them
@@ -41,7 +41,15 @@ public final class Doctor {
 
     /** Starts the engine (running the guard) and gathers the report. */
     public static Report report() {
-        Engine e = Engines.pytorch();
+        Engine e = null;
+        String engineText;
+        try {
+            e = Engines.pytorch();
+            engineText = e.getEngineName() + " " + e.getVersion();
+        } catch (IllegalStateException ex) {
+            // the report matters most when the engine refuses to start
+            engineText = "not started: " + ex.getMessage();
+        }
         EngineGuard.Verdict v = EngineGuard.prepare();
         Map<String, String> env = new LinkedHashMap<>();
         for (String k : List.of(EngineGuard.ISA_ENV, "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
@@ -54,8 +62,9 @@ public final class Doctor {
         String display = System.getenv("WAYLAND_DISPLAY") != null ? "wayland " + System.getenv("WAYLAND_DISPLAY")
                 : System.getenv("DISPLAY") != null ? "X11 " + System.getenv("DISPLAY") : "none";
         return new Report(v, EngineGuard.nativeGetenv(EngineGuard.ISA_ENV), Engines.inProcessCheck().orElse(null),
-                e.getEngineName() + " " + e.getVersion(), v.onednnVersion(), v.onednnIsa(),
-                Runtime.getRuntime().availableProcessors(), JniUtils.getNumThreads(), JniUtils.getNumInteropThreads(),
+                engineText, v.onednnVersion(), v.onednnIsa(),
+                Runtime.getRuntime().availableProcessors(), e == null ? -1 : JniUtils.getNumThreads(),
+                e == null ? -1 : JniUtils.getNumInteropThreads(),
                 loadAverage(), env, System.getProperty("java.version") + " (" + System.getProperty("java.vendor") + ")",
                 System.getProperty("os.name") + " " + System.getProperty("os.version") + " "
                         + System.getProperty("os.arch"), ai.djl.util.Utils.getEngineCacheDir("pytorch").toString(),

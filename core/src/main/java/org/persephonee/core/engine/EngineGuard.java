@@ -43,6 +43,8 @@ public final class EngineGuard {
     public static final String CACHE = "persephonee.engine.cache";
     /** The oneDNN environment variable that caps its instruction set. */
     public static final String ISA_ENV = "ONEDNN_MAX_CPU_ISA";
+    /** oneDNN's older name for the same cap, still honoured by it. */
+    static final String LEGACY_ISA_ENV = "DNNL_MAX_CPU_ISA";
     /** Caps tried in order when the uncapped engine fails the probe. */
     static final List<String> CAPS = List.of("AVX2", "SSE41");
     static final String LIBTORCH = "2.7.1";
@@ -63,7 +65,14 @@ public final class EngineGuard {
      * @param onednnIsa the instruction set oneDNN reported using, {@code null} when it printed none
      * @param onednnVersion oneDNN's version line, {@code null} when it printed none
      */
-    public record ProbeRun(String cap, EngineProbe.Outcome outcome, String onednnIsa, String onednnVersion) { }
+    public record ProbeRun(String cap, EngineProbe.Outcome outcome, String onednnIsa, String onednnVersion) {
+        /** Whether the probe process could not run (as opposed to running and failing, or crashing). */
+        boolean machineryFailed() {
+            String d = outcome.detail();
+            return d != null && (d.startsWith("probe process could not start") || d.startsWith(
+                    "probe process interrupted") || d.startsWith("probe process timed out"));
+        }
+    }
 
     /**
      * The guard's decision for this process.
@@ -124,6 +133,23 @@ public final class EngineGuard {
         return v;
     }
 
+    /**
+     * Drops this CPU's cached verdict, so that the next start probes again (called when the engine fails its
+     * in-process check despite the verdict).
+     */
+    static void forgetCachedVerdict() {
+        Path cacheFile = cacheFile();
+        Map<String, Verdict> cache = readCache(cacheFile);
+        String prefix = cpuModel() + "|" + String.join(",", cpuFlags()) + "|";
+        if (cache.keySet().removeIf(k -> k.startsWith(prefix))) {
+            try {
+                AtomicFiles.writeString(cacheFile, GSON.toJson(cache));
+            } catch (IOException | RuntimeException e) {
+                System.err.println("persephonee: could not update " + cacheFile + ": " + e.getMessage());
+            }
+        }
+    }
+
     /** The verdict already decided in this process, if any. */
     public static Optional<Verdict> current() {
         return Optional.ofNullable(verdict);
@@ -136,10 +162,13 @@ public final class EngineGuard {
             return new Verdict("unchecked", System.getenv(ISA_ENV), "probe process", model, flags, LIBTORCH,
                     List.of(), false, Instant.now().toString(), 0);
         }
-        String userCap = System.getenv(ISA_ENV);
-        if (userCap != null && !userCap.isBlank()) {
-            return new Verdict("user-cap", userCap, ISA_ENV + "=" + userCap + " was set outside; respected",
-                    model, flags, LIBTORCH, List.of(), false, Instant.now().toString(), 0);
+        for (String name : List.of(ISA_ENV, LEGACY_ISA_ENV)) {
+            String userCap = System.getenv(name);
+            if (userCap != null && !userCap.isBlank()) {
+                return new Verdict("user-cap", userCap, name + "=" + userCap + " was set outside; respected "
+                        + "(checked in process only)", model, flags, LIBTORCH, List.of(), false,
+                        Instant.now().toString(), 0);
+            }
         }
         String mode = System.getProperty(SELF_CHECK, "on");
         if (mode.equals("off")) {
@@ -156,8 +185,9 @@ public final class EngineGuard {
             return hit.fromCache();
         }
         Verdict fresh = check(model, flags, forceFail);
-        if (!fresh.probes().isEmpty() && fresh.probes().stream().allMatch(p -> p.outcome().detail() == null
-                || !p.outcome().detail().startsWith("probe process"))) {
+        // a verdict is kept when the probes really ran (a crash counts as a failure) and the CPU is known
+        boolean known = !flags.isEmpty() && !model.equals(System.getProperty("os.arch"));
+        if (known && !"unchecked".equals(fresh.status())) {
             cache.put(key, fresh);
             try {
                 Files.createDirectories(cacheFile.toAbsolutePath().getParent());
@@ -183,6 +213,13 @@ public final class EngineGuard {
         }
         runs.add(plain);
         String now = Instant.now().toString();
+        if (plain.machineryFailed()) {
+            // the probe could not run at all (no process, interrupted, timed out): that says nothing about the
+            // kernels; the engine's own in-process check decides instead
+            return new Verdict("unchecked", null, "the self-check could not run a probe process ("
+                    + plain.outcome().detail() + "); the engine checks itself in process", model, flags, LIBTORCH,
+                    runs, false, now, secs(t0));
+        }
         if (plain.outcome().passed()) {
             return new Verdict("ok", null, "the engine's kernels pass the self-check on this CPU ("
                     + plain.outcome().detail() + ")", model, flags, LIBTORCH, runs, false, now, secs(t0));
@@ -218,41 +255,68 @@ public final class EngineGuard {
         env.put("ONEDNN_VERBOSE", "1");
         env.put("DJL_OFFLINE", "true");
         env.put("OPT_OUT_TRACKING", "true");
-        String isa = null;
-        String version = null;
-        EngineProbe.Outcome outcome = null;
-        List<String> tail = new ArrayList<>();
+        env.remove(LEGACY_ISA_ENV);
+        List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+        Process p;
         try {
-            Process p = pb.start();
+            p = pb.start();
+        } catch (IOException e) {
+            return new ProbeRun(cap, new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
+                    "probe process could not start: " + e.getMessage(), 0), null, null);
+        }
+        // read on a thread of its own, so that the timeout below holds even when the child hangs
+        Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
                     StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
-                    if (line.startsWith(EngineProbe.RESULT_PREFIX)) {
-                        outcome = GSON.fromJson(line.substring(EngineProbe.RESULT_PREFIX.length()),
-                                EngineProbe.Outcome.class);
-                    } else if (line.contains(",info,cpu,isa:")) {
-                        isa = line.substring(line.indexOf(",info,cpu,isa:") + 14).trim();
-                    } else if (line.contains(",info,oneDNN ")) {
-                        version = line.substring(line.indexOf(",info,oneDNN ") + 13).trim();
-                    } else if (!line.startsWith("onednn_verbose") && !line.contains("NNPACK")) {
-                        tail.add(line);
-                        if (tail.size() > 5) {
-                            tail.remove(0);
-                        }
+                    if (!line.startsWith("onednn_verbose") || line.contains(",info,")) {
+                        lines.add(line);
+                    }
+                }
+            } catch (IOException ignored) {
+                // the child ended or was killed: what was read is kept
+            }
+        }, "engine-probe-reader");
+        reader.setDaemon(true);
+        reader.start();
+        boolean finished;
+        try {
+            finished = p.waitFor(120, TimeUnit.SECONDS);
+            if (!finished) {
+                p.destroyForcibly();
+            }
+            reader.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+            return new ProbeRun(cap, new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
+                    "probe process interrupted", 0), null, null);
+        }
+        String isa = null;
+        String version = null;
+        EngineProbe.Outcome outcome = null;
+        List<String> tail = new ArrayList<>();
+        synchronized (lines) {
+            for (String line : lines) {
+                if (line.startsWith(EngineProbe.RESULT_PREFIX)) {
+                    outcome = GSON.fromJson(line.substring(EngineProbe.RESULT_PREFIX.length()),
+                            EngineProbe.Outcome.class);
+                } else if (line.contains(",info,cpu,isa:")) {
+                    isa = line.substring(line.indexOf(",info,cpu,isa:") + 14).trim();
+                } else if (line.contains(",info,oneDNN ")) {
+                    version = line.substring(line.indexOf(",info,oneDNN ") + 13).trim();
+                } else if (!line.startsWith("onednn_verbose") && !line.contains("NNPACK")) {
+                    tail.add(line);
+                    if (tail.size() > 5) {
+                        tail.remove(0);
                     }
                 }
             }
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-        } catch (IOException e) {
+        }
+        if (outcome == null && !finished) {
             return new ProbeRun(cap, new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
-                    "probe process could not start: " + e.getMessage(), 0), null, null);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new ProbeRun(cap, new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
-                    "probe process interrupted", 0), null, null);
+                    "probe process timed out after 120 s", 0), isa, version);
         }
         if (outcome == null) {
             outcome = new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),

@@ -25,6 +25,8 @@ public final class EngineProbe {
     public static final double TOLERANCE = 1e-3;
     static final int STEPS = 8;
     static final float LR = 0.01f;
+    /** Tests only: scales the float32 run's updated weights by {@code 1 + perturb} (NaN poisons them). */
+    static volatile float perturb;
 
     private EngineProbe() { }
 
@@ -125,6 +127,9 @@ public final class EngineProbe {
                     NDArray g = w[i].getGradient();
                     ok &= Double.isFinite(g.abs().sum().toType(DataType.FLOAT64, false).getDouble());
                     next[i] = w[i].stopGradient().sub(g.mul(LR));
+                    if (perturb != 0 && type == DataType.FLOAT32) {
+                        next[i] = next[i].mul(1 + perturb);
+                    }
                 }
                 w = next;
                 if (!ok) {

@@ -9,6 +9,7 @@ import ai.djl.engine.Engine;
 public final class Engines {
     private static volatile Engine engine;
     private static volatile EngineProbe.Outcome inProcess;
+    private static volatile IllegalStateException failure;
     private static volatile boolean adaptiveThreads = !"fixed".equals(System.getProperty("persephonee.threads"));
 
     private Engines() { }
@@ -39,18 +40,26 @@ public final class Engines {
         Engine e = engine;
         if (e == null) {
             synchronized (Engines.class) {
+                if (failure != null) {
+                    throw failure;
+                }
                 if (engine == null) {
                     configureOffline();
                     EngineGuard.Verdict v = EngineGuard.prepare();
                     Engine started = Engine.getEngine("PyTorch");
-                    if (!"unchecked".equals(v.status())) {
+                    boolean off = Boolean.getBoolean(EngineGuard.PROBE_PROCESS)
+                            || "off".equals(System.getProperty(EngineGuard.SELF_CHECK));
+                    if (!off) {
                         EngineProbe.Outcome o = EngineProbe.run();
                         inProcess = o;
                         if (!o.passed()) {
-                            throw new IllegalStateException("the native engine computes wrong numbers on this CPU ("
-                                    + v.cpuModel() + ", oneDNN cap " + (v.cap() == null ? "none" : v.cap())
-                                    + "): " + o.detail() + ". Run 'persephonee doctor' and include its output "
-                                    + "in a bug report.");
+                            // the cached verdict did not hold in this process: the next start probes again
+                            EngineGuard.forgetCachedVerdict();
+                            failure = new IllegalStateException("the native engine computes wrong numbers on this "
+                                    + "CPU (" + v.cpuModel() + ", oneDNN cap " + (v.cap() == null ? "none" : v.cap())
+                                    + "): " + o.detail() + ". Restart to run the self-check again; if it persists, "
+                                    + "run 'persephonee doctor' and include its output in a bug report.");
+                            throw failure;
                         }
                     }
                     engine = started;
@@ -67,7 +76,8 @@ public final class Engines {
     }
 
     /**
-     * Sets libtorch's intra-op thread count for the whole process and returns the previous one (restore it in
+     * Sets libtorch's intra-op thread count (for the calling thread with OpenMP, and libtorch's default for
+     * threads that start using it later) and returns the previous one (restore it in
      * a finally block). Batch-1 timings run on one thread: tiny per-image convolutions gain nothing from a
      * second thread, and on a busy machine two OpenMP threads stall each other (measured here: 0.2 ms per
      * stage on one thread, 15-60 ms on two while another process kept one core busy).

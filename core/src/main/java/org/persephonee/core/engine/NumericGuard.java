@@ -90,7 +90,16 @@ public final class NumericGuard {
      * @param what names the parameter
      */
     public static void finite(String phase, int step, NDArray array, String what) {
-        double s = array.abs().sum().toType(DataType.FLOAT64, false).getDouble();
+        double s;
+        try (ai.djl.ndarray.NDManager m = array.getManager().newSubManager()) {
+            NDArray a = array.abs();
+            a.attach(m);
+            NDArray sum = a.sum();
+            sum.attach(m);
+            NDArray d = sum.toType(DataType.FLOAT64, false);
+            d.attach(m);
+            s = d.getDouble();
+        }
         if (!Double.isFinite(s)) {
             throw new NonFiniteException(phase, step, what + " is not finite");
         }

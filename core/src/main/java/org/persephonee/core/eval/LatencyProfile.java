@@ -128,6 +128,9 @@ public final class LatencyProfile {
             }
             // time on the CPU that runs the chain fastest, the same one for every block
             List<Integer> cpus = CpuAffinity.allowed();
+            if (cpus.size() > MAX_CALIBRATED_CPUS) {
+                cpus = cpus.subList(0, MAX_CALIBRATED_CPUS);
+            }
             if (cpus.size() > 1) {
                 int best = -1;
                 double bestMs = Double.MAX_VALUE;
@@ -178,6 +181,9 @@ public final class LatencyProfile {
         p.iqrMs.put(CLASSIFIER, quantile(ct, 0.75) - quantile(ct, 0.25));
         return p;
     }
+
+    /** CPUs tried when choosing the CPU to time on (the first ones the thread may use). */
+    static final int MAX_CALIBRATED_CPUS = 8;
 
     /** Rounds per CPU when choosing the CPU to time on. */
     static final int CALIBRATION_ROUNDS = 60;

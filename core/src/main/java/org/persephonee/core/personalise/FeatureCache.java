@@ -194,7 +194,13 @@ public final class FeatureCache implements AutoCloseable {
                     float[] f = NDArrays.concat(parts, 1).toFloatArray();
                     int total = f.length / b;
                     int at = 0;
-                    for (FeatureStore st : order) {
+                    for (int k = 0; k < order.size(); k++) {
+                        FeatureStore st = order.get(k);
+                        long w = parts.get(k).getShape().get(1);
+                        if (w != st.width()) {
+                            throw new IllegalStateException("feature cache: a request gave " + w
+                                    + " values per image where its store holds " + st.width());
+                        }
                         for (int i = 0; i < b; i++) {
                             st.put(start + i, f, i * total + at);
                         }

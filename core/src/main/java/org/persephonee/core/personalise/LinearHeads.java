@@ -80,7 +80,7 @@ final class LinearHeads implements AutoCloseable {
     }
 
     /** Largest cache (bytes) kept in native memory for the batch gather; larger or spilled caches are read per step. */
-    static final long RESIDENT_LIMIT = 512L << 20;
+    static final long RESIDENT_LIMIT = 256L << 20;
 
     /**
      * Every head's cached rows in one native {@code (heads, rows, width)} tensor (zero-padded), so that a step

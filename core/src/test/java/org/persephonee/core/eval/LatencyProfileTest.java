@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,6 +27,7 @@ class LatencyProfileTest {
         try (Backbone bb = TinyBackbones.random("t", 1);
              ExitHead h = new ExitHead(new ExitPlacement("stem", HeadSpec.parse("conv8")), bb.stage("stem").outputShape(), 3)) {
             h.initialize();
+            long[] maskBefore = org.persephonee.core.engine.CpuAffinity.current();
             LatencyProfile p = LatencyProfile.measure(bb, List.of(h), 5);
             assertEquals(List.of("stem", "block1", "block2"), List.copyOf(p.stageMs().keySet()));
             p.stageMs().values().forEach(v -> assertTrue(v > 0));
@@ -36,9 +38,11 @@ class LatencyProfileTest {
                     p.iqrMs().keySet());
             p.iqrMs().values().forEach(v -> assertTrue(v >= 0 && v < 50, "IQR " + v));
             assertTrue(p.source().contains("interleaved rounds"), p.source());
-            // the thread's CPU mask is restored after pinning
-            assertEquals(org.persephonee.core.engine.CpuAffinity.allowed().size(),
-                    Runtime.getRuntime().availableProcessors());
+            // timed on one CPU where the thread may use several, and the thread's CPU mask restored afterwards
+            if (org.persephonee.core.engine.CpuAffinity.allowed().size() > 1) {
+                assertTrue(p.source().contains("pinned to CPU"), p.source());
+            }
+            assertArrayEquals(maskBefore, org.persephonee.core.engine.CpuAffinity.current());
         }
     }
 
