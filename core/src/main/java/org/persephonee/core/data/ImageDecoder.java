@@ -99,12 +99,52 @@ public final class ImageDecoder {
      * @param img non-null image of any type
      * @param out destination with room for {@code spec.size()} floats at {@code offset}
      */
+    /**
+     * The stored values of a greyscale image (8 or 16 bits, with or without alpha) in [0, 1], alpha-composited
+     * over black, or {@code null} for colour and palette images. {@code getRGB} would treat the grey values as
+     * linear and convert them to sRGB (a stored 64 became 137), unlike the raw bytes pretraining reads and the
+     * same photo saved as RGB.
+     */
+    static float[] greySamples(BufferedImage img) {
+        java.awt.image.ColorModel cm = img.getColorModel();
+        if (cm instanceof java.awt.image.IndexColorModel
+                || cm.getColorSpace().getType() != java.awt.color.ColorSpace.TYPE_GRAY) {
+            return null;
+        }
+        java.awt.image.Raster r = img.getRaster();
+        int bands = r.getNumBands();
+        if (bands < 1 || bands > 2) {
+            return null;
+        }
+        int w = img.getWidth();
+        int h = img.getHeight();
+        double max = (1L << cm.getComponentSize(0)) - 1;
+        double maxA = bands == 2 ? (1L << cm.getComponentSize(1)) - 1 : 1;
+        float[] out = new float[w * h];
+        int[] g = r.getSamples(0, 0, w, h, 0, (int[]) null);
+        int[] a = bands == 2 ? r.getSamples(0, 0, w, h, 1, (int[]) null) : null;
+        for (int i = 0; i < out.length; i++) {
+            double v = g[i] / max;
+            if (a != null) {
+                v *= a[i] / maxA;
+            }
+            out[i] = (float) v;
+        }
+        return out;
+    }
+
     public static void toInput(BufferedImage img, InputSpec spec, float[] out, int offset) {
         int w = img.getWidth();
         int h = img.getHeight();
-        int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
         int channels = spec.channels();
         float[][] planes = new float[channels][w * h];
+        float[] grey = greySamples(img);
+        if (grey != null) {
+            for (int c = 0; c < channels; c++) {
+                planes[c] = c == 0 ? grey : grey.clone();
+            }
+        }
+        int[] argb = grey != null ? new int[0] : img.getRGB(0, 0, w, h, null, 0, w);
         for (int i = 0; i < argb.length; i++) {
             int p = argb[i];
             float a = ((p >>> 24) & 0xff) / 255f;

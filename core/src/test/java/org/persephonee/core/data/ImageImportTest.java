@@ -107,6 +107,42 @@ class ImageImportTest {
     }
 
     @Test
+    void aGreyValueDecodesTheSameFromGreyscaleRgbAndPaletteFiles() throws Exception {
+        Path d = tmp.resolve("grey64");
+        BufferedImage g8 = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+        BufferedImage g16 = new BufferedImage(28, 28, BufferedImage.TYPE_USHORT_GRAY);
+        BufferedImage rgb = new BufferedImage(28, 28, BufferedImage.TYPE_INT_RGB);
+        byte[] lut = new byte[256];
+        for (int i = 0; i < 256; i++) {
+            lut[i] = (byte) i;
+        }
+        BufferedImage pal = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_INDEXED,
+                new IndexColorModel(8, 256, lut, lut, lut));
+        for (int y = 0; y < 28; y++) {
+            for (int x = 0; x < 28; x++) {
+                g8.getRaster().setSample(x, y, 0, 64);
+                g16.getRaster().setSample(x, y, 0, 64 * 257);
+                rgb.setRGB(x, y, 0x404040);
+                pal.getRaster().setSample(x, y, 0, 64);
+            }
+        }
+        write(g8, "png", d.resolve("grey8.png"));
+        write(g8, "jpg", d.resolve("grey8.jpg"));
+        write(g16, "png", d.resolve("grey16.png"));
+        write(rgb, "png", d.resolve("rgb.png"));
+        write(pal, "png", d.resolve("palette.png"));
+        InputSpec rgbSpec = new InputSpec(3, 28, 28, new float[] {0, 0, 0}, new float[] {1, 1, 1});
+        for (String f : List.of("grey8.png", "grey8.jpg", "grey16.png", "rgb.png", "palette.png")) {
+            // stored 64 is 64/255 (getRGB made 137/255 of a greyscale file), for a grey and a colour backbone
+            assertEquals(64 / 255f, ImageDecoder.decode(d.resolve(f), RAW)[14 * 28 + 14], 1.5f / 255, f);
+            float[] c = ImageDecoder.decode(d.resolve(f), rgbSpec);
+            for (int ch = 0; ch < 3; ch++) {
+                assertEquals(64 / 255f, c[ch * 784 + 14 * 28 + 14], 1.5f / 255, f + " channel " + ch);
+            }
+        }
+    }
+
+    @Test
     void colourIsConvertedToLumaAndNormalised() throws Exception {
         Path f = write(square(BufferedImage.TYPE_INT_RGB, 28, 28, Color.BLACK, new Color(255, 0, 0)), "png",
                 tmp.resolve("red.png"));
