@@ -75,7 +75,8 @@ def scan_persona(root, classes):
 
 
 # Java's BufferedImage.getRGB reads an 8-bit greyscale PNG as linear grey and returns it sRGB-encoded
-# (this table equals Java's for all 256 values); --decode raw reads the stored samples (PIL, torchvision).
+# (this table equals Java's for all 256 values). The project's decoder used it until it was fixed to read the
+# stored samples like PIL and torchvision (--decode raw, the default); --decode java reproduces the old path.
 SRGB8 = np.array([jround(255 * (12.92 * v if v <= 0.0031308 else 1.055 * v ** (1 / 2.4) - 0.055))
                   for v in np.arange(256) / 255.0], dtype=np.uint8)
 
@@ -251,8 +252,9 @@ def main():
     ap.add_argument("--isa", help="cap oneDNN (ONEDNN_MAX_CPU_ISA, e.g. AVX2) as the Java engine guard may")
     ap.add_argument("--mode", choices=["batched", "loop", "both"], default="both",
                     help="heads as batched products (LinearHeads), one at a time, or both (default)")
-    ap.add_argument("--decode", choices=["java", "raw"], default="java",
-                    help="greyscale PNGs as Java's getRGB returns them (default) or as stored")
+    ap.add_argument("--decode", choices=["java", "raw"], default="raw",
+                    help="greyscale PNGs as stored (default, as the project's decoder) or as Java's getRGB "
+                         "returns them (the project's decoder before its greyscale fix)")
     ap.add_argument("--repeats", type=int, default=3, help="timed repetitions, median reported (default 3)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed repetitions first (default 1)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -548,7 +548,7 @@ public final class BenchCommand implements Command {
         org.persephonee.core.engine.EngineGuard.Verdict v = org.persephonee.core.engine.EngineGuard.prepare();
         List<String> cmd = List.of(python.toString(), script.toString(), "--backbone", bbDir.toString(), "--data",
                 dir.toString(), "--labels", "0.1", "--seed", Long.toString(seed), "--epochs", Integer.toString(epochs),
-                "--threads", Integer.toString(threads), "--isa", v.cap() == null ? "none" : v.cap(), "--mode",
+                "--threads", Integer.toString(threads), "--isa", v.cap() == null ? "none" : v.cap(), "--decode", "raw", "--mode",
                 "batched", "--warmup", "1", "--repeats", Integer.toString(repeats), "--json");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD);
         for (String k : List.of("OMP_WAIT_POLICY", "LD_PRELOAD", "GOMP_SPINCOUNT")) {
