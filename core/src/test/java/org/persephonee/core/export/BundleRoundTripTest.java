@@ -112,14 +112,18 @@ class BundleRoundTripTest {
 
     @Test
     void withoutRefitTheFinalExitIsTheBackbonesOwnPrediction() throws Exception {
-        try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, Fixtures.quick().optEpochs(1)
+        // with the shipped statistics the fixture's dim shift leaves the backbone confident about one class only
+        // (greyscale images decode as stored since the decoder fix): this contract is checked without the shift
+        PersonalDataset plain = Fixtures.load(bb, Fixtures.persona(tmp.resolve("plain"), new int[] {0, 1, 2}, 8, 40,
+                12, 7, 0.9));
+        try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, plain, Fixtures.quick().optEpochs(1)
                         .optLabels(LabelRegime.NONE).optBnMode(BnMode.KEEP).build(),
                 PersonalisePipeline.Options.defaults(), org.persephonee.core.personalise.PersonalisationJob.SILENT,
                 () -> false)) {
             Path b2 = BundleWriter.write(tmp.resolve("bundle-norefit"), bb, o.result(), o.evaluation(), o.choice());
             try (EarlyExitModel m = EarlyExitModel.load(b2); NDManager nm = bb.manager().newSubManager()) {
                 m.setThresholds(2.0);
-                for (PersonalImage img : testImages()) {
+                for (PersonalImage img : plain.test()) {
                     float[] x = ImageDecoder.decode(img.path(), bb.input());
                     float[] logits = bb.logits(nm.create(x, bb.batchShape(1))).toFloatArray();
                     int best = -1;
