@@ -105,6 +105,7 @@ public final class EarlyExitModel implements AutoCloseable {
                 || cfg.exits == null || cfg.finalExit == null || cfg.confidence == null) {
             throw new BundleException(cfgFile, "incomplete exit config (backbone, labels, exits or final missing)");
         }
+        validate(cfg, cfgFile);
         Path bbDir = backboneDir != null ? backboneDir : bundle.resolve(cfg.backbone.path == null ? "backbone"
                 : cfg.backbone.path);
         Backbone bb;
@@ -127,6 +128,13 @@ public final class EarlyExitModel implements AutoCloseable {
                     BnStats.restore(bb, BnStats.fromBytes(data));
                 } catch (IOException | IllegalArgumentException e) {
                     throw new BundleException(f, "BatchNorm statistics do not fit the backbone (" + e.getMessage() + ")");
+                }
+            }
+            for (int k = 0; k < cfg.labelBackboneIndex.length; k++) {
+                int idx = cfg.labelBackboneIndex[k];
+                if (idx < -1 || idx >= bb.classNames().size()) {
+                    throw new BundleException(cfgFile, "label '" + cfg.labels.get(k) + "' points at backbone class "
+                            + idx + ", but the backbone has " + bb.classNames().size() + " classes");
                 }
             }
             int prev = -1;
@@ -207,6 +215,27 @@ public final class EarlyExitModel implements AutoCloseable {
 
     /** Stages of the selected exits, in order. */
     public List<String> exitStages() { return heads.stream().map(ExitHead::stage).toList(); }
+
+    /** Values a tampered or hand-edited config could carry that would silently change what the model does. */
+    private static void validate(ExitConfig cfg, Path cfgFile) throws BundleException {
+        for (ExitConfig.Exit e : cfg.exits) {
+            if (e == null || !Double.isFinite(e.threshold) || e.threshold < 0) {
+                throw new BundleException(cfgFile, "exit at stage '" + (e == null ? null : e.stage)
+                        + "' has threshold " + (e == null ? null : e.threshold) + "; a threshold is a number >= 0 "
+                        + "(above 1 turns the exit off)");
+            }
+        }
+        if (!"refit".equals(cfg.finalExit.kind) && !"backbone".equals(cfg.finalExit.kind)) {
+            throw new BundleException(cfgFile, "final exit kind '" + cfg.finalExit.kind
+                    + "' is unknown (expected 'refit' or 'backbone')");
+        }
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String l : cfg.labels) {
+            if (l == null || !seen.add(l)) {
+                throw new BundleException(cfgFile, "label '" + l + "' is listed twice (or empty)");
+            }
+        }
+    }
 
     /** Current thresholds (a copy). */
     public double[] thresholds() { return thresholds.clone(); }

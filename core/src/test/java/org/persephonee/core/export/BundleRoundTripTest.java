@@ -139,6 +139,35 @@ class BundleRoundTripTest {
     }
 
     @Test
+    void refusesValuesThatWouldSilentlyChangeTheModel() throws Exception {
+        com.google.gson.Gson gson = new com.google.gson.GsonBuilder().serializeSpecialFloatingPointValues().create();
+        String[][] cases = {
+            {"nan", "threshold", "NaN", "threshold NaN"},
+            {"inf", "threshold", "Infinity", "threshold Infinity"},
+            {"neg", "threshold", "-1", "threshold -1.0"},
+            {"kind", "kind", "\"weird\"", "final exit kind 'weird' is unknown"},
+            {"dup", "labels", null, "is listed twice"},
+            {"index", "labelBackboneIndex", null, "points at backbone class 99"},
+        };
+        for (String[] c : cases) {
+            Path copy = copyBundle("bad-" + c[0]);
+            Path cfg = copy.resolve("exit-config.json");
+            com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(Files.readString(cfg)).getAsJsonObject();
+            switch (c[1]) {
+                case "threshold" -> o.getAsJsonArray("exits").get(0).getAsJsonObject().add("threshold",
+                        com.google.gson.JsonParser.parseString(c[2]));
+                case "kind" -> o.getAsJsonObject("finalExit").add("kind", com.google.gson.JsonParser.parseString(c[2]));
+                case "labels" -> o.getAsJsonArray("labels").set(1, o.getAsJsonArray("labels").get(0));
+                default -> o.getAsJsonArray("labelBackboneIndex").set(0, new com.google.gson.JsonPrimitive(99));
+            }
+            Files.writeString(cfg, gson.toJson(o));
+            BundleException e = assertThrows(BundleException.class, () -> EarlyExitModel.load(copy).close(), c[0]);
+            assertTrue(e.getMessage().contains(c[3]), c[0] + ": " + e.getMessage());
+            assertTrue(e.getMessage().contains("exit-config.json"), e.getMessage());
+        }
+    }
+
+    @Test
     void refusesAnotherSchemaVersion() throws Exception {
         Path copy = copyBundle("v2");
         Path cfg = copy.resolve("exit-config.json");
