@@ -1,8 +1,5 @@
 package org.persephonee.core.engine;
 
-import com.sun.jna.Library;
-import com.sun.jna.Native;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,23 +14,9 @@ public final class CpuAffinity {
 
     private CpuAffinity() { }
 
-    interface LibC extends Library {
-        int sched_setaffinity(int pid, long cpusetsize, long[] mask);
-
-        int sched_getaffinity(int pid, long cpusetsize, long[] mask);
-    }
-
-    private static LibC libc() {
-        try {
-            return Native.load("c", LibC.class);
-        } catch (LinkageError | RuntimeException e) {
-            return null;
-        }
-    }
-
     /** The calling thread's CPU mask, or {@code null} where it cannot be read. */
     public static long[] current() {
-        LibC c = libc();
+        Libc c = Libc.get();
         long[] mask = new long[WORDS];
         try {
             return c != null && c.sched_getaffinity(0, WORDS * 8L, mask) == 0 ? mask : null;
@@ -65,7 +48,7 @@ public final class CpuAffinity {
 
     /** Sets the calling thread's CPU mask (from {@link #current()}); {@code null} does nothing. */
     public static boolean restore(long[] mask) {
-        LibC c = libc();
+        Libc c = Libc.get();
         try {
             return mask != null && c != null && c.sched_setaffinity(0, WORDS * 8L, mask) == 0;
         } catch (LinkageError | RuntimeException e) {

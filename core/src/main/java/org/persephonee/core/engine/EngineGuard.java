@@ -3,8 +3,6 @@ package org.persephonee.core.engine;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.reflect.TypeToken;
-import com.sun.jna.Library;
-import com.sun.jna.Native;
 import org.persephonee.core.util.AtomicFiles;
 
 import java.io.BufferedReader;
@@ -406,16 +404,12 @@ public final class EngineGuard {
         }
     }
 
-    /** The C library's {@code setenv}, which libtorch's {@code getenv} reads (Java's own copy is fixed). */
-    interface LibC extends Library {
-        int setenv(String name, String value, int overwrite);
-    }
-
-    /** Sets a variable in the native process environment; must happen before libtorch reads it. */
+    /** Sets a variable in the native process environment (which libtorch's {@code getenv} reads; Java's own
+     * copy is fixed at start); must happen before libtorch reads it. */
     static void setenv(String name, String value) {
+        Libc c = Libc.get();
         try {
-            LibC c = Native.load("c", LibC.class);
-            if (c.setenv(name, value, 1) != 0) {
+            if (c == null || c.setenv(name, value, 1) != 0) {
                 System.err.println("persephonee: could not set " + name + "=" + value);
             }
         } catch (LinkageError | RuntimeException e) {
@@ -425,17 +419,12 @@ public final class EngineGuard {
 
     /** The value of a variable in the native process environment (what libtorch sees), or null. */
     public static String nativeGetenv(String name) {
+        Libc c = Libc.get();
         try {
-            return LibCGet.INSTANCE.getenv(name);
+            return c != null ? c.getenv(name) : System.getenv(name);
         } catch (LinkageError | RuntimeException e) {
             return System.getenv(name);
         }
-    }
-
-    interface LibCGet extends Library {
-        LibCGet INSTANCE = Native.load("c", LibCGet.class);
-
-        String getenv(String name);
     }
 
     /** The verdict as pretty JSON. */

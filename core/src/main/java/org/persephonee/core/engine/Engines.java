@@ -99,10 +99,10 @@ public final class Engines {
      * idle time, on 1 thread 1.7x.
      */
     public static int threadsForBatchWork() {
-        int cores = Runtime.getRuntime().availableProcessors();
         if (!adaptiveThreads) {
             return pytorchThreads();
         }
+        int cores = Runtime.getRuntime().availableProcessors();
         if (cores <= 1) {
             return 1;
         }
@@ -119,7 +119,8 @@ public final class Engines {
     }
 
     /**
-     * Chooses the thread policy: adaptive (the default: {@link #threadsForBatchWork()}) or fixed (libtorch's own thread count everywhere, as before; for benchmarks).
+     * Chooses the thread policy: adaptive (the default: {@link #threadsForBatchWork()}) or fixed (libtorch's own
+     * thread count everywhere, as before; for benchmarks).
      */
     public static void setAdaptiveThreads(boolean adaptive) {
         adaptiveThreads = adaptive;
