@@ -51,6 +51,7 @@ public final class ImportCommand implements Command {
                 sk.add(Map.of("path", s.path().toString(), "reason", s.reason()));
             }
             m.put("skipped", sk);
+            m.put("notes", r.notes());
             out.println(Json.of(m));
         } else {
             out.println(r.dataset());
@@ -61,6 +62,7 @@ public final class ImportCommand implements Command {
                 out.println("skipped " + r.skipped().size() + " file(s):");
                 r.skipped().forEach(s -> out.println("  " + s));
             }
+            r.notes().forEach(n -> out.println("note: " + n));
         }
         return 0;
     }

@@ -3,13 +3,16 @@ package org.persephonee.core.data;
 import org.persephonee.core.backbone.InputSpec;
 
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -28,7 +31,42 @@ public final class ImageDecoder {
     /** File extensions treated as images when scanning folders. */
     public static final Set<String> EXTENSIONS = Set.of("png", "jpg", "jpeg", "bmp", "gif", "wbmp", "jpe", "jfif");
 
+    /** Largest image accepted, in pixels, unless {@code -Dpersephonee.maxImagePixels} says otherwise. */
+    public static final long DEFAULT_MAX_PIXELS = 100_000_000L;
+
+    /**
+     * Images with more pixels than this are decoded with source subsampling (every n-th row and column), so
+     * the decoded copy stays below about 16 megapixels (64 MB) whatever the photo; every backbone input is far
+     * smaller, so no detail that reaches the network is lost.
+     */
+    static final long SUBSAMPLE_ABOVE_PIXELS = 16_000_000L;
+
     private ImageDecoder() { }
+
+    /** The pixel cap checked against an image's header before anything is allocated. */
+    public static long maxPixels() {
+        String v = System.getProperty("persephonee.maxImagePixels");
+        if (v != null) {
+            try {
+                long n = Long.parseLong(v.strip());
+                if (n > 0) {
+                    return n;
+                }
+            } catch (NumberFormatException ignored) {
+                // fall through to the default
+            }
+        }
+        return DEFAULT_MAX_PIXELS;
+    }
+
+    /** The subsampling step for an image of this size (1 = every pixel). */
+    static int subsampling(long w, long h) {
+        int step = 1;
+        while ((w / step) * (h / step) > SUBSAMPLE_ABOVE_PIXELS) {
+            step++;
+        }
+        return step;
+    }
 
     /** True when the file name has an image extension. */
     public static boolean looksLikeImage(Path p) {
@@ -65,9 +103,33 @@ public final class ImageDecoder {
             ImageReader reader = readers.next();
             try {
                 reader.setInput(in, true, true);
-                BufferedImage img = reader.read(0);
+                long w = reader.getWidth(0);
+                long h = reader.getHeight(0);
+                if (w <= 0 || h <= 0) {
+                    throw new ImageDecodeException(file, "has no pixels");
+                }
+                long cap = maxPixels();
+                if (w * h > cap) {
+                    throw new ImageDecodeException(file, String.format(Locale.ROOT,
+                            "too large: %d x %d pixels (%.0f megapixels; the limit is %.0f, set by "
+                                    + "-Dpersephonee.maxImagePixels)", w, h, w * h / 1e6, cap / 1e6));
+                }
+                List<String> warnings = new ArrayList<>();
+                reader.addIIOReadWarningListener((src, warning) -> warnings.add(warning));
+                ImageReadParam param = reader.getDefaultReadParam();
+                int step = subsampling(w, h);
+                if (step > 1) {
+                    param.setSourceSubsampling(step, step, 0, 0);
+                }
+                BufferedImage img = reader.read(0, param);
                 if (img == null || img.getWidth() <= 0 || img.getHeight() <= 0) {
                     throw new ImageDecodeException(file, "has no pixels");
+                }
+                for (String warning : warnings) {
+                    String lw = warning.toLowerCase(Locale.ROOT);
+                    if (lw.contains("premature end") || lw.contains("truncat")) {
+                        throw new ImageDecodeException(file, "truncated (" + warning.strip() + ")");
+                    }
                 }
                 return img;
             } finally {
@@ -75,6 +137,8 @@ public final class ImageDecoder {
             }
         } catch (ImageDecodeException e) {
             throw e;
+        } catch (OutOfMemoryError e) {
+            throw new ImageDecodeException(file, "too large to decode in the memory this program may use");
         } catch (IOException | RuntimeException e) {
             String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
             throw new ImageDecodeException(file, "corrupt or unsupported image (" + msg + ")");

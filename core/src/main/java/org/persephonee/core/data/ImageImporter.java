@@ -41,8 +41,14 @@ public final class ImageImporter {
      *
      * @param dataset the images that were accepted
      * @param skipped files left out, each with the reason
+     * @param notes what the import did that a user should know but that left nothing out (links followed,
+     *              the encoding {@code labels.csv} was read in)
      */
-    public record Result(PersonalDataset dataset, List<SkippedFile> skipped) { }
+    public record Result(PersonalDataset dataset, List<SkippedFile> skipped, List<String> notes) {
+        public Result(PersonalDataset dataset, List<SkippedFile> skipped) {
+            this(dataset, skipped, List.of());
+        }
+    }
 
     public static final String LABELS_CSV = "labels.csv";
     private static final java.util.Set<String> METADATA = java.util.Set.of("readme.md", "readme.txt", "readme",
@@ -50,6 +56,13 @@ public final class ImageImporter {
 
     private final LabelSpace labels;
     private final InputSpec checkSpec;
+    /** Real path of the folder being scanned: links are followed only when they stay inside it. */
+    private Path realRoot;
+    /** Real paths already taken, so one file reached twice (through a link) is imported once. */
+    private final Map<Path, Path> seenReal = new java.util.HashMap<>();
+    private final java.util.Set<Path> visitedDirs = new java.util.HashSet<>();
+    private final List<String> notes = new ArrayList<>();
+    private int linksFollowed;
 
     /**
      * Creates an importer.
@@ -77,6 +90,10 @@ public final class ImageImporter {
     public Result importPaths(List<Path> paths, Listener listener, BooleanSupplier cancelled) throws IOException {
         Map<Path, PersonalImage> found = new LinkedHashMap<>();
         List<SkippedFile> skipped = new ArrayList<>();
+        seenReal.clear();
+        visitedDirs.clear();
+        notes.clear();
+        linksFollowed = 0;
         Path root = null;
         int existing = 0;
         for (Path p : paths) {
@@ -84,9 +101,12 @@ public final class ImageImporter {
             if (Files.isDirectory(abs)) {
                 existing++;
                 root = root == null ? abs : root;
+                realRoot = abs.toRealPath();
+                visitedDirs.add(realRoot);
                 scanFolder(abs, found, skipped);
             } else if (Files.isRegularFile(abs)) {
                 existing++;
+                realRoot = null;
                 candidate(abs, null, PersonalImage.Split.TRAIN, found, skipped);
             } else {
                 skipped.add(new SkippedFile(abs, "no such file or folder"));
@@ -117,7 +137,42 @@ public final class ImageImporter {
                 listener.onProgress(done, total, img.path());
             }
         }
-        return new Result(new PersonalDataset(root, ok), skipped);
+        if (linksFollowed > 0) {
+            notes.add("followed " + linksFollowed + " symbolic link(s) that stay inside the folder");
+        }
+        return new Result(new PersonalDataset(root, ok), skipped, List.copyOf(notes));
+    }
+
+    /**
+     * Decides what to do with a symbolic link met while scanning: follow it when its target exists and stays
+     * inside the imported folder, otherwise report it as skipped.
+     *
+     * @return true when the entry may be used (not a link, or a link that is followed)
+     */
+    private boolean linkAllowed(Path p, List<SkippedFile> skipped) {
+        if (!Files.isSymbolicLink(p)) {
+            return true;
+        }
+        Path real;
+        try {
+            real = p.toRealPath();
+        } catch (IOException e) {
+            String to = "";
+            try {
+                to = " (points to " + Files.readSymbolicLink(p) + ")";
+            } catch (IOException | UnsupportedOperationException ignored) {
+                // leave the target out of the message
+            }
+            skipped.add(new SkippedFile(p, "broken symbolic link" + to));
+            return false;
+        }
+        if (realRoot != null && !real.startsWith(realRoot)) {
+            skipped.add(new SkippedFile(p, "symbolic link to " + real + ", outside the imported folder: copy the "
+                    + "image in, or import that folder too"));
+            return false;
+        }
+        linksFollowed++;
+        return true;
     }
 
     private void scanFolder(Path root, Map<Path, PersonalImage> found, List<SkippedFile> skipped) throws IOException {
@@ -126,6 +181,9 @@ public final class ImageImporter {
                 && List.of("labelled", "unlabelled", "test", "labeled", "unlabeled").contains(lower(c)));
         for (Path c : children) {
             String name = lower(c);
+            if (!linkAllowed(c, skipped)) {
+                continue;
+            }
             if (Files.isDirectory(c)) {
                 switch (name) {
                     case "labelled", "labeled" -> classFolders(c, PersonalImage.Split.TRAIN, found, skipped);
@@ -146,7 +204,7 @@ public final class ImageImporter {
             }
         }
         Path csv = root.resolve(LABELS_CSV);
-        if (Files.isRegularFile(csv)) {
+        if (Files.isRegularFile(csv) && linkAllowed(csv, skipped)) {
             applyCsv(root, csv, found, skipped);
         }
     }
@@ -154,6 +212,9 @@ public final class ImageImporter {
     private void classFolders(Path dir, PersonalImage.Split split, Map<Path, PersonalImage> found,
                               List<SkippedFile> skipped) throws IOException {
         for (Path c : list(dir)) {
+            if (!linkAllowed(c, skipped)) {
+                continue;
+            }
             if (Files.isDirectory(c)) {
                 walk(c, labels.name(labels.resolve(c.getFileName().toString())), split, found, skipped);
             } else {
@@ -165,17 +226,27 @@ public final class ImageImporter {
 
     private void walk(Path dir, String label, PersonalImage.Split split, Map<Path, PersonalImage> found,
                       List<SkippedFile> skipped) throws IOException {
-        List<Path> files;
-        try (Stream<Path> s = Files.walk(dir)) {
-            files = s.filter(Files::isRegularFile).sorted().toList();
+        Path real = dir.toRealPath();
+        if (!visitedDirs.add(real)) {
+            skipped.add(new SkippedFile(dir, "folder already imported (reached again through a symbolic link)"));
+            return;
         }
-        for (Path f : files) {
-            candidate(f, label, split, found, skipped);
+        for (Path c : list(dir)) {
+            if (!linkAllowed(c, skipped)) {
+                continue;
+            }
+            if (Files.isDirectory(c)) {
+                walk(c, label, split, found, skipped);
+            } else if (Files.isRegularFile(c)) {
+                candidate(c, label, split, found, skipped);
+            } else {
+                skipped.add(new SkippedFile(c, "not a regular file"));
+            }
         }
     }
 
-    private static void candidate(Path f, String label, PersonalImage.Split split, Map<Path, PersonalImage> found,
-                                  List<SkippedFile> skipped) {
+    private void candidate(Path f, String label, PersonalImage.Split split, Map<Path, PersonalImage> found,
+                           List<SkippedFile> skipped) {
         String name = f.getFileName().toString();
         if (name.startsWith(".")) {
             return;
@@ -184,12 +255,62 @@ public final class ImageImporter {
             skipped.add(new SkippedFile(f, "not an image file (expected .png, .jpg, .jpeg, .bmp, .gif or .wbmp)"));
             return;
         }
+        if (!unseen(f, skipped)) {
+            return;
+        }
         found.put(f.toAbsolutePath().normalize(), new PersonalImage(f.toAbsolutePath().normalize(), label, split));
+    }
+
+    /** Records the file's real path; false (and reported) when another entry already reached that file. */
+    private boolean unseen(Path f, List<SkippedFile> skipped) {
+        Path real;
+        try {
+            real = f.toRealPath();
+        } catch (IOException e) {
+            real = f.toAbsolutePath().normalize();
+        }
+        Path first = seenReal.putIfAbsent(real, f.toAbsolutePath().normalize());
+        if (first != null && !first.equals(f.toAbsolutePath().normalize())) {
+            skipped.add(new SkippedFile(f, "same file as " + first + " (imported once)"));
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Reads {@code labels.csv} as UTF-8 (a byte-order mark is dropped), or as Windows-1252/Latin-1 when it is
+     * not valid UTF-8, saying so.
+     */
+    private List<String> csvLines(Path csv) throws IOException {
+        byte[] bytes = Files.readAllBytes(csv);
+        int start = bytes.length >= 3 && (bytes[0] & 0xff) == 0xEF && (bytes[1] & 0xff) == 0xBB
+                && (bytes[2] & 0xff) == 0xBF ? 3 : 0;
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes, start, bytes.length - start);
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(buf).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            java.nio.charset.Charset cp1252 = java.nio.charset.Charset.isSupported("windows-1252")
+                    ? java.nio.charset.Charset.forName("windows-1252") : StandardCharsets.ISO_8859_1;
+            text = new String(bytes, start, bytes.length - start, cp1252);
+            notes.add(csv + ": not valid UTF-8, read as " + cp1252.displayName(Locale.ROOT)
+                    + " (save it as UTF-8 to be sure of accented class names)");
+        }
+        return text.lines().toList();
     }
 
     private void applyCsv(Path root, Path csv, Map<Path, PersonalImage> found, List<SkippedFile> skipped)
             throws IOException {
-        List<String> lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
+        List<String> lines;
+        try {
+            lines = csvLines(csv);
+        } catch (IOException e) {
+            skipped.add(new SkippedFile(csv, "cannot be read (" + e.getMessage() + "); no labels taken from it"));
+            return;
+        }
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
             if (line.isEmpty() || line.startsWith("#") || (i == 0 && line.toLowerCase(Locale.ROOT).startsWith("path,"))) {
@@ -207,9 +328,32 @@ public final class ImageImporter {
                 skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": path '" + rel + "' is outside the folder"));
                 continue;
             }
+            if (Files.isSymbolicLink(p) && !found.containsKey(p)) {
+                List<SkippedFile> why = new ArrayList<>();
+                if (!linkAllowed(p, why)) {
+                    skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": " + why.get(0).path() + ": "
+                            + why.get(0).reason()));
+                    continue;
+                }
+            }
+            try {
+                if (Files.exists(p) && realRoot != null && !p.toRealPath().startsWith(realRoot)) {
+                    skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": path '" + rel
+                            + "' leads outside the folder (through a symbolic link)"));
+                    continue;
+                }
+            } catch (IOException e) {
+                skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": cannot read '" + rel + "' (" + e.getMessage() + ")"));
+                continue;
+            }
             PersonalImage img = found.get(p);
             if (img == null) {
                 if (Files.isRegularFile(p) && ImageDecoder.looksLikeImage(p)) {
+                    if (!unseen(p, new ArrayList<>())) {
+                        skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": '" + rel
+                                + "' is the same file as one already imported"));
+                        continue;
+                    }
                     img = new PersonalImage(p, null, PersonalImage.Split.TRAIN);
                 } else {
                     skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": no image '" + rel + "'"));
