@@ -264,9 +264,10 @@ public final class LabController {
                     model.importing.set(gen != importGeneration);
                     model.progress.set(0);
                     model.status.set("Imported " + add.size() + " image(s)" + (r.skipped().isEmpty() ? ""
-                            : "; skipped " + r.skipped().size() + " file(s) (see Data > Skipped)"));
+                            : "; skipped " + r.skipped().size() + " file(s) (see Data > Skipped)")
+                            + (r.notes().isEmpty() ? "" : "; " + String.join("; ", r.notes())));
                 });
-            } catch (Exception e) {
+            } catch (Exception | OutOfMemoryError e) {
                 Platform.runLater(() -> {
                     model.importing.set(false);
                     error("Import failed: " + e.getMessage());
