@@ -88,7 +88,9 @@ public final class EarlyExitModel implements AutoCloseable {
         }
         ExitConfig cfg;
         try {
-            cfg = new com.google.gson.Gson().fromJson(Files.readString(cfgFile), ExitConfig.class);
+            com.google.gson.JsonElement tree = com.google.gson.JsonParser.parseString(Files.readString(cfgFile));
+            checkTypes(tree, cfgFile);
+            cfg = new com.google.gson.Gson().fromJson(tree, ExitConfig.class);
         } catch (IOException | JsonParseException e) {
             throw new BundleException(cfgFile, "cannot be read as an exit config (" + e.getMessage() + ")", e);
         }
@@ -106,8 +108,8 @@ public final class EarlyExitModel implements AutoCloseable {
             throw new BundleException(cfgFile, "incomplete exit config (backbone, labels, exits or final missing)");
         }
         validate(cfg, cfgFile);
-        Path bbDir = backboneDir != null ? backboneDir : bundle.resolve(cfg.backbone.path == null ? "backbone"
-                : cfg.backbone.path);
+        Path bbDir = backboneDir != null ? backboneDir : inside(bundle, cfg.backbone.path == null ? "backbone"
+                : cfg.backbone.path, "backbone path", cfgFile);
         Backbone bb;
         try {
             bb = BackboneIO.load(bbDir);
@@ -122,7 +124,7 @@ public final class EarlyExitModel implements AutoCloseable {
                         + bb.parametersSha256() + ", the bundle was made for " + cfg.backbone.sha256 + ")");
             }
             if (cfg.batchNorm != null && cfg.batchNorm.adapted) {
-                Path f = bundle.resolve(cfg.batchNorm.file);
+                Path f = inside(bundle, cfg.batchNorm.file, "BatchNorm statistics file", cfgFile);
                 byte[] data = readChecked(f, cfg.batchNorm.sha256);
                 try {
                     BnStats.restore(bb, BnStats.fromBytes(data));
@@ -147,7 +149,7 @@ public final class EarlyExitModel implements AutoCloseable {
                 ExitHead h = new ExitHead(new ExitPlacement(e.stage, spec(e.head, cfgFile)), st.outputShape(),
                         cfg.labels.size());
                 heads.add(h);
-                loadHead(h, bundle.resolve(e.weights), e.sha256);
+                loadHead(h, inside(bundle, e.weights, "weights of the exit at " + e.stage, cfgFile), e.sha256);
             }
             if ("refit".equals(cfg.finalExit.kind)) {
                 Stage st = bb.stage(cfg.finalExit.stage);
@@ -156,7 +158,8 @@ public final class EarlyExitModel implements AutoCloseable {
                 }
                 fin = new ExitHead(new ExitPlacement(st.name(), spec(cfg.finalExit.head, cfgFile)), st.outputShape(),
                         cfg.labels.size());
-                loadHead(fin, bundle.resolve(cfg.finalExit.weights), cfg.finalExit.sha256);
+                loadHead(fin, inside(bundle, cfg.finalExit.weights, "final exit weights", cfgFile),
+                        cfg.finalExit.sha256);
             }
             return new EarlyExitModel(cfg, bb, heads, fin);
         } catch (BundleException | RuntimeException e) {
@@ -217,6 +220,65 @@ public final class EarlyExitModel implements AutoCloseable {
     public List<String> exitStages() { return heads.stream().map(ExitHead::stage).toList(); }
 
     /** Values a tampered or hand-edited config could carry that would silently change what the model does. */
+    /**
+     * Resolves a path the config gives relative to the bundle, refusing one that is missing, absolute or leads
+     * out of the bundle folder (by {@code ..} or through a symbolic link): a bundle only reads its own files.
+     */
+    static Path inside(Path bundle, String rel, String what, Path cfgFile) throws BundleException {
+        if (rel == null || rel.isBlank()) {
+            throw new BundleException(cfgFile, what + " is missing");
+        }
+        Path base = bundle.toAbsolutePath().normalize();
+        Path given = Path.of(rel);
+        Path p = base.resolve(given).normalize();
+        if (given.isAbsolute() || !p.startsWith(base) || p.equals(base)) {
+            throw new BundleException(cfgFile, what + " '" + rel + "' is outside the bundle folder; a bundle "
+                    + "names only its own files, relative to it");
+        }
+        try {
+            if (Files.exists(p) && !p.toRealPath().startsWith(base.toRealPath())) {
+                throw new BundleException(cfgFile, what + " '" + rel + "' leads outside the bundle folder through a "
+                        + "symbolic link (to " + p.toRealPath() + ")");
+            }
+        } catch (IOException e) {
+            throw new BundleException(p, "cannot be read (" + e.getMessage() + ")", e);
+        }
+        return p;
+    }
+
+    /** Refuses values of the wrong JSON type with the field named, before Gson turns them into its own error. */
+    private static void checkTypes(com.google.gson.JsonElement tree, Path cfgFile) throws BundleException {
+        if (!tree.isJsonObject()) {
+            throw new BundleException(cfgFile, "not a PersEPhonEE exit config (not a JSON object)");
+        }
+        com.google.gson.JsonElement exits = tree.getAsJsonObject().get("exits");
+        if (exits == null || !exits.isJsonArray()) {
+            return;
+        }
+        for (int i = 0; i < exits.getAsJsonArray().size(); i++) {
+            com.google.gson.JsonElement e = exits.getAsJsonArray().get(i);
+            if (!e.isJsonObject()) {
+                throw new BundleException(cfgFile, "exits[" + i + "] is not an object");
+            }
+            com.google.gson.JsonElement t = e.getAsJsonObject().get("threshold");
+            com.google.gson.JsonElement st = e.getAsJsonObject().get("stage");
+            String stage = st != null && st.isJsonPrimitive() ? st.getAsString() : "#" + i;
+            if (t == null || !t.isJsonPrimitive() || !isNumber(t.getAsJsonPrimitive())) {
+                throw new BundleException(cfgFile, "exit at stage '" + stage + "' has threshold "
+                        + (t == null ? "missing" : t.toString()) + "; a threshold is a number >= 0 "
+                        + "(above 1 turns the exit off)");
+            }
+        }
+    }
+
+    private static boolean isNumber(com.google.gson.JsonPrimitive p) {
+        if (p.isNumber()) {
+            return true;
+        }
+        // Gson writes NaN and Infinity as bare words; they are numbers here and refused by validate
+        return p.isString() && List.of("NaN", "Infinity", "-Infinity").contains(p.getAsString());
+    }
+
     private static void validate(ExitConfig cfg, Path cfgFile) throws BundleException {
         for (ExitConfig.Exit e : cfg.exits) {
             if (e == null || !Double.isFinite(e.threshold) || e.threshold < 0) {

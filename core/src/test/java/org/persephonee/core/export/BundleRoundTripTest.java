@@ -148,6 +148,11 @@ class BundleRoundTripTest {
             {"kind", "kind", "\"weird\"", "final exit kind 'weird' is unknown"},
             {"dup", "labels", null, "is listed twice"},
             {"index", "labelBackboneIndex", null, "points at backbone class 99"},
+            {"text", "threshold", "\"abc\"", "has threshold \"abc\""},
+            {"up", "weights", "\"../../outside.params\"", "'../../outside.params' is outside the bundle folder"},
+            {"abs", "weights", "\"/etc/hostname\"", "'/etc/hostname' is outside the bundle folder"},
+            {"bbpath", "backbonePath", "\"../bundle/backbone\"", "backbone path '../bundle/backbone' is outside"},
+            {"link", "link", null, "leads outside the bundle folder through a symbolic link"},
         };
         for (String[] c : cases) {
             Path copy = copyBundle("bad-" + c[0]);
@@ -158,6 +163,15 @@ class BundleRoundTripTest {
                         com.google.gson.JsonParser.parseString(c[2]));
                 case "kind" -> o.getAsJsonObject("finalExit").add("kind", com.google.gson.JsonParser.parseString(c[2]));
                 case "labels" -> o.getAsJsonArray("labels").set(1, o.getAsJsonArray("labels").get(0));
+                case "weights" -> o.getAsJsonObject("finalExit").add("weights",
+                        com.google.gson.JsonParser.parseString(c[2]));
+                case "backbonePath" -> o.getAsJsonObject("backbone").add("path",
+                        com.google.gson.JsonParser.parseString(c[2]));
+                case "link" -> {
+                    Path w = copy.resolve(o.getAsJsonObject("finalExit").get("weights").getAsString());
+                    Files.move(w, tmp.resolve("moved-out.params"));
+                    Files.createSymbolicLink(w, tmp.resolve("moved-out.params"));
+                }
                 default -> o.getAsJsonArray("labelBackboneIndex").set(0, new com.google.gson.JsonPrimitive(99));
             }
             Files.writeString(cfg, gson.toJson(o));
