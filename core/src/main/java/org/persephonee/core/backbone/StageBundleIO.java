@@ -114,6 +114,7 @@ final class StageBundleIO {
             Block classifier = blocks.remove(blocks.size() - 1);
             Backbone bb = Backbone.fromStageBundle(spec, bundleSha, model, blocks, classifier);
             bb.directory(dir);
+            checkReference(bb, json);
             return bb;
         } catch (BackboneFormatException | RuntimeException e) {
             model.close();
@@ -196,6 +197,31 @@ final class StageBundleIO {
             }
         }
     }
+
+    /**
+     * Refuses stages that do not reproduce the exporter's reference output: a stage file replaced by another
+     * of the same shapes, with its hash updated in the manifest, passes every other check.
+     * The tolerance, {@value #LOAD_TOLERANCE} of the largest reference logit, is ten times the exporter's.
+     */
+    private static void checkReference(Backbone bb, Path json) throws BackboneFormatException {
+        StageBundleSpec spec = bb.stageBundle();
+        float[] want = readFloats(bb.directory().resolve(spec.reference.output),
+                (long) spec.reference.batch * bb.classNames().size());
+        double scale = 1;
+        for (float v : want) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        double diff = referenceDifference(bb);
+        if (!(diff <= LOAD_TOLERANCE * scale)) {
+            throw new BackboneFormatException(json, String.format(java.util.Locale.ROOT, "these stages do not "
+                    + "reproduce the exporter's reference output (max |difference| %.3g, tolerance %.1g): a stage "
+                    + "file was replaced or belongs to another export, or this CPU computes wrongly "
+                    + "(see 'persephonee doctor')", diff, LOAD_TOLERANCE * scale));
+        }
+    }
+
+    /** Relative tolerance of the load-time reference check. */
+    static final double LOAD_TOLERANCE = 1e-3;
 
     /**
      * Runs the exporter's reference input through the loaded backbone and compares with PyTorch's output.

@@ -118,6 +118,14 @@ public final class StageBundleSpec {
             if (e.macs < 0 || e.params < 0) {
                 throw new IllegalArgumentException(label + ": negative 'macs' or 'params'");
             }
+            if (e.sha256 == null || !e.sha256.matches("[0-9a-fA-F]{64}")) {
+                throw new IllegalArgumentException(label + " has no valid 'sha256': every file of a stage bundle is "
+                        + "checked against the hash its exporter recorded");
+            }
+        }
+        if (reference == null) {
+            throw new IllegalArgumentException("no 'reference': a stage bundle carries the exporter's input and "
+                    + "PyTorch's output, and every load checks that these stages reproduce it");
         }
         if (reference != null) {
             if (reference.input == null || reference.output == null || reference.batch < 1) {

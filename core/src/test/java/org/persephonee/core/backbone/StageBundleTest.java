@@ -205,4 +205,63 @@ class StageBundleTest {
         write(d3, m);
         assertTrue(failure(d3).contains("has no 'file'"), failure(d3));
     }
+
+    /** Rewrites a TorchScript archive with the first weight tensor negated: same code and shapes, other weights. */
+    private static void negateFirstTensor(Path pt) throws IOException {
+        Path out = pt.resolveSibling(pt.getFileName() + ".new");
+        try (ZipFile zip = new ZipFile(pt.toFile()); ZipOutputStream zos = new ZipOutputStream(Files.newOutputStream(out))) {
+            Enumeration<? extends ZipEntry> en = zip.entries();
+            while (en.hasMoreElements()) {
+                ZipEntry z = en.nextElement();
+                byte[] data;
+                try (InputStream in = zip.getInputStream(z)) {
+                    data = in.readAllBytes();
+                }
+                if (z.getName().endsWith("/data/0")) {
+                    for (int i = 3; i < data.length; i += 4) {
+                        data[i] ^= (byte) 0x80;   // little-endian float sign bit
+                    }
+                }
+                ZipEntry n = new ZipEntry(z.getName());
+                n.setMethod(ZipEntry.STORED);
+                n.setSize(data.length);
+                n.setCompressedSize(data.length);
+                java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+                crc.update(data);
+                n.setCrc(crc.getValue());
+                zos.putNextEntry(n);
+                zos.write(data);
+                zos.closeEntry();
+            }
+        }
+        Files.move(out, pt, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Test
+    void aReplacedStageWithItsHashUpdatedIsRefusedByTheReferenceCheck() throws Exception {
+        Path dir = copy();
+        JsonObject m = manifest(dir);
+        Path f = dir.resolve(stage(m, 3).get("file").getAsString());
+        negateFirstTensor(f);
+        recordFile(stage(m, 3), f);
+        write(dir, m);
+        String msg = failure(dir);
+        assertTrue(msg.contains("do not reproduce the exporter's reference output"), msg);
+        assertTrue(msg.startsWith(dir.resolve("backbone.json").toString()), msg);
+    }
+
+    @Test
+    void aManifestWithoutHashesOrReferenceIsRefused() throws Exception {
+        Path dir = copy();
+        JsonObject m = manifest(dir);
+        stage(m, 2).remove("sha256");
+        write(dir, m);
+        String msg = failure(dir);
+        assertTrue(msg.contains("stage '" + stage(m, 2).get("name").getAsString() + "' has no valid 'sha256'"), msg);
+        Path d2 = copy("b2");
+        m = manifest(d2);
+        m.remove("reference");
+        write(d2, m);
+        assertTrue(failure(d2).contains("no 'reference'"), failure(d2));
+    }
 }
