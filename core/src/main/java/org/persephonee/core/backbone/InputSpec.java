@@ -47,6 +47,9 @@ public final class InputSpec {
     private final int resizeTo;
 
     /** Creates an input spec that pads images to fit. */
+    /** Largest input side accepted: bigger would be refused by the memory of a desktop long before training. */
+    public static final int MAX_SIDE = 1024;
+
     public InputSpec(int channels, int height, int width, float[] mean, float[] std) {
         this(channels, height, width, mean, std, Resize.PAD, 0);
     }
@@ -66,6 +69,13 @@ public final class InputSpec {
         }
         if (height <= 0 || width <= 0) {
             throw new IllegalArgumentException("input height and width must be positive, got " + height + "x" + width);
+        }
+        if (height > MAX_SIDE || width > MAX_SIDE) {
+            throw new IllegalArgumentException("input " + height + "x" + width + " is larger than this lab handles ("
+                    + MAX_SIDE + "x" + MAX_SIDE + " at most: it personalises on a CPU, a pixel at a time per exit)");
+        }
+        if (resizeTo < 0 || resizeTo > 2 * MAX_SIDE) {
+            throw new IllegalArgumentException("input 'resizeTo' " + resizeTo + " must be between 0 and " + 2 * MAX_SIDE);
         }
         if (mean == null || std == null || mean.length != channels || std.length != channels) {
             throw new IllegalArgumentException("input mean and std need one value per channel (" + channels + ")");

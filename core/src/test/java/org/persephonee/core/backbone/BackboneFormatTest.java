@@ -104,6 +104,23 @@ class BackboneFormatTest {
     }
 
     @Test
+    void absurdInputSizesAreRefusedAtOnceBlamingTheManifest() throws Exception {
+        Path dir = saved("huge", 1);
+        com.google.gson.JsonObject m = com.google.gson.JsonParser.parseString(
+                Files.readString(dir.resolve("backbone.json"))).getAsJsonObject();
+        for (int side : new int[] {100000, 4000}) {
+            m.getAsJsonObject("input").addProperty("height", side);
+            m.getAsJsonObject("input").addProperty("width", side);
+            Files.writeString(dir.resolve("backbone.json"), m.toString());
+            BackboneFormatException e = assertThrows(BackboneFormatException.class, () -> BackboneIO.load(dir));
+            assertTrue(e.getMessage().startsWith(dir.resolve("backbone.json").toString()), e.getMessage());
+            assertTrue(e.getMessage().contains(side + "x" + side + " is larger than this lab handles"), e.getMessage());
+            e = assertThrows(BackboneFormatException.class, () -> BackboneIO.readInfo(dir));
+            assertTrue(e.getMessage().contains("larger than this lab handles"), e.getMessage());
+        }
+    }
+
+    @Test
     void missingParameterFileIsNamed() throws Exception {
         Path dir = saved("noparams", 1);
         Files.delete(dir.resolve("backbone.params"));
