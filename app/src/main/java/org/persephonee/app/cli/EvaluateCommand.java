@@ -52,6 +52,28 @@ public final class EvaluateCommand implements Command {
             if (images.isEmpty()) {
                 throw new CliException(data + ": no labelled images to evaluate on (use class folders or test/<class>/)");
             }
+            // images of classes the bundle does not know can never be right: leave them out, and say so
+            List<String> known = model.labels();
+            java.util.Map<String, Integer> unknown = new java.util.TreeMap<>();
+            List<PersonalImage> scored = new ArrayList<>();
+            for (PersonalImage img : images) {
+                if (known.stream().anyMatch(k -> org.persephonee.core.data.ClassNames.same(k, img.label()))) {
+                    scored.add(img);
+                } else {
+                    unknown.merge(img.label(), 1, Integer::sum);
+                }
+            }
+            if (scored.isEmpty()) {
+                throw new CliException(data + ": none of the " + images.size() + " " + which + " is of a class this "
+                        + "bundle knows (bundle: " + String.join(", ", known) + "; images: "
+                        + String.join(", ", unknown.keySet()) + ")");
+            }
+            if (!unknown.isEmpty()) {
+                err.println("warning: " + (images.size() - scored.size()) + " of the " + images.size() + " " + which
+                        + " are of classes this bundle does not know and are left out of the accuracy: " + unknown
+                        + " (the bundle knows " + String.join(", ", known) + ")");
+            }
+            images = scored;
             List<SkippedFile> skipped = new ArrayList<>(imp.skipped());
             List<String> stages = model.exitStages();
             int[] leave = new int[stages.size() + 1];
@@ -71,7 +93,7 @@ public final class EvaluateCommand implements Command {
                     }
                     ms[n++] = p.millis();
                     leave[p.exitIndex()]++;
-                    if (p.label().equals(img.label())) {
+                    if (org.persephonee.core.data.ClassNames.same(p.label(), img.label())) {
                         correct++;
                     }
                 }
@@ -93,6 +115,7 @@ public final class EvaluateCommand implements Command {
             m.put("bundle", args.path("bundle").toString());
             m.put("images", n);
             m.put("evaluated_on", which);
+            m.put("unknown_class_images", unknown);
             m.put("accuracy", correct / (double) n);
             m.put("mean_latency_ms", mean);
             m.put("median_latency_ms", t[n / 2]);

@@ -174,17 +174,26 @@ public final class PersonaliseCommand implements Command {
 
     @SuppressWarnings("unchecked")
     private static void printSummary(PrintStream out, Map<String, Object> r) {
+        boolean labels = "accuracy".equals(r.get("metric"));
+        String metric = labels ? "accuracy" : "agreement";
         out.printf(Locale.ROOT, "label space: %s%n", r.get("label_space"));
-        out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * (double) r.get("generic_accuracy"));
-        out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n",
-                100 * (double) r.get("personalised_final_accuracy"));
+        out.printf(Locale.ROOT, "evaluated on: %s%n", r.get("evaluation"));
+        if (labels) {
+            out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * (double) r.get("generic_accuracy"));
+            out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n",
+                    100 * (double) r.get("personalised_final_accuracy"));
+        } else {
+            out.println("generic backbone accuracy:      unknown (no labels)");
+            out.println("personalised final exit:        the teacher (no labels): every figure below is agreement "
+                    + "with it, not accuracy");
+        }
         for (Map<String, Object> e : (List<Map<String, Object>>) r.get("exits")) {
-            out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%%  head %.3f ms%n", e.get("stage"), e.get("head"),
-                    100 * (double) e.get("accuracy"), (double) e.get("head_ms"));
+            out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%% %s  head %.3f ms%n", e.get("stage"), e.get("head"),
+                    100 * (double) e.get("accuracy"), metric, (double) e.get("head_ms"));
         }
         Map<String, Object> op = (Map<String, Object>) r.get("operating_point");
-        out.printf(Locale.ROOT, "operating point: %.2f%% at %.3f ms (%.2fx faster than the personalised final exit, "
-                        + "%.2fx fewer MACs)%n", 100 * (double) op.get("accuracy"), (double) op.get("latency_ms"),
+        out.printf(Locale.ROOT, "operating point: %.2f%% " + metric + " at %.3f ms (%.2fx faster than the personalised "
+                        + "final exit, %.2fx fewer MACs)%n", 100 * (double) op.get("accuracy"), (double) op.get("latency_ms"),
                 (double) op.get("speedup"), (double) op.get("mac_speedup"));
         for (Map<String, Object> e : (List<Map<String, Object>>) op.get("exits")) {
             out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.get("stage"),

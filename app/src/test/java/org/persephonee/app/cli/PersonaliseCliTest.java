@@ -49,6 +49,11 @@ class PersonaliseCliTest {
 
     /** Two classes (trouser, bag) with labelled, unlabelled and test images. */
     private static Path persona(String name, int labelled, int unlabelled, boolean twoClasses) throws Exception {
+        return persona(name, labelled, unlabelled, twoClasses, 6);
+    }
+
+    private static Path persona(String name, int labelled, int unlabelled, boolean twoClasses, int testPerClass)
+            throws Exception {
         Path p = tmp.resolve(name);
         Random r = new Random(name.hashCode());
         String[] classes = twoClasses ? new String[] {"trouser", "bag"} : new String[] {"trouser"};
@@ -56,7 +61,7 @@ class PersonaliseCliTest {
             for (int i = 0; i < labelled; i++) {
                 png(p.resolve("labelled").resolve(classes[c]).resolve("l" + i + ".png"), c, r);
             }
-            for (int i = 0; i < 6; i++) {
+            for (int i = 0; i < testPerClass; i++) {
                 png(p.resolve("test").resolve(classes[c]).resolve("t" + i + ".png"), c, r);
             }
         }
@@ -207,5 +212,71 @@ class PersonaliseCliTest {
             assertEquals(java.util.List.of(), left.map(f -> f.getFileName().toString())
                     .filter(n -> n.startsWith("nan-bundle") && !n.equals("nan-bundle")).toList(), "no temp folders left");
         }
+    }
+
+    @Test
+    void withoutAnyLabelTheReportCallsItsFiguresAgreementWithTheTeacher() throws Exception {
+        Path p = persona("nolabels", 0, 24, true, 0);
+        Path out = tmp.resolve("nolabels-bundle");
+        String[] args = {"personalise", "--backbone", backbone.toString(), "--data", p.toString(), "--labels", "none",
+            "--pseudo-threshold", "0.05", "--exits", "block1:linear", "--epochs", "2", "--out", out.toString()};
+        CliTest.Run r = CliTest.cli(args);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("generic backbone accuracy:      unknown (no labels)"), r.out());
+        assertTrue(r.out().contains("agreement with it, not accuracy"), r.out());
+        assertFalse(r.out().contains("NaN"), r.out());
+        assertFalse(r.out().matches("(?s).*personalised final exit: +100\\.00%.*"), r.out());
+        assertTrue(r.out().contains("% agreement at "), r.out());
+        String[] json = java.util.Arrays.copyOf(args, args.length + 1);
+        json[args.length] = "--json";
+        JsonObject o = JsonParser.parseString(CliTest.cli(json).out()).getAsJsonObject();
+        assertEquals("teacher_agreement", o.get("metric").getAsString());
+        assertTrue(!o.has("generic_accuracy") || o.get("generic_accuracy").isJsonNull(), o.toString());
+        assertTrue(o.get("evaluation").getAsString().contains("no labels: agreement with the personalised final exit"),
+                o.get("evaluation").getAsString());
+        String cfg = Files.readString(out.resolve("exit-config.json"));
+        assertTrue(cfg.contains("agreement with the personalised final exit"), cfg);
+    }
+
+    @Test
+    void withAnEmptyTestFolderTheReportSaysHowManyHeldOutImagesWereScored() throws Exception {
+        Path p = persona("emptytest", 8, 30, true, 0);
+        Files.createDirectories(p.resolve("test"));
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--labels", "0.5", "--exits", "block1:linear", "--epochs", "2", "--out",
+                tmp.resolve("emptytest-bundle").toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        int all = o.get("eval_images").getAsInt();
+        int scored = o.get("scored_images").getAsInt();
+        assertTrue(scored > 0 && scored < all, scored + " of " + all);
+        assertTrue(o.get("evaluation").getAsString().startsWith(scored + " labelled of " + all + " held-out training images"),
+                o.get("evaluation").getAsString());
+    }
+
+    @Test
+    void evaluateOnClassesTheBundleDoesNotKnowSaysSoInsteadOfScoringZero() throws Exception {
+        Path p = persona("known", 6, 4, true);
+        Path out = tmp.resolve("known-bundle");
+        assertEquals(0, CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--exits", "block1:linear", "--epochs", "1", "--out", out.toString()).code());
+        Path other = tmp.resolve("other-classes");
+        Random rnd = new Random(5);
+        for (int i = 0; i < 4; i++) {
+            png(other.resolve("sneaker").resolve("s" + i + ".png"), 0, rnd);
+        }
+        CliTest.Run r = CliTest.cli("evaluate", "--bundle", out.toString(), "--data", other.toString());
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("none of the 4 labelled images is of a class this bundle knows"), r.err());
+        assertClean(r);
+        for (int i = 0; i < 3; i++) {
+            png(other.resolve("trouser").resolve("t" + i + ".png"), 0, rnd);
+        }
+        r = CliTest.cli("evaluate", "--bundle", out.toString(), "--data", other.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("4 of the 7 labelled images are of classes this bundle does not know"), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        assertEquals(3, o.get("images").getAsInt());
+        assertEquals(4, o.getAsJsonObject("unknown_class_images").get("Sneaker").getAsInt());
     }
 }

@@ -30,6 +30,20 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
         return false;
     }
 
+    /** How many images accuracy is computed on: the labelled ones, or all of them when none is labelled. */
+    public int scoredCount() {
+        if (!labelled()) {
+            return truth.length;
+        }
+        int n = 0;
+        for (int t : truth) {
+            if (t != -1) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** The reference class of image i: its label, or the final exit's prediction when unlabelled. */
     public int reference(int i) {
         return labelled() ? truth[i] : org.persephonee.core.util.Vectors.argmax(finalExit[i]);

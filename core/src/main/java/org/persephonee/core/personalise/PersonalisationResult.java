@@ -114,6 +114,29 @@ public final class PersonalisationResult implements AutoCloseable {
 
     public String date() { return date; }
 
+    /**
+     * True when the evaluation images carry labels. Without any, every "accuracy" of this result is agreement
+     * with the personalised final exit (the teacher), which therefore agrees with itself 100 %, and the generic
+     * accuracy is unknown.
+     */
+    public boolean scoredOnLabels() { return predictions.labelled(); }
+
+    /**
+     * What the figures were computed on, for reports and bundles: e.g. "400 test images", "21 labelled of 120
+     * held-out training images", or "120 held-out training images, no labels: agreement with the final exit".
+     */
+    public String evaluatedOn() {
+        int all = data.evalSize();
+        String kind = data.evalIsHoldout() ? "held-out training images" : "test images";
+        if (!predictions.labelled()) {
+            return all + " " + kind + ", no labels: agreement with the personalised final exit (the teacher), "
+                    + "not accuracy";
+        }
+        int scored = predictions.scoredCount();
+        return scored == all ? all + " " + kind : scored + " labelled of " + all + " " + kind
+                + " (accuracy on the labelled ones, latency and exit shares on all)";
+    }
+
     /** Counts and label regime, for provenance. */
     public Map<String, Object> provenance() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -123,6 +146,7 @@ public final class PersonalisationResult implements AutoCloseable {
         m.put("pseudo_labelled", targets.pseudoLabelled());
         m.put("distilled", targets.distilled());
         m.put("eval_images", data.evalSize());
+        m.put("eval_scored_images", predictions.scoredCount());
         m.put("eval_is_holdout", data.evalIsHoldout());
         m.put("label_regime", config.labels().toString());
         m.put("seed", config.seed());

@@ -100,12 +100,13 @@ public final class PersonalisePipeline {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("backbone", r.backboneId());
         m.put("label_space", r.labelSpace().names());
-        m.put("generic_accuracy", r.genericAccuracy());
+        // without labels the figures are agreement with the teacher, and the generic accuracy is unknown (null)
+        m.put("metric", r.scoredOnLabels() ? "accuracy" : "teacher_agreement");
+        m.put("generic_accuracy", Double.isFinite(r.genericAccuracy()) ? r.genericAccuracy() : null);
         m.put("personalised_final_accuracy", r.finalAccuracy());
-        m.put("evaluation", r.predictions().labelled()
-                ? (r.data().evalIsHoldout() ? "held-out training images" : "test images")
-                : "agreement with the final exit (no labels)");
+        m.put("evaluation", r.evaluatedOn());
         m.put("eval_images", r.data().evalSize());
+        m.put("scored_images", r.predictions().scoredCount());
         List<Map<String, Object>> exits = new ArrayList<>();
         for (int j = 0; j < r.heads().size(); j++) {
             ExitHead h = r.heads().get(j);
