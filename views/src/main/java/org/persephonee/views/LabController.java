@@ -537,12 +537,19 @@ public final class LabController {
         recompute();
         keepRun(o);
         OperatingPoint.Validation v = o.selection().validation();
-        model.status.set(String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
+        String cv = v == null ? "" : String.format(Locale.ROOT, "; %.1f points below the final exit on held-out "
+                + "halves", v.dropPoints());
+        model.status.set(o.result().scoredOnLabels()
+                ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
                         + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
                 (System.nanoTime() - started) / 1e9, o.result().timing().training(),
                 100 * o.result().finalAccuracy(), 100 * o.result().genericAccuracy(), 100 * c.accuracy(),
-                o.choice().speedup(), o.selection().search().display(), v == null ? "" : String.format(Locale.ROOT,
-                        "; %.1f points below the final exit on held-out halves", v.dropPoints())));
+                o.choice().speedup(), o.selection().search().display(), cv)
+                : String.format(Locale.ROOT, "Done in %.0f s (training %.1f s), no labels: figures are agreement "
+                        + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
+                        + "agreement at %.2fx lower latency (%s%s)", (System.nanoTime() - started) / 1e9,
+                o.result().timing().training(), 100 * c.accuracy(), o.choice().speedup(),
+                o.selection().search().display(), cv));
         save();
     }
 

@@ -107,8 +107,7 @@ public final class BundleWriter {
             cfg.expected.put("final_latency_ms", choice.finalMs());
             cfg.expected.put("max_drop_points", choice.maxDrop());
             cfg.expected.put("exit_share", share(cfg, c));
-            cfg.expected.put("evaluated_on", r.data().evalIsHoldout()
-                    ? r.data().evalSize() + " held-out training images" : r.data().evalSize() + " test images");
+            cfg.expected.put("evaluated_on", r.evaluatedOn());
             cfg.expected.put("latency_source", ev.profile().source());
             cfg.provenance.putAll(r.provenance());
             cfg.provenance.put("backbone_dir", bb.directory() == null ? null : bb.directory().toString());
