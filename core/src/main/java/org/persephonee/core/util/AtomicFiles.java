@@ -58,6 +58,23 @@ public final class AtomicFiles {
         write(target, text.getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * True when process {@code pid} is running and may have made a file last changed at {@code changed}: a
+     * process that started after that time cannot have made it (its pid was reused), so it does not count.
+     * Used to tell leftovers of ended runs (named with their pid) from files a live run is using.
+     */
+    public static boolean ownerAlive(long pid, java.time.Instant changed) {
+        if (pid == ProcessHandle.current().pid()) {
+            return true;
+        }
+        java.util.Optional<ProcessHandle> h = ProcessHandle.of(pid);
+        if (h.isEmpty() || !h.get().isAlive()) {
+            return false;
+        }
+        // start times are estimates (clock ticks since boot): allow a little slack before calling it a reused pid
+        return h.get().info().startInstant().map(st -> !st.isAfter(changed.plusSeconds(5))).orElse(true);
+    }
+
     /** Renames {@code from} to {@code to}, atomically where the file system allows. */
     public static void move(Path from, Path to) throws IOException {
         try {
