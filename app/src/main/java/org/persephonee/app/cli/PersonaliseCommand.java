@@ -11,6 +11,7 @@ import org.persephonee.core.exits.HeadSpec;
 import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.personalise.BnMode;
 import org.persephonee.core.personalise.ExitStats;
+import org.persephonee.core.personalise.FeatureStore;
 import org.persephonee.core.personalise.EvalPredictions;
 import org.persephonee.core.personalise.LabelRegime;
 import org.persephonee.core.personalise.PersonalisationConfig;
@@ -102,37 +103,47 @@ public final class PersonaliseCommand implements Command {
                     ? "bad value: " + e.getMessage().substring(e.getMessage().lastIndexOf('.') + 1).toLowerCase(Locale.ROOT)
                     : e.getMessage());
         }
-        try (Backbone bb = BackboneIO.load(bbDir)) {
-            String exits = args.get("exits", "auto");
-            List<ExitPlacement> placements;
-            try {
-                placements = exits.equals("auto")
-                        ? ExitPlacement.auto(bb, HeadSpec.parse(args.get("auto-head", "grid")))
-                        : ExitPlacement.parseList(exits);
-                b.setPlacements(placements);
-                b.build();
-            } catch (IllegalArgumentException e) {
-                throw new CliException(e.getMessage());
+        // --out is checked and locked before any work: a folder that is not a bundle, or one another run is
+        // writing, is refused now rather than after training; leftovers of an interrupted run are repaired
+        try (BundleWriter.Target target = BundleWriter.checkTarget(outDir)) {
+            target.notes().forEach(err::println);
+            Path spillDir = Path.of(System.getProperty("java.io.tmpdir"));
+            FeatureStore.Removed stale = FeatureStore.removeStaleSpills(spillDir);
+            if (stale.files() > 0) {
+                err.println(stale.describe(spillDir));
             }
-            ImageImporter.Result imp = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
-                    .importFolder(dataDir, null, () -> false);
-            if (!imp.skipped().isEmpty()) {
-                err.println("skipped " + imp.skipped().size() + " file(s):");
-                imp.skipped().stream().limit(20).forEach(s -> err.println("  " + s));
-                if (imp.skipped().size() > 20) {
-                    err.println("  ... and " + (imp.skipped().size() - 20) + " more");
+            try (Backbone bb = BackboneIO.load(bbDir)) {
+                String exits = args.get("exits", "auto");
+                List<ExitPlacement> placements;
+                try {
+                    placements = exits.equals("auto")
+                            ? ExitPlacement.auto(bb, HeadSpec.parse(args.get("auto-head", "grid")))
+                            : ExitPlacement.parseList(exits);
+                    b.setPlacements(placements);
+                    b.build();
+                } catch (IllegalArgumentException e) {
+                    throw new CliException(e.getMessage());
                 }
-            }
-            PersonalDataset ds = imp.dataset();
-            err.println("data: " + ds);
-            try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, b.build(), opt, progress(err),
-                    () -> false)) {
-                Path bundle = BundleWriter.write(outDir, bb, o.result(), o.evaluation(), o.choice());
-                Map<String, Object> report = PersonalisePipeline.report(o, bundle);
-                if (args.flag("json")) {
-                    out.println(Json.of(report));
-                } else {
-                    printSummary(out, report);
+                ImageImporter.Result imp = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                        .importFolder(dataDir, null, () -> false);
+                if (!imp.skipped().isEmpty()) {
+                    err.println("skipped " + imp.skipped().size() + " file(s):");
+                    imp.skipped().stream().limit(20).forEach(s -> err.println("  " + s));
+                    if (imp.skipped().size() > 20) {
+                        err.println("  ... and " + (imp.skipped().size() - 20) + " more");
+                    }
+                }
+                PersonalDataset ds = imp.dataset();
+                err.println("data: " + ds);
+                try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, b.build(), opt, progress(err),
+                        () -> false)) {
+                    Path bundle = BundleWriter.write(target, bb, o.result(), o.evaluation(), o.choice());
+                    Map<String, Object> report = PersonalisePipeline.report(o, bundle);
+                    if (args.flag("json")) {
+                        out.println(Json.of(report));
+                    } else {
+                        printSummary(out, report);
+                    }
                 }
             }
         }
