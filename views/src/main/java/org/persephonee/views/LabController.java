@@ -54,7 +54,20 @@ public final class LabController {
     private PersonalisePipeline.Outcome outcome;
     private List<String> resultKeys = List.of();
     private long importGeneration;
-    private boolean restoring;
+    /**
+     * False until {@link #restore} has applied the workspace (its exits placed on the opened backbone, or
+     * kept aside when that backbone cannot be opened): nothing is saved before, since an earlier save
+     * would know less than the file on disk.
+     */
+    private boolean restored;
+    /** True while restored settings, images or exits are being applied: one save after, not one per change. */
+    private boolean applying;
+    /**
+     * The part of the restored workspace that could not be applied because its backbone could not be
+     * opened (backbone folder, exits, last run): saves keep it as it was, and the next backbone the user
+     * opens takes it.
+     */
+    private WorkspaceState unapplied;
     private Consumer<String> notifier = s -> { };
     /** The last run kept in the workspace (a bundle with every exit plus run.json), once written. */
     private volatile boolean lastRunReady;
@@ -117,10 +130,11 @@ public final class LabController {
 
     /** Opens a backbone folder in the background, then measures its stages. */
     public void openBackbone(Path dir) {
-        openBackbone(dir, null);
+        openBackbone(dir, null, null);
     }
 
-    private void openBackbone(Path dir, Runnable then) {
+    /** {@code then} runs instead of the save once the backbone is open; {@code failed} after a failure. */
+    private void openBackbone(Path dir, Runnable then, Runnable failed) {
         if (model.running.get()) {
             error("Cannot open another backbone while personalisation runs: cancel it first");
             return;
@@ -147,9 +161,11 @@ public final class LabController {
                     if (old != null && old != bb) {
                         engine.execute(old::close);
                     }
-                    save();
                     if (then != null) {
                         then.run();
+                    } else {
+                        placeUnapplied();
+                        save();
                     }
                 });
             } catch (Exception e) {
@@ -157,6 +173,9 @@ public final class LabController {
                     model.phase.set("");
                     model.progress.set(0);
                     error("Could not open backbone: " + e.getMessage());
+                    if (failed != null) {
+                        failed.run();
+                    }
                 });
             }
         });
@@ -745,19 +764,44 @@ public final class LabController {
         model.liveStats.clear();
     }
 
-    /** Saves the workspace in the background (latest state wins). */
+    /** Saves the workspace in the background after a change the user made (latest state wins). */
     public void save() {
-        if (store == null || restoring) {
+        save(WorkspaceStore.Reason.USER_EDIT);
+    }
+
+    private record SaveRequest(WorkspaceState state, WorkspaceStore.Reason reason) { }
+
+    /** The newest state waiting for the io executor; a user's change among coalesced saves makes it the user's. */
+    private final java.util.concurrent.atomic.AtomicReference<SaveRequest> queuedSave =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
+    private void save(WorkspaceStore.Reason why) {
+        if (store == null || !restored || applying) {
             return;
         }
-        WorkspaceState s = snapshot();
-        io.execute(() -> {
-            try {
-                store.save(s);
-            } catch (Exception e) {
-                Platform.runLater(() -> error("Could not save the workspace: " + e.getMessage()));
+        SaveRequest request = new SaveRequest(snapshot(), why);
+        SaveRequest waiting = queuedSave.getAndAccumulate(request, (q, n) -> q == null ? n
+                : new SaveRequest(n.state(), q.reason() == WorkspaceStore.Reason.USER_EDIT ? q.reason() : n.reason()));
+        if (waiting == null) {
+            io.execute(this::writeQueuedSave);
+        }
+    }
+
+    private void writeQueuedSave() {
+        SaveRequest r = queuedSave.getAndSet(null);
+        if (r == null) {
+            return;
+        }
+        try {
+            WorkspaceStore.Saved saved = store.save(r.state(), r.reason());
+            if (saved.outcome() == WorkspaceStore.Outcome.REFUSED) {
+                Platform.runLater(() -> model.status.set("Left " + store.file() + " as it was: it still holds "
+                        + String.join(", ", saved.kept()) + ", which this session could not restore (your next "
+                        + "change saves without it; the replaced version is kept as " + WorkspaceStore.PREVIOUS + ")"));
             }
-        });
+        } catch (Exception e) {
+            Platform.runLater(() -> error("Could not save the workspace: " + e.getMessage()));
+        }
     }
 
     WorkspaceState snapshot() {
@@ -772,6 +816,14 @@ public final class LabController {
         }
         s.globalThreshold = model.globalThreshold.get();
         s.lastRun = lastRunReady ? "last-run" : null;
+        WorkspaceState u = unapplied;
+        if (u != null) {
+            // the workspace's backbone could not be opened: keep what only it could bring back
+            s.backbone = u.backbone;
+            s.exits.clear();
+            u.exits.forEach(e -> s.exits.add(new WorkspaceState.Exit(e.stage, e.head, e.threshold)));
+            s.lastRun = u.lastRun;
+        }
         s.settings.put("labels", model.labels.get());
         s.settings.put("epochs", Integer.toString(model.epochs.get()));
         s.settings.put("learning_rate", Double.toString(model.learningRate.get()));
@@ -793,9 +845,34 @@ public final class LabController {
     /**
      * Restores a workspace, then imports {@code extraData} (a folder given on the command line) once the
      * backbone is open; with extra data the sample persona is not imported.
+     *
+     * <p>Nothing is saved until the workspace is applied; the save that follows is automatic, so it
+     * cannot replace the file with a state that knows less (see {@link WorkspaceStore#save}). When the
+     * workspace's backbone folder is missing or cannot be opened the lab says so, opens no other backbone
+     * and keeps the backbone, exits and last run in the file; the next backbone the user opens takes them.
      */
     public void restore(WorkspaceState s, Path fallbackBackbone, Path fallbackData, Path extraData) {
-        restoring = true;
+        if (s.backbone != null) {
+            restore(s, Path.of(s.backbone), false, null, extraData);
+        } else {
+            restore(s, fallbackBackbone, false, fallbackData, extraData);
+        }
+    }
+
+    /**
+     * Restores a workspace onto {@code chosenBackbone}, a backbone the user named at start (on the command
+     * line), instead of the workspace's own. The user's choice, so the workspace is saved with it: its
+     * exits that fit are placed, its last run comes back when it was made on this backbone, and
+     * {@code fallbackData} is imported when it has no images.
+     */
+    public void restoreWith(WorkspaceState s, Path chosenBackbone, Path fallbackData) {
+        restore(s, chosenBackbone, true, fallbackData, null);
+    }
+
+    private void restore(WorkspaceState s, Path bbDir, boolean chosen, Path dataIfNoImages, Path extraData) {
+        restored = false;
+        unapplied = null;
+        applying = true;
         try {
             model.globalThreshold.set(s.globalThreshold);
             applySetting(s, "labels", v -> model.labels.set(v));
@@ -809,43 +886,95 @@ public final class LabController {
                 model.images.add(new ImageItem(Path.of(i.path), i.label, i.test));
             }
         } finally {
-            restoring = false;
+            applying = false;
         }
-        Path bbDir = s.backbone != null ? Path.of(s.backbone) : fallbackBackbone;
         if (bbDir == null) {
+            // no backbone to open: exits and a last run (if any) stay in the file for the next backbone
+            unapplied = s.exits.isEmpty() && s.lastRun == null ? null : s;
+            restored(WorkspaceStore.Reason.AUTOMATIC);
+            return;
+        }
+        if (!java.nio.file.Files.isDirectory(bbDir)) {
+            keepUnapplied(s, bbDir, "is missing");
             return;
         }
         openBackbone(bbDir, () -> {
-            restoring = true;
-            try {
-                for (WorkspaceState.Exit e : s.exits) {
-                    try {
-                        HeadSpec h = HeadSpec.parse(e.head);
-                        if (addExit(e.stage, h.type()).isEmpty()) {
-                            model.exits.stream().filter(x -> x.stage().equals(e.stage)).findFirst().ifPresent(x -> {
-                                x.headProperty().set(h);
-                                x.thresholdProperty().set(e.threshold);
-                            });
-                        }
-                    } catch (IllegalArgumentException ex) {
-                        error("Workspace exit " + e.stage + ":" + e.head + " ignored (" + ex.getMessage() + ")");
-                    }
-                }
-                model.selectedExit.set(null);
-            } finally {
-                restoring = false;
-            }
+            placeExits(s.exits);
             if (extraData != null) {
                 importPaths(List.of(extraData));
-            } else if (s.backbone == null && fallbackData != null && model.images.isEmpty()) {
-                importPaths(List.of(fallbackData));
+            } else if (dataIfNoImages != null && model.images.isEmpty()) {
+                importPaths(List.of(dataIfNoImages));
             }
             if (s.lastRun != null) {
                 lastRunReady = true;
                 restoreRun();
             }
-            save();
-        });
+            restored(chosen ? WorkspaceStore.Reason.USER_EDIT : WorkspaceStore.Reason.AUTOMATIC);
+        }, () -> keepUnapplied(s, bbDir, "could not be opened"));
+    }
+
+    /** The restore is over: saves are allowed, starting with this one. */
+    private void restored(WorkspaceStore.Reason why) {
+        restored = true;
+        save(why);
+    }
+
+    /**
+     * The backbone to restore onto cannot be opened: tell the user and keep the workspace's backbone, exits
+     * and last run as they are.
+     */
+    private void keepUnapplied(WorkspaceState s, Path bbDir, String what) {
+        unapplied = s;
+        String kept = (s.exits.isEmpty() ? "" : ", its " + s.exits.size() + " exit(s)")
+                + (s.lastRun == null ? "" : " and its last run");
+        if (s.backbone != null && Path.of(s.backbone).equals(bbDir)) {
+            error("The workspace's backbone folder " + bbDir + " " + what + ". The workspace still remembers it"
+                    + kept + ": open that backbone again (or another one) to carry on with them.");
+        } else if (s.backbone != null) {
+            error("The backbone folder " + bbDir + " " + what + ". The workspace still remembers its own backbone "
+                    + s.backbone + kept + ".");
+        }
+        restored(WorkspaceStore.Reason.AUTOMATIC);
+    }
+
+    /** A backbone the user opened takes the exits and last run of a workspace whose backbone was missing. */
+    private void placeUnapplied() {
+        WorkspaceState u = unapplied;
+        unapplied = null;
+        if (u == null) {
+            return;
+        }
+        placeExits(u.exits);
+        if (u.lastRun != null) {
+            lastRunReady = true;
+            restoreRun();
+        }
+    }
+
+    /** Places a workspace's exits on the open backbone (no save per exit); says which ones it cannot take. */
+    private void placeExits(List<WorkspaceState.Exit> exits) {
+        applying = true;
+        try {
+            for (WorkspaceState.Exit e : exits) {
+                try {
+                    HeadSpec h = HeadSpec.parse(e.head);
+                    Optional<String> refused = addExit(e.stage, h.type());
+                    if (refused.isEmpty()) {
+                        model.exits.stream().filter(x -> x.stage().equals(e.stage)).findFirst().ifPresent(x -> {
+                            x.headProperty().set(h);
+                            x.thresholdProperty().set(e.threshold);
+                        });
+                    } else {
+                        error("Workspace exit " + e.stage + ":" + e.head + " not placed (" + refused.get() + ")");
+                    }
+                } catch (IllegalArgumentException | NullPointerException ex) {
+                    error("Workspace exit " + e.stage + ":" + e.head + " ignored (" + ex.getMessage() + ")");
+                }
+            }
+            model.selectedExit.set(null);
+        } finally {
+            applying = false;
+        }
     }
 
     private void applySetting(WorkspaceState s, String key, Consumer<String> apply) {

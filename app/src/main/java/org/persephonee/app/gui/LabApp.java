@@ -47,12 +47,14 @@ public final class LabApp extends Application {
         // a folder given on the command line (or dropped on the launcher): a backbone opens, photos are imported
         Path arg = getParameters().getRaw().isEmpty() ? null : Path.of(getParameters().getRaw().get(0));
         boolean argIsBackbone = arg != null && Files.isRegularFile(arg.resolve("backbone.json"));
-        Path backbone = argIsBackbone ? arg : Files.isDirectory(sampleBackbone) ? sampleBackbone : null;
+        Path persona = Files.isDirectory(samplePersona) ? samplePersona : null;
         if (argIsBackbone) {
-            loaded.state().backbone = null;
+            // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
+            controller.restoreWith(loaded.state(), arg, persona);
+        } else {
+            controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null, persona,
+                    arg);
         }
-        controller.restore(loaded.state(), backbone, Files.isDirectory(samplePersona) ? samplePersona : null,
-                argIsBackbone ? null : arg);
     }
 
     private static Thread daemon(Runnable r, String name) {
