@@ -76,6 +76,12 @@ public final class Cli {
             if (parts.stream().noneMatch(p -> p.contains(s))) {
                 parts.add(s);
             }
+            if (t instanceof org.persephonee.core.backbone.BackboneFormatException
+                    || t instanceof org.persephonee.core.export.BundleException
+                    || t instanceof org.persephonee.core.data.ImageDecodeException) {
+                // these already describe their cause for a user (a parser's own words would only add noise)
+                break;
+            }
             t = t.getCause() == t ? null : t.getCause();
         }
         return String.join(": ", parts);

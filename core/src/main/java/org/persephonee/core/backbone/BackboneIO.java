@@ -145,6 +145,10 @@ public final class BackboneIO {
             spec.validate();
         } catch (IllegalArgumentException e) {
             throw new BackboneFormatException(json, e.getMessage(), e);
+        } catch (RuntimeException e) {
+            // a value of an unexpected kind that validation does not name yet: still one line about the file
+            throw new BackboneFormatException(json, "is not a valid backbone description (a value is missing or of "
+                    + "the wrong kind)", e);
         }
         if (spec.parameters == null || spec.parameters.file == null || spec.parameters.file.isBlank()) {
             throw new BackboneFormatException(json, "'parameters.file' is missing: the backbone has no weights");
@@ -252,10 +256,6 @@ public final class BackboneIO {
     }
 
     static String rootMessage(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        return org.persephonee.core.util.JsonProblems.describe(e);
     }
 }

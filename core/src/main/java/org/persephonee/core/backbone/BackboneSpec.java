@@ -137,9 +137,7 @@ public final class BackboneSpec {
         if (classifier == null || classifier.isEmpty()) {
             throw new IllegalArgumentException("'classifier' is empty");
         }
-        for (int i = 0; i < classifier.size(); i++) {
-            classifier.get(i).validate("classifier layer " + i);
-        }
+        LayerSpec.validateAll(classifier, "classifier layer");
         long[] out;
         try {
             out = LayerSpec.chainShape(classifier, shape);

@@ -114,6 +114,16 @@ public final class LayerSpec {
      * @param where a human-readable location (for example {@code "stage 'block3' layer 2"}) used in messages
      * @throws IllegalArgumentException naming {@code where} and the problem
      */
+    /** Validates a list of layers, refusing empty entries ({@code null} in the JSON) by position. */
+    static void validateAll(List<LayerSpec> layers, String where) {
+        for (int i = 0; i < layers.size(); i++) {
+            if (layers.get(i) == null) {
+                throw new IllegalArgumentException(where + "[" + i + "] is empty");
+            }
+            layers.get(i).validate(where + "[" + i + "]");
+        }
+    }
+
     public void validate(String where) {
         if (type == null) {
             throw new IllegalArgumentException(where + ": layer has no 'type' (expected one of "
@@ -143,13 +153,9 @@ public final class LayerSpec {
                 if (body == null || body.isEmpty()) {
                     throw new IllegalArgumentException(where + ": residual needs a non-empty 'body'");
                 }
-                for (int i = 0; i < body.size(); i++) {
-                    body.get(i).validate(where + " body[" + i + "]");
-                }
+                validateAll(body, where + " body");
                 if (shortcut != null) {
-                    for (int i = 0; i < shortcut.size(); i++) {
-                        shortcut.get(i).validate(where + " shortcut[" + i + "]");
-                    }
+                    validateAll(shortcut, where + " shortcut");
                 }
                 break;
             default:

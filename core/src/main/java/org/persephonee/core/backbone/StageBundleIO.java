@@ -52,6 +52,9 @@ final class StageBundleIO {
             spec.validate();
         } catch (IllegalArgumentException e) {
             throw new BackboneFormatException(json, e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new BackboneFormatException(json, "is not a valid stage-bundle manifest (a value is missing or of "
+                    + "the wrong kind)", e);
         }
         return spec;
     }

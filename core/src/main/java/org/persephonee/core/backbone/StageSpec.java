@@ -31,12 +31,7 @@ public final class StageSpec {
         if (layers == null || layers.isEmpty()) {
             throw new IllegalArgumentException("stage '" + name + "' has no layers");
         }
-        for (int i = 0; i < layers.size(); i++) {
-            if (layers.get(i) == null) {
-                throw new IllegalArgumentException("stage '" + name + "' layer " + i + " is empty");
-            }
-            layers.get(i).validate("stage '" + name + "' layer " + i);
-        }
+        LayerSpec.validateAll(layers, "stage '" + name + "' layer");
     }
 
     /** A compact description such as {@code res[conv3x3(16) bn relu conv3x3(16) bn + id] relu}. */

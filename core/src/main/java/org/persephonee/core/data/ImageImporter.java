@@ -323,7 +323,14 @@ public final class ImageImporter {
             }
             String rel = unquote(line.substring(0, comma));
             String label = unquote(line.substring(comma + 1));
-            Path p = root.resolve(rel).toAbsolutePath().normalize();
+            Path p;
+            try {
+                p = root.resolve(rel).toAbsolutePath().normalize();
+            } catch (java.nio.file.InvalidPathException e) {
+                skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": '" + rel + "' is not a valid path ("
+                        + e.getReason() + ")"));
+                continue;
+            }
             if (!p.startsWith(root)) {
                 skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": path '" + rel + "' is outside the folder"));
                 continue;

@@ -269,7 +269,7 @@ public final class LatencyProfile {
             }
             o = e.getAsJsonObject();
         } catch (com.google.gson.JsonParseException e) {
-            throw new IOException(file + ": not valid JSON (" + e.getMessage() + ")");
+            throw new IOException(file + ": not valid JSON (" + org.persephonee.core.util.JsonProblems.describe(e) + ")");
         }
         if (!o.has("stages") || !o.get("stages").isJsonObject()) {
             throw new IOException(file + ": needs a 'stages' object with milliseconds per stage");

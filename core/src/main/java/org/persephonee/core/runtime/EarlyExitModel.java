@@ -92,7 +92,8 @@ public final class EarlyExitModel implements AutoCloseable {
             checkTypes(tree, cfgFile);
             cfg = new com.google.gson.Gson().fromJson(tree, ExitConfig.class);
         } catch (IOException | JsonParseException e) {
-            throw new BundleException(cfgFile, "cannot be read as an exit config (" + e.getMessage() + ")", e);
+            throw new BundleException(cfgFile, "cannot be read as an exit config (" + (e instanceof IOException
+                    ? e.getMessage() : org.persephonee.core.util.JsonProblems.describe(e)) + ")", e);
         }
         if (cfg == null || !ExitConfig.SCHEMA.equals(cfg.schema)) {
             throw new BundleException(cfgFile, "not a PersEPhonEE exit config (schema '"
