@@ -5,10 +5,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Chooses where images may leave: the fastest cascade whose accuracy stays within a given drop of the
- * personalised final exit. Starts from all exits with the best global threshold, drops exits whose
- * removal makes the cascade faster at the same accuracy budget, then refines per-exit thresholds by
- * coordinate descent (in the spirit of HAPI's exit-subset and threshold search).
+ * Chooses where images may leave: the fastest cascade whose accuracy stays within a given drop of the best
+ * head the run produced (any exit alone, or the personalised final exit: when an exit beats the final exit,
+ * the final exit does not set the bar). Searches every subset of exits with its best global threshold (greedy
+ * forward and backward selection beyond {@value #EXHAUSTIVE_UP_TO} exits), so adding an exit can never make
+ * the chosen point worse on the images it is chosen on, then refines per-exit thresholds by coordinate descent
+ * (in the spirit of HAPI's exit-subset and threshold search).
  */
 public final class OperatingPoint {
     private OperatingPoint() { }
@@ -23,7 +25,11 @@ public final class OperatingPoint {
      * @param maxDrop allowed accuracy drop in percentage points
      */
     public record Choice(CascadeResult cascade, double finalAccuracy, double finalMs, double finalMacs,
-                         double maxDrop) {
+                         double maxDrop, Reference reference) {
+        public Choice(CascadeResult cascade, double finalAccuracy, double finalMs, double finalMacs, double maxDrop) {
+            this(cascade, finalAccuracy, finalMs, finalMacs, maxDrop, null);
+        }
+
         /** Latency ratio: personalised final exit / cascade. */
         public double speedup() { return finalMs / cascade.meanMs(); }
 
@@ -60,37 +66,153 @@ public final class OperatingPoint {
         public String display() { return display; }
     }
 
+    /** Exhaustive subset search up to this many exits (1023 subsets); greedy forward + backward beyond. */
+    static final int EXHAUSTIVE_UP_TO = 10;
+
+    /**
+     * The accuracy the operating point is held to: the best single head on the images the choice is made on.
+     *
+     * @param accuracy its accuracy
+     * @param exit its exit index, or -1 for the personalised final exit
+     */
+    public record Reference(double accuracy, int exit) { }
+
+    /** The best head alone (every image leaving there), ties going to the final exit, then the earlier exit. */
+    public static Reference reference(Cascade c) {
+        Reference best = new Reference(c.finalAccuracy(), -1);
+        for (int j = 0; j < c.exitCount(); j++) {
+            double a = c.evaluate(new int[] {j}, 0.0).accuracy();
+            if (a > best.accuracy() + 1e-12) {
+                best = new Reference(a, j);
+            }
+        }
+        return best;
+    }
+
     /** Finds the operating point with the given search. */
     public static Choice choose(Cascade c, double maxDropPoints, boolean byMacs, Search search) {
-        double target = c.finalAccuracy() - maxDropPoints / 100.0 - 1e-9;
+        Reference ref = reference(c);
+        double target = ref.accuracy() - maxDropPoints / 100.0 - 1e-9;
         int n = c.exitCount();
         int[] all = new int[n];
         for (int j = 0; j < n; j++) {
             all[j] = j;
         }
-        CascadeResult best = bestGlobal(c, all, target, byMacs);
-        // greedily drop exits while that lowers the cost at the accuracy budget
-        boolean improved = search != Search.GLOBAL;
-        while (improved && best.exits().length > 0) {
-            improved = false;
-            CascadeResult cand = null;
-            for (int k = 0; k < best.exits().length; k++) {
-                int[] fewer = remove(best.exits(), k);
-                CascadeResult r = bestGlobal(c, fewer, target, byMacs);
-                if (cost(r, byMacs) < cost(best, byMacs) - 1e-12 && (cand == null || cost(r, byMacs) < cost(cand, byMacs))) {
-                    cand = r;
-                }
-            }
-            if (cand != null) {
-                best = cand;
-                improved = true;
-            }
+        CascadeResult best = search == Search.GLOBAL ? bestGlobal(c, all, target, byMacs)
+                : bestSubset(c, target, byMacs);
+        if (!meets(best, target) && ref.exit() >= 0) {
+            // no cascade of this search reaches the bar: the best head alone does
+            best = c.evaluate(new int[] {ref.exit()}, new double[] {0.0});
         }
         if (search == Search.PER_EXIT) {
             best = refine(c, best, target, byMacs);
         }
         CascadeResult fin = c.evaluate(new int[0], new double[0]);
-        return new Choice(best, c.finalAccuracy(), fin.meanMs(), fin.meanMacs(), maxDropPoints);
+        return new Choice(best, c.finalAccuracy(), fin.meanMs(), fin.meanMacs(), maxDropPoints, ref);
+    }
+
+    /**
+     * The cheapest cascade over any subset of exits, each with its best global threshold, meeting the target:
+     * every subset when there are few exits, else greedy forward selection (from none, add the exit that helps
+     * most) and backward elimination (from all, drop the exit whose removal helps most), the cheaper of the two.
+     * A cascade that meets no target is never returned: the exit-free cascade (the final exit) is the fallback
+     * only when no subset meets it.
+     */
+    static CascadeResult bestSubset(Cascade c, double target, boolean byMacs) {
+        int n = c.exitCount();
+        CascadeResult best = c.evaluate(new int[0], new double[0]);
+        boolean finalMeets = best.accuracy() >= target;
+        if (n <= EXHAUSTIVE_UP_TO) {
+            for (int mask = 1; mask < (1 << n); mask++) {
+                int[] ex = new int[Integer.bitCount(mask)];
+                for (int j = 0, k = 0; j < n; j++) {
+                    if ((mask & (1 << j)) != 0) {
+                        ex[k++] = j;
+                    }
+                }
+                best = cheaper(best, finalMeets, bestGlobal(c, ex, target, byMacs), target, byMacs);
+                finalMeets = best.accuracy() >= target;
+            }
+            return best;
+        }
+        // forward selection
+        int[] cur = new int[0];
+        CascadeResult fwd = best;
+        boolean improved = true;
+        while (improved) {
+            improved = false;
+            CascadeResult cand = null;
+            for (int j = 0; j < n; j++) {
+                if (contains(cur, j)) {
+                    continue;
+                }
+                CascadeResult r = bestGlobal(c, insert(cur, j), target, byMacs);
+                if (meets(r, target) && (cand == null || cost(r, byMacs) < cost(cand, byMacs))) {
+                    cand = r;
+                }
+            }
+            if (cand != null && (!meets(fwd, target) || cost(cand, byMacs) < cost(fwd, byMacs) - 1e-12)) {
+                fwd = cand;
+                cur = cand.exits();
+                improved = true;
+            }
+        }
+        // backward elimination
+        int[] all = new int[n];
+        for (int j = 0; j < n; j++) {
+            all[j] = j;
+        }
+        CascadeResult bwd = bestGlobal(c, all, target, byMacs);
+        improved = bwd.exits().length > 0;
+        while (improved && bwd.exits().length > 0) {
+            improved = false;
+            CascadeResult cand = null;
+            for (int k = 0; k < bwd.exits().length; k++) {
+                CascadeResult r = bestGlobal(c, remove(bwd.exits(), k), target, byMacs);
+                if (meets(r, target) && (cand == null || cost(r, byMacs) < cost(cand, byMacs))) {
+                    cand = r;
+                }
+            }
+            if (cand != null && cost(cand, byMacs) < cost(bwd, byMacs) - 1e-12) {
+                bwd = cand;
+                improved = true;
+            }
+        }
+        best = cheaper(best, finalMeets, fwd, target, byMacs);
+        return cheaper(best, best.accuracy() >= target, bwd, target, byMacs);
+    }
+
+    private static boolean meets(CascadeResult r, double target) {
+        return r.accuracy() >= target;
+    }
+
+    /** The better of two cascades: one meeting the target beats one that does not; then the cheaper. */
+    private static CascadeResult cheaper(CascadeResult best, boolean bestMeets, CascadeResult r, double target,
+                                         boolean byMacs) {
+        if (!meets(r, target)) {
+            return best;
+        }
+        if (!bestMeets || cost(r, byMacs) < cost(best, byMacs) - 1e-12) {
+            return r;
+        }
+        return best;
+    }
+
+    private static boolean contains(int[] a, int v) {
+        for (int x : a) {
+            if (x == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Adds an exit index, keeping stage order. */
+    private static int[] insert(int[] a, int v) {
+        int[] out = java.util.Arrays.copyOf(a, a.length + 1);
+        out[a.length] = v;
+        java.util.Arrays.sort(out);
+        return out;
     }
 
     private static double cost(CascadeResult r, boolean byMacs) {
@@ -168,12 +290,13 @@ public final class OperatingPoint {
      * and of its drop against the final exit.
      *
      * @param accuracy mean out-of-half cascade accuracy
-     * @param finalAccuracy mean final-exit accuracy on the same halves
+     * @param referenceAccuracy mean out-of-half accuracy of the head each half picked as the bar (the best
+     *                          head on that half)
      * @param speedup mean out-of-half latency ratio final / cascade (by the cost model used)
      */
-    public record Validation(double accuracy, double finalAccuracy, double speedup) {
-        /** Out-of-half accuracy drop against the final exit, percentage points (negative: the cascade is better). */
-        public double dropPoints() { return (finalAccuracy - accuracy) * 100; }
+    public record Validation(double accuracy, double referenceAccuracy, double speedup) {
+        /** Out-of-half accuracy drop against the reference head, percentage points (negative: the cascade is better). */
+        public double dropPoints() { return (referenceAccuracy - accuracy) * 100; }
     }
 
     /**
@@ -207,11 +330,13 @@ public final class OperatingPoint {
         for (int h = 0; h < 2; h++) {
             Cascade pick = new Cascade(p.subset(halves[h]), c.ms(), c.macs(), c.confidence());
             Cascade check = new Cascade(p.subset(halves[1 - h]), c.ms(), c.macs(), c.confidence());
-            CascadeResult chosen = choose(pick, maxDropPoints, byMacs, search).cascade();
+            Choice choice = choose(pick, maxDropPoints, byMacs, search);
+            CascadeResult chosen = choice.cascade();
             CascadeResult out = check.evaluate(chosen.exits(), chosen.thresholds());
             CascadeResult finalOnly = check.evaluate(new int[0], new double[0]);
+            int refExit = choice.reference().exit();
             acc += out.accuracy() / 2;
-            fin += check.finalAccuracy() / 2;
+            fin += (refExit < 0 ? check.finalAccuracy() : check.evaluate(new int[] {refExit}, 0.0).accuracy()) / 2;
             speed += cost(finalOnly, byMacs) / cost(out, byMacs) / 2;
         }
         return new Validation(acc, fin, speed);

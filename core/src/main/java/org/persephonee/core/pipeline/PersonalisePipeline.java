@@ -148,7 +148,7 @@ public final class PersonalisePipeline {
             OperatingPoint.Validation val = o.selection().validation();
             Map<String, Object> v = new LinkedHashMap<>();
             v.put("accuracy", val.accuracy());
-            v.put("final_accuracy", val.finalAccuracy());
+            v.put("reference_accuracy", val.referenceAccuracy());
             v.put("drop_points", val.dropPoints());
             v.put("speedup", val.speedup());
             Map<String, Object> tried = new LinkedHashMap<>();

@@ -123,4 +123,103 @@ class CascadeTest {
         }
         assertEquals(ThresholdSweep.grid().length, curve.points().size());
     }
+
+    /** Three exits on n images of 2 classes, each exit given (confidence, right?) per image by a rule. */
+    private interface Rule {
+        float[] probs(int exit, int image, int truth);
+    }
+
+    private static Cascade synthetic(int n, int exits, Rule rule, boolean finalRight) {
+        List<float[][]> probs = new java.util.ArrayList<>();
+        int[] truth = new int[n];
+        for (int i = 0; i < n; i++) {
+            truth[i] = i % 2;
+        }
+        for (int j = 0; j < exits; j++) {
+            float[][] e = new float[n][];
+            for (int i = 0; i < n; i++) {
+                e[i] = rule.probs(j, i, truth[i]);
+            }
+            probs.add(e);
+        }
+        float[][] fin = new float[n][];
+        for (int i = 0; i < n; i++) {
+            int c = finalRight || i % 3 != 0 ? truth[i] : 1 - truth[i];
+            fin[i] = c == 0 ? new float[] {0.9f, 0.1f} : new float[] {0.1f, 0.9f};
+        }
+        List<String> names = new java.util.ArrayList<>();
+        double[] cum = new double[exits];
+        double[] head = new double[exits];
+        for (int j = 0; j < exits; j++) {
+            names.add("s" + j);
+            cum[j] = 2 + 2 * j;
+            head[j] = 0.5;
+        }
+        EvalPredictions p = new EvalPredictions(names, probs, fin, truth, 2);
+        // a 12 ms backbone whichever exits are attached (up to 5), so cascades with more exits compare fairly
+        CostModel ms = new CostModel("ms", cum, head, 12, 0.5);
+        CostModel macs = new CostModel("MACs", java.util.Arrays.stream(cum).map(x -> x * 100).toArray(),
+                java.util.Arrays.stream(head).map(x -> x * 10).toArray(), 1200, 5);
+        return new Cascade(p, ms, macs, Confidence.MAX_SOFTMAX);
+    }
+
+    private static float[] says(int cls, float conf) {
+        return cls == 0 ? new float[] {conf, 1 - conf} : new float[] {1 - conf, conf};
+    }
+
+    @Test
+    void theBestHeadSetsTheBarNotAWeakerFinalExit() {
+        // the final exit is wrong on a third of the images; exit 1 is always right; exit 0 guesses
+        Cascade c = synthetic(300, 2, (j, i, t) -> j == 1 ? says(t, 0.9f) : says(i % 5 == 0 ? 1 - t : t, 0.6f), false);
+        assertTrue(c.finalAccuracy() < 0.7);
+        OperatingPoint.Choice ch = OperatingPoint.choose(c, 1.0, false);
+        assertEquals(1, ch.reference().exit());
+        assertEquals(1.0, ch.reference().accuracy(), 1e-12);
+        assertTrue(ch.cascade().accuracy() >= 1.0 - 0.01 - 1e-9, "cascade " + ch.cascade().accuracy()
+                + " gave away the best exit's accuracy");
+        assertTrue(ch.speedup() > 1);
+    }
+
+    @Test
+    void aSubsetIsFoundWhenNoThresholdOverAllExitsMeetsTheBudget() {
+        // exit 0 is confidently wrong on 30 % of the images (0.99), exit 1 right and fairly sure (0.95) on 90 %:
+        // every global threshold over both exits either lets exit 0's mistakes out or keeps every image in,
+        // while exit 1 alone meets the budget at a fraction of the cost
+        Cascade c = synthetic(400, 2, (j, i, t) -> j == 0 ? (i % 10 < 3 ? says(1 - t, 0.99f) : says(t, 0.6f))
+                : (i % 10 < 9 ? says(t, 0.95f) : says(t, 0.55f)), true);
+        for (OperatingPoint.Search s : new OperatingPoint.Search[] {OperatingPoint.Search.DROP,
+            OperatingPoint.Search.PER_EXIT}) {
+            OperatingPoint.Choice ch = OperatingPoint.choose(c, 1.0, false, s);
+            assertTrue(ch.cascade().exits().length > 0, s + ": fell back to no exits");
+            assertTrue(ch.cascade().accuracy() >= 0.99 - 1e-9, s + ": " + ch.cascade().accuracy());
+            assertTrue(ch.speedup() > 1.5, s + ": " + ch.speedup());
+            assertEquals(1, ch.cascade().exits()[0], s + ": exit 1 alone is the way out");
+        }
+    }
+
+    @Test
+    void addingAnExitNeverMakesTheChosenPointWorseOnTheImagesItIsChosenOn() {
+        java.util.Random r = new java.util.Random(11);
+        for (int trial = 0; trial < 20; trial++) {
+            long seed = r.nextLong();
+            Rule rule = (j, i, t) -> {
+                java.util.Random q = new java.util.Random(seed * 31 + j * 1000003L + i);
+                float conf = 0.5f + 0.5f * q.nextFloat();
+                boolean right = q.nextFloat() < 0.55 + 0.1 * j + 0.3 * (conf - 0.5);
+                return says(right ? t : 1 - t, conf);
+            };
+            Cascade four = synthetic(300, 4, rule, trial % 2 == 0);
+            Cascade three = synthetic(300, 3, rule, trial % 2 == 0);   // the same first three exits
+            for (boolean byMacs : new boolean[] {false, true}) {
+                OperatingPoint.Choice a = OperatingPoint.choose(three, 2.0, byMacs, OperatingPoint.Search.DROP);
+                OperatingPoint.Choice b = OperatingPoint.choose(four, 2.0, byMacs, OperatingPoint.Search.DROP);
+                if (b.reference().accuracy() <= a.reference().accuracy() + 1e-12) {
+                    // same bar: the fourth exit adds options, never takes one away
+                    double ca = byMacs ? a.cascade().meanMacs() : a.cascade().meanMs();
+                    double cb = byMacs ? b.cascade().meanMacs() : b.cascade().meanMs();
+                    assertTrue(cb <= ca + 1e-9, "trial " + trial + ": " + cb + " > " + ca);
+                }
+            }
+        }
+    }
 }
