@@ -210,6 +210,19 @@ public final class PersonaliseCommand implements Command {
             out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.get("stage"),
                     (double) e.get("threshold"), 100 * (double) e.get("share"));
         }
+        Map<String, Object> ref = (Map<String, Object>) op.get("reference");
+        Map<String, Object> val = (Map<String, Object>) op.get("validation");
+        if (ref != null) {
+            out.printf(Locale.ROOT, "  held within %.1f points of the best head, %s (%.2f%% here%s)%n",
+                    (double) op.get("max_drop_points"), ref.get("head"), 100 * (double) ref.get("accuracy"),
+                    ref.get("validation_accuracy") == null ? "" : String.format(Locale.ROOT, ", %.2f%% in validation",
+                            100 * (double) ref.get("validation_accuracy")));
+        }
+        out.printf(Locale.ROOT, "  chosen on %s%n", op.get("chosen_on"));
+        if (val != null) {
+            out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s at %.2fx faster%n", 100 * (double) val.get("accuracy"),
+                    metric, (double) val.get("speedup"));
+        }
         Map<String, Object> lat = (Map<String, Object>) r.get("latency_ms");
         if (lat != null) {
             StringBuilder sb = new StringBuilder();

@@ -51,7 +51,22 @@ public final class Evaluation {
         CostModel ms = new CostModel("ms", cumMs, headMs, profile.backboneMs(), finalMs);
         CostModel macs = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
         this.cascade = new Cascade(r.predictions(), ms, macs, confidence);
+        this.validation = r.validation() == null ? null
+                : new Cascade(r.validation().forSelection(), ms, macs, confidence);
+        this.validationLabelled = r.validation() == null ? null : new Cascade(r.validation(), ms, macs, confidence);
     }
+
+    /** The out-of-fold predictions scored on their labels only (for reporting), or null without validation. */
+    private final Cascade validationLabelled;
+
+    /** The cascade over the out-of-fold predictions scored by labels alone, or null. */
+    public Cascade validationLabelledCascade() { return validationLabelled; }
+
+    /** The cascade over the out-of-fold predictions on the training images, or null without validation. */
+    private final Cascade validation;
+
+    /** The cascade choices are made on: the out-of-fold training predictions, or null. */
+    public Cascade validationCascade() { return validation; }
 
     public Cascade cascade() { return cascade; }
 
@@ -64,6 +79,8 @@ public final class Evaluation {
 
     private Evaluation(Cascade cascade, List<String> exitNames, LatencyProfile profile, Backbone bb) {
         this.cascade = cascade;
+        this.validation = null;
+        this.validationLabelled = null;
         this.exitNames = new ArrayList<>(exitNames);
         this.profile = profile;
         this.backbone = bb;
@@ -122,12 +139,18 @@ public final class Evaluation {
     }
 
     /**
-     * The fastest cascade within {@code maxDropPoints} of the personalised final exit, with the threshold search
-     * chosen by split-half cross-validation ({@link OperatingPoint#select}).
+     * The fastest cascade within {@code maxDropPoints} of the best head, with the threshold search chosen by
+     * split-half cross-validation ({@link OperatingPoint#select}). With out-of-fold predictions on the training
+     * images everything is chosen on those, and the evaluation images only score the result (its
+     * {@link OperatingPoint.Selection#chosenOn()} keeps the validation figures); without, on the evaluation
+     * images themselves.
      *
      * @param seed picks the cross-validation halves
      */
     public OperatingPoint.Selection selection(double maxDropPoints, boolean byMacs, long seed) {
-        return OperatingPoint.select(cascade, maxDropPoints, byMacs, seed);
+        if (validation == null) {
+            return OperatingPoint.select(cascade, maxDropPoints, byMacs, seed);
+        }
+        return OperatingPoint.select(validation, maxDropPoints, byMacs, seed).scoredOn(cascade);
     }
 }

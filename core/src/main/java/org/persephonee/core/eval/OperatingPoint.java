@@ -350,7 +350,26 @@ public final class OperatingPoint {
      * @param validation its split-half cross-validated estimate (null with fewer than 20 images)
      * @param tried every search's cross-validated estimate
      */
-    public record Selection(Choice choice, Search search, Validation validation, java.util.Map<Search, Validation> tried) { }
+    public record Selection(Choice choice, Search search, Validation validation, java.util.Map<Search, Validation> tried,
+                            Choice chosenOn) {
+        public Selection(Choice choice, Search search, Validation validation, java.util.Map<Search, Validation> tried) {
+            this(choice, search, validation, tried, null);
+        }
+
+        /**
+         * The same selection with {@code choice} re-scored on other images (the evaluation images) and the
+         * original kept as {@link #chosenOn()}: the figures of the images the choice was made on.
+         */
+        public Selection scoredOn(Cascade other) {
+            CascadeResult r = other.evaluate(choice.cascade().exits(), choice.cascade().thresholds());
+            CascadeResult fin = other.evaluate(new int[0], new double[0]);
+            int refExit = choice.reference() == null ? -1 : choice.reference().exit();
+            Reference ref = new Reference(refExit < 0 ? other.finalAccuracy()
+                    : other.evaluate(new int[] {refExit}, 0.0).accuracy(), refExit);
+            return new Selection(new Choice(r, other.finalAccuracy(), fin.meanMs(), fin.meanMacs(), choice.maxDrop(), ref),
+                    search, validation, tried, choice);
+        }
+    }
 
     /**
      * Picks the search by split-half cross-validation: the most flexible one whose out-of-half accuracy drop

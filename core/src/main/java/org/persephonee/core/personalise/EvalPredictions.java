@@ -30,6 +30,30 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
         return false;
     }
 
+    /** Fewest labelled images choices are scored on by their labels alone (a one-point budget needs ~100). */
+    public static final int MIN_LABELLED_FOR_SELECTION = 100;
+
+    /**
+     * What choices are scored on. With at least {@value #MIN_LABELLED_FOR_SELECTION} labelled images, these
+     * predictions as they are (labelled images only). With fewer, the unlabelled images join with the final
+     * exit's prediction as their reference: a cascade is scored against the label where there is one and by
+     * agreeing with the personalised final exit (the teacher) elsewhere. A few dozen labels cannot tell a
+     * one-point drop from noise (ten labels picked an exit 15 points below the final exit), while agreement
+     * with the teacher over hundreds of images can only keep the choice close to it.
+     */
+    public EvalPredictions forSelection() {
+        if (!labelled() || scoredCount() >= MIN_LABELLED_FOR_SELECTION || scoredCount() == size()) {
+            return this;
+        }
+        int[] t = truth.clone();
+        for (int i = 0; i < t.length; i++) {
+            if (t[i] == -1) {
+                t[i] = org.persephonee.core.util.Vectors.argmax(finalExit[i]);
+            }
+        }
+        return new EvalPredictions(stages, exits, finalExit, t, classes);
+    }
+
     /** How many images accuracy is computed on: the labelled ones, or all of them when none is labelled. */
     public int scoredCount() {
         if (!labelled()) {

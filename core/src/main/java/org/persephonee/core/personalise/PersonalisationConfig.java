@@ -28,6 +28,7 @@ public final class PersonalisationConfig {
     private final Path spillDir;
     private final double holdoutFraction;
     private final boolean evalEveryEpoch;
+    private final int validationFolds;
 
     private PersonalisationConfig(Builder b) {
         this.placements = List.copyOf(b.placements);
@@ -46,6 +47,7 @@ public final class PersonalisationConfig {
         this.spillDir = b.spillDir;
         this.holdoutFraction = b.holdoutFraction;
         this.evalEveryEpoch = b.evalEveryEpoch;
+        this.validationFolds = b.validationFolds;
     }
 
     public static Builder builder() { return new Builder(); }
@@ -57,7 +59,7 @@ public final class PersonalisationConfig {
                 .optLearningRate(learningRate).optWeightDecay(weightDecay).optBatchSize(batchSize)
                 .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
                 .optSpillDir(spillDir).optHoldoutFraction(holdoutFraction)
-                .optEvalEveryEpoch(evalEveryEpoch);
+                .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds);
     }
 
     public List<ExitPlacement> placements() { return placements; }
@@ -94,6 +96,13 @@ public final class PersonalisationConfig {
     /** Whether exits are evaluated after every epoch (live curves) or only after the last. */
     public boolean evalEveryEpoch() { return evalEveryEpoch; }
 
+    /**
+     * Folds of the training images the heads are cross-fitted on to give every training image an out-of-fold
+     * prediction: thresholds, exit subset and the accuracy bar are chosen on those, never on the evaluation
+     * (test) images. 0 chooses on the evaluation images (the behaviour before, for comparison).
+     */
+    public int validationFolds() { return validationFolds; }
+
     /** The config as JSON-ready key/values, for results and bundles. */
     public Map<String, Object> describe() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -111,6 +120,7 @@ public final class PersonalisationConfig {
         m.put("seed", seed);
         m.put("cache_budget_bytes", cacheBudgetBytes);
         m.put("holdout_fraction", holdoutFraction);
+        m.put("validation_folds", validationFolds);
         return m;
     }
 
@@ -131,6 +141,7 @@ public final class PersonalisationConfig {
         private long cacheBudgetBytes = 1L << 30;
         private Path spillDir;
         private double holdoutFraction = 0.2;
+        private int validationFolds = 4;
         private boolean evalEveryEpoch = true;
 
         /** Required: the exits to train (at least one). */
@@ -214,6 +225,12 @@ public final class PersonalisationConfig {
             return this;
         }
 
+        /** Cross-fitting folds for choosing on training images only (0: choose on the evaluation images). */
+        public Builder optValidationFolds(int k) {
+            this.validationFolds = k;
+            return this;
+        }
+
         /**
          * Builds the config.
          *
@@ -246,6 +263,9 @@ public final class PersonalisationConfig {
             }
             if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
                 throw new IllegalArgumentException("holdout fraction must be in (0, 1), got " + holdoutFraction);
+            }
+            if (validationFolds != 0 && (validationFolds < 2 || validationFolds > 10)) {
+                throw new IllegalArgumentException("validation folds must be 0 (off) or 2-10, got " + validationFolds);
             }
             return new PersonalisationConfig(this);
         }

@@ -278,10 +278,15 @@ public final class PersonalisationJob {
             });
             EvalPredictions preds = last2[0];
             double trainS = secs(t3) - evalInTraining[0];
+            long tVal = System.nanoTime();
+            EvalPredictions validation = config.validationFolds() > 0
+                    ? crossFit(data, space, cache, refit ? last : null, ordered, backboneLogits, cancelled) : null;
+            double validationS = secs(tVal);
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, targets,
-                    heads, finalHead, preds, generic, bn, new PersonalisationResult.Timing(decodeS, bnS, cacheS,
-                    trainS, genericS + cacheAllS - cacheS + evalInTraining[0], secs(tStart)), cache.spilled(), cache.heapBytes(), cache.spilledBytes());
+                    heads, finalHead, preds, validation, generic, bn, new PersonalisationResult.Timing(decodeS, bnS,
+                    cacheS, trainS, genericS + cacheAllS - cacheS + evalInTraining[0], secs(tStart), validationS),
+                    cache.spilled(), cache.heapBytes(), cache.spilledBytes());
             heads = List.of();
             finalHead = null;
             return result;
@@ -295,6 +300,113 @@ public final class PersonalisationJob {
             }
             BnStats.restore(backbone, original);
         }
+    }
+
+    /**
+     * Cross-fitting: the training images are split into {@code config.validationFolds()} folds (stratified by
+     * label, seeded); for each fold the whole head training (re-fitted final exit, its teaching targets, the
+     * exits) is repeated without that fold's images and predicts them. Every training image so gets a
+     * prediction from heads that never saw it, on the cached features: the frozen pass is not repeated.
+     *
+     * @param refitStage the last stage when the final exit is re-fitted, else null
+     * @param backboneLogits cached backbone logits, training rows first
+     * @return out-of-fold predictions over the training images, or null with too few of them
+     */
+    private EvalPredictions crossFit(PreparedData data, PersonalLabelSpace space, FeatureCache cache, String refitStage,
+                                     List<ExitPlacement> ordered, float[][] backboneLogits, BooleanSupplier cancelled) {
+        int n = data.trainSize();
+        int k = config.validationFolds();
+        if (n < 4 * k) {
+            return null;
+        }
+        int[] fold = folds(data, k);
+        List<float[][]> exitProbs = new ArrayList<>();
+        for (int j = 0; j < ordered.size(); j++) {
+            exitProbs.add(new float[n][]);
+        }
+        float[][] finalProbs = new float[n][];
+        Targets labelsAll = Targets.labelsOnly(data, space);
+        for (int f = 0; f < k; f++) {
+            currentListener.onPhase(Phase.TRAIN, "Validating on the training images: fold " + (f + 1) + " of " + k);
+            boolean[] held = new boolean[n];
+            for (int i = 0; i < n; i++) {
+                held[i] = fold[i] == f;
+            }
+            float[][] teacher = new float[n][];
+            for (int i = 0; i < n; i++) {
+                teacher[i] = logProbs(space, backboneLogits[i]);
+            }
+            List<ExitHead> heads = new ArrayList<>();
+            try {
+                if (refitStage != null) {
+                    ExitHead fin = new ExitHead(new ExitPlacement(refitStage, FINAL_HEAD),
+                            backbone.stage(refitStage).outputShape(), space.size());
+                    heads.add(fin);
+                    fit(List.of(fin), labelsAll.without(held), space, cache, true, cancelled, (e, l) -> { });
+                    float[][] p = headProbabilities(fin, input(fin, cache), 0, n, cancelled);
+                    for (int i = 0; i < n; i++) {
+                        teacher[i] = log(p[i]);
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    if (held[i]) {
+                        finalProbs[i] = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
+                    }
+                }
+                List<ExitHead> exits = new ArrayList<>();
+                for (ExitPlacement p : ordered) {
+                    ExitHead h = new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size());
+                    heads.add(h);
+                    exits.add(h);
+                }
+                fit(exits, Targets.build(data, space, teacher, config).without(held), space, cache, false, cancelled,
+                        (e, l) -> { });
+                for (int j = 0; j < exits.size(); j++) {
+                    float[][] p = headProbabilities(exits.get(j), input(exits.get(j), cache), 0, n, cancelled);
+                    for (int i = 0; i < n; i++) {
+                        if (held[i]) {
+                            exitProbs.get(j)[i] = p[i];
+                        }
+                    }
+                }
+            } finally {
+                heads.forEach(ExitHead::close);
+            }
+        }
+        int[] truth = new int[n];
+        for (int i = 0; i < n; i++) {
+            String l = data.trainLabel.get(i);
+            truth[i] = l == null ? -1 : space.indexOf(l) < 0 ? -2 : space.indexOf(l);
+        }
+        return new EvalPredictions(ordered.stream().map(ExitPlacement::stage).toList(), exitProbs, finalProbs, truth,
+                space.size());
+    }
+
+    /** Seeded folds: labelled images dealt class by class, then unlabelled ones, so every fold gets its share. */
+    private int[] folds(PreparedData data, int k) {
+        int n = data.trainSize();
+        Map<String, List<Integer>> byLabel = new TreeMap<>();
+        List<Integer> unlabelled = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String l = data.trainLabel.get(i);
+            if (l == null) {
+                unlabelled.add(i);
+            } else {
+                byLabel.computeIfAbsent(l, x -> new ArrayList<>()).add(i);
+            }
+        }
+        Random rnd = new Random(config.seed() + 77);
+        int[] fold = new int[n];
+        int next = 0;
+        List<List<Integer>> groups = new ArrayList<>(byLabel.values());
+        groups.add(unlabelled);
+        for (List<Integer> g : groups) {
+            java.util.Collections.shuffle(g, rnd);
+            for (int i : g) {
+                fold[i] = next++ % k;
+            }
+        }
+        return fold;
     }
 
     /** What the cache keeps for a placement: pooled rows for a pooling + linear head, else the stage output. */

@@ -25,9 +25,11 @@ public final class PersonalisationResult implements AutoCloseable {
      * @param featureCache the frozen-backbone pass over the training images
      * @param headTraining training on the cache: the re-fitted final exit, its teaching targets, the exits
      * @param total everything
+     * @param validation cross-fitting the heads on folds of the training images, for choices made off the
+     *                   evaluation images (counted apart from training: it is the cost of an honest choice)
      */
     public record Timing(double decode, double batchNorm, double featureCache, double headTraining, double evaluation,
-                         double total) {
+                         double total, double validation) {
 
         /** Seconds spent on training: BatchNorm decision, training-image cache, heads. */
         public double training() {
@@ -44,6 +46,7 @@ public final class PersonalisationResult implements AutoCloseable {
     private final List<ExitHead> heads;
     private final ExitHead finalHead;
     private final EvalPredictions predictions;
+    private final EvalPredictions validation;
     private final double genericAccuracy;
     private final PersonalisationJob.BnDecision bn;
     private final Timing timing;
@@ -54,7 +57,7 @@ public final class PersonalisationResult implements AutoCloseable {
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, EvalPredictions predictions,
-                          double genericAccuracy, PersonalisationJob.BnDecision bn, Timing timing,
+                          EvalPredictions validation, double genericAccuracy, PersonalisationJob.BnDecision bn, Timing timing,
                           boolean cacheSpilled, long cacheHeapBytes, long cacheSpilledBytes) {
         this.backboneId = bb.id();
         this.backboneSha256 = bb.parametersSha256();
@@ -65,6 +68,7 @@ public final class PersonalisationResult implements AutoCloseable {
         this.heads = List.copyOf(heads);
         this.finalHead = finalHead;
         this.predictions = predictions;
+        this.validation = validation;
         this.genericAccuracy = genericAccuracy;
         this.bn = bn;
         this.timing = timing;
@@ -92,6 +96,13 @@ public final class PersonalisationResult implements AutoCloseable {
     public ExitHead finalHead() { return finalHead; }
 
     public EvalPredictions predictions() { return predictions; }
+
+    /**
+     * Out-of-fold predictions on the training images (every image predicted by heads that did not train on
+     * it), in the same exit order as {@link #predictions()}; what choices are made on. Null when validation is
+     * off or there are too few training images.
+     */
+    public EvalPredictions validation() { return validation; }
 
     /** Accuracy of the unmodified backbone over all its classes on the evaluation images (NaN if unlabelled). */
     public double genericAccuracy() { return genericAccuracy; }

@@ -101,6 +101,22 @@ public final class Targets {
     }
 
 
+    /** A copy without targets on the given rows (cross-fitting: those rows are predicted, not trained on). */
+    Targets without(boolean[] heldOut) {
+        Targets t = new Targets(hard.length, k);
+        for (int i = 0; i < hard.length; i++) {
+            if (!heldOut[i]) {
+                t.hard[i] = hard[i];
+                t.soft[i] = soft[i];
+                t.weight[i] = weight[i];
+            }
+        }
+        t.labelled = labelled;
+        t.pseudo = pseudo;
+        t.distilled = distilled;
+        return t;
+    }
+
     /** Number of training images with any target. */
     public int used() {
         int u = 0;

@@ -4,6 +4,7 @@ import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.eval.Confidence;
 import org.persephonee.core.eval.Curve;
+import org.persephonee.core.eval.Cascade;
 import org.persephonee.core.eval.Evaluation;
 import org.persephonee.core.eval.LatencyProfile;
 import org.persephonee.core.eval.OperatingPoint;
@@ -114,6 +115,9 @@ public final class PersonalisePipeline {
             e.put("stage", h.stage());
             e.put("head", h.head().id());
             e.put("accuracy", r.exitAccuracy(j));
+            if (r.validation() != null) {
+                e.put("validation_accuracy", r.validation().accuracy(r.validation().exit(j)));
+            }
             e.put("macs", h.macs());
             e.put("params", h.params());
             e.put("head_ms", o.profile().headMs(h));
@@ -121,6 +125,16 @@ public final class PersonalisePipeline {
             exits.add(e);
         }
         m.put("exits", exits);
+        // the best single head on the evaluation images, for comparison with the operating point
+        String bestName = "final";
+        double bestAcc = r.finalAccuracy();
+        for (int j = 0; j < r.heads().size(); j++) {
+            if (r.exitAccuracy(j) > bestAcc + 1e-12) {
+                bestAcc = r.exitAccuracy(j);
+                bestName = r.heads().get(j).stage() + ":" + r.heads().get(j).head().id();
+            }
+        }
+        m.put("best_head", Map.of("head", bestName, "accuracy", bestAcc));
         OperatingPoint.Choice c = o.choice();
         Map<String, Object> op = new LinkedHashMap<>();
         op.put("accuracy", c.cascade().accuracy());
@@ -142,6 +156,44 @@ public final class PersonalisePipeline {
             sel.add(e);
         }
         op.put("exits", sel);
+        OperatingPoint.Reference ref = c.reference();
+        if (ref != null) {
+            Map<String, Object> rm = new LinkedHashMap<>();
+            rm.put("head", ref.exit() < 0 ? "final" : r.heads().get(ref.exit()).stage() + ":"
+                    + r.heads().get(ref.exit()).head().id());
+            rm.put("accuracy", ref.accuracy());
+            OperatingPoint.Choice on = o.selection().chosenOn();
+            if (on != null && on.reference() != null) {
+                Cascade labelled = o.evaluation().validationLabelledCascade();
+                rm.put("validation_accuracy", on.reference().exit() < 0 ? labelled.finalAccuracy()
+                        : labelled.evaluate(new int[] {on.reference().exit()}, 0.0).accuracy());
+            }
+            op.put("reference", rm);
+        }
+        OperatingPoint.Choice on = o.selection().chosenOn();
+        if (on != null) {
+            Map<String, Object> v = new LinkedHashMap<>();
+            org.persephonee.core.personalise.EvalPredictions vp = r.validation();
+            Cascade labelled = o.evaluation().validationLabelledCascade();
+            boolean agreement = vp.forSelection() != vp;
+            v.put("images", vp.size());
+            v.put("labelled_images", vp.labelled() ? vp.scoredCount() : 0);
+            v.put("folds", r.config().validationFolds());
+            v.put("scoring", !vp.labelled() ? "agreement with the personalised final exit (no labels)"
+                    : agreement ? "labels where given, agreement with the personalised final exit elsewhere (fewer than "
+                    + org.persephonee.core.personalise.EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels)"
+                    : "labels");
+            // the estimate a user without test images gets: the chosen cascade on the out-of-fold labels
+            v.put("accuracy", labelled.evaluate(on.cascade().exits(), on.cascade().thresholds()).accuracy());
+            v.put("final_accuracy", labelled.finalAccuracy());
+            v.put("speedup", on.speedup());
+            v.put("mac_speedup", on.macSpeedup());
+            op.put("chosen_on", vp.size() + " training images, out of fold (" + r.config().validationFolds()
+                    + " folds; scored by " + v.get("scoring") + "): the evaluation images only score the choice");
+            op.put("validation", v);
+        } else {
+            op.put("chosen_on", "the evaluation images themselves (no validation folds)");
+        }
         op.put("search", o.selection().search().display());
         if (o.selection().validation() != null) {
             // thresholds picked on one half of the evaluation images, scored on the other (both ways)
@@ -166,6 +218,7 @@ public final class PersonalisePipeline {
         t.put("head_training_s", r.timing().headTraining());
         t.put("training_s", r.timing().training());
         t.put("evaluation_s", r.timing().evaluation());
+        t.put("validation_s", r.timing().validation());
         t.put("total_s", r.timing().total());
         m.put("timing", t);
         Map<String, Object> cache = new LinkedHashMap<>();
