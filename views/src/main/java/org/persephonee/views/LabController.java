@@ -558,7 +558,9 @@ public final class LabController {
         OperatingPoint.Validation v = o.selection().validation();
         String cv = v == null ? "" : String.format(Locale.ROOT, "; %.1f points below the final exit on held-out "
                 + "halves", v.dropPoints());
-        model.status.set(o.result().scoredOnLabels()
+        List<String> problems = PersonalisePipeline.problems(o);
+        model.status.set((problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ")
+                + (o.result().scoredOnLabels()
                 ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
                         + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
                 (System.nanoTime() - started) / 1e9, o.result().timing().training(),
@@ -568,7 +570,7 @@ public final class LabController {
                         + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
                         + "agreement at %.2fx lower latency (%s%s)", (System.nanoTime() - started) / 1e9,
                 o.result().timing().training(), 100 * c.accuracy(), o.choice().speedup(),
-                o.selection().search().display(), cv));
+                o.selection().search().display(), cv)));
         save();
     }
 
@@ -709,6 +711,15 @@ public final class LabController {
     }
 
     // ---------------------------------------------------------------- export
+
+    /**
+     * Why the last run's result looks broken (below the generic backbone, near chance), one sentence each;
+     * empty when nothing is wrong or no run is open. The lab asks before exporting such a result.
+     */
+    public List<String> exportWarnings() {
+        PersonalisePipeline.Outcome o = outcome;
+        return o == null ? List.of() : PersonalisePipeline.problems(o);
+    }
 
     /** Writes a deployment bundle with the current thresholds, in the background. */
     public void export(Path dir) {

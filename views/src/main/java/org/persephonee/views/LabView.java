@@ -312,6 +312,18 @@ public final class LabView {
     private void chooseExport() {
         DirectoryChooser dc = new DirectoryChooser();
         dc.setTitle("Export the tuned exit bundle to a folder");
+        List<String> warnings = controller.exportWarnings();
+        if (!warnings.isEmpty()) {
+            Alert a = new Alert(Alert.AlertType.CONFIRMATION, String.join("\n\n", warnings)
+                    + "\n\nExport this result anyway?", javafx.scene.control.ButtonType.CANCEL,
+                    javafx.scene.control.ButtonType.OK);
+            a.setTitle("This result looks broken");
+            a.setHeaderText("Personalisation did not work on these images");
+            a.initOwner(window);
+            if (a.showAndWait().filter(b -> b == javafx.scene.control.ButtonType.OK).isEmpty()) {
+                return;
+            }
+        }
         File f = dc.showDialog(window);
         if (f != null) {
             controller.export(exportTarget(f.toPath()));

@@ -51,6 +51,8 @@ public final class PersonaliseCommand implements Command {
                 + "  --device-profile FILE         latency profile JSON instead of measuring here\n"
                 + "  --cost ms|macs                what the operating point minimises (default ms)\n"
                 + "  --cache-budget-mb N           feature cache heap budget before spilling to disk (default 1024)\n"
+                + "  --force                       export even when the result looks broken (below the generic "
+                + "backbone or near chance)\n"
                 + "  --json                        print the report as JSON";
     }
 
@@ -60,7 +62,7 @@ public final class PersonaliseCommand implements Command {
                 "cache-budget-mb");
     }
 
-    @Override public Set<String> flagOptions() { return Set.of("json", "help", "no-refit"); }
+    @Override public Set<String> flagOptions() { return Set.of("json", "help", "no-refit", "force"); }
 
     @Override
     public int run(Args args, PrintStream out, PrintStream err) throws Exception {
@@ -137,12 +139,20 @@ public final class PersonaliseCommand implements Command {
                 err.println("data: " + ds);
                 try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, b.build(), opt, progress(err),
                         () -> false)) {
-                    Path bundle = BundleWriter.write(target, bb, o.result(), o.evaluation(), o.choice());
+                    List<String> problems = PersonalisePipeline.problems(o);
+                    problems.forEach(p -> err.println("warning: " + p));
+                    boolean write = problems.isEmpty() || args.flag("force");
+                    Path bundle = write ? BundleWriter.write(target, bb, o.result(), o.evaluation(), o.choice()) : null;
                     Map<String, Object> report = PersonalisePipeline.report(o, bundle);
                     if (args.flag("json")) {
                         out.println(Json.of(report));
                     } else {
                         printSummary(out, report);
+                    }
+                    if (!write) {
+                        err.println("error: nothing was exported to " + outDir + ": the result looks broken (see the "
+                                + "warnings); pass --force to export it anyway");
+                        return 1;
                     }
                 }
             }
@@ -240,6 +250,6 @@ public final class PersonaliseCommand implements Command {
         Map<String, Object> t = (Map<String, Object>) r.get("timing");
         out.printf(Locale.ROOT, "time: feature cache %.1f s, head training %.1f s%n", (double) t.get("feature_cache_s"),
                 (double) t.get("head_training_s"));
-        out.println("bundle: " + r.get("bundle"));
+        out.println("bundle: " + (r.get("bundle") == null ? "(not written)" : r.get("bundle")));
     }
 }

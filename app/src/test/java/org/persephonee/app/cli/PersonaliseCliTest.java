@@ -279,4 +279,29 @@ class PersonaliseCliTest {
         assertEquals(3, o.get("images").getAsInt());
         assertEquals(4, o.getAsJsonObject("unknown_class_images").get("Sneaker").getAsInt());
     }
+
+    @Test
+    void aResultNearChanceIsNotExportedWithoutForce() throws Exception {
+        Path p = persona("broken", 8, 4, true);
+        // the person's test photos are filed under the other class: whatever was learnt scores near zero
+        Path test = p.resolve("test");
+        Files.move(test.resolve("trouser"), test.resolve("tmp"));
+        Files.move(test.resolve("bag"), test.resolve("trouser"));
+        Files.move(test.resolve("tmp"), test.resolve("bag"));
+        Path out = tmp.resolve("broken-bundle");
+        String[] args = {"personalise", "--backbone", backbone.toString(), "--data", p.toString(), "--exits",
+            "block1:linear", "--epochs", "2", "--out", out.toString()};
+        CliTest.Run r = CliTest.cli(args);
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("warning: the result is near chance"), r.err());
+        assertTrue(r.err().contains("pass --force to export it anyway"), r.err());
+        assertFalse(Files.exists(out.resolve("exit-config.json")), "nothing may be written without --force");
+        assertClean(r);
+        String[] forced = java.util.Arrays.copyOf(args, args.length + 1);
+        forced[args.length] = "--force";
+        r = CliTest.cli(forced);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("warning: the result is near chance"), r.err());
+        assertTrue(Files.isRegularFile(out.resolve("exit-config.json")));
+    }
 }

@@ -95,6 +95,43 @@ public final class PersonalisePipeline {
         return new Outcome(r, profile, ev, sel.choice(), sel);
     }
 
+    /**
+     * Why this run's result should not be deployed, one plain sentence each; empty when nothing is wrong.
+     * Judged on the labelled evaluation images when there are some, else on the labelled out-of-fold
+     * training predictions: the operating point below the generic backbone (by more than the drop it was
+     * allowed), or within 5 points of chance (one over the number of classes).
+     */
+    public static List<String> problems(Outcome o) {
+        List<String> out = new ArrayList<>();
+        PersonalisationResult r = o.result();
+        double acc;
+        String where;
+        if (r.predictions().labelled()) {
+            acc = o.choice().cascade().accuracy();
+            where = "on " + r.evaluatedOn();
+        } else if (o.selection().chosenOn() != null && r.validation() != null && r.validation().labelled()) {
+            acc = o.evaluation().validationLabelledCascade().evaluate(o.choice().cascade().exits(),
+                    o.choice().cascade().thresholds()).accuracy();
+            where = "on the labelled training images, out of fold";
+        } else {
+            return out;
+        }
+        int k = r.labelSpace().size();
+        double chance = 1.0 / k;
+        double generic = r.genericAccuracy();
+        if (Double.isFinite(generic) && r.predictions().labelled()
+                && acc < generic - o.choice().maxDrop() / 100.0 - 1e-9) {
+            out.add(String.format(java.util.Locale.ROOT, "personalisation made it worse: %.1f%% %s, the generic "
+                    + "backbone gets %.1f%%", 100 * acc, where, 100 * generic));
+        }
+        if (acc < chance + 0.05) {
+            out.add(String.format(java.util.Locale.ROOT, "the result is near chance: %.1f%% %s, chance with %d "
+                    + "classes is %.1f%% (the inferred classes or the teacher are probably wrong: label some images)",
+                    100 * acc, where, k, 100 * chance));
+        }
+        return out;
+    }
+
     /** The report the CLI prints with {@code --json} (accuracies as fractions). */
     public static Map<String, Object> report(Outcome o, Path bundle) {
         PersonalisationResult r = o.result();
@@ -234,6 +271,7 @@ public final class PersonalisePipeline {
                 o.profile().iqrMs().get(LatencyProfile.CLASSIFIER)));
         m.put("latency_ms", lat);
         m.put("provenance", r.provenance());
+        m.put("problems", problems(o));
         m.put("bundle", bundle == null ? null : bundle.toString());
         return m;
     }
