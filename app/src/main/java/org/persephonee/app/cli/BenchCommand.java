@@ -410,8 +410,10 @@ public final class BenchCommand implements Command {
                 continue;
             }
             Object ve = r.get("validation_estimate");
-            String val = ve instanceof Map<?, ?> v ? String.format(Locale.ROOT, "(%.1f%% at %.2fx, %s labelled)",
-                    100 * (double) v.get("accuracy"), (double) v.get("speedup"), v.get("labelled_images")) : "(none)";
+            String val = ve instanceof Map<?, ?> v ? ((int) v.get("labelled_images") == 0
+                    ? String.format(Locale.ROOT, "(no labels; %.2fx)", (double) v.get("speedup"))
+                    : String.format(Locale.ROOT, "(%.1f%% at %.2fx, %s labelled)", 100 * (double) v.get("accuracy"),
+                    (double) v.get("speedup"), v.get("labelled_images"))) : "(none)";
             sb.append(String.format(Locale.ROOT, "| %s | %s | %.1f%% %s | %+.1f pts | %.2f | %.1fx |%n", r.get("persona"),
                     r.get("labels"), 100 * ((double) r.get("best_head_accuracy")
                             + (double) r.get("operating_point_minus_best_head_points") / 100), val,
