@@ -216,8 +216,8 @@ public final class PersonalisePipeline {
             v.put("images", vp.size());
             v.put("labelled_images", vp.labelled() ? vp.scoredCount() : 0);
             v.put("folds", r.config().validationFolds());
-            v.put("scoring", !vp.labelled() ? "agreement with the ensemble of all heads (no labels)"
-                    : agreement ? "labels where given, agreement with the ensemble of all heads elsewhere (fewer than "
+            v.put("scoring", !vp.labelled() ? "agreement with the later exits' ensemble (no labels)"
+                    : agreement ? "labels where given, agreement with the later exits' ensemble elsewhere (fewer than "
                     + org.persephonee.core.personalise.EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels)"
                     : "labels");
             // the estimate a user without test images gets: the chosen cascade on the out-of-fold labels
