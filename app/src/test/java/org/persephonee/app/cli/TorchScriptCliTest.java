@@ -39,7 +39,9 @@ class TorchScriptCliTest {
         Path out = tmp.resolve("bundle");
         CliTest.Run r = CliTest.cli("personalise", "--backbone", BUNDLE.toString(), "--data", NIGHT_OWL.toString(),
                 "--exits", "features.2:conv,features.6:linear", "--labels", "0.1", "--epochs", "4", "--seed", "3",
-                "--out", out.toString(), "--json");
+                "--out", out.toString(), "--json", "--force");
+        // --force: with 10 labels this backbone, already strong on night-owl, can end a point or two below its
+        // generic accuracy, which the run flags (and would not export without --force)
         assertEquals(0, r.code(), r.err());
         JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
         double generic = o.get("generic_accuracy").getAsDouble();
