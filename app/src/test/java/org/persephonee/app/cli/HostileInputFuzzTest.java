@@ -163,18 +163,6 @@ class HostileInputFuzzTest {
         return r;
     }
 
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path q = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(q);
-                } else {
-                    Files.copy(p, q);
-                }
-            }
-        }
-    }
 
     @Test
     void damagedImagesAreDecodedOrRefusedWithTheirName() throws Exception {
@@ -216,7 +204,7 @@ class HostileInputFuzzTest {
     void randomLabelsCsvRowsNeverFailTheImport() throws Exception {
         Random r = new Random(SEED + 1);
         Path p = tmp.resolve("csv-persona");
-        copyTree(persona.resolve("labelled").resolve("bag"), p.resolve("unlabelled"));
+        org.persephonee.core.util.FileTrees.copy(persona.resolve("labelled").resolve("bag"), p.resolve("unlabelled"));
         List<String> names = list(p.resolve("unlabelled")).stream().map(f -> "unlabelled/" + f.getFileName()).toList();
         String[] paths = {"../outside.png", "/etc/passwd", "", "\"quoted, with comma.png\"", "unlabelled",
             "unlabelled/missing.png", "ünïcödé.png", "a".repeat(300)};
@@ -248,7 +236,7 @@ class HostileInputFuzzTest {
         int refused = 0;
         for (int i = 0; i < 40; i++) {
             Path dir = tmp.resolve("manifest-" + i);
-            copyTree(backbone, dir);
+            org.persephonee.core.util.FileTrees.copy(backbone, dir);
             String mutated = r.nextInt(3) == 0
                     ? new String(mutateBytes(json.getBytes(StandardCharsets.UTF_8), r), StandardCharsets.UTF_8)
                     : mutateJson(json, r);
@@ -258,7 +246,7 @@ class HostileInputFuzzTest {
         }
         assertTrue(refused >= 10, "only " + refused + " of 40 damaged manifests refused");
         Path dir = tmp.resolve("params-damaged");
-        copyTree(backbone, dir);
+        org.persephonee.core.util.FileTrees.copy(backbone, dir);
         Files.write(dir.resolve("backbone.params"), mutateBytes(Files.readAllBytes(dir.resolve("backbone.params")), r));
         run("inspect of damaged parameters", "inspect", "--backbone", dir.toString());
     }
@@ -274,7 +262,7 @@ class HostileInputFuzzTest {
         int refused = 0;
         for (int i = 0; i < 40; i++) {
             Path dir = tmp.resolve("bundle-" + i);
-            copyTree(bundle, dir);
+            org.persephonee.core.util.FileTrees.copy(bundle, dir);
             String what;
             if (i % 5 == 4) {
                 Path w = dir.resolve(weights.get(r.nextInt(weights.size())).getFileName());

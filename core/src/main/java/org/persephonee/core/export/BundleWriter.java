@@ -286,7 +286,7 @@ public final class BundleWriter {
         src.exits = kept;
         src.expected = new LinkedHashMap<>(expected);
         return publish(out, tmp -> {
-            copyTree(source.resolve(src.backbone.path), tmp.resolve(src.backbone.path));
+            org.persephonee.core.util.FileTrees.copy(source.resolve(src.backbone.path), tmp.resolve(src.backbone.path));
             for (ExitConfig.Exit e : kept) {
                 Files.copy(source.resolve(e.weights), tmp.resolve(e.weights));
             }
@@ -736,19 +736,6 @@ public final class BundleWriter {
 
     private static String mb(long bytes) {
         return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024.0));
-    }
-
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path q = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(q);
-                } else {
-                    Files.copy(p, q);
-                }
-            }
-        }
     }
 
     /** Copies the backbone's files byte for byte (so its hash holds), or saves it when it has no folder. */

@@ -60,16 +60,7 @@ class StageBundleTest {
 
     private Path copy(String name) throws IOException {
         Path dst = tmp.resolve(name);
-        try (Stream<Path> s = Files.walk(DIR)) {
-            for (Path p : s.toList()) {
-                Path q = dst.resolve(DIR.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(q);
-                } else {
-                    Files.copy(p, q);
-                }
-            }
-        }
+        org.persephonee.core.util.FileTrees.copy(DIR, dst);
         return dst;
     }
 

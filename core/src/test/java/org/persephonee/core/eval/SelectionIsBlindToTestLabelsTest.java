@@ -32,18 +32,6 @@ class SelectionIsBlindToTestLabelsTest {
     @TempDir
     Path tmp;
 
-    private static void copy(Path from, Path to) throws Exception {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path q = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(q);
-                } else {
-                    Files.copy(p, q);
-                }
-            }
-        }
-    }
 
     @Test
     void relabellingTheTestImagesChangesTheScoreButNotTheChoice() throws Exception {
@@ -63,7 +51,7 @@ class SelectionIsBlindToTestLabelsTest {
             // the adversarial relabelling: every test image the chosen bar head gets right moves to another
             // class's folder, so on the test labels that head becomes the worst one
             Path relabelled = tmp.resolve("q");
-            copy(persona, relabelled);
+            org.persephonee.core.util.FileTrees.copy(persona, relabelled);
             int refExit = a.choice().reference().exit();
             var preds = a.result().predictions();
             float[][] refProbs = refExit < 0 ? preds.finalExit() : preds.exit(refExit);

@@ -226,16 +226,7 @@ class BundleRoundTripTest {
 
     private static Path copyBundle(String name) throws Exception {
         Path dst = tmp.resolve(name);
-        try (var s = Files.walk(bundle)) {
-            for (Path p : s.toList()) {
-                Path q = dst.resolve(bundle.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(q);
-                } else {
-                    Files.copy(p, q);
-                }
-            }
-        }
+        org.persephonee.core.util.FileTrees.copy(bundle, dst);
         return dst;
     }
 }
