@@ -556,8 +556,17 @@ public final class LabController {
         recompute();
         keepRun(o);
         OperatingPoint.Validation v = o.selection().validation();
-        String cv = v == null ? "" : String.format(Locale.ROOT, "; %.1f points below the final exit on held-out "
-                + "halves", v.dropPoints());
+        OperatingPoint.Choice on = o.selection().chosenOn();
+        String cv;
+        if (on != null && o.result().validation().labelled()) {
+            // the figure a person without test photos gets: the choice on their own labelled photos, out of fold
+            cv = String.format(Locale.ROOT, "; validation estimate %.1f%% at %.2fx on %d labelled training images, "
+                    + "out of fold", 100 * o.evaluation().validationLabelledCascade().evaluate(on.cascade().exits(),
+                    on.cascade().thresholds()).accuracy(), on.speedup(), o.result().validation().scoredCount());
+        } else {
+            cv = v == null ? "" : String.format(Locale.ROOT, "; %.1f points below the best head on held-out halves",
+                    v.dropPoints());
+        }
         List<String> problems = PersonalisePipeline.problems(o);
         model.status.set((problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ")
                 + (o.result().scoredOnLabels()
