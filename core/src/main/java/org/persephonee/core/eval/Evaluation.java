@@ -16,6 +16,10 @@ public final class Evaluation {
     private final List<String> exitNames;
     private final LatencyProfile profile;
     private final Backbone backbone;
+    /** Out-of-fold predictions on the training images as choices score them ({@code forSelection}), or null. */
+    private final Cascade validation;
+    /** The same scored on their labels only (for reports), or null. */
+    private final Cascade validationLabelled;
 
     /**
      * Prepares an evaluation.
@@ -56,17 +60,8 @@ public final class Evaluation {
         this.validationLabelled = r.validation() == null ? null : new Cascade(r.validation(), ms, macs, confidence);
     }
 
-    /** The out-of-fold predictions scored on their labels only (for reporting), or null without validation. */
-    private final Cascade validationLabelled;
-
-    /** The cascade over the out-of-fold predictions scored by labels alone, or null. */
+    /** The cascade over the out-of-fold predictions scored by labels alone (for reports), or null. */
     public Cascade validationLabelledCascade() { return validationLabelled; }
-
-    /** The cascade over the out-of-fold predictions on the training images, or null without validation. */
-    private final Cascade validation;
-
-    /** The cascade choices are made on: the out-of-fold training predictions, or null. */
-    public Cascade validationCascade() { return validation; }
 
     public Cascade cascade() { return cascade; }
 
