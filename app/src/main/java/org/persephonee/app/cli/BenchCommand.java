@@ -166,14 +166,8 @@ public final class BenchCommand implements Command {
                         rows.add(row(persona.name(), lab, "personalised final exit", r.finalAccuracy(), exitCost,
                                 fullMs, 1.0));
                         // the best single head on the test images (the bar the operating point must stay near)
-                        int bestExit = -1;
-                        double bestAcc = r.finalAccuracy();
-                        for (int j = 0; j < r.heads().size(); j++) {
-                            if (r.exitAccuracy(j) > bestAcc + 1e-12) {
-                                bestAcc = r.exitAccuracy(j);
-                                bestExit = j;
-                            }
-                        }
+                        int bestExit = r.bestHead();
+                        double bestAcc = bestExit < 0 ? r.finalAccuracy() : r.exitAccuracy(bestExit);
                         double bestMs = bestExit < 0 ? fullMs : o.profile().cumulativeMs(bb, r.heads().get(bestExit)
                                 .stage()) + o.profile().headMs(r.heads().get(bestExit));
                         Map<String, Object> best = row(persona.name(), lab, "best single head ("

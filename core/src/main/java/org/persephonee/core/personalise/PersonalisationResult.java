@@ -107,6 +107,19 @@ public final class PersonalisationResult implements AutoCloseable {
     /** Accuracy of the unmodified backbone over all its classes on the evaluation images (NaN if unlabelled). */
     public double genericAccuracy() { return genericAccuracy; }
 
+    /** The most accurate single head on the evaluation images: an exit index, or -1 for the final exit (ties). */
+    public int bestHead() {
+        int best = -1;
+        double acc = finalAccuracy();
+        for (int j = 0; j < heads.size(); j++) {
+            if (exitAccuracy(j) > acc + 1e-12) {
+                acc = exitAccuracy(j);
+                best = j;
+            }
+        }
+        return best;
+    }
+
     /** Accuracy of the personalised final exit. */
     public double finalAccuracy() { return predictions.accuracy(predictions.finalExit()); }
 

@@ -163,15 +163,9 @@ public final class PersonalisePipeline {
         }
         m.put("exits", exits);
         // the best single head on the evaluation images, for comparison with the operating point
-        String bestName = "final";
-        double bestAcc = r.finalAccuracy();
-        for (int j = 0; j < r.heads().size(); j++) {
-            if (r.exitAccuracy(j) > bestAcc + 1e-12) {
-                bestAcc = r.exitAccuracy(j);
-                bestName = r.heads().get(j).stage() + ":" + r.heads().get(j).head().id();
-            }
-        }
-        m.put("best_head", Map.of("head", bestName, "accuracy", bestAcc));
+        int best = r.bestHead();
+        m.put("best_head", Map.of("head", best < 0 ? "final" : r.heads().get(best).stage() + ":"
+                + r.heads().get(best).head().id(), "accuracy", best < 0 ? r.finalAccuracy() : r.exitAccuracy(best)));
         OperatingPoint.Choice c = o.choice();
         Map<String, Object> op = new LinkedHashMap<>();
         op.put("accuracy", c.cascade().accuracy());
