@@ -260,31 +260,56 @@ public final class DataPane {
                 }
             });
             selection.addListener((javafx.collections.SetChangeListener<ImageItem>) c -> mark());
+            // the path tooltip is built when the pointer first rests on the cell: a Tooltip per cell and update
+            // made the first layout of a restored persona's grid hold the FX thread for seconds
+            setOnMouseEntered(e -> {
+                if (getItem() == null) {
+                    return;
+                }
+                if (getTooltip() == null) {
+                    setTooltip(new Tooltip());
+                }
+                getTooltip().setText(getItem().path().toString());
+            });
         }
 
         private void mark() {
-            getStyleClass().remove("selected");
-            if (getItem() != null && selection.contains(getItem())) {
-                getStyleClass().add("selected");
+            boolean selected = getItem() != null && selection.contains(getItem());
+            if (getStyleClass().contains("selected") != selected) {
+                if (selected) {
+                    getStyleClass().add("selected");
+                } else {
+                    getStyleClass().remove("selected");
+                }
             }
         }
 
         @Override
         protected void updateItem(ImageItem item, boolean empty) {
             super.updateItem(item, empty);
-            if (empty || item == null) {
-                setGraphic(null);
-                setTooltip(null);
-            } else {
+            // the graphic stays and is hidden when empty, and style classes change only when they must: a new
+            // graphic or style class re-applies CSS to the whole cell, which made laying out the grid slow
+            if (getGraphic() != box) {
+                setGraphic(box);
+            }
+            box.setVisible(!empty && item != null);
+            if (!empty && item != null) {
                 view.setImage(thumb(item));
                 badge.setText(item.label() == null ? "unlabelled" : item.label());
-                badge.getStyleClass().remove("unlabelled");
-                if (item.label() == null) {
-                    badge.getStyleClass().add("unlabelled");
+                boolean unlabelled = item.label() == null;
+                if (badge.getStyleClass().contains("unlabelled") != unlabelled) {
+                    if (unlabelled) {
+                        badge.getStyleClass().add("unlabelled");
+                    } else {
+                        badge.getStyleClass().remove("unlabelled");
+                    }
                 }
                 testBadge.setVisible(item.test());
-                setTooltip(new Tooltip(item.path().toString()));
-                setGraphic(box);
+                if (getTooltip() != null) {
+                    getTooltip().setText(item.path().toString());
+                }
+            } else {
+                view.setImage(null);
             }
             mark();
         }
