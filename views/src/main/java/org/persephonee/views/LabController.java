@@ -902,9 +902,13 @@ public final class LabController {
             applySetting(s, "temperature", v -> model.temperature.set(Double.parseDouble(v)));
             applySetting(s, "seed", v -> model.seed.set(Integer.parseInt(v)));
             applySetting(s, "max_drop", v -> model.maxDrop.set(Double.parseDouble(v)));
+            // one change for the whole list: every listener (counts, the grid, the detected label regime) runs once,
+            // not once per image
+            List<ImageItem> restoredImages = new ArrayList<>();
             for (WorkspaceState.Image i : s.images) {
-                model.images.add(new ImageItem(Path.of(i.path), i.label, i.test));
+                restoredImages.add(new ImageItem(Path.of(i.path), i.label, i.test));
             }
+            model.images.addAll(restoredImages);
         } finally {
             applying = false;
         }
