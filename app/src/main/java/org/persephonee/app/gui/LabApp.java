@@ -48,13 +48,18 @@ public final class LabApp extends Application {
         Path arg = getParameters().getRaw().isEmpty() ? null : Path.of(getParameters().getRaw().get(0));
         boolean argIsBackbone = arg != null && Files.isRegularFile(arg.resolve("backbone.json"));
         Path persona = Files.isDirectory(samplePersona) ? samplePersona : null;
-        if (argIsBackbone) {
-            // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
-            controller.restoreWith(loaded.state(), arg, persona);
-        } else {
-            controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null, persona,
-                    arg);
-        }
+        model.status.set("Restoring the workspace ...");
+        // restore after the first frame: the window paints its (empty) panes at once instead of staying white while
+        // the images and the grid are set up
+        Platform.runLater(() -> {
+            if (argIsBackbone) {
+                // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
+                controller.restoreWith(loaded.state(), arg, persona);
+            } else {
+                controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null, persona,
+                        arg);
+            }
+        });
     }
 
     private static Thread daemon(Runnable r, String name) {
