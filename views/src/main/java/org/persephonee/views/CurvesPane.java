@@ -16,6 +16,7 @@ import javafx.scene.control.ToggleGroup;
 import javafx.scene.layout.HBox;
 import javafx.scene.layout.Priority;
 import javafx.scene.layout.VBox;
+import javafx.scene.control.Button;
 import javafx.beans.property.ReadOnlyObjectWrapper;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
@@ -140,7 +141,22 @@ public final class CurvesPane {
             @Override
             public void chartMouseMoved(ChartMouseEventFX e) { }
         });
-        VBox top = new VBox(viewer);
+        // curves of a run whose exits are no longer the placed ones say so, dimmed, with a way to re-run
+        Label staleNote = new Label("These curves are from the last run, whose exits differ from the ones placed now: "
+                + "the table and the chart no longer describe them.");
+        staleNote.setWrapText(true);
+        Button rerun = new Button("▶ Personalise again");
+        rerun.setOnAction(e -> controller.startPersonalise());
+        rerun.disableProperty().bind(model.running.or(javafx.beans.binding.Bindings.isEmpty(model.exits)));
+        rerun.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
+        HBox stale = new HBox(8, staleNote, rerun);
+        stale.getStyleClass().add("stale-note");
+        stale.setStyle("-fx-background-color: #fff3cd; -fx-padding: 6; -fx-alignment: center-left;");
+        HBox.setHgrow(staleNote, Priority.ALWAYS);
+        stale.visibleProperty().bind(model.curvesStale);
+        stale.managedProperty().bind(model.curvesStale);
+        viewer.opacityProperty().bind(javafx.beans.binding.Bindings.when(model.curvesStale).then(0.35).otherwise(1.0));
+        VBox top = new VBox(stale, viewer);
         VBox.setVgrow(viewer, Priority.ALWAYS);
         VBox bottom = new VBox(4, controls, summary, table);
         VBox.setVgrow(table, Priority.ALWAYS);

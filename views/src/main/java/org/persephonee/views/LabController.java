@@ -702,8 +702,12 @@ public final class LabController {
         Evaluation ev = model.evaluation.get();
         if (ev == null) {
             model.current.set(null);
+            model.curvesStale.set(false);
             return;
         }
+        Set<String> placed = new HashSet<>();
+        model.exits.forEach(e -> placed.add(e.key()));
+        model.curvesStale.set(!placed.equals(new HashSet<>(ev.exitNames())));
         List<Integer> idx = new ArrayList<>();
         List<Double> th = new ArrayList<>();
         List<String> names = ev.exitNames();

@@ -60,6 +60,8 @@ public final class LabModel {
     public final DoubleProperty genericAccuracy = new SimpleDoubleProperty(Double.NaN);
     public final BooleanProperty curvesInMacs = new SimpleBooleanProperty(false);
     public final BooleanProperty resultsFinal = new SimpleBooleanProperty(false);
+    /** True when the curves come from a run whose exits differ from the ones placed now (after Clear, Auto, a drop). */
+    public final BooleanProperty curvesStale = new SimpleBooleanProperty(false);
     /** Evaluation image files, in the order of the evaluation's prediction rows. */
     public final ObjectProperty<java.util.List<java.nio.file.Path>> evalPaths = new SimpleObjectProperty<>(
             java.util.List.of());

@@ -304,6 +304,13 @@ class LabUiTest {
         try (EarlyExitModel m = EarlyExitModel.load(again)) {
             assertEquals(model.current.get().exits().length, m.exitStages().size());
         }
+
+        // after Clear the curves belong to exits that are no longer placed: they say so, dimmed
+        assertFalse(model.curvesStale.get(), "the curves match the placed exits");
+        robot.interact(() -> model.exits.clear());
+        WaitForAsyncUtils.waitForFxEvents();
+        assertTrue(model.curvesStale.get(), "cleared exits make the last run's curves stale");
+        assertTrue(robot.lookup(".stale-note").queryAs(javafx.scene.Node.class).isVisible());
     }
 
     @Test
