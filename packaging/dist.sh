@@ -19,10 +19,12 @@ cp "$app/persephonee-app.jar" "$stage/"
 cp "$app"/lib/*.jar "$stage/"
 # the sample backbone and personas travel with the image (first start opens them)
 cp -r "$here/sample-models" "$here/sample-data" "$stage/"
+# the menu entry template (Exec=@BIN@); the .deb's postinst fills in /opt/persephonee/bin/persephonee
+cp "$here/packaging/persephonee.desktop" "$stage/"
 
-common=(--name persephonee --app-version "$version" --vendor "PersEPhonEE Lab"
-  --description "Early-exit CNN personalisation lab"
-  --input "$stage" --main-jar persephonee-app.jar --main-class org.persephonee.app.Launcher
+meta=(--name persephonee --app-version "$version" --vendor "PersEPhonEE Lab"
+  --description "Early-exit CNN personalisation lab")
+common=("${meta[@]}" --input "$stage" --main-jar persephonee-app.jar --main-class org.persephonee.app.Launcher
   --icon "$here/packaging/persephonee.png"
   --java-options "-Dpersephonee.home=\$APPDIR -Dai.djl.offline=true -DOPT_OUT_TRACKING=true -Xss4m"
   --add-modules java.base,java.desktop,java.logging,java.management,java.naming,java.prefs,java.scripting,java.sql,java.xml,jdk.unsupported,jdk.jfr,java.net.http,jdk.zipfs
@@ -33,9 +35,19 @@ echo "dist: app image at $dist/persephonee ($(du -sh "$dist/persephonee" | cut -
 
 if command -v dpkg-deb >/dev/null 2>&1 && command -v fakeroot >/dev/null 2>&1; then
   rm -f "$dist"/persephonee_*.deb
-  "$jpackage_bin" --type deb --dest "$dist" "${common[@]}" --linux-shortcut --linux-menu-group Education \
-    --linux-app-category science
-  echo "dist: $(ls "$dist"/persephonee_*.deb)"
+  # The .deb packs the app image above (no second jlink). No --linux-shortcut and no --icon here: either
+  # makes jpackage add its own menu entry, whose scripts call xdg-desktop-menu (exits 3 on a minimal
+  # Debian, leaving dpkg half-configured) and make the package depend on xdg-utils. packaging/deb/postinst
+  # and prerm copy the menu entry and icon (already in the image) instead, never failing the install.
+  "$jpackage_bin" --type deb --dest "$dist" --app-image "$dist/persephonee" "${meta[@]}" --install-dir /opt \
+    --resource-dir "$here/packaging/deb" --linux-app-category science
+  deb="$(ls "$dist"/persephonee_*.deb)"
+  # jpackage falls back to its own scripts silently when it does not find ours: refuse such a package
+  case "$(dpkg-deb -I "$deb" postinst)" in *persephonee.desktop*) ;;
+    *) echo "dist: $deb does not carry packaging/deb/postinst" >&2; exit 1 ;; esac
+  case "$(dpkg-deb -f "$deb" Depends)" in *xdg-utils*)
+    echo "dist: $deb depends on xdg-utils (jpackage added its own menu entry)" >&2; exit 1 ;; esac
+  echo "dist: $deb ($(du -h "$deb" | cut -f1))"
 else
   echo "dist: dpkg-deb or fakeroot missing, no .deb built"
 fi
