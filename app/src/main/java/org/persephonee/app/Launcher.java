@@ -37,6 +37,7 @@ public final class Launcher {
                         + "Run it in a desktop session (or under Xvfb), or use a subcommand: persephonee help");
                 System.exit(2);
             }
+            org.persephonee.views.StartupTimeline.mark("main");
             org.persephonee.app.gui.LabApp.launchLab(folder ? new String[] {Path.of(args[0]).toAbsolutePath()
                     .toString()} : new String[0]);
             System.exit(0);

@@ -128,6 +128,13 @@ public final class LabController {
 
     // ---------------------------------------------------------------- backbone
 
+    /**
+     * The last stage profile measured, and its backbone: written and read on the engine thread (a run started
+     * before the profile reached the model reads it there).
+     */
+    private LatencyProfile measuredProfile;
+    private Backbone measuredBackbone;
+
     /** Opens a backbone folder in the background, then measures its stages. */
     public void openBackbone(Path dir) {
         openBackbone(dir, null, null);
@@ -145,19 +152,21 @@ public final class LabController {
         engine.execute(() -> {
             try {
                 Backbone bb = BackboneIO.load(dir);
-                LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
+                StartupTimeline.mark("backbone loaded");
+                // the graph first, then the stages' latency (a second or more of timing rounds) behind it
                 Platform.runLater(() -> {
                     model.phase.set("");
                     model.progress.set(0);
                     Backbone old = model.backbone.get();
                     clearResults();
+                    model.stageProfile.set(null);
                     model.backbone.set(bb);
-                    model.stageProfile.set(profile);
+                    StartupTimeline.mark("backbone shown");
                     Set<String> names = new HashSet<>();
                     bb.stages().forEach(s -> names.add(s.name()));
                     model.exits.removeIf(e -> !names.contains(e.stage()) || isLast(bb, e.stage()));
-                    model.status.set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
-                            + String.format(Locale.ROOT, "%.1f ms per image here", profile.backboneMs()));
+                    model.status.set("Opened " + bb.name() + ": " + bb.stages().size()
+                            + " stages; measuring their latency here ...");
                     if (old != null && old != bb) {
                         engine.execute(old::close);
                     }
@@ -166,6 +175,20 @@ public final class LabController {
                     } else {
                         placeUnapplied();
                         save();
+                    }
+                });
+                LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
+                measuredProfile = profile;
+                measuredBackbone = bb;
+                Platform.runLater(() -> {
+                    if (model.backbone.get() != bb) {
+                        return;
+                    }
+                    model.stageProfile.set(profile);
+                    StartupTimeline.mark("stage latency measured");
+                    if (model.status.get().startsWith("Opened " + bb.name() + ":")) {
+                        model.status.set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
+                                + String.format(Locale.ROOT, "%.1f ms per image here", profile.backboneMs()));
                     }
                 });
             } catch (Exception e) {
@@ -420,9 +443,12 @@ public final class LabController {
 
                 @Override
                 public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
-                    Evaluation live = stageProfile == null ? null : Evaluation.live(bb, placements,
+                    // measured on this engine thread before the run when the backbone had just opened
+                    LatencyProfile profile = stageProfile != null ? stageProfile
+                            : measuredBackbone == bb ? measuredProfile : null;
+                    Evaluation live = profile == null ? null : Evaluation.live(bb, placements,
                             snapshot.classes(), stats.stream().anyMatch(s -> s.stage().equals("final")
-                                    && !s.head().equals("backbone")), stageProfile, snapshot,
+                                    && !s.head().equals("backbone")), profile, snapshot,
                             Confidence.MAX_SOFTMAX);
                     if (live != null) {
                         live.curves();  // swept here, not on the FX thread
@@ -670,6 +696,7 @@ public final class LabController {
                     model.evaluation.set(ev);
                     lastRunReady = true;
                     recompute();
+                    StartupTimeline.mark("last run restored");
                     model.status.set("Restored the last run: " + rec.exits.size() + " exits, curves and thresholds");
                 });
             } catch (Exception e) {
@@ -913,6 +940,7 @@ public final class LabController {
                 restoredImages.add(new ImageItem(Path.of(i.path), i.label, i.test));
             }
             model.images.addAll(restoredImages);
+            StartupTimeline.mark("workspace images listed");
         } finally {
             applying = false;
         }

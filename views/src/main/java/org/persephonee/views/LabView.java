@@ -64,7 +64,7 @@ public final class LabView {
     /** The FX-thread stall probe (reset it to measure an interaction). */
     public StallProbe probe() { return probe; }
 
-    /** The root node of the lab. */
+    /** The root node of the lab (on any thread, before it joins a showing window). */
     public Parent build() {
         dataPane = new DataPane(model, controller, v -> chooseImages());
         curvesPane = new CurvesPane(model, controller);
@@ -119,7 +119,6 @@ public final class LabView {
                 probe.freeze();
             }
         });
-        probe.start();
         root.sceneProperty().addListener((o, a, s) -> {
             if (s != null) {
                 s.windowProperty().addListener((oo, aa, w) -> window = w);
@@ -129,9 +128,18 @@ public final class LabView {
         return root;
     }
 
-    /** A scene with the lab and its style sheet. */
+    /**
+     * Starts what runs once the panes are on screen (the FX-thread stall probe). Call on the FX thread after
+     * {@link #build()}, which may run on any thread; {@link #scene()} does both.
+     */
+    public void started() {
+        probe.start();
+    }
+
+    /** A scene with the lab and its style sheet (on the FX thread). */
     public Scene scene() {
         Scene scene = new Scene(build(), 1400, 860);
+        started();
         scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
         return scene;
     }

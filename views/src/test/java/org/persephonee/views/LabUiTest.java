@@ -89,6 +89,7 @@ class LabUiTest {
         controller = new LabController(model, engine, io, store);
         view = new LabView(model, controller);
         BorderPane root = (BorderPane) view.build();
+        view.started();
         // a stand-in for the desktop's file manager: a node whose drag carries files
         fileSource = new Label("files");
         fileSource.setId("file-source");

@@ -65,6 +65,7 @@ class WorkspaceRestoreUiTest {
         controller = new LabController(model, engine, io, store);
         LabView view = new LabView(model, controller);
         Scene scene = new Scene(view.build(), 1400, 860);
+        view.started();
         scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
         stage.setScene(scene);
         stage.show();

@@ -2,6 +2,8 @@ package org.persephonee.app.gui;
 
 import javafx.application.Application;
 import javafx.application.Platform;
+import javafx.scene.Parent;
+import javafx.scene.Scene;
 import javafx.stage.Stage;
 import org.persephonee.app.cli.PretrainCommand;
 import org.persephonee.core.engine.Engines;
@@ -9,6 +11,7 @@ import org.persephonee.core.workspace.WorkspaceStore;
 import org.persephonee.views.LabController;
 import org.persephonee.views.LabModel;
 import org.persephonee.views.LabView;
+import org.persephonee.views.StartupTimeline;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,19 +29,66 @@ public final class LabApp extends Application {
 
     @Override
     public void start(Stage stage) {
+        StartupTimeline.mark("JavaFX started");
         Engines.configureOffline();
-        Path home = Path.of(System.getProperty("persephonee.home", ".")).toAbsolutePath().normalize();
-        WorkspaceStore store = new WorkspaceStore(WorkspaceStore.defaultDir());
-        WorkspaceStore.Loaded loaded = store.load();
         engine = Executors.newSingleThreadExecutor(r -> daemon(r, "engine"));
         io = Executors.newSingleThreadExecutor(r -> daemon(r, "workspace"));
-        LabModel model = new LabModel();
-        controller = new LabController(model, engine, io, store);
-        LabView view = new LabView(model, controller);
+        // a light window first, saying what the lab is doing; once it is out, the panes are built on their own
+        // thread (nodes may be built on any thread until they join a showing window) while the native engine loads
+        // and checks itself
+        StartingView starting = new StartingView();
+        Scene scene = new Scene(starting.root(), 1400, 860);
+        Thread build = new Thread(() -> {
+            try {
+                Path home = Path.of(System.getProperty("persephonee.home", ".")).toAbsolutePath().normalize();
+                WorkspaceStore store = new WorkspaceStore(WorkspaceStore.defaultDir());
+                WorkspaceStore.Loaded loaded = store.load();
+                StartupTimeline.mark("workspace file read");
+                LabModel model = new LabModel();
+                LabController c = new LabController(model, engine, io, store);
+                LabView view = new LabView(model, c);
+                // only the nodes: their CSS pass and layout stay on the FX thread (JavaFX measures text with
+                // shared state, so styling a second scene here corrupts the FX thread's text layout)
+                Parent root = view.build();
+                StartupTimeline.mark("lab panes built");
+                Platform.runLater(() -> show(stage, scene, view, root, model, c, loaded, home));
+            } catch (RuntimeException | Error e) {
+                System.err.println("persephonee: the lab's window could not be built");
+                e.printStackTrace();
+                Platform.runLater(() -> starting.failed(e));
+            }
+        }, "lab-build");
+        build.setDaemon(true);
+        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
         stage.setTitle("PersEPhonEE Lab");
-        stage.setScene(view.scene());
+        stage.setScene(scene);
         stage.setOnHidden(e -> Platform.exit());
         stage.show();
+        StartupTimeline.mark("window shown");
+        Runnable[] first = new Runnable[1];
+        first[0] = () -> {
+            StartupTimeline.mark("first frame laid out");
+            scene.removePostLayoutPulseListener(first[0]);
+            // the panes and the engine start once this frame is out: on two cores they would slow it down
+            build.start();
+            engine.execute(() -> {
+                try {
+                    Engines.pytorch();
+                    StartupTimeline.mark("engine ready");
+                } catch (RuntimeException e) {
+                    // opening the backbone reports it, with the file it concerns
+                }
+            });
+        };
+        scene.addPostLayoutPulseListener(first[0]);
+    }
+
+    private void show(Stage stage, Scene scene, LabView view, Parent root, LabModel model, LabController c,
+                      WorkspaceStore.Loaded loaded, Path home) {
+        controller = c;
+        scene.setRoot(root);
+        view.started();
+        StartupTimeline.mark("lab panes shown");
         if (loaded.problem() != null) {
             model.errors.add(loaded.problem());
         }
@@ -49,8 +99,8 @@ public final class LabApp extends Application {
         boolean argIsBackbone = arg != null && Files.isRegularFile(arg.resolve("backbone.json"));
         Path persona = Files.isDirectory(samplePersona) ? samplePersona : null;
         model.status.set("Restoring the workspace ...");
-        // restore after the first frame: the window paints its (empty) panes at once instead of staying white while
-        // the images and the grid are set up
+        // restore after the panes' first frame: the window paints them at once instead of staying blank while the
+        // images and the grid are set up
         Platform.runLater(() -> {
             if (argIsBackbone) {
                 // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
