@@ -169,6 +169,13 @@ public final class BundleWriter {
                 byte[] w = r.finalHead().saveWeights();
                 cfg.finalExit.sha256 = Hashes.sha256(w);
                 AtomicFiles.write(tmp.resolve(cfg.finalExit.weights), w);
+                if (r.retrained() != null) {
+                    cfg.finalExit.retrainedStages = new java.util.ArrayList<>(r.retrained().stages());
+                    cfg.finalExit.retrainedWeights = "retrained-stages.params";
+                    byte[] sw = r.retrained().saveWeights();
+                    cfg.finalExit.retrainedSha256 = Hashes.sha256(sw);
+                    AtomicFiles.write(tmp.resolve(cfg.finalExit.retrainedWeights), sw);
+                }
             } else {
                 cfg.finalExit.kind = "backbone";
                 cfg.finalExit.stage = bb.stages().get(bb.stages().size() - 1).name();

@@ -52,6 +52,14 @@ public final class ExitConfig {
         public Head head;
         public String weights;
         public String sha256;
+        /**
+         * The backbone's last stages, in order, that the final exit runs as a re-trained copy (the cascade's
+         * exits all sit before them); null or empty when it runs the backbone's own stages.
+         */
+        public List<String> retrainedStages;
+        /** The copy's weights and BatchNorm statistics (DJL parameter format), when {@link #retrainedStages} is set. */
+        public String retrainedWeights;
+        public String retrainedSha256;
     }
 
     /** BatchNorm statistics. */

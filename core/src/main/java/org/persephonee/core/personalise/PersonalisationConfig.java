@@ -29,6 +29,7 @@ public final class PersonalisationConfig {
     private final double holdoutFraction;
     private final boolean evalEveryEpoch;
     private final int validationFolds;
+    private final int retrainLast;
 
     private PersonalisationConfig(Builder b) {
         this.placements = List.copyOf(b.placements);
@@ -48,6 +49,7 @@ public final class PersonalisationConfig {
         this.holdoutFraction = b.holdoutFraction;
         this.evalEveryEpoch = b.evalEveryEpoch;
         this.validationFolds = b.validationFolds;
+        this.retrainLast = b.retrainLast;
     }
 
     public static Builder builder() { return new Builder(); }
@@ -59,7 +61,7 @@ public final class PersonalisationConfig {
                 .optLearningRate(learningRate).optWeightDecay(weightDecay).optBatchSize(batchSize)
                 .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
                 .optSpillDir(spillDir).optHoldoutFraction(holdoutFraction)
-                .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds);
+                .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast);
     }
 
     public List<ExitPlacement> placements() { return placements; }
@@ -103,6 +105,14 @@ public final class PersonalisationConfig {
      */
     public int validationFolds() { return validationFolds; }
 
+    /**
+     * How many of the backbone's last stages are re-trained (a copy, on the cached input of the first of them)
+     * under the re-fitted final head, which together become the personalised final exit; 0 keeps the frozen
+     * stages. Needs labels (like the re-fit) and a declarative backbone, and no exit on those stages. With
+     * cross-fitting on, the copy is kept only when its out-of-fold accuracy beats the frozen stages'.
+     */
+    public int retrainLast() { return retrainLast; }
+
     /** The config as JSON-ready key/values, for results and bundles. */
     public Map<String, Object> describe() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -121,6 +131,7 @@ public final class PersonalisationConfig {
         m.put("cache_budget_bytes", cacheBudgetBytes);
         m.put("holdout_fraction", holdoutFraction);
         m.put("validation_folds", validationFolds);
+        m.put("retrain_last", retrainLast);
         return m;
     }
 
@@ -143,6 +154,7 @@ public final class PersonalisationConfig {
         private double holdoutFraction = 0.2;
         private int validationFolds = 4;
         private boolean evalEveryEpoch = true;
+        private int retrainLast = 0;
 
         /** Required: the exits to train (at least one). */
         public Builder setPlacements(List<ExitPlacement> p) {
@@ -231,6 +243,12 @@ public final class PersonalisationConfig {
             return this;
         }
 
+        /** Last stages re-trained under the re-fitted final head (0: none). */
+        public Builder optRetrainLast(int n) {
+            this.retrainLast = n;
+            return this;
+        }
+
         /**
          * Builds the config.
          *
@@ -266,6 +284,9 @@ public final class PersonalisationConfig {
             }
             if (validationFolds != 0 && (validationFolds < 2 || validationFolds > 10)) {
                 throw new IllegalArgumentException("validation folds must be 0 (off) or 2-10, got " + validationFolds);
+            }
+            if (retrainLast < 0 || retrainLast > 8) {
+                throw new IllegalArgumentException("stages to re-train must be 0 (none) to 8, got " + retrainLast);
             }
             return new PersonalisationConfig(this);
         }

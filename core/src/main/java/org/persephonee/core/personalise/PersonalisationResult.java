@@ -45,6 +45,8 @@ public final class PersonalisationResult implements AutoCloseable {
     private final Targets targets;
     private final List<ExitHead> heads;
     private final ExitHead finalHead;
+    private final RetrainedStages retrained;
+    private final String retrainChoice;
     private final EvalPredictions predictions;
     private final EvalPredictions validation;
     private final double genericAccuracy;
@@ -56,7 +58,8 @@ public final class PersonalisationResult implements AutoCloseable {
     private final String date = java.time.Instant.now().toString();
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
-                          Targets targets, List<ExitHead> heads, ExitHead finalHead, EvalPredictions predictions,
+                          Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
+                          String retrainChoice, EvalPredictions predictions,
                           EvalPredictions validation, double genericAccuracy, PersonalisationJob.BnDecision bn, Timing timing,
                           boolean cacheSpilled, long cacheHeapBytes, long cacheSpilledBytes) {
         this.backboneId = bb.id();
@@ -67,6 +70,8 @@ public final class PersonalisationResult implements AutoCloseable {
         this.targets = targets;
         this.heads = List.copyOf(heads);
         this.finalHead = finalHead;
+        this.retrained = retrained;
+        this.retrainChoice = retrainChoice;
         this.predictions = predictions;
         this.validation = validation;
         this.genericAccuracy = genericAccuracy;
@@ -94,6 +99,18 @@ public final class PersonalisationResult implements AutoCloseable {
 
     /** The re-fitted final classifier, or null when the final exit is the backbone's classifier. */
     public ExitHead finalHead() { return finalHead; }
+
+    /**
+     * The re-trained copy of the backbone's last stage(s) under {@link #finalHead()}, or null when the final
+     * exit reads the frozen stages. When present, the personalised final exit is this copy and the head.
+     */
+    public RetrainedStages retrained() { return retrained; }
+
+    /**
+     * Whether re-trained stages were kept as the final exit and on what evidence (their out-of-fold accuracy
+     * against the frozen stages'), or null when none were trained or there was no validation.
+     */
+    public String retrainChoice() { return retrainChoice; }
 
     public EvalPredictions predictions() { return predictions; }
 
@@ -177,6 +194,10 @@ public final class PersonalisationResult implements AutoCloseable {
         m.put("batchnorm", PersonalisationJob.describe(bn));
         m.put("date", date);
         m.put("config", config.describe());
+        if (config.retrainLast() > 0) {
+            m.put("retrained_stages", retrained == null ? List.of() : retrained.stages());
+            m.put("retrain_choice", retrainChoice);
+        }
         return m;
     }
 
@@ -185,6 +206,9 @@ public final class PersonalisationResult implements AutoCloseable {
         heads.forEach(ExitHead::close);
         if (finalHead != null) {
             finalHead.close();
+        }
+        if (retrained != null) {
+            retrained.close();
         }
     }
 }

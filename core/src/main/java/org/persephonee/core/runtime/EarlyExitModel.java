@@ -55,9 +55,12 @@ public final class EarlyExitModel implements AutoCloseable {
     private final List<Integer> headStage = new ArrayList<>();
     private final double[] thresholds;
     private final ExitHead finalHead;
+    private final org.persephonee.core.personalise.RetrainedStages retrained;
+    private final int firstRetrained;
     private final Confidence confidence;
 
-    private EarlyExitModel(ExitConfig config, Backbone backbone, List<ExitHead> heads, ExitHead finalHead) {
+    private EarlyExitModel(ExitConfig config, Backbone backbone, List<ExitHead> heads, ExitHead finalHead,
+                           org.persephonee.core.personalise.RetrainedStages retrained) {
         this.config = config;
         this.backbone = backbone;
         this.labels = new PersonalLabelSpace(config.labels, config.labelBackboneIndex);
@@ -67,6 +70,9 @@ public final class EarlyExitModel implements AutoCloseable {
         }
         this.thresholds = config.exits.stream().mapToDouble(e -> e.threshold).toArray();
         this.finalHead = finalHead;
+        this.retrained = retrained;
+        this.firstRetrained = retrained == null ? Integer.MAX_VALUE
+                : backbone.stages().size() - retrained.stages().size();
         this.confidence = Confidence.valueOf(config.confidence.toUpperCase(Locale.ROOT));
     }
 
@@ -119,6 +125,7 @@ public final class EarlyExitModel implements AutoCloseable {
         }
         List<ExitHead> heads = new ArrayList<>();
         ExitHead fin = null;
+        org.persephonee.core.personalise.RetrainedStages retrained = null;
         try {
             if (!cfg.backbone.sha256.equalsIgnoreCase(bb.parametersSha256())) {
                 throw new BundleException(bbDir, "backbone weights do not match the bundle (SHA-256 "
@@ -161,18 +168,53 @@ public final class EarlyExitModel implements AutoCloseable {
                         cfg.labels.size());
                 loadHead(fin, inside(bundle, cfg.finalExit.weights, "final exit weights", cfgFile),
                         cfg.finalExit.sha256);
+                if (cfg.finalExit.retrainedStages != null && !cfg.finalExit.retrainedStages.isEmpty()) {
+                    retrained = loadRetrained(bundle, cfg, bb, heads, cfgFile);
+                }
             }
-            return new EarlyExitModel(cfg, bb, heads, fin);
+            return new EarlyExitModel(cfg, bb, heads, fin, retrained);
         } catch (BundleException | RuntimeException e) {
             heads.forEach(ExitHead::close);
             if (fin != null) {
                 fin.close();
+            }
+            if (retrained != null) {
+                retrained.close();
             }
             bb.close();
             if (e instanceof RuntimeException re) {
                 throw new BundleException(cfgFile, "cannot be used (" + re.getMessage() + ")", re);
             }
             throw (BundleException) e;
+        }
+    }
+
+    /** The re-trained copy of the backbone's last stages the final exit runs; checks names, order and exits. */
+    private static org.persephonee.core.personalise.RetrainedStages loadRetrained(Path bundle, ExitConfig cfg, Backbone bb,
+            List<ExitHead> heads, Path cfgFile) throws BundleException {
+        List<String> names = cfg.finalExit.retrainedStages;
+        int n = names.size();
+        int total = bb.stages().size();
+        if (n >= total || bb.isTorchScript()) {
+            throw new BundleException(cfgFile, "re-trained stages " + names + " do not fit backbone " + bb.id());
+        }
+        for (int j = 0; j < n; j++) {
+            if (!bb.stages().get(total - n + j).name().equals(names.get(j))) {
+                throw new BundleException(cfgFile, "re-trained stages " + names + " are not the backbone's last "
+                        + n + " stages");
+            }
+        }
+        for (ExitHead h : heads) {
+            if (bb.stage(h.stage()).index() >= total - n) {
+                throw new BundleException(cfgFile, "the exit at " + h.stage() + " sits on a re-trained stage");
+            }
+        }
+        Path f = inside(bundle, cfg.finalExit.retrainedWeights, "re-trained stage weights", cfgFile);
+        byte[] data = readChecked(f, cfg.finalExit.retrainedSha256);
+        try {
+            return org.persephonee.core.personalise.RetrainedStages.load(bb, n, data);
+        } catch (IOException | ai.djl.MalformedModelException | IllegalArgumentException e) {
+            throw new BundleException(f, "weights do not fit the re-trained stages (" + e.getMessage() + ")", e);
         }
     }
 
@@ -323,7 +365,9 @@ public final class EarlyExitModel implements AutoCloseable {
             NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
             int next = 0;
             for (Stage s : backbone.stages()) {
-                cur = s.block().forward(ps, cur, false);
+                cur = s.index() >= firstRetrained
+                        ? retrained.block().getChildren().values().get(s.index() - firstRetrained).forward(ps, cur, false)
+                        : s.block().forward(ps, cur, false);
                 while (next < heads.size() && headStage.get(next) == s.index()) {
                     float[] p = heads.get(next).forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
                     double c = confidence.of(p);
@@ -354,6 +398,9 @@ public final class EarlyExitModel implements AutoCloseable {
         heads.forEach(ExitHead::close);
         if (finalHead != null) {
             finalHead.close();
+        }
+        if (retrained != null) {
+            retrained.close();
         }
         backbone.close();
     }
