@@ -8,6 +8,7 @@ import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.data.PersonalImage;
 import org.persephonee.core.data.PersonaGenerator;
 import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.personalise.EvalPredictions;
 import org.persephonee.core.personalise.FullFineTune;
 import org.persephonee.core.personalise.LabelRegime;
 import org.persephonee.core.personalise.PersonalisationConfig;
@@ -35,6 +36,9 @@ import java.util.Set;
  * compares the generic backbone, exit-only personalisation and full fine-tuning.
  */
 public final class BenchCommand implements Command {
+    /** Stages re-trained in the bench's "exits + re-trained last stage" rows unless --retrain-last says. */
+    static final int DEFAULT_RETRAIN = 2;
+
     @Override public String name() { return "bench"; }
 
     @Override public String summary() { return "benchmark generic vs exit-only vs full fine-tuning on the sample personas"; }
@@ -48,6 +52,10 @@ public final class BenchCommand implements Command {
                 + "              the same stage bundle (default fmnist-mobilenetv2-ts) and persona (--persona, night-owl)\n"
                 + "  --epochs    epochs for both methods (default 10)\n"
                 + "  --repeats   training runs per method and row; the median time is reported (default 3)\n"
+                + "  --retrain-last N  also run exits + the last N stages re-trained from the cache under the\n"
+                + "              re-fitted final head (default " + DEFAULT_RETRAIN + "; 0 leaves the row out)\n"
+                + "  --persona   only this sample persona (default both)\n"
+                + "  --regimes   only these label regimes, comma-separated from 100%,~10%,0% (default all three)\n"
                 + "  --json      write every row and ratio as JSON\n"
                 + "  --markdown  write the table as markdown\n"
                 + "  --backbone  default sample-models/fmnist-resnet9\n"
@@ -58,7 +66,8 @@ public final class BenchCommand implements Command {
     }
 
     @Override public Set<String> valuedOptions() {
-        return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs", "data", "repeats", "persona");
+        return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs", "data", "repeats", "persona",
+                "regimes", "retrain-last");
     }
 
     @Override public Set<String> flagOptions() { return Set.of("quick", "busy", "peer", "help"); }
@@ -79,6 +88,16 @@ public final class BenchCommand implements Command {
         long seed = args.longValue("seed", 42);
         int epochs = args.intValue("epochs", quick ? 5 : 10);
         List<String> regimes = quick ? List.of("~10%") : List.of("100%", "~10%", "0%");
+        if (args.get("regimes") != null) {
+            regimes = List.of(args.get("regimes").split(","));
+            for (String r : regimes) {
+                if (!List.of("100%", "~10%", "0%").contains(r)) {
+                    throw new CliException("--regimes: unknown regime '" + r + "' (100%, ~10% or 0%)");
+                }
+            }
+        }
+        int retrainLast = args.intValue("retrain-last", DEFAULT_RETRAIN);
+        String only = args.get("persona");
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> ratios = new ArrayList<>();
         long t0 = System.nanoTime();
@@ -89,6 +108,9 @@ public final class BenchCommand implements Command {
         try (Backbone bb = BackboneIO.load(bbDir)) {
             warmUp(bb, bbDir, personas, seed, err);
             for (PersonaGenerator.Persona persona : PersonaGenerator.samples()) {
+                if (only != null && !only.equals(persona.name())) {
+                    continue;
+                }
                 Path dir = personas.resolve(persona.name());
                 if (!Files.isDirectory(dir)) {
                     throw new CliException(dir + ": sample persona missing (run make-personas)");
@@ -181,7 +203,16 @@ public final class BenchCommand implements Command {
                         rows.add(ex);
                         rows.add(row(persona.name(), lab, "full fine-tuning", ft.accuracy(), fullCost,
                                 backboneMs, backboneMs / fullMs));
+                        Map<String, Object> ens = ensembleRow(r, o, persona.name(), lab, "exit ensemble", exitCost);
+                        if (ens != null) {
+                            rows.add(ens);
+                        }
+                        Map<String, Object> retrainRatio = retrainLast > 0 ? retrainRows(bb, ds, cfg, retrainLast,
+                                quick, repeats, persona.name(), lab, fullCost, ft.accuracy(), rows, err) : null;
                         Map<String, Object> ratio = new LinkedHashMap<>();
+                        if (retrainRatio != null) {
+                            ratio.put("retrained", retrainRatio);
+                        }
                         ratio.put("persona", persona.name());
                         ratio.put("labels", lab);
                         if (independent != null) {
@@ -252,6 +283,145 @@ public final class BenchCommand implements Command {
         }
         err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));
         return 0;
+    }
+
+    /**
+     * The "exits + re-trained last stage(s)" rows: the same run with the last {@code n} stages re-trained from
+     * the cache under the re-fitted final head (exits on those stages left out), its final exit and operating
+     * point, timed like exit-only ({@code repeats} runs, the median).
+     *
+     * @return the ratios against full fine-tuning, or null when it cannot run
+     */
+    private static Map<String, Object> retrainRows(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg, int n,
+                                                   boolean quick, int repeats, String persona, String lab,
+                                                   double fullCost, double fullAcc, List<Map<String, Object>> rows,
+                                                   PrintStream err) throws Exception {
+        int first = bb.stages().size() - n;
+        PersonalisationConfig rc = cfg.toBuilder().setPlacements(cfg.placements().stream()
+                .filter(p -> bb.stage(p.stage()).index() < first).toList()).optRetrainLast(n).build();
+        String what = "exits + re-trained " + (n == 1 ? "last stage" : "last " + n + " stages");
+        PersonalisePipeline.Outcome run;
+        try {
+            run = PersonalisePipeline.run(bb, ds, rc, new PersonalisePipeline.Options(1.0,
+                    org.persephonee.core.eval.Confidence.MAX_SOFTMAX, false, null, quick ? 15 : 30),
+                    PersonalisationJob.SILENT, () -> false);
+        } catch (org.persephonee.core.personalise.PersonalisationException e) {
+            err.println("  " + what + ": cannot personalise: " + e.getMessage());
+            return null;
+        }
+        try (PersonalisePipeline.Outcome o = run) {
+            PersonalisationResult r = o.result();
+            double[] train = new double[repeats];
+            double[] val = new double[repeats];
+            train[0] = r.timing().training();
+            val[0] = r.timing().validation();
+            for (int k = 1; k < repeats; k++) {
+                try (PersonalisationResult again = new PersonalisationJob(bb, ds, rc).run(PersonalisationJob.SILENT,
+                        () -> false)) {
+                    train[k] = again.timing().training();
+                    val[k] = again.timing().validation();
+                }
+            }
+            double cost = median(train);
+            double valCost = median(val);
+            boolean done = r.retrained() != null;
+            String note = done ? "" : r.retrainChoice() == null ? " (not re-trained: no labels)"
+                    : " (frozen stages kept: re-trained ones lost out of fold)";
+            rows.add(row(persona, lab, what + ": final exit" + note,
+                    r.finalAccuracy(), cost, o.choice().finalMs(), 1.0));
+            Map<String, Object> op = row(persona, lab, what + ": operating point", o.choice().cascade().accuracy(),
+                    cost, o.choice().cascade().meanMs(), o.choice().speedup());
+            op.put("exits", PersonalisePipeline.report(o, null).get("operating_point"));
+            rows.add(op);
+            Map<String, Object> ens = ensembleRow(r, o, persona, lab, what + ": ensemble", cost);
+            if (ens != null) {
+                rows.add(ens);
+            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("stages", n);
+            m.put("retrained", done);
+            m.put("choice", r.retrainChoice());
+            m.put("final_accuracy", r.finalAccuracy());
+            m.put("operating_point_accuracy", o.choice().cascade().accuracy());
+            m.put("speedup", o.choice().speedup());
+            m.put("training_s", cost);
+            m.put("training_runs_s", train);
+            m.put("validation_s", valCost);
+            m.put("training_cost_full_over_retrained", fullCost / cost);
+            m.put("training_cost_full_over_retrained_with_validation", fullCost / (cost + valCost));
+            m.put("final_minus_full_points", 100 * (r.finalAccuracy() - fullAcc));
+            m.put("operating_point_minus_full_points", 100 * (o.choice().cascade().accuracy() - fullAcc));
+            err.printf(Locale.ROOT, "  %s: final %.3f  operating point %.3f at %.2fx  training %.2f s (+%.2f s "
+                            + "validation)  cost ratio %.1fx (%.1fx with validation)%n", what, r.finalAccuracy(),
+                    o.choice().cascade().accuracy(), o.choice().speedup(), cost, valCost, fullCost / cost,
+                    fullCost / (cost + valCost));
+            return m;
+        }
+    }
+
+    /**
+     * The exit ensemble yardstick (issue 13's "exit ensembles" candidate): the mean probabilities of the exits
+     * from one on, with or without the final exit, the start chosen on the out-of-fold predictions of the
+     * training images (ties to the later start); its accuracy on the test images. Latency: the whole backbone
+     * and every head it averages (no early exit).
+     *
+     * @return the row, or null without validation predictions
+     */
+    private static Map<String, Object> ensembleRow(PersonalisationResult r, PersonalisePipeline.Outcome o,
+                                                   String persona, String lab, String what, double trainS) {
+        EvalPredictions val = r.validation();
+        if (val == null) {
+            return null;
+        }
+        EvalPredictions sel = val.forSelection();
+        int n = r.heads().size();
+        int bestJ = -1;
+        boolean bestF = true;
+        double bestVal = -1;
+        for (int j = 0; j <= n; j++) {
+            for (boolean withFinal : new boolean[] {false, true}) {
+                if (j == n && !withFinal) {
+                    continue;
+                }
+                double a = sel.accuracy(ensemble(sel, j, withFinal));
+                if (a >= bestVal) {
+                    bestVal = a;
+                    bestJ = j;
+                    bestF = withFinal;
+                }
+            }
+        }
+        EvalPredictions test = r.predictions();
+        double acc = test.accuracy(ensemble(test, bestJ, bestF));
+        double ms = o.profile().backboneMs() + (bestF ? o.choice().finalMs() - o.profile().backboneMs() : 0);
+        for (int h = bestJ; h < n; h++) {
+            ms += o.profile().headMs(r.heads().get(h));
+        }
+        String from = bestJ < n ? r.heads().get(bestJ).stage() + (bestF ? "..final" : "..last exit") : "final";
+        Map<String, Object> row = row(persona, lab, what + " (" + from + ", chosen out of fold)", acc, trainS, ms,
+                o.choice().finalMs() / ms);
+        row.put("ensemble_validation_accuracy", bestVal);
+        return row;
+    }
+
+    /** Mean probabilities of exits {@code from..} (and the final exit). */
+    private static float[][] ensemble(EvalPredictions p, int from, boolean withFinal) {
+        float[][] out = new float[p.size()][];
+        for (int i = 0; i < p.size(); i++) {
+            float[] a = new float[p.classes()];
+            for (int h = from; h < p.exits().size(); h++) {
+                for (int k = 0; k < a.length; k++) {
+                    a[k] += p.exit(h)[i][k];
+                }
+            }
+            if (withFinal) {
+                for (int k = 0; k < a.length; k++) {
+                    a[k] += p.finalExit()[i][k];
+                }
+            }
+            out[i] = a;
+        }
+        return out;
     }
 
     /**

@@ -48,6 +48,9 @@ public final class PersonaliseCommand implements Command {
                 + "  --temperature T               distillation temperature (default 2)\n"
                 + "  --bn keep|adapt|auto          BatchNorm statistics (default auto)\n"
                 + "  --no-refit                    keep the backbone's classifier as the final exit\n"
+                + "  --retrain-last N              also re-train a copy of the last N stages under the re-fitted final\n"
+                + "                                exit, from the cached input of the first (default 0; needs labels\n"
+                + "                                and a declarative backbone; auto exits skip those stages)\n"
                 + "  --confidence max-softmax|entropy\n"
                 + "  --device-profile FILE         latency profile JSON instead of measuring here\n"
                 + "  --cost ms|macs                what the operating point minimises (default ms)\n"
@@ -60,7 +63,7 @@ public final class PersonaliseCommand implements Command {
     @Override public Set<String> valuedOptions() {
         return Set.of("backbone", "data", "out", "exits", "auto-head", "labels", "max-drop", "seed", "epochs", "lr",
                 "unlabelled", "pseudo-threshold", "temperature", "bn", "confidence", "device-profile", "cost",
-                "cache-budget-mb");
+                "cache-budget-mb", "retrain-last");
     }
 
     @Override public Set<String> flagOptions() { return Set.of("json", "help", "no-refit", "force"); }
@@ -90,6 +93,7 @@ public final class PersonaliseCommand implements Command {
                     .optUnlabelledRule(UnlabelledRule.valueOf(args.get("unlabelled", "both").toUpperCase(Locale.ROOT)))
                     .optBnMode(BnMode.valueOf(args.get("bn", "auto").toUpperCase(Locale.ROOT)))
                     .optRefitFinal(!args.flag("no-refit"))
+                    .optRetrainLast(args.intValue("retrain-last", 0))
                     .optCacheBudgetBytes(args.longValue("cache-budget-mb", 1024) * 1024 * 1024);
             String cost = args.get("cost", "ms");
             if (!cost.equals("ms") && !cost.equals("macs")) {
@@ -122,6 +126,12 @@ public final class PersonaliseCommand implements Command {
                     placements = exits.equals("auto")
                             ? ExitPlacement.auto(bb, HeadSpec.parse(args.get("auto-head", "grid")))
                             : ExitPlacement.parseList(exits);
+                    int retrain = args.intValue("retrain-last", 0);
+                    if (exits.equals("auto") && retrain > 0) {
+                        // auto exits stop before the re-trained stages (an exit there would read the frozen stage)
+                        int first = bb.stages().size() - retrain;
+                        placements = placements.stream().filter(p -> bb.stage(p.stage()).index() < first).toList();
+                    }
                     b.setPlacements(placements);
                     b.build();
                 } catch (IllegalArgumentException e) {
@@ -204,6 +214,10 @@ public final class PersonaliseCommand implements Command {
             out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * (double) r.get("generic_accuracy"));
             out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n",
                     100 * (double) r.get("personalised_final_accuracy"));
+            if (r.get("provenance") instanceof Map<?, ?> prov && prov.get("retrain_choice") != null) {
+                out.printf(Locale.ROOT, "  re-trained stages %s (%s)%n", prov.get("retrained_stages"),
+                        prov.get("retrain_choice"));
+            }
         } else {
             out.println("generic backbone accuracy:      unknown (no labels)");
             out.println("personalised final exit:        the teacher (no labels): every figure below is agreement "
