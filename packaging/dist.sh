@@ -21,12 +21,15 @@ cp "$app"/lib/*.jar "$stage/"
 cp -r "$here/sample-models" "$here/sample-data" "$stage/"
 # the menu entry template (Exec=@BIN@); the .deb's postinst fills in /opt/persephonee/bin/persephonee
 cp "$here/packaging/persephonee.desktop" "$stage/"
+# class-data sharing for the lab's start: the class list and the script that dumps the archive where the app lives
+cp "$here/packaging/lab-classes.lst" "$here/packaging/cds-dump.sh" "$stage/"
 
 meta=(--name persephonee --app-version "$version" --vendor "PersEPhonEE Lab"
   --description "Early-exit CNN personalisation lab")
 common=("${meta[@]}" --input "$stage" --main-jar persephonee-app.jar --main-class org.persephonee.app.Launcher
   --icon "$here/packaging/persephonee.png"
   --java-options "-Dpersephonee.home=\$APPDIR -Dai.djl.offline=true -DOPT_OUT_TRACKING=true -Xss4m"
+  --java-options "-XX:SharedArchiveFile=\$APPDIR/persephonee.jsa -Xshare:auto"
   --add-modules java.base,java.desktop,java.logging,java.management,java.naming,java.prefs,java.scripting,java.sql,java.xml,jdk.unsupported,jdk.jfr,java.net.http,jdk.zipfs
   --jlink-options "--strip-debug --no-man-pages --no-header-files")
 
@@ -51,3 +54,7 @@ if command -v dpkg-deb >/dev/null 2>&1 && command -v fakeroot >/dev/null 2>&1; t
 else
   echo "dist: dpkg-deb or fakeroot missing, no .deb built"
 fi
+
+# the class-data archive for this app image (after the .deb, which must not carry it: the archive is bound to
+# the class path it was dumped with, so the .deb's postinst dumps its own under /opt/persephonee)
+sh "$dist/persephonee/lib/app/cds-dump.sh" "$dist/persephonee/lib/app" || echo "dist: no class-data archive (the lab starts slower)"

@@ -17,7 +17,44 @@ public final class StartupTimeline {
     private static final boolean LOG = Boolean.getBoolean("persephonee.startupLog");
     private static final Map<String, Long> MARKS = new LinkedHashMap<>();
 
+    private static volatile double longestStallMs;
+    /** Milestones after which the start is over (a workspace without a last run never reaches the second). */
+    private static final java.util.List<String> END = java.util.List.of("stage latency measured", "last run restored");
+    private static javafx.animation.AnimationTimer stalls;
+
     private StartupTimeline() { }
+
+    /**
+     * Starts watching the FX thread for stalls (the longest gap between two frames), on the FX thread at the
+     * first window; {@link #stopWatching()} ends it once the start is over.
+     */
+    public static void watchFxStalls() {
+        stalls = new javafx.animation.AnimationTimer() {
+            private long last;
+
+            @Override
+            public void handle(long now) {
+                if (last != 0) {
+                    longestStallMs = Math.max(longestStallMs, (now - last) / 1e6);
+                }
+                last = now;
+            }
+        };
+        stalls.start();
+    }
+
+    /** Ends the start's stall watch (on the FX thread); the longest stall stays readable. */
+    public static void stopWatching() {
+        if (stalls != null) {
+            stalls.stop();
+            stalls = null;
+        }
+    }
+
+    /** The longest FX-thread stall seen since {@link #watchFxStalls()}, in milliseconds. */
+    public static double longestStallMs() {
+        return longestStallMs;
+    }
 
     /** Records the first time {@code milestone} is reached (later calls with the same name are ignored). */
     public static synchronized void mark(String milestone) {
@@ -27,7 +64,11 @@ public final class StartupTimeline {
         long ms = Duration.between(START, Instant.now()).toMillis();
         MARKS.put(milestone, ms);
         if (LOG) {
-            System.err.printf("startup: %6d ms  %s%n", ms, milestone);
+            System.err.printf("startup: %6d ms  %s (longest FX stall so far %.0f ms)%n", ms, milestone,
+                    longestStallMs);
+        }
+        if (END.stream().allMatch(MARKS::containsKey) && javafx.application.Platform.isFxApplicationThread()) {
+            stopWatching();
         }
     }
 

@@ -64,24 +64,36 @@ public final class LabApp extends Application {
         stage.setScene(scene);
         stage.setOnHidden(e -> Platform.exit());
         stage.show();
+        StartupTimeline.watchFxStalls();
         StartupTimeline.mark("window shown");
-        Runnable[] first = new Runnable[1];
-        first[0] = () -> {
-            StartupTimeline.mark("first frame laid out");
-            scene.removePostLayoutPulseListener(first[0]);
-            // the panes and the engine start once this frame is out: on two cores they would slow it down
-            build.start();
-            engine.execute(() -> {
-                try {
-                    Engines.pytorch();
-                    StartupTimeline.mark("engine ready");
-                } catch (RuntimeException e) {
-                    // opening the backbone reports it, with the file it concerns
+        // the panes and the engine start once the first frame is on screen, not merely laid out: on two cores
+        // they would hold up its rendering (a few frames later, the renderer has presented it)
+        new javafx.animation.AnimationTimer() {
+            private int frames;
+
+            @Override
+            public void handle(long now) {
+                if (++frames == 1) {
+                    StartupTimeline.mark("first frame laid out");
+                } else if (frames == FRAMES_BEFORE_WORK) {
+                    stop();
+                    StartupTimeline.mark("background work starts");
+                    build.start();
+                    engine.execute(() -> {
+                        try {
+                            Engines.pytorch();
+                            StartupTimeline.mark("engine ready");
+                        } catch (RuntimeException e) {
+                            // opening the backbone reports it, with the file it concerns
+                        }
+                    });
                 }
-            });
-        };
-        scene.addPostLayoutPulseListener(first[0]);
+            }
+        }.start();
     }
+
+    /** Frames of the starting view before the panes are built and the engine loads. */
+    private static final int FRAMES_BEFORE_WORK = 4;
 
     private void show(Stage stage, Scene scene, LabView view, Parent root, LabModel model, LabController c,
                       WorkspaceStore.Loaded loaded, Path home) {
