@@ -90,7 +90,7 @@ public final class BackbonePane {
         box.getStyleClass().add("backbone-pane");
         for (javafx.beans.Observable o : List.of(model.backbone, model.exits, model.stageProfile, model.liveStats,
                 model.evaluation, model.selectedExit)) {
-            o.addListener(x -> rebuild());
+            o.addListener(x -> rebuildSoon());
         }
         rebuild();
         return box;
@@ -115,6 +115,22 @@ public final class BackbonePane {
             e.consume();
         });
         return chip;
+    }
+
+    private boolean rebuildPending;
+
+    /**
+     * One rebuild per frame, however many changes came in it: restoring a workspace places its exits one by one
+     * (each an add, a sort and two selections), and rebuilding the graph for each froze the window for seconds.
+     */
+    private void rebuildSoon() {
+        if (!rebuildPending) {
+            rebuildPending = true;
+            javafx.application.Platform.runLater(() -> {
+                rebuildPending = false;
+                rebuild();
+            });
+        }
     }
 
     private void rebuild() {

@@ -122,6 +122,8 @@ public final class LabController {
     public void setNotifier(Consumer<String> n) { this.notifier = n; }
 
     private void error(String message) {
+        // also on the terminal a lab was started from: what a user pastes into a bug report
+        System.err.println("persephonee: " + message);
         model.errors.add(message);
         model.status.set(message);
     }
@@ -177,7 +179,15 @@ public final class LabController {
                         save();
                     }
                 });
-                LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
+                LatencyProfile profile;
+                try {
+                    profile = LatencyProfile.measureStages(bb, 15);
+                } catch (RuntimeException e) {
+                    // the backbone is open: only its stage latency is missing (runs measure their own)
+                    Platform.runLater(() -> error("Could not measure the stages' latency of " + bb.name() + ": "
+                            + e.getMessage()));
+                    return;
+                }
                 measuredProfile = profile;
                 measuredBackbone = bb;
                 Platform.runLater(() -> {

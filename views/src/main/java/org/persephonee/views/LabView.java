@@ -4,6 +4,7 @@ import javafx.beans.binding.Bindings;
 import javafx.collections.ListChangeListener;
 import javafx.geometry.Insets;
 import javafx.geometry.Pos;
+import javafx.scene.Node;
 import javafx.scene.Parent;
 import javafx.scene.Scene;
 import javafx.scene.control.Alert;
@@ -72,8 +73,12 @@ public final class LabView {
             dataPane.showOnly(paths, title);
             tabs.getSelectionModel().select(0);
         });
-        tabs = new TabPane(new Tab("Data", dataPane.build()), new Tab("Curves", curvesPane.build()),
-                new Tab("Confusion", confusion.build()));
+        Node dataNode = dataPane.build();
+        Node curvesNode = curvesPane.build();
+        Node confusionNode = confusion.build();
+        tabs = new TabPane(new Tab("Data", progressive ? null : dataNode),
+                new Tab("Curves", progressive ? null : curvesNode),
+                new Tab("Confusion", progressive ? null : confusionNode));
         tabs.setId("tabs");
         tabs.setTabClosingPolicy(TabPane.TabClosingPolicy.UNAVAILABLE);
         model.resultsFinal.addListener((o, a, b) -> {
@@ -81,9 +86,20 @@ public final class LabView {
                 tabs.getSelectionModel().select(1);
             }
         });
-        SplitPane center = new SplitPane(new BackbonePane(model, controller).build(), tabs,
-                new SidePanel(model).build());
+        Node backboneNode = new BackbonePane(model, controller).build();
+        Node sideNode = new SidePanel(model).build();
+        SplitPane center = progressive ? new SplitPane(placeholder(), tabs, placeholder())
+                : new SplitPane(backboneNode, tabs, sideNode);
         center.setDividerPositions(0.27, 0.78);
+        if (progressive) {
+            // each pane joins the window in its own frame (its first CSS pass and skins cost up to a second here):
+            // the window keeps painting between them instead of freezing once for all of them
+            pending.add(() -> center.getItems().set(0, backboneNode));
+            pending.add(() -> tabs.getTabs().get(0).setContent(dataNode));
+            pending.add(() -> center.getItems().set(2, sideNode));
+            pending.add(() -> tabs.getTabs().get(1).setContent(curvesNode));
+            pending.add(() -> tabs.getTabs().get(2).setContent(confusionNode));
+        }
 
         BorderPane root = new BorderPane(center);
         root.setTop(new VBox(menu(), toolbar()));
@@ -134,6 +150,44 @@ public final class LabView {
      */
     public void started() {
         probe.start();
+        if (!pending.isEmpty()) {
+            new javafx.animation.AnimationTimer() {
+                private int frame;
+
+                @Override
+                public void handle(long now) {
+                    // every second frame: the one in between renders what the previous step attached
+                    if (frame++ % 2 == 1) {
+                        return;
+                    }
+                    Runnable next = pending.poll();
+                    if (next == null) {
+                        stop();
+                        StartupTimeline.mark("all panes attached");
+                        return;
+                    }
+                    next.run();
+                }
+            }.start();
+        }
+    }
+
+    private boolean progressive;
+    private final java.util.ArrayDeque<Runnable> pending = new java.util.ArrayDeque<>();
+
+    /**
+     * With {@code true}, {@link #build()} returns the window's frame (menu, toolbar, status, tab headers) and
+     * {@link #started()} attaches the panes one per frame. The lab's start uses it; tests build it whole.
+     */
+    public LabView progressive(boolean on) {
+        this.progressive = on;
+        return this;
+    }
+
+    private static Node placeholder() {
+        javafx.scene.layout.StackPane p = new javafx.scene.layout.StackPane();
+        p.getStyleClass().add("backbone-pane");
+        return p;
     }
 
     /** A scene with the lab and its style sheet (on the FX thread). */

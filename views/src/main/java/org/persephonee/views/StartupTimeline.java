@@ -29,6 +29,7 @@ public final class StartupTimeline {
      * first window; {@link #stopWatching()} ends it once the start is over.
      */
     public static void watchFxStalls() {
+        Thread fx = Thread.currentThread();
         stalls = new javafx.animation.AnimationTimer() {
             private long last;
 
@@ -38,9 +39,55 @@ public final class StartupTimeline {
                     longestStallMs = Math.max(longestStallMs, (now - last) / 1e6);
                 }
                 last = now;
+                lastPulse = System.nanoTime();
             }
         };
+        lastPulse = System.nanoTime();
         stalls.start();
+        if (LOG) {
+            Thread w = new Thread(() -> sampleStalls(fx), "stall-sampler");
+            w.setDaemon(true);
+            w.start();
+        }
+    }
+
+    private static volatile long lastPulse;
+
+    /**
+     * With the start log on: while the FX thread goes more than 100 ms without a frame, samples its stack every
+     * 20 ms and prints the methods of ours (and the controls') it was in, so a slow start names its cause.
+     */
+    private static void sampleStalls(Thread fx) {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        long stallStart = 0;
+        while (stalls != null) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                return;
+            }
+            long gap = System.nanoTime() - lastPulse;
+            if (gap > 100_000_000L) {
+                if (stallStart == 0) {
+                    stallStart = lastPulse;
+                }
+                java.util.Set<String> seen = new java.util.HashSet<>();
+                for (StackTraceElement e : fx.getStackTrace()) {
+                    String m = e.getClassName() + "." + e.getMethodName();
+                    if ((m.startsWith("org.persephonee") || m.contains("Skin.<init>") || m.startsWith("org.jfree")
+                            || m.contains("processCSS") || m.contains("doLayoutPass")) && seen.add(m)) {
+                        counts.merge(m, 1, Integer::sum);
+                    }
+                }
+            } else if (stallStart != 0) {
+                System.err.printf("startup: FX stall of %.0f ms in: %s%n", (lastPulse - stallStart) / 1e6,
+                        counts.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).limit(12)
+                                .map(e -> e.getKey().replace("org.persephonee.", "") + " x" + e.getValue())
+                                .toList());
+                counts.clear();
+                stallStart = 0;
+            }
+        }
     }
 
     /** Ends the start's stall watch (on the FX thread); the longest stall stays readable. */

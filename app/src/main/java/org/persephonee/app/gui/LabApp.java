@@ -46,7 +46,7 @@ public final class LabApp extends Application {
                 StartupTimeline.mark("workspace file read");
                 LabModel model = new LabModel();
                 LabController c = new LabController(model, engine, io, store);
-                LabView view = new LabView(model, c);
+                LabView view = new LabView(model, c).progressive(true);
                 // only the nodes: their CSS pass and layout stay on the FX thread (JavaFX measures text with
                 // shared state, so styling a second scene here corrupts the FX thread's text layout)
                 Parent root = view.build();
