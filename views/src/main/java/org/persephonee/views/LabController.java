@@ -155,20 +155,24 @@ public final class LabController {
             try {
                 Backbone bb = BackboneIO.load(dir);
                 StartupTimeline.mark("backbone loaded");
-                // the graph first, then the stages' latency (a second or more of timing rounds) behind it
+                // measured before the backbone reaches the model: once it is there, other work may use it (showing
+                // it first and timing it behind crashed libtorch in a test: a freed BatchNorm tensor)
+                LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
+                measuredProfile = profile;
+                measuredBackbone = bb;
                 Platform.runLater(() -> {
                     model.phase.set("");
                     model.progress.set(0);
                     Backbone old = model.backbone.get();
                     clearResults();
-                    model.stageProfile.set(null);
                     model.backbone.set(bb);
+                    model.stageProfile.set(profile);
                     StartupTimeline.mark("backbone shown");
                     Set<String> names = new HashSet<>();
                     bb.stages().forEach(s -> names.add(s.name()));
                     model.exits.removeIf(e -> !names.contains(e.stage()) || isLast(bb, e.stage()));
-                    model.status.set("Opened " + bb.name() + ": " + bb.stages().size()
-                            + " stages; measuring their latency here ...");
+                    model.status.set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
+                            + String.format(Locale.ROOT, "%.1f ms per image here", profile.backboneMs()));
                     if (old != null && old != bb) {
                         engine.execute(old::close);
                     }
@@ -177,28 +181,6 @@ public final class LabController {
                     } else {
                         placeUnapplied();
                         save();
-                    }
-                });
-                LatencyProfile profile;
-                try {
-                    profile = LatencyProfile.measureStages(bb, 15);
-                } catch (RuntimeException e) {
-                    // the backbone is open: only its stage latency is missing (runs measure their own)
-                    Platform.runLater(() -> error("Could not measure the stages' latency of " + bb.name() + ": "
-                            + e.getMessage()));
-                    return;
-                }
-                measuredProfile = profile;
-                measuredBackbone = bb;
-                Platform.runLater(() -> {
-                    if (model.backbone.get() != bb) {
-                        return;
-                    }
-                    model.stageProfile.set(profile);
-                    StartupTimeline.mark("stage latency measured");
-                    if (model.status.get().startsWith("Opened " + bb.name() + ":")) {
-                        model.status.set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
-                                + String.format(Locale.ROOT, "%.1f ms per image here", profile.backboneMs()));
                     }
                 });
             } catch (Exception e) {
