@@ -134,7 +134,7 @@ public final class BackboneIO {
         Path json = dir.resolve(SPEC_FILE);
         BackboneSpec spec;
         try {
-            spec = GSON.fromJson(text, BackboneSpec.class);
+            spec = org.persephonee.core.util.JsonProblems.fromJson(GSON, text, BackboneSpec.class);
         } catch (JsonParseException e) {
             throw new BackboneFormatException(json, "not valid backbone JSON (" + rootMessage(e) + ")", e);
         }

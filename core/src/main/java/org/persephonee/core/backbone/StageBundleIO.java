@@ -44,7 +44,7 @@ final class StageBundleIO {
         Path json = dir.resolve(BackboneIO.SPEC_FILE);
         StageBundleSpec spec;
         try {
-            spec = BackboneIO.gson().fromJson(text, StageBundleSpec.class);
+            spec = org.persephonee.core.util.JsonProblems.fromJson(BackboneIO.gson(), text, StageBundleSpec.class);
         } catch (JsonParseException e) {
             throw new BackboneFormatException(json, "not a valid stage-bundle manifest (" + BackboneIO.rootMessage(e) + ")", e);
         }

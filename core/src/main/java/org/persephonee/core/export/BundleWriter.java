@@ -278,7 +278,7 @@ public final class BundleWriter {
                               Map<String, Object> expected) throws IOException {
         ExitConfig src;
         try {
-            src = GSON.fromJson(Files.readString(source.resolve(CONFIG)), ExitConfig.class);
+            src = org.persephonee.core.util.JsonProblems.fromJson(GSON, Files.readString(source.resolve(CONFIG)), ExitConfig.class);
         } catch (com.google.gson.JsonParseException e) {
             throw new IOException(source.resolve(CONFIG) + ": not a readable exit config (" + e.getMessage() + ")");
         }

@@ -96,7 +96,7 @@ public final class EarlyExitModel implements AutoCloseable {
         try {
             com.google.gson.JsonElement tree = com.google.gson.JsonParser.parseString(Files.readString(cfgFile));
             checkTypes(tree, cfgFile);
-            cfg = new com.google.gson.Gson().fromJson(tree, ExitConfig.class);
+            cfg = org.persephonee.core.util.JsonProblems.fromJson(new com.google.gson.Gson(), tree, ExitConfig.class);
         } catch (IOException | JsonParseException e) {
             throw new BundleException(cfgFile, "cannot be read as an exit config (" + (e instanceof IOException
                     ? e.getMessage() : org.persephonee.core.util.JsonProblems.describe(e)) + ")", e);

@@ -21,6 +21,27 @@ public final class JsonProblems {
 
     private JsonProblems() { }
 
+    /**
+     * Gson's {@code fromJson}, with the one failure it reports as a bare {@link IllegalArgumentException} (a null
+     * inside an array of numbers, e.g. {@code "mean": [null]}) turned into a parse error like the others.
+     */
+    public static <T> T fromJson(com.google.gson.Gson gson, com.google.gson.JsonElement tree, Class<T> type) {
+        try {
+            return gson.fromJson(tree, type);
+        } catch (IllegalArgumentException e) {
+            throw new com.google.gson.JsonSyntaxException("an array of numbers holds null or a value that is not a number");
+        }
+    }
+
+    /** {@link #fromJson(com.google.gson.Gson, com.google.gson.JsonElement, Class)} for a JSON text. */
+    public static <T> T fromJson(com.google.gson.Gson gson, String text, Class<T> type) {
+        try {
+            return gson.fromJson(text, type);
+        } catch (IllegalArgumentException e) {
+            throw new com.google.gson.JsonSyntaxException("an array of numbers holds null or a value that is not a number");
+        }
+    }
+
     /** One line describing why a JSON text could not be read. */
     public static String describe(Throwable e) {
         Throwable t = e;

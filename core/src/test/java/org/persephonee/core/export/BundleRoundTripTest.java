@@ -153,6 +153,7 @@ class BundleRoundTripTest {
             {"abs", "weights", "\"/etc/hostname\"", "'/etc/hostname' is outside the bundle folder"},
             {"bbpath", "backbonePath", "\"../bundle/backbone\"", "backbone path '../bundle/backbone' is outside"},
             {"link", "link", null, "leads outside the bundle folder through a symbolic link"},
+            {"nullmean", "mean", "[null]", "an array of numbers holds null"},
         };
         for (String[] c : cases) {
             Path copy = copyBundle("bad-" + c[0]);
@@ -165,6 +166,7 @@ class BundleRoundTripTest {
                 case "labels" -> o.getAsJsonArray("labels").set(1, o.getAsJsonArray("labels").get(0));
                 case "weights" -> o.getAsJsonObject("finalExit").add("weights",
                         com.google.gson.JsonParser.parseString(c[2]));
+                case "mean" -> o.getAsJsonObject("input").add("mean", com.google.gson.JsonParser.parseString(c[2]));
                 case "backbonePath" -> o.getAsJsonObject("backbone").add("path",
                         com.google.gson.JsonParser.parseString(c[2]));
                 case "link" -> {
