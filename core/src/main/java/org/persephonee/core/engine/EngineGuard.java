@@ -47,7 +47,7 @@ public final class EngineGuard {
     static final List<String> CAPS = List.of("AVX2", "SSE41");
     static final String LIBTORCH = "2.7.1";
     /** Bump when the probe changes so that cached verdicts are re-checked. */
-    static final int PROBE_VERSION = 1;
+    static final int PROBE_VERSION = 2;
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
             .disableHtmlEscaping().create();
 
@@ -241,6 +241,9 @@ public final class EngineGuard {
         return (System.nanoTime() - t0) / 1e9;
     }
 
+    /** Probe runs that must all pass before the engine runs uncapped. */
+    static final int UNCAPPED_REPEATS = 5;
+
     /** Runs the probe in a child process of this application with the given cap (or none). */
     static ProbeRun probeChild(String cap) {
         List<String> cmd = probeCommand();
@@ -250,6 +253,8 @@ public final class EngineGuard {
         if (cap != null) {
             env.put(ISA_ENV, cap);
         }
+        // uncapped, the fault may hide in a single run: several must pass before nothing is capped
+        env.put(EngineProbe.REPEATS_ENV, cap == null ? String.valueOf(UNCAPPED_REPEATS) : "1");
         env.put("ONEDNN_VERBOSE", "1");
         env.put("DJL_OFFLINE", "true");
         env.put("OPT_OUT_TRACKING", "true");
