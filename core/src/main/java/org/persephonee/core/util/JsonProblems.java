@@ -26,17 +26,17 @@ public final class JsonProblems {
      * inside an array of numbers, e.g. {@code "mean": [null]}) turned into a parse error like the others.
      */
     public static <T> T fromJson(com.google.gson.Gson gson, com.google.gson.JsonElement tree, Class<T> type) {
-        try {
-            return gson.fromJson(tree, type);
-        } catch (IllegalArgumentException e) {
-            throw new com.google.gson.JsonSyntaxException("an array of numbers holds null or a value that is not a number");
-        }
+        return parsed(() -> gson.fromJson(tree, type));
     }
 
     /** {@link #fromJson(com.google.gson.Gson, com.google.gson.JsonElement, Class)} for a JSON text. */
     public static <T> T fromJson(com.google.gson.Gson gson, String text, Class<T> type) {
+        return parsed(() -> gson.fromJson(text, type));
+    }
+
+    private static <T> T parsed(java.util.function.Supplier<T> read) {
         try {
-            return gson.fromJson(text, type);
+            return read.get();
         } catch (IllegalArgumentException e) {
             throw new com.google.gson.JsonSyntaxException("an array of numbers holds null or a value that is not a number");
         }
