@@ -12,6 +12,7 @@ import org.controlsfx.control.PropertySheet;
 import org.persephonee.core.exits.HeadSpec;
 import org.persephonee.core.exits.HeadType;
 
+import java.util.List;
 import java.util.Locale;
 
 /** Right-hand side: the selected exit's editor and the personalisation settings (ControlsFX PropertySheets). */
@@ -57,6 +58,9 @@ public final class SidePanel {
         };
     }
 
+    /** Height of one row of the exit editor's property sheet. */
+    private static final double ROW_HEIGHT = 30;
+
     public Node build() {
         exitTitle.getStyleClass().add("pane-title");
         exitTitle.setWrapText(true);
@@ -65,7 +69,11 @@ public final class SidePanel {
         exitSheet.setModeSwitcherVisible(false);
         exitSheet.setSearchBoxVisible(false);
         exitSheet.setMode(PropertySheet.Mode.NAME);
-        exitSheet.setPrefHeight(190);
+        // as tall as its rows (one to three): a fixed height left an empty gap above the threshold slider
+        exitSheet.prefHeightProperty().bind(javafx.beans.binding.Bindings.size(exitItems).multiply(ROW_HEIGHT).add(6));
+        exitSheet.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
+        exitSheet.visibleProperty().bind(javafx.beans.binding.Bindings.isNotEmpty(exitItems));
+        exitSheet.managedProperty().bind(exitSheet.visibleProperty());
         exitSheet.setPropertyEditorFactory(SidePanel::editor);
         exitThreshold.setId("exit-threshold");
         exitThreshold.setShowTickLabels(true);
@@ -79,6 +87,10 @@ public final class SidePanel {
             tl.setText(b.doubleValue() > 1 ? "threshold: off (nobody leaves here)"
                     : String.format(Locale.ROOT, "threshold: leave when confidence ≥ %.2f", b.doubleValue()));
         });
+        for (Node n : List.of(tl, exitThreshold)) {
+            n.visibleProperty().bind(model.selectedExit.isNotNull());
+            n.managedProperty().bind(n.visibleProperty());
+        }
         VBox exitBox = new VBox(6, exitTitle, exitSheet, tl, exitThreshold);
         exitBox.disableProperty().bind(model.selectedExit.isNull());
         model.selectedExit.addListener((o, a, b) -> showExit(b));
