@@ -10,6 +10,7 @@ import javafx.beans.property.DoubleProperty;
 public final class StallProbe extends AnimationTimer {
     private final DoubleProperty longestMs;
     private long last;
+    private volatile long lastFrameNanos = System.nanoTime();
 
     /** Reports into {@code longestMs} (written on the FX thread). */
     public StallProbe(DoubleProperty longestMs) {
@@ -39,5 +40,11 @@ public final class StallProbe extends AnimationTimer {
             }
         }
         last = now;
+        lastFrameNanos = System.nanoTime();
+    }
+
+    /** {@link System#nanoTime()} at the last frame (read from any thread: a watchdog sees a stall as it happens). */
+    public long lastFrameNanos() {
+        return lastFrameNanos;
     }
 }

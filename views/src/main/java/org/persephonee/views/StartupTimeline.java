@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * Milestones of the lab's start, in milliseconds since the process started (window shown, first frame, backbone
- * graph, images, last run). Printed to standard error as they happen when {@code -Dpersephonee.startupLog=true};
- * always kept for the diagnostics and the tests.
+ * graph, images, last run), with the longest FX-thread stall so far. Printed to standard error as they happen when
+ * {@code -Dpersephonee.startupLog=true}, together with what the FX thread did in each stall.
  */
 public final class StartupTimeline {
     /** The JVM's own record of its start (the process's start time from /proc drifts by up to a second in VMs). */
@@ -17,55 +17,45 @@ public final class StartupTimeline {
     private static final boolean LOG = Boolean.getBoolean("persephonee.startupLog");
     private static final Map<String, Long> MARKS = new LinkedHashMap<>();
 
-    private static volatile double longestStallMs;
     /** Milestones after which the start is over (a workspace without a last run never reaches the second). */
-    private static final java.util.List<String> END = java.util.List.of("stage latency measured", "last run restored");
-    private static javafx.animation.AnimationTimer stalls;
+    private static final java.util.List<String> END = java.util.List.of("backbone shown", "last run restored");
+    private static final javafx.beans.property.DoubleProperty LONGEST_STALL_MS =
+            new javafx.beans.property.SimpleDoubleProperty();
+    private static volatile StallProbe stalls;
 
     private StartupTimeline() { }
 
     /**
-     * Starts watching the FX thread for stalls (the longest gap between two frames), on the FX thread at the
-     * first window; {@link #stopWatching()} ends it once the start is over.
+     * Starts watching the FX thread for stalls (the lab's {@link StallProbe}), on the FX thread at the first window;
+     * it ends once the start is over.
      */
     public static void watchFxStalls() {
         Thread fx = Thread.currentThread();
-        stalls = new javafx.animation.AnimationTimer() {
-            private long last;
-
-            @Override
-            public void handle(long now) {
-                if (last != 0) {
-                    longestStallMs = Math.max(longestStallMs, (now - last) / 1e6);
-                }
-                last = now;
-                lastPulse = System.nanoTime();
-            }
-        };
-        lastPulse = System.nanoTime();
-        stalls.start();
+        StallProbe probe = new StallProbe(LONGEST_STALL_MS);
+        probe.reset();
+        probe.start();
+        stalls = probe;
         if (LOG) {
-            Thread w = new Thread(() -> sampleStalls(fx), "stall-sampler");
+            Thread w = new Thread(() -> sampleStalls(fx, probe), "stall-sampler");
             w.setDaemon(true);
             w.start();
         }
     }
 
-    private static volatile long lastPulse;
-
     /**
      * With the start log on: while the FX thread goes more than 100 ms without a frame, samples its stack every
      * 20 ms and prints the methods of ours (and the controls') it was in, so a slow start names its cause.
      */
-    private static void sampleStalls(Thread fx) {
+    private static void sampleStalls(Thread fx, StallProbe probe) {
         Map<String, Integer> counts = new LinkedHashMap<>();
         long stallStart = 0;
-        while (stalls != null) {
+        while (stalls == probe) {
             try {
                 Thread.sleep(20);
             } catch (InterruptedException e) {
                 return;
             }
+            long lastPulse = probe.lastFrameNanos();
             long gap = System.nanoTime() - lastPulse;
             if (gap > 100_000_000L) {
                 if (stallStart == 0) {
@@ -90,17 +80,12 @@ public final class StartupTimeline {
         }
     }
 
-    /** Ends the start's stall watch (on the FX thread); the longest stall stays readable. */
-    public static void stopWatching() {
-        if (stalls != null) {
-            stalls.stop();
+    private static void stopWatching() {
+        StallProbe probe = stalls;
+        if (probe != null) {
+            probe.stop();
             stalls = null;
         }
-    }
-
-    /** The longest FX-thread stall seen since {@link #watchFxStalls()}, in milliseconds. */
-    public static double longestStallMs() {
-        return longestStallMs;
     }
 
     /** Records the first time {@code milestone} is reached (later calls with the same name are ignored). */
@@ -112,20 +97,10 @@ public final class StartupTimeline {
         MARKS.put(milestone, ms);
         if (LOG) {
             System.err.printf("startup: %6d ms  %s (longest FX stall so far %.0f ms)%n", ms, milestone,
-                    longestStallMs);
+                    LONGEST_STALL_MS.get());
         }
         if (END.stream().allMatch(MARKS::containsKey) && javafx.application.Platform.isFxApplicationThread()) {
             stopWatching();
         }
-    }
-
-    /** Milliseconds since the process started at which each milestone was reached, in order. */
-    public static synchronized Map<String, Long> marks() {
-        return Map.copyOf(MARKS);
-    }
-
-    /** Milliseconds since the process started. */
-    public static long now() {
-        return Duration.between(START, Instant.now()).toMillis();
     }
 }
