@@ -36,6 +36,15 @@ public final class SearchStabilityExperiment {
                     heads.add(r.finalHead());
                 }
                 LatencyProfile base = LatencyProfile.measure(bb, heads, 30);
+                if (draws < 0) {
+                    for (int k = 0; k < 3; k++) {
+                        LatencyProfile p = k == 0 ? base : LatencyProfile.measure(bb, heads, 30);
+                        System.out.printf("profile %d: stem %.4f stem:grid %.4f block1 %.4f classifier %.4f %s%n", k,
+                                p.stageMs().get("stem"), p.headMs().get("stem:grid"), p.stageMs().get("block1"),
+                                p.classifierMs(), p.source().replaceAll(".*pinned", "pinned"));
+                    }
+                    return;
+                }
                 Random rnd = new Random(1);
                 for (int d = 0; d <= draws; d++) {
                     Map<String, Double> st = new LinkedHashMap<>();
