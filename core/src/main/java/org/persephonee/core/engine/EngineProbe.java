@@ -27,6 +27,8 @@ public final class EngineProbe {
     static final float LR = 0.01f;
     /** Tests only: scales the float32 run's updated weights by {@code 1 + perturb} (NaN poisons them). */
     static volatile float perturb;
+    /** Tests only: when positive, {@link #perturb} applies to this many more runs only, then stops. */
+    static volatile int perturbRuns;
 
     private EngineProbe() { }
 
@@ -77,6 +79,17 @@ public final class EngineProbe {
     }
 
     private static Outcome runOnce() {
+        if (perturbRuns > 0 && --perturbRuns == 0) {
+            try {
+                return runProbe();
+            } finally {
+                perturb = 0;   // that was the last perturbed run
+            }
+        }
+        return runProbe();
+    }
+
+    private static Outcome runProbe() {
         Engines.configureOffline();
         EngineGuard.prepare();
         Engine engine = Engine.getEngine("PyTorch");

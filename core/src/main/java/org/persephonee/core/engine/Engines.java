@@ -50,7 +50,7 @@ public final class Engines {
                     boolean off = Boolean.getBoolean(EngineGuard.PROBE_PROCESS)
                             || "off".equals(System.getProperty(EngineGuard.SELF_CHECK));
                     if (!off) {
-                        EngineProbe.Outcome o = EngineProbe.run();
+                        EngineProbe.Outcome o = inProcessProbe();
                         inProcess = o;
                         if (!o.passed()) {
                             // the cached verdict did not hold in this process: the next start probes again
@@ -68,6 +68,33 @@ public final class Engines {
             }
         }
         return e;
+    }
+
+    /**
+     * The in-process self-check: one probe run, and when it fails two more, failing only when the majority fails.
+     * With oneDNN capped to AVX2 on this Zen 5 machine a single run differs now and then (1 in 150-300 runs with
+     * other programs busy, by 0.2-0.4 on a weight; none in 300 runs on one thread), which refused the engine
+     * ("could not open backbone") until a restart; the fault the cap is there for fails every run (30 of 30
+     * uncapped runs here, by 0.6-0.7).
+     */
+    static EngineProbe.Outcome inProcessProbe() {
+        EngineProbe.Outcome first = EngineProbe.run();
+        if (first.passed()) {
+            return first;
+        }
+        int failed = 1;
+        EngineProbe.Outcome last = first;
+        for (int r = 0; r < 2; r++) {
+            last = EngineProbe.run();
+            failed += last.passed() ? 0 : 1;
+        }
+        if (failed >= 2) {
+            return new EngineProbe.Outcome(false, first.finiteSteps(), first.steps(), first.maxRelDiff(),
+                    first.losses(), first.detail() + " (" + failed + " of 3 runs failed)", first.seconds());
+        }
+        return new EngineProbe.Outcome(true, last.finiteSteps(), last.steps(), last.maxRelDiff(), last.losses(),
+                last.detail() + " (2 of 3 runs; the first differed: " + first.detail() + ")", first.seconds()
+                + last.seconds());
     }
 
     /** The self-check run in this process after the engine started, if it ran. */
