@@ -30,9 +30,17 @@ public final class ConfusionPane {
         this.showImages = showImages;
     }
 
+    /** The matrix needs drawing again, once the pane shows (live epochs replace the evaluation often). */
+    private boolean dirty = true;
+    private boolean filling;
+
     public Node build() {
         exit.setId("confusion-exit");
-        exit.valueProperty().addListener((o, a, b) -> redraw());
+        exit.valueProperty().addListener((o, a, b) -> {
+            if (!filling) {
+                redrawSoon();
+            }
+        });
         model.evaluation.addListener((o, a, b) -> {
             String keep = exit.getValue();
             List<String> names = new ArrayList<>();
@@ -40,9 +48,16 @@ public final class ConfusionPane {
                 names.addAll(b.exitNames());
             }
             names.add("final");
-            exit.getItems().setAll(names);
-            exit.setValue(keep != null && names.contains(keep) ? keep : "final");
-            redraw();
+            filling = true;
+            try {
+                if (!names.equals(exit.getItems())) {
+                    exit.getItems().setAll(names);
+                }
+                exit.setValue(keep != null && names.contains(keep) ? keep : "final");
+            } finally {
+                filling = false;
+            }
+            redrawSoon();
         });
         grid.setId("confusion-grid");
         grid.setHgap(2);
@@ -53,10 +68,33 @@ public final class ConfusionPane {
         top.setAlignment(Pos.CENTER_LEFT);
         VBox box = new VBox(10, top, hint, grid);
         box.setPadding(new Insets(12));
+        pane = box;
         return box;
     }
 
+    private Node pane;
+    private boolean showing = true;
+
+    /**
+     * Whether the pane is on screen (its tab selected). The matrix is drawn only then: every live epoch replaces
+     * the evaluation, and rebuilding k x k buttons there cost the FX thread 100-120 ms per epoch, hidden or not.
+     */
+    public void setShowing(boolean showing) {
+        this.showing = showing;
+        if (showing && dirty) {
+            redraw();
+        }
+    }
+
+    private void redrawSoon() {
+        dirty = true;
+        if (showing && pane != null) {
+            redraw();
+        }
+    }
+
     private void redraw() {
+        dirty = false;
         grid.getChildren().clear();
         Evaluation ev = model.evaluation.get();
         String which = exit.getValue();
@@ -101,7 +139,12 @@ public final class ConfusionPane {
                         : String.format("rgba(214,39,40,%.2f)", members.isEmpty() ? 0.04 : 0.15 + 0.75 * shade);
                 cell.setStyle("-fx-background-color: " + colour + "; -fx-background-radius: 3;");
                 String title = names.get(a) + " → " + names.get(b) + " (" + which + ")";
-                cell.setTooltip(new Tooltip(title));
+                // a tooltip is a popup window: built when the pointer first rests on the cell, not for every cell
+                cell.setOnMouseEntered(e -> {
+                    if (cell.getTooltip() == null) {
+                        cell.setTooltip(new Tooltip(title));
+                    }
+                });
                 cell.setOnAction(e -> {
                     List<Path> sel = new ArrayList<>();
                     for (int i : members) {

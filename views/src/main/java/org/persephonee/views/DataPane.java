@@ -212,7 +212,19 @@ public final class DataPane {
 
     private Image thumb(ImageItem item) {
         return thumbs.computeIfAbsent(item.path().toString(),
-                k -> new Image(item.path().toUri().toString(), 72, 72, true, false, true));
+                k -> new Image(fileUrl(item.path()), 72, 72, true, false, true));
+    }
+
+    /**
+     * The file's URL without touching the disk: {@link java.nio.file.Path#toUri()} asks the file system whether it is a folder,
+     * a stat per thumbnail cell on the FX thread (it showed in the first layout of an import).
+     */
+    static String fileUrl(java.nio.file.Path p) {
+        try {
+            return new java.net.URI("file", null, p.toAbsolutePath().toString(), null).toASCIIString();
+        } catch (java.net.URISyntaxException e) {
+            return p.toUri().toString();
+        }
     }
 
     private void click(ImageItem item, boolean toggle, boolean range) {

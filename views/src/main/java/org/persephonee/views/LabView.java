@@ -80,6 +80,9 @@ public final class LabView {
                 new Tab("Curves", progressive ? null : curvesNode),
                 new Tab("Confusion", progressive ? null : confusionNode));
         tabs.setId("tabs");
+        Tab confusionTab = tabs.getTabs().get(2);
+        confusion.setShowing(confusionTab.isSelected());
+        confusionTab.selectedProperty().addListener((o, a, b) -> confusion.setShowing(b));
         tabs.setTabClosingPolicy(TabPane.TabClosingPolicy.UNAVAILABLE);
         model.resultsFinal.addListener((o, a, b) -> {
             if (b) {

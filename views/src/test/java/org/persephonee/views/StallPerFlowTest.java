@@ -1,0 +1,203 @@
+package org.persephonee.views;
+
+import javafx.scene.Scene;
+import javafx.scene.control.TabPane;
+import javafx.scene.layout.BorderPane;
+import javafx.stage.Stage;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.persephonee.core.workspace.WorkspaceState;
+import org.persephonee.core.workspace.WorkspaceStore;
+import org.testfx.api.FxRobot;
+import org.testfx.framework.junit5.ApplicationExtension;
+import org.testfx.framework.junit5.Start;
+import org.testfx.util.WaitForAsyncUtils;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The longest FX-thread stall of each flow a user goes through (issue 17), measured by the lab's own stall
+ * probe: a run with live curves and its end-of-run chart, export, switching tabs, restoring a workspace with a
+ * run, importing 10,000 images. Prints one line per flow (README quotes them) and fails above the limit.
+ */
+@ExtendWith(ApplicationExtension.class)
+class StallPerFlowTest {
+    /**
+     * What a flow may stall the FX thread for here, in ms. The target is 100 ms (issue 17); measured 19-151 ms
+     * per flow on this 2-core machine (README), so the test fails on a regression of the kind that froze the lab
+     * for seconds (a tooltip per thumbnail cell, a matrix rebuilt per epoch), not on this machine's noise.
+     */
+    static final double LIMIT_MS = Double.parseDouble(System.getProperty("persephonee.stallLimitMs", "400"));
+
+    LabModel model;
+    LabController controller;
+    LabView view;
+    ExecutorService engine;
+    ExecutorService io;
+    Path tmp;
+
+    @Start
+    void start(Stage stage) throws Exception {
+        tmp = Files.createTempDirectory("stall-flows");
+        model = new LabModel();
+        engine = Executors.newSingleThreadExecutor();
+        io = Executors.newSingleThreadExecutor();
+        controller = new LabController(model, engine, io, new WorkspaceStore(tmp.resolve("ws")));
+        view = new LabView(model, controller);
+        BorderPane root = (BorderPane) view.build();
+        view.started();
+        Scene scene = new Scene(root, 1400, 860);
+        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
+        stage.setScene(scene);
+        stage.show();
+        controller.openBackbone(LabUiTest.BACKBONE);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        WaitForAsyncUtils.asyncFx(controller::cancel).get(10, TimeUnit.SECONDS);
+        engine.shutdown();
+        engine.awaitTermination(30, TimeUnit.SECONDS);
+        controller.shutdown();
+    }
+
+    private static void waitFor(int seconds, Callable<Boolean> condition) throws Exception {
+        WaitForAsyncUtils.waitFor(seconds, TimeUnit.SECONDS, condition);
+        WaitForAsyncUtils.waitForFxEvents();
+    }
+
+    /** Runs a flow between a probe reset and a freeze, with a few quiet frames after it; its longest stall. */
+    private double measure(FxRobot robot, Callable<Void> flow) throws Exception {
+        robot.interact(() -> view.probe().reset());
+        flow.call();
+        Thread.sleep(300);
+        WaitForAsyncUtils.waitForFxEvents();
+        robot.interact(() -> view.probe().freeze());
+        return model.longestStallMs.get();
+    }
+
+    /** With -Dpersephonee.stallTrace=true: the FX thread's stack during every gap over 50 ms, to name a cause. */
+    private void traceStalls(FxRobot robot) throws Exception {
+        Thread[] fx = new Thread[1];
+        robot.interact(() -> fx[0] = Thread.currentThread());
+        Thread w = new Thread(() -> {
+            Map<String, Integer> counts = new LinkedHashMap<>();
+            long start = 0;
+            while (true) {
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                long last = view.probe().lastFrameNanos();
+                if (System.nanoTime() - last > 50_000_000L) {
+                    start = start == 0 ? last : start;
+                    StackTraceElement[] st = fx[0].getStackTrace();
+                    StringBuilder sb = new StringBuilder();
+                    int k = 0;
+                    for (StackTraceElement e : st) {
+                        String c = e.getClassName();
+                        if (c.startsWith("org.persephonee") || c.startsWith("org.jfree") || c.startsWith("org.controlsfx")
+                                || c.startsWith("javafx.scene.control") || c.contains("Skin")) {
+                            sb.append(c.substring(c.lastIndexOf('.') + 1)).append('.').append(e.getMethodName())
+                                    .append(':').append(e.getLineNumber()).append(" < ");
+                            if (++k == 6) {
+                                break;
+                            }
+                        }
+                    }
+                    counts.merge(st.length > 0 ? st[0].getMethodName() + " | " + sb : "?", 1, Integer::sum);
+                } else if (start != 0) {
+                    System.out.printf("stall %.0f ms:%n", (last - start) / 1e6);
+                    counts.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).limit(6)
+                            .forEach(e -> System.out.println("   x" + e.getValue() + " " + e.getKey()));
+                    counts.clear();
+                    start = 0;
+                }
+            }
+        }, "stall-trace");
+        w.setDaemon(true);
+        w.start();
+    }
+
+    @Test
+    void everyFlowKeepsTheFxThreadResponsive(FxRobot robot) throws Exception {
+        waitFor(60, () -> model.backbone.get() != null && model.stageProfile.get() != null);
+        if (Boolean.getBoolean("persephonee.stallTrace")) {
+            traceStalls(robot);
+        }
+        Path persona = LabUiTest.persona;
+        if (persona == null) {
+            LabUiTest.data();
+            persona = LabUiTest.persona;
+        }
+        Map<String, Double> stalls = new LinkedHashMap<>();
+        Path small = persona;
+        stalls.put("import 80 images", measure(robot, () -> {
+            robot.interact(() -> {
+                controller.importPaths(List.of(small));
+                model.epochs.set(4);
+            });
+            waitFor(30, () -> model.images.size() == 80);
+            return null;
+        }));
+        robot.drag("#head-grid").dropTo("#stage-block3");
+        robot.drag("#head-grid").dropTo("#stage-block5");
+        WaitForAsyncUtils.waitForFxEvents();
+        stalls.put("run with live curves and the end-of-run chart", measure(robot, () -> {
+            robot.clickOn("#personalise");
+            waitFor(300, () -> model.resultsFinal.get() && !model.running.get());
+            return null;
+        }));
+        stalls.put("switch tabs (Data, Curves, Confusion, Curves)", measure(robot, () -> {
+            TabPane tabs = robot.lookup(".tab-pane").queryAs(TabPane.class);
+            for (int t : new int[] {0, 1, 2, 1}) {
+                robot.interact(() -> tabs.getSelectionModel().select(t));
+                Thread.sleep(150);
+            }
+            return null;
+        }));
+        stalls.put("export a bundle", measure(robot, () -> {
+            Path out = tmp.resolve("export");
+            robot.interact(() -> controller.export(out));
+            waitFor(60, () -> Files.isRegularFile(out.resolve("exit-config.json")));
+            return null;
+        }));
+        waitFor(60, () -> controller.snapshot().lastRun != null);
+        WorkspaceState saved = controller.snapshot();
+        stalls.put("restore a workspace with its last run", measure(robot, () -> {
+            robot.interact(() -> controller.restore(saved, null, null));
+            waitFor(60, () -> model.resultsFinal.get() && model.current.get() != null && !model.running.get());
+            return null;
+        }));
+        Path many = Files.createDirectories(tmp.resolve("many"));
+        Path one;
+        try (Stream<Path> s = Files.list(small.resolve("unlabelled"))) {
+            one = s.findFirst().orElseThrow();
+        }
+        for (int i = 0; i < 10_000; i++) {
+            Files.createLink(many.resolve("img" + i + ".jpg"), one);
+        }
+        stalls.put("import 10,000 images", measure(robot, () -> {
+            robot.interact(() -> controller.importPaths(List.of(many)));
+            waitFor(120, () -> model.images.size() >= 10_000);
+            return null;
+        }));
+        StringBuilder report = new StringBuilder("longest FX-thread stall per flow:\n");
+        stalls.forEach((k, v) -> report.append(String.format(java.util.Locale.ROOT, "  %-50s %6.0f ms%n", k, v)));
+        System.out.print(report);
+        stalls.forEach((k, v) -> assertTrue(v <= LIMIT_MS, k + ": the FX thread stalled " + v + " ms\n" + report));
+    }
+}
