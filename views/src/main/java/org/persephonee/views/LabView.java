@@ -31,7 +31,7 @@ import javafx.stage.DirectoryChooser;
 import javafx.stage.FileChooser;
 import javafx.stage.Window;
 import javafx.util.Duration;
-import org.controlsfx.control.Notifications;
+import javafx.scene.layout.StackPane;
 import org.controlsfx.control.StatusBar;
 
 import java.io.File;
@@ -104,7 +104,14 @@ public final class LabView {
             pending.add(() -> tabs.getTabs().get(2).setContent(confusionNode));
         }
 
-        BorderPane root = new BorderPane(center);
+        toasts.setId("toasts");
+        toasts.setAlignment(Pos.BOTTOM_RIGHT);
+        toasts.setPickOnBounds(false);
+        toasts.setMaxSize(Region.USE_PREF_SIZE, Region.USE_PREF_SIZE);
+        toasts.setPadding(new javafx.geometry.Insets(12));
+        StackPane.setAlignment(toasts, Pos.BOTTOM_RIGHT);
+        StackPane layered = new StackPane(center, toasts);
+        BorderPane root = new BorderPane(layered);
         root.setTop(new VBox(menu(), toolbar()));
         root.setBottom(statusBar());
         root.setId("lab-root");
@@ -412,16 +419,41 @@ public final class LabView {
         return p;
     }
 
+    /** Toasts in the lab's bottom-right corner, newest last. */
+    private final VBox toasts = new VBox(8);
+    /** Toasts shown at once; the oldest goes first. */
+    static final int MAX_TOASTS = 3;
+
+    /**
+     * Shows a message in the window's bottom-right corner for a few seconds (8 for problems); a click closes it.
+     * Drawn inside the lab's own window: the ControlsFX popup it replaces opened a window per message, 70-150 ms
+     * of the FX thread each (the longest stall of an export).
+     */
     private void notify(String title, String text, boolean error) {
         if (window == null || !window.isShowing()) {
             return;
         }
-        Notifications n = Notifications.create().title(title).text(text).owner(window)
-                .hideAfter(Duration.seconds(error ? 8 : 6)).position(Pos.BOTTOM_RIGHT);
-        if (error) {
-            n.showWarning();
-        } else {
-            n.showInformation();
+        Label head = new Label((error ? "⚠ " : "✓ ") + title);
+        head.getStyleClass().add("toast-title");
+        Label body = new Label(text);
+        body.setWrapText(true);
+        body.setMaxWidth(380);
+        VBox toast = new VBox(4, head, body);
+        toast.getStyleClass().addAll("toast", error ? "toast-warning" : "toast-info");
+        toast.setMaxWidth(Region.USE_PREF_SIZE);
+        toast.setStyle("-fx-background-color: white; -fx-background-radius: 6; -fx-border-radius: 6; -fx-padding: 10 14;"
+                + " -fx-border-color: " + (error ? "#d62728" : "#2ca02c") + "; -fx-border-width: 0 0 0 4;"
+                + " -fx-effect: dropshadow(gaussian, rgba(0,0,0,0.25), 10, 0, 0, 2);");
+        head.setStyle("-fx-font-weight: bold;");
+        toast.setOnMouseClicked(e -> toasts.getChildren().remove(toast));
+        toasts.getChildren().add(toast);
+        while (toasts.getChildren().size() > MAX_TOASTS) {
+            toasts.getChildren().remove(0);
         }
+        javafx.animation.PauseTransition stay = new javafx.animation.PauseTransition(Duration.seconds(error ? 8 : 6));
+        javafx.animation.FadeTransition fade = new javafx.animation.FadeTransition(Duration.millis(400), toast);
+        fade.setToValue(0);
+        fade.setOnFinished(e -> toasts.getChildren().remove(toast));
+        new javafx.animation.SequentialTransition(stay, fade).play();
     }
 }

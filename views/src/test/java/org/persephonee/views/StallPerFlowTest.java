@@ -173,8 +173,23 @@ class StallPerFlowTest {
             Path out = tmp.resolve("export");
             robot.interact(() -> controller.export(out));
             waitFor(60, () -> Files.isRegularFile(out.resolve("exit-config.json")));
+            // the lab says so in its own window (a toast), not in a popup window of its own
+            waitFor(10, () -> robot.lookup(".toast-title").queryAll().stream()
+                    .anyMatch(n -> ((javafx.scene.control.Label) n).getText().contains("Bundle exported")));
             return null;
         }));
+        if (System.getProperty("persephonee.snapshot") != null) {
+            // -Dpersephonee.snapshot=FILE.png: the lab with the export toast, to look at
+            robot.interact(() -> {
+                javafx.scene.image.WritableImage img = robot.lookup("#lab-root").query().getScene().snapshot(null);
+                try {
+                    javax.imageio.ImageIO.write(javafx.embed.swing.SwingFXUtils.fromFXImage(img, null), "png",
+                            new java.io.File(System.getProperty("persephonee.snapshot")));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        }
         waitFor(60, () -> controller.snapshot().lastRun != null);
         WorkspaceState saved = controller.snapshot();
         stalls.put("restore a workspace with its last run", measure(robot, () -> {
