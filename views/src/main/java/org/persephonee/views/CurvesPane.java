@@ -30,6 +30,7 @@ import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
+import org.persephonee.core.eval.ThresholdSweep;
 import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.eval.Curve;
 import org.persephonee.core.eval.CurvePoint;
@@ -211,7 +212,7 @@ public final class CurvesPane {
             }
             Evaluation ev = model.evaluation.get();
             if (ev != null) {
-                CascadeResult fin = ev.cascade().evaluate(new int[0], new double[0]);
+                CascadeResult fin = ev.cascade().finalOnly();
                 XYSeries ref = new XYSeries("personalised final exit", false, true);
                 ref.add(model.curvesInMacs.get() ? fin.meanMacs() / 1e6 : fin.meanMs(), 100 * fin.accuracy(), false);
                 data.addSeries(ref);
@@ -296,7 +297,7 @@ public final class CurvesPane {
         Curve c = curves.get(s);
         double t = c.points().get(item.getItem()).threshold();
         if (c.exit() < 0) {
-            controller.setGlobalThreshold(Math.min(t, 1.01));
+            controller.setGlobalThreshold(Math.min(t, ThresholdSweep.OFF));
         } else {
             String key = c.name();
             model.exits.stream().filter(e -> e.key().equals(key)).findFirst()
@@ -341,7 +342,7 @@ public final class CurvesPane {
                     pos < 0 ? "–" : String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[pos]),
                     pos < 0 ? "–" : String.format(Locale.ROOT, "%.2f", leaveMs)));
         }
-        CascadeResult fin = ev.cascade().evaluate(new int[0], new double[0]);
+        CascadeResult fin = ev.cascade().finalOnly();
         out.add(new Row("final", String.format(Locale.ROOT, "%.1f%%", 100 * fin.accuracy()), "–", "–",
                 String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[cur.share().length - 1]),
                 String.format(Locale.ROOT, "%.2f", ev.cascade().ms().leaveAt(cur.exits(), cur.exits().length))));

@@ -2,6 +2,7 @@ package org.persephonee.views;
 
 import javafx.application.Platform;
 import javafx.collections.ListChangeListener;
+import org.persephonee.core.eval.ThresholdSweep;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.backbone.Stage;
@@ -554,7 +555,7 @@ public final class LabController {
         CascadeResult c = o.choice().cascade();
         for (ExitModel e : model.exits) {
             int idx = resultKeys.indexOf(e.key());
-            double t = 1.01;
+            double t = ThresholdSweep.OFF;
             for (int p = 0; p < c.exits().length; p++) {
                 if (c.exits()[p] == idx) {
                     t = c.thresholds()[p];
@@ -618,7 +619,7 @@ public final class LabController {
         double[] th = new double[n];
         for (int j = 0; j < n; j++) {
             all[j] = j;
-            th[j] = 1.01;
+            th[j] = ThresholdSweep.OFF;
         }
         CascadeResult everything = o.evaluation().cascade().evaluate(all, th);
         OperatingPoint.Choice keepAll = new OperatingPoint.Choice(everything, o.choice().finalAccuracy(),
@@ -763,7 +764,7 @@ public final class LabController {
         PersonalisePipeline.Outcome o = outcome;
         Backbone bb = model.backbone.get();
         Evaluation ev = model.evaluation.get();
-        CascadeResult fin = ev.cascade().evaluate(new int[0], new double[0]);
+        CascadeResult fin = ev.cascade().finalOnly();
         OperatingPoint.Choice choice = new OperatingPoint.Choice(c, fin.accuracy(), fin.meanMs(), fin.meanMacs(),
                 model.maxDrop.get());
         List<String> stages = new ArrayList<>();

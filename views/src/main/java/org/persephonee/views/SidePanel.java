@@ -9,6 +9,7 @@ import javafx.scene.control.Slider;
 import javafx.scene.layout.Priority;
 import javafx.scene.layout.VBox;
 import org.controlsfx.control.PropertySheet;
+import org.persephonee.core.eval.ThresholdSweep;
 import org.persephonee.core.exits.HeadSpec;
 import org.persephonee.core.exits.HeadType;
 
@@ -20,7 +21,7 @@ public final class SidePanel {
     private final LabModel model;
     private final ObservableList<PropertySheet.Item> exitItems = FXCollections.observableArrayList();
     private final Label exitTitle = new Label("Select an exit on the graph to edit it");
-    private final Slider exitThreshold = new Slider(0, 1.01, 0.9);
+    private final Slider exitThreshold = new Slider(0, ThresholdSweep.OFF, 0.9);
 
     public SidePanel(LabModel model) {
         this.model = model;

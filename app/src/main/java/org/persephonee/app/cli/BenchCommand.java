@@ -477,7 +477,7 @@ public final class BenchCommand implements Command {
                     .importFolder(data, null, () -> false).dataset().test();
             double[] thresholds = model.thresholds();
             double[] cascade = run(model, images);
-            model.setThresholds(1.01);
+            model.setThresholds(org.persephonee.core.eval.ThresholdSweep.OFF);
             double[] fin = run(model, images);
             m.put("images", images.size());
             m.put("cascade_accuracy", cascade[0]);

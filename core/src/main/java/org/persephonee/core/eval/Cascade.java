@@ -54,9 +54,14 @@ public final class Cascade {
 
     public int exitCount() { return preds.exits().size(); }
 
+    /** The cascade without exits: every image runs the whole backbone to the personalised final exit. */
+    public CascadeResult finalOnly() {
+        return evaluate(new int[0], new double[0]);
+    }
+
     /** Accuracy of the personalised final exit. */
     public double finalAccuracy() {
-        return evaluate(new int[0], new double[0]).accuracy();
+        return finalOnly().accuracy();
     }
 
     /**

@@ -109,7 +109,7 @@ public final class OperatingPoint {
         if (search == Search.PER_EXIT) {
             best = refine(c, best, target, byMacs);
         }
-        CascadeResult fin = c.evaluate(new int[0], new double[0]);
+        CascadeResult fin = c.finalOnly();
         return new Choice(best, c.finalAccuracy(), fin.meanMs(), fin.meanMacs(), maxDropPoints, ref);
     }
 
@@ -122,7 +122,7 @@ public final class OperatingPoint {
      */
     static CascadeResult bestSubset(Cascade c, double target, boolean byMacs) {
         int n = c.exitCount();
-        CascadeResult best = c.evaluate(new int[0], new double[0]);
+        CascadeResult best = c.finalOnly();
         boolean finalMeets = best.accuracy() >= target;
         if (n <= EXHAUSTIVE_UP_TO) {
             for (int mask = 1; mask < (1 << n); mask++) {
@@ -241,7 +241,7 @@ public final class OperatingPoint {
             }
         }
         if (best == null || best.share().length == 1) {
-            return c.evaluate(new int[0], new double[0]);
+            return c.finalOnly();
         }
         // exits nobody leaves at only cost time: drop them
         List<Integer> keep = new ArrayList<>();
@@ -402,7 +402,7 @@ public final class OperatingPoint {
             Choice choice = choose(pick, maxDropPoints, byMacs, search);
             CascadeResult chosen = choice.cascade();
             CascadeResult out = check.evaluate(chosen.exits(), chosen.thresholds());
-            CascadeResult finalOnly = check.evaluate(new int[0], new double[0]);
+            CascadeResult finalOnly = check.finalOnly();
             int refExit = choice.reference().exit();
             acc += out.accuracy() / 2;
             fin += (refExit < 0 ? check.finalAccuracy() : check.evaluate(new int[] {refExit}, 0.0).accuracy()) / 2;
@@ -431,7 +431,7 @@ public final class OperatingPoint {
          */
         public Selection scoredOn(Cascade other) {
             CascadeResult r = other.evaluate(choice.cascade().exits(), choice.cascade().thresholds());
-            CascadeResult fin = other.evaluate(new int[0], new double[0]);
+            CascadeResult fin = other.finalOnly();
             int refExit = choice.reference() == null ? -1 : choice.reference().exit();
             Reference ref = new Reference(refExit < 0 ? other.finalAccuracy()
                     : other.evaluate(new int[] {refExit}, 0.0).accuracy(), refExit);

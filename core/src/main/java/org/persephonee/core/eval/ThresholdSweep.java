@@ -7,13 +7,16 @@ import java.util.List;
 public final class ThresholdSweep {
     private ThresholdSweep() { }
 
+    /** A threshold no confidence reaches (confidences are at most 1): the exit is evaluated, nobody leaves there. */
+    public static final double OFF = 1.01;
+
     /** Thresholds swept: 0 to 0.9 in steps of 0.05, a finer grid up to 0.999, and 1.01 (no early exit). */
     public static double[] grid() {
         List<Double> g = new ArrayList<>();
         for (int i = 0; i <= 18; i++) {
             g.add(i * 0.05);
         }
-        for (double t : new double[] {0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995, 0.999, 1.01}) {
+        for (double t : new double[] {0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995, 0.999, OFF}) {
             g.add(t);
         }
         return g.stream().mapToDouble(Double::doubleValue).toArray();
