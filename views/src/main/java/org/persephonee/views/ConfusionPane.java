@@ -68,11 +68,9 @@ public final class ConfusionPane {
         top.setAlignment(Pos.CENTER_LEFT);
         VBox box = new VBox(10, top, hint, grid);
         box.setPadding(new Insets(12));
-        pane = box;
         return box;
     }
 
-    private Node pane;
     private boolean showing = true;
 
     /**
@@ -88,7 +86,7 @@ public final class ConfusionPane {
 
     private void redrawSoon() {
         dirty = true;
-        if (showing && pane != null) {
+        if (showing) {
             redraw();
         }
     }
