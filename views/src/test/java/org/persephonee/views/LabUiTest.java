@@ -312,6 +312,7 @@ class LabUiTest {
         WaitForAsyncUtils.waitForFxEvents();
         assertTrue(model.curvesStale.get(), "cleared exits make the last run's curves stale");
         assertTrue(robot.lookup(".stale-note").queryAs(javafx.scene.Node.class).isVisible());
+        c2.shutdown();   // its own backbone: closed here, not by a finalizer
     }
 
     @Test
