@@ -441,10 +441,6 @@ public final class LabView {
         VBox toast = new VBox(4, head, body);
         toast.getStyleClass().addAll("toast", error ? "toast-warning" : "toast-info");
         toast.setMaxWidth(Region.USE_PREF_SIZE);
-        toast.setStyle("-fx-background-color: white; -fx-background-radius: 6; -fx-border-radius: 6; -fx-padding: 10 14;"
-                + " -fx-border-color: " + (error ? "#d62728" : "#2ca02c") + "; -fx-border-width: 0 0 0 4;"
-                + " -fx-effect: dropshadow(gaussian, rgba(0,0,0,0.25), 10, 0, 0, 2);");
-        head.setStyle("-fx-font-weight: bold;");
         toast.setOnMouseClicked(e -> toasts.getChildren().remove(toast));
         toasts.getChildren().add(toast);
         while (toasts.getChildren().size() > MAX_TOASTS) {

@@ -38,9 +38,6 @@ public final class SearchStabilityExperiment {
                 if (System.getenv("EXP_GC") != null) {
                     System.gc();
                 }
-                if (System.getenv("EXP_SLEEP") != null) {
-                    Thread.sleep(Long.parseLong(System.getenv("EXP_SLEEP")));
-                }
                 LatencyProfile base = LatencyProfile.measure(bb, heads, 30);
                 if (draws < 0) {
                     for (int k = 0; k < 3; k++) {
