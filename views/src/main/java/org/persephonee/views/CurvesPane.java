@@ -114,7 +114,14 @@ public final class CurvesPane {
         ms.setSelected(true);
         macs.selectedProperty().bindBidirectional(model.curvesInMacs);
         model.curvesInMacs.addListener((o, a, b) -> redraw());
-        HBox controls = new HBox(8, new Label("Global threshold"), slider, value, ms, macs);
+        Label globalLabel = new Label("Global threshold");
+        // in a narrow curves pane the slider gives way; the labels and the unit buttons stay readable
+        // (they were elided to "..." at the default divider positions on a 1440-px screen)
+        for (javafx.scene.control.Control c : List.of(globalLabel, value, ms, macs)) {
+            c.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
+        }
+        slider.setMinWidth(60);
+        HBox controls = new HBox(8, globalLabel, slider, value, ms, macs);
         controls.setAlignment(Pos.CENTER_LEFT);
         controls.setPadding(new Insets(4, 8, 4, 8));
         summary.setId("cascade-summary");
