@@ -22,6 +22,7 @@ import javafx.scene.layout.Priority;
 import javafx.scene.layout.Region;
 import javafx.scene.layout.StackPane;
 import javafx.scene.layout.VBox;
+import javafx.scene.text.Text;
 import org.controlsfx.control.GridCell;
 import org.controlsfx.control.GridView;
 import org.persephonee.core.backbone.Backbone;
@@ -111,7 +112,9 @@ public final class DataPane {
         selBar.setAlignment(Pos.CENTER_LEFT);
         selBar.setPadding(new Insets(0, 6, 2, 6));
 
-        GridView<ImageItem> grid = new GridView<>(shown);
+        shown.addListener((ListChangeListener<ImageItem>) c -> syncGrid());
+        syncGrid();
+        GridView<ImageItem> grid = new GridView<>(gridItems);
         grid.setId("thumbnails");
         grid.setCellWidth(84);
         grid.setCellHeight(100);
@@ -146,6 +149,53 @@ public final class DataPane {
         VBox box = new VBox(4, bar, selBar, counts, gridBox, skippedPane);
         box.setPadding(new Insets(4));
         return box;
+    }
+
+    /** What the grid shows: {@link #shown}, the first screenful filled a few rows per frame (see syncGrid). */
+    private final ObservableList<ImageItem> gridItems = FXCollections.observableArrayList();
+    /** Images added to an almost empty grid per frame, and the count from which the grid takes the rest at once. */
+    static final int FILL_FIRST = 4;
+    static final int FILL_STEP = 12;
+    static final int FILL_SCREEN = 96;
+    private javafx.animation.AnimationTimer filling;
+
+    /**
+     * Follows {@link #shown}. The grid builds a cell (a skin, its CSS) for every thumbnail on screen the moment
+     * its items change, and the first import's 40-60 cells in one go held the FX thread for 80-150 ms. So while
+     * the grid shows fewer than a screenful, it grows by {@link #FILL_STEP} images a frame (a screenful in about
+     * 0.1 s); once its cells exist, every later change is applied at once.
+     */
+    private void syncGrid() {
+        if (gridItems.size() >= FILL_SCREEN || shown.size() <= FILL_STEP || gridItems.size() > shown.size()) {
+            if (filling != null) {
+                filling.stop();
+                filling = null;
+            }
+            gridItems.setAll(shown);
+            return;
+        }
+        if (filling == null) {
+            filling = new javafx.animation.AnimationTimer() {
+                @Override
+                public void handle(long now) {
+                    // the first cells also load and warm the cell classes: a smaller first step
+                    int n = Math.min(shown.size(), gridItems.size() + (gridItems.isEmpty() ? FILL_FIRST : FILL_STEP));
+                    if (n >= FILL_SCREEN || n == shown.size()) {
+                        stop();
+                        filling = null;
+                        gridItems.setAll(shown);
+                    } else {
+                        gridItems.setAll(shown.subList(0, n));
+                    }
+                }
+            };
+            filling.start();
+        }
+        // the list may have changed under a fill: keep what is shown a prefix of it
+        int keep = Math.min(gridItems.size(), shown.size());
+        if (!gridItems.equals(shown.subList(0, keep))) {
+            gridItems.setAll(shown.subList(0, keep));
+        }
     }
 
     private void applyFilter() {
@@ -247,10 +297,17 @@ public final class DataPane {
         anchor = item;
     }
 
+    /**
+     * One thumbnail: the image, a label badge and, for test images only, a TEST badge. The badges are a styled
+     * pane around a {@link Text}, not {@link Label}s: a control brings a skin of its own, and building three skins
+     * per cell made the grid's first layout (60 cells on a 1440-px screen) hold the FX thread for 120-155 ms.
+     */
     private final class Thumb extends GridCell<ImageItem> {
         private final ImageView view = new ImageView();
-        private final Label badge = new Label();
-        private final Label testBadge = new Label("TEST");
+        private final Text badgeText = new Text();
+        private final StackPane badge = new StackPane(badgeText);
+        private final StackPane img;
+        private StackPane testBadge;
         private final VBox box;
 
         Thumb() {
@@ -259,10 +316,10 @@ public final class DataPane {
             view.setPreserveRatio(true);
             view.setSmooth(false);
             badge.getStyleClass().add("badge");
-            badge.setMaxWidth(80);
-            testBadge.getStyleClass().add("test-badge");
-            StackPane img = new StackPane(view, testBadge);
-            StackPane.setAlignment(testBadge, Pos.TOP_RIGHT);
+            badgeText.getStyleClass().add("badge-text");
+            // as wide as its text, not the cell (the cell's box stretches what may grow)
+            badge.setMaxSize(Region.USE_PREF_SIZE, Region.USE_PREF_SIZE);
+            img = new StackPane(view);
             box = new VBox(2, img, badge);
             box.setAlignment(Pos.CENTER);
             getStyleClass().add("thumb");
@@ -283,6 +340,27 @@ public final class DataPane {
                 }
                 getTooltip().setText(getItem().path().toString());
             });
+        }
+
+        /** A class name that fits the cell's width (a Text does not elide as a Label did). */
+        private static String shorten(String label) {
+            return label.length() <= 13 ? label : label.substring(0, 12) + "…";
+        }
+
+        /** The TEST badge, made the first time this cell shows a test image. */
+        private void showTest(boolean test) {
+            if (test && testBadge == null) {
+                Text t = new Text("TEST");
+                t.getStyleClass().add("test-badge-text");
+                testBadge = new StackPane(t);
+                testBadge.getStyleClass().add("test-badge");
+                testBadge.setMaxSize(Region.USE_PREF_SIZE, Region.USE_PREF_SIZE);
+                StackPane.setAlignment(testBadge, Pos.TOP_RIGHT);
+                img.getChildren().add(testBadge);
+            }
+            if (testBadge != null) {
+                testBadge.setVisible(test);
+            }
         }
 
         private void mark() {
@@ -307,7 +385,7 @@ public final class DataPane {
             box.setVisible(!empty && item != null);
             if (!empty && item != null) {
                 view.setImage(thumb(item));
-                badge.setText(item.label() == null ? "unlabelled" : item.label());
+                badgeText.setText(item.label() == null ? "unlabelled" : shorten(item.label()));
                 boolean unlabelled = item.label() == null;
                 if (badge.getStyleClass().contains("unlabelled") != unlabelled) {
                     if (unlabelled) {
@@ -316,7 +394,7 @@ public final class DataPane {
                         badge.getStyleClass().remove("unlabelled");
                     }
                 }
-                testBadge.setVisible(item.test());
+                showTest(item.test());
                 if (getTooltip() != null) {
                     getTooltip().setText(item.path().toString());
                 }
