@@ -64,6 +64,10 @@ public final class CurvesPane {
     private List<Curve> curves = List.of();
     private boolean updatingSlider;
 
+    /** Height of a metrics-table row and of its header, in px. */
+    static final double ROW_PX = 24;
+    static final double HEADER_PX = 26;
+
     /** One row of the metrics table. */
     public record Row(String exit, String accuracy, String loss, String threshold, String share, String ms) { }
 
@@ -80,6 +84,66 @@ public final class CurvesPane {
         ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
         viewer = new ChartViewer(chart);
         viewer.setId("curves-chart");
+    }
+
+    private final java.util.concurrent.CompletableFuture<Void> warmed = new java.util.concurrent.CompletableFuture<>();
+    private boolean warming;
+
+    /**
+     * Draws a throwaway chart of the same kind three times on a background thread, into an image (AWT, no JavaFX
+     * node): the first draw of a chart with curves, shapes and a legend loads and runs chart code for the first time,
+     * and in the lab it took 80 ms of the FX thread at a run's first epoch (12-25 ms after this warm-up, which costs
+     * about 0.35 s of one core once). Called when the lab has started; later calls do nothing.
+     */
+    public void warmUp() {
+        if (warming) {
+            return;
+        }
+        warming = true;
+        Thread t = new Thread(() -> {
+            drawThrowawayChart();
+            warmed.complete(null);
+        }, "chart-warm-up");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Completes when the warm-up has run (tests measure a started lab). */
+    public java.util.concurrent.CompletableFuture<Void> warmed() {
+        return warmed;
+    }
+
+    private static void drawThrowawayChart() {
+        try {
+            XYSeriesCollection d = new XYSeriesCollection();
+            JFreeChart c = ChartFactory.createXYLineChart(null, "latency per image (ms)", "accuracy (%)", d,
+                    PlotOrientation.VERTICAL, true, true, false);
+            XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
+            for (int k = 0; k < 4; k++) {
+                XYSeries s = new XYSeries("exit " + k, false, true);
+                for (int i = 0; i < 30; i++) {
+                    s.add(0.5 + i * 0.05 + k * 0.1, 60 + (i * 7 + k * 3) % 30, false);
+                }
+                d.addSeries(s);
+                r.setSeriesShape(k, new Ellipse2D.Double(-2.5, -2.5, 5, 5));
+                r.setSeriesStroke(k, new BasicStroke(1.2f));
+            }
+            c.getXYPlot().setRenderer(r);
+            java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(700, 450,
+                    java.awt.image.BufferedImage.TYPE_INT_RGB);
+            for (int i = 0; i < 3; i++) {
+                java.awt.Graphics2D g = img.createGraphics();
+                try {
+                    c.draw(g, new java.awt.geom.Rectangle2D.Double(0, 0, 700, 450),
+                            new org.jfree.chart.ChartRenderingInfo());
+                } finally {
+                    g.dispose();
+                }
+            }
+        } catch (RuntimeException | LinkageError e) {
+            // only a warm-up: the real chart draws without it, a little slower the first time
+            System.getLogger(CurvesPane.class.getName()).log(System.Logger.Level.DEBUG, "chart warm-up failed", e);
+        }
     }
 
     /** The chart's dataset (series per exit, cascade, references). */
@@ -139,6 +203,15 @@ public final class CurvesPane {
         table.getColumns().add(column("ms if leaving", Row::ms, 100));
         table.setColumnResizePolicy(TableView.CONSTRAINED_RESIZE_POLICY);
         table.setPlaceholder(new Label("No results yet"));
+        // rows of one height: without it the table asks every cell for its preferred height, which made the
+        // table's first rows (at a run's first epoch) hold the FX thread for 90 ms
+        table.setFixedCellSize(ROW_PX);
+        // as tall as its rows (up to the space there is): a table filling the pane builds a dozen empty rows of
+        // six cells each, and building them with the first real rows held the FX thread for 100 ms at the first epoch
+        table.prefHeightProperty().bind(javafx.beans.binding.Bindings.createDoubleBinding(
+                () -> HEADER_PX + ROW_PX * Math.max(2, rows.size()) + 2, rows));
+        table.setMinHeight(HEADER_PX + ROW_PX * 2 + 2);
+        table.setMaxHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
 
         viewer.addChartMouseListener(new ChartMouseListenerFX() {
             @Override
@@ -167,7 +240,7 @@ public final class CurvesPane {
         VBox top = new VBox(stale, viewer);
         VBox.setVgrow(viewer, Priority.ALWAYS);
         VBox bottom = new VBox(4, controls, summary, table);
-        VBox.setVgrow(table, Priority.ALWAYS);
+        VBox.setVgrow(table, Priority.SOMETIMES);
         SplitPane split = new SplitPane(top, bottom);
         split.setOrientation(javafx.geometry.Orientation.VERTICAL);
         split.setDividerPositions(0.62);
@@ -269,19 +342,29 @@ public final class CurvesPane {
     private boolean renderPending;
 
     /**
-     * Renders the chart once, after everything queued on the FX thread so far: a finished run changes the
-     * curves, the operating point and the marker in one go, and each change would otherwise redraw the whole
-     * chart (60-100 ms each under software rendering).
+     * Renders the chart once, a frame after everything queued so far: a finished run changes the curves, the
+     * operating point and the marker in one go, and each change would otherwise redraw the whole chart (60-100 ms
+     * each under software rendering). Waiting for the second pulse keeps the render out of the frame that lays out
+     * what the same change did to the table and the backbone graph (together they made one 130-ms stall).
      */
     private void renderSoon() {
         if (renderPending) {
             return;
         }
         renderPending = true;
-        javafx.application.Platform.runLater(() -> {
-            renderPending = false;
-            chart.setNotify(true);
-        });
+        new javafx.animation.AnimationTimer() {
+            private int pulses;
+
+            @Override
+            public void handle(long now) {
+                if (++pulses < 2) {
+                    return;
+                }
+                stop();
+                renderPending = false;
+                chart.setNotify(true);
+            }
+        }.start();
     }
 
     private void fillMarker(XYSeries op) {

@@ -97,9 +97,9 @@ public final class LabView {
         if (progressive) {
             // each pane joins the window in its own frame (its first CSS pass and skins cost up to a second here):
             // the window keeps painting between them instead of freezing once for all of them
-            pending.add(() -> center.getItems().set(0, backboneNode));
+            pending.add(() -> replaceKeepingDividers(center, 0, backboneNode));
             pending.add(() -> tabs.getTabs().get(0).setContent(dataNode));
-            pending.add(() -> center.getItems().set(2, sideNode));
+            pending.add(() -> replaceKeepingDividers(center, 2, sideNode));
             pending.add(() -> tabs.getTabs().get(1).setContent(curvesNode));
             pending.add(() -> tabs.getTabs().get(2).setContent(confusionNode));
         }
@@ -160,6 +160,16 @@ public final class LabView {
      */
     public void started() {
         probe.start();
+        // once the backbone is on screen (start-up's own work done), warm the chart code in the background
+        if (model.stageProfile.get() != null) {
+            curvesPane.warmUp();
+        } else {
+            model.stageProfile.addListener((o, a, b) -> {
+                if (b != null) {
+                    curvesPane.warmUp();
+                }
+            });
+        }
         if (!pending.isEmpty()) {
             new javafx.animation.AnimationTimer() {
                 private int frame;
@@ -192,6 +202,16 @@ public final class LabView {
     public LabView progressive(boolean on) {
         this.progressive = on;
         return this;
+    }
+
+    /**
+     * Puts a pane in place of a placeholder. Replacing a split pane's item resets the divider next to it (the
+     * backbone pane took half the window instead of 27 %), so the positions are put back.
+     */
+    private static void replaceKeepingDividers(SplitPane split, int index, Node node) {
+        double[] positions = split.getDividerPositions();
+        split.getItems().set(index, node);
+        split.setDividerPositions(positions);
     }
 
     private static Node placeholder() {
