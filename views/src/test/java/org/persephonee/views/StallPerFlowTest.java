@@ -35,11 +35,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @ExtendWith(ApplicationExtension.class)
 class StallPerFlowTest {
     /**
-     * What a flow may stall the FX thread for here, in ms. The target is 100 ms (issue 17); measured 19-151 ms
-     * per flow on this 2-core machine (README), so the test fails on a regression of the kind that froze the lab
-     * for seconds (a tooltip per thumbnail cell, a matrix rebuilt per epoch), not on this machine's noise.
+     * What a flow may stall the FX thread for here, in ms. The target is 100 ms (issue 17); measured 48-107 ms per
+     * flow over a dozen runs on this quiet 2-core machine (README), 120-168 ms before the grid, table and chart
+     * fixes, and up to 157 ms with the lab started twice alongside. The limit fails on freezes of the kind that held
+     * the lab for seconds (a tooltip per thumbnail cell, a matrix rebuilt per epoch), not on a busy machine.
      */
-    static final double LIMIT_MS = Double.parseDouble(System.getProperty("persephonee.stallLimitMs", "400"));
+    static final double LIMIT_MS = Double.parseDouble(System.getProperty("persephonee.stallLimitMs", "250"));
 
     LabModel model;
     LabController controller;
