@@ -399,7 +399,7 @@ public final class CurvesPane {
     /** The latest training loss of an exit ({@code stage:head}), from the live epoch stats. */
     private String loss(String key) {
         for (org.persephonee.core.personalise.ExitStats st : model.liveStats) {
-            if ((st.stage() + ":" + st.head()).equals(key) && !Double.isNaN(st.trainLoss())) {
+            if (st.key().equals(key) && !Double.isNaN(st.trainLoss())) {
                 return String.format(Locale.ROOT, "%.3f", st.trainLoss());
             }
         }

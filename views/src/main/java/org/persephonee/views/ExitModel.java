@@ -39,7 +39,7 @@ public final class ExitModel {
     public ExitPlacement placement() { return new ExitPlacement(stage, head.get()); }
 
     /** {@code stage:headId}. */
-    public String key() { return stage + ":" + head.get().id(); }
+    public String key() { return ExitPlacement.key(stage, head.get()); }
 
     @Override
     public String toString() { return key(); }

@@ -42,7 +42,7 @@ public final class Evaluation {
             headMs[j] = profile.headMs(h);
             cumMacs[j] = bb.stage(h.stage()).cumulativeMacs();
             headMacs[j] = h.macs();
-            exitNames.add(h.stage() + ":" + h.head().id());
+            exitNames.add(h.key());
             if (Double.isNaN(headMs[j])) {
                 throw new IllegalArgumentException("the latency profile has no time for exit " + exitNames.get(j));
             }
@@ -107,9 +107,9 @@ public final class Evaluation {
             cumMs[j] = profile.cumulativeMs(bb, p.stage());
             cumMacs[j] = st.cumulativeMacs();
             headMacs[j] = macs;
-            Double measured = profile.headMs().get(p.stage() + ":" + p.head().id());
+            Double measured = profile.headMs().get(p.key());
             headMs[j] = measured != null ? measured : macs * msPerMac;
-            names.add(p.stage() + ":" + p.head().id());
+            names.add(p.key());
         }
         org.persephonee.core.backbone.Stage last = bb.stages().get(bb.stages().size() - 1);
         long finalMacs = refitFinal ? (long) last.outputShape()[0] * classes : bb.classifierMacs();

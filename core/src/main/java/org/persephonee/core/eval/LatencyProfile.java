@@ -60,7 +60,7 @@ public final class LatencyProfile {
 
     /** Key of a head in a profile: {@code stage:headId}. */
     public static String key(ExitHead h) {
-        return h.stage() + ":" + h.head().id();
+        return h.key();
     }
 
     /** Milliseconds of all stages up to and including {@code stage}. */

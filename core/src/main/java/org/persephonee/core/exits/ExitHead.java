@@ -61,6 +61,9 @@ public final class ExitHead implements AutoCloseable {
 
     public HeadSpec head() { return placement.head(); }
 
+    /** The exit's key ({@link ExitPlacement#key()}). */
+    public String key() { return placement.key(); }
+
     public long[] inputShape() { return inputShape.clone(); }
 
     public int classes() { return classes; }

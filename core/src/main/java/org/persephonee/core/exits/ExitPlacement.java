@@ -24,11 +24,7 @@ public record ExitPlacement(String stage, HeadSpec head) {
             if (p.isEmpty()) {
                 continue;
             }
-            int colon = p.indexOf(':');
-            if (colon <= 0 || colon == p.length() - 1) {
-                throw new IllegalArgumentException("bad exit '" + p + "': expected STAGE:HEAD, e.g. block3:conv");
-            }
-            out.add(new ExitPlacement(p.substring(0, colon).strip(), HeadSpec.parse(p.substring(colon + 1))));
+            out.add(parse(p));
         }
         if (out.isEmpty()) {
             throw new IllegalArgumentException("no exits given");
@@ -53,6 +49,34 @@ public record ExitPlacement(String stage, HeadSpec head) {
         return auto(bb, HeadSpec.of(HeadType.GRID));
     }
 
+    /**
+     * The exit's key, {@code stage:headId} (e.g. {@code block3:grid4}): the one name of an exit in results, latency
+     * profiles, kept runs and the lab. {@link #parse} reads it back.
+     */
+    public String key() {
+        return key(stage, head);
+    }
+
+    /** The key of a head of this design after this stage ({@link #key()}). */
+    public static String key(String stage, HeadSpec head) {
+        return stage + ":" + head.id();
+    }
+
+    /** The placement a key names ({@link #key()}); an IllegalArgumentException says what is wrong with it. */
+    public static ExitPlacement parse(String key) {
+        int colon = key.indexOf(':');
+        if (colon <= 0 || colon == key.length() - 1) {
+            throw new IllegalArgumentException("bad exit '" + key + "': expected STAGE:HEAD, e.g. block3:conv");
+        }
+        return new ExitPlacement(key.substring(0, colon).strip(), HeadSpec.parse(key.substring(colon + 1)));
+    }
+
+    /** The stage of a key ({@link #key()}) without parsing its head. */
+    public static String stageOf(String key) {
+        int colon = key.indexOf(':');
+        return colon < 0 ? key : key.substring(0, colon);
+    }
+
     @Override
-    public String toString() { return stage + ":" + head.id(); }
+    public String toString() { return key(); }
 }

@@ -8,4 +8,9 @@ package org.persephonee.core.personalise;
  * @param trainLoss mean training loss of the epoch
  * @param evalAccuracy accuracy on the evaluation images (agreement with the final exit when they have no labels)
  */
-public record ExitStats(String stage, String head, double trainLoss, double evalAccuracy) { }
+public record ExitStats(String stage, String head, double trainLoss, double evalAccuracy) {
+    /** The exit's key ({@link org.persephonee.core.exits.ExitPlacement#key()}): stage and head id. */
+    public String key() {
+        return stage + ":" + head;
+    }
+}

@@ -40,7 +40,7 @@ public final class RunRecord {
 
     /** The stored predictions. */
     public EvalPredictions predictions() {
-        List<String> stages = exits.stream().map(e -> e.substring(0, e.indexOf(':'))).toList();
+        List<String> stages = exits.stream().map(org.persephonee.core.exits.ExitPlacement::stageOf).toList();
         return new EvalPredictions(stages, exitProbabilities, finalProbabilities, truth, classes);
     }
 
