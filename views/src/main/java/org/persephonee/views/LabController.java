@@ -457,7 +457,7 @@ public final class LabController {
                         model.liveStats.setAll(stats);
                         model.phase.set("Training exits: epoch " + epoch + " / " + epochs);
                         if (live != null) {
-                            resultKeys = placements.stream().map(p -> p.stage() + ":" + p.head().id()).toList();
+                            resultKeys = placements.stream().map(ExitPlacement::key).toList();
                             model.evaluation.set(live);
                             recompute();
                         }
@@ -620,16 +620,6 @@ public final class LabController {
             return;
         }
         lastRunReady = false;
-        int n = o.result().heads().size();
-        int[] all = new int[n];
-        double[] th = new double[n];
-        for (int j = 0; j < n; j++) {
-            all[j] = j;
-            th[j] = ThresholdSweep.OFF;
-        }
-        CascadeResult everything = o.evaluation().cascade().evaluate(all, th);
-        OperatingPoint.Choice keepAll = new OperatingPoint.Choice(everything, o.choice().finalAccuracy(),
-                o.choice().finalMs(), o.choice().finalMacs(), o.choice().maxDrop());
         org.persephonee.core.workspace.RunRecord rec = new org.persephonee.core.workspace.RunRecord();
         rec.backboneSha256 = bb.parametersSha256();
         rec.exits.addAll(o.evaluation().exitNames());
@@ -649,7 +639,7 @@ public final class LabController {
                 : o.profile().classifierMs();
         engine.execute(() -> {
             try {
-                Path written = BundleWriter.write(dir, bb, o.result(), o.evaluation(), keepAll);
+                Path written = BundleWriter.writeEveryExit(dir, bb, o.result(), o.evaluation(), o.choice());
                 rec.save(written);
                 Platform.runLater(() -> {
                     lastRunReady = true;
@@ -677,8 +667,7 @@ public final class LabController {
                 }
                 List<ExitPlacement> placements = new ArrayList<>();
                 for (String key : rec.exits) {
-                    int c = key.indexOf(':');
-                    placements.add(new ExitPlacement(key.substring(0, c), HeadSpec.parse(key.substring(c + 1))));
+                    placements.add(ExitPlacement.parse(key));
                 }
                 Evaluation ev = Evaluation.live(bb, placements, rec.classes, rec.refitFinal, rec.profile(),
                         rec.predictions(), Confidence.MAX_SOFTMAX);
@@ -776,22 +765,14 @@ public final class LabController {
         List<String> stages = new ArrayList<>();
         for (int e : c.exits()) {
             String key = ev.exitNames().get(e);
-            stages.add(key.substring(0, key.indexOf(':')));
+            stages.add(ExitPlacement.stageOf(key));
         }
-        java.util.Map<String, Object> expected = new java.util.LinkedHashMap<>();
-        expected.put("accuracy", c.accuracy());
-        expected.put("latency_ms", c.meanMs());
-        expected.put("macs", c.meanMacs());
-        expected.put("speedup", choice.speedup());
-        expected.put("mac_speedup", choice.macSpeedup());
-        expected.put("final_accuracy", fin.accuracy());
-        expected.put("final_latency_ms", fin.meanMs());
         Path kept = lastRunDir();
         model.status.set("Exporting to " + dir + " ...");
         engine.execute(() -> {
             try {
                 Path written = o != null ? BundleWriter.write(dir, bb, o.result(), o.evaluation(), choice)
-                        : BundleWriter.subset(kept, dir, stages, c.thresholds(), expected);
+                        : BundleWriter.subset(kept, dir, choice, stages);
                 Platform.runLater(() -> {
                     String msg = String.format(Locale.ROOT, "Exported %d exit(s): %.1f%% accuracy, %.2fx faster "
                                     + "than the personalised final exit (%.2f ms)%n%s", c.exits().length,

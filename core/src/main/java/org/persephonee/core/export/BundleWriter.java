@@ -180,21 +180,32 @@ public final class BundleWriter {
                 cfg.finalExit.kind = "backbone";
                 cfg.finalExit.stage = bb.stages().get(bb.stages().size() - 1).name();
             }
-            cfg.expected.put("accuracy", c.accuracy());
-            cfg.expected.put("latency_ms", c.meanMs());
-            cfg.expected.put("macs", c.meanMacs());
-            cfg.expected.put("speedup", choice.speedup());
-            cfg.expected.put("mac_speedup", choice.macSpeedup());
-            cfg.expected.put("final_accuracy", choice.finalAccuracy());
-            cfg.expected.put("final_latency_ms", choice.finalMs());
-            cfg.expected.put("max_drop_points", choice.maxDrop());
-            cfg.expected.put("exit_share", share(cfg, c));
-            cfg.expected.put("evaluated_on", r.evaluatedOn());
-            cfg.expected.put("latency_source", ev.profile().source());
-            cfg.provenance.putAll(r.provenance());
-            cfg.provenance.put("backbone_dir", bb.directory() == null ? null : bb.directory().toString());
+            List<String> stages = new java.util.ArrayList<>();
+            cfg.exits.forEach(e -> stages.add(e.stage));
+            cfg.expected = ExitConfig.Expected.of(choice, stages, r.evaluatedOn(), ev.profile().source());
+            cfg.provenance = GSON.toJsonTree(r.provenance()).getAsJsonObject();
+            cfg.provenance.addProperty("backbone_dir", bb.directory() == null ? null : bb.directory().toString());
             writeConfig(tmp, cfg);
         });
+    }
+
+    /**
+     * Writes a bundle of every exit the run trained, thresholds off, with the final exit's figures of
+     * {@code reference}: how the lab keeps a run in its workspace, to export an operating point from later
+     * ({@link #subset(Path, Path, OperatingPoint.Choice, List)}).
+     */
+    public static Path writeEveryExit(Path out, Backbone bb, PersonalisationResult r, Evaluation ev,
+                                      OperatingPoint.Choice reference) throws IOException {
+        int n = r.heads().size();
+        int[] all = new int[n];
+        double[] off = new double[n];
+        for (int j = 0; j < n; j++) {
+            all[j] = j;
+            off[j] = org.persephonee.core.eval.ThresholdSweep.OFF;
+        }
+        OperatingPoint.Choice every = new OperatingPoint.Choice(ev.cascade().evaluate(all, off),
+                reference.finalAccuracy(), reference.finalMs(), reference.finalMacs(), reference.maxDrop());
+        return write(out, bb, r, ev, every);
     }
 
     /** Writes {@code exit-config.json} with the {@code format} marker first. */
@@ -258,31 +269,56 @@ public final class BundleWriter {
     }
 
     /**
-     * Writes a bundle holding some of another bundle's exits, with new thresholds: how the lab exports
-     * the operating point the user picked from a run it kept (all exits) in its workspace.
+     * Writes a bundle holding some of another bundle's exits, with new thresholds: how the lab exports the
+     * operating point the user picked from a run it kept (every exit, {@link #writeEveryExit}) in its workspace.
+     * The result equals what {@link #write} gives for the same run and operating point (its {@code expected}
+     * block is made the same way; what the figures were measured on comes from the kept bundle).
      *
      * @param source a bundle (typically with every trained exit)
-     * @param stages stages of the exits to keep, in cascade order
-     * @param thresholds one per kept exit
-     * @param expected replaces the {@code expected} block (accuracy, latency, ...)
+     * @param out the bundle to write
+     * @param choice the operating point: its cascade's thresholds, one per kept exit, and its figures
+     * @param stages the stage of each of the choice's exits, in cascade order
      */
-    public static Path subset(Path source, Path out, java.util.List<String> stages, double[] thresholds,
-                              Map<String, Object> expected) throws IOException {
+    public static Path subset(Path source, Path out, OperatingPoint.Choice choice, List<String> stages)
+            throws IOException {
         try (Target t = checkTarget(out)) {
-            return subset(source, t, stages, thresholds, expected);
+            return subset(source, t, choice, stages);
         }
     }
 
-    /** {@link #subset(Path, Path, List, double[], Map)} to a target checked and locked by {@link #checkTarget}. */
-    public static Path subset(Path source, Target out, java.util.List<String> stages, double[] thresholds,
-                              Map<String, Object> expected) throws IOException {
-        ExitConfig src;
+    /** {@link #subset(Path, Path, OperatingPoint.Choice, List)} to a target checked and locked by {@link #checkTarget}. */
+    public static Path subset(Path source, Target out, OperatingPoint.Choice choice, List<String> stages)
+            throws IOException {
+        ExitConfig src = readExitConfig(source);
+        ExitConfig.Expected from = src.expected == null ? new ExitConfig.Expected() : src.expected;
+        return subset(source, src, out, stages, choice.cascade().thresholds(),
+                ExitConfig.Expected.of(choice, stages, from.evaluatedOn, from.latencySource));
+    }
+
+    /**
+     * A bundle with some of {@code source}'s exits and the given thresholds and figures (tests write
+     * hand-made figures with it).
+     */
+    static Path subset(Path source, Target out, List<String> stages, double[] thresholds,
+                       ExitConfig.Expected expected) throws IOException {
+        return subset(source, readExitConfig(source), out, stages, thresholds, expected);
+    }
+
+    private static ExitConfig readExitConfig(Path source) throws IOException {
         try {
-            src = org.persephonee.core.util.JsonProblems.fromJson(GSON, Files.readString(source.resolve(CONFIG)), ExitConfig.class);
+            return org.persephonee.core.util.JsonProblems.fromJson(GSON, Files.readString(source.resolve(CONFIG)),
+                    ExitConfig.class);
         } catch (com.google.gson.JsonParseException e) {
             throw new IOException(source.resolve(CONFIG) + ": not a readable exit config (" + e.getMessage() + ")");
         }
-        java.util.List<ExitConfig.Exit> kept = new java.util.ArrayList<>();
+    }
+
+    private static Path subset(Path source, ExitConfig src, Target out, List<String> stages, double[] thresholds,
+                               ExitConfig.Expected expected) throws IOException {
+        if (thresholds.length != stages.size()) {
+            throw new IllegalArgumentException(thresholds.length + " thresholds for " + stages.size() + " exits");
+        }
+        List<ExitConfig.Exit> kept = new java.util.ArrayList<>();
         for (int i = 0; i < stages.size(); i++) {
             String st = stages.get(i);
             ExitConfig.Exit e = src.exits.stream().filter(x -> x.stage.equals(st)).findFirst()
@@ -291,7 +327,7 @@ public final class BundleWriter {
             kept.add(e);
         }
         src.exits = kept;
-        src.expected = new LinkedHashMap<>(expected);
+        src.expected = expected;
         return publish(out, tmp -> {
             org.persephonee.core.util.FileTrees.copy(source.resolve(src.backbone.path), tmp.resolve(src.backbone.path));
             for (ExitConfig.Exit e : kept) {
@@ -299,6 +335,11 @@ public final class BundleWriter {
             }
             if (src.finalExit.weights != null) {
                 Files.copy(source.resolve(src.finalExit.weights), tmp.resolve(src.finalExit.weights));
+            }
+            // a final exit with re-trained last stages needs their weights too (the lab's export of a kept run
+            // with them named a file it had not copied)
+            if (src.finalExit.retrainedWeights != null) {
+                Files.copy(source.resolve(src.finalExit.retrainedWeights), tmp.resolve(src.finalExit.retrainedWeights));
             }
             if (src.batchNorm != null && src.batchNorm.adapted) {
                 Files.copy(source.resolve(src.batchNorm.file), tmp.resolve(src.batchNorm.file));
@@ -767,15 +808,6 @@ public final class BundleWriter {
         if (!bb.parametersSha256().equalsIgnoreCase(now)) {
             throw new IOException(src + ": the backbone's weight files changed on disk since it was loaded");
         }
-    }
-
-    private static Map<String, Double> share(ExitConfig cfg, CascadeResult c) {
-        Map<String, Double> m = new LinkedHashMap<>();
-        for (int p = 0; p < cfg.exits.size(); p++) {
-            m.put(cfg.exits.get(p).stage, c.share()[p]);
-        }
-        m.put("final", c.share()[c.share().length - 1]);
-        return m;
     }
 
     static ExitConfig.Head head(HeadSpec s) {

@@ -1,6 +1,9 @@
 package org.persephonee.core.export;
 
+import com.google.gson.annotations.SerializedName;
 import org.persephonee.core.backbone.BackboneSpec;
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.eval.OperatingPoint;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -70,6 +73,69 @@ public final class ExitConfig {
         public String reason;
     }
 
+    /**
+     * What the exported cascade is expected to do: its accuracy, latency and MACs per image, how it compares with
+     * the personalised final exit, the share of images leaving at each exit, and what the figures were measured on.
+     * One definition for the CLI's and the lab's exports (the lab's used to lack the last four fields).
+     */
+    public static final class Expected {
+        public double accuracy;
+        @SerializedName("latency_ms")
+        public double latencyMs;
+        public double macs;
+        public double speedup;
+        @SerializedName("mac_speedup")
+        public double macSpeedup;
+        @SerializedName("final_accuracy")
+        public double finalAccuracy;
+        @SerializedName("final_latency_ms")
+        public double finalLatencyMs;
+        @SerializedName("max_drop_points")
+        public double maxDropPoints;
+        /** Per exit stage (in cascade order) and {@code final}, the share of images leaving there. */
+        @SerializedName("exit_share")
+        public Map<String, Double> exitShare;
+        /** Which images the figures come from (the run's own description, e.g. its test images). */
+        @SerializedName("evaluated_on")
+        public String evaluatedOn;
+        /** Where the latencies come from (measured on this machine, or a cost model). */
+        @SerializedName("latency_source")
+        public String latencySource;
+
+        /**
+         * The figures of an operating point.
+         *
+         * @param choice the cascade and the final exit it is compared with
+         * @param exitStages the stage of each of the cascade's exits, in cascade order
+         * @param evaluatedOn which images the figures come from
+         * @param latencySource where the latencies come from
+         */
+        public static Expected of(OperatingPoint.Choice choice, List<String> exitStages, String evaluatedOn,
+                                  String latencySource) {
+            CascadeResult c = choice.cascade();
+            if (exitStages.size() != c.exits().length) {
+                throw new IllegalArgumentException(exitStages.size() + " stages for " + c.exits().length + " exits");
+            }
+            Expected e = new Expected();
+            e.accuracy = c.accuracy();
+            e.latencyMs = c.meanMs();
+            e.macs = c.meanMacs();
+            e.speedup = choice.speedup();
+            e.macSpeedup = choice.macSpeedup();
+            e.finalAccuracy = choice.finalAccuracy();
+            e.finalLatencyMs = choice.finalMs();
+            e.maxDropPoints = choice.maxDrop();
+            e.exitShare = new LinkedHashMap<>();
+            for (int p = 0; p < exitStages.size(); p++) {
+                e.exitShare.put(exitStages.get(p), c.share()[p]);
+            }
+            e.exitShare.put("final", c.share()[c.share().length - 1]);
+            e.evaluatedOn = evaluatedOn;
+            e.latencySource = latencySource;
+            return e;
+        }
+    }
+
     public String schema = SCHEMA;
     public int schemaVersion = SCHEMA_VERSION;
     public BackboneRef backbone;
@@ -81,6 +147,11 @@ public final class ExitConfig {
     public BatchNorm batchNorm;
     public List<Exit> exits = new ArrayList<>();
     public Final finalExit;
-    public Map<String, Object> expected = new LinkedHashMap<>();
-    public Map<String, Object> provenance = new LinkedHashMap<>();
+    public Expected expected = new Expected();
+    /**
+     * How the run was made (counts, label regime, its settings and seed, the backbone folder), as the run recorded
+     * it. Kept as JSON: a copy of a bundle (the lab's export of a kept run) then writes it back exactly (read into a
+     * map, its whole numbers came back as 64.0).
+     */
+    public com.google.gson.JsonObject provenance = new com.google.gson.JsonObject();
 }

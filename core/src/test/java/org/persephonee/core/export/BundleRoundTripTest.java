@@ -12,6 +12,7 @@ import org.persephonee.core.data.ImageDecoder;
 import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.data.PersonalImage;
 import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.eval.OperatingPoint;
 import org.persephonee.core.personalise.BnMode;
 import org.persephonee.core.personalise.Fixtures;
 import org.persephonee.core.personalise.LabelRegime;
@@ -87,6 +88,45 @@ class BundleRoundTripTest {
                 assertEquals(expected.share()[k], leave[k] / (double) n, 1.5 / n, "share at exit " + k);
             }
         }
+    }
+
+    @Test
+    void theLabsExportOfAKeptRunEqualsTheCliExport() throws Exception {
+        // the lab keeps a run with every exit (thresholds off) and exports the operating point from that copy later;
+        // the CLI writes the operating point at once: the same run and operating point give the same bundle
+        Path kept = BundleWriter.writeEveryExit(tmp.resolve("kept"), bb, outcome.result(), outcome.evaluation(),
+                outcome.choice());
+        int n = outcome.result().heads().size();
+        assertTrue(n >= 2, "the fixture trains several exits");
+        CascadeResult two = outcome.evaluation().cascade().evaluate(new int[] {0, n - 1}, new double[] {0.7, 0.9});
+        CascadeResult fin = outcome.evaluation().cascade().finalOnly();
+        for (OperatingPoint.Choice choice : List.of(outcome.choice(), new OperatingPoint.Choice(two, fin.accuracy(),
+                fin.meanMs(), fin.meanMacs(), 2.5))) {
+            List<String> stages = new java.util.ArrayList<>();
+            for (int e : choice.cascade().exits()) {
+                stages.add(outcome.result().heads().get(e).stage());
+            }
+            Path cli = BundleWriter.write(tmp.resolve("cli-" + stages.size()), bb, outcome.result(),
+                    outcome.evaluation(), choice);
+            Path lab = BundleWriter.subset(kept, tmp.resolve("lab-" + stages.size()), choice, stages);
+            String cliJson = Files.readString(cli.resolve(BundleWriter.CONFIG));
+            assertEquals(cliJson, Files.readString(lab.resolve(BundleWriter.CONFIG)));
+            for (String field : List.of("max_drop_points", "exit_share", "evaluated_on", "latency_source")) {
+                assertTrue(cliJson.contains("\"" + field + "\""), field + " in " + cliJson);
+            }
+            assertEquals(files(cli), files(lab), "the same files with the same contents");
+        }
+    }
+
+    /** Every file of a bundle (relative path) with its SHA-256. */
+    private static java.util.Map<String, String> files(Path dir) throws Exception {
+        java.util.Map<String, String> m = new java.util.TreeMap<>();
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                m.put(dir.relativize(p).toString(), org.persephonee.core.util.Hashes.sha256(Files.readAllBytes(p)));
+            }
+        }
+        return m;
     }
 
     @Test

@@ -62,7 +62,15 @@ class BundleWriterSafetyTest {
     }
 
     private Path subset(Path out) throws IOException {
-        return BundleWriter.subset(source(), out, List.of("block1"), new double[] {0.5}, Map.of("accuracy", 0.9));
+        try (BundleWriter.Target t = BundleWriter.checkTarget(out)) {
+            return BundleWriter.subset(source(), t, List.of("block1"), new double[] {0.5}, expected(0.9));
+        }
+    }
+
+    private static ExitConfig.Expected expected(double accuracy) {
+        ExitConfig.Expected e = new ExitConfig.Expected();
+        e.accuracy = accuracy;
+        return e;
     }
 
     /** Every file under {@code dir} and its content. */
@@ -176,7 +184,7 @@ class BundleWriterSafetyTest {
             IOException e = assertThrows(IOException.class, () -> subset(out));
             assertTrue(e.getMessage().contains("another run is writing this bundle"), e.getMessage());
             assertFalse(Files.exists(out), "the refused writer wrote nothing");
-            BundleWriter.subset(source(), t, List.of("block1"), new double[] {0.5}, Map.of());
+            BundleWriter.subset(source(), t, List.of("block1"), new double[] {0.5}, new ExitConfig.Expected());
             assertTrue(Files.isRegularFile(out.resolve(BundleWriter.CONFIG)));
         }
         assertFalse(Files.exists(lockFile), "the lock file is removed on close");
@@ -222,7 +230,7 @@ class BundleWriterSafetyTest {
             assertTrue(child.waitFor(30, TimeUnit.SECONDS));
             assertTrue(Files.exists(tmp.resolve(".shared.lock")), "a killed holder leaves its lock file");
             try (BundleWriter.Target t = BundleWriter.checkTarget(out)) {
-                BundleWriter.subset(source(), t, List.of("block1"), new double[] {0.5}, Map.of());
+                BundleWriter.subset(source(), t, List.of("block1"), new double[] {0.5}, new ExitConfig.Expected());
             }
             assertEquals(List.of(), hidden(out));
         } finally {
