@@ -1,45 +1,48 @@
 package org.persephonee.core;
 
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** core is the engine: it must not depend on JavaFX (the views adapt it), as in JabRef's logic/gui split. */
+/**
+ * core is the engine: no JavaFX (the views adapt it, as in JabRef's logic/gui split), nothing of the views or the
+ * app, and no package that imports a package depending on it (ArchUnit, on the compiled production classes).
+ */
 class ArchitectureTest {
+    static JavaClasses core;
+
+    @BeforeAll
+    static void load() {
+        core = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages("org.persephonee.core");
+        assertTrue(core.size() > 30, "only " + core.size() + " core classes found");
+    }
+
     @Test
-    void coreClassesDoNotReferenceJavaFx() throws Exception {
-        Path classes = Path.of("target", "classes", "org", "persephonee", "core");
-        assertTrue(Files.isDirectory(classes), "compiled core classes expected at " + classes.toAbsolutePath());
-        List<String> offenders;
-        int checked;
-        try (Stream<Path> s = Files.walk(classes)) {
-            List<Path> files = s.filter(p -> p.toString().endsWith(".class")).toList();
-            checked = files.size();
-            offenders = files.stream().filter(p -> {
-                try {
-                    return new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1).contains("javafx/");
-                } catch (Exception e) {
-                    return true;
-                }
-            }).map(Path::toString).toList();
-        }
-        assertTrue(checked > 30, "only " + checked + " classes found");
-        assertEquals(List.of(), offenders, "core classes referring to JavaFX");
+    void coreDoesNotUseJavaFx() {
+        noClasses().should().dependOnClassesThat().resideInAPackage("javafx..").check(core);
+    }
+
+    @Test
+    void coreDoesNotReachTheViewsOrTheApp() {
+        noClasses().should().dependOnClassesThat().resideInAnyPackage("org.persephonee.views..",
+                "org.persephonee.app..").check(core);
+    }
+
+    @Test
+    void corePackagesHaveNoCycles() {
+        slices().matching("org.persephonee.core.(*)..").should().beFreeOfCycles().check(core);
     }
 
     @Test
     void javaFxIsNotOnCoresClasspath() {
         assertThrows(ClassNotFoundException.class, () -> Class.forName("javafx.application.Platform"));
-    }
-
-    private static void assertThrows(Class<? extends Throwable> type, org.junit.jupiter.api.function.Executable e) {
-        org.junit.jupiter.api.Assertions.assertThrows(type, e);
     }
 }

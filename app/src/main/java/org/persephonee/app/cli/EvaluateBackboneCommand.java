@@ -2,7 +2,7 @@ package org.persephonee.app.cli;
 
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
-import org.persephonee.core.backbone.Pretrainer;
+import org.persephonee.core.pretrain.Pretrainer;
 import org.persephonee.core.data.FashionMnist;
 
 import java.io.PrintStream;

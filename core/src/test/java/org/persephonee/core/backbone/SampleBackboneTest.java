@@ -1,5 +1,6 @@
 package org.persephonee.core.backbone;
 
+import org.persephonee.core.pretrain.Pretrainer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.persephonee.core.data.FashionMnist;

@@ -1,4 +1,4 @@
-package org.persephonee.core.backbone;
+package org.persephonee.core.pretrain;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -11,6 +11,8 @@ import ai.djl.training.initializer.XavierInitializer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.InputSpec;
 import org.persephonee.core.data.FashionMnist;
 import org.persephonee.core.engine.Engines;
 

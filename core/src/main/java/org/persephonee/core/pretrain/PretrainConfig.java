@@ -1,4 +1,4 @@
-package org.persephonee.core.backbone;
+package org.persephonee.core.pretrain;
 
 /**
  * Recipe for pretraining a sample backbone on Fashion-MNIST.
