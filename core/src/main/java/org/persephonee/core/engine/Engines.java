@@ -72,10 +72,10 @@ public final class Engines {
 
     /**
      * The in-process self-check: one probe run, and when it fails two more, failing only when the majority fails.
-     * With oneDNN capped to AVX2 on this Zen 5 machine a single run differs now and then (1 in 150-300 runs with
-     * other programs busy, by 0.2-0.4 on a weight; none in 300 runs on one thread), which refused the engine
-     * ("could not open backbone") until a restart; the fault the cap is there for fails every run (30 of 30
-     * uncapped runs here, by 0.6-0.7).
+     * With oneDNN capped on this Zen 5 machine a single run differs now and then while other programs are busy
+     * (1 in 150-400 runs with two threads, 1 in 4,000 with one, any cap: one step's gradient of the first
+     * convolution wrong, README), which refused the engine ("could not open backbone") until a restart; the fault
+     * the cap is there for fails every run (30 of 30 uncapped runs here, by 0.6-0.7).
      */
     static EngineProbe.Outcome inProcessProbe() {
         EngineProbe.Outcome first = EngineProbe.run();
