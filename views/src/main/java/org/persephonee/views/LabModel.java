@@ -12,6 +12,8 @@ import javafx.beans.property.SimpleStringProperty;
 import javafx.beans.property.StringProperty;
 import javafx.collections.FXCollections;
 import javafx.collections.ObservableList;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.pipeline.PersonalisePipeline;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.eval.Evaluation;
@@ -38,12 +40,13 @@ public final class LabModel {
 
     // settings
     public final StringProperty labels = new SimpleStringProperty("all");
-    public final IntegerProperty epochs = new SimpleIntegerProperty(10);
-    public final DoubleProperty learningRate = new SimpleDoubleProperty(0.03);
-    public final DoubleProperty pseudoThreshold = new SimpleDoubleProperty(0.8);
-    public final DoubleProperty temperature = new SimpleDoubleProperty(2.0);
-    public final IntegerProperty seed = new SimpleIntegerProperty(42);
-    public final DoubleProperty maxDrop = new SimpleDoubleProperty(1.0);
+    public final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
+    public final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
+    public final DoubleProperty pseudoThreshold =
+            new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD);
+    public final DoubleProperty temperature = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_TEMPERATURE);
+    public final IntegerProperty seed = new SimpleIntegerProperty((int) PersonalisationConfig.DEFAULT_SEED);
+    public final DoubleProperty maxDrop = new SimpleDoubleProperty(PersonalisePipeline.Options.DEFAULT_MAX_DROP);
 
     // run
     public final BooleanProperty running = new SimpleBooleanProperty();

@@ -85,8 +85,8 @@ public final class BenchCommand implements Command {
         }
         boolean quick = args.flag("quick");
         int repeats = Math.max(1, args.intValue("repeats", 3));
-        long seed = args.longValue("seed", 42);
-        int epochs = args.intValue("epochs", quick ? 5 : 10);
+        long seed = args.longValue("seed", PersonalisationConfig.DEFAULT_SEED);
+        int epochs = args.intValue("epochs", quick ? 5 : PersonalisationConfig.DEFAULT_EPOCHS);
         List<String> regimes = quick ? List.of("~10%") : List.of("100%", "~10%", "0%");
         if (args.get("regimes") != null) {
             regimes = List.of(args.get("regimes").split(","));
@@ -621,8 +621,8 @@ public final class BenchCommand implements Command {
      */
     private int busy(Args args, Path bbDir, Path personas, PrintStream out, PrintStream err) throws Exception {
         int repeats = Math.max(1, args.intValue("repeats", 5));
-        long seed = args.longValue("seed", 42);
-        int epochs = args.intValue("epochs", 10);
+        long seed = args.longValue("seed", PersonalisationConfig.DEFAULT_SEED);
+        int epochs = args.intValue("epochs", PersonalisationConfig.DEFAULT_EPOCHS);
         int loops = Runtime.getRuntime().availableProcessors();
         Map<String, double[]> times = new LinkedHashMap<>();
         boolean before = org.persephonee.core.engine.Engines.adaptiveThreads();
@@ -715,8 +715,8 @@ public final class BenchCommand implements Command {
         Path bbDir = args.path("backbone", home.resolve("sample-models").resolve("fmnist-mobilenetv2-ts"));
         Path dir = personas.resolve(args.get("persona", "night-owl"));
         int repeats = Math.max(1, args.intValue("repeats", 5));
-        long seed = args.longValue("seed", 42);
-        int epochs = args.intValue("epochs", 10);
+        long seed = args.longValue("seed", PersonalisationConfig.DEFAULT_SEED);
+        int epochs = args.intValue("epochs", PersonalisationConfig.DEFAULT_EPOCHS);
         Path script = home.resolve("tools").resolve("peer-personalise.py");
         Path python = Path.of("/usr/bin/python3");
         if (!Files.isRegularFile(script) || !Files.isExecutable(python)) {

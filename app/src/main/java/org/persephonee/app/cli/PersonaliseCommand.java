@@ -40,12 +40,15 @@ public final class PersonaliseCommand implements Command {
                 + "  --auto-head HEAD              head type used by auto (default grid)\n"
                 + "  --labels all|none|FRACTION    which labels to use (default all)\n"
                 + "  --max-drop POINTS             accuracy the operating point may give up against the best single head "
-                + "(default 1.0)\n"
-                + "  --seed N                      default 42\n"
-                + "  --epochs N --lr X             head training (default 10, 0.03)\n"
+                + "(default " + PersonalisePipeline.Options.DEFAULT_MAX_DROP + ")\n"
+                + "  --seed N                      default " + PersonalisationConfig.DEFAULT_SEED + "\n"
+                + "  --epochs N --lr X             head training (default " + PersonalisationConfig.DEFAULT_EPOCHS + ", "
+                + PersonalisationConfig.DEFAULT_LEARNING_RATE + ")\n"
                 + "  --unlabelled pseudo|distill|both|ignore   teacher rule for unlabelled images (default both)\n"
-                + "  --pseudo-threshold X          teacher confidence for a pseudo-label (default 0.8)\n"
-                + "  --temperature T               distillation temperature (default 2)\n"
+                + "  --pseudo-threshold X          teacher confidence for a pseudo-label (default "
+                + PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD + ")\n"
+                + "  --temperature T               distillation temperature (default "
+                + (int) PersonalisationConfig.DEFAULT_TEMPERATURE + ")\n"
                 + "  --bn keep|adapt|auto          BatchNorm statistics (default auto)\n"
                 + "  --no-refit                    keep the backbone's classifier as the final exit\n"
                 + "  --retrain-last N              also re-train a copy of the last N stages under the re-fitted final\n"
@@ -85,11 +88,12 @@ public final class PersonaliseCommand implements Command {
         try {
             regime = LabelRegime.parse(args.get("labels", "all"));
             b.optLabels(regime)
-                    .optSeed(args.longValue("seed", 42))
-                    .optEpochs(args.intValue("epochs", 10))
-                    .optLearningRate((float) args.doubleValue("lr", 0.03))
-                    .optPseudoLabelThreshold((float) args.doubleValue("pseudo-threshold", 0.8))
-                    .optTemperature((float) args.doubleValue("temperature", 2))
+                    .optSeed(args.longValue("seed", PersonalisationConfig.DEFAULT_SEED))
+                    .optEpochs(args.intValue("epochs", PersonalisationConfig.DEFAULT_EPOCHS))
+                    .optLearningRate((float) args.doubleValue("lr", PersonalisationConfig.DEFAULT_LEARNING_RATE))
+                    .optPseudoLabelThreshold((float) args.doubleValue("pseudo-threshold",
+                            PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD))
+                    .optTemperature((float) args.doubleValue("temperature", PersonalisationConfig.DEFAULT_TEMPERATURE))
                     .optUnlabelledRule(UnlabelledRule.valueOf(args.get("unlabelled", "both").toUpperCase(Locale.ROOT)))
                     .optBnMode(BnMode.valueOf(args.get("bn", "auto").toUpperCase(Locale.ROOT)))
                     .optRefitFinal(!args.flag("no-refit"))
@@ -99,7 +103,8 @@ public final class PersonaliseCommand implements Command {
             if (!cost.equals("ms") && !cost.equals("macs")) {
                 throw new CliException("--cost must be ms or macs");
             }
-            opt = new PersonalisePipeline.Options(args.doubleValue("max-drop", 1.0),
+            opt = new PersonalisePipeline.Options(args.doubleValue("max-drop",
+                    PersonalisePipeline.Options.DEFAULT_MAX_DROP),
                     Confidence.valueOf(args.get("confidence", "max-softmax").replace('-', '_').toUpperCase(Locale.ROOT)),
                     cost.equals("macs"), args.get("device-profile") == null ? null : args.path("device-profile"), 30);
             if (opt.maxDropPoints() < 0) {

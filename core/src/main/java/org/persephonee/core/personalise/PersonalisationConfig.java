@@ -12,6 +12,16 @@ import java.util.Map;
  * {@link #builder()}: {@code setX} for required values, {@code optX} for optional ones.
  */
 public final class PersonalisationConfig {
+    /**
+     * Defaults of the settings a person changes: the config's builder, the lab's side panel, the CLI and the bench
+     * all start from these (they were written out in four places).
+     */
+    public static final int DEFAULT_EPOCHS = 10;
+    public static final double DEFAULT_LEARNING_RATE = 0.03;
+    public static final double DEFAULT_PSEUDO_LABEL_THRESHOLD = 0.8;
+    public static final double DEFAULT_TEMPERATURE = 2.0;
+    public static final long DEFAULT_SEED = 42;
+
     private final List<ExitPlacement> placements;
     private final LabelRegime labels;
     private final UnlabelledRule unlabelledRule;
@@ -140,15 +150,15 @@ public final class PersonalisationConfig {
         private List<ExitPlacement> placements = List.of();
         private LabelRegime labels = LabelRegime.ALL;
         private UnlabelledRule unlabelledRule = UnlabelledRule.BOTH;
-        private float pseudoLabelThreshold = 0.8f;
-        private float temperature = 2f;
-        private int epochs = 10;
-        private float learningRate = 3e-2f;
+        private float pseudoLabelThreshold = (float) DEFAULT_PSEUDO_LABEL_THRESHOLD;
+        private float temperature = (float) DEFAULT_TEMPERATURE;
+        private int epochs = DEFAULT_EPOCHS;
+        private float learningRate = (float) DEFAULT_LEARNING_RATE;
         private float weightDecay = 1e-4f;
         private int batchSize = 64;
         private boolean refitFinal = true;
         private BnMode bnMode = BnMode.AUTO;
-        private long seed = 42;
+        private long seed = DEFAULT_SEED;
         private long cacheBudgetBytes = 1L << 30;
         private Path spillDir;
         private double holdoutFraction = 0.2;

@@ -39,8 +39,11 @@ public final class PersonalisePipeline {
      */
     public record Options(double maxDropPoints, Confidence confidence, boolean byMacs, Path deviceProfile,
                           int latencyRepeats) {
+        /** Accuracy points the operating point may give up against the best head, unless a person says otherwise. */
+        public static final double DEFAULT_MAX_DROP = 1.0;
+
         public static Options defaults() {
-            return new Options(1.0, Confidence.MAX_SOFTMAX, false, null, 30);
+            return new Options(DEFAULT_MAX_DROP, Confidence.MAX_SOFTMAX, false, null, 30);
         }
     }
 
