@@ -51,6 +51,8 @@ public final class LabController {
     private final Executor engine;
     private final Executor io;
     private final WorkspaceStore store;
+    /** The run settings the workspace keeps. */
+    private final WorkspaceSettings settings;
     private final AtomicBoolean cancel = new AtomicBoolean();
     private PersonalisePipeline.Outcome outcome;
     private List<String> resultKeys = List.of();
@@ -111,8 +113,8 @@ public final class LabController {
         });
         model.images.addListener((ListChangeListener<ImageItem>) c -> save());
         model.globalThreshold.addListener((o, a, b) -> save());
-        for (javafx.beans.value.ObservableValue<?> v : List.of(model.labels, model.epochs, model.learningRate,
-                model.pseudoThreshold, model.temperature, model.seed, model.maxDrop)) {
+        this.settings = new WorkspaceSettings(model);
+        for (javafx.beans.value.ObservableValue<?> v : settings.properties()) {
             v.addListener((o, a, b) -> save());
         }
     }
@@ -855,13 +857,7 @@ public final class LabController {
             u.exits.forEach(e -> s.exits.add(new WorkspaceState.Exit(e.stage, e.head, e.threshold)));
             s.lastRun = u.lastRun;
         }
-        s.settings.put("labels", model.labels.get());
-        s.settings.put("epochs", Integer.toString(model.epochs.get()));
-        s.settings.put("learning_rate", Double.toString(model.learningRate.get()));
-        s.settings.put("pseudo_threshold", Double.toString(model.pseudoThreshold.get()));
-        s.settings.put("temperature", Double.toString(model.temperature.get()));
-        s.settings.put("seed", Integer.toString(model.seed.get()));
-        s.settings.put("max_drop", Double.toString(model.maxDrop.get()));
+        settings.save(s.settings);
         return s;
     }
 
@@ -906,13 +902,7 @@ public final class LabController {
         applying = true;
         try {
             model.globalThreshold.set(s.globalThreshold);
-            applySetting(s, "labels", v -> model.labels.set(v));
-            applySetting(s, "epochs", v -> model.epochs.set(Integer.parseInt(v)));
-            applySetting(s, "learning_rate", v -> model.learningRate.set(Double.parseDouble(v)));
-            applySetting(s, "pseudo_threshold", v -> model.pseudoThreshold.set(Double.parseDouble(v)));
-            applySetting(s, "temperature", v -> model.temperature.set(Double.parseDouble(v)));
-            applySetting(s, "seed", v -> model.seed.set(Integer.parseInt(v)));
-            applySetting(s, "max_drop", v -> model.maxDrop.set(Double.parseDouble(v)));
+            settings.restore(s.settings, bad -> error("Workspace setting " + bad + " ignored"));
             // one change for the whole list: every listener (counts, the grid, the detected label regime) runs once,
             // not once per image
             List<ImageItem> restoredImages = new ArrayList<>();
@@ -1010,17 +1000,6 @@ public final class LabController {
             model.selectedExit.set(null);
         } finally {
             applying = false;
-        }
-    }
-
-    private void applySetting(WorkspaceState s, String key, Consumer<String> apply) {
-        String v = s.settings.get(key);
-        if (v != null) {
-            try {
-                apply.accept(v);
-            } catch (RuntimeException e) {
-                error("Workspace setting " + key + "=" + v + " ignored");
-            }
         }
     }
 

@@ -1,0 +1,53 @@
+package org.persephonee.views;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Every run setting a person changes survives a save and a restore; a value that does not parse is named. */
+class WorkspaceSettingsTest {
+    @Test
+    void settingsRoundTripThroughTheWorkspaceMap() {
+        LabModel a = new LabModel();
+        a.labels.set("0.25");
+        a.epochs.set(7);
+        a.learningRate.set(0.011);
+        a.pseudoThreshold.set(0.65);
+        a.temperature.set(3.5);
+        a.seed.set(9);
+        a.maxDrop.set(2.5);
+        Map<String, String> stored = new LinkedHashMap<>();
+        new WorkspaceSettings(a).save(stored);
+        assertEquals(List.of("labels", "epochs", "learning_rate", "pseudo_threshold", "temperature", "seed",
+                "max_drop"), List.copyOf(stored.keySet()));
+        assertEquals("7", stored.get("epochs"));
+        assertEquals("0.011", stored.get("learning_rate"));
+
+        LabModel b = new LabModel();
+        List<String> ignored = new ArrayList<>();
+        new WorkspaceSettings(b).restore(stored, ignored::add);
+        assertEquals(List.of(), ignored);
+        assertEquals("0.25", b.labels.get());
+        assertEquals(7, b.epochs.get());
+        assertEquals(0.011, b.learningRate.get());
+        assertEquals(0.65, b.pseudoThreshold.get());
+        assertEquals(3.5, b.temperature.get());
+        assertEquals(9, b.seed.get());
+        assertEquals(2.5, b.maxDrop.get());
+    }
+
+    @Test
+    void aValueThatDoesNotParseIsNamedAndLeftAsItWas() {
+        LabModel m = new LabModel();
+        List<String> ignored = new ArrayList<>();
+        new WorkspaceSettings(m).restore(Map.of("epochs", "ten", "seed", "5"), ignored::add);
+        assertEquals(List.of("epochs=ten"), ignored);
+        assertEquals(10, m.epochs.get());
+        assertEquals(5, m.seed.get());
+    }
+}
