@@ -50,7 +50,7 @@ public final class PersonalisationResult implements AutoCloseable {
     private final EvalPredictions predictions;
     private final EvalPredictions validation;
     private final double genericAccuracy;
-    private final PersonalisationJob.BnDecision bn;
+    private final BnDecision bn;
     private final Timing timing;
     private final boolean cacheSpilled;
     private final long cacheHeapBytes;
@@ -60,7 +60,7 @@ public final class PersonalisationResult implements AutoCloseable {
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
                           String retrainChoice, EvalPredictions predictions,
-                          EvalPredictions validation, double genericAccuracy, PersonalisationJob.BnDecision bn, Timing timing,
+                          EvalPredictions validation, double genericAccuracy, BnDecision bn, Timing timing,
                           boolean cacheSpilled, long cacheHeapBytes, long cacheSpilledBytes) {
         this.backboneId = bb.id();
         this.backboneSha256 = bb.parametersSha256();
@@ -143,7 +143,7 @@ public final class PersonalisationResult implements AutoCloseable {
     /** Accuracy of exit i alone (every image leaves there). */
     public double exitAccuracy(int i) { return predictions.accuracy(predictions.exit(i)); }
 
-    public PersonalisationJob.BnDecision batchNorm() { return bn; }
+    public BnDecision batchNorm() { return bn; }
 
     public Timing timing() { return timing; }
 
@@ -191,7 +191,7 @@ public final class PersonalisationResult implements AutoCloseable {
         m.put("eval_is_holdout", data.evalIsHoldout());
         m.put("label_regime", config.labels().toString());
         m.put("seed", config.seed());
-        m.put("batchnorm", PersonalisationJob.describe(bn));
+        m.put("batchnorm", bn.describe());
         m.put("date", date);
         m.put("config", config.describe());
         if (config.retrainLast() > 0) {

@@ -7,6 +7,13 @@ public final class Vectors {
     private Vectors() { }
 
     /** Index of the largest value (the first one on ties). */
+    /** The rows of {@code a} followed by those of {@code b} (the rows themselves are shared, not copied). */
+    public static float[][] concatRows(float[][] a, float[][] b) {
+        float[][] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
     public static int argmax(float[] v) {
         int best = 0;
         for (int i = 1; i < v.length; i++) {
