@@ -1,6 +1,8 @@
 package org.persephonee.core.personalise;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeMap;
 
 /**
  * The classes one person's exits predict: the classes in their labels and, for unlabelled data, the
@@ -16,6 +18,69 @@ public record PersonalLabelSpace(List<String> names, int[] backboneIndex) {
         if (names.size() != backboneIndex.length) {
             throw new IllegalArgumentException("names and backbone indices differ in length");
         }
+    }
+
+    /**
+     * The personal label space: the classes of the person's labels; with no labels, the classes the
+     * teacher predicts confidently for at least max(3, 2%) of the unlabelled images. Backbone order first,
+     * then new classes by name.
+     *
+     * @param names the backbone's classes
+     * @param trainLabels each training image's label, null when unlabelled
+     * @param teacherLogits the teacher's logits for each training image (over the backbone's classes)
+     * @param rule what unlabelled images are used for ({@code IGNORE}: not for the label space either)
+     * @param pseudoLabelThreshold the teacher confidence an unlabelled image's class needs to count
+     * @throws PersonalisationException when fewer than two classes remain
+     */
+    public static PersonalLabelSpace infer(List<String> names, List<String> trainLabels, float[][] teacherLogits,
+                                           UnlabelledRule rule, double pseudoLabelThreshold)
+            throws PersonalisationException {
+        TreeMap<Integer, String> known = new TreeMap<>();
+        java.util.TreeSet<String> fresh = new java.util.TreeSet<>();
+        int unl = 0;
+        for (String l : trainLabels) {
+            if (l == null) {
+                unl++;
+                continue;
+            }
+            int b = names.indexOf(l);
+            if (b >= 0) {
+                known.put(b, l);
+            } else {
+                fresh.add(l);
+            }
+        }
+        // with labels the person's classes are the label space; without, the teacher's confident classes
+        if (known.isEmpty() && fresh.isEmpty() && rule != UnlabelledRule.IGNORE && unl > 0) {
+            int[] counts = new int[names.size()];
+            for (int i = 0; i < trainLabels.size(); i++) {
+                if (trainLabels.get(i) == null) {
+                    float[] p = org.persephonee.core.util.Vectors.softmax(teacherLogits[i], 1f);
+                    int a = org.persephonee.core.util.Vectors.argmax(p);
+                    if (p[a] >= pseudoLabelThreshold) {
+                        counts[a]++;
+                    }
+                }
+            }
+            int min = Math.max(3, (int) Math.ceil(0.02 * unl));
+            for (int k = 0; k < counts.length; k++) {
+                if (counts[k] >= min) {
+                    known.put(k, names.get(k));
+                }
+            }
+        }
+        List<String> out = new ArrayList<>(known.values());
+        List<Integer> idx = new ArrayList<>(known.keySet());
+        for (String f : fresh) {
+            out.add(f);
+            idx.add(-1);
+        }
+        if (out.size() < 2) {
+            throw new PersonalisationException("the personal label space has " + out.size() + " class"
+                    + (out.isEmpty() ? "es" : " (" + out.get(0) + ")") + ": personalisation needs at least two "
+                    + "classes — label images of another class, or lower the pseudo-label confidence");
+        }
+        return new PersonalLabelSpace(out, idx.stream().mapToInt(Integer::intValue).toArray());
     }
 
     public int size() { return names.size(); }

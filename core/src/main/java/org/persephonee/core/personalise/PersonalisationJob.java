@@ -25,7 +25,6 @@ import org.persephonee.core.exits.HeadSpec;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -210,7 +209,8 @@ public final class PersonalisationJob {
             int nTrain = data.trainSize();
             int nEval = data.evalSize();
             float[][] backboneLogits = rows(cache.logits(), 0, nTrain + nEval);
-            PersonalLabelSpace space = labelSpace(data, backboneLogits);
+            PersonalLabelSpace space = PersonalLabelSpace.infer(backbone.classNames(), data.trainLabel, backboneLogits,
+                    config.unlabelledRule(), config.pseudoLabelThreshold());
             // the frozen final exit as teacher, restricted to the personal label space (log-probabilities)
             float[][] teacher = new float[nTrain + nEval][];
             for (int i = 0; i < teacher.length; i++) {
@@ -543,61 +543,6 @@ public final class PersonalisationJob {
             }
         }
         return n == 0 ? Double.NaN : correct / (double) n;
-    }
-
-    /**
-     * The personal label space: the classes of the person's labels; with no labels, the classes the
-     * teacher predicts confidently for at least max(3, 2%) of the unlabelled images. Backbone order first,
-     * then new classes by name.
-     */
-    private PersonalLabelSpace labelSpace(PreparedData data, float[][] teacherLogits) throws PersonalisationException {
-        List<String> names = backbone.classNames();
-        TreeMap<Integer, String> known = new TreeMap<>();
-        java.util.TreeSet<String> fresh = new java.util.TreeSet<>();
-        int unl = 0;
-        for (String l : data.trainLabel) {
-            if (l == null) {
-                unl++;
-                continue;
-            }
-            int b = names.indexOf(l);
-            if (b >= 0) {
-                known.put(b, l);
-            } else {
-                fresh.add(l);
-            }
-        }
-        // with labels the person's classes are the label space; without, the teacher's confident classes
-        if (known.isEmpty() && fresh.isEmpty() && config.unlabelledRule() != UnlabelledRule.IGNORE && unl > 0) {
-            int[] counts = new int[names.size()];
-            for (int i = 0; i < data.trainSize(); i++) {
-                if (data.trainLabel.get(i) == null) {
-                    float[] p = org.persephonee.core.util.Vectors.softmax(teacherLogits[i], 1f);
-                    int a = org.persephonee.core.util.Vectors.argmax(p);
-                    if (p[a] >= config.pseudoLabelThreshold()) {
-                        counts[a]++;
-                    }
-                }
-            }
-            int min = Math.max(3, (int) Math.ceil(0.02 * unl));
-            for (int k = 0; k < counts.length; k++) {
-                if (counts[k] >= min) {
-                    known.put(k, names.get(k));
-                }
-            }
-        }
-        List<String> out = new ArrayList<>(known.values());
-        List<Integer> idx = new ArrayList<>(known.keySet());
-        for (String f : fresh) {
-            out.add(f);
-            idx.add(-1);
-        }
-        if (out.size() < 2) {
-            throw new PersonalisationException("the personal label space has " + out.size() + " class"
-                    + (out.isEmpty() ? "es" : " (" + out.get(0) + ")") + ": personalisation needs at least two "
-                    + "classes — label images of another class, or lower the pseudo-label confidence");
-        }
-        return new PersonalLabelSpace(out, idx.stream().mapToInt(Integer::intValue).toArray());
     }
 
     /** Receives each epoch's mean loss per head. */

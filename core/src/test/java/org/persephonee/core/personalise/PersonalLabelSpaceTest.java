@@ -1,0 +1,69 @@
+package org.persephonee.core.personalise;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** How a run's label space is found: the person's labels, or without any, the teacher's confident classes. */
+class PersonalLabelSpaceTest {
+    static final List<String> BACKBONE = List.of("T-shirt", "Trouser", "Pullover", "Dress");
+
+    /** Logits the teacher is sure of (class {@code k}) or unsure of (k < 0). */
+    static float[] teacher(int k) {
+        float[] l = new float[BACKBONE.size()];
+        if (k >= 0) {
+            l[k] = 10;
+        }
+        return l;
+    }
+
+    @Test
+    void labelsGiveTheLabelSpaceInBackboneOrderThenNewClassesByName() throws Exception {
+        List<String> labels = Arrays.asList("Dress", "Scarf", "T-shirt", null, "Beanie", "Dress");
+        float[][] t = new float[labels.size()][];
+        Arrays.fill(t, teacher(1));
+        PersonalLabelSpace s = PersonalLabelSpace.infer(BACKBONE, labels, t, UnlabelledRule.BOTH, 0.8);
+        assertEquals(List.of("T-shirt", "Dress", "Beanie", "Scarf"), s.names());
+        assertArrayEquals(new int[] {0, 3, -1, -1}, s.backboneIndex());
+        assertTrue(s.hasNewClasses());
+    }
+
+    @Test
+    void withoutLabelsTheTeachersConfidentClassesCountFromThreeImagesOrTwoPercent() throws Exception {
+        List<String> labels = new ArrayList<>();
+        List<float[]> t = new ArrayList<>();
+        // 200 unlabelled: 150 sure Trouser, 40 sure Pullover, 3 sure Dress (under 2 % of 200: 4), 7 unsure
+        int[][] groups = {{1, 150}, {2, 40}, {3, 3}, {-1, 7}};
+        for (int[] g : groups) {
+            for (int i = 0; i < g[1]; i++) {
+                labels.add(null);
+                t.add(teacher(g[0]));
+            }
+        }
+        PersonalLabelSpace s = PersonalLabelSpace.infer(BACKBONE, labels, t.toArray(new float[0][]),
+                UnlabelledRule.BOTH, 0.8);
+        assertEquals(List.of("Trouser", "Pullover"), s.names());
+        assertArrayEquals(new int[] {1, 2}, s.backboneIndex());
+    }
+
+    @Test
+    void fewerThanTwoClassesIsRefusedWithAWayOut() {
+        List<String> labels = Arrays.asList(null, null, null, null);
+        float[][] t = {teacher(1), teacher(1), teacher(1), teacher(1)};
+        PersonalisationException e = assertThrows(PersonalisationException.class,
+                () -> PersonalLabelSpace.infer(BACKBONE, labels, t, UnlabelledRule.BOTH, 0.8));
+        assertTrue(e.getMessage().contains("1 class (Trouser)") && e.getMessage().contains("label images"),
+                e.getMessage());
+        // ignoring unlabelled images leaves no classes at all
+        e = assertThrows(PersonalisationException.class,
+                () -> PersonalLabelSpace.infer(BACKBONE, labels, t, UnlabelledRule.IGNORE, 0.8));
+        assertTrue(e.getMessage().contains("0 classes"), e.getMessage());
+    }
+}
