@@ -102,7 +102,6 @@ public final class PersonalisationJob {
     private final Backbone backbone;
     private final PersonalDataset dataset;
     private final PersonalisationConfig config;
-    private Listener currentListener = SILENT;
     /** Whether the re-trained stages were kept, and on what (null when none were trained or not validated). */
     private String retrainChoice;
 
@@ -147,7 +146,6 @@ public final class PersonalisationJob {
             }
         }
         Engines.pytorch();
-        currentListener = listener;
         long tStart = System.nanoTime();
         listener.onPhase(Phase.DECODE, "Decoding " + dataset.size() + " images");
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
@@ -238,7 +236,7 @@ public final class PersonalisationJob {
                 listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
                 Targets labels = Targets.labelsOnly(data, space);
                 ExitHead fin = finalHead;
-                fit(List.of(finalHead), labels, space, cache, true, cancelled, (epoch, losses) -> { });
+                fit(List.of(finalHead), labels, space, cache, true, listener, cancelled, (epoch, losses) -> { });
                 float[][] p = headProbabilities(fin, input(fin, cache), 0, nTrain, cancelled);
                 long tEval = System.nanoTime();
                 float[][] pe = headProbabilities(fin, input(fin, cache), nTrain, nEval, cancelled);
@@ -288,7 +286,7 @@ public final class PersonalisationJob {
             ExitHead fin = finalHead;
             FeatureCache fc = cache;
             EvalPredictions[] last2 = new EvalPredictions[1];
-            fit(exits, targets, space, cache, false, cancelled, (epoch, losses) -> {
+            fit(exits, targets, space, cache, false, listener, cancelled, (epoch, losses) -> {
                 if (!config.evalEveryEpoch() && epoch < config.epochs()) {
                     return;
                 }
@@ -312,7 +310,7 @@ public final class PersonalisationJob {
             float[][][] refitOof = new float[1][][];
             EvalPredictions validation = config.validationFolds() > 0
                     ? crossFit(data, space, cache, refit ? last : null, retrained == null ? 0 : retrain, ordered,
-                    backboneLogits, refitOof, cancelled) : null;
+                    backboneLogits, refitOof, listener, cancelled) : null;
             if (retrained != null && validation != null && refitOof[0] != null) {
                 // keep the re-trained stages only when they beat the frozen ones under the re-fitted head out of
                 // fold (tilted-phone, ~10 % labels: 69.1 % re-trained vs 70.0 % frozen on the test images)
@@ -395,7 +393,7 @@ public final class PersonalisationJob {
      */
     private EvalPredictions crossFit(PreparedData data, PersonalLabelSpace space, FeatureCache cache, String refitStage,
                                      int retrain, List<ExitPlacement> ordered, float[][] backboneLogits,
-                                     float[][][] refitOof, BooleanSupplier cancelled) {
+                                     float[][][] refitOof, Listener listener, BooleanSupplier cancelled) {
         int n = data.trainSize();
         int k = config.validationFolds();
         if (n < 4 * k) {
@@ -410,7 +408,7 @@ public final class PersonalisationJob {
         float[][] frozenFinal = retrain > 0 ? new float[n][] : null;
         Targets labelsAll = Targets.labelsOnly(data, space);
         for (int f = 0; f < k; f++) {
-            currentListener.onPhase(Phase.TRAIN, "Validating on the training images: fold " + (f + 1) + " of " + k);
+            listener.onPhase(Phase.TRAIN, "Validating on the training images: fold " + (f + 1) + " of " + k);
             boolean[] held = new boolean[n];
             for (int i = 0; i < n; i++) {
                 held[i] = fold[i] == f;
@@ -425,7 +423,7 @@ public final class PersonalisationJob {
                     ExitHead fin = new ExitHead(new ExitPlacement(refitStage, FINAL_HEAD),
                             backbone.stage(refitStage).outputShape(), space.size());
                     heads.add(fin);
-                    fit(List.of(fin), labelsAll.without(held), space, cache, true, cancelled, (e, l) -> { });
+                    fit(List.of(fin), labelsAll.without(held), space, cache, true, listener, cancelled, (e, l) -> { });
                     float[][] p = headProbabilities(fin, input(fin, cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
                         teacher[i] = log(p[i]);
@@ -456,8 +454,8 @@ public final class PersonalisationJob {
                     heads.add(h);
                     exits.add(h);
                 }
-                fit(exits, Targets.build(data, space, teacher, config).without(held), space, cache, false, cancelled,
-                        (e, l) -> { });
+                fit(exits, Targets.build(data, space, teacher, config).without(held), space, cache, false, listener,
+                        cancelled, (e, l) -> { });
                 for (int j = 0; j < exits.size(); j++) {
                     float[][] p = headProbabilities(exits.get(j), input(exits.get(j), cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
@@ -558,7 +556,7 @@ public final class PersonalisationJob {
      * @param fromClassifier initialise the (single, final) head from the backbone's classifier rows
      */
     private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
-                     boolean fromClassifier, BooleanSupplier cancelled, EpochHook hook) {
+                     boolean fromClassifier, Listener listener, BooleanSupplier cancelled, EpochHook hook) {
         int batch = config.batchSize();
         int[] order = targets.usedIndices();
         if (order.length == 0) {
@@ -693,7 +691,7 @@ public final class PersonalisationJob {
                     done++;
                     if (!fromClassifier) {
                         double el = secs(t0);
-                        currentListener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
+                        listener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
                     }
                 }
                 double[] losses = new double[heads.size()];
