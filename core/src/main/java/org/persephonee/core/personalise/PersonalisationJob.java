@@ -11,7 +11,6 @@ import ai.djl.training.initializer.XavierInitializer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import ai.djl.util.Pair;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.LayerSpec;
 import org.persephonee.core.backbone.Stage;
@@ -594,7 +593,7 @@ public final class PersonalisationJob {
                 trainers[h] = t;
                 t.initialize(head.batchShape(batch));
                 if (fromClassifier) {
-                    float[][] init = initFromClassifier(head, space, head.linear()[0]);
+                    float[][] init = ClassifierInit.rows(backbone, space, head.linear()[0]);
                     if (init != null) {
                         head.setLinear(init[0], init[1]);
                     }
@@ -617,7 +616,7 @@ public final class PersonalisationJob {
                 groups.add(g);
                 if (fromClassifier) {
                     for (int j = 0; j < at.size(); j++) {
-                        float[][] init = initFromClassifier(heads.get(at.get(j)), space, g.get(j)[0]);
+                        float[][] init = ClassifierInit.rows(backbone, space, g.get(j)[0]);
                         if (init != null) {
                             g.set(j, init[0], init[1]);
                         }
@@ -732,68 +731,6 @@ public final class PersonalisationJob {
                 heads.get(at.get(g).get(j)).setLinear(all[j][0], all[j][1]);
             }
         }
-    }
-
-    /**
-     * Starts the re-fitted final classifier from the backbone's classifier rows (known classes). A head that
-     * pools to a grid sees each channel once per cell (channel-major after flattening): each row is spread
-     * evenly over the cells, so the head starts at (about) the backbone's pooled logits.
-     *
-     * @param current the head's initial weights ({@code classes x in}): rows of new classes are kept
-     * @return weights and bias, or null when the classifier is not pooling + one linear layer
-     */
-    private float[][] initFromClassifier(ExitHead head, PersonalLabelSpace space, float[] current) {
-        if (!backbone.isTorchScript()) {
-            List<LayerSpec> cls = backbone.spec().classifier;
-            if (cls.size() != 3 || cls.get(0).type() != LayerSpec.Type.GAP || cls.get(2).type() != LayerSpec.Type.LINEAR) {
-                return null;
-            }
-        }
-        NDArray w = null;
-        NDArray bias = null;
-        int weights = 0;
-        int biases = 0;
-        for (Pair<String, Parameter> p : backbone.classifier().getParameters()) {
-            if (p.getValue().getType() == Parameter.Type.WEIGHT) {
-                w = p.getValue().getArray();
-                weights++;
-            } else if (p.getValue().getType() == Parameter.Type.BIAS) {
-                bias = p.getValue().getArray();
-                biases++;
-            }
-        }
-        // a TorchScript classifier qualifies when it is pooling + one linear layer on the last stage's channels
-        long channels = backbone.stages().get(backbone.stages().size() - 1).outputShape()[0];
-        if (w == null || bias == null || weights != 1 || biases != 1 || w.getShape().dimension() != 2
-                || w.getShape().get(1) != channels || w.getShape().get(0) != backbone.classNames().size()) {
-            return null;
-        }
-        float[] wf = w.toFloatArray();
-        float[] bf = bias.toFloatArray();
-        int c = (int) w.getShape().get(1);
-        if (current == null || current.length % (space.size() * c) != 0) {
-            return null;
-        }
-        int cells = current.length / (space.size() * c);
-        int in = c * cells;
-        float[] nw = new float[space.size() * in];
-        float[] nb = new float[space.size()];
-        for (int k = 0; k < space.size(); k++) {
-            int b = space.backboneIndex()[k];
-            if (b >= 0) {
-                for (int ch = 0; ch < c; ch++) {
-                    Arrays.fill(nw, k * in + ch * cells, k * in + (ch + 1) * cells, wf[b * c + ch] / cells);
-                }
-                nb[k] = bf[b];
-            }
-        }
-        // new classes keep small random rows so they can learn
-        for (int k = 0; k < space.size(); k++) {
-            if (space.backboneIndex()[k] < 0) {
-                System.arraycopy(current, k * in, nw, k * in, in);
-            }
-        }
-        return new float[][] {nw, nb};
     }
 
     private EvalPredictions predict(List<ExitHead> exits, ExitHead finalHead, FeatureCache cache, int nTrain,
