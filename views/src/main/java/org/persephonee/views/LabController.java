@@ -448,8 +448,7 @@ public final class LabController {
                     LatencyProfile profile = stageProfile != null ? stageProfile
                             : measuredBackbone == bb ? measuredProfile : null;
                     Evaluation live = profile == null ? null : Evaluation.live(bb, placements,
-                            snapshot.classes(), stats.stream().anyMatch(s -> s.stage().equals("final")
-                                    && !s.head().equals("backbone")), profile, snapshot,
+                            snapshot.classes(), stats.stream().anyMatch(ExitStats::isRefitFinal), profile, snapshot,
                             Confidence.MAX_SOFTMAX);
                     if (live != null) {
                         live.curves();  // swept here, not on the FX thread

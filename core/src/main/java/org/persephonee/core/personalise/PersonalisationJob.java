@@ -298,8 +298,7 @@ public final class PersonalisationJob {
                     stats.add(new ExitStats(exits.get(h).stage(), exits.get(h).head().id(), losses[h],
                             preds.accuracy(preds.exit(h))));
                 }
-                stats.add(new ExitStats(PersonalisationResult.FINAL, fin == null ? "backbone" : fin.head().id(),
-                        Double.NaN, preds.accuracy(preds.finalExit())));
+                stats.add(ExitStats.finalExit(fin == null ? null : fin.head().id(), preds.accuracy(preds.finalExit())));
                 listener.onEpoch(epoch, config.epochs(), stats, preds);
                 evalInTraining[0] += secs(tEval);
             });
