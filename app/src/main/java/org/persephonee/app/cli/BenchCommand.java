@@ -260,11 +260,7 @@ public final class BenchCommand implements Command {
                 }
             }
         }
-        try (var walk = Files.walk(scratch)) {
-            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
-        }
+        org.persephonee.core.util.FileTrees.delete(scratch);
         String md = markdown(rows, ratios, epochs, quick);
         out.print(md);
         Map<String, Object> json = new LinkedHashMap<>();

@@ -5,7 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 
-/** Copies folder trees (bundles, backbones, personas) file by file. */
+/** Copies and deletes folder trees (bundles, backbones, personas, scratch folders) file by file. */
 public final class FileTrees {
     private FileTrees() { }
 
@@ -23,6 +23,23 @@ public final class FileTrees {
                 } else {
                     Files.copy(p, q);
                 }
+            }
+        }
+    }
+
+    /**
+     * Deletes {@code root} and everything below it; nothing happens when it does not exist. Links are deleted, not
+     * followed.
+     *
+     * @throws IOException when something cannot be deleted (what was deleted before stays deleted)
+     */
+    public static void delete(Path root) throws IOException {
+        if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
             }
         }
     }
