@@ -8,6 +8,7 @@ import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.eval.Confidence;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.exits.HeadSpec;
+import org.persephonee.core.export.BundleTarget;
 import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.personalise.BnMode;
 import org.persephonee.core.personalise.ExitStats;
@@ -117,7 +118,7 @@ public final class PersonaliseCommand implements Command {
         }
         // --out is checked and locked before any work: a folder that is not a bundle, or one another run is
         // writing, is refused now rather than after training; leftovers of an interrupted run are repaired
-        try (BundleWriter.Target target = BundleWriter.checkTarget(outDir)) {
+        try (BundleTarget target = BundleWriter.checkTarget(outDir)) {
             target.notes().forEach(err::println);
             Path spillDir = Path.of(System.getProperty("java.io.tmpdir"));
             FeatureStore.Removed stale = FeatureStore.removeStaleSpills(spillDir);

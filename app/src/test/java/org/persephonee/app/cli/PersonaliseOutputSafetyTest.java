@@ -2,6 +2,7 @@ package org.persephonee.app.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.persephonee.core.export.BundleTarget;
 import org.persephonee.core.export.BundleWriter;
 
 import java.nio.file.Files;
@@ -53,7 +54,7 @@ class PersonaliseOutputSafetyTest {
     @Test
     void aBundleAnotherRunIsWritingIsRefusedAtOnce() throws Exception {
         Path out = tmp.resolve("bundle");
-        try (BundleWriter.Target other = BundleWriter.checkTarget(out)) {
+        try (BundleTarget other = BundleWriter.checkTarget(out)) {
             CliTest.Run r = personalise(out);
             assertEquals(1, r.code(), r.err());
             assertEquals("error: " + out + ": another run is writing this bundle (pid " + ProcessHandle.current().pid()

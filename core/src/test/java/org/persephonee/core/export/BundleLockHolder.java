@@ -7,7 +7,7 @@ public final class BundleLockHolder {
     private BundleLockHolder() { }
 
     public static void main(String[] args) throws Exception {
-        try (BundleWriter.Target t = BundleWriter.checkTarget(Path.of(args[0]))) {
+        try (BundleTarget t = BundleWriter.checkTarget(Path.of(args[0]))) {
             System.out.println("LOCKED " + ProcessHandle.current().pid());
             System.out.flush();
             while (System.in.read() >= 0) {

@@ -62,7 +62,7 @@ class BundleWriterSafetyTest {
     }
 
     private Path subset(Path out) throws IOException {
-        try (BundleWriter.Target t = BundleWriter.checkTarget(out)) {
+        try (BundleTarget t = BundleWriter.checkTarget(out)) {
             return BundleWriter.subset(source(), t, List.of("block1"), new double[] {0.5}, expected(0.9));
         }
     }
@@ -169,12 +169,12 @@ class BundleWriterSafetyTest {
         Path out = tmp.resolve("busy");
         Path lockFile = tmp.resolve(".busy.lock");
         long pid = ProcessHandle.current().pid();
-        try (BundleWriter.Target t = BundleWriter.checkTarget(out)) {
+        try (BundleTarget t = BundleWriter.checkTarget(out)) {
             assertEquals(List.of(), t.notes());
             assertEquals(pid + "\n", Files.readString(lockFile));
             // another thread (as two lab exports or two CLI runs in one JVM would)
             CompletableFuture<String> other = CompletableFuture.supplyAsync(() -> {
-                try (BundleWriter.Target t2 = BundleWriter.checkTarget(out)) {
+                try (BundleTarget t2 = BundleWriter.checkTarget(out)) {
                     return "got the lock";
                 } catch (IOException e) {
                     return e.getMessage();
@@ -188,7 +188,7 @@ class BundleWriterSafetyTest {
             assertTrue(Files.isRegularFile(out.resolve(BundleWriter.CONFIG)));
         }
         assertFalse(Files.exists(lockFile), "the lock file is removed on close");
-        try (BundleWriter.Target t = BundleWriter.checkTarget(out)) {
+        try (BundleTarget t = BundleWriter.checkTarget(out)) {
             assertTrue(Files.exists(lockFile));
         }
         assertEquals(List.of(), hidden(out));
@@ -198,13 +198,13 @@ class BundleWriterSafetyTest {
     void aStaleLockFileDoesNotBlockAndARefusedCheckLeavesNoFolders() throws Exception {
         Path out = tmp.resolve("stale");
         Files.writeString(tmp.resolve(".stale.lock"), DEAD + "\n");
-        try (BundleWriter.Target t = BundleWriter.checkTarget(out)) {
+        try (BundleTarget t = BundleWriter.checkTarget(out)) {
             assertEquals(List.of(), t.notes());
         }
         assertEquals(List.of(), hidden(out));
         // parent folders made for the lock are removed again when nothing was written
         Path deep = tmp.resolve("a").resolve("b").resolve("bundle");
-        try (BundleWriter.Target t = BundleWriter.checkTarget(deep)) {
+        try (BundleTarget t = BundleWriter.checkTarget(deep)) {
             assertTrue(Files.isDirectory(deep.getParent()));
         }
         assertFalse(Files.exists(tmp.resolve("a")));
@@ -229,7 +229,7 @@ class BundleWriterSafetyTest {
             child.destroyForcibly();
             assertTrue(child.waitFor(30, TimeUnit.SECONDS));
             assertTrue(Files.exists(tmp.resolve(".shared.lock")), "a killed holder leaves its lock file");
-            try (BundleWriter.Target t = BundleWriter.checkTarget(out)) {
+            try (BundleTarget t = BundleWriter.checkTarget(out)) {
                 BundleWriter.subset(source(), t, List.of("block1"), new double[] {0.5}, new ExitConfig.Expected());
             }
             assertEquals(List.of(), hidden(out));
@@ -244,7 +244,7 @@ class BundleWriterSafetyTest {
         Path b = tmp.resolve("b");
         bundle(tmp.resolve(".b.old-1234567"), false, "old");
         bundle(tmp.resolve(".b-7654321"), true, "new");
-        try (BundleWriter.Target t = BundleWriter.checkTarget(b)) {
+        try (BundleTarget t = BundleWriter.checkTarget(b)) {
             assertEquals("old", Files.readString(b.resolve("final.params")), "the earlier bundle is back");
             assertEquals(List.of(".b.lock"), hidden(b));
             List<String> notes = t.notes();
@@ -260,7 +260,7 @@ class BundleWriterSafetyTest {
                 java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
         bundle(tmp.resolve(".c.old-" + DEAD + "-2"), true, "newer");
         Files.createDirectories(tmp.resolve(".c.tmp-" + DEAD + "-3").resolve("backbone"));
-        try (BundleWriter.Target t = BundleWriter.checkTarget(c)) {
+        try (BundleTarget t = BundleWriter.checkTarget(c)) {
             assertEquals("newer", Files.readString(c.resolve("final.params")));
             assertEquals(3, t.notes().size(), t.notes().toString());
             assertTrue(t.notes().get(0).contains("restored the earlier bundle from .c.old-" + DEAD + "-2"));
@@ -284,7 +284,7 @@ class BundleWriterSafetyTest {
         Path otherOld = Files.createDirectories(tmp.resolve(".b.old.tmp-" + DEAD + "-9"));
         Path user = Files.createDirectories(tmp.resolve(".b-notes"));
         Path file = Files.writeString(tmp.resolve(".b-123"), "a file");
-        try (BundleWriter.Target t = BundleWriter.checkTarget(b)) {
+        try (BundleTarget t = BundleWriter.checkTarget(b)) {
             List<String> notes = t.notes();
             assertEquals(List.of(
                     b + ": removed .b.old-" + DEAD + "-5 (0.0 MB), an earlier bundle an interrupted run had moved aside",
@@ -303,7 +303,7 @@ class BundleWriterSafetyTest {
         Path b = tmp.resolve("gone");
         Path old = bundle(tmp.resolve(".gone.old-" + DEAD + "-1"), true, "old");
         Files.delete(old.resolve("exit-block1.params"));
-        try (BundleWriter.Target t = BundleWriter.checkTarget(b)) {
+        try (BundleTarget t = BundleWriter.checkTarget(b)) {
             assertEquals(1, t.notes().size(), t.notes().toString());
             assertTrue(t.notes().get(0).contains("removed .gone.old-"), t.notes().get(0));
         }
