@@ -51,6 +51,10 @@ public final class LabController {
     private final Executor engine;
     private final Executor io;
     private final WorkspaceStore store;
+    /** Live epochs on their way to the FX thread, drawn at most every {@link EpochThrottle#REDRAW_MS}. */
+    private final EpochThrottle epochThrottle;
+    /** Writes the workspace in the background (null without a store). */
+    private final WorkspaceSaver saver;
     /** The run settings the workspace keeps. */
     private final WorkspaceSettings settings;
     private final AtomicBoolean cancel = new AtomicBoolean();
@@ -114,6 +118,8 @@ public final class LabController {
         model.images.addListener((ListChangeListener<ImageItem>) c -> save());
         model.globalThreshold.addListener((o, a, b) -> save());
         this.settings = new WorkspaceSettings(model);
+        this.saver = store == null ? null : new WorkspaceSaver(store, io, model.status::set, this::error);
+        this.epochThrottle = new EpochThrottle(model.running::get);
         for (javafx.beans.value.ObservableValue<?> v : settings.properties()) {
             v.addListener((o, a, b) -> save());
         }
@@ -408,7 +414,7 @@ public final class LabController {
         double maxDrop = model.maxDrop.get();
         LatencyProfile stageProfile = model.stageProfile.get();
         cancel.set(false);
-        lastEpochDrawn = 0;
+        epochThrottle.newRun();
         model.running.set(true);
         model.resultsFinal.set(false);
         model.liveStats.clear();
@@ -454,7 +460,7 @@ public final class LabController {
                         live.curves();  // swept here, not on the FX thread
                     }
                     // latest epoch wins: while the FX thread has not drawn the previous one, replace it
-                    latestEpoch(() -> {
+                    epochThrottle.offer(() -> {
                         model.liveStats.setAll(stats);
                         model.phase.set("Training exits: epoch " + epoch + " / " + epochs);
                         if (live != null) {
@@ -489,42 +495,6 @@ public final class LabController {
                 });
             }
         });
-    }
-
-    /** Fewest milliseconds between two live redraws of the curves during training. */
-    static final long EPOCH_REDRAW_MS = 300;
-
-    /** When the last live epoch was drawn (FX thread; 0 before the first of a run). */
-    private long lastEpochDrawn;
-
-    private final java.util.concurrent.atomic.AtomicReference<Runnable> pendingEpoch =
-            new java.util.concurrent.atomic.AtomicReference<>();
-
-    private void latestEpoch(Runnable update) {
-        if (pendingEpoch.getAndSet(update) == null) {
-            Platform.runLater(this::drawPendingEpoch);
-        }
-    }
-
-    /**
-     * Draws the newest pending epoch, at most once per {@link #EPOCH_REDRAW_MS}: redrawing the curves takes
-     * 60-150 ms of the FX thread under software rendering, and epochs on cached features can come every few
-     * milliseconds (measured: one redraw per epoch made the window miss frames for up to 340 ms).
-     */
-    private void drawPendingEpoch() {
-        long waitMs = (lastEpochDrawn + EPOCH_REDRAW_MS * 1_000_000L - System.nanoTime()) / 1_000_000L;
-        if (waitMs > 0 && lastEpochDrawn != 0) {
-            javafx.animation.PauseTransition later = new javafx.animation.PauseTransition(
-                    javafx.util.Duration.millis(waitMs));
-            later.setOnFinished(e -> drawPendingEpoch());
-            later.play();
-            return;
-        }
-        Runnable r = pendingEpoch.getAndSet(null);
-        if (r != null && model.running.get()) {
-            r.run();
-            lastEpochDrawn = System.nanoTime();
-        }
     }
 
     private void restoreEarlierEvaluation() {
@@ -801,39 +771,11 @@ public final class LabController {
         save(WorkspaceStore.Reason.USER_EDIT);
     }
 
-    private record SaveRequest(WorkspaceState state, WorkspaceStore.Reason reason) { }
-
-    /** The newest state waiting for the io executor; a user's change among coalesced saves makes it the user's. */
-    private final java.util.concurrent.atomic.AtomicReference<SaveRequest> queuedSave =
-            new java.util.concurrent.atomic.AtomicReference<>();
-
     private void save(WorkspaceStore.Reason why) {
-        if (store == null || !restored || applying) {
+        if (saver == null || !restored || applying) {
             return;
         }
-        SaveRequest request = new SaveRequest(snapshot(), why);
-        SaveRequest waiting = queuedSave.getAndAccumulate(request, (q, n) -> q == null ? n
-                : new SaveRequest(n.state(), q.reason() == WorkspaceStore.Reason.USER_EDIT ? q.reason() : n.reason()));
-        if (waiting == null) {
-            io.execute(this::writeQueuedSave);
-        }
-    }
-
-    private void writeQueuedSave() {
-        SaveRequest r = queuedSave.getAndSet(null);
-        if (r == null) {
-            return;
-        }
-        try {
-            WorkspaceStore.Saved saved = store.save(r.state(), r.reason());
-            if (saved.outcome() == WorkspaceStore.Outcome.REFUSED) {
-                Platform.runLater(() -> model.status.set("Left " + store.file() + " as it was: it still holds "
-                        + String.join(", ", saved.kept()) + ", which this session could not restore (your next "
-                        + "change saves without it; the replaced version is kept as " + WorkspaceStore.PREVIOUS + ")"));
-            }
-        } catch (Exception e) {
-            Platform.runLater(() -> error("Could not save the workspace: " + e.getMessage()));
-        }
+        saver.save(snapshot(), why);
     }
 
     WorkspaceState snapshot() {

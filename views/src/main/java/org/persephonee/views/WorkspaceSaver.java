@@ -1,0 +1,63 @@
+package org.persephonee.views;
+
+import javafx.application.Platform;
+import org.persephonee.core.workspace.WorkspaceState;
+import org.persephonee.core.workspace.WorkspaceStore;
+
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * Writes the lab's workspace on the io executor, off the FX thread. Saves coalesce: the newest state waiting is
+ * the one written, and a user's change among coalesced saves makes the write the user's (the store treats
+ * automatic saves more carefully, see {@link WorkspaceStore#save}).
+ */
+final class WorkspaceSaver {
+    private record Request(WorkspaceState state, WorkspaceStore.Reason reason) { }
+
+    private final WorkspaceStore store;
+    private final Executor io;
+    private final Consumer<String> status;
+    private final Consumer<String> error;
+    /** The newest state waiting for the io executor. */
+    private final AtomicReference<Request> queued = new AtomicReference<>();
+
+    /**
+     * @param status shows a sentence in the status bar (called on the FX thread)
+     * @param error reports a failure to the user (called on the FX thread)
+     */
+    WorkspaceSaver(WorkspaceStore store, Executor io, Consumer<String> status, Consumer<String> error) {
+        this.store = store;
+        this.io = io;
+        this.status = status;
+        this.error = error;
+    }
+
+    /** Queues {@code state} to be written (FX thread). */
+    void save(WorkspaceState state, WorkspaceStore.Reason why) {
+        Request request = new Request(state, why);
+        Request waiting = queued.getAndAccumulate(request, (q, n) -> q == null ? n
+                : new Request(n.state(), q.reason() == WorkspaceStore.Reason.USER_EDIT ? q.reason() : n.reason()));
+        if (waiting == null) {
+            io.execute(this::writeQueued);
+        }
+    }
+
+    private void writeQueued() {
+        Request r = queued.getAndSet(null);
+        if (r == null) {
+            return;
+        }
+        try {
+            WorkspaceStore.Saved saved = store.save(r.state(), r.reason());
+            if (saved.outcome() == WorkspaceStore.Outcome.REFUSED) {
+                Platform.runLater(() -> status.accept("Left " + store.file() + " as it was: it still holds "
+                        + String.join(", ", saved.kept()) + ", which this session could not restore (your next "
+                        + "change saves without it; the replaced version is kept as " + WorkspaceStore.PREVIOUS + ")"));
+            }
+        } catch (Exception e) {
+            Platform.runLater(() -> error.accept("Could not save the workspace: " + e.getMessage()));
+        }
+    }
+}
