@@ -91,17 +91,17 @@ public final class LabView {
         });
         Node backboneNode = new BackbonePane(model, controller).build();
         Node sideNode = new SidePanel(model).build();
-        SplitPane center = progressive ? new SplitPane(placeholder(), tabs, placeholder())
+        SplitPane center = progressive ? new SplitPane(placeholder(), placeholder(), placeholder())
                 : new SplitPane(backboneNode, tabs, sideNode);
         center.setDividerPositions(0.27, 0.78);
         if (progressive) {
             // each pane joins the window in its own frame (its first CSS pass and skins cost up to a second here):
             // the window keeps painting between them instead of freezing once for all of them
-            pending.add(() -> replaceKeepingDividers(center, 0, backboneNode));
-            pending.add(() -> tabs.getTabs().get(0).setContent(dataNode));
-            pending.add(() -> replaceKeepingDividers(center, 2, sideNode));
+            attachGradually(backboneNode, () -> replaceKeepingDividers(center, 0, backboneNode));
+            attachGradually(dataNode, () -> tabs.getTabs().get(0).setContent(dataNode));
+            attachGradually(sideNode, () -> replaceKeepingDividers(center, 2, sideNode));
             pending.add(() -> tabs.getTabs().get(1).setContent(curvesNode));
-            pending.add(() -> tabs.getTabs().get(2).setContent(confusionNode));
+            attachGradually(confusionNode, () -> tabs.getTabs().get(2).setContent(confusionNode));
         }
 
         toasts.setId("toasts");
@@ -112,8 +112,22 @@ public final class LabView {
         StackPane.setAlignment(toasts, Pos.BOTTOM_RIGHT);
         StackPane layered = new StackPane(center, toasts);
         BorderPane root = new BorderPane(layered);
-        root.setTop(new VBox(menu(), toolbar()));
-        root.setBottom(statusBar());
+        Node menuBar = menu();
+        Node toolBar = toolbar();
+        VBox top = new VBox(menuBar, toolBar);
+        Node status = statusBar();
+        if (progressive) {
+            top.getChildren().remove(menuBar);
+            pending.addFirst(() -> top.getChildren().add(0, menuBar));
+            // the window's frame joins first, a part per step (toolbar, menu, status bar, tab headers): styled
+            // together with the first pane they held the FX thread 0.6-0.9 s when the lab replaced the starting view
+            pending.addFirst(() -> replaceKeepingDividers(center, 1, tabs));
+            pending.addFirst(() -> root.setBottom(status));
+            pending.addFirst(() -> root.setTop(top));
+        } else {
+            root.setTop(top);
+            root.setBottom(status);
+        }
         root.setId("lab-root");
         root.setOnDragOver(e -> {
             if (e.getDragboard().hasFiles()) {
@@ -195,6 +209,24 @@ public final class LabView {
     public LabView progressive(boolean on) {
         this.progressive = on;
         return this;
+    }
+
+    /**
+     * Queues a pane for the progressive start: it joins the window empty, then its children join one per step
+     * (the first CSS pass of a whole pane, JIT-cold, held the FX thread 0.35-0.8 s at start). Panes whose root is
+     * not a plain box join whole.
+     */
+    private void attachGradually(Node pane, Runnable attach) {
+        if (!(pane instanceof javafx.scene.layout.VBox box)) {
+            pending.add(attach);
+            return;
+        }
+        List<Node> children = List.copyOf(box.getChildren());
+        box.getChildren().clear();
+        pending.add(attach);
+        for (Node child : children) {
+            pending.add(() -> box.getChildren().add(child));
+        }
     }
 
     /**

@@ -66,6 +66,7 @@ public final class LabApp extends Application {
         stage.show();
         StartupTimeline.watchFxStalls();
         StartupTimeline.mark("window shown");
+        starting.warmUp(() -> scene.getRoot() != starting.root());
         // the panes and the engine start once the first frame is on screen, not merely laid out: on two cores
         // they would hold up its rendering (a few frames later, the renderer has presented it)
         new javafx.animation.AnimationTimer() {

@@ -29,6 +29,45 @@ final class StartingView {
 
     Parent root() { return root; }
 
+    /**
+     * While the lab's panes are built elsewhere: one throwaway control of each kind the lab uses is styled per
+     * frame here, hidden. The first CSS pass and skin of a kind are slow with cold code (the lab's first pane held
+     * the FX thread 0.45-0.75 s at start); a kind at a time keeps each frame short, and the lab's panes then meet
+     * warm code. Stops when {@code done} says so or every kind has been styled.
+     */
+    void warmUp(java.util.function.BooleanSupplier done) {
+        javafx.scene.Group holder = new javafx.scene.Group();
+        holder.setManaged(false);
+        holder.setVisible(false);
+        root.getChildren().add(holder);
+        java.util.ArrayDeque<java.util.function.Supplier<javafx.scene.Node>> kinds = new java.util.ArrayDeque<>(
+                java.util.List.of(
+                        () -> new javafx.scene.control.Button("warm"),
+                        () -> new javafx.scene.control.ToggleButton("warm"),
+                        () -> new javafx.scene.control.TextField("warm"),
+                        () -> new javafx.scene.control.ComboBox<>(javafx.collections.FXCollections.observableArrayList("a")),
+                        () -> new javafx.scene.control.Slider(0, 1, 0.5),
+                        () -> new javafx.scene.control.ScrollPane(new Label("warm")),
+                        () -> new javafx.scene.control.MenuBar(new javafx.scene.control.Menu("warm", null,
+                                new javafx.scene.control.MenuItem("warm"))),
+                        () -> new javafx.scene.control.TabPane(new javafx.scene.control.Tab("warm", new Label("warm"))),
+                        () -> new javafx.scene.control.TitledPane("warm", new Label("warm")),
+                        () -> new javafx.scene.control.ListView<>(javafx.collections.FXCollections.observableArrayList("a"))));
+        new javafx.animation.AnimationTimer() {
+            @Override
+            public void handle(long now) {
+                if (done.getAsBoolean() || kinds.isEmpty()) {
+                    stop();
+                    root.getChildren().remove(holder);
+                    return;
+                }
+                javafx.scene.Node n = kinds.poll().get();
+                holder.getChildren().setAll(n);
+                n.applyCss();
+            }
+        }.start();
+    }
+
     /** The panes could not be built: say so instead of a window that never fills. */
     void failed(Throwable e) {
         doing.setText("The lab could not start: " + e);
