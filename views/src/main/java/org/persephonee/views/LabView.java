@@ -119,7 +119,7 @@ public final class LabView {
         if (progressive) {
             top.getChildren().remove(menuBar);
             pending.addFirst(() -> top.getChildren().add(0, menuBar));
-            // the window's frame joins first, a part per step (toolbar, menu, status bar, tab headers): styled
+            // the window's frame joins first, a part per step (toolbar, status bar, tab headers, menu): styled
             // together with the first pane they held the FX thread 0.6-0.9 s when the lab replaced the starting view
             pending.addFirst(() -> replaceKeepingDividers(center, 1, tabs));
             pending.addFirst(() -> root.setBottom(status));

@@ -66,7 +66,6 @@ public final class LabApp extends Application {
         stage.show();
         StartupTimeline.watchFxStalls();
         StartupTimeline.mark("window shown");
-        starting.warmUp(() -> scene.getRoot() != starting.root());
         // the panes and the engine start once the first frame is on screen, not merely laid out: on two cores
         // they would hold up its rendering (a few frames later, the renderer has presented it)
         new javafx.animation.AnimationTimer() {
@@ -80,6 +79,9 @@ public final class LabApp extends Application {
                     stop();
                     StartupTimeline.mark("background work starts");
                     build.start();
+                    // like the work, the warm-up waits for the first frame to be on screen (it slowed the first
+                    // content by 0.2-0.3 s when it started with the window)
+                    starting.warmUp(() -> scene.getRoot() != starting.root());
                     engine.execute(() -> {
                         try {
                             Engines.pytorch();
