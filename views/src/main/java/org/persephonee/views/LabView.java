@@ -401,6 +401,8 @@ public final class LabView {
                 : String.format(Locale.ROOT, "UI stall ≤ %.0f ms", model.longestStallMs.get()),
                 model.longestStallMs, ran));
         stall.getStyleClass().add("hint");
+        // the status line gives way, not the stall figure (it was elided to "UI stall ≤ 11..." after a run)
+        stall.setMinWidth(Region.USE_PREF_SIZE);
         javafx.scene.control.Tooltip stallTip = new javafx.scene.control.Tooltip(
                 "The longest time the window went without repainting during the last run");
         stall.setTooltip(stallTip);
