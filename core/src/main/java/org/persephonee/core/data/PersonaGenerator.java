@@ -155,7 +155,7 @@ public final class PersonaGenerator {
         }
         Files.move(tmp, target);
         if (old != null) {
-            deleteTree(old);
+            org.persephonee.core.util.FileTrees.delete(old);
         }
         AtomicFiles.writeString(out.resolve("truth").resolve(p.name() + ".csv"), String.join("\n", truth) + "\n");
         return new Summary(p.name(), labelled, p.unlabelled(), test, names);
@@ -359,9 +359,5 @@ public final class PersonaGenerator {
                 + "computed by `PersonaGenerator` in this repository. The derived images are under the same MIT "
                 + "licence.\n");
         return sb.toString();
-    }
-
-    private static void deleteTree(Path p) throws IOException {
-        org.persephonee.core.util.FileTrees.delete(p);
     }
 }

@@ -237,7 +237,7 @@ public final class BundleTarget implements AutoCloseable {
         if (!Files.isDirectory(target)) {
             throw new IOException(target + ": exists and is not a folder");
         }
-        if (BundleWriter.isEmpty(target)) {
+        if (isEmpty(target)) {
             return;
         }
         List<String> problems = problems(target);
@@ -416,7 +416,7 @@ public final class BundleTarget implements AutoCloseable {
         }
         List<String> notes = new ArrayList<>();
         boolean missing = !Files.exists(target, LinkOption.NOFOLLOW_LINKS)
-                || Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS) && BundleWriter.isEmpty(target);
+                || Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS) && isEmpty(target);
         if (missing) {
             Path best = null;
             FileTime bestTime = null;
@@ -439,13 +439,13 @@ public final class BundleTarget implements AutoCloseable {
         }
         for (Path o : olds) {
             long size = size(o);
-            BundleWriter.deleteTree(o);
+            org.persephonee.core.util.FileTrees.delete(o);
             notes.add(target + ": removed " + o.getFileName() + " (" + mb(size)
                     + "), an earlier bundle an interrupted run had moved aside");
         }
         for (Path t : temps) {
             long size = size(t);
-            BundleWriter.deleteTree(t);
+            org.persephonee.core.util.FileTrees.delete(t);
             notes.add(target + ": removed " + t.getFileName() + " (" + mb(size)
                     + "), an unfinished bundle left by an interrupted run");
         }
@@ -478,5 +478,11 @@ public final class BundleTarget implements AutoCloseable {
 
     private static String mb(long bytes) {
         return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024.0));
+    }
+
+    private static boolean isEmpty(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isEmpty();
+        }
     }
 }

@@ -13,6 +13,7 @@ import org.persephonee.core.exits.HeadSpec;
 import org.persephonee.core.personalise.BnStats;
 import org.persephonee.core.personalise.PersonalisationResult;
 import org.persephonee.core.util.AtomicFiles;
+import org.persephonee.core.util.FileTrees;
 import org.persephonee.core.util.Hashes;
 
 import com.google.gson.JsonElement;
@@ -27,7 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Writes a deployment bundle: {@code exit-config.json}, the selected heads' weights, the final
@@ -232,14 +232,14 @@ public final class BundleWriter {
             t.published = true;
             if (old != null) {
                 try {
-                    deleteTree(old);
+                    FileTrees.delete(old);
                 } catch (IOException e) {
                     // the new bundle is in place; the next run for this folder removes what is left
                 }
             }
             return target;
         } catch (IOException | RuntimeException e) {
-            deleteTree(tmp);
+            FileTrees.delete(tmp);
             throw e;
         }
     }
@@ -305,7 +305,7 @@ public final class BundleWriter {
         src.exits = kept;
         src.expected = expected;
         return publish(out, tmp -> {
-            org.persephonee.core.util.FileTrees.copy(source.resolve(src.backbone.path), tmp.resolve(src.backbone.path));
+            FileTrees.copy(source.resolve(src.backbone.path), tmp.resolve(src.backbone.path));
             for (ExitConfig.Exit e : kept) {
                 Files.copy(source.resolve(e.weights), tmp.resolve(e.weights));
             }
@@ -363,15 +363,5 @@ public final class BundleWriter {
         h.convLayers = s.convLayers();
         h.hidden = s.hidden();
         return h;
-    }
-
-    static boolean isEmpty(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.findAny().isEmpty();
-        }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        org.persephonee.core.util.FileTrees.delete(p);
     }
 }
