@@ -1,8 +1,6 @@
 package org.persephonee.views;
 
-import javafx.scene.Scene;
 import javafx.scene.control.TabPane;
-import javafx.scene.layout.BorderPane;
 import javafx.stage.Stage;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -57,11 +55,7 @@ class StallPerFlowTest {
         io = Executors.newSingleThreadExecutor();
         controller = new LabController(model, engine, io, new WorkspaceStore(tmp.resolve("ws")));
         view = new LabView(model, controller);
-        BorderPane root = (BorderPane) view.build();
-        view.started();
-        Scene scene = new Scene(root, 1400, 860);
-        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
-        stage.setScene(scene);
+        stage.setScene(view.scene());
         stage.show();
         controller.openBackbone(LabUiTest.BACKBONE);
     }
@@ -71,6 +65,7 @@ class StallPerFlowTest {
         WaitForAsyncUtils.asyncFx(controller::cancel).get(10, TimeUnit.SECONDS);
         engine.shutdown();
         engine.awaitTermination(30, TimeUnit.SECONDS);
+        io.shutdown();
         controller.shutdown();
     }
 
