@@ -54,6 +54,8 @@ public final class BenchCommand implements Command {
                 + "  --repeats   training runs per method and row; the median time is reported (default 3)\n"
                 + "  --retrain-last N  also run exits + the last N stages re-trained from the cache under the\n"
                 + "              re-fitted final head (default " + DEFAULT_RETRAIN + "; 0 leaves the row out)\n"
+                + "  --teacher final|ensemble  who teaches the exits on unlabelled images (default "
+                + PersonalisationConfig.DEFAULT_TEACHER.name().toLowerCase(Locale.ROOT) + ")\n"
                 + "  --persona   only this sample persona (default both)\n"
                 + "  --regimes   only these label regimes, comma-separated from 100%,~10%,0% (default all three)\n"
                 + "  --json      write every row and ratio as JSON\n"
@@ -67,7 +69,7 @@ public final class BenchCommand implements Command {
 
     @Override public Set<String> valuedOptions() {
         return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs", "data", "repeats", "persona",
-                "regimes", "retrain-last");
+                "regimes", "retrain-last", "teacher");
     }
 
     @Override public Set<String> flagOptions() { return Set.of("quick", "busy", "peer", "help"); }
@@ -97,6 +99,14 @@ public final class BenchCommand implements Command {
             }
         }
         int retrainLast = args.intValue("retrain-last", DEFAULT_RETRAIN);
+        org.persephonee.core.personalise.Teacher teacher;
+        try {
+            teacher = org.persephonee.core.personalise.Teacher.valueOf(args.get("teacher",
+                    PersonalisationConfig.DEFAULT_TEACHER.name())
+                    .toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--teacher must be final or ensemble");
+        }
         String only = args.get("persona");
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> ratios = new ArrayList<>();
@@ -133,7 +143,8 @@ public final class BenchCommand implements Command {
                     };
                     err.printf(Locale.ROOT, "bench: %s, labels %s ...%n", persona.name(), regime);
                     PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
-                            .optLabels(lr).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false).build();
+                            .optLabels(lr).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false)
+                            .optTeacher(teacher).build();
                     PersonalisePipeline.Outcome run;
                     try {
                         run = PersonalisePipeline.run(bb, ds, cfg, new PersonalisePipeline.Options(1.0,

@@ -17,6 +17,7 @@ import org.persephonee.core.personalise.EvalPredictions;
 import org.persephonee.core.personalise.LabelRegime;
 import org.persephonee.core.personalise.PersonalisationConfig;
 import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.personalise.Teacher;
 import org.persephonee.core.personalise.UnlabelledRule;
 import org.persephonee.core.pipeline.PersonalisePipeline;
 
@@ -50,6 +51,9 @@ public final class PersonaliseCommand implements Command {
                 + PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD + ")\n"
                 + "  --temperature T               distillation temperature (default "
                 + (int) PersonalisationConfig.DEFAULT_TEMPERATURE + ")\n"
+                + "  --teacher final|ensemble      who teaches the exits on unlabelled images: the final exit (the\n"
+                + "                                paper), or a second round taught by the first round's late ensemble\n"
+                + "                                (default " + PersonalisationConfig.DEFAULT_TEACHER.name().toLowerCase(Locale.ROOT) + ")\n"
                 + "  --bn keep|adapt|auto          BatchNorm statistics (default auto)\n"
                 + "  --no-refit                    keep the backbone's classifier as the final exit\n"
                 + "  --retrain-last N              also re-train a copy of the last N stages under the re-fitted final\n"
@@ -67,7 +71,7 @@ public final class PersonaliseCommand implements Command {
     @Override public Set<String> valuedOptions() {
         return Set.of("backbone", "data", "out", "exits", "auto-head", "labels", "max-drop", "seed", "epochs", "lr",
                 "unlabelled", "pseudo-threshold", "temperature", "bn", "confidence", "device-profile", "cost",
-                "cache-budget-mb", "retrain-last");
+                "cache-budget-mb", "retrain-last", "teacher");
     }
 
     @Override public Set<String> flagOptions() { return Set.of("json", "help", "no-refit", "force"); }
@@ -99,6 +103,8 @@ public final class PersonaliseCommand implements Command {
                     .optBnMode(BnMode.valueOf(args.get("bn", "auto").toUpperCase(Locale.ROOT)))
                     .optRefitFinal(!args.flag("no-refit"))
                     .optRetrainLast(args.intValue("retrain-last", 0))
+                    .optTeacher(Teacher.valueOf(args.get("teacher", PersonalisationConfig.DEFAULT_TEACHER.name())
+                            .toUpperCase(Locale.ROOT)))
                     .optCacheBudgetBytes(args.longValue("cache-budget-mb", 1024) * 1024 * 1024);
             String cost = args.get("cost", "ms");
             if (!cost.equals("ms") && !cost.equals("macs")) {
@@ -250,6 +256,11 @@ public final class PersonaliseCommand implements Command {
                             100 * (double) ref.get("validation_accuracy")));
         }
         out.printf(Locale.ROOT, "  chosen on %s%n", op.get("chosen_on"));
+        double budget = (double) op.get("budget_points");
+        if (budget < (double) op.get("max_drop_points") - 1e-9) {
+            out.printf(Locale.ROOT, "  searched within %.1f points there: with the full %.1f its picks lost more out of "
+                    + "sample (%s)%n", budget, (double) op.get("max_drop_points"), op.get("search"));
+        }
         if (val != null) {
             out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s at %.2fx faster%n", 100 * (double) val.get("accuracy"),
                     metric, (double) val.get("speedup"));

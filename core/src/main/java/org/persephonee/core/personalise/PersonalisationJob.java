@@ -281,11 +281,10 @@ public final class PersonalisationJob {
             listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + config.epochs()
                     + " epochs on " + targets.labelled() + " labels, " + targets.pseudoLabelled() + " pseudo-labels and "
                     + targets.distilled() + " distillation targets");
-            List<ExitHead> exits = List.copyOf(heads);
             ExitHead fin = finalHead;
             FeatureCache fc = cache;
             EvalPredictions[] last2 = new EvalPredictions[1];
-            fit(exits, targets, space, cache, false, listener, cancelled, (epoch, losses) -> {
+            java.util.function.Function<List<ExitHead>, EpochHook> live = exits -> (epoch, losses) -> {
                 if (!config.evalEveryEpoch() && epoch < config.epochs()) {
                     return;
                 }
@@ -301,7 +300,24 @@ public final class PersonalisationJob {
                 stats.add(ExitStats.finalExit(fin == null ? null : fin.head().id(), preds.accuracy(preds.finalExit())));
                 listener.onEpoch(epoch, config.epochs(), stats, preds);
                 evalInTraining[0] += secs(tEval);
-            });
+            };
+            boolean second = secondRound(targets);
+            List<ExitHead> exits = List.copyOf(heads);
+            fit(exits, targets, space, cache, false, listener, cancelled, second ? (e, l) -> { } : live.apply(exits));
+            if (second) {
+                listener.onPhase(Phase.TRAIN, "Second round: " + heads.size() + " fresh exit(s) learn from the late "
+                        + "ensemble of the first");
+                float[][] teacher2 = lateEnsemble(exits, teacher, cache, nTrain, cancelled);
+                heads.forEach(ExitHead::close);
+                heads.clear();
+                for (ExitPlacement p : ordered) {
+                    heads.add(new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size()));
+                }
+                exits = List.copyOf(heads);
+                // the result reports the targets the kept exits learnt from
+                targets = Targets.build(data, space, teacher2, config);
+                fit(exits, targets, space, cache, false, listener, cancelled, live.apply(exits));
+            }
             EvalPredictions preds = last2[0];
             double trainS = secs(t3) - evalInTraining[0];
             long tVal = System.nanoTime();
@@ -452,8 +468,21 @@ public final class PersonalisationJob {
                     heads.add(h);
                     exits.add(h);
                 }
-                fit(exits, Targets.build(data, space, teacher, config).without(held), space, cache, false, listener,
-                        cancelled, (e, l) -> { });
+                Targets foldTargets = Targets.build(data, space, teacher, config).without(held);
+                fit(exits, foldTargets, space, cache, false, listener, cancelled, (e, l) -> { });
+                if (secondRound(foldTargets)) {
+                    float[][] teacher2 = lateEnsemble(exits, teacher, cache, n, cancelled);
+                    exits.forEach(ExitHead::close);
+                    heads.removeAll(exits);
+                    exits.clear();
+                    for (ExitPlacement p : ordered) {
+                        ExitHead h = new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size());
+                        heads.add(h);
+                        exits.add(h);
+                    }
+                    fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
+                            listener, cancelled, (e, l) -> { });
+                }
                 for (int j = 0; j < exits.size(); j++) {
                     float[][] p = headProbabilities(exits.get(j), input(exits.get(j), cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
@@ -474,6 +503,39 @@ public final class PersonalisationJob {
         refitOof[0] = frozenFinal;
         return new EvalPredictions(ordered.stream().map(ExitPlacement::stage).toList(), exitProbs, finalProbs, truth,
                 space.size());
+    }
+
+    /** A second round runs when the ensemble teaches and some unlabelled image is taught (else nothing changes). */
+    private boolean secondRound(Targets targets) {
+        return config.teacher() == Teacher.ENSEMBLE && targets.pseudoLabelled() + targets.distilled() > 0;
+    }
+
+    /**
+     * The teacher of a second round: on the first {@code n} rows, the log of the late ensemble's mean
+     * probabilities (the later half of the exits and the final exit, as {@link EvalPredictions#forSelection()}
+     * scores unlabelled images); other rows as they were.
+     */
+    private float[][] lateEnsemble(List<ExitHead> exits, float[][] teacher, FeatureCache cache, int n,
+                                   BooleanSupplier cancelled) {
+        float[][] out = teacher.clone();
+        List<ExitHead> late = exits.subList(exits.size() / 2, exits.size());
+        List<float[][]> probs = new ArrayList<>();
+        for (ExitHead h : late) {
+            probs.add(headProbabilities(h, input(h, cache), 0, n, cancelled));
+        }
+        for (int i = 0; i < n; i++) {
+            float[] mean = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
+            for (float[][] p : probs) {
+                for (int c = 0; c < mean.length; c++) {
+                    mean[c] += p[i][c];
+                }
+            }
+            for (int c = 0; c < mean.length; c++) {
+                mean[c] /= probs.size() + 1;
+            }
+            out[i] = log(mean);
+        }
+        return out;
     }
 
     /** Seeded folds: labelled images dealt class by class, then unlabelled ones, so every fold gets its share. */

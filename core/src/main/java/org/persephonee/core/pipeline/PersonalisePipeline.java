@@ -229,6 +229,9 @@ public final class PersonalisePipeline {
             op.put("chosen_on", "the evaluation images themselves (no validation folds)");
         }
         op.put("search", o.selection().search().display());
+        // the drop the search was allowed where it chose: less than max_drop_points when its picks lost more
+        // than that out of half
+        op.put("budget_points", o.selection().budget());
         if (o.selection().validation() != null) {
             // thresholds picked on one half of the evaluation images, scored on the other (both ways)
             OperatingPoint.Validation val = o.selection().validation();

@@ -37,8 +37,12 @@ class PersonalisationJobTest {
     }
 
     private static PersonalisationResult run(PersonalisationConfig cfg) throws Exception {
+        return run(cfg, persona);
+    }
+
+    private static PersonalisationResult run(PersonalisationConfig cfg, Path images) throws Exception {
         try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
-            PersonalDataset ds = Fixtures.load(bb, persona);
+            PersonalDataset ds = Fixtures.load(bb, images);
             return new PersonalisationJob(bb, ds, cfg).run(PersonalisationJob.SILENT, () -> false);
         }
     }
@@ -97,6 +101,38 @@ class PersonalisationJobTest {
             assertTrue(r.targets().pseudoLabelAccuracy() > 0.5, "pseudo-label accuracy " + r.targets().pseudoLabelAccuracy());
             assertTrue(r.exitAccuracy(1) > 0.5, "block1 " + r.exitAccuracy(1));
         }
+    }
+
+    @Test
+    void theLateEnsembleTeachesASecondRoundOnlyWhereImagesAreUnlabelled() throws Exception {
+        // a dimmer persona than the others: the frozen final exit is unsure of many images
+        Path dim = Fixtures.persona(tmp.resolve("dim"), new int[] {0, 1, 2}, 8, 60, 15, 3, 0.3);
+        PersonalisationConfig.Builder none = Fixtures.quick().optLabels(LabelRegime.NONE);
+        try (PersonalisationResult paper = run(none.optTeacher(Teacher.FINAL).build(), dim);
+             PersonalisationResult ens = run(none.optTeacher(Teacher.ENSEMBLE).build(), dim)) {
+            assertEquals("ensemble", ens.config().describe().get("teacher"), "the result records who taught");
+            assertTrue(differ(paper.predictions().exit(0), ens.predictions().exit(0)),
+                    "a second round re-trained the exits");
+            assertTrue(ens.exitAccuracy(1) > 0.5, "block1 " + ens.exitAccuracy(1));
+            assertTrue(ens.validation() != null, "the second round is cross-fitted too");
+        }
+        // every training image labelled: nobody is taught, so both teachers give the same exits
+        PersonalisationConfig.Builder all = Fixtures.quick().optLabels(LabelRegime.ALL).optEpochs(3);
+        try (PersonalisationResult paper = run(all.optTeacher(Teacher.FINAL).build());
+             PersonalisationResult ens = run(all.optTeacher(Teacher.ENSEMBLE).build())) {
+            assertTrue(!differ(paper.predictions().exit(0), ens.predictions().exit(0)));
+        }
+    }
+
+    private static boolean differ(float[][] a, float[][] b) {
+        for (int i = 0; i < a.length; i++) {
+            for (int c = 0; c < a[i].length; c++) {
+                if (Math.abs(a[i][c] - b[i][c]) > 1e-5f) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     @Test
