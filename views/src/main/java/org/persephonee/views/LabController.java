@@ -403,7 +403,8 @@ public final class LabController {
                     .setPlacements(model.exits.stream().map(ExitModel::placement).toList())
                     .optLabels(regime).optEpochs(model.epochs.get()).optLearningRate((float) model.learningRate.get())
                     .optPseudoLabelThreshold((float) model.pseudoThreshold.get())
-                    .optTemperature((float) model.temperature.get()).optSeed(model.seed.get()).build();
+                    .optTemperature((float) model.temperature.get()).optTeacher(model.teacher.get())
+                    .optSeed(model.seed.get()).build();
         } catch (IllegalArgumentException e) {
             error("Settings: " + e.getMessage());
             return;

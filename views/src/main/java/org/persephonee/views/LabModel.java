@@ -45,6 +45,8 @@ public final class LabModel {
     public final DoubleProperty pseudoThreshold =
             new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD);
     public final DoubleProperty temperature = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_TEMPERATURE);
+    public final ObjectProperty<org.persephonee.core.personalise.Teacher> teacher =
+            new SimpleObjectProperty<>(PersonalisationConfig.DEFAULT_TEACHER);
     public final IntegerProperty seed = new SimpleIntegerProperty((int) PersonalisationConfig.DEFAULT_SEED);
     public final DoubleProperty maxDrop = new SimpleDoubleProperty(PersonalisePipeline.Options.DEFAULT_MAX_DROP);
 

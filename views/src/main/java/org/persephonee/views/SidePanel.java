@@ -194,12 +194,18 @@ public final class SidePanel {
                 model.epochs::get, v -> model.epochs.set(clampInt(v, 1, 1000)), model.epochs));
         items.add(new SheetItem(Double.class, "Training", "Learning rate", "Adam learning rate of the exit heads",
                 model.learningRate::get, v -> model.learningRate.set(((Number) v).doubleValue()), model.learningRate));
+        items.add(new SheetItem(org.persephonee.core.personalise.Teacher.class, "Teacher", "Who teaches",
+                "Who teaches the exits on unlabelled images. ENSEMBLE: the final exit teaches a first round, then "
+                        + "fresh exits learn from the late ensemble of that round (the later half of the exits and the "
+                        + "final exit; the default, better on the sample personas). FINAL: the final exit alone, as in "
+                        + "the paper", model.teacher::get,
+                v -> model.teacher.set((org.persephonee.core.personalise.Teacher) v), model.teacher));
         items.add(new SheetItem(Double.class, "Teacher", "Pseudo-label confidence",
-                "The final exit's confidence needed to turn an unlabelled image into a pseudo-label",
+                "The teacher's confidence needed to turn an unlabelled image into a pseudo-label",
                 model.pseudoThreshold::get, v -> model.pseudoThreshold.set(((Number) v).doubleValue()),
                 model.pseudoThreshold));
         items.add(new SheetItem(Double.class, "Teacher", "Distillation temperature",
-                "Softens the final exit's output for the other unlabelled images", model.temperature::get,
+                "Softens the teacher's output for the other unlabelled images", model.temperature::get,
                 v -> model.temperature.set(((Number) v).doubleValue()), model.temperature));
         items.add(new SheetItem(Integer.class, "Training", "Seed", "Same seed, same result", model.seed::get,
                 v -> model.seed.set(((Number) v).intValue()), model.seed));

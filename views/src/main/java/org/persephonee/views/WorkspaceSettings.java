@@ -36,6 +36,7 @@ final class WorkspaceSettings {
                 new Setting<Number>("learning_rate", m.learningRate, Double::parseDouble),
                 new Setting<Number>("pseudo_threshold", m.pseudoThreshold, Double::parseDouble),
                 new Setting<Number>("temperature", m.temperature, Double::parseDouble),
+                new Setting<>("teacher", m.teacher, org.persephonee.core.personalise.Teacher::valueOf),
                 new Setting<Number>("seed", m.seed, Integer::parseInt),
                 new Setting<Number>("max_drop", m.maxDrop, Double::parseDouble));
     }

@@ -19,12 +19,13 @@ class WorkspaceSettingsTest {
         a.learningRate.set(0.011);
         a.pseudoThreshold.set(0.65);
         a.temperature.set(3.5);
+        a.teacher.set(org.persephonee.core.personalise.Teacher.FINAL);
         a.seed.set(9);
         a.maxDrop.set(2.5);
         Map<String, String> stored = new LinkedHashMap<>();
         new WorkspaceSettings(a).save(stored);
-        assertEquals(List.of("labels", "epochs", "learning_rate", "pseudo_threshold", "temperature", "seed",
-                "max_drop"), List.copyOf(stored.keySet()));
+        assertEquals(List.of("labels", "epochs", "learning_rate", "pseudo_threshold", "temperature", "teacher",
+                "seed", "max_drop"), List.copyOf(stored.keySet()));
         assertEquals("7", stored.get("epochs"));
         assertEquals("0.011", stored.get("learning_rate"));
 
@@ -37,6 +38,7 @@ class WorkspaceSettingsTest {
         assertEquals(0.011, b.learningRate.get());
         assertEquals(0.65, b.pseudoThreshold.get());
         assertEquals(3.5, b.temperature.get());
+        assertEquals(org.persephonee.core.personalise.Teacher.FINAL, b.teacher.get(), "the paper's teacher, kept");
         assertEquals(9, b.seed.get());
         assertEquals(2.5, b.maxDrop.get());
     }
