@@ -278,14 +278,21 @@ public final class PersonalisationJob {
                         : org.persephonee.core.util.Vectors.softmax(teacher[nTrain + i], 1f);
             }
             // stage 2: the exits learn from labels and the (personalised) final exit
-            listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + config.epochs()
-                    + " epochs on " + targets.labelled() + " labels, " + targets.pseudoLabelled() + " pseudo-labels and "
+            listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + roundEpochs(targets)[0]
+                    + " epochs" + (roundEpochs(targets).length == 2 ? " (first round of two)" : "") + " on "
+                    + targets.labelled() + " labels, " + targets.pseudoLabelled() + " pseudo-labels and "
                     + targets.distilled() + " distillation targets");
             ExitHead fin = finalHead;
             FeatureCache fc = cache;
             EvalPredictions[] last2 = new EvalPredictions[1];
-            java.util.function.Function<List<ExitHead>, EpochHook> live = exits -> (epoch, losses) -> {
-                if (!config.evalEveryEpoch() && epoch < config.epochs()) {
+            // with a second round the epochs are shared between the rounds (the first gets the larger half) and
+            // the live epochs run on through both, so curves and progress never step back; the kept predictions
+            // are the last round's
+            int[] split = roundEpochs(targets);
+            int rounds = split.length;
+            java.util.function.BiFunction<List<ExitHead>, Integer, EpochHook> live = (exits, round) -> (epoch, l) -> {
+                boolean lastEpoch = round == rounds && epoch == split[rounds - 1];
+                if (!config.evalEveryEpoch() && !lastEpoch) {
                     return;
                 }
                 // predictions, statistics and whatever the listener does with them (live curves) are not training
@@ -294,19 +301,19 @@ public final class PersonalisationJob {
                 last2[0] = preds;
                 List<ExitStats> stats = new ArrayList<>();
                 for (int h = 0; h < exits.size(); h++) {
-                    stats.add(new ExitStats(exits.get(h).stage(), exits.get(h).head().id(), losses[h],
+                    stats.add(new ExitStats(exits.get(h).stage(), exits.get(h).head().id(), l[h],
                             preds.accuracy(preds.exit(h))));
                 }
                 stats.add(ExitStats.finalExit(fin == null ? null : fin.head().id(), preds.accuracy(preds.finalExit())));
-                listener.onEpoch(epoch, config.epochs(), stats, preds);
+                int before = round == 1 ? 0 : split[0];
+                listener.onEpoch(before + epoch, java.util.Arrays.stream(split).sum(), stats, preds);
                 evalInTraining[0] += secs(tEval);
             };
-            boolean second = secondRound(targets);
             List<ExitHead> exits = List.copyOf(heads);
-            fit(exits, targets, space, cache, false, listener, cancelled, second ? (e, l) -> { } : live.apply(exits));
-            if (second) {
+            fit(exits, targets, space, cache, false, listener, cancelled, split, 0, live.apply(exits, 1));
+            if (rounds == 2) {
                 listener.onPhase(Phase.TRAIN, "Second round: " + heads.size() + " fresh exit(s) learn from the late "
-                        + "ensemble of the first");
+                        + "ensemble of the first (epochs " + (split[0] + 1) + "-" + (split[0] + split[1]) + ")");
                 float[][] teacher2 = lateEnsemble(exits, teacher, cache, nTrain, cancelled);
                 heads.forEach(ExitHead::close);
                 heads.clear();
@@ -316,7 +323,7 @@ public final class PersonalisationJob {
                 exits = List.copyOf(heads);
                 // the result reports the targets the kept exits learnt from
                 targets = Targets.build(data, space, teacher2, config);
-                fit(exits, targets, space, cache, false, listener, cancelled, live.apply(exits));
+                fit(exits, targets, space, cache, false, listener, cancelled, split, 1, live.apply(exits, 2));
             }
             EvalPredictions preds = last2[0];
             double trainS = secs(t3) - evalInTraining[0];
@@ -469,8 +476,9 @@ public final class PersonalisationJob {
                     exits.add(h);
                 }
                 Targets foldTargets = Targets.build(data, space, teacher, config).without(held);
-                fit(exits, foldTargets, space, cache, false, listener, cancelled, (e, l) -> { });
-                if (secondRound(foldTargets)) {
+                int[] split = roundEpochs(foldTargets);
+                fit(exits, foldTargets, space, cache, false, listener, cancelled, split, 0, (e, l) -> { });
+                if (split.length == 2) {
                     float[][] teacher2 = lateEnsemble(exits, teacher, cache, n, cancelled);
                     exits.forEach(ExitHead::close);
                     heads.removeAll(exits);
@@ -481,7 +489,7 @@ public final class PersonalisationJob {
                         exits.add(h);
                     }
                     fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
-                            listener, cancelled, (e, l) -> { });
+                            listener, cancelled, split, 1, (e, l) -> { });
                 }
                 for (int j = 0; j < exits.size(); j++) {
                     float[][] p = headProbabilities(exits.get(j), input(exits.get(j), cache), 0, n, cancelled);
@@ -507,7 +515,21 @@ public final class PersonalisationJob {
 
     /** A second round runs when the ensemble teaches and some unlabelled image is taught (else nothing changes). */
     private boolean secondRound(Targets targets) {
-        return config.teacher() == Teacher.ENSEMBLE && targets.pseudoLabelled() + targets.distilled() > 0;
+        return config.teacher() == Teacher.ENSEMBLE && targets.pseudoLabelled() + targets.distilled() > 0
+                && config.epochs() >= 2;
+    }
+
+    /**
+     * Epochs of each round of exit training: all of them in one round, or with a second round the configured
+     * epochs shared between the two (the first round gets the larger half), so a second round costs no more
+     * head training than one round.
+     */
+    private int[] roundEpochs(Targets targets) {
+        int e = config.epochs();
+        if (!secondRound(targets)) {
+            return new int[] {e};
+        }
+        return new int[] {(e + 1) / 2, e / 2};
     }
 
     /**
@@ -617,6 +639,18 @@ public final class PersonalisationJob {
      */
     private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
                      boolean fromClassifier, Listener listener, BooleanSupplier cancelled, EpochHook hook) {
+        fit(heads, targets, space, cache, fromClassifier, listener, cancelled, new int[] {config.epochs()}, 0, hook);
+    }
+
+    /**
+     * {@link #fit} as round {@code round} of {@code split.length}: {@code split[round]} epochs, and a share of
+     * the {@link #MIN_STEPS} floor as large as its share of the epochs (two rounds cost what one would).
+     */
+    private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
+                     boolean fromClassifier, Listener listener, BooleanSupplier cancelled, int[] split, int round,
+                     EpochHook hook) {
+        int userEpochs = split[round];
+        int minSteps = (int) Math.ceil(MIN_STEPS * userEpochs / (double) java.util.Arrays.stream(split).sum());
         int batch = config.batchSize();
         int[] order = targets.usedIndices();
         if (order.length == 0) {
@@ -624,7 +658,7 @@ public final class PersonalisationJob {
         }
         int steps = (order.length + batch - 1) / batch;
         // few labels mean few batches per epoch: give every head at least MIN_STEPS optimiser steps
-        int epochs = Math.max(config.epochs(), (MIN_STEPS + steps - 1) / steps);
+        int epochs = Math.max(userEpochs, (minSteps + steps - 1) / steps);
         int total = steps * epochs;
         float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
         // each head's cached rows (pooled for probe heads), looked up once
@@ -759,8 +793,8 @@ public final class PersonalisationJob {
                     losses[h] = lossSum[h] / Math.max(1, lossN[h]);
                 }
                 // report in the user's epochs (passes are spread evenly over them)
-                int epoch = (int) Math.ceil(pass * (double) config.epochs() / epochs);
-                if (pass == epochs || epoch < (int) Math.ceil((pass + 1) * (double) config.epochs() / epochs)) {
+                int epoch = (int) Math.ceil(pass * (double) userEpochs / epochs);
+                if (pass == epochs || epoch < (int) Math.ceil((pass + 1) * (double) userEpochs / epochs)) {
                     copyProbes(groups, groupAt, heads);
                     hook.after(epoch, losses);
                 }

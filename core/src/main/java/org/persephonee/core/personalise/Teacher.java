@@ -7,9 +7,10 @@ public enum Teacher {
     /** The (personalised) final exit, as in the paper. */
     FINAL("final exit"),
     /**
-     * A second round: the exits first learn from the final exit, then fresh exits learn again from the late
-     * ensemble of the first round (the mean probabilities of the later half of the exits and the final exit),
-     * which beats the final exit when the late exits do.
+     * Two rounds sharing the epochs: the exits first learn from the final exit (the larger half of the epochs),
+     * then fresh exits learn from the late ensemble of that round (the mean probabilities of the later half of
+     * the exits and the final exit), which beats the final exit when the late exits do. Head training costs what
+     * one round would.
      */
     ENSEMBLE("late ensemble (second round)");
 

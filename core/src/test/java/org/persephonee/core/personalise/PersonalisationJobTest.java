@@ -116,10 +116,13 @@ class PersonalisationJobTest {
             assertTrue(ens.exitAccuracy(1) > 0.5, "block1 " + ens.exitAccuracy(1));
             assertTrue(ens.validation() != null, "the second round is cross-fitted too");
         }
-        // every training image labelled: nobody is taught, so both teachers give the same exits
+        // every training image labelled (no unlabelled folder): nobody is taught, so both teachers give the
+        // same exits
+        Path labelled = Fixtures.persona(tmp.resolve("labelled-only"), new int[] {0, 1, 2}, 12, 0, 10, 4);
         PersonalisationConfig.Builder all = Fixtures.quick().optLabels(LabelRegime.ALL).optEpochs(3);
-        try (PersonalisationResult paper = run(all.optTeacher(Teacher.FINAL).build());
-             PersonalisationResult ens = run(all.optTeacher(Teacher.ENSEMBLE).build())) {
+        try (PersonalisationResult paper = run(all.optTeacher(Teacher.FINAL).build(), labelled);
+             PersonalisationResult ens = run(all.optTeacher(Teacher.ENSEMBLE).build(), labelled)) {
+            assertEquals(0, ens.targets().pseudoLabelled() + ens.targets().distilled());
             assertTrue(!differ(paper.predictions().exit(0), ens.predictions().exit(0)));
         }
     }
