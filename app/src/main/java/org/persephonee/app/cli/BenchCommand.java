@@ -19,6 +19,8 @@ import org.persephonee.core.util.AtomicFiles;
 import org.persephonee.core.data.FashionMnist;
 import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.runtime.EarlyExitModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -29,89 +31,99 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * {@code bench}: for each sample persona and label regime (100%, ~10%, 0% of training images labelled),
  * compares the generic backbone, exit-only personalisation and full fine-tuning.
  */
-public final class BenchCommand implements Command {
+@Command(name = "bench", customSynopsis = "persephonee bench [--quick | --busy | --peer] [--json FILE] [--markdown FILE] "
+        + "[--backbone DIR] [--personas DIR] [--seed N]",
+        description = "benchmark generic vs exit-only vs full fine-tuning on the sample personas")
+public final class BenchCommand extends CliCommand {
     /** Stages re-trained in the bench's "exits + re-trained last stage" rows unless --retrain-last says. */
     static final int DEFAULT_RETRAIN = 2;
 
-    @Override public String name() { return "bench"; }
+    @Option(names = "--quick", description = "5 epochs and the ~10%% regime only (under a minute)")
+    boolean quick;
 
-    @Override public String summary() { return "benchmark generic vs exit-only vs full fine-tuning on the sample personas"; }
+    @Option(names = "--busy", description = "night-owl, ~10%% labels, auto exits: training time idle and with one "
+            + "busy-loop process per core (started by the bench), adaptive vs fixed thread policy")
+    boolean busy;
 
-    @Override public String usage() {
-        return "bench [--quick | --busy] [--json FILE] [--markdown FILE] [--backbone DIR] [--personas DIR] [--seed N]\n"
-                + "  --quick     5 epochs and the ~10% regime only (under a minute)\n"
-                + "  --busy      night-owl, ~10% labels, auto exits: training time idle and with one busy-loop\n"
-                + "              process per core (started by the bench), adaptive vs fixed thread policy\n"
-                + "  --peer      frozen pass and head training here vs tools/peer-personalise.py (plain PyTorch) on\n"
-                + "              the same stage bundle (default fmnist-mobilenetv2-ts) and persona (--persona, night-owl)\n"
-                + "  --epochs    epochs for both methods (default 10)\n"
-                + "  --repeats   training runs per method and row; the median time is reported (default 3)\n"
-                + "  --retrain-last N  also run exits + the last N stages re-trained from the cache under the\n"
-                + "              re-fitted final head (default " + DEFAULT_RETRAIN + "; 0 leaves the row out)\n"
-                + "  --teacher final|ensemble  who teaches the exits on unlabelled images (default "
-                + PersonalisationConfig.DEFAULT_TEACHER.name().toLowerCase(Locale.ROOT) + ")\n"
-                + "  --persona   only this sample persona (default both)\n"
-                + "  --regimes   only these label regimes, comma-separated from 100%,~10%,0% (default all three)\n"
-                + "  --json      write every row and ratio as JSON\n"
-                + "  --markdown  write the table as markdown\n"
-                + "  --backbone  default sample-models/fmnist-resnet9\n"
-                + "  --personas  default sample-data\n"
-                + "  --data      Fashion-MNIST IDX folder (default " + FashionMnist.DEBIAN_DIR + "): when present, each\n"
-                + "              exported bundle is also run image by image on 100 images per class rendered from\n"
-                + "              the reserved test images 8000-9999 with the persona's shift (never written to the repo)";
-    }
+    @Option(names = "--peer", description = "frozen pass and head training here vs tools/peer-personalise.py (plain "
+            + "PyTorch) on the same stage bundle (default fmnist-mobilenetv2-ts) and persona (--persona, night-owl)")
+    boolean peer;
 
-    @Override public Set<String> valuedOptions() {
-        return Set.of("json", "markdown", "backbone", "personas", "seed", "epochs", "data", "repeats", "persona",
-                "regimes", "retrain-last", "teacher");
-    }
+    @Option(names = "--epochs", paramLabel = "N", description = "epochs for both methods (default 10; 5 with --quick)")
+    Integer epochsOption;
 
-    @Override public Set<String> flagOptions() { return Set.of("quick", "busy", "peer", "help"); }
+    @Option(names = "--repeats", paramLabel = "N", description = "training runs per method and row; the median time "
+            + "is reported (default 3; 5 with --busy or --peer)")
+    Integer repeatsOption;
+
+    @Option(names = "--retrain-last", paramLabel = "N", description = "also run exits + the last N stages re-trained "
+            + "from the cache under the re-fitted final head (default ${DEFAULT-VALUE}; 0 leaves the row out)")
+    int retrainLast = DEFAULT_RETRAIN;
+
+    @Option(names = "--teacher", paramLabel = "final|ensemble",
+            description = "who teaches the exits on unlabelled images (default "
+                    + PersonaliseCommand.DEFAULT_TEACHER_NAME + ")")
+    org.persephonee.core.personalise.Teacher teacher = PersonalisationConfig.DEFAULT_TEACHER;
+
+    @Option(names = "--persona", paramLabel = "NAME", description = "only this sample persona (default both)")
+    String only;
+
+    @Option(names = "--regimes", paramLabel = "LIST",
+            description = "only these label regimes, comma-separated from 100%%,~10%%,0%% (default all three)")
+    String regimesOption;
+
+    @Option(names = "--seed", paramLabel = "N", description = "default ${DEFAULT-VALUE}")
+    long seed = PersonalisationConfig.DEFAULT_SEED;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "write every row and ratio as JSON")
+    Path jsonFile;
+
+    @Option(names = "--markdown", paramLabel = "FILE", description = "write the table as markdown")
+    Path markdownFile;
+
+    @Option(names = "--backbone", paramLabel = "DIR", description = "default sample-models/fmnist-resnet9")
+    Path backboneOption;
+
+    @Option(names = "--personas", paramLabel = "DIR", description = "default sample-data")
+    Path personasOption;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Fashion-MNIST IDX folder (default "
+            + FashionMnist.DEBIAN_DIR_NAME + "): when present, each exported bundle is also run image by image on "
+            + "100 images per class rendered from the reserved test images 8000-9999 with the persona's shift (never "
+            + "written to the repo)")
+    Path fmnist = FashionMnist.DEBIAN_DIR;
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+    protected int run(PrintStream out, PrintStream err) throws Exception {
         Path home = Path.of(System.getProperty("persephonee.home", "."));
-        Path bbDir = args.path("backbone", home.resolve("sample-models").resolve(PretrainCommand.SAMPLE_ID));
-        Path personas = args.path("personas", home.resolve("sample-data"));
-        if (args.flag("busy")) {
-            return busy(args, bbDir, personas, out, err);
+        Path bbDir = backboneOption != null ? backboneOption
+                : home.resolve("sample-models").resolve(PretrainCommand.SAMPLE_ID);
+        Path personas = personasOption != null ? personasOption : home.resolve("sample-data");
+        if (busy) {
+            return busy(bbDir, personas, out, err);
         }
-        if (args.flag("peer")) {
-            return peer(args, home, personas, out, err);
+        if (peer) {
+            return peer(home, personas, out, err);
         }
-        boolean quick = args.flag("quick");
-        int repeats = Math.max(1, args.intValue("repeats", 3));
-        long seed = args.longValue("seed", PersonalisationConfig.DEFAULT_SEED);
-        int epochs = args.intValue("epochs", quick ? 5 : PersonalisationConfig.DEFAULT_EPOCHS);
+        int repeats = Math.max(1, repeatsOption == null ? 3 : repeatsOption);
+        int epochs = epochsOption != null ? epochsOption : quick ? 5 : PersonalisationConfig.DEFAULT_EPOCHS;
         List<String> regimes = quick ? List.of("~10%") : List.of("100%", "~10%", "0%");
-        if (args.get("regimes") != null) {
-            regimes = List.of(args.get("regimes").split(","));
+        if (regimesOption != null) {
+            regimes = List.of(regimesOption.split(","));
             for (String r : regimes) {
                 if (!List.of("100%", "~10%", "0%").contains(r)) {
                     throw new CliException("--regimes: unknown regime '" + r + "' (100%, ~10% or 0%)");
                 }
             }
         }
-        int retrainLast = args.intValue("retrain-last", DEFAULT_RETRAIN);
-        org.persephonee.core.personalise.Teacher teacher;
-        try {
-            teacher = org.persephonee.core.personalise.Teacher.valueOf(args.get("teacher",
-                    PersonalisationConfig.DEFAULT_TEACHER.name())
-                    .toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new CliException("--teacher must be final or ensemble");
-        }
-        String only = args.get("persona");
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> ratios = new ArrayList<>();
         long t0 = System.nanoTime();
-        Path fmnist = args.path("data", FashionMnist.DEBIAN_DIR);
         PersonaGenerator reserved = Files.isDirectory(fmnist)
                 ? new PersonaGenerator(FashionMnist.load(fmnist, FashionMnist.Split.TEST), seed) : null;
         Path scratch = Files.createTempDirectory("persephonee-bench");
@@ -282,11 +294,11 @@ public final class BenchCommand implements Command {
                 + "epochs, targets and data", "quick", quick));
         json.put("seconds", (System.nanoTime() - t0) / 1e9);
         json.put("cores", Runtime.getRuntime().availableProcessors());
-        if (args.get("json") != null) {
-            AtomicFiles.writeString(args.path("json"), Json.of(json) + "\n");
+        if (jsonFile != null) {
+            AtomicFiles.writeString(jsonFile, Json.of(json) + "\n");
         }
-        if (args.get("markdown") != null) {
-            AtomicFiles.writeString(args.path("markdown"), md);
+        if (markdownFile != null) {
+            AtomicFiles.writeString(markdownFile, md);
         }
         err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));
         return 0;
@@ -626,10 +638,9 @@ public final class BenchCommand implements Command {
      * busy-loop process per core, under the adaptive thread policy and under the fixed one (libtorch's own
      * thread count everywhere), all in one run so that the figures share the machine's state.
      */
-    private int busy(Args args, Path bbDir, Path personas, PrintStream out, PrintStream err) throws Exception {
-        int repeats = Math.max(1, args.intValue("repeats", 5));
-        long seed = args.longValue("seed", PersonalisationConfig.DEFAULT_SEED);
-        int epochs = args.intValue("epochs", PersonalisationConfig.DEFAULT_EPOCHS);
+    private int busy(Path bbDir, Path personas, PrintStream out, PrintStream err) throws Exception {
+        int repeats = Math.max(1, repeatsOption == null ? 5 : repeatsOption);
+        int epochs = epochsOption != null ? epochsOption : PersonalisationConfig.DEFAULT_EPOCHS;
         int loops = Runtime.getRuntime().availableProcessors();
         Map<String, double[]> times = new LinkedHashMap<>();
         boolean before = org.persephonee.core.engine.Engines.adaptiveThreads();
@@ -699,8 +710,8 @@ public final class BenchCommand implements Command {
             out.printf(Locale.ROOT, "  %-9s threads: idle %6.2f s   %d busy loops %6.2f s   busy/idle %.2fx%n",
                     policy, idle, loops, busy, busy / idle);
         }
-        if (args.get("json") != null) {
-            AtomicFiles.writeString(args.path("json", null), Json.of(report) + "\n");
+        if (jsonFile != null) {
+            AtomicFiles.writeString(jsonFile, Json.of(report) + "\n");
         }
         return 0;
     }
@@ -718,12 +729,12 @@ public final class BenchCommand implements Command {
      * bundle, timed in this engine and in the plain-PyTorch script {@code tools/peer-personalise.py} on the same
      * bundle, images, heads, epochs, batch size, threads, oneDNN cap and OpenMP wait policy.
      */
-    private int peer(Args args, Path home, Path personas, PrintStream out, PrintStream err) throws Exception {
-        Path bbDir = args.path("backbone", home.resolve("sample-models").resolve("fmnist-mobilenetv2-ts"));
-        Path dir = personas.resolve(args.get("persona", "night-owl"));
-        int repeats = Math.max(1, args.intValue("repeats", 5));
-        long seed = args.longValue("seed", PersonalisationConfig.DEFAULT_SEED);
-        int epochs = args.intValue("epochs", PersonalisationConfig.DEFAULT_EPOCHS);
+    private int peer(Path home, Path personas, PrintStream out, PrintStream err) throws Exception {
+        Path bbDir = backboneOption != null ? backboneOption
+                : home.resolve("sample-models").resolve("fmnist-mobilenetv2-ts");
+        Path dir = personas.resolve(only != null ? only : "night-owl");
+        int repeats = Math.max(1, repeatsOption == null ? 5 : repeatsOption);
+        int epochs = epochsOption != null ? epochsOption : PersonalisationConfig.DEFAULT_EPOCHS;
         Path script = home.resolve("tools").resolve("peer-personalise.py");
         Path python = Path.of("/usr/bin/python3");
         if (!Files.isRegularFile(script) || !Files.isExecutable(python)) {
@@ -825,8 +836,8 @@ public final class BenchCommand implements Command {
         if (images != pyImages) {
             err.printf(Locale.ROOT, "bench: note: the engine trained on %d images, the peer on %d%n", images, pyImages);
         }
-        if (args.get("json") != null) {
-            AtomicFiles.writeString(args.path("json", null), Json.of(report) + "\n");
+        if (jsonFile != null) {
+            AtomicFiles.writeString(jsonFile, Json.of(report) + "\n");
         }
         return 0;
     }

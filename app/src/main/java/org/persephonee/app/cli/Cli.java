@@ -1,25 +1,40 @@
 package org.persephonee.app.cli;
 
 import org.persephonee.core.engine.Engines;
+import picocli.CommandLine;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
-/** Headless command line: {@code persephonee SUBCOMMAND [options]}. */
+/** Headless command line: {@code persephonee SUBCOMMAND [options]}; picocli parses each subcommand's options. */
 public final class Cli {
-    private final Map<String, Command> commands = new LinkedHashMap<>();
+    private final Map<String, Supplier<CliCommand>> commands = new LinkedHashMap<>();
 
     public Cli() {
-        for (Command c : List.of(new InspectCommand(), new EvaluateBackboneCommand(), new PretrainCommand(),
-                new MakePersonasCommand(), new ImportCommand(), new SmokeCommand(), new DoctorCommand(),
-                new PersonaliseCommand(), new EvaluateCommand(), new BenchCommand())) {
-            commands.put(c.name(), c);
+        for (Supplier<CliCommand> s : List.<Supplier<CliCommand>>of(InspectCommand::new, EvaluateBackboneCommand::new,
+                PretrainCommand::new, MakePersonasCommand::new, ImportCommand::new, SmokeCommand::new,
+                DoctorCommand::new, PersonaliseCommand::new, EvaluateCommand::new, BenchCommand::new)) {
+            commands.put(commandLine(s.get()).getCommandName(), s);
         }
+    }
+
+    /** The picocli parser of one command, set up the same way for every command. */
+    static CommandLine commandLine(CliCommand c) {
+        CommandLine cl = new CommandLine(c);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        // unknown options are collected, not thrown at once, so they are named before a missing required one
+        cl.setUnmatchedArgumentsAllowed(true);
+        cl.setUsageHelpWidth(100);
+        cl.setUsageHelpLongOptionsMaxWidth(30);
+        cl.getCommandSpec().usageMessage().sortOptions(false).synopsisHeading("usage: ");
+        return cl;
     }
 
     /** Entry point for a subcommand; never throws, returns the exit code. */
@@ -28,25 +43,36 @@ public final class Cli {
             printHelp(out);
             return argv.length == 0 ? 2 : 0;
         }
-        Command c = commands.get(argv[0]);
-        if (c == null) {
+        Supplier<CliCommand> make = commands.get(argv[0]);
+        if (make == null) {
             err.println("error: unknown command '" + argv[0] + "'");
             printHelp(err);
             return 2;
         }
-        String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
+        CliCommand c = make.get();
+        CommandLine cl = commandLine(c);
         boolean debug = Boolean.getBoolean("persephonee.debug");
         try {
-            Args args = Args.parse(rest, c.valuedOptions(), c.flagOptions());
-            if (args.flag("help")) {
-                out.println("usage: persephonee " + c.usage());
+            try {
+                cl.parseArgs(Arrays.copyOfRange(argv, 1, argv.length));
+            } finally {
+                if (!cl.getUnmatchedArguments().isEmpty()) {
+                    throw new CommandLine.UnmatchedArgumentException(cl, cl.getUnmatchedArguments());
+                }
+            }
+            if (cl.isUsageHelpRequested()) {
+                cl.usage(out);
                 return 0;
             }
             Engines.configureOffline();
-            return c.run(args, out, err);
+            return c.run(out, err);
+        } catch (CommandLine.ParameterException e) {
+            err.println("error: " + CliErrors.describe(e));
+            err.println(synopsis(cl));
+            return 2;
         } catch (CliException e) {
             err.println("error: " + e.getMessage());
-            err.println("usage: persephonee " + c.usage().lines().findFirst().orElse(""));
+            err.println(synopsis(cl));
             return 2;
         } catch (OutOfMemoryError e) {
             err.println("error: out of memory (" + e.getMessage() + ")");
@@ -58,6 +84,13 @@ public final class Cli {
             }
             return 1;
         }
+    }
+
+    /** The command's usage line and where its options are listed. */
+    private static String synopsis(CommandLine cl) {
+        String[] custom = cl.getCommandSpec().usageMessage().customSynopsis();
+        String line = custom.length > 0 ? custom[0] : "persephonee " + cl.getCommandName() + " [options]";
+        return "usage: " + line + "   (--help lists the options)";
     }
 
     /** One line per cause, without class names where the message says enough. */
@@ -94,8 +127,9 @@ public final class Cli {
         out.println("       persephonee COMMAND [options]  (COMMAND --help for its options)");
         out.println("       persephonee --version");
         out.println();
-        for (Command c : commands.values()) {
-            out.printf("  %-18s %s%n", c.name(), c.summary());
+        for (Map.Entry<String, Supplier<CliCommand>> e : commands.entrySet()) {
+            String[] d = commandLine(e.getValue().get()).getCommandSpec().usageMessage().description();
+            out.printf(Locale.ROOT, "  %-18s %s%n", e.getKey(), d.length > 0 ? d[0] : "");
         }
     }
 

@@ -4,31 +4,32 @@ import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.pretrain.Pretrainer;
 import org.persephonee.core.data.FashionMnist;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 
 /** {@code evaluate-backbone}: accuracy of a backbone on the 10,000 Fashion-MNIST test images. */
-public final class EvaluateBackboneCommand implements Command {
-    @Override public String name() { return "evaluate-backbone"; }
+@Command(name = "evaluate-backbone", customSynopsis = "persephonee evaluate-backbone --backbone DIR --data DIR [--json]",
+        description = "accuracy of a backbone on the Fashion-MNIST test split")
+public final class EvaluateBackboneCommand extends CliCommand {
+    @Option(names = "--backbone", required = true, paramLabel = "DIR", description = "backbone folder")
+    Path backbone;
 
-    @Override public String summary() { return "accuracy of a backbone on the Fashion-MNIST test split"; }
+    @Option(names = "--data", required = true, paramLabel = "DIR",
+            description = "folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR_NAME + ")")
+    Path data;
 
-    @Override public String usage() {
-        return "evaluate-backbone --backbone DIR --data DIR [--json]\n"
-                + "  --backbone  backbone folder\n"
-                + "  --data      folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR + ")\n"
-                + "  --json      print {accuracy, images, ...} as JSON";
-    }
-
-    @Override public Set<String> valuedOptions() { return Set.of("backbone", "data"); }
+    @Option(names = "--json", description = "print {accuracy, images, ...} as JSON")
+    boolean json;
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
-        FashionMnist test = FashionMnist.load(args.path("data"), FashionMnist.Split.TEST);
-        try (Backbone bb = BackboneIO.load(args.path("backbone"))) {
+    protected int run(PrintStream out, PrintStream err) throws Exception {
+        FashionMnist test = FashionMnist.load(data, FashionMnist.Split.TEST);
+        try (Backbone bb = BackboneIO.load(backbone)) {
             if (bb.input().channels() != 1 || bb.input().height() != 28 || bb.input().width() != 28
                     || bb.classNames().size() != 10) {
                 throw new CliException(bb.directory() + " is not a Fashion-MNIST backbone (needs 1x28x28 input and "
@@ -52,7 +53,7 @@ public final class EvaluateBackboneCommand implements Command {
             for (int c = 0; c < 10; c++) {
                 perClassAcc.put(bb.classNames().get(c), perClass[c] == 0 ? 0 : perClassCorrect[c] / (double) perClass[c]);
             }
-            if (args.flag("json")) {
+            if (json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backbone", bb.id());
                 m.put("accuracy", acc);

@@ -6,6 +6,8 @@ import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalImage;
 import org.persephonee.core.data.SkippedFile;
 import org.persephonee.core.runtime.EarlyExitModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -16,31 +18,28 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /** {@code evaluate}: runs an exported bundle image by image on labelled data. */
-public final class EvaluateCommand implements Command {
-    @Override public String name() { return "evaluate"; }
+@Command(name = "evaluate", customSynopsis = "persephonee evaluate --bundle DIR --data DIR [--json]",
+        description = "run an exported bundle on labelled images: accuracy, latency, exits")
+public final class EvaluateCommand extends CliCommand {
+    @Option(names = "--bundle", required = true, paramLabel = "DIR",
+            description = "folder written by personalise (or the lab's Export)")
+    Path bundle;
 
-    @Override public String summary() { return "run an exported bundle on labelled images: accuracy, latency, exits"; }
+    @Option(names = "--data", required = true, paramLabel = "DIR",
+            description = "labelled images: a persona folder (its test/ images are used when present) or class folders")
+    Path data;
 
-    @Override public String usage() {
-        return "evaluate --bundle DIR --data DIR [--json]\n"
-                + "  --bundle  folder written by personalise (or the lab's Export)\n"
-                + "  --data    labelled images: a persona folder (its test/ images are used when present) "
-                + "or class folders\n"
-                + "  --json    print {accuracy, mean_latency_ms, exit_share, ...}";
-    }
-
-    @Override public Set<String> valuedOptions() { return Set.of("bundle", "data"); }
+    @Option(names = "--json", description = "print {accuracy, mean_latency_ms, exit_share, ...}")
+    boolean json;
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
-        Path data = args.path("data");
+    protected int run(PrintStream out, PrintStream err) throws Exception {
         if (!Files.isDirectory(data)) {
             throw new CliException(data + ": no such folder");
         }
-        try (EarlyExitModel model = EarlyExitModel.load(args.path("bundle"))) {
+        try (EarlyExitModel model = EarlyExitModel.load(bundle)) {
             ImageImporter.Result imp = new ImageImporter(new LabelSpace(model.backbone().classNames()), null)
                     .importFolder(data, null, () -> false);
             List<PersonalImage> images = imp.dataset().test();
@@ -112,7 +111,7 @@ public final class EvaluateCommand implements Command {
             }
             share.put("final", leave[stages.size()] / (double) n);
             Map<String, Object> m = new LinkedHashMap<>();
-            m.put("bundle", args.path("bundle").toString());
+            m.put("bundle", bundle.toString());
             m.put("images", n);
             m.put("evaluated_on", which);
             m.put("unknown_class_images", unknown);
@@ -122,7 +121,7 @@ public final class EvaluateCommand implements Command {
             m.put("exit_share", share);
             m.put("expected", model.config().expected);
             m.put("skipped", skipped.stream().map(SkippedFile::toString).toList());
-            if (args.flag("json")) {
+            if (json) {
                 out.println(Json.of(m));
             } else {
                 out.printf(Locale.ROOT, "accuracy %.2f%% on %d %s; mean %.3f ms, median %.3f ms per image%n",

@@ -5,39 +5,42 @@ import org.persephonee.core.data.ImageImporter;
 import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalImage;
 import org.persephonee.core.data.SkippedFile;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /** {@code import}: checks a personal image folder the way the lab will read it. */
-public final class ImportCommand implements Command {
-    @Override public String name() { return "import"; }
+@Command(name = "import", customSynopsis = "persephonee import --data DIR [--backbone DIR] [--json]",
+        description = "check a personal image folder: classes, counts, skipped files")
+public final class ImportCommand extends CliCommand {
+    @Option(names = "--data", required = true, paramLabel = "DIR",
+            description = "persona folder (labelled/<class>/, unlabelled/, test/<class>/, or class folders)")
+    Path data;
 
-    @Override public String summary() { return "check a personal image folder: classes, counts, skipped files"; }
+    @Option(names = "--backbone", paramLabel = "DIR",
+            description = "match class folders to this backbone's class names (and check image conversion)")
+    Path backbone;
 
-    @Override public String usage() {
-        return "import --data DIR [--backbone DIR] [--json]\n"
-                + "  --data      persona folder (labelled/<class>/, unlabelled/, test/<class>/, or class folders)\n"
-                + "  --backbone  match class folders to this backbone's class names (and check image conversion)";
-    }
-
-    @Override public Set<String> valuedOptions() { return Set.of("data", "backbone"); }
+    @Option(names = "--json", description = "print the counts and skipped files as JSON")
+    boolean json;
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+    protected int run(PrintStream out, PrintStream err) throws Exception {
         LabelSpace labels = new LabelSpace(List.of());
         org.persephonee.core.backbone.InputSpec spec = null;
-        if (args.get("backbone") != null) {
-            BackboneIO.Info info = BackboneIO.readInfo(args.path("backbone"));
+        if (backbone != null) {
+            BackboneIO.Info info = BackboneIO.readInfo(backbone);
             labels = new LabelSpace(info.classes());
             spec = info.input();
         }
-        ImageImporter.Result r = new ImageImporter(labels, spec).importFolder(args.path("data"), null, () -> false);
-        if (args.flag("json")) {
+        ImageImporter.Result r = new ImageImporter(labels, spec).importFolder(data, null, () -> false);
+        if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("root", String.valueOf(r.dataset().root()));
             m.put("images", r.dataset().size());

@@ -3,32 +3,31 @@ package org.persephonee.app.cli;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.backbone.StageTable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 
 /** {@code inspect}: prints a backbone's stage table. */
-public final class InspectCommand implements Command {
-    @Override public String name() { return "inspect"; }
+@Command(name = "inspect", customSynopsis = "persephonee inspect --backbone DIR [--json]",
+        description = "print a backbone's stages: output shape, MACs, parameters")
+public final class InspectCommand extends CliCommand {
+    @Option(names = "--backbone", required = true, paramLabel = "DIR",
+            description = "backbone folder (backbone.json + parameters, or a TorchScript stage bundle)")
+    Path backbone;
 
-    @Override public String summary() { return "print a backbone's stages: output shape, MACs, parameters"; }
-
-    @Override public String usage() {
-        return "inspect --backbone DIR [--json]\n"
-                + "  --backbone  backbone folder (backbone.json + parameters, or a TorchScript stage bundle)\n"
-                + "  --json      machine-readable output with a 'stages' array";
-    }
-
-    @Override public Set<String> valuedOptions() { return Set.of("backbone"); }
+    @Option(names = "--json", description = "machine-readable output with a 'stages' array")
+    boolean json;
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
-        try (Backbone bb = BackboneIO.load(args.path("backbone"))) {
+    protected int run(PrintStream out, PrintStream err) throws Exception {
+        try (Backbone bb = BackboneIO.load(backbone)) {
             Double diff = bb.isTorchScript() && bb.stageBundle().reference != null
                     ? BackboneIO.referenceDifference(bb) : null;
-            if (args.flag("json")) {
+            if (json) {
                 Map<String, Object> m = describe(bb);
                 if (diff != null) {
                     m.put("reference_max_abs_diff", diff);

@@ -3,32 +3,31 @@ package org.persephonee.app.cli;
 import org.persephonee.core.data.FashionMnist;
 import org.persephonee.core.data.PersonaGenerator;
 import org.persephonee.core.util.AtomicFiles;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 
 /** {@code make-personas}: writes the sample personas from Fashion-MNIST test images 0-7999. */
-public final class MakePersonasCommand implements Command {
-    @Override public String name() { return "make-personas"; }
+@Command(name = "make-personas", customSynopsis = "persephonee make-personas --data DIR --out DIR [--seed N]",
+        description = "generate the sample personas from Fashion-MNIST test images 0-7999")
+public final class MakePersonasCommand extends CliCommand {
+    @Option(names = "--data", required = true, paramLabel = "DIR",
+            description = "folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR_NAME + ")")
+    Path data;
 
-    @Override public String summary() { return "generate the sample personas from Fashion-MNIST test images 0-7999"; }
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "folder to write the personas into (e.g. sample-data)")
+    Path dir;
 
-    @Override public String usage() {
-        return "make-personas --data DIR --out DIR [--seed N]\n"
-                + "  --data  folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR + ")\n"
-                + "  --out   folder to write the personas into (e.g. sample-data)\n"
-                + "  --seed  random seed (default 2021)";
-    }
-
-    @Override public Set<String> valuedOptions() { return Set.of("data", "out", "seed"); }
+    @Option(names = "--seed", paramLabel = "N", description = "random seed (default ${DEFAULT-VALUE})")
+    long seed = 2021;
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
-        FashionMnist test = FashionMnist.load(args.path("data"), FashionMnist.Split.TEST);
-        Path dir = args.path("out");
-        long seed = args.longValue("seed", 2021);
+    protected int run(PrintStream out, PrintStream err) throws Exception {
+        FashionMnist test = FashionMnist.load(data, FashionMnist.Split.TEST);
         List<PersonaGenerator.Summary> made = new PersonaGenerator(test, seed).writeAll(dir);
         AtomicFiles.writeString(dir.resolve("README.md"), PersonaGenerator.readme(made, seed));
         for (PersonaGenerator.Summary s : made) {

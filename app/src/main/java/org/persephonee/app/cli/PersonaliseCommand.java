@@ -20,6 +20,9 @@ import org.persephonee.core.personalise.PersonalisationJob;
 import org.persephonee.core.personalise.Teacher;
 import org.persephonee.core.personalise.UnlabelledRule;
 import org.persephonee.core.pipeline.PersonalisePipeline;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -27,100 +30,139 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /** {@code personalise}: trains exits on one person's images and exports the tuned bundle. */
-public final class PersonaliseCommand implements Command {
-    @Override public String name() { return "personalise"; }
+@Command(name = "personalise",
+        customSynopsis = "persephonee personalise --backbone DIR --data PERSONA_DIR --out BUNDLE_DIR [options]",
+        description = "train early exits on a person's images and export a bundle")
+public final class PersonaliseCommand extends CliCommand {
+    /** What the operating point minimises. */
+    enum Cost { MS, MACS }
 
-    @Override public String summary() { return "train early exits on a person's images and export a bundle"; }
+    @Option(names = "--backbone", required = true, paramLabel = "DIR",
+            description = "backbone folder (declarative, or a TorchScript stage bundle)")
+    Path bbDir;
 
-    @Override public String usage() {
-        return "personalise --backbone DIR --data PERSONA_DIR --out BUNDLE_DIR [options]\n"
-                + "  --exits STAGE:HEAD,...|auto   exits to train (heads: grid, grid2, linear, conv, conv32x2, mlp, "
-                + "mlp128); default auto\n"
-                + "  --auto-head HEAD              head type used by auto (default grid)\n"
-                + "  --labels all|none|FRACTION    which labels to use (default all)\n"
-                + "  --max-drop POINTS             accuracy the operating point may give up against the best single head "
-                + "(default " + PersonalisePipeline.Options.DEFAULT_MAX_DROP + ")\n"
-                + "  --seed N                      default " + PersonalisationConfig.DEFAULT_SEED + "\n"
-                + "  --epochs N --lr X             head training (default " + PersonalisationConfig.DEFAULT_EPOCHS + ", "
-                + PersonalisationConfig.DEFAULT_LEARNING_RATE + ")\n"
-                + "  --unlabelled pseudo|distill|both|ignore   teacher rule for unlabelled images (default both)\n"
-                + "  --pseudo-threshold X          teacher confidence for a pseudo-label (default "
-                + PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD + ")\n"
-                + "  --temperature T               distillation temperature (default "
-                + (int) PersonalisationConfig.DEFAULT_TEMPERATURE + ")\n"
-                + "  --teacher final|ensemble      who teaches the exits on unlabelled images: the final exit (the\n"
-                + "                                paper), or a second round taught by the first round's late ensemble\n"
-                + "                                (default " + PersonalisationConfig.DEFAULT_TEACHER.name().toLowerCase(Locale.ROOT) + ")\n"
-                + "  --bn keep|adapt|auto          BatchNorm statistics (default auto)\n"
-                + "  --no-refit                    keep the backbone's classifier as the final exit\n"
-                + "  --retrain-last N              also re-train a copy of the last N stages under the re-fitted final\n"
-                + "                                exit, from the cached input of the first (default 0; needs labels\n"
-                + "                                and a declarative backbone; auto exits skip those stages)\n"
-                + "  --confidence max-softmax|entropy\n"
-                + "  --device-profile FILE         latency profile JSON instead of measuring here\n"
-                + "  --cost ms|macs                what the operating point minimises (default ms)\n"
-                + "  --cache-budget-mb N           feature cache heap budget before spilling to disk (default 1024)\n"
-                + "  --force                       export even when the result looks broken (below the generic "
-                + "backbone or near chance)\n"
-                + "  --json                        print the report as JSON";
+    @Option(names = "--data", required = true, paramLabel = "PERSONA_DIR",
+            description = "the person's images (labelled/<class>/, unlabelled/, test/<class>/, or class folders)")
+    Path dataDir;
+
+    @Option(names = "--out", required = true, paramLabel = "BUNDLE_DIR", description = "bundle folder to write")
+    Path outDir;
+
+    @Option(names = "--exits", paramLabel = "STAGE:HEAD,...|auto",
+            description = "exits to train (heads: grid, grid2, linear, conv, conv32x2, mlp, mlp128); default auto")
+    String exits = "auto";
+
+    @Option(names = "--auto-head", paramLabel = "HEAD", description = "head type used by auto (default grid)")
+    String autoHead = "grid";
+
+    @Option(names = "--labels", paramLabel = "all|none|FRACTION", description = "which labels to use (default all)")
+    String labels = "all";
+
+    @Option(names = "--max-drop", paramLabel = "POINTS",
+            description = "accuracy the operating point may give up against the best single head (default ${DEFAULT-VALUE})")
+    double maxDrop = PersonalisePipeline.Options.DEFAULT_MAX_DROP;
+
+    @Option(names = "--seed", paramLabel = "N", description = "default ${DEFAULT-VALUE}")
+    long seed = PersonalisationConfig.DEFAULT_SEED;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "head training epochs (default ${DEFAULT-VALUE})")
+    int epochs = PersonalisationConfig.DEFAULT_EPOCHS;
+
+    @Option(names = "--lr", paramLabel = "X", description = "head learning rate (default ${DEFAULT-VALUE})")
+    double lr = PersonalisationConfig.DEFAULT_LEARNING_RATE;
+
+    @Option(names = "--unlabelled", paramLabel = "pseudo|distill|both|ignore",
+            description = "teacher rule for unlabelled images (default both)")
+    UnlabelledRule unlabelled = UnlabelledRule.BOTH;
+
+    @Option(names = "--pseudo-threshold", paramLabel = "X",
+            description = "teacher confidence for a pseudo-label (default ${DEFAULT-VALUE})")
+    double pseudoThreshold = PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD;
+
+    @Option(names = "--temperature", paramLabel = "T", description = "distillation temperature (default 2)")
+    double temperature = PersonalisationConfig.DEFAULT_TEMPERATURE;
+
+    @Option(names = "--teacher", paramLabel = "final|ensemble",
+            description = {"who teaches the exits on unlabelled images: the final exit (the paper), or a second round "
+                    + "taught by the first round's late ensemble (default " + DEFAULT_TEACHER_NAME + ")"})
+    Teacher teacher = PersonalisationConfig.DEFAULT_TEACHER;
+
+    @Option(names = "--bn", paramLabel = "keep|adapt|auto", description = "BatchNorm statistics (default auto)")
+    BnMode bn = BnMode.AUTO;
+
+    @Option(names = "--no-refit", description = "keep the backbone's classifier as the final exit")
+    boolean noRefit;
+
+    @Option(names = "--retrain-last", paramLabel = "N",
+            description = "also re-train a copy of the last N stages under the re-fitted final exit, from the cached "
+                    + "input of the first (default 0; needs labels and a declarative backbone; auto exits skip those "
+                    + "stages)")
+    int retrainLast;
+
+    @Option(names = "--confidence", paramLabel = "max-softmax|entropy", converter = ConfidenceConverter.class,
+            description = "what a confidence threshold is compared with (default max-softmax)")
+    Confidence confidence = Confidence.MAX_SOFTMAX;
+
+    @Option(names = "--device-profile", paramLabel = "FILE",
+            description = "latency profile JSON instead of measuring here")
+    Path deviceProfile;
+
+    @Option(names = "--cost", paramLabel = "ms|macs", description = "what the operating point minimises (default ms)")
+    Cost cost = Cost.MS;
+
+    @Option(names = "--cache-budget-mb", paramLabel = "N",
+            description = "feature cache heap budget before spilling to disk (default ${DEFAULT-VALUE})")
+    long cacheBudgetMb = 1024;
+
+    @Option(names = "--force",
+            description = "export even when the result looks broken (below the generic backbone or near chance)")
+    boolean force;
+
+    @Option(names = "--json", description = "print the report as JSON")
+    boolean json;
+
+    /** The default teacher's option value, for the help text (a test keeps it equal to the config's default). */
+    static final String DEFAULT_TEACHER_NAME = "ensemble";
+
+    /** {@code max-softmax} / {@code entropy} to {@link Confidence}. */
+    static final class ConfidenceConverter implements CommandLine.ITypeConverter<Confidence> {
+        @Override
+        public Confidence convert(String value) {
+            return Confidence.valueOf(value.trim().replace('-', '_').toUpperCase(Locale.ROOT));
+        }
     }
-
-    @Override public Set<String> valuedOptions() {
-        return Set.of("backbone", "data", "out", "exits", "auto-head", "labels", "max-drop", "seed", "epochs", "lr",
-                "unlabelled", "pseudo-threshold", "temperature", "bn", "confidence", "device-profile", "cost",
-                "cache-budget-mb", "retrain-last", "teacher");
-    }
-
-    @Override public Set<String> flagOptions() { return Set.of("json", "help", "no-refit", "force"); }
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
-        Path bbDir = args.path("backbone");
-        Path dataDir = args.path("data");
-        Path outDir = args.path("out");
+    protected int run(PrintStream out, PrintStream err) throws Exception {
         if (!Files.isDirectory(dataDir)) {
             throw new CliException(dataDir + ": no such folder");
         }
         if (Files.exists(outDir) && !Files.isDirectory(outDir)) {
             throw new CliException(outDir + ": exists and is not a folder");
         }
+        if (maxDrop < 0) {
+            throw new CliException("--max-drop must be >= 0");
+        }
         PersonalisationConfig.Builder b = PersonalisationConfig.builder();
-        LabelRegime regime;
         PersonalisePipeline.Options opt;
         try {
-            regime = LabelRegime.parse(args.get("labels", "all"));
-            b.optLabels(regime)
-                    .optSeed(args.longValue("seed", PersonalisationConfig.DEFAULT_SEED))
-                    .optEpochs(args.intValue("epochs", PersonalisationConfig.DEFAULT_EPOCHS))
-                    .optLearningRate((float) args.doubleValue("lr", PersonalisationConfig.DEFAULT_LEARNING_RATE))
-                    .optPseudoLabelThreshold((float) args.doubleValue("pseudo-threshold",
-                            PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD))
-                    .optTemperature((float) args.doubleValue("temperature", PersonalisationConfig.DEFAULT_TEMPERATURE))
-                    .optUnlabelledRule(UnlabelledRule.valueOf(args.get("unlabelled", "both").toUpperCase(Locale.ROOT)))
-                    .optBnMode(BnMode.valueOf(args.get("bn", "auto").toUpperCase(Locale.ROOT)))
-                    .optRefitFinal(!args.flag("no-refit"))
-                    .optRetrainLast(args.intValue("retrain-last", 0))
-                    .optTeacher(Teacher.valueOf(args.get("teacher", PersonalisationConfig.DEFAULT_TEACHER.name())
-                            .toUpperCase(Locale.ROOT)))
-                    .optCacheBudgetBytes(args.longValue("cache-budget-mb", 1024) * 1024 * 1024);
-            String cost = args.get("cost", "ms");
-            if (!cost.equals("ms") && !cost.equals("macs")) {
-                throw new CliException("--cost must be ms or macs");
-            }
-            opt = new PersonalisePipeline.Options(args.doubleValue("max-drop",
-                    PersonalisePipeline.Options.DEFAULT_MAX_DROP),
-                    Confidence.valueOf(args.get("confidence", "max-softmax").replace('-', '_').toUpperCase(Locale.ROOT)),
-                    cost.equals("macs"), args.get("device-profile") == null ? null : args.path("device-profile"), 30);
-            if (opt.maxDropPoints() < 0) {
-                throw new CliException("--max-drop must be >= 0");
-            }
+            b.optLabels(LabelRegime.parse(labels))
+                    .optSeed(seed)
+                    .optEpochs(epochs)
+                    .optLearningRate((float) lr)
+                    .optPseudoLabelThreshold((float) pseudoThreshold)
+                    .optTemperature((float) temperature)
+                    .optUnlabelledRule(unlabelled)
+                    .optBnMode(bn)
+                    .optRefitFinal(!noRefit)
+                    .optRetrainLast(retrainLast)
+                    .optTeacher(teacher)
+                    .optCacheBudgetBytes(cacheBudgetMb * 1024 * 1024);
+            opt = new PersonalisePipeline.Options(maxDrop, confidence, cost == Cost.MACS, deviceProfile, 30);
         } catch (IllegalArgumentException e) {
-            throw new CliException(e.getMessage().startsWith("No enum constant")
-                    ? "bad value: " + e.getMessage().substring(e.getMessage().lastIndexOf('.') + 1).toLowerCase(Locale.ROOT)
-                    : e.getMessage());
+            throw new CliException(e.getMessage());
         }
         // --out is checked and locked before any work: a folder that is not a bundle, or one another run is
         // writing, is refused now rather than after training; leftovers of an interrupted run are repaired
@@ -132,13 +174,12 @@ public final class PersonaliseCommand implements Command {
                 err.println(stale.describe(spillDir));
             }
             try (Backbone bb = BackboneIO.load(bbDir)) {
-                String exits = args.get("exits", "auto");
-                List<ExitPlacement> placements;
+                                List<ExitPlacement> placements;
                 try {
                     placements = exits.equals("auto")
-                            ? ExitPlacement.auto(bb, HeadSpec.parse(args.get("auto-head", "grid")))
+                            ? ExitPlacement.auto(bb, HeadSpec.parse(autoHead))
                             : ExitPlacement.parseList(exits);
-                    int retrain = args.intValue("retrain-last", 0);
+                    int retrain = retrainLast;
                     if (exits.equals("auto") && retrain > 0) {
                         // auto exits stop before the re-trained stages (an exit there would read the frozen stage)
                         int first = bb.stages().size() - retrain;
@@ -164,10 +205,10 @@ public final class PersonaliseCommand implements Command {
                         () -> false)) {
                     List<String> problems = PersonalisePipeline.problems(o);
                     problems.forEach(p -> err.println("warning: " + p));
-                    boolean write = problems.isEmpty() || args.flag("force");
+                    boolean write = problems.isEmpty() || force;
                     Path bundle = write ? BundleWriter.write(target, bb, o.result(), o.evaluation(), o.choice()) : null;
                     Map<String, Object> report = PersonalisePipeline.report(o, bundle);
-                    if (args.flag("json")) {
+                    if (json) {
                         out.println(Json.of(report));
                     } else {
                         printSummary(out, report);

@@ -9,32 +9,36 @@ import org.persephonee.core.pretrain.Pretrainer;
 import org.persephonee.core.backbone.SampleBackbones;
 import org.persephonee.core.data.FashionMnist;
 import org.persephonee.core.util.AtomicFiles;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 
 /** {@code pretrain}: trains the sample backbone on Fashion-MNIST and writes it with its model card. */
-public final class PretrainCommand implements Command {
+@Command(name = "pretrain", customSynopsis = "persephonee pretrain --data DIR --out DIR [--seed N] [--epochs N]",
+        description = "train the sample backbone on Fashion-MNIST (about 30 min on 2 cores)")
+public final class PretrainCommand extends CliCommand {
     /** Name of the committed sample backbone. */
     public static final String SAMPLE_ID = "fmnist-resnet9";
 
-    @Override public String name() { return "pretrain"; }
+    @Option(names = "--data", required = true, paramLabel = "DIR",
+            description = "folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR_NAME + ")")
+    Path data;
 
-    @Override public String summary() { return "train the sample backbone on Fashion-MNIST (about 30 min on 2 cores)"; }
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "backbone folder to write (backbone.json, backbone.params, README.md)")
+    Path outDir;
 
-    @Override public String usage() {
-        return "pretrain --data DIR --out DIR [--seed N] [--epochs N]\n"
-                + "  --data    folder with the Fashion-MNIST IDX files (Debian: " + FashionMnist.DEBIAN_DIR + ")\n"
-                + "  --out     backbone folder to write (backbone.json, backbone.params, README.md)\n"
-                + "  --seed    random seed (default 7)\n"
-                + "  --epochs  passes over the 60,000 training images (default 20)";
-    }
+    @Option(names = "--seed", paramLabel = "N", description = "random seed (default ${DEFAULT-VALUE})")
+    long seed = 7;
 
-    @Override public Set<String> valuedOptions() { return Set.of("data", "out", "seed", "epochs"); }
+    @Option(names = "--epochs", paramLabel = "N",
+            description = "passes over the 60,000 training images (default: the recipe's, 20)")
+    Integer epochsOption;
 
     /** The sample backbone's architecture: a 3x3 stem and eight residual blocks, nine exit points. */
     public static BackboneSpec sampleSpec() {
@@ -45,12 +49,9 @@ public final class PretrainCommand implements Command {
     }
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
-        Path data = args.path("data");
-        Path outDir = args.path("out");
-        long seed = args.longValue("seed", 7);
+    protected int run(PrintStream out, PrintStream err) throws Exception {
         PretrainConfig cfg = PretrainConfig.defaults(seed);
-        int epochs = args.intValue("epochs", cfg.epochs());
+        int epochs = epochsOption == null ? cfg.epochs() : epochsOption;
         if (epochs < 1) {
             throw new CliException("--epochs must be at least 1");
         }

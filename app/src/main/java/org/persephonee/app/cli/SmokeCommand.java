@@ -1,24 +1,22 @@
 package org.persephonee.app.cli;
 
 import org.persephonee.core.engine.EngineSmoke;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
-import java.util.Set;
 
 /** {@code smoke}: a forward and backward pass on the bundled libtorch, with no network needed. */
-public final class SmokeCommand implements Command {
-    @Override public String name() { return "smoke"; }
-
-    @Override public String summary() { return "check the deep-learning engine works offline (forward + backward)"; }
-
-    @Override public String usage() { return "smoke [--json]"; }
-
-    @Override public Set<String> valuedOptions() { return Set.of(); }
+@Command(name = "smoke", customSynopsis = "persephonee smoke [--json]",
+        description = "check the deep-learning engine works offline (forward + backward)")
+public final class SmokeCommand extends CliCommand {
+    @Option(names = "--json", description = "print the result as JSON")
+    boolean json;
 
     @Override
-    public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+    protected int run(PrintStream out, PrintStream err) throws Exception {
         EngineSmoke.Report r = EngineSmoke.run();
-        if (args.flag("json")) {
+        if (json) {
             out.println(Json.of(r));
         } else {
             out.printf("engine %s works offline: forward + backward, loss %.4f, gradient norm %.4f, %.1f s%n",

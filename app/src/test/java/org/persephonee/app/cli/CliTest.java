@@ -93,6 +93,51 @@ class CliTest {
         r = cli("pretrain", "--data", tmp.toString(), "--out", tmp.resolve("o").toString(), "--epochs", "many");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--epochs must be an integer"), r.err());
+        // an unknown option is named before a missing required one, with the near misses
+        r = cli("personalise", "--max-dorp", "2");
+        assertEquals(2, r.code());
+        assertTrue(r.err().startsWith("error: unknown option --max-dorp (did you mean --max-drop?)"), r.err());
+        r = cli("personalise", "--backbone", "a", "--data", "b", "--out", "c", "--bn", "sometimes");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--bn must be one of keep, adapt, auto, got 'sometimes'"), r.err());
+        r = cli("personalise", "--backbone", "a", "--data", "b", "--out", "c", "--confidence", "margin");
+        assertTrue(r.err().contains("--confidence must be one of max-softmax, entropy, got 'margin'"), r.err());
+        r = cli("inspect", "--backbone");
+        assertTrue(r.err().contains("option --backbone needs a value"), r.err());
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void everyCommandHasHelpWithItsOptionsAndDefaults() {
+        for (String c : new String[] {"inspect", "evaluate-backbone", "pretrain", "make-personas", "import", "smoke",
+                "doctor", "personalise", "evaluate", "bench"}) {
+            // picocli warns on the process's stderr when a description does not format (a bare '%')
+            java.io.PrintStream sysErr = System.err;
+            java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
+            Run r;
+            try {
+                System.setErr(new java.io.PrintStream(warnings, true, java.nio.charset.StandardCharsets.UTF_8));
+                r = cli(c, "--help");
+            } finally {
+                System.setErr(sysErr);
+            }
+            assertEquals("", warnings.toString(java.nio.charset.StandardCharsets.UTF_8), c);
+            assertEquals(0, r.code(), c + ": " + r.err());
+            assertTrue(r.out().startsWith("usage: persephonee " + c), r.out());
+            assertTrue(r.out().contains("--help"), r.out());
+            assertEquals("", r.err(), c + ": the help text must format cleanly");
+        }
+        Run r = cli("personalise", "--help");
+        // the help's defaults are the engine's (the teacher's is written out as text, so it is checked here)
+        assertTrue(r.out().contains("(default " + org.persephonee.core.personalise.PersonalisationConfig
+                .DEFAULT_TEACHER.name().toLowerCase(java.util.Locale.ROOT) + ")"), r.out());
+        assertTrue(r.out().contains("(default " + org.persephonee.core.personalise.PersonalisationConfig
+                .DEFAULT_EPOCHS + ")"), r.out());
+        assertTrue(r.out().contains("--retrain-last=N"), r.out());
+        // the command list shows each command's one-line description
+        r = cli("--help");
+        assertTrue(r.out().contains("personalise") && r.out().contains("train early exits on a person's images"),
+                r.out());
     }
 
     @Test

@@ -19,8 +19,10 @@ import java.util.zip.GZIPInputStream;
  */
 public record FashionMnist(byte[][] images, int[] labels) {
 
+    /** Where Debian's dataset-fashion-mnist package puts the IDX files (a constant, for help texts). */
+    public static final String DEBIAN_DIR_NAME = "/usr/share/datasets/fashion-mnist";
     /** Where Debian's package installs the files. */
-    public static final Path DEBIAN_DIR = Path.of("/usr/share/datasets/fashion-mnist");
+    public static final Path DEBIAN_DIR = Path.of(DEBIAN_DIR_NAME);
 
     /** Which half of the data set. */
     public enum Split {
