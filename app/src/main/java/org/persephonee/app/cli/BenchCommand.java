@@ -543,12 +543,8 @@ public final class BenchCommand extends CliCommand {
             throw new CliException(csv + ": missing; the 100% regime needs the true classes of unlabelled images");
         }
         Map<Path, String> truth = new HashMap<>();
-        List<String> lines = Files.readAllLines(csv);
-        for (String line : lines.subList(1, lines.size())) {
-            String[] f = line.split(",");
-            if (f.length >= 2) {
-                truth.put(ds.root().resolve(f[0]).toAbsolutePath().normalize(), f[1]);
-            }
+        for (org.persephonee.core.data.LabelsCsv.Row row : org.persephonee.core.data.LabelsCsv.read(csv)) {
+            truth.put(ds.root().resolve(row.path()).toAbsolutePath().normalize(), row.label());
         }
         List<PersonalImage> out = new ArrayList<>();
         for (PersonalImage i : ds.images()) {

@@ -281,48 +281,38 @@ public final class ImageImporter {
      * Reads {@code labels.csv} as UTF-8 (a byte-order mark is dropped), or as Windows-1252/Latin-1 when it is
      * not valid UTF-8, saying so.
      */
-    private List<String> csvLines(Path csv) throws IOException {
+    private String csvText(Path csv) throws IOException {
         byte[] bytes = Files.readAllBytes(csv);
         int start = bytes.length >= 3 && (bytes[0] & 0xff) == 0xEF && (bytes[1] & 0xff) == 0xBB
                 && (bytes[2] & 0xff) == 0xBF ? 3 : 0;
         java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes, start, bytes.length - start);
-        String text;
         try {
-            text = StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
                     .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
                     .decode(buf).toString();
         } catch (java.nio.charset.CharacterCodingException e) {
             java.nio.charset.Charset cp1252 = java.nio.charset.Charset.isSupported("windows-1252")
                     ? java.nio.charset.Charset.forName("windows-1252") : StandardCharsets.ISO_8859_1;
-            text = new String(bytes, start, bytes.length - start, cp1252);
             notes.add(csv + ": not valid UTF-8, read as " + cp1252.displayName(Locale.ROOT)
                     + " (save it as UTF-8 to be sure of accented class names)");
+            return new String(bytes, start, bytes.length - start, cp1252);
         }
-        return text.lines().toList();
     }
 
     private void applyCsv(Path root, Path csv, Map<Path, PersonalImage> found, List<SkippedFile> skipped)
             throws IOException {
-        List<String> lines;
+        String text;
         try {
-            lines = csvLines(csv);
+            text = csvText(csv);
         } catch (IOException e) {
             skipped.add(new SkippedFile(csv, "cannot be read (" + e.getMessage() + "); no labels taken from it"));
             return;
         }
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i).strip();
-            if (line.isEmpty() || line.startsWith("#") || (i == 0 && line.toLowerCase(Locale.ROOT).startsWith("path,"))) {
-                continue;
-            }
-            int comma = line.lastIndexOf(',');
-            if (comma <= 0 || comma == line.length() - 1) {
-                skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": expected 'path,label', got '" + line + "'"));
-                continue;
-            }
-            String rel = unquote(line.substring(0, comma));
-            String label = unquote(line.substring(comma + 1));
+        for (LabelsCsv.Row row : LabelsCsv.rows(text, (line, why) -> skipped.add(new SkippedFile(csv, "line " + line + ": " + why)))) {
+            long i = row.line() - 1;
+            String rel = row.path();
+            String label = row.label();
             Path p;
             try {
                 p = root.resolve(rel).toAbsolutePath().normalize();
@@ -370,14 +360,6 @@ public final class ImageImporter {
             String canonical = label.isBlank() ? null : labels.name(labels.resolve(label));
             found.put(p, img.withLabel(canonical));
         }
-    }
-
-    private static String unquote(String s) {
-        String t = s.strip();
-        if (t.length() >= 2 && t.startsWith("\"") && t.endsWith("\"")) {
-            t = t.substring(1, t.length() - 1).replace("\"\"", "\"");
-        }
-        return t;
     }
 
     private static List<Path> list(Path dir) throws IOException {
