@@ -222,7 +222,7 @@ public final class BenchCommand extends CliCommand {
                         Map<String, Object> ex = row(persona.name(), lab, "exit-only (PersEPhonEE)",
                                 o.choice().cascade().accuracy(), exitCost, o.choice().cascade().meanMs(),
                                 o.choice().speedup());
-                        ex.put("exits", PersonalisePipeline.report(o, null).get("operating_point"));
+                        ex.put("exits", org.persephonee.core.pipeline.PersonaliseReport.of(o, null).operatingPoint());
                         rows.add(ex);
                         rows.add(row(persona.name(), lab, "full fine-tuning", ft.accuracy(), fullCost,
                                 backboneMs, backboneMs / fullMs));
@@ -350,7 +350,7 @@ public final class BenchCommand extends CliCommand {
                     r.finalAccuracy(), cost, o.choice().finalMs(), 1.0));
             Map<String, Object> op = row(persona, lab, what + ": operating point", o.choice().cascade().accuracy(),
                     cost, o.choice().cascade().meanMs(), o.choice().speedup());
-            op.put("exits", PersonalisePipeline.report(o, null).get("operating_point"));
+            op.put("exits", org.persephonee.core.pipeline.PersonaliseReport.of(o, null).operatingPoint());
             rows.add(op);
             Map<String, Object> ens = ensembleRow(r, o, persona, lab, what + ": ensemble", cost);
             if (ens != null) {

@@ -20,6 +20,7 @@ import org.persephonee.core.personalise.PersonalisationJob;
 import org.persephonee.core.personalise.Teacher;
 import org.persephonee.core.personalise.UnlabelledRule;
 import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.pipeline.PersonaliseReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
@@ -207,7 +208,7 @@ public final class PersonaliseCommand extends CliCommand {
                     problems.forEach(p -> err.println("warning: " + p));
                     boolean write = problems.isEmpty() || force;
                     Path bundle = write ? BundleWriter.write(target, bb, o.result(), o.evaluation(), o.choice()) : null;
-                    Map<String, Object> report = PersonalisePipeline.report(o, bundle);
+                    PersonaliseReport report = PersonaliseReport.of(o, bundle);
                     if (json) {
                         out.println(Json.of(report));
                     } else {
@@ -257,72 +258,64 @@ public final class PersonaliseCommand extends CliCommand {
         };
     }
 
-    @SuppressWarnings("unchecked")
-    private static void printSummary(PrintStream out, Map<String, Object> r) {
-        boolean labels = "accuracy".equals(r.get("metric"));
+    private static void printSummary(PrintStream out, PersonaliseReport r) {
+        boolean labels = r.onLabels();
         String metric = labels ? "accuracy" : "agreement";
-        out.printf(Locale.ROOT, "label space: %s%n", r.get("label_space"));
-        out.printf(Locale.ROOT, "evaluated on: %s%n", r.get("evaluation"));
+        out.printf(Locale.ROOT, "label space: %s%n", r.labelSpace());
+        out.printf(Locale.ROOT, "evaluated on: %s%n", r.evaluation());
         if (labels) {
-            out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * (double) r.get("generic_accuracy"));
-            out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n",
-                    100 * (double) r.get("personalised_final_accuracy"));
-            if (r.get("provenance") instanceof Map<?, ?> prov && prov.get("retrain_choice") != null) {
-                out.printf(Locale.ROOT, "  re-trained stages %s (%s)%n", prov.get("retrained_stages"),
-                        prov.get("retrain_choice"));
+            out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * r.genericAccuracy());
+            out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n", 100 * r.personalisedFinalAccuracy());
+            if (r.provenance().get("retrain_choice") != null) {
+                out.printf(Locale.ROOT, "  re-trained stages %s (%s)%n", r.provenance().get("retrained_stages"),
+                        r.provenance().get("retrain_choice"));
             }
         } else {
             out.println("generic backbone accuracy:      unknown (no labels)");
             out.println("personalised final exit:        the teacher (no labels): every figure below is agreement "
                     + "with it, not accuracy");
         }
-        for (Map<String, Object> e : (List<Map<String, Object>>) r.get("exits")) {
-            out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%% %s  head %.3f ms%n", e.get("stage"), e.get("head"),
-                    100 * (double) e.get("accuracy"), metric, (double) e.get("head_ms"));
+        for (PersonaliseReport.Exit e : r.exits()) {
+            out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%% %s  head %.3f ms%n", e.stage(), e.head(),
+                    100 * e.accuracy(), metric, e.headMs());
         }
-        Map<String, Object> op = (Map<String, Object>) r.get("operating_point");
+        PersonaliseReport.Point op = r.operatingPoint();
         out.printf(Locale.ROOT, "operating point: %.2f%% " + metric + " at %.3f ms (%.2fx faster than the personalised "
-                        + "final exit, %.2fx fewer MACs)%n", 100 * (double) op.get("accuracy"), (double) op.get("latency_ms"),
-                (double) op.get("speedup"), (double) op.get("mac_speedup"));
-        for (Map<String, Object> e : (List<Map<String, Object>>) op.get("exits")) {
-            out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.get("stage"),
-                    (double) e.get("threshold"), 100 * (double) e.get("share"));
+                        + "final exit, %.2fx fewer MACs)%n", 100 * op.accuracy(), op.latencyMs(), op.speedup(),
+                op.macSpeedup());
+        for (PersonaliseReport.Selected e : op.exits()) {
+            out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.stage(),
+                    e.threshold(), 100 * e.share());
         }
-        Map<String, Object> ref = (Map<String, Object>) op.get("reference");
-        Map<String, Object> val = (Map<String, Object>) op.get("validation");
+        PersonaliseReport.Reference ref = op.reference();
         if (ref != null) {
             out.printf(Locale.ROOT, "  held within %.1f points of the best head, %s (%.2f%% here%s)%n",
-                    (double) op.get("max_drop_points"), ref.get("head"), 100 * (double) ref.get("accuracy"),
-                    ref.get("validation_accuracy") == null ? "" : String.format(Locale.ROOT, ", %.2f%% in validation",
-                            100 * (double) ref.get("validation_accuracy")));
+                    op.maxDropPoints(), ref.head(), 100 * ref.accuracy(), ref.validationAccuracy() == null ? ""
+                            : String.format(Locale.ROOT, ", %.2f%% in validation", 100 * ref.validationAccuracy()));
         }
-        out.printf(Locale.ROOT, "  chosen on %s%n", op.get("chosen_on"));
-        double budget = (double) op.get("budget_points");
-        if (budget < (double) op.get("max_drop_points") - 1e-9) {
+        out.printf(Locale.ROOT, "  chosen on %s%n", op.chosenOn());
+        if (op.budgetPoints() < op.maxDropPoints() - 1e-9) {
             out.printf(Locale.ROOT, "  searched within %.1f points there: with the full %.1f its picks lost more out of "
-                    + "sample (%s)%n", budget, (double) op.get("max_drop_points"), op.get("search"));
+                    + "sample (%s)%n", op.budgetPoints(), op.maxDropPoints(), op.search());
         }
-        if (val != null) {
-            out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s at %.2fx faster%n", 100 * (double) val.get("accuracy"),
-                    metric, (double) val.get("speedup"));
+        if (op.validation() != null) {
+            out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s at %.2fx faster%n", 100 * op.validation().accuracy(),
+                    metric, op.validation().speedup());
         }
-        Map<String, Object> lat = (Map<String, Object>) r.get("latency_ms");
-        if (lat != null) {
+        if (r.latencyMs() != null) {
             StringBuilder sb = new StringBuilder();
-            lat.forEach((k, v) -> {
-                Map<String, Object> e = (Map<String, Object>) v;
-                sb.append(String.format(Locale.ROOT, " %s %.3f", k, (double) e.get("median")));
-                if (e.get("iqr") != null) {
-                    sb.append(String.format(Locale.ROOT, " (IQR %.3f)", (double) e.get("iqr")));
+            r.latencyMs().forEach((k, e) -> {
+                sb.append(String.format(Locale.ROOT, " %s %.3f", k, e.median()));
+                if (e.iqr() != null) {
+                    sb.append(String.format(Locale.ROOT, " (IQR %.3f)", e.iqr()));
                 }
                 sb.append(',');
             });
-            out.printf(Locale.ROOT, "latency, ms per image (%s):%s%n", r.get("latency_source"),
+            out.printf(Locale.ROOT, "latency, ms per image (%s):%s%n", r.latencySource(),
                     sb.substring(0, Math.max(0, sb.length() - 1)));
         }
-        Map<String, Object> t = (Map<String, Object>) r.get("timing");
-        out.printf(Locale.ROOT, "time: feature cache %.1f s, head training %.1f s%n", (double) t.get("feature_cache_s"),
-                (double) t.get("head_training_s"));
-        out.println("bundle: " + (r.get("bundle") == null ? "(not written)" : r.get("bundle")));
+        out.printf(Locale.ROOT, "time: feature cache %.1f s, head training %.1f s%n", r.timing().featureCacheS(),
+                r.timing().headTrainingS());
+        out.println("bundle: " + (r.bundle() == null ? "(not written)" : r.bundle()));
     }
 }
