@@ -97,6 +97,15 @@ class PersonaliseCliTest {
             assertTrue(op.has(k), "operating point has " + k);
         }
         assertTrue(o.getAsJsonObject("timing").get("feature_cache_s").getAsDouble() > 0);
+        // the report's keys and their order are a contract for scripts (the records keep the old map's order)
+        assertEquals(java.util.List.of("backbone", "label_space", "metric", "generic_accuracy",
+                "personalised_final_accuracy", "evaluation", "eval_images", "scored_images", "exits", "best_head",
+                "operating_point", "timing", "feature_cache", "pseudo_label_accuracy", "latency_source", "latency_ms",
+                "provenance", "problems", "bundle"), java.util.List.copyOf(o.keySet()));
+        assertEquals(java.util.List.of("stage", "head", "accuracy", "validation_accuracy", "macs", "params", "head_ms",
+                "cumulative_ms"), java.util.List.copyOf(o.getAsJsonArray("exits").get(0).getAsJsonObject().keySet()));
+        assertTrue(java.util.List.copyOf(op.keySet()).containsAll(java.util.List.of("max_drop_points", "exits",
+                "chosen_on", "search", "budget_points", "final_share")), op.keySet().toString());
         assertTrue(Files.isRegularFile(out.resolve("exit-config.json")));
 
         CliTest.Run ev = CliTest.cli("evaluate", "--bundle", out.toString(), "--data", p.toString(), "--json");
