@@ -32,7 +32,7 @@ public final class ClassPriorExperiment {
             PersonalDataset ds = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
                     .importFolder(personas.resolve(a[0]), null, () -> false).dataset();
             if (Boolean.parseBoolean(a[2])) {
-                ds = BenchCommand.withTruth(ds, personas, a[0]);
+                ds = org.persephonee.core.bench.SampleBench.withTruth(ds, personas, a[0]);
             }
             PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
                     .optLabels(LabelRegime.parse(a[1])).optEvalEveryEpoch(false).build();

@@ -51,4 +51,14 @@ public final class Vectors {
             a[j] = t;
         }
     }
+
+    /** The median, the lower one of an even count: always one of the measured values (of a timed run, say). */
+    public static double lowerMedian(double[] v) {
+        if (v.length == 0) {
+            throw new IllegalArgumentException("the median of no values");
+        }
+        double[] c = v.clone();
+        java.util.Arrays.sort(c);
+        return c[(c.length - 1) / 2];
+    }
 }
