@@ -3,20 +3,10 @@ package org.persephonee.core.personalise;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
-import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.Trainer;
-import ai.djl.training.initializer.XavierInitializer;
-import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.Tracker;
 import org.persephonee.core.backbone.Backbone;
-import org.persephonee.core.backbone.LayerSpec;
 import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.engine.Engines;
-import org.persephonee.core.engine.NumericGuard;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.exits.HeadSpec;
@@ -73,7 +63,7 @@ public final class PersonalisationJob {
     }
 
     /** Fewest optimiser steps a head gets, however few images there are. */
-    static final int MIN_STEPS = 100;
+    static final int MIN_STEPS = ExitTrainer.MIN_STEPS;
 
     /**
      * The re-fitted final exit: pooling the last stage to a 2x2 grid instead of one cell keeps where its
@@ -82,18 +72,8 @@ public final class PersonalisationJob {
      */
     static final HeadSpec FINAL_HEAD = HeadSpec.grid(2);
 
-    /**
-     * Learning rate of the re-fitted final exit relative to the exits': it starts at the backbone's
-     * classifier and usually has few labels, so it moves slowly (at 0.01 rather than 0.003 it over-fits
-     * them: tilted-phone with 15 labels per class 66% instead of 70%).
-     */
-    static final float REFIT_LR_SCALE = 0.1f;
-
-    /**
-     * Widest-to-narrowest input ratio of heads trained in one batched product: the auto grid exits on the
-     * sample backbone (256, 512 and 1024 wide) stay one group, a 16x16 grid next to them gets its own.
-     */
-    static final int PROBE_GROUP_SPREAD = 4;
+    /** Widest-to-narrowest input ratio of heads trained in one batched product (see {@link ExitTrainer}). */
+    static final int PROBE_GROUP_SPREAD = ExitTrainer.PROBE_GROUP_SPREAD;
 
     /** A listener that ignores everything. */
     public static final Listener SILENT = new Listener() { };
@@ -101,6 +81,8 @@ public final class PersonalisationJob {
     private final Backbone backbone;
     private final PersonalDataset dataset;
     private final PersonalisationConfig config;
+    /** Trains the exits and the re-fitted final exit on the cache. */
+    private final ExitTrainer trainer;
     /** Whether the re-trained stages were kept, and on what (null when none were trained or not validated). */
     private String retrainChoice;
 
@@ -115,6 +97,7 @@ public final class PersonalisationJob {
         this.backbone = backbone;
         this.dataset = dataset;
         this.config = config;
+        this.trainer = new ExitTrainer(config, backbone);
     }
 
     /**
@@ -235,7 +218,7 @@ public final class PersonalisationJob {
                 listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
                 Targets labels = Targets.labelsOnly(data, space);
                 ExitHead fin = finalHead;
-                fit(List.of(finalHead), labels, space, cache, true, listener, cancelled, (epoch, losses) -> { });
+                trainer.fit(List.of(finalHead), labels, space, cache, true, listener, cancelled, (epoch, losses) -> { });
                 float[][] p = headProbabilities(fin, input(fin, cache), 0, nTrain, cancelled);
                 long tEval = System.nanoTime();
                 float[][] pe = headProbabilities(fin, input(fin, cache), nTrain, nEval, cancelled);
@@ -290,7 +273,7 @@ public final class PersonalisationJob {
             // are the last round's
             int[] split = roundEpochs(targets);
             int rounds = split.length;
-            java.util.function.BiFunction<List<ExitHead>, Integer, EpochHook> live = (exits, round) -> (epoch, l) -> {
+            java.util.function.BiFunction<List<ExitHead>, Integer, ExitTrainer.EpochHook> live = (exits, round) -> (epoch, l) -> {
                 boolean lastEpoch = round == rounds && epoch == split[rounds - 1];
                 if (!config.evalEveryEpoch() && !lastEpoch) {
                     return;
@@ -310,7 +293,7 @@ public final class PersonalisationJob {
                 evalInTraining[0] += secs(tEval);
             };
             List<ExitHead> exits = List.copyOf(heads);
-            fit(exits, targets, space, cache, false, listener, cancelled, split, 0, live.apply(exits, 1));
+            trainer.fit(exits, targets, space, cache, false, listener, cancelled, split, 0, live.apply(exits, 1));
             if (rounds == 2) {
                 listener.onPhase(Phase.TRAIN, "Second round: " + heads.size() + " fresh exit(s) learn from the late "
                         + "ensemble of the first (epochs " + (split[0] + 1) + "-" + (split[0] + split[1]) + ")");
@@ -323,7 +306,7 @@ public final class PersonalisationJob {
                 exits = List.copyOf(heads);
                 // the result reports the targets the kept exits learnt from
                 targets = Targets.build(data, space, teacher2, config);
-                fit(exits, targets, space, cache, false, listener, cancelled, split, 1, live.apply(exits, 2));
+                trainer.fit(exits, targets, space, cache, false, listener, cancelled, split, 1, live.apply(exits, 2));
             }
             EvalPredictions preds = last2[0];
             double trainS = secs(t3) - evalInTraining[0];
@@ -444,7 +427,7 @@ public final class PersonalisationJob {
                     ExitHead fin = new ExitHead(new ExitPlacement(refitStage, FINAL_HEAD),
                             backbone.stage(refitStage).outputShape(), space.size());
                     heads.add(fin);
-                    fit(List.of(fin), labelsAll.without(held), space, cache, true, listener, cancelled, (e, l) -> { });
+                    trainer.fit(List.of(fin), labelsAll.without(held), space, cache, true, listener, cancelled, (e, l) -> { });
                     float[][] p = headProbabilities(fin, input(fin, cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
                         teacher[i] = log(p[i]);
@@ -477,7 +460,7 @@ public final class PersonalisationJob {
                 }
                 Targets foldTargets = Targets.build(data, space, teacher, config).without(held);
                 int[] split = roundEpochs(foldTargets);
-                fit(exits, foldTargets, space, cache, false, listener, cancelled, split, 0, (e, l) -> { });
+                trainer.fit(exits, foldTargets, space, cache, false, listener, cancelled, split, 0, (e, l) -> { });
                 if (split.length == 2) {
                     float[][] teacher2 = lateEnsemble(exits, teacher, cache, n, cancelled);
                     exits.forEach(ExitHead::close);
@@ -488,7 +471,7 @@ public final class PersonalisationJob {
                         heads.add(h);
                         exits.add(h);
                     }
-                    fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
+                    trainer.fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
                             listener, cancelled, split, 1, (e, l) -> { });
                 }
                 for (int j = 0; j < exits.size(); j++) {
@@ -589,9 +572,7 @@ public final class PersonalisationJob {
 
     /** What the cache keeps for a placement: pooled rows for a pooling + linear head, else the stage output. */
     private FeatureCache.Request request(ExitPlacement p) {
-        List<org.persephonee.core.backbone.LayerSpec> prefix = ExitHead.probePrefix(p.head(),
-                backbone.stage(p.stage()).outputShape());
-        return prefix == null ? FeatureCache.Request.raw(p.stage()) : new FeatureCache.Request(p.stage(), prefix);
+        return ExitTrainer.request(backbone, p);
     }
 
     /** A head's cached input rows. */
@@ -623,209 +604,6 @@ public final class PersonalisationJob {
             }
         }
         return n == 0 ? Double.NaN : correct / (double) n;
-    }
-
-    /** Receives each epoch's mean loss per head. */
-    private interface EpochHook {
-        void after(int epoch, double[] losses);
-    }
-
-    /**
-     * Trains heads on cached features for {@code config.epochs()} epochs (Adam, cosine decay). Heads that are
-     * pooling + one linear layer train together as {@link LinearHeads} on their pooled rows; others (conv,
-     * MLP) train one by one on the stage outputs.
-     *
-     * @param fromClassifier initialise the (single, final) head from the backbone's classifier rows
-     */
-    private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
-                     boolean fromClassifier, Listener listener, BooleanSupplier cancelled, EpochHook hook) {
-        fit(heads, targets, space, cache, fromClassifier, listener, cancelled, new int[] {config.epochs()}, 0, hook);
-    }
-
-    /**
-     * {@link #fit} as round {@code round} of {@code split.length}: {@code split[round]} epochs, and a share of
-     * the {@link #MIN_STEPS} floor as large as its share of the epochs (two rounds cost what one would).
-     */
-    private void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
-                     boolean fromClassifier, Listener listener, BooleanSupplier cancelled, int[] split, int round,
-                     EpochHook hook) {
-        int userEpochs = split[round];
-        int minSteps = (int) Math.ceil(MIN_STEPS * userEpochs / (double) java.util.Arrays.stream(split).sum());
-        int batch = config.batchSize();
-        int[] order = targets.usedIndices();
-        if (order.length == 0) {
-            return;
-        }
-        int steps = (order.length + batch - 1) / batch;
-        // few labels mean few batches per epoch: give every head at least MIN_STEPS optimiser steps
-        int epochs = Math.max(userEpochs, (minSteps + steps - 1) / steps);
-        int total = steps * epochs;
-        float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
-        // each head's cached rows (pooled for probe heads), looked up once
-        FeatureStore[] in = heads.stream().map(h -> input(h, cache)).toArray(FeatureStore[]::new);
-        List<Integer> probeAt = new ArrayList<>();
-        Trainer[] trainers = new Trainer[heads.size()];
-        List<LinearHeads> groups = new ArrayList<>();
-        List<List<Integer>> groupAt = new ArrayList<>();
-        try {
-            for (int h = 0; h < heads.size(); h++) {
-                ExitHead head = heads.get(h);
-                long seed = config.seed() * 1000 + h + (fromClassifier ? 500 : 0);
-                if (head.probePrefix() != null) {
-                    head.initialize();
-                    probeAt.add(h);
-                    continue;
-                }
-                Engines.seed(seed);
-                Tracker lr = Tracker.cosine().setBaseValue(base).optFinalValue(base * 0.01f)
-                        .setMaxUpdates(Math.max(1, total)).build();
-                DefaultTrainingConfig tc = new DefaultTrainingConfig(Loss.l2Loss())
-                        .optInitializer(new XavierInitializer(XavierInitializer.RandomType.GAUSSIAN,
-                                XavierInitializer.FactorType.IN, 2), Parameter.Type.WEIGHT)
-                        .optOptimizer(Optimizer.adam().optLearningRateTracker(lr)
-                                .optWeightDecays(config.weightDecay()).build());
-                Trainer t = head.model().newTrainer(tc);
-                trainers[h] = t;
-                t.initialize(head.batchShape(batch));
-                if (fromClassifier) {
-                    float[][] init = ClassifierInit.rows(backbone, space, head.linear()[0]);
-                    if (init != null) {
-                        head.setLinear(init[0], init[1]);
-                    }
-                }
-            }
-            // heads of similar width share one batched product (each is padded to its group's widest): a
-            // new group starts when a head is more than PROBE_GROUP_SPREAD times wider than its group's first
-            probeAt.sort(java.util.Comparator.comparingInt(h -> in[h].width()));
-            for (int h : probeAt) {
-                if (groupAt.isEmpty() || in[h].width() > PROBE_GROUP_SPREAD
-                        * in[groupAt.get(groupAt.size() - 1).get(0)].width()) {
-                    groupAt.add(new ArrayList<>());
-                }
-                groupAt.get(groupAt.size() - 1).add(h);
-            }
-            for (List<Integer> at : groupAt) {
-                LinearHeads g = new LinearHeads(at.stream().map(h -> in[h]).toList(),
-                        space.size(), at.stream().mapToLong(h -> config.seed() * 1000 + h + (fromClassifier ? 500 : 0))
-                        .toArray());
-                groups.add(g);
-                if (fromClassifier) {
-                    for (int j = 0; j < at.size(); j++) {
-                        float[][] init = ClassifierInit.rows(backbone, space, g.get(j)[0]);
-                        if (init != null) {
-                            g.set(j, init[0], init[1]);
-                        }
-                    }
-                }
-            }
-            Random rnd = new Random(config.seed() + (fromClassifier ? 17 : 0));
-            String phase = fromClassifier ? NumericGuard.FINAL_REFIT : NumericGuard.HEADS;
-            long t0 = System.nanoTime();
-            int done = 0;
-            for (int pass = 1; pass <= epochs; pass++) {
-                org.persephonee.core.util.Vectors.shuffle(order, rnd);
-                double[] lossSum = new double[heads.size()];
-                int[] lossN = new int[heads.size()];
-                for (int s = 0; s < steps; s++) {
-                    if (cancelled.getAsBoolean()) {
-                        throw new CancellationException("personalisation cancelled");
-                    }
-                    int from = s * batch;
-                    int b = Math.min(batch, order.length - from);
-                    int[] idx = Arrays.copyOfRange(order, from, from + b);
-                    float[] hard = new float[b * space.size()];
-                    float[] hardW = new float[b];
-                    float[] soft = new float[b * space.size()];
-                    float[] softW = new float[b];
-                    targets.fill(idx, hard, hardW, soft, softW);
-                    for (int gi = 0; gi < groups.size(); gi++) {
-                        // the cosine schedule of DJL's tracker, at this update
-                        // (DJL counts updates from 1)
-                        float lr = base * 0.01f + (base - base * 0.01f) / 2
-                                * (float) (1 + Math.cos(Math.PI * Math.min(done + 1, total) / Math.max(1, total)));
-                        List<Integer> at = groupAt.get(gi);
-                        float[] l = groups.get(gi).step(idx, hard, hardW, soft, softW, config.temperature(), lr,
-                                config.weightDecay());
-                        for (int j = 0; j < at.size(); j++) {
-                            NumericGuard.loss(phase, done + 1, l[j], heads.get(at.get(j)).stage() + " exit");
-                            lossSum[at.get(j)] += l[j] * b;
-                            lossN[at.get(j)] += b;
-                        }
-                    }
-                    for (int h = 0; h < heads.size(); h++) {
-                        if (trainers[h] == null) {
-                            continue;
-                        }
-                        if (cancelled.getAsBoolean()) {
-                            throw new CancellationException("personalisation cancelled");
-                        }
-                        ExitHead head = heads.get(h);
-                        FeatureStore fs = in[h];
-                        float[] x = new float[b * fs.width()];
-                        for (int i = 0; i < b; i++) {
-                            fs.get(idx[i], x, i * fs.width());
-                        }
-                        Trainer t = trainers[h];
-                        try (NDManager m = t.getManager().newSubManager()) {
-                            NDArray xa = m.create(x, head.batchShape(b));
-                            NDArray loss;
-                            try (GradientCollector gc = t.newGradientCollector()) {
-                                NDArray z = t.forward(new ai.djl.ndarray.NDList(xa)).singletonOrThrow();
-                                loss = TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(),
-                                        config.temperature());
-                                gc.backward(loss);
-                            }
-                            t.step();
-                            float lv = loss.getFloat();
-                            NumericGuard.loss(phase, done + 1, lv, head.stage() + " exit");
-                            lossSum[h] += lv * b;
-                            lossN[h] += b;
-                        }
-                    }
-                    done++;
-                    if (!fromClassifier) {
-                        double el = secs(t0);
-                        listener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
-                    }
-                }
-                double[] losses = new double[heads.size()];
-                for (int h = 0; h < heads.size(); h++) {
-                    losses[h] = lossSum[h] / Math.max(1, lossN[h]);
-                }
-                // report in the user's epochs (passes are spread evenly over them)
-                int epoch = (int) Math.ceil(pass * (double) userEpochs / epochs);
-                if (pass == epochs || epoch < (int) Math.ceil((pass + 1) * (double) userEpochs / epochs)) {
-                    copyProbes(groups, groupAt, heads);
-                    hook.after(epoch, losses);
-                }
-            }
-            copyProbes(groups, groupAt, heads);
-            for (int h = 0; h < heads.size(); h++) {
-                for (var p : heads.get(h).block().getParameters()) {
-                    if (p.getValue().isInitialized()) {
-                        NumericGuard.finite(phase, done, p.getValue().getArray(), heads.get(h).stage() + " exit "
-                                + p.getKey());
-                    }
-                }
-            }
-        } finally {
-            for (Trainer t : trainers) {
-                if (t != null) {
-                    t.close();
-                }
-            }
-            groups.forEach(LinearHeads::close);
-        }
-    }
-
-    /** Copies the batched linear heads' current weights into their exit heads. */
-    private static void copyProbes(List<LinearHeads> groups, List<List<Integer>> at, List<ExitHead> heads) {
-        for (int g = 0; g < groups.size(); g++) {
-            float[][][] all = groups.get(g).getAll();
-            for (int j = 0; j < at.get(g).size(); j++) {
-                heads.get(at.get(g).get(j)).setLinear(all[j][0], all[j][1]);
-            }
-        }
     }
 
     private EvalPredictions predict(List<ExitHead> exits, ExitHead finalHead, FeatureCache cache, int nTrain,
