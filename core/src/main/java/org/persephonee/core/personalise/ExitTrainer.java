@@ -15,6 +15,8 @@ import org.persephonee.core.engine.Engines;
 import org.persephonee.core.engine.NumericGuard;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.personalise.PersonalisationJob.Listener;
+import org.persephonee.core.personalise.PersonalisationJob.Phase;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -74,7 +76,7 @@ final class ExitTrainer {
      * @param fromClassifier initialise the (single, final) head from the backbone's classifier rows
      */
     void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
-                     boolean fromClassifier, PersonalisationJob.Listener listener, BooleanSupplier cancelled, EpochHook hook) {
+             boolean fromClassifier, Listener listener, BooleanSupplier cancelled, EpochHook hook) {
         fit(heads, targets, space, cache, fromClassifier, listener, cancelled, new int[] {config.epochs()}, 0, hook);
     }
 
@@ -83,8 +85,8 @@ final class ExitTrainer {
      * the {@link #MIN_STEPS} floor as large as its share of the epochs (two rounds cost what one would).
      */
     void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
-                     boolean fromClassifier, PersonalisationJob.Listener listener, BooleanSupplier cancelled, int[] split, int round,
-                     EpochHook hook) {
+             boolean fromClassifier, Listener listener, BooleanSupplier cancelled, int[] split, int round,
+             EpochHook hook) {
         int userEpochs = split[round];
         int minSteps = (int) Math.ceil(MIN_STEPS * userEpochs / (double) java.util.Arrays.stream(split).sum());
         int batch = config.batchSize();
@@ -98,7 +100,7 @@ final class ExitTrainer {
         int total = steps * epochs;
         float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
         // each head's cached rows (pooled for probe heads), looked up once
-        FeatureStore[] in = heads.stream().map(h -> cache.get(request(backbone, h.placement()))).toArray(FeatureStore[]::new);
+        FeatureStore[] in = heads.stream().map(h -> input(h, cache)).toArray(FeatureStore[]::new);
         List<Integer> probeAt = new ArrayList<>();
         Trainer[] trainers = new Trainer[heads.size()];
         List<LinearHeads> groups = new ArrayList<>();
@@ -221,7 +223,7 @@ final class ExitTrainer {
                     done++;
                     if (!fromClassifier) {
                         double el = secs(t0);
-                        listener.onProgress(PersonalisationJob.Phase.TRAIN, done / (double) total, el / done * (total - done));
+                        listener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
                     }
                 }
                 double[] losses = new double[heads.size()];
@@ -254,6 +256,53 @@ final class ExitTrainer {
         }
     }
 
+    /** A second round runs when the ensemble teaches and some unlabelled image is taught (else nothing changes). */
+    boolean secondRound(Targets targets) {
+        return config.teacher() == Teacher.ENSEMBLE && targets.pseudoLabelled() + targets.distilled() > 0
+                && config.epochs() >= 2;
+    }
+
+    /**
+     * Epochs of each round of exit training: all of them in one round, or with a second round the configured
+     * epochs shared between the two (the first round gets the larger half), so a second round costs no more
+     * head training than one round.
+     */
+    int[] roundEpochs(Targets targets) {
+        int e = config.epochs();
+        if (!secondRound(targets)) {
+            return new int[] {e};
+        }
+        return new int[] {(e + 1) / 2, e / 2};
+    }
+
+    /**
+     * The teacher of a second round: on the first {@code n} rows, the log of the late ensemble's mean
+     * probabilities (the later half of the exits and the final exit, as {@link EvalPredictions#forSelection()}
+     * scores unlabelled images); other rows as they were.
+     */
+    float[][] lateEnsemble(List<ExitHead> exits, float[][] teacher, FeatureCache cache, int n,
+                                   BooleanSupplier cancelled) {
+        float[][] out = teacher.clone();
+        List<ExitHead> late = exits.subList(exits.size() / 2, exits.size());
+        List<float[][]> probs = new ArrayList<>();
+        for (ExitHead h : late) {
+            probs.add(PersonalisationJob.headProbabilities(h, input(h, cache), 0, n, cancelled));
+        }
+        for (int i = 0; i < n; i++) {
+            float[] mean = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
+            for (float[][] p : probs) {
+                for (int c = 0; c < mean.length; c++) {
+                    mean[c] += p[i][c];
+                }
+            }
+            for (int c = 0; c < mean.length; c++) {
+                mean[c] /= probs.size() + 1;
+            }
+            out[i] = PersonalisationJob.log(mean);
+        }
+        return out;
+    }
+
     /** Copies the batched linear heads' current weights into their exit heads. */
     private static void copyProbes(List<LinearHeads> groups, List<List<Integer>> at, List<ExitHead> heads) {
         for (int g = 0; g < groups.size(); g++) {
@@ -262,6 +311,11 @@ final class ExitTrainer {
                 heads.get(at.get(g).get(j)).setLinear(all[j][0], all[j][1]);
             }
         }
+    }
+
+    /** A head's cached input rows. */
+    FeatureStore input(ExitHead head, FeatureCache cache) {
+        return cache.get(request(backbone, head.placement()));
     }
 
     private static double secs(long t0) {

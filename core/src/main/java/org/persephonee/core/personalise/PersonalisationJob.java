@@ -16,8 +16,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import java.util.TreeMap;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
 
@@ -218,7 +216,7 @@ public final class PersonalisationJob {
                 listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
                 Targets labels = Targets.labelsOnly(data, space);
                 ExitHead fin = finalHead;
-                trainer.fit(List.of(finalHead), labels, space, cache, true, listener, cancelled, (epoch, losses) -> { });
+                trainer.fit(List.of(finalHead), labels, space, cache, true, listener, cancelled, (epoch, l) -> { });
                 float[][] p = headProbabilities(fin, input(fin, cache), 0, nTrain, cancelled);
                 long tEval = System.nanoTime();
                 float[][] pe = headProbabilities(fin, input(fin, cache), nTrain, nEval, cancelled);
@@ -261,8 +259,8 @@ public final class PersonalisationJob {
                         : org.persephonee.core.util.Vectors.softmax(teacher[nTrain + i], 1f);
             }
             // stage 2: the exits learn from labels and the (personalised) final exit
-            listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + roundEpochs(targets)[0]
-                    + " epochs" + (roundEpochs(targets).length == 2 ? " (first round of two)" : "") + " on "
+            listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + trainer.roundEpochs(targets)[0]
+                    + " epochs" + (trainer.roundEpochs(targets).length == 2 ? " (first round of two)" : "") + " on "
                     + targets.labelled() + " labels, " + targets.pseudoLabelled() + " pseudo-labels and "
                     + targets.distilled() + " distillation targets");
             ExitHead fin = finalHead;
@@ -271,9 +269,10 @@ public final class PersonalisationJob {
             // with a second round the epochs are shared between the rounds (the first gets the larger half) and
             // the live epochs run on through both, so curves and progress never step back; the kept predictions
             // are the last round's
-            int[] split = roundEpochs(targets);
+            int[] split = trainer.roundEpochs(targets);
             int rounds = split.length;
-            java.util.function.BiFunction<List<ExitHead>, Integer, ExitTrainer.EpochHook> live = (exits, round) -> (epoch, l) -> {
+            java.util.function.BiFunction<List<ExitHead>, Integer, ExitTrainer.EpochHook> live =
+                    (exits, round) -> (epoch, l) -> {
                 boolean lastEpoch = round == rounds && epoch == split[rounds - 1];
                 if (!config.evalEveryEpoch() && !lastEpoch) {
                     return;
@@ -297,7 +296,7 @@ public final class PersonalisationJob {
             if (rounds == 2) {
                 listener.onPhase(Phase.TRAIN, "Second round: " + heads.size() + " fresh exit(s) learn from the late "
                         + "ensemble of the first (epochs " + (split[0] + 1) + "-" + (split[0] + split[1]) + ")");
-                float[][] teacher2 = lateEnsemble(exits, teacher, cache, nTrain, cancelled);
+                float[][] teacher2 = trainer.lateEnsemble(exits, teacher, cache, nTrain, cancelled);
                 heads.forEach(ExitHead::close);
                 heads.clear();
                 for (ExitPlacement p : ordered) {
@@ -313,8 +312,9 @@ public final class PersonalisationJob {
             long tVal = System.nanoTime();
             float[][][] refitOof = new float[1][][];
             EvalPredictions validation = config.validationFolds() > 0
-                    ? crossFit(data, space, cache, refit ? last : null, retrained == null ? 0 : retrain, ordered,
-                    backboneLogits, refitOof, listener, cancelled) : null;
+                    ? new CrossFit(config, backbone, trainer).run(data, space, cache, refit ? last : null,
+                            retrained == null ? 0 : retrain, ordered, backboneLogits, refitOof, listener, cancelled)
+                    : null;
             if (retrained != null && validation != null && refitOof[0] != null) {
                 // keep the re-trained stages only when they beat the frozen ones under the re-fitted head out of
                 // fold (tilted-phone, ~10 % labels: 69.1 % re-trained vs 70.0 % frozen on the test images)
@@ -385,191 +385,6 @@ public final class PersonalisationJob {
         return n;
     }
 
-    /**
-     * Cross-fitting: the training images are split into {@code config.validationFolds()} folds (stratified by
-     * label, seeded); for each fold the whole head training (re-fitted final exit, its teaching targets, the
-     * exits) is repeated without that fold's images and predicts them. Every training image so gets a
-     * prediction from heads that never saw it, on the cached features: the frozen pass is not repeated.
-     *
-     * @param refitStage the last stage when the final exit is re-fitted, else null
-     * @param backboneLogits cached backbone logits, training rows first
-     * @return out-of-fold predictions over the training images, or null with too few of them
-     */
-    private EvalPredictions crossFit(PreparedData data, PersonalLabelSpace space, FeatureCache cache, String refitStage,
-                                     int retrain, List<ExitPlacement> ordered, float[][] backboneLogits,
-                                     float[][][] refitOof, Listener listener, BooleanSupplier cancelled) {
-        int n = data.trainSize();
-        int k = config.validationFolds();
-        if (n < 4 * k) {
-            return null;
-        }
-        int[] fold = folds(data, k);
-        List<float[][]> exitProbs = new ArrayList<>();
-        for (int j = 0; j < ordered.size(); j++) {
-            exitProbs.add(new float[n][]);
-        }
-        float[][] finalProbs = new float[n][];
-        float[][] frozenFinal = retrain > 0 ? new float[n][] : null;
-        Targets labelsAll = Targets.labelsOnly(data, space);
-        for (int f = 0; f < k; f++) {
-            listener.onPhase(Phase.TRAIN, "Validating on the training images: fold " + (f + 1) + " of " + k);
-            boolean[] held = new boolean[n];
-            for (int i = 0; i < n; i++) {
-                held[i] = fold[i] == f;
-            }
-            float[][] teacher = new float[n][];
-            for (int i = 0; i < n; i++) {
-                teacher[i] = logProbs(space, backboneLogits[i]);
-            }
-            List<ExitHead> heads = new ArrayList<>();
-            try {
-                if (refitStage != null) {
-                    ExitHead fin = new ExitHead(new ExitPlacement(refitStage, FINAL_HEAD),
-                            backbone.stage(refitStage).outputShape(), space.size());
-                    heads.add(fin);
-                    trainer.fit(List.of(fin), labelsAll.without(held), space, cache, true, listener, cancelled, (e, l) -> { });
-                    float[][] p = headProbabilities(fin, input(fin, cache), 0, n, cancelled);
-                    for (int i = 0; i < n; i++) {
-                        teacher[i] = log(p[i]);
-                    }
-                }
-                float[][] fp = null;
-                if (retrain > 0) {
-                    // the final exit is the re-trained copy: it is cross-fitted too
-                    try (RetrainedStages rs = RetrainedStages.copyOf(backbone, retrain)) {
-                        FeatureStore rin = cache.get(FeatureCache.Request.raw(rs.inputStage()));
-                        rs.train(heads.get(0), rin, Targets.build(data, space, teacher, config).without(held),
-                                space.size(), config.epochs(), config.batchSize(), MIN_STEPS, config.temperature(),
-                                config.seed() * 1000 + 900 + f, cancelled);
-                        fp = rs.probabilities(heads.get(0), rin, 0, n, cancelled);
-                    }
-                }
-                for (int i = 0; i < n; i++) {
-                    if (held[i]) {
-                        finalProbs[i] = fp != null ? fp[i] : org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
-                        if (frozenFinal != null) {
-                            frozenFinal[i] = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
-                        }
-                    }
-                }
-                List<ExitHead> exits = new ArrayList<>();
-                for (ExitPlacement p : ordered) {
-                    ExitHead h = new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size());
-                    heads.add(h);
-                    exits.add(h);
-                }
-                Targets foldTargets = Targets.build(data, space, teacher, config).without(held);
-                int[] split = roundEpochs(foldTargets);
-                trainer.fit(exits, foldTargets, space, cache, false, listener, cancelled, split, 0, (e, l) -> { });
-                if (split.length == 2) {
-                    float[][] teacher2 = lateEnsemble(exits, teacher, cache, n, cancelled);
-                    exits.forEach(ExitHead::close);
-                    heads.removeAll(exits);
-                    exits.clear();
-                    for (ExitPlacement p : ordered) {
-                        ExitHead h = new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size());
-                        heads.add(h);
-                        exits.add(h);
-                    }
-                    trainer.fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
-                            listener, cancelled, split, 1, (e, l) -> { });
-                }
-                for (int j = 0; j < exits.size(); j++) {
-                    float[][] p = headProbabilities(exits.get(j), input(exits.get(j), cache), 0, n, cancelled);
-                    for (int i = 0; i < n; i++) {
-                        if (held[i]) {
-                            exitProbs.get(j)[i] = p[i];
-                        }
-                    }
-                }
-            } finally {
-                heads.forEach(ExitHead::close);
-            }
-        }
-        int[] truth = new int[n];
-        for (int i = 0; i < n; i++) {
-            String l = data.trainLabel.get(i);
-            truth[i] = l == null ? -1 : space.indexOf(l) < 0 ? -2 : space.indexOf(l);
-        }
-        refitOof[0] = frozenFinal;
-        return new EvalPredictions(ordered.stream().map(ExitPlacement::stage).toList(), exitProbs, finalProbs, truth,
-                space.size());
-    }
-
-    /** A second round runs when the ensemble teaches and some unlabelled image is taught (else nothing changes). */
-    private boolean secondRound(Targets targets) {
-        return config.teacher() == Teacher.ENSEMBLE && targets.pseudoLabelled() + targets.distilled() > 0
-                && config.epochs() >= 2;
-    }
-
-    /**
-     * Epochs of each round of exit training: all of them in one round, or with a second round the configured
-     * epochs shared between the two (the first round gets the larger half), so a second round costs no more
-     * head training than one round.
-     */
-    private int[] roundEpochs(Targets targets) {
-        int e = config.epochs();
-        if (!secondRound(targets)) {
-            return new int[] {e};
-        }
-        return new int[] {(e + 1) / 2, e / 2};
-    }
-
-    /**
-     * The teacher of a second round: on the first {@code n} rows, the log of the late ensemble's mean
-     * probabilities (the later half of the exits and the final exit, as {@link EvalPredictions#forSelection()}
-     * scores unlabelled images); other rows as they were.
-     */
-    private float[][] lateEnsemble(List<ExitHead> exits, float[][] teacher, FeatureCache cache, int n,
-                                   BooleanSupplier cancelled) {
-        float[][] out = teacher.clone();
-        List<ExitHead> late = exits.subList(exits.size() / 2, exits.size());
-        List<float[][]> probs = new ArrayList<>();
-        for (ExitHead h : late) {
-            probs.add(headProbabilities(h, input(h, cache), 0, n, cancelled));
-        }
-        for (int i = 0; i < n; i++) {
-            float[] mean = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
-            for (float[][] p : probs) {
-                for (int c = 0; c < mean.length; c++) {
-                    mean[c] += p[i][c];
-                }
-            }
-            for (int c = 0; c < mean.length; c++) {
-                mean[c] /= probs.size() + 1;
-            }
-            out[i] = log(mean);
-        }
-        return out;
-    }
-
-    /** Seeded folds: labelled images dealt class by class, then unlabelled ones, so every fold gets its share. */
-    private int[] folds(PreparedData data, int k) {
-        int n = data.trainSize();
-        Map<String, List<Integer>> byLabel = new TreeMap<>();
-        List<Integer> unlabelled = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            String l = data.trainLabel.get(i);
-            if (l == null) {
-                unlabelled.add(i);
-            } else {
-                byLabel.computeIfAbsent(l, x -> new ArrayList<>()).add(i);
-            }
-        }
-        Random rnd = new Random(config.seed() + 77);
-        int[] fold = new int[n];
-        int next = 0;
-        List<List<Integer>> groups = new ArrayList<>(byLabel.values());
-        groups.add(unlabelled);
-        for (List<Integer> g : groups) {
-            java.util.Collections.shuffle(g, rnd);
-            for (int i : g) {
-                fold[i] = next++ % k;
-            }
-        }
-        return fold;
-    }
-
     /** What the cache keeps for a placement: pooled rows for a pooling + linear head, else the stage output. */
     private FeatureCache.Request request(ExitPlacement p) {
         return ExitTrainer.request(backbone, p);
@@ -617,13 +432,13 @@ public final class PersonalisationJob {
                 teacherEval.length == 0 ? 0 : teacherEval[0].length);
     }
 
-    private static float[] logProbs(PersonalLabelSpace space, float[] backboneLogits) {
+    static float[] logProbs(PersonalLabelSpace space, float[] backboneLogits) {
         float[] p = new float[space.size()];
         space.restrictedSoftmax(backboneLogits, 0, 1f, p);
         return log(p);
     }
 
-    private static float[] log(float[] p) {
+    static float[] log(float[] p) {
         float[] out = new float[p.length];
         for (int k = 0; k < p.length; k++) {
             out[k] = (float) Math.log(Math.max(p[k], 1e-12f));
