@@ -333,11 +333,11 @@ public final class LabController {
     /** Uses every label when the data has some, none otherwise (the user can still pick a fraction). */
     void detectLabelRegime() {
         boolean any = labelledTrainImages() > 0;
-        String cur = model.labels.get();
-        if (!any && !"none".equals(cur)) {
-            model.labels.set("none");
-        } else if (any && "none".equals(cur)) {
-            model.labels.set("all");
+        LabelRegime.Kind cur = model.labels.get().kind();
+        if (!any && cur != LabelRegime.Kind.NONE) {
+            model.labels.set(LabelRegime.NONE);
+        } else if (any && cur == LabelRegime.Kind.NONE) {
+            model.labels.set(LabelRegime.ALL);
         }
     }
 
@@ -398,7 +398,7 @@ public final class LabController {
         PersonalisationConfig cfg;
         LabelRegime regime;
         try {
-            regime = LabelRegime.parse(model.labels.get());
+            regime = model.labels.get();
             cfg = PersonalisationConfig.builder()
                     .setPlacements(model.exits.stream().map(ExitModel::placement).toList())
                     .optLabels(regime).optEpochs(model.epochs.get()).optLearningRate((float) model.learningRate.get())

@@ -39,7 +39,8 @@ public final class LabModel {
     public final BooleanProperty importing = new SimpleBooleanProperty();
 
     // settings
-    public final StringProperty labels = new SimpleStringProperty("all");
+    public final ObjectProperty<org.persephonee.core.personalise.LabelRegime> labels =
+            new SimpleObjectProperty<>(org.persephonee.core.personalise.LabelRegime.ALL);
     public final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
     public final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
     public final DoubleProperty pseudoThreshold =

@@ -189,7 +189,14 @@ public final class SidePanel {
     private ObservableList<PropertySheet.Item> settingsItems() {
         ObservableList<PropertySheet.Item> items = FXCollections.observableArrayList();
         items.add(new SheetItem(String.class, "Data", "Labels used", "all, none, or a fraction such as 0.1",
-                model.labels::get, v -> model.labels.set(v.toString()), model.labels));
+                () -> model.labels.get().toString(), v -> {
+                    try {
+                        model.labels.set(org.persephonee.core.personalise.LabelRegime.parse(v.toString()));
+                    } catch (IllegalArgumentException e) {
+                        // the sheet shows the regime in force again; the status line says why
+                        model.status.set("Labels used: " + e.getMessage());
+                    }
+                }, model.labels));
         items.add(new SheetItem(Integer.class, "Training", "Epochs", "Passes over the cached features",
                 model.epochs::get, v -> model.epochs.set(clampInt(v, 1, 1000)), model.epochs));
         items.add(new SheetItem(Double.class, "Training", "Learning rate", "Adam learning rate of the exit heads",

@@ -14,7 +14,7 @@ class WorkspaceSettingsTest {
     @Test
     void settingsRoundTripThroughTheWorkspaceMap() {
         LabModel a = new LabModel();
-        a.labels.set("0.25");
+        a.labels.set(org.persephonee.core.personalise.LabelRegime.parse("0.25"));
         a.epochs.set(7);
         a.learningRate.set(0.011);
         a.pseudoThreshold.set(0.65);
@@ -33,7 +33,7 @@ class WorkspaceSettingsTest {
         List<String> ignored = new ArrayList<>();
         new WorkspaceSettings(b).restore(stored, ignored::add);
         assertEquals(List.of(), ignored);
-        assertEquals("0.25", b.labels.get());
+        assertEquals(0.25, b.labels.get().fraction(), 1e-12);
         assertEquals(7, b.epochs.get());
         assertEquals(0.011, b.learningRate.get());
         assertEquals(0.65, b.pseudoThreshold.get());
@@ -51,5 +51,12 @@ class WorkspaceSettingsTest {
         assertEquals(List.of("epochs=ten"), ignored);
         assertEquals(10, m.epochs.get());
         assertEquals(5, m.seed.get());
+        // the label regime is typed: a workspace edited by hand to "lots" keeps the regime in force
+        ignored.clear();
+        new WorkspaceSettings(m).restore(Map.of("labels", "lots"), ignored::add);
+        assertEquals(List.of("labels=lots"), ignored);
+        assertEquals(org.persephonee.core.personalise.LabelRegime.ALL, m.labels.get());
+        new WorkspaceSettings(m).restore(Map.of("labels", "10%"), ignored::add);
+        assertEquals(0.1, m.labels.get().fraction(), 1e-12);
     }
 }
