@@ -2,6 +2,8 @@ package org.persephonee.app.cli;
 
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.BackboneSource;
+import org.persephonee.core.backbone.StageBundleSpec;
 import org.persephonee.core.backbone.StageTable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,8 +27,9 @@ public final class InspectCommand extends CliCommand {
     @Override
     protected int run(PrintStream out, PrintStream err) throws Exception {
         try (Backbone bb = BackboneIO.load(backbone)) {
-            Double diff = bb.isTorchScript() && bb.stageBundle().reference != null
-                    ? BackboneIO.referenceDifference(bb) : null;
+            StageBundleSpec.Reference ref = bb.source() instanceof BackboneSource.TorchScriptStages t
+                    ? t.bundle().reference : null;
+            Double diff = ref != null ? BackboneIO.referenceDifference(bb) : null;
             if (json) {
                 Map<String, Object> m = describe(bb);
                 if (diff != null) {
@@ -37,8 +40,8 @@ public final class InspectCommand extends CliCommand {
                 out.print(StageTable.text(bb));
                 if (diff != null) {
                     out.printf(java.util.Locale.ROOT, "reference check: PyTorch's output reproduced here within %.2g "
-                            + "(max |difference| over %d exporter images)%s%n", diff, bb.stageBundle().reference.batch,
-                            diff <= 1e-4 * Math.max(1, bb.stageBundle().reference.maxAbsOutput)
+                            + "(max |difference| over %d exporter images)%s%n", diff, ref.batch,
+                            diff <= 1e-4 * Math.max(1, ref.maxAbsOutput)
                                     ? "" : " -- LARGER THAN THE EXPORTER'S 1e-4 TOLERANCE: check the export");
                 }
             }

@@ -28,8 +28,7 @@ import java.util.List;
  * unless asked otherwise, so BatchNorm running statistics stay as shipped.
  */
 public final class Backbone implements AutoCloseable {
-    private final BackboneSpec spec;
-    private final StageBundleSpec bundle;
+    private final BackboneSource source;
     private final String bundleSha256;
     private final InputSpec input;
     private final List<Stage> stages;
@@ -42,8 +41,7 @@ public final class Backbone implements AutoCloseable {
     private Path directory;
 
     private Backbone(StageBundleSpec bundle, String sha256, Model model, List<Block> stageBlocks, Block classifier) {
-        this.spec = null;
-        this.bundle = bundle;
+        this.source = new BackboneSource.TorchScriptStages(bundle);
         this.bundleSha256 = sha256;
         this.input = bundle.input.toInputSpec();
         this.network = new SequentialBlock();
@@ -81,8 +79,7 @@ public final class Backbone implements AutoCloseable {
 
     private Backbone(BackboneSpec spec) {
         spec.validate();
-        this.spec = spec;
-        this.bundle = null;
+        this.source = new BackboneSource.Declarative(spec);
         this.bundleSha256 = null;
         this.input = spec.input.toInputSpec();
         this.network = new SequentialBlock();
@@ -129,41 +126,38 @@ public final class Backbone implements AutoCloseable {
 
     /** Initialises parameters with the block's default initialisers (used before loading weights). */
     public void initialize() {
-        if (bundle != null) {
+        if (isTorchScript()) {
             throw new IllegalStateException("a TorchScript stage bundle comes with its weights");
         }
         network.initialize(model.getNDManager(), DataType.FLOAT32, batchShape(1));
     }
 
-    /** The declarative spec, or null for a TorchScript stage bundle (see {@link #stageBundle()}). */
-    public BackboneSpec spec() { return spec; }
-
-    /** The stage bundle manifest, or null for a declarative backbone. */
-    public StageBundleSpec stageBundle() { return bundle; }
+    /** Where the network comes from: a declarative spec or TorchScript stages. */
+    public BackboneSource source() { return source; }
 
     /** True for a TorchScript stage bundle. */
-    public boolean isTorchScript() { return bundle != null; }
+    public boolean isTorchScript() { return source instanceof BackboneSource.TorchScriptStages; }
 
-    public String id() { return bundle != null ? bundle.id : spec.id; }
+    public String id() { return source.id(); }
 
     public String name() {
-        String n = bundle != null ? bundle.name : spec.name;
+        String n = source.name();
         return n == null ? id() : n;
     }
 
     /** One-line description from the backbone's file, or null. */
-    public String description() { return bundle != null ? bundle.description : spec.description; }
+    public String description() { return source.description(); }
 
     /** Format of the backbone's files, for display. */
     public String format() {
-        return bundle != null ? "TorchScript stage bundle" : "PersEPhonEE declarative (DJL parameters)";
+        return isTorchScript() ? "TorchScript stage bundle" : "PersEPhonEE declarative (DJL parameters)";
     }
 
     /**
      * Whether BatchNorm running statistics can be re-estimated on personal images (AdaBN). TorchScript
      * stages keep their statistics out of reach (traced in inference mode, buffers not exposed), so no.
      */
-    public boolean supportsBatchNormAdaptation() { return bundle == null; }
+    public boolean supportsBatchNormAdaptation() { return !isTorchScript(); }
 
     /**
      * The files that make up this backbone, relative to its folder: {@code backbone.json} first.
@@ -171,17 +165,7 @@ public final class Backbone implements AutoCloseable {
     public List<String> files() {
         List<String> f = new ArrayList<>();
         f.add(BackboneIO.SPEC_FILE);
-        if (bundle != null) {
-            for (StageBundleSpec.Entry e : bundle.entries()) {
-                f.add(e.file);
-            }
-            if (bundle.reference != null && bundle.reference.input != null && bundle.reference.output != null) {
-                f.add(bundle.reference.input);
-                f.add(bundle.reference.output);
-            }
-        } else if (spec.parameters != null && spec.parameters.file != null) {
-            f.add(spec.parameters.file);
-        }
+        f.addAll(source.files());
         return f;
     }
 
@@ -199,7 +183,7 @@ public final class Backbone implements AutoCloseable {
         return null;
     }
 
-    public List<String> classNames() { return Collections.unmodifiableList(bundle != null ? bundle.classes : spec.classes); }
+    public List<String> classNames() { return Collections.unmodifiableList(source.classes()); }
 
     public Block classifier() { return classifier; }
 
@@ -235,10 +219,10 @@ public final class Backbone implements AutoCloseable {
      * SHA-256 in order; null for an unsaved backbone.
      */
     public String parametersSha256() {
-        if (bundle != null) {
-            return bundleSha256;
+        if (source instanceof BackboneSource.Declarative d) {
+            return d.spec().parameters == null ? null : d.spec().parameters.sha256;
         }
-        return spec.parameters == null ? null : spec.parameters.sha256;
+        return bundleSha256;
     }
 
     /** Batch shape {@code (n, C, H, W)}. */

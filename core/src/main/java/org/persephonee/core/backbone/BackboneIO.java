@@ -45,13 +45,16 @@ public final class BackboneIO {
      * @param dir non-null target folder
      */
     public static void save(Backbone backbone, Path dir) throws IOException {
+        if (!(backbone.source() instanceof BackboneSource.Declarative declarative)) {
+            throw new IllegalArgumentException(backbone.id() + ": a TorchScript stage bundle is copied, not saved");
+        }
         Files.createDirectories(dir);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             backbone.network().saveParameters(out);
         }
         byte[] params = bytes.toByteArray();
-        BackboneSpec spec = backbone.spec();
+        BackboneSpec spec = declarative.spec();
         BackboneSpec.Parameters p = new BackboneSpec.Parameters();
         p.file = PARAMS_FILE;
         p.sha256 = Hashes.sha256(params);

@@ -9,7 +9,10 @@ public final class ModelCard {
 
     /** Markdown model card from the backbone's spec and training provenance. */
     public static String markdown(Backbone bb) {
-        BackboneSpec spec = bb.spec();
+        if (!(bb.source() instanceof BackboneSource.Declarative declarative)) {
+            throw new IllegalArgumentException(bb.id() + ": a model card is written for a declarative backbone");
+        }
+        BackboneSpec spec = declarative.spec();
         Map<String, Object> t = spec.training;
         StringBuilder sb = new StringBuilder();
         sb.append("# ").append(bb.name()).append(" — model card\n\n");

@@ -207,7 +207,7 @@ final class StageBundleIO {
      * The tolerance, {@value #LOAD_TOLERANCE} of the largest reference logit, is ten times the exporter's.
      */
     private static void checkReference(Backbone bb, Path json) throws BackboneFormatException {
-        StageBundleSpec spec = bb.stageBundle();
+        StageBundleSpec spec = ((BackboneSource.TorchScriptStages) bb.source()).bundle();
         float[] want = readFloats(bb.directory().resolve(spec.reference.output),
                 (long) spec.reference.batch * bb.classNames().size());
         double scale = 1;
@@ -233,7 +233,7 @@ final class StageBundleIO {
      * @throws BackboneFormatException when the bundle has no reference or its files are unreadable
      */
     static double referenceDifference(Backbone bb) throws BackboneFormatException {
-        StageBundleSpec spec = bb.stageBundle();
+        StageBundleSpec spec = bb.source() instanceof BackboneSource.TorchScriptStages t ? t.bundle() : null;
         Path dir = bb.directory();
         if (spec == null || spec.reference == null || dir == null) {
             throw new BackboneFormatException(dir == null ? Path.of("?") : dir.resolve(BackboneIO.SPEC_FILE),

@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.BackboneSource;
 import org.persephonee.core.backbone.BackboneSpec;
 import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.eval.Evaluation;
@@ -346,10 +347,10 @@ public final class BundleWriter {
             Files.copy(src.resolve(f), to);
         }
         String now;
-        if (bb.isTorchScript()) {
-            now = BackboneIO.stageBundleSha256(dir, bb.stageBundle());
+        if (bb.source() instanceof BackboneSource.TorchScriptStages t) {
+            now = BackboneIO.stageBundleSha256(dir, t.bundle());
         } else {
-            now = Hashes.sha256(dir.resolve(bb.spec().parameters.file));
+            now = Hashes.sha256(dir.resolve(((BackboneSource.Declarative) bb.source()).spec().parameters.file));
         }
         if (!bb.parametersSha256().equalsIgnoreCase(now)) {
             throw new IOException(src + ": the backbone's weight files changed on disk since it was loaded");

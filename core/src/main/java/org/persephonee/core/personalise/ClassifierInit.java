@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneSource;
 import org.persephonee.core.backbone.LayerSpec;
 
 import java.util.Arrays;
@@ -26,8 +27,8 @@ final class ClassifierInit {
      * @return weights and bias, or null when the classifier is not pooling + one linear layer
      */
     static float[][] rows(Backbone backbone, PersonalLabelSpace space, float[] current) {
-        if (!backbone.isTorchScript()) {
-            List<LayerSpec> cls = backbone.spec().classifier;
+        if (backbone.source() instanceof BackboneSource.Declarative d) {
+            List<LayerSpec> cls = d.spec().classifier;
             if (cls.size() != 3 || cls.get(0).type() != LayerSpec.Type.GAP || cls.get(2).type() != LayerSpec.Type.LINEAR) {
                 return null;
             }

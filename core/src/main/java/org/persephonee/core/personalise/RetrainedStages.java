@@ -19,6 +19,7 @@ import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.util.Pair;
 import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneSource;
 import org.persephonee.core.backbone.LayerSpec;
 import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.engine.Engines;
@@ -83,7 +84,7 @@ public final class RetrainedStages implements AutoCloseable {
      * @throws IllegalArgumentException when the backbone is a TorchScript bundle or n is out of range
      */
     static RetrainedStages blank(Backbone bb, int n) {
-        if (bb.isTorchScript()) {
+        if (!(bb.source() instanceof BackboneSource.Declarative declarative)) {
             throw new IllegalArgumentException("re-training stages needs a declarative backbone: TorchScript stages "
                     + "are traced in inference mode");
         }
@@ -95,7 +96,7 @@ public final class RetrainedStages implements AutoCloseable {
         SequentialBlock block = new SequentialBlock();
         List<String> names = new ArrayList<>();
         for (int i = total - n; i < total; i++) {
-            block.add(LayerSpec.sequence(bb.spec().stages.get(i).layers()));
+            block.add(LayerSpec.sequence(declarative.spec().stages.get(i).layers()));
             names.add(bb.stages().get(i).name());
         }
         Stage in = bb.stages().get(total - n - 1);

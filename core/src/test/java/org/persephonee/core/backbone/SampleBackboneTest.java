@@ -22,7 +22,7 @@ class SampleBackboneTest {
             assertTrue(bb.stages().size() >= 8, "stages " + bb.stages().size());
             assertEquals(10, bb.classNames().size());
             assertEquals("Ankle boot", bb.classNames().get(9));
-            double acc = ((Number) bb.spec().training.get("testAccuracy")).doubleValue();
+            double acc = ((Number) ((BackboneSource.Declarative) bb.source()).spec().training.get("testAccuracy")).doubleValue();
             assertTrue(acc >= 0.91, "recorded test accuracy " + acc);
             assertTrue(Files.size(DIR.resolve("backbone.params")) <= 5 * 1024 * 1024);
             assertTrue(Files.readString(DIR.resolve("README.md")).contains("MIT"));

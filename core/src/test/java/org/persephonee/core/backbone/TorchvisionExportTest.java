@@ -106,7 +106,7 @@ class TorchvisionExportTest {
                     assertTrue(o.result().batchNorm().reason().contains("TorchScript"), o.result().batchNorm().reason());
                     Path bundle = BundleWriter.write(tmp.resolve("bundle-" + dir.getFileName()), bb, o.result(),
                             o.evaluation(), o.choice());
-                    assertTrue(Files.isRegularFile(bundle.resolve("backbone").resolve(bb.stageBundle().stages.get(0).file)));
+                    assertTrue(Files.isRegularFile(bundle.resolve("backbone").resolve(((BackboneSource.TorchScriptStages) bb.source()).bundle().stages.get(0).file)));
                     try (EarlyExitModel m = EarlyExitModel.load(bundle)) {
                         EarlyExitModel.Prediction p = m.classify(ds.test().get(0).path());
                         assertTrue(List.of("cat", "dog", "ankle boot").contains(p.label().toLowerCase(java.util.Locale.ROOT)), p.label());
