@@ -53,28 +53,12 @@ public final class LabController {
     private final WorkspaceStore store;
     /** Live epochs on their way to the FX thread, drawn at most every {@link EpochThrottle#REDRAW_MS}. */
     private final EpochThrottle epochThrottle;
-    /** Writes the workspace in the background (null without a store). */
-    private final WorkspaceSaver saver;
-    /** The run settings the workspace keeps. */
-    private final WorkspaceSettings settings;
+    /** Saves and restores the workspace. */
+    private final WorkspaceSync sync;
     private final AtomicBoolean cancel = new AtomicBoolean();
     private PersonalisePipeline.Outcome outcome;
     private List<String> resultKeys = List.of();
     private long importGeneration;
-    /**
-     * False until {@link #restore} has applied the workspace (its exits placed on the opened backbone, or
-     * kept aside when that backbone cannot be opened): nothing is saved before, since an earlier save
-     * would know less than the file on disk.
-     */
-    private boolean restored;
-    /** True while restored settings, images or exits are being applied: one save after, not one per change. */
-    private boolean applying;
-    /**
-     * The part of the restored workspace that could not be applied because its backbone could not be
-     * opened (backbone folder, exits, last run): saves keep it as it was, and the next backbone the user
-     * opens takes it.
-     */
-    private WorkspaceState unapplied;
     private Consumer<String> notifier = s -> { };
     /** The last run kept in the workspace (a bundle with every exit plus run.json), once written. */
     private volatile boolean lastRunReady;
@@ -117,8 +101,28 @@ public final class LabController {
         });
         model.images.addListener((ListChangeListener<ImageItem>) c -> save());
         model.globalThreshold.addListener((o, a, b) -> save());
-        this.settings = new WorkspaceSettings(model);
-        this.saver = store == null ? null : new WorkspaceSaver(store, io, model.status::set, this::error);
+        WorkspaceSettings settings = new WorkspaceSettings(model);
+        WorkspaceSaver saver = store == null ? null : new WorkspaceSaver(store, io, model.status::set, this::error);
+        this.sync = new WorkspaceSync(model, settings, saver, new WorkspaceSync.Host() {
+            @Override public void openBackbone(Path dir, Runnable then, Runnable failed) {
+                LabController.this.openBackbone(dir, then, failed);
+            }
+
+            @Override public Optional<String> addExit(String stage, HeadType type) {
+                return LabController.this.addExit(stage, type);
+            }
+
+            @Override public void importPaths(List<Path> paths) { LabController.this.importPaths(paths); }
+
+            @Override public void restoreLastRun() {
+                lastRunReady = true;
+                restoreRun();
+            }
+
+            @Override public boolean lastRunReady() { return lastRunReady; }
+
+            @Override public void error(String message) { LabController.this.error(message); }
+        });
         this.epochThrottle = new EpochThrottle(model.running::get);
         for (javafx.beans.value.ObservableValue<?> v : settings.properties()) {
             v.addListener((o, a, b) -> save());
@@ -188,7 +192,7 @@ public final class LabController {
                     if (then != null) {
                         then.run();
                     } else {
-                        placeUnapplied();
+                        sync.placeUnapplied();
                         save();
                     }
                 });
@@ -769,38 +773,11 @@ public final class LabController {
 
     /** Saves the workspace in the background after a change the user made (latest state wins). */
     public void save() {
-        save(WorkspaceStore.Reason.USER_EDIT);
-    }
-
-    private void save(WorkspaceStore.Reason why) {
-        if (saver == null || !restored || applying) {
-            return;
-        }
-        saver.save(snapshot(), why);
+        sync.save();
     }
 
     WorkspaceState snapshot() {
-        WorkspaceState s = new WorkspaceState();
-        Backbone bb = model.backbone.get();
-        s.backbone = bb == null || bb.directory() == null ? null : bb.directory().toAbsolutePath().toString();
-        for (ExitModel e : model.exits) {
-            s.exits.add(new WorkspaceState.Exit(e.stage(), e.head().id(), e.threshold()));
-        }
-        for (ImageItem i : model.images) {
-            s.images.add(new WorkspaceState.Image(i.path().toString(), i.label(), i.test()));
-        }
-        s.globalThreshold = model.globalThreshold.get();
-        s.lastRun = lastRunReady ? "last-run" : null;
-        WorkspaceState u = unapplied;
-        if (u != null) {
-            // the workspace's backbone could not be opened: keep what only it could bring back
-            s.backbone = u.backbone;
-            s.exits.clear();
-            u.exits.forEach(e -> s.exits.add(new WorkspaceState.Exit(e.stage, e.head, e.threshold)));
-            s.lastRun = u.lastRun;
-        }
-        settings.save(s.settings);
-        return s;
+        return sync.snapshot();
     }
 
     /**
@@ -808,141 +785,17 @@ public final class LabController {
      * {@code fallbackData}).
      */
     public void restore(WorkspaceState s, Path fallbackBackbone, Path fallbackData) {
-        restore(s, fallbackBackbone, fallbackData, null);
+        sync.restore(s, fallbackBackbone, fallbackData, null);
     }
 
-    /**
-     * Restores a workspace, then imports {@code extraData} (a folder given on the command line) once the
-     * backbone is open; with extra data the sample persona is not imported.
-     *
-     * <p>Nothing is saved until the workspace is applied; the save that follows is automatic, so it
-     * cannot replace the file with a state that knows less (see {@link WorkspaceStore#save}). When the
-     * workspace's backbone folder is missing or cannot be opened the lab says so, opens no other backbone
-     * and keeps the backbone, exits and last run in the file; the next backbone the user opens takes them.
-     */
+    /** See {@link WorkspaceSync#restore(WorkspaceState, Path, Path, Path)}. */
     public void restore(WorkspaceState s, Path fallbackBackbone, Path fallbackData, Path extraData) {
-        if (s.backbone != null) {
-            restore(s, Path.of(s.backbone), false, null, extraData);
-        } else {
-            restore(s, fallbackBackbone, false, fallbackData, extraData);
-        }
+        sync.restore(s, fallbackBackbone, fallbackData, extraData);
     }
 
-    /**
-     * Restores a workspace onto {@code chosenBackbone}, a backbone the user named at start (on the command
-     * line), instead of the workspace's own. The user's choice, so the workspace is saved with it: its
-     * exits that fit are placed, its last run comes back when it was made on this backbone, and
-     * {@code fallbackData} is imported when it has no images.
-     */
+    /** See {@link WorkspaceSync#restoreWith}. */
     public void restoreWith(WorkspaceState s, Path chosenBackbone, Path fallbackData) {
-        restore(s, chosenBackbone, true, fallbackData, null);
-    }
-
-    private void restore(WorkspaceState s, Path bbDir, boolean chosen, Path dataIfNoImages, Path extraData) {
-        restored = false;
-        unapplied = null;
-        applying = true;
-        try {
-            model.globalThreshold.set(s.globalThreshold);
-            settings.restore(s.settings, bad -> error("Workspace setting " + bad + " ignored"));
-            // one change for the whole list: every listener (counts, the grid, the detected label regime) runs once,
-            // not once per image
-            List<ImageItem> restoredImages = new ArrayList<>();
-            for (WorkspaceState.Image i : s.images) {
-                restoredImages.add(new ImageItem(Path.of(i.path), i.label, i.test));
-            }
-            model.images.addAll(restoredImages);
-            StartupTimeline.mark("workspace images listed");
-        } finally {
-            applying = false;
-        }
-        if (bbDir == null) {
-            // no backbone to open: exits and a last run (if any) stay in the file for the next backbone
-            unapplied = s.exits.isEmpty() && s.lastRun == null ? null : s;
-            restored(WorkspaceStore.Reason.AUTOMATIC);
-            return;
-        }
-        if (!java.nio.file.Files.isDirectory(bbDir)) {
-            keepUnapplied(s, bbDir, "is missing");
-            return;
-        }
-        openBackbone(bbDir, () -> {
-            placeExits(s.exits);
-            if (extraData != null) {
-                importPaths(List.of(extraData));
-            } else if (dataIfNoImages != null && model.images.isEmpty()) {
-                importPaths(List.of(dataIfNoImages));
-            }
-            if (s.lastRun != null) {
-                lastRunReady = true;
-                restoreRun();
-            }
-            restored(chosen ? WorkspaceStore.Reason.USER_EDIT : WorkspaceStore.Reason.AUTOMATIC);
-        }, () -> keepUnapplied(s, bbDir, "could not be opened"));
-    }
-
-    /** The restore is over: saves are allowed, starting with this one. */
-    private void restored(WorkspaceStore.Reason why) {
-        restored = true;
-        save(why);
-    }
-
-    /**
-     * The backbone to restore onto cannot be opened: tell the user and keep the workspace's backbone, exits
-     * and last run as they are.
-     */
-    private void keepUnapplied(WorkspaceState s, Path bbDir, String what) {
-        unapplied = s;
-        String kept = (s.exits.isEmpty() ? "" : ", its " + s.exits.size() + " exit(s)")
-                + (s.lastRun == null ? "" : " and its last run");
-        if (s.backbone != null && Path.of(s.backbone).equals(bbDir)) {
-            error("The workspace's backbone folder " + bbDir + " " + what + ". The workspace still remembers it"
-                    + kept + ": open that backbone again (or another one) to carry on with them.");
-        } else if (s.backbone != null) {
-            error("The backbone folder " + bbDir + " " + what + ". The workspace still remembers its own backbone "
-                    + s.backbone + kept + ".");
-        }
-        restored(WorkspaceStore.Reason.AUTOMATIC);
-    }
-
-    /** A backbone the user opened takes the exits and last run of a workspace whose backbone was missing. */
-    private void placeUnapplied() {
-        WorkspaceState u = unapplied;
-        unapplied = null;
-        if (u == null) {
-            return;
-        }
-        placeExits(u.exits);
-        if (u.lastRun != null) {
-            lastRunReady = true;
-            restoreRun();
-        }
-    }
-
-    /** Places a workspace's exits on the open backbone (no save per exit); says which ones it cannot take. */
-    private void placeExits(List<WorkspaceState.Exit> exits) {
-        applying = true;
-        try {
-            for (WorkspaceState.Exit e : exits) {
-                try {
-                    HeadSpec h = HeadSpec.parse(e.head);
-                    Optional<String> refused = addExit(e.stage, h.type());
-                    if (refused.isEmpty()) {
-                        model.exits.stream().filter(x -> x.stage().equals(e.stage)).findFirst().ifPresent(x -> {
-                            x.headProperty().set(h);
-                            x.thresholdProperty().set(e.threshold);
-                        });
-                    } else {
-                        error("Workspace exit " + e.stage + ":" + e.head + " not placed (" + refused.get() + ")");
-                    }
-                } catch (IllegalArgumentException | NullPointerException ex) {
-                    error("Workspace exit " + e.stage + ":" + e.head + " ignored (" + ex.getMessage() + ")");
-                }
-            }
-            model.selectedExit.set(null);
-        } finally {
-            applying = false;
-        }
+        sync.restoreWith(s, chosenBackbone, fallbackData);
     }
 
     /** Frees native memory (on exit). */
