@@ -315,8 +315,9 @@ public final class LabView {
             a.setContentText("1. Drag a head from the palette onto a stage (or press Auto).\n"
                     + "2. Drop your images on the Data tab: class folders become labels, loose images stay "
                     + "unlabelled, test/<class>/ is held out.\n"
-                    + "3. Personalise: the backbone stays frozen; only the exits train, on your images, with the "
-                    + "final exit as teacher where labels are missing.\n"
+                    + "3. Personalise: the backbone stays frozen; only the exits train, on your images; where labels "
+                    + "are missing the final exit teaches them, then (by default) a second round learns from the "
+                    + "exits' late ensemble.\n"
                     + "4. Move the threshold to trade accuracy for latency; Export writes the tuned bundle.\n\n"
                     + "Based on Leontiadis et al., It's always personal (HotMobile 2021).");
             a.showAndWait();

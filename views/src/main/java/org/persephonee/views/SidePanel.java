@@ -121,12 +121,16 @@ public final class SidePanel {
             if (model.images.isEmpty()) {
                 return "No images yet.";
             }
-            String regime = lab == 0 ? "no labels: the final exit teaches every exit"
+            // who teaches where labels are missing follows the "Who teaches" setting
+            String teacher = model.teacher.get() == org.persephonee.core.personalise.Teacher.FINAL
+                    ? "the final exit" : "the final exit, then the exits' late ensemble";
+            String regime = lab == 0 ? "no labels: " + teacher + " teach" + (teacher.contains(",") ? "" : "es")
+                    + " every exit"
                     : lab == train ? "fully labelled" : String.format(Locale.ROOT,
-                    "partly labelled (%.0f%%): labels plus the final exit as teacher", 100.0 * lab / train);
+                    "partly labelled (%.0f%%): labels plus %s as teacher", 100.0 * lab / train, teacher);
             return String.format(Locale.ROOT, "Detected: %d training images, %d labelled, %d test — %s.", train, lab,
                     test, regime);
-        }, model.images));
+        }, model.images, model.teacher));
         VBox box = new VBox(8, exitBox, settingsTitle, detected, settings);
         box.setPadding(new Insets(10));
         box.setPrefWidth(320);
@@ -193,7 +197,7 @@ public final class SidePanel {
                     try {
                         model.labels.set(org.persephonee.core.personalise.LabelRegime.parse(v.toString()));
                     } catch (IllegalArgumentException e) {
-                        // the sheet shows the regime in force again; the status line says why
+                        // the regime in force stays (the typed text is not applied); the status line says why
                         model.status.set("Labels used: " + e.getMessage());
                     }
                 }, model.labels));
