@@ -1,5 +1,6 @@
 package org.persephonee.app.cli;
 
+import com.google.gson.annotations.SerializedName;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.pretrain.Pretrainer;
@@ -26,6 +27,10 @@ public final class EvaluateBackboneCommand extends CliCommand {
     @Option(names = "--json", description = "print {accuracy, images, ...} as JSON")
     boolean json;
 
+    /** {@code evaluate-backbone --json}. */
+    record Report(String backbone, double accuracy, int images, int correct,
+                  @SerializedName("per_class_accuracy") Map<String, Double> perClassAccuracy, double seconds) { }
+
     @Override
     protected int run(PrintStream out, PrintStream err) throws Exception {
         FashionMnist test = FashionMnist.load(data, FashionMnist.Split.TEST);
@@ -49,23 +54,16 @@ public final class EvaluateBackboneCommand extends CliCommand {
                 }
             }
             double acc = correct / (double) pred.length;
-            Map<String, Object> perClassAcc = new LinkedHashMap<>();
+            Map<String, Double> perClassAcc = new LinkedHashMap<>();
             for (int c = 0; c < 10; c++) {
-                perClassAcc.put(bb.classNames().get(c), perClass[c] == 0 ? 0 : perClassCorrect[c] / (double) perClass[c]);
+                perClassAcc.put(bb.classNames().get(c), perClass[c] == 0 ? 0.0 : perClassCorrect[c] / (double) perClass[c]);
             }
             if (json) {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("backbone", bb.id());
-                m.put("accuracy", acc);
-                m.put("images", pred.length);
-                m.put("correct", correct);
-                m.put("per_class_accuracy", perClassAcc);
-                m.put("seconds", secs);
-                out.println(Json.of(m));
+                out.println(Json.of(new Report(bb.id(), acc, pred.length, correct, perClassAcc, secs)));
             } else {
                 out.printf("%s: accuracy %.2f%% (%d/%d) on the Fashion-MNIST test split, %.1f s%n", bb.id(), acc * 100,
                         correct, pred.length, secs);
-                perClassAcc.forEach((k, v) -> out.printf("  %-12s %.2f%%%n", k, ((Double) v) * 100));
+                perClassAcc.forEach((k, v) -> out.printf("  %-12s %.2f%%%n", k, v * 100));
             }
         }
         return 0;

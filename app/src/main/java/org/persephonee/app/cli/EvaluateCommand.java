@@ -1,5 +1,7 @@
 package org.persephonee.app.cli;
 
+import org.persephonee.core.export.ExitConfig;
+import com.google.gson.annotations.SerializedName;
 import org.persephonee.core.data.ImageDecodeException;
 import org.persephonee.core.data.ImageImporter;
 import org.persephonee.core.data.LabelSpace;
@@ -33,6 +35,14 @@ public final class EvaluateCommand extends CliCommand {
 
     @Option(names = "--json", description = "print {accuracy, mean_latency_ms, exit_share, ...}")
     boolean json;
+
+    /** {@code evaluate --json}: the bundle run image by image, against what its export expected. */
+    record Report(String bundle, int images, @SerializedName("evaluated_on") String evaluatedOn,
+                  @SerializedName("unknown_class_images") Map<String, Integer> unknownClassImages, double accuracy,
+                  @SerializedName("mean_latency_ms") double meanLatencyMs,
+                  @SerializedName("median_latency_ms") double medianLatencyMs,
+                  @SerializedName("exit_share") Map<String, Double> exitShare, ExitConfig.Expected expected,
+                  List<String> skipped) { }
 
     @Override
     protected int run(PrintStream out, PrintStream err) throws Exception {
@@ -105,28 +115,18 @@ public final class EvaluateCommand extends CliCommand {
             double[] t = Arrays.copyOf(ms, n);
             double mean = Arrays.stream(t).average().orElse(Double.NaN);
             Arrays.sort(t);
-            Map<String, Object> share = new LinkedHashMap<>();
+            Map<String, Double> share = new LinkedHashMap<>();
             for (int i = 0; i < stages.size(); i++) {
                 share.put(stages.get(i), leave[i] / (double) n);
             }
             share.put("final", leave[stages.size()] / (double) n);
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("bundle", bundle.toString());
-            m.put("images", n);
-            m.put("evaluated_on", which);
-            m.put("unknown_class_images", unknown);
-            m.put("accuracy", correct / (double) n);
-            m.put("mean_latency_ms", mean);
-            m.put("median_latency_ms", t[n / 2]);
-            m.put("exit_share", share);
-            m.put("expected", model.config().expected);
-            m.put("skipped", skipped.stream().map(SkippedFile::toString).toList());
             if (json) {
-                out.println(Json.of(m));
+                out.println(Json.of(new Report(bundle.toString(), n, which, unknown, correct / (double) n, mean,
+                        t[n / 2], share, model.config().expected, skipped.stream().map(SkippedFile::toString).toList())));
             } else {
                 out.printf(Locale.ROOT, "accuracy %.2f%% on %d %s; mean %.3f ms, median %.3f ms per image%n",
                         100.0 * correct / n, n, which, mean, t[n / 2]);
-                share.forEach((k, v) -> out.printf(Locale.ROOT, "  left at %-8s %5.1f%%%n", k, 100 * (double) v));
+                share.forEach((k, v) -> out.printf(Locale.ROOT, "  left at %-8s %5.1f%%%n", k, 100 * v));
                 skipped.forEach(s -> err.println("skipped " + s));
             }
         }

@@ -1,17 +1,15 @@
 package org.persephonee.app.cli;
 
+import com.google.gson.annotations.SerializedName;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.data.ImageImporter;
 import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalImage;
-import org.persephonee.core.data.SkippedFile;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -30,6 +28,15 @@ public final class ImportCommand extends CliCommand {
     @Option(names = "--json", description = "print the counts and skipped files as JSON")
     boolean json;
 
+    /** {@code import --json}: what the lab would read from the folder. */
+    record Report(String root, int images, int labelled, int unlabelled, int test,
+                  @SerializedName("train_counts") Map<String, Integer> trainCounts,
+                  @SerializedName("test_counts") Map<String, Integer> testCounts, List<Skipped> skipped,
+                  List<String> notes) { }
+
+    /** A file left out, and why. */
+    record Skipped(String path, String reason) { }
+
     @Override
     protected int run(PrintStream out, PrintStream err) throws Exception {
         LabelSpace labels = new LabelSpace(List.of());
@@ -41,21 +48,10 @@ public final class ImportCommand extends CliCommand {
         }
         ImageImporter.Result r = new ImageImporter(labels, spec).importFolder(data, null, () -> false);
         if (json) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("root", String.valueOf(r.dataset().root()));
-            m.put("images", r.dataset().size());
-            m.put("labelled", r.dataset().labelled().size());
-            m.put("unlabelled", r.dataset().unlabelled().size());
-            m.put("test", r.dataset().test().size());
-            m.put("train_counts", r.dataset().countsByClass(PersonalImage.Split.TRAIN));
-            m.put("test_counts", r.dataset().countsByClass(PersonalImage.Split.TEST));
-            List<Map<String, String>> sk = new ArrayList<>();
-            for (SkippedFile s : r.skipped()) {
-                sk.add(Map.of("path", s.path().toString(), "reason", s.reason()));
-            }
-            m.put("skipped", sk);
-            m.put("notes", r.notes());
-            out.println(Json.of(m));
+            out.println(Json.of(new Report(String.valueOf(r.dataset().root()), r.dataset().size(),
+                    r.dataset().labelled().size(), r.dataset().unlabelled().size(), r.dataset().test().size(),
+                    r.dataset().countsByClass(PersonalImage.Split.TRAIN), r.dataset().countsByClass(PersonalImage.Split.TEST),
+                    r.skipped().stream().map(s -> new Skipped(s.path().toString(), s.reason())).toList(), r.notes())));
         } else {
             out.println(r.dataset());
             r.dataset().countsByClass(PersonalImage.Split.TRAIN).forEach((k, v) ->
