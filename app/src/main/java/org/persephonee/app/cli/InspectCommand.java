@@ -1,8 +1,10 @@
 package org.persephonee.app.cli;
 
+import com.google.gson.annotations.SerializedName;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.backbone.BackboneSource;
+import org.persephonee.core.backbone.InputSpec;
 import org.persephonee.core.backbone.StageBundleSpec;
 import org.persephonee.core.backbone.StageTable;
 import picocli.CommandLine.Command;
@@ -10,8 +12,7 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.List;
 
 /** {@code inspect}: prints a backbone's stage table. */
 @Command(name = "inspect", customSynopsis = "persephonee inspect --backbone DIR [--json]",
@@ -31,11 +32,7 @@ public final class InspectCommand extends CliCommand {
                     ? t.bundle().reference : null;
             Double diff = ref != null ? BackboneIO.referenceDifference(bb) : null;
             if (json) {
-                Map<String, Object> m = describe(bb);
-                if (diff != null) {
-                    m.put("reference_max_abs_diff", diff);
-                }
-                out.println(Json.of(m));
+                out.println(Json.of(describe(bb, diff)));
             } else {
                 out.print(StageTable.text(bb));
                 if (diff != null) {
@@ -49,29 +46,24 @@ public final class InspectCommand extends CliCommand {
         return 0;
     }
 
-    /** JSON-ready description of a backbone. */
-    static Map<String, Object> describe(Backbone bb) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", bb.id());
-        m.put("name", bb.name());
-        m.put("format", bb.isTorchScript() ? "torchscript-stages" : "declarative");
-        Map<String, Object> in = new LinkedHashMap<>();
-        in.put("channels", bb.input().channels());
-        in.put("height", bb.input().height());
-        in.put("width", bb.input().width());
-        in.put("mean", bb.input().mean());
-        in.put("std", bb.input().std());
-        in.put("resize", bb.input().resize().id());
-        if (bb.input().resizeTo() > 0) {
-            in.put("resize_to", bb.input().resizeTo());
-        }
-        m.put("input", in);
-        m.put("classes", bb.classNames());
-        m.put("stages", StageTable.rows(bb));
-        m.put("classifier_macs", bb.classifierMacs());
-        m.put("total_macs", bb.totalMacs());
-        m.put("total_params", bb.totalParams());
-        m.put("parameters_sha256", bb.parametersSha256());
-        return m;
+    /** {@code inspect --json}: the backbone, its input spec and its stages. */
+    record Description(String id, String name, String format, Input input, List<String> classes,
+                       List<StageTable.Row> stages, @SerializedName("classifier_macs") long classifierMacs,
+                       @SerializedName("total_macs") long totalMacs, @SerializedName("total_params") long totalParams,
+                       @SerializedName("parameters_sha256") String parametersSha256,
+                       @SerializedName("reference_max_abs_diff") Double referenceMaxAbsDiff) { }
+
+    /** The input the backbone expects and how images are brought to it ({@code resize_to} only when set). */
+    record Input(int channels, int height, int width, float[] mean, float[] std, String resize,
+                 @SerializedName("resize_to") Integer resizeTo) { }
+
+    /** JSON-ready description of a backbone; {@code referenceDiff} is the reference check's result, or null. */
+    static Description describe(Backbone bb, Double referenceDiff) {
+        InputSpec in = bb.input();
+        return new Description(bb.id(), bb.name(), bb.isTorchScript() ? "torchscript-stages" : "declarative",
+                new Input(in.channels(), in.height(), in.width(), in.mean(), in.std(), in.resize().id(),
+                        in.resizeTo() > 0 ? in.resizeTo() : null),
+                bb.classNames(), StageTable.rows(bb), bb.classifierMacs(), bb.totalMacs(), bb.totalParams(),
+                bb.parametersSha256(), referenceDiff);
     }
 }

@@ -1,11 +1,9 @@
 package org.persephonee.core.backbone;
 
+import com.google.gson.annotations.SerializedName;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /** The stage table of a backbone as text, markdown or JSON-ready maps. */
 public final class StageTable {
@@ -78,20 +76,17 @@ public final class StageTable {
         return sb.toString();
     }
 
-    /** JSON-ready rows. */
-    public static List<Map<String, Object>> rows(Backbone bb) {
-        List<Map<String, Object>> rows = new ArrayList<>();
+    /** One stage as {@code inspect --json} lists it. */
+    public record Row(int index, String name, String layers, @SerializedName("input_shape") long[] inputShape,
+                      @SerializedName("output_shape") long[] outputShape, long macs,
+                      @SerializedName("cumulative_macs") long cumulativeMacs, long params) { }
+
+    /** JSON-ready rows, one per stage. */
+    public static List<Row> rows(Backbone bb) {
+        List<Row> rows = new ArrayList<>();
         for (Stage s : bb.stages()) {
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("index", s.index());
-            r.put("name", s.name());
-            r.put("layers", s.description());
-            r.put("input_shape", Arrays.stream(s.inputShape()).boxed().toList());
-            r.put("output_shape", Arrays.stream(s.outputShape()).boxed().toList());
-            r.put("macs", s.macs());
-            r.put("cumulative_macs", s.cumulativeMacs());
-            r.put("params", s.params());
-            rows.add(r);
+            rows.add(new Row(s.index(), s.name(), s.description(), s.inputShape().clone(), s.outputShape().clone(),
+                    s.macs(), s.cumulativeMacs(), s.params()));
         }
         return rows;
     }
