@@ -1,6 +1,5 @@
 package org.persephonee.views;
 
-import javafx.application.Platform;
 import javafx.collections.ListChangeListener;
 import org.persephonee.core.eval.ThresholdSweep;
 import org.persephonee.core.backbone.Backbone;
@@ -50,6 +49,8 @@ public final class LabController {
     private final LabModel model;
     private final Executor engine;
     private final Executor io;
+    /** Runs results on the thread that owns the model (the JavaFX thread in the lab). */
+    private final Executor ui;
     private final WorkspaceStore store;
     /** Live epochs on their way to the FX thread, drawn at most every {@link EpochThrottle#REDRAW_MS}. */
     private final EpochThrottle epochThrottle;
@@ -79,21 +80,32 @@ public final class LabController {
                 text = "The engine could not start: " + e.getMessage();
             }
             String t = text;
-            Platform.runLater(() -> show.accept(t));
+            ui.execute(() -> show.accept(t));
         });
     }
 
     /**
-     * Creates the controller.
+     * Creates the controller, engine and I/O work on the given executors and results on the JavaFX thread.
      *
      * @param engine runs engine work (one task at a time is expected)
      * @param io runs workspace saves
      * @param store the workspace store, or null to keep nothing between runs
      */
     public LabController(LabModel model, Executor engine, Executor io, WorkspaceStore store) {
+        this(model, LabTasks.fx(engine, io), store);
+    }
+
+    /**
+     * Creates the controller on the given tasks ({@link LabTasks#sameThread()} drives it from a test without the
+     * JavaFX toolkit).
+     *
+     * @param store the workspace store, or null to keep nothing between runs
+     */
+    public LabController(LabModel model, LabTasks tasks, WorkspaceStore store) {
         this.model = model;
-        this.engine = engine;
-        this.io = io;
+        this.engine = tasks.engine();
+        this.io = tasks.io();
+        this.ui = tasks.ui();
         this.store = store;
         model.exits.addListener((ListChangeListener<ExitModel>) c -> {
             recompute();
@@ -102,7 +114,7 @@ public final class LabController {
         model.images.addListener((ListChangeListener<ImageItem>) c -> save());
         model.globalThreshold.addListener((o, a, b) -> save());
         WorkspaceSettings settings = new WorkspaceSettings(model);
-        WorkspaceSaver saver = store == null ? null : new WorkspaceSaver(store, io, model.status::set, this::error);
+        WorkspaceSaver saver = store == null ? null : new WorkspaceSaver(store, io, ui, model.status::set, this::error);
         this.sync = new WorkspaceSync(model, settings, saver, new WorkspaceSync.Host() {
             @Override public void openBackbone(Path dir, Runnable then, Runnable failed) {
                 LabController.this.openBackbone(dir, then, failed);
@@ -173,7 +185,7 @@ public final class LabController {
                 LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
                 measuredProfile = profile;
                 measuredBackbone = bb;
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     model.phase.set("");
                     model.progress.set(0);
                     Backbone old = model.backbone.get();
@@ -197,7 +209,7 @@ public final class LabController {
                     }
                 });
             } catch (Exception e) {
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     model.phase.set("");
                     model.progress.set(0);
                     error("Could not open backbone: " + e.getMessage());
@@ -287,7 +299,7 @@ public final class LabController {
                 ImageImporter.Result r = new ImageImporter(new LabelSpace(classes), input).importPaths(paths,
                         (done, total, cur) -> {
                             if (done % 64 == 0 || done == total) {
-                                Platform.runLater(() -> {
+                                ui.execute(() -> {
                                     model.progress.set(done / (double) total);
                                     model.status.set("Checking images: " + done + " / " + total);
                                 });
@@ -299,7 +311,7 @@ public final class LabController {
                 for (PersonalImage i : r.dataset().images()) {
                     found.add(ImageItem.of(i));
                 }
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     // imports add up (deduplicated by path); the generation only tells which one reports last
                     Set<Path> have = new HashSet<>();
                     model.images.forEach(i -> have.add(i.path()));
@@ -321,7 +333,7 @@ public final class LabController {
                             + (r.notes().isEmpty() ? "" : "; " + String.join("; ", r.notes())));
                 });
             } catch (Exception | OutOfMemoryError e) {
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     model.importing.set(false);
                     error("Import failed: " + e.getMessage());
                 });
@@ -433,7 +445,7 @@ public final class LabController {
 
                 @Override
                 public void onPhase(PersonalisationJob.Phase phase, String message) {
-                    Platform.runLater(() -> {
+                    ui.execute(() -> {
                         model.phase.set(phase.display());
                         model.status.set(message);
                         model.progress.set(0);
@@ -447,7 +459,7 @@ public final class LabController {
                         return;
                     }
                     lastUi = now;
-                    Platform.runLater(() -> {
+                    ui.execute(() -> {
                         model.progress.set(fraction);
                         model.eta.set(formatEta(etaSeconds));
                     });
@@ -481,9 +493,9 @@ public final class LabController {
                         new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, null, 15), l,
                         cancel::get);
                 o.evaluation().curves();
-                Platform.runLater(() -> finish(o, started));
+                ui.execute(() -> finish(o, started));
             } catch (CancellationException e) {
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     model.running.set(false);
                     model.phase.set("Cancelled");
                     model.progress.set(0);
@@ -491,7 +503,7 @@ public final class LabController {
                     restoreEarlierEvaluation();
                 });
             } catch (Exception e) {
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     model.running.set(false);
                     model.phase.set("Failed");
                     model.progress.set(0);
@@ -617,12 +629,12 @@ public final class LabController {
             try {
                 Path written = BundleWriter.writeEveryExit(dir, bb, o.result(), o.evaluation(), o.choice());
                 rec.save(written);
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     lastRunReady = true;
                     save();
                 });
             } catch (Exception e) {
-                Platform.runLater(() -> error("Could not keep the run in the workspace: " + e.getMessage()));
+                ui.execute(() -> error("Could not keep the run in the workspace: " + e.getMessage()));
             }
         });
     }
@@ -648,7 +660,7 @@ public final class LabController {
                 Evaluation ev = Evaluation.live(bb, placements, rec.classes, rec.refitFinal, rec.profile(),
                         rec.predictions(), Confidence.MAX_SOFTMAX);
                 ev.curves();
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     if (model.running.get() || model.backbone.get() != bb) {
                         return;
                     }
@@ -664,7 +676,7 @@ public final class LabController {
                     model.status.set("Restored the last run: " + rec.exits.size() + " exits, curves and thresholds");
                 });
             } catch (Exception e) {
-                Platform.runLater(() -> error("The last run in the workspace could not be restored: " + e.getMessage()));
+                ui.execute(() -> error("The last run in the workspace could not be restored: " + e.getMessage()));
             }
         });
     }
@@ -749,7 +761,7 @@ public final class LabController {
             try {
                 Path written = o != null ? BundleWriter.write(dir, bb, o.result(), o.evaluation(), choice)
                         : BundleWriter.subset(kept, dir, choice, stages);
-                Platform.runLater(() -> {
+                ui.execute(() -> {
                     String msg = String.format(Locale.ROOT, "Exported %d exit(s): %.1f%% accuracy, %.2fx faster "
                                     + "than the personalised final exit (%.2f ms)%n%s", c.exits().length,
                             100 * c.accuracy(), choice.speedup(), c.meanMs(), written);
@@ -757,7 +769,7 @@ public final class LabController {
                     notifier.accept(msg);
                 });
             } catch (Exception e) {
-                Platform.runLater(() -> error("Export failed: " + e.getMessage()));
+                ui.execute(() -> error("Export failed: " + e.getMessage()));
             }
         });
     }

@@ -1,6 +1,5 @@
 package org.persephonee.views;
 
-import javafx.application.Platform;
 import org.persephonee.core.workspace.WorkspaceState;
 import org.persephonee.core.workspace.WorkspaceStore;
 
@@ -18,18 +17,21 @@ final class WorkspaceSaver {
 
     private final WorkspaceStore store;
     private final Executor io;
+    private final Executor ui;
     private final Consumer<String> status;
     private final Consumer<String> error;
     /** The newest state waiting for the io executor. */
     private final AtomicReference<Request> queued = new AtomicReference<>();
 
     /**
-     * @param status shows a sentence in the status bar (called on the FX thread)
-     * @param error reports a failure to the user (called on the FX thread)
+     * @param ui runs {@code status} and {@code error} on the thread that owns the model
+     * @param status shows a sentence in the status bar (called through {@code ui})
+     * @param error reports a failure to the user (called through {@code ui})
      */
-    WorkspaceSaver(WorkspaceStore store, Executor io, Consumer<String> status, Consumer<String> error) {
+    WorkspaceSaver(WorkspaceStore store, Executor io, Executor ui, Consumer<String> status, Consumer<String> error) {
         this.store = store;
         this.io = io;
+        this.ui = ui;
         this.status = status;
         this.error = error;
     }
@@ -52,12 +54,12 @@ final class WorkspaceSaver {
         try {
             WorkspaceStore.Saved saved = store.save(r.state(), r.reason());
             if (saved.outcome() == WorkspaceStore.Outcome.REFUSED) {
-                Platform.runLater(() -> status.accept("Left " + store.file() + " as it was: it still holds "
+                ui.execute(() -> status.accept("Left " + store.file() + " as it was: it still holds "
                         + String.join(", ", saved.kept()) + ", which this session could not restore (your next "
                         + "change saves without it; the replaced version is kept as " + WorkspaceStore.PREVIOUS + ")"));
             }
         } catch (Exception e) {
-            Platform.runLater(() -> error.accept("Could not save the workspace: " + e.getMessage()));
+            ui.execute(() -> error.accept("Could not save the workspace: " + e.getMessage()));
         }
     }
 }
