@@ -44,5 +44,6 @@ class LabControllerHeadlessTest {
         assertEquals(780, s.images.size());
         assertEquals(BACKBONE.toAbsolutePath().normalize(), Path.of(s.backbone).normalize());
         assertTrue(c.cannotStart().isEmpty(), "ready to personalise: " + c.cannotStart());
+        c.shutdown();
     }
 }
