@@ -1,10 +1,5 @@
 package org.persephonee.core.bench;
 
-import java.io.PrintStream;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.personalise.EvalPredictions;
@@ -13,6 +8,12 @@ import org.persephonee.core.personalise.PersonalisationJob;
 import org.persephonee.core.personalise.PersonalisationResult;
 import org.persephonee.core.pipeline.PersonalisePipeline;
 import org.persephonee.core.util.Vectors;
+
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /** The rows of the gap to full fine-tuning (issue 13): exits with the last stages re-trained, exit ensembles. */
 final class GapRows {

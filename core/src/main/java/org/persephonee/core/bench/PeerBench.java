@@ -1,12 +1,5 @@
 package org.persephonee.core.bench;
 
-import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.data.ImageImporter;
@@ -18,6 +11,14 @@ import org.persephonee.core.personalise.PersonalisationConfig;
 import org.persephonee.core.personalise.PersonalisationJob;
 import org.persephonee.core.personalise.PersonalisationResult;
 import org.persephonee.core.util.Vectors;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
  * @param home the project folder (its {@code tools/peer-personalise.py})

@@ -1,13 +1,14 @@
 package org.persephonee.core.bench;
 
-import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import org.persephonee.core.data.ImageImporter;
 import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalImage;
 import org.persephonee.core.runtime.EarlyExitModel;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /** The independent check: an exported bundle run image by image on images rendered from the reserved test images. */
 final class ReservedCheck {
@@ -18,10 +19,6 @@ final class ReservedCheck {
      * then the personalised final exit alone (thresholds above 1); accuracy and measured milliseconds.
      */
     static Map<String, Object> run(Path bundle, Path data) throws Exception {
-        return independent(bundle, data);
-    }
-
-    private static Map<String, Object> independent(Path bundle, Path data) throws Exception {
         Map<String, Object> m = new LinkedHashMap<>();
         try (EarlyExitModel model = EarlyExitModel.load(bundle)) {
             List<PersonalImage> images = new ImageImporter(new LabelSpace(model.backbone().classNames()), null)

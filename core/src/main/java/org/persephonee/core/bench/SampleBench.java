@@ -1,14 +1,5 @@
 package org.persephonee.core.bench;
 
-import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.data.FashionMnist;
@@ -27,6 +18,16 @@ import org.persephonee.core.personalise.PersonalisationResult;
 import org.persephonee.core.personalise.Teacher;
 import org.persephonee.core.pipeline.PersonalisePipeline;
 import org.persephonee.core.util.Vectors;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
  * The sample bench: for each sample persona and label regime (100 %, ~10 %, 0 % of the training images labelled),
