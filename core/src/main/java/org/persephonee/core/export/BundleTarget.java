@@ -2,11 +2,6 @@ package org.persephonee.core.export;
 
 import org.persephonee.core.util.AtomicFiles;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -29,8 +24,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.persephonee.core.export.BundleWriter.CONFIG;
-import static org.persephonee.core.export.BundleWriter.FORMAT;
-import static org.persephonee.core.export.BundleWriter.FORMAT_FIELD;
 import static org.persephonee.core.export.BundleWriter.PID;
 
 /**
@@ -39,13 +32,6 @@ import static org.persephonee.core.export.BundleWriter.PID;
  * written).
  */
 public final class BundleTarget implements AutoCloseable {
-    /** Files a bundle may hold besides exit weights and whatever its config names. */
-    private static final Set<String> BUNDLE_FILES = Set.of(CONFIG, "final.params", "batchnorm-stats.bin",
-            org.persephonee.core.workspace.RunRecord.FILE);
-    private static final String BACKBONE_DIR = "backbone";
-    private static final Pattern EXIT_WEIGHTS = Pattern.compile("exit-[^/\\\\]+\\.params");
-    /** {@link AtomicFiles#write}'s temporary: "." + name + digits + ".tmp" (bundle file names end in a letter). */
-    private static final Pattern ATOMIC_TMP = Pattern.compile("\\.(.*\\D)\\d+\\.tmp");
     /** Lock files held by this process (a second channel on the same file would drop the lock when closed). */
     private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
 
@@ -106,8 +92,6 @@ public final class BundleTarget implements AutoCloseable {
         }
     }
 
-
-
     /**
      * Checks that {@code out} may receive a bundle and locks it for this run; call it before any long work.
      * Refuses (with an {@link IOException} whose message names the folder and the reason) a path that is a
@@ -120,7 +104,7 @@ public final class BundleTarget implements AutoCloseable {
         if (target.getParent() == null || target.getFileName() == null) {
             throw new IOException(target + ": cannot hold a bundle");
         }
-        refuseUnlessReplaceable(target);
+        BundleContents.refuseUnlessReplaceable(target);
         List<Path> created = createDirectories(target.getParent());
         BundleTarget t;
         try {
@@ -130,7 +114,7 @@ public final class BundleTarget implements AutoCloseable {
             throw e;
         }
         try {
-            refuseUnlessReplaceable(target);
+            BundleContents.refuseUnlessReplaceable(target);
             t.notes.addAll(recover(target));
             return t;
         } catch (IOException | RuntimeException e) {
@@ -229,156 +213,6 @@ public final class BundleTarget implements AutoCloseable {
         }
     }
 
-    /** Throws unless {@code target} is missing, an empty folder or a bundle (see the class comment). */
-    static void refuseUnlessReplaceable(Path target) throws IOException {
-        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (!Files.isDirectory(target)) {
-            throw new IOException(target + ": exists and is not a folder");
-        }
-        if (isEmpty(target)) {
-            return;
-        }
-        List<String> problems = problems(target);
-        if (!problems.isEmpty()) {
-            throw new IOException(target + ": refusing to replace: not a bundle written by persephonee ("
-                    + String.join("; ", problems) + ")");
-        }
-    }
-
-    /** Why {@code dir} is not a bundle this class may replace; empty when it is one. */
-    static List<String> problems(Path dir) {
-        List<String> problems = new ArrayList<>();
-        JsonObject cfg = readConfig(dir, problems);
-        List<String> foreign = new ArrayList<>();
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : s.sorted().toList()) {
-                String n = p.getFileName().toString();
-                boolean isDir = Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS);
-                if (!belongs(n, isDir, Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS), cfg)) {
-                    foreign.add(isDir ? n + "/" : n);
-                }
-            }
-        } catch (IOException e) {
-            problems.add("cannot be listed: " + e.getMessage());
-        }
-        if (!foreign.isEmpty()) {
-            problems.add("holds " + String.join(", ", foreign.subList(0, Math.min(6, foreign.size())))
-                    + (foreign.size() > 6 ? " and " + (foreign.size() - 6) + " more" : ""));
-        }
-        return problems;
-    }
-
-    /** The bundle's config when it is one written here (or before the marker existed); else null, with why. */
-    private static JsonObject readConfig(Path dir, List<String> problems) {
-        Path f = dir.resolve(CONFIG);
-        if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
-            problems.add(Files.exists(f, LinkOption.NOFOLLOW_LINKS) ? CONFIG + " is not a regular file" : "no " + CONFIG);
-            return null;
-        }
-        try {
-            if (Files.size(f) > (16 << 20)) {
-                problems.add(CONFIG + " is too large to be an exit config");
-                return null;
-            }
-            String text = Files.readString(f);
-            if (text.isBlank()) {
-                problems.add(CONFIG + " is empty");
-                return null;
-            }
-            JsonElement e = JsonParser.parseString(text);
-            if (e.isJsonObject()) {
-                JsonObject o = e.getAsJsonObject();
-                JsonElement format = o.get(FORMAT_FIELD);
-                JsonElement schema = o.get("schema");
-                if (format != null ? isString(format, FORMAT) : schema != null && isString(schema, ExitConfig.SCHEMA)) {
-                    return o;
-                }
-            }
-            problems.add(CONFIG + " is not a persephonee exit config");
-        } catch (IOException e) {
-            problems.add(CONFIG + " cannot be read (" + e.getMessage() + ")");
-        } catch (JsonParseException e) {
-            problems.add(CONFIG + " is not valid JSON");
-        }
-        return null;
-    }
-
-    private static boolean isString(JsonElement e, String value) {
-        return e.isJsonPrimitive() && e.getAsJsonPrimitive().isString() && e.getAsString().equals(value);
-    }
-
-    /** True when an entry with this name and kind is one a bundle holds. */
-    private static boolean belongs(String name, boolean isDir, boolean isFile, JsonObject cfg) {
-        if (isDir) {
-            return cfg != null && backboneNames(cfg).contains(name);
-        }
-        if (!isFile) {
-            return false;
-        }
-        Matcher m = ATOMIC_TMP.matcher(name);
-        String file = m.matches() ? m.group(1) : name;
-        return BUNDLE_FILES.contains(file) || EXIT_WEIGHTS.matcher(file).matches()
-                || cfg != null && referencedFiles(cfg).contains(file);
-    }
-
-    private static Set<String> backboneNames(JsonObject cfg) {
-        Set<String> s = new java.util.HashSet<>();
-        s.add(BACKBONE_DIR);
-        String p = string(cfg.get("backbone"), "path");
-        if (simpleName(p)) {
-            s.add(p);
-        }
-        return s;
-    }
-
-    /** Top-level file names the config refers to (weights, BatchNorm statistics). */
-    private static Set<String> referencedFiles(JsonObject cfg) {
-        Set<String> s = new java.util.HashSet<>();
-        JsonElement exits = cfg.get("exits");
-        if (exits != null && exits.isJsonArray()) {
-            for (JsonElement e : exits.getAsJsonArray()) {
-                s.add(string(e, "weights"));
-            }
-        }
-        s.add(string(cfg.get("finalExit"), "weights"));
-        s.add(string(cfg.get("batchNorm"), "file"));
-        s.removeIf(n -> !simpleName(n));
-        return s;
-    }
-
-    private static String string(JsonElement obj, String field) {
-        if (obj == null || !obj.isJsonObject()) {
-            return null;
-        }
-        JsonElement v = obj.getAsJsonObject().get(field);
-        return v != null && v.isJsonPrimitive() && v.getAsJsonPrimitive().isString() ? v.getAsString() : null;
-    }
-
-    private static boolean simpleName(String n) {
-        return n != null && !n.isEmpty() && !n.equals(".") && !n.equals("..") && n.indexOf('/') < 0
-                && n.indexOf('\\') < 0;
-    }
-
-    /** True when {@code dir} is a bundle with its config, backbone folder and every file its config names. */
-    private static boolean complete(Path dir) {
-        if (!problems(dir).isEmpty()) {
-            return false;
-        }
-        JsonObject cfg = readConfig(dir, new ArrayList<>());
-        String bbPath = string(cfg.get("backbone"), "path");
-        if (!Files.isDirectory(dir.resolve(simpleName(bbPath) ? bbPath : BACKBONE_DIR), LinkOption.NOFOLLOW_LINKS)) {
-            return false;
-        }
-        for (String f : referencedFiles(cfg)) {
-            if (!Files.isRegularFile(dir.resolve(f), LinkOption.NOFOLLOW_LINKS)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     /**
      * Repairs what interrupted runs left next to {@code target} (the caller holds its lock and has checked
      * that it is missing, empty or a bundle). Returns one note per repair.
@@ -421,7 +255,7 @@ public final class BundleTarget implements AutoCloseable {
             Path best = null;
             FileTime bestTime = null;
             for (Path o : olds) {
-                if (complete(o)) {
+                if (BundleContents.complete(o)) {
                     FileTime ft = Files.getLastModifiedTime(o.resolve(CONFIG));
                     if (best == null || ft.compareTo(bestTime) > 0) {
                         best = o;
@@ -480,7 +314,7 @@ public final class BundleTarget implements AutoCloseable {
         return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024.0));
     }
 
-    private static boolean isEmpty(Path dir) throws IOException {
+    static boolean isEmpty(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isEmpty();
         }

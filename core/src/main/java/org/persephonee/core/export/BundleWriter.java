@@ -210,7 +210,7 @@ public final class BundleWriter {
     static Path publish(BundleTarget t, Filler filler) throws IOException {
         t.checkOpen();
         Path target = t.path();
-        BundleTarget.refuseUnlessReplaceable(target);
+        BundleContents.refuseUnlessReplaceable(target);
         Path parent = target.getParent();
         String name = target.getFileName().toString();
         Files.createDirectories(parent);
