@@ -27,33 +27,46 @@ public final class SidePanel {
         this.model = model;
     }
 
-    /** Editors as ControlsFX makes them, except head types, which show their display names ("Grid + linear"). */
+    /**
+     * Editors as ControlsFX makes them, except head types and teachers, which show their display names
+     * ("Grid + linear", "ensemble") instead of their constant names.
+     */
     private static org.controlsfx.property.editor.PropertyEditor<?> editor(PropertySheet.Item item) {
-        if (item.getType() != HeadType.class) {
-            return new org.controlsfx.property.editor.DefaultPropertyEditorFactory().call(item);
+        if (item.getType() == HeadType.class) {
+            return named(item, HeadType.values(), HeadType::display, "head-type-editor");
         }
-        javafx.scene.control.ComboBox<HeadType> box = new javafx.scene.control.ComboBox<>(
-                FXCollections.observableArrayList(HeadType.values()));
-        box.setConverter(new javafx.util.StringConverter<>() {
-            @Override public String toString(HeadType t) { return t == null ? "" : t.display(); }
+        if (item.getType() == org.persephonee.core.personalise.Teacher.class) {
+            return named(item, org.persephonee.core.personalise.Teacher.values(),
+                    org.persephonee.core.personalise.Teacher::display, "teacher-editor");
+        }
+        return new org.controlsfx.property.editor.DefaultPropertyEditorFactory().call(item);
+    }
 
-            @Override public HeadType fromString(String s) {
-                for (HeadType t : HeadType.values()) {
-                    if (t.display().equals(s)) {
+    /** A combo box of {@code values} shown by their display names. */
+    private static <T> org.controlsfx.property.editor.PropertyEditor<T> named(PropertySheet.Item item, T[] values,
+            java.util.function.Function<T, String> display, String id) {
+        javafx.scene.control.ComboBox<T> box =
+                new javafx.scene.control.ComboBox<>(FXCollections.observableArrayList(values));
+        box.setConverter(new javafx.util.StringConverter<>() {
+            @Override public String toString(T t) { return t == null ? "" : display.apply(t); }
+
+            @Override public T fromString(String s) {
+                for (T t : values) {
+                    if (display.apply(t).equals(s)) {
                         return t;
                     }
                 }
                 return null;
             }
         });
-        box.setId("head-type-editor");
-        return new org.controlsfx.property.editor.AbstractPropertyEditor<HeadType, javafx.scene.control.ComboBox<HeadType>>(
+        box.setId(id);
+        return new org.controlsfx.property.editor.AbstractPropertyEditor<T, javafx.scene.control.ComboBox<T>>(
                 item, box) {
-            @Override protected javafx.beans.value.ObservableValue<HeadType> getObservableValue() {
+            @Override protected javafx.beans.value.ObservableValue<T> getObservableValue() {
                 return getEditor().getSelectionModel().selectedItemProperty();
             }
 
-            @Override public void setValue(HeadType value) {
+            @Override public void setValue(T value) {
                 getEditor().getSelectionModel().select(value);
             }
         };
@@ -104,6 +117,7 @@ public final class SidePanel {
         Label settingsTitle = new Label("Personalisation");
         settingsTitle.getStyleClass().add("pane-title");
         PropertySheet settings = new PropertySheet(settingsItems());
+        settings.setPropertyEditorFactory(SidePanel::editor);
         settings.setId("settings");
         settings.setModeSwitcherVisible(false);
         settings.setSearchBoxVisible(false);
@@ -206,10 +220,10 @@ public final class SidePanel {
         items.add(new SheetItem(Double.class, "Training", "Learning rate", "Adam learning rate of the exit heads",
                 model.learningRate::get, v -> model.learningRate.set(((Number) v).doubleValue()), model.learningRate));
         items.add(new SheetItem(org.persephonee.core.personalise.Teacher.class, "Teacher", "Who teaches",
-                "Who teaches the exits on unlabelled images. ENSEMBLE: the final exit teaches a first round, then "
+                "Who teaches the exits on unlabelled images. ensemble: the final exit teaches a first round, then "
                         + "fresh exits learn from the late ensemble of that round (the later half of the exits and the "
-                        + "final exit; the default, better on the sample personas). FINAL: the final exit alone, as in "
-                        + "the paper", model.teacher::get,
+                        + "final exit; the default, better on the sample personas). final exit: the final exit alone, "
+                        + "as in the paper", model.teacher::get,
                 v -> model.teacher.set((org.persephonee.core.personalise.Teacher) v), model.teacher));
         items.add(new SheetItem(Double.class, "Teacher", "Pseudo-label confidence",
                 "The teacher's confidence needed to turn an unlabelled image into a pseudo-label",

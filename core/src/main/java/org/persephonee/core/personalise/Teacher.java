@@ -12,7 +12,7 @@ public enum Teacher {
      * the exits and the final exit), which beats the final exit when the late exits do. Head training costs what
      * one round would.
      */
-    ENSEMBLE("late ensemble (second round)");
+    ENSEMBLE("ensemble");
 
     private final String display;
 
