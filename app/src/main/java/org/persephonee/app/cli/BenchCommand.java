@@ -22,8 +22,6 @@ import java.util.Locale;
         + "[--backbone DIR] [--personas DIR] [--seed N]",
         description = "benchmark generic vs exit-only vs full fine-tuning on the sample personas")
 public final class BenchCommand extends CliCommand {
-    static final int DEFAULT_RETRAIN = SampleBench.DEFAULT_RETRAIN;
-
     @Option(names = "--quick", description = "5 epochs and the ~10%% regime only (under a minute)")
     boolean quick;
 
@@ -44,7 +42,7 @@ public final class BenchCommand extends CliCommand {
 
     @Option(names = "--retrain-last", paramLabel = "N", description = "also run exits + the last N stages re-trained "
             + "from the cache under the re-fitted final head (default ${DEFAULT-VALUE}; 0 leaves the row out)")
-    int retrainLast = DEFAULT_RETRAIN;
+    int retrainLast = SampleBench.DEFAULT_RETRAIN;
 
     @Option(names = "--teacher", paramLabel = "final|ensemble",
             description = "who teaches the exits on unlabelled images (default "

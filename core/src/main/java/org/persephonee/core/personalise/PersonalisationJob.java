@@ -60,8 +60,6 @@ public final class PersonalisationJob {
         default void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) { }
     }
 
-    /** Fewest optimiser steps a head gets, however few images there are. */
-    static final int MIN_STEPS = ExitTrainer.MIN_STEPS;
 
     /**
      * The re-fitted final exit: pooling the last stage to a 2x2 grid instead of one cell keeps where its
@@ -70,8 +68,6 @@ public final class PersonalisationJob {
      */
     static final HeadSpec FINAL_HEAD = HeadSpec.grid(2);
 
-    /** Widest-to-narrowest input ratio of heads trained in one batched product (see {@link ExitTrainer}). */
-    static final int PROBE_GROUP_SPREAD = ExitTrainer.PROBE_GROUP_SPREAD;
 
     /** A listener that ignores everything. */
     public static final Listener SILENT = new Listener() { };
@@ -242,7 +238,7 @@ public final class PersonalisationJob {
                 }
                 retrained = RetrainedStages.copyOf(backbone, retrain);
                 FeatureStore rin = cache.get(FeatureCache.Request.raw(retrainInput));
-                retrained.train(finalHead, rin, targets, space.size(), config.epochs(), config.batchSize(), MIN_STEPS,
+                retrained.train(finalHead, rin, targets, space.size(), config.epochs(), config.batchSize(), ExitTrainer.MIN_STEPS,
                         config.temperature(), config.seed() * 1000 + 900, cancelled);
                 long tEval = System.nanoTime();
                 finalEval = retrained.probabilities(finalHead, rin, nTrain, nEval, cancelled);
@@ -392,7 +388,7 @@ public final class PersonalisationJob {
 
     /** A head's cached input rows. */
     private FeatureStore input(ExitHead head, FeatureCache cache) {
-        return cache.get(request(head.placement()));
+        return trainer.input(head, cache);
     }
 
     private static double secs(long t0) {

@@ -74,7 +74,7 @@ class PersonalisationJobTest {
                 new org.persephonee.core.exits.ExitPlacement("block1", org.persephonee.core.exits.HeadSpec.parse("linear"))))
                 .build();
         try (PersonalisationResult r = run(cfg)) {
-            assertTrue(r.heads().get(0).probeWidth() > PersonalisationJob.PROBE_GROUP_SPREAD * r.heads().get(1).probeWidth());
+            assertTrue(r.heads().get(0).probeWidth() > ExitTrainer.PROBE_GROUP_SPREAD * r.heads().get(1).probeWidth());
             for (int j = 0; j < 2; j++) {
                 assertTrue(r.exitAccuracy(j) > 0.6, "exit " + j + " accuracy " + r.exitAccuracy(j));
             }
