@@ -40,11 +40,11 @@ public final class BackbonePane {
     public static final String HEAD_DRAG = "persephonee-head:";
 
     private final LabModel model;
-    private final LabController controller;
+    private final ExitsController controller;
     private final VBox graph = new VBox();
     private final Label title = new Label("No backbone");
 
-    public BackbonePane(LabModel model, LabController controller) {
+    public BackbonePane(LabModel model, ExitsController controller) {
         this.model = model;
         this.controller = controller;
     }

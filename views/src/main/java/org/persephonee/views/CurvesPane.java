@@ -54,7 +54,8 @@ public final class CurvesPane {
         new Color(0x7f7f7f), new Color(0xaec7e8)};
 
     private final LabModel model;
-    private final LabController controller;
+    private final CurvesController controller;
+    private final RunController run;
     private final XYSeriesCollection data = new XYSeriesCollection();
     private final JFreeChart chart;
     private final ChartViewer viewer;
@@ -71,9 +72,10 @@ public final class CurvesPane {
     /** One row of the metrics table. */
     public record Row(String exit, String accuracy, String loss, String threshold, String share, String ms) { }
 
-    public CurvesPane(LabModel model, LabController controller) {
+    public CurvesPane(LabModel model, CurvesController controller, RunController run) {
         this.model = model;
         this.controller = controller;
+        this.run = run;
         chart = ChartFactory.createXYLineChart(null, "latency per image (ms)", "accuracy (%)", data,
                 PlotOrientation.VERTICAL, true, true, false);
         chart.setBackgroundPaint(Color.WHITE);
@@ -227,7 +229,7 @@ public final class CurvesPane {
                 + "the table and the chart no longer describe them.");
         staleNote.setWrapText(true);
         Button rerun = new Button("▶ Personalise again");
-        rerun.setOnAction(e -> controller.startPersonalise());
+        rerun.setOnAction(e -> run.start());
         rerun.disableProperty().bind(model.running.or(javafx.beans.binding.Bindings.isEmpty(model.exits)));
         rerun.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
         HBox stale = new HBox(8, staleNote, rerun);

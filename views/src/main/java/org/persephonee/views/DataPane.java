@@ -46,7 +46,7 @@ public final class DataPane {
     static final String CLASS_PREFIX = "Class: ";
 
     private final LabModel model;
-    private final LabController controller;
+    private final DataController controller;
     private final Consumer<Void> chooseFiles;
     private final ObservableSet<ImageItem> selection = FXCollections.observableSet();
     private final Map<String, Image> thumbs = new LinkedHashMap<>(256, 0.75f, true) {
@@ -61,7 +61,7 @@ public final class DataPane {
     private final FilteredList<ImageItem> shown;
     private ImageItem anchor;
 
-    public DataPane(LabModel model, LabController controller, Consumer<Void> chooseFiles) {
+    public DataPane(LabModel model, DataController controller, Consumer<Void> chooseFiles) {
         this.model = model;
         this.controller = controller;
         this.chooseFiles = chooseFiles;

@@ -1,7 +1,5 @@
 package org.persephonee.views;
 
-import javafx.application.Platform;
-
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
@@ -15,13 +13,18 @@ final class EpochThrottle {
     /** Fewest milliseconds between two live redraws of the curves during training. */
     static final long REDRAW_MS = 300;
 
+    private final LabTasks tasks;
     private final BooleanSupplier running;
     private final AtomicReference<Runnable> pending = new AtomicReference<>();
     /** When the last live epoch was drawn (FX thread; 0 before the first of a run). */
     private long lastDrawn;
 
-    /** @param running whether a run is still going (a late epoch of a finished run is dropped); read on the FX thread */
-    EpochThrottle(BooleanSupplier running) {
+    /**
+     * @param tasks where epochs are drawn ({@link LabTasks#ui()}) and paced ({@link LabTasks#later()})
+     * @param running whether a run is still going (a late epoch of a finished run is dropped); read on the FX thread
+     */
+    EpochThrottle(LabTasks tasks, BooleanSupplier running) {
+        this.tasks = tasks;
         this.running = running;
     }
 
@@ -33,19 +36,21 @@ final class EpochThrottle {
     /** Offers an epoch's update (any thread); it replaces one not drawn yet. */
     void offer(Runnable update) {
         if (pending.getAndSet(update) == null) {
-            Platform.runLater(this::drawPending);
+            tasks.ui().execute(this::drawPending);
         }
     }
 
     private void drawPending() {
         long waitMs = (lastDrawn + REDRAW_MS * 1_000_000L - System.nanoTime()) / 1_000_000L;
         if (waitMs > 0 && lastDrawn != 0) {
-            javafx.animation.PauseTransition later = new javafx.animation.PauseTransition(
-                    javafx.util.Duration.millis(waitMs));
-            later.setOnFinished(e -> drawPending());
-            later.play();
+            tasks.later().after(waitMs, this::draw);
             return;
         }
+        draw();
+    }
+
+    /** Draws the newest epoch not drawn yet, if the run goes on. */
+    private void draw() {
         Runnable r = pending.getAndSet(null);
         if (r != null && running.getAsBoolean()) {
             r.run();

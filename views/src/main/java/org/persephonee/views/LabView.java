@@ -67,8 +67,8 @@ public final class LabView {
 
     /** The root node of the lab (on any thread, before it joins a showing window). */
     public Parent build() {
-        dataPane = new DataPane(model, controller, v -> chooseImages());
-        curvesPane = new CurvesPane(model, controller);
+        dataPane = new DataPane(model, controller.data(), v -> chooseImages());
+        curvesPane = new CurvesPane(model, controller.curves(), controller.run());
         ConfusionPane confusion = new ConfusionPane(model, (paths, title) -> {
             dataPane.showOnly(paths, title);
             tabs.getSelectionModel().select(0);
@@ -89,7 +89,7 @@ public final class LabView {
                 tabs.getSelectionModel().select(1);
             }
         });
-        Node backboneNode = new BackbonePane(model, controller).build();
+        Node backboneNode = new BackbonePane(model, controller.exits()).build();
         Node sideNode = new SidePanel(model).build();
         SplitPane center = progressive ? new SplitPane(placeholder(), placeholder(), placeholder())
                 : new SplitPane(backboneNode, tabs, sideNode);
@@ -151,7 +151,7 @@ public final class LabView {
                 }
             }
         });
-        controller.setNotifier(s -> notify("Bundle exported", s, false));
+        controller.export().setNotifier(s -> notify("Bundle exported", s, false));
         model.running.addListener((o, a, b) -> {
             if (b) {
                 probe.reset();
@@ -256,9 +256,9 @@ public final class LabView {
     /** Files or folders dropped on the window: a backbone folder opens, anything else is imported. */
     public void dropped(List<Path> paths) {
         if (paths.size() == 1 && Files.isRegularFile(paths.get(0).resolve("backbone.json"))) {
-            controller.openBackbone(paths.get(0));
+            controller.exits().openBackbone(paths.get(0));
         } else {
-            controller.importPaths(paths);
+            controller.data().importPaths(paths);
         }
     }
 
@@ -270,7 +270,7 @@ public final class LabView {
             dc.setTitle("Open a backbone folder (backbone.json)");
             File f = dc.showDialog(window);
             if (f != null) {
-                controller.openBackbone(f.toPath());
+                controller.exits().openBackbone(f.toPath());
             }
         });
         MenuItem imp = new MenuItem("Import images…");
@@ -282,7 +282,7 @@ public final class LabView {
             dc.setTitle("Import a folder of images (class folders become labels)");
             File f = dc.showDialog(window);
             if (f != null) {
-                controller.importPaths(List.of(f.toPath()));
+                controller.data().importPaths(List.of(f.toPath()));
             }
         });
         MenuItem export = new MenuItem("Export bundle…");
@@ -298,11 +298,11 @@ public final class LabView {
         Menu file = new Menu("File", null, open, imp, impFolder, export, quit);
         MenuItem run = new MenuItem("Personalise");
         run.setAccelerator(KeyCombination.keyCombination("Shortcut+R"));
-        run.setOnAction(e -> controller.startPersonalise());
+        run.setOnAction(e -> controller.run().start());
         MenuItem cancel = new MenuItem("Cancel");
-        cancel.setOnAction(e -> controller.cancel());
+        cancel.setOnAction(e -> controller.run().cancel());
         MenuItem auto = new MenuItem("Auto-place exits");
-        auto.setOnAction(e -> controller.autoPlace());
+        auto.setOnAction(e -> controller.exits().autoPlace());
         Menu runMenu = new Menu("Run", null, run, cancel, auto);
         CheckMenuItem macs = new CheckMenuItem("Curves in MACs");
         macs.selectedProperty().bindBidirectional(model.curvesInMacs);
@@ -361,13 +361,13 @@ public final class LabView {
         Button start = new Button("▶ Personalise");
         start.setId("personalise");
         start.getStyleClass().add("primary");
-        start.setOnAction(e -> controller.startPersonalise());
+        start.setOnAction(e -> controller.run().start());
         start.disableProperty().bind(model.running.or(model.backbone.isNull()).or(Bindings.isEmpty(model.exits))
                 .or(Bindings.isEmpty(model.images)));
         start.setTooltip(new Tooltip("Train the exits on the imported images (the backbone stays frozen)"));
         Button cancel = new Button("■ Cancel");
         cancel.setId("cancel");
-        cancel.setOnAction(e -> controller.cancel());
+        cancel.setOnAction(e -> controller.run().cancel());
         cancel.disableProperty().bind(model.running.not());
         ProgressBar bar = new ProgressBar();
         bar.setId("progress");
@@ -425,14 +425,14 @@ public final class LabView {
                 "*.gif", "*.PNG", "*.JPG", "*.JPEG"));
         List<File> files = fc.showOpenMultipleDialog(window);
         if (files != null && !files.isEmpty()) {
-            controller.importPaths(files.stream().map(File::toPath).toList());
+            controller.data().importPaths(files.stream().map(File::toPath).toList());
         }
     }
 
     private void chooseExport() {
         DirectoryChooser dc = new DirectoryChooser();
         dc.setTitle("Export the tuned exit bundle to a folder");
-        List<String> warnings = controller.exportWarnings();
+        List<String> warnings = controller.export().warnings();
         if (!warnings.isEmpty()) {
             Alert a = new Alert(Alert.AlertType.CONFIRMATION, String.join("\n\n", warnings)
                     + "\n\nExport this result anyway?", javafx.scene.control.ButtonType.CANCEL,
@@ -446,7 +446,7 @@ public final class LabView {
         }
         File f = dc.showDialog(window);
         if (f != null) {
-            controller.export(exportTarget(f.toPath()));
+            controller.export().export(exportTarget(f.toPath()));
         }
     }
 

@@ -24,17 +24,17 @@ class LabControllerHeadlessTest {
     void aBackboneExitsAndImagesWithoutTheToolkit() {
         LabModel model = new LabModel();
         LabController c = new LabController(model, LabTasks.sameThread(), null);
-        c.openBackbone(BACKBONE);
+        c.exits().openBackbone(BACKBONE);
         assertNotNull(model.backbone.get(), model.status.get());
         assertEquals(9, model.backbone.get().stages().size());
 
-        c.autoPlace();
+        c.exits().autoPlace();
         assertEquals(8, model.exits.size(), "a grid head after every stage but the last");
-        assertTrue(c.addExit("block9", HeadType.LINEAR).isPresent(), "no such stage: refused with a reason");
-        c.removeExit(model.exits.get(0));
+        assertTrue(c.exits().addExit("block9", HeadType.LINEAR).isPresent(), "no such stage: refused with a reason");
+        c.exits().removeExit(model.exits.get(0));
         assertEquals(7, model.exits.size());
 
-        c.importPaths(List.of(PERSONA));
+        c.data().importPaths(List.of(PERSONA));
         assertEquals(780, model.images.size(), model.status.get());
         // partly labelled data keeps the regime the user chose; data with no labels switches to none
         assertEquals(LabelRegime.ALL, model.labels.get());
@@ -43,7 +43,50 @@ class LabControllerHeadlessTest {
         assertEquals(7, s.exits.size());
         assertEquals(780, s.images.size());
         assertEquals(BACKBONE.toAbsolutePath().normalize(), Path.of(s.backbone).normalize());
-        assertTrue(c.cannotStart().isEmpty(), "ready to personalise: " + c.cannotStart());
+        assertTrue(c.run().cannotStart().isEmpty(), "ready to personalise: " + c.run().cannotStart());
+        c.shutdown();
+    }
+
+    @Test
+    void aRunItsThresholdsAndAnExportWithoutTheToolkit(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        LabModel model = new LabModel();
+        LabController c = new LabController(model, LabTasks.sameThread(), null);
+        c.exits().openBackbone(BACKBONE);
+        c.exits().addExit("block3", HeadType.GRID);
+        c.exits().addExit("block6", HeadType.GRID);
+        c.data().importPaths(List.of(PERSONA));
+        model.epochs.set(2);
+        assertTrue(!c.run().hasResults(), "nothing to export before a run");
+
+        // labels and test marks go through the data feature
+        ImageItem first = model.images.get(0);
+        c.data().relabel(List.of(first), "  COAT ");
+        assertEquals("Coat", first.label(), "a label is the backbone's class name, whatever its case");
+        c.data().markTest(List.of(first), true);
+        assertTrue(first.test());
+
+        c.run().start();
+        assertTrue(!model.running.get(), model.status.get());
+        assertTrue(c.run().hasResults(), model.status.get());
+        assertTrue(model.status.get().startsWith("Done") || model.status.get().startsWith("Warning"),
+                model.status.get());
+        // the operating point's thresholds are adopted, and the cascade shown is the one they give
+        var shown = model.current.get();
+        assertNotNull(shown);
+        int on = (int) model.exits.stream().filter(e -> e.threshold() <= 1.0).count();
+        assertEquals(shown.exits().length, on, "an exit with a threshold is an exit of the cascade shown");
+        assertTrue(!model.curvesStale.get());
+
+        c.curves().setGlobalThreshold(0.5);
+        assertTrue(model.exits.stream().allMatch(e -> e.threshold() == 0.5));
+        assertEquals(2, model.current.get().exits().length, "both exits take part at one global threshold");
+
+        c.exits().removeExit(model.exits.get(0));
+        assertTrue(model.curvesStale.get(), "curves of two exits no longer match the one exit placed");
+
+        Path out = tmp.resolve("bundle");
+        c.export().export(out);
+        assertTrue(java.nio.file.Files.isRegularFile(out.resolve("exit-config.json")), model.status.get());
         c.shutdown();
     }
 }

@@ -105,12 +105,12 @@ class LabUiTest {
         scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
         stage.setScene(scene);
         stage.show();
-        controller.openBackbone(BACKBONE);
+        controller.exits().openBackbone(BACKBONE);
     }
 
     @AfterEach
     void stop() throws Exception {
-        WaitForAsyncUtils.asyncFx(controller::cancel).get(10, TimeUnit.SECONDS);
+        WaitForAsyncUtils.asyncFx(controller.run()::cancel).get(10, TimeUnit.SECONDS);
         engine.shutdown();
         engine.awaitTermination(30, TimeUnit.SECONDS);
         controller.shutdown();
@@ -201,12 +201,12 @@ class LabUiTest {
                 }
             }
         }
-        robot.interact(() -> controller.openBackbone(broken));
+        robot.interact(() -> controller.exits().openBackbone(broken));
         waitFor(30, () -> !model.errors.isEmpty());
         assertTrue(model.errors.get(model.errors.size() - 1).contains("stage 'features.3'"), model.errors.toString());
         assertEquals("fmnist-resnet9", model.backbone.get().id());
 
-        robot.interact(() -> controller.openBackbone(good));
+        robot.interact(() -> controller.exits().openBackbone(good));
         waitFor(60, () -> model.backbone.get().isTorchScript() && model.stageProfile.get() != null
                 && model.stageProfile.get().stageMs().containsKey("features.4"));
         javafx.scene.Node card = robot.lookup(n -> "stage-features.4".equals(n.getId())).query();
@@ -234,7 +234,7 @@ class LabUiTest {
     private void importAndPlace(FxRobot robot) throws Exception {
         ready(robot);
         robot.interact(() -> {
-            controller.importPaths(List.of(persona));
+            controller.data().importPaths(List.of(persona));
             model.epochs.set(4);
         });
         waitFor(30, () -> model.images.size() == 80);
@@ -257,7 +257,7 @@ class LabUiTest {
         assertTrue(took < 1.5, "cancel took " + took + " s");
         assertEquals("Cancelled", model.phase.get());
         assertTrue(model.longestStallMs.get() < 1000, "the FX thread stalled " + model.longestStallMs.get() + " ms");
-        assertFalse(controller.hasResults());
+        assertFalse(controller.run().hasResults());
     }
 
     @Test
@@ -281,7 +281,7 @@ class LabUiTest {
         assertTrue(share[share.length - 1] > 0.5, "threshold 1: most images reach the final exit");
 
         Path out = tmp.resolve("export-" + System.nanoTime());
-        robot.interact(() -> controller.export(out));
+        robot.interact(() -> controller.export().export(out));
         waitFor(60, () -> Files.isRegularFile(out.resolve("exit-config.json")));
         try (EarlyExitModel m = EarlyExitModel.load(out)) {
             assertEquals(4, m.labels().size());
@@ -300,7 +300,7 @@ class LabUiTest {
         assertEquals(2, m2.evaluation.get().exitNames().size());
         assertEquals(accuracyBefore, m2.current.get().accuracy(), 1e-9, "same thresholds, same cascade");
         Path again = tmp.resolve("export-restored-" + System.nanoTime());
-        robot.interact(() -> c2.export(again));
+        robot.interact(() -> c2.export().export(again));
         waitFor(60, () -> Files.isRegularFile(again.resolve("exit-config.json")));
         try (EarlyExitModel m = EarlyExitModel.load(again)) {
             assertEquals(model.current.get().exits().length, m.exitStages().size());
@@ -350,7 +350,7 @@ class LabUiTest {
     @Test
     void workspaceRemembersExitsImagesAndLabels(FxRobot robot) throws Exception {
         importAndPlace(robot);
-        robot.interact(() -> controller.relabel(List.of(model.images.stream().filter(i -> i.label() == null)
+        robot.interact(() -> controller.data().relabel(List.of(model.images.stream().filter(i -> i.label() == null)
                 .findFirst().orElseThrow()), "coat"));
         Thread.sleep(300);
         WorkspaceState s = controller.snapshot();

@@ -57,12 +57,12 @@ class StallPerFlowTest {
         view = new LabView(model, controller);
         stage.setScene(view.scene());
         stage.show();
-        controller.openBackbone(LabUiTest.BACKBONE);
+        controller.exits().openBackbone(LabUiTest.BACKBONE);
     }
 
     @AfterEach
     void stop() throws Exception {
-        WaitForAsyncUtils.asyncFx(controller::cancel).get(10, TimeUnit.SECONDS);
+        WaitForAsyncUtils.asyncFx(controller.run()::cancel).get(10, TimeUnit.SECONDS);
         engine.shutdown();
         engine.awaitTermination(30, TimeUnit.SECONDS);
         io.shutdown();
@@ -145,7 +145,7 @@ class StallPerFlowTest {
         Path small = persona;
         stalls.put("import 80 images", measure(robot, () -> {
             robot.interact(() -> {
-                controller.importPaths(List.of(small));
+                controller.data().importPaths(List.of(small));
                 model.epochs.set(4);
             });
             waitFor(30, () -> model.images.size() == 80);
@@ -169,7 +169,7 @@ class StallPerFlowTest {
         }));
         stalls.put("export a bundle", measure(robot, () -> {
             Path out = tmp.resolve("export");
-            robot.interact(() -> controller.export(out));
+            robot.interact(() -> controller.export().export(out));
             waitFor(60, () -> Files.isRegularFile(out.resolve("exit-config.json")));
             // the lab says so in its own window (a toast), not in a popup window of its own
             waitFor(10, () -> robot.lookup(".toast-title").queryAll().stream()
@@ -192,8 +192,8 @@ class StallPerFlowTest {
         WorkspaceState saved = controller.snapshot();
         // the lab restores onto an empty lab at start: empty this one (outside the measurement)
         robot.interact(() -> {
-            List.copyOf(model.exits).forEach(controller::removeExit);
-            controller.removeImages(List.copyOf(model.images));
+            List.copyOf(model.exits).forEach(controller.exits()::removeExit);
+            controller.data().removeImages(List.copyOf(model.images));
         });
         waitFor(10, () -> model.images.isEmpty() && model.exits.isEmpty());
         Thread.sleep(300);
@@ -213,7 +213,7 @@ class StallPerFlowTest {
             Files.createLink(many.resolve("img" + i + ".jpg"), one);
         }
         stalls.put("import 10,000 images", measure(robot, () -> {
-            robot.interact(() -> controller.importPaths(List.of(many)));
+            robot.interact(() -> controller.data().importPaths(List.of(many)));
             waitFor(120, () -> model.images.size() >= 10_000);
             return null;
         }));

@@ -165,7 +165,7 @@ class WorkspaceRestoreUiTest {
 
         // the folder is back and the user opens it: the remembered exits are placed on it
         Files.move(away, bb);
-        robot.interact(() -> controller.openBackbone(bb));
+        robot.interact(() -> controller.exits().openBackbone(bb));
         waitForExits();
         drainSaves();
         assertEquals(List.of(0.7, 0.8), model.exits.stream().map(ExitModel::threshold).toList());

@@ -137,7 +137,7 @@ public final class LabApp extends Application {
     public void stop() throws InterruptedException {
         // stop engine work first, then free native memory: never close a backbone under a running job
         if (controller != null) {
-            controller.cancel();
+            controller.run().cancel();
         }
         if (engine != null) {
             engine.shutdown();

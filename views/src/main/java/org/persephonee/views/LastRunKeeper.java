@@ -1,0 +1,137 @@
+package org.persephonee.views;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.eval.Evaluation;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.export.BundleWriter;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.workspace.RunRecord;
+import org.persephonee.core.workspace.WorkspaceStore;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * The last run kept in the workspace folder ({@code last-run}: a bundle with every exit plus {@link RunRecord}), so
+ * its curves, thresholds and export come back after a restart without re-running. Called on the thread that owns the
+ * model; writing and reading run on the engine thread.
+ */
+final class LastRunKeeper {
+    private final LabModel model;
+    private final LabTasks tasks;
+    private final WorkspaceStore store;
+    private final Consumer<String> error;
+    private final Runnable save;
+    private final Runnable recompute;
+    /** The last run is written into the workspace (a bundle with every exit plus run.json). */
+    private volatile boolean ready;
+
+    LastRunKeeper(LabModel model, LabTasks tasks, WorkspaceStore store, Consumer<String> error, Runnable save,
+                  Runnable recompute) {
+        this.model = model;
+        this.tasks = tasks;
+        this.store = store;
+        this.error = error;
+        this.save = save;
+        this.recompute = recompute;
+    }
+
+    /** True once the last run is written into the workspace (or was there when it was restored). */
+    boolean ready() {
+        return ready;
+    }
+
+    /** The folder the last run is kept in, or null without a workspace. */
+    Path dir() {
+        return store == null ? null : store.dir().resolve("last-run");
+    }
+
+    /** Keeps the run in the workspace: a bundle of every exit and the predictions behind the curves. */
+    void keep(PersonalisePipeline.Outcome o) {
+        Path dir = dir();
+        Backbone bb = model.backbone.get();
+        if (dir == null || bb == null) {
+            return;
+        }
+        ready = false;
+        RunRecord rec = new RunRecord();
+        rec.backboneSha256 = bb.parametersSha256();
+        rec.exits.addAll(o.evaluation().exitNames());
+        var p = o.result().predictions();
+        rec.exitProbabilities.addAll(p.exits());
+        rec.finalProbabilities = p.finalExit();
+        rec.truth = p.truth();
+        rec.classes = p.classes();
+        rec.refitFinal = o.result().finalHead() != null;
+        rec.labels.addAll(o.result().labelSpace().names());
+        o.result().data().evalImages().forEach(i -> rec.evalImages.add(i.path().toString()));
+        rec.genericAccuracy = o.result().genericAccuracy();
+        rec.latencySource = o.profile().source();
+        rec.stageMs.putAll(o.profile().stageMs());
+        rec.headMs.putAll(o.profile().headMs());
+        rec.classifierMs = o.result().finalHead() != null ? o.profile().headMs(o.result().finalHead())
+                : o.profile().classifierMs();
+        tasks.engine().execute(() -> {
+            try {
+                Path written = BundleWriter.writeEveryExit(dir, bb, o.result(), o.evaluation(), o.choice());
+                rec.save(written);
+                tasks.ui().execute(() -> {
+                    ready = true;
+                    save.run();
+                });
+            } catch (Exception e) {
+                tasks.ui().execute(() -> error.accept("Could not keep the run in the workspace: " + e.getMessage()));
+            }
+        });
+    }
+
+    /**
+     * Brings back the last run kept in the workspace (curves, thresholds, export) without re-running, when it was
+     * made on the open backbone.
+     */
+    void restore() {
+        ready = true;
+        Path dir = dir();
+        Backbone bb = model.backbone.get();
+        if (dir == null || bb == null || !Files.isRegularFile(dir.resolve(RunRecord.FILE))) {
+            return;
+        }
+        tasks.engine().execute(() -> {
+            try {
+                RunRecord rec = RunRecord.load(dir);
+                if (!Objects.equals(rec.backboneSha256, bb.parametersSha256())) {
+                    return;
+                }
+                List<ExitPlacement> placements = new ArrayList<>();
+                for (String key : rec.exits) {
+                    placements.add(ExitPlacement.parse(key));
+                }
+                Evaluation ev = Evaluation.live(bb, placements, rec.classes, rec.refitFinal, rec.profile(),
+                        rec.predictions(), Confidence.MAX_SOFTMAX);
+                ev.curves();
+                tasks.ui().execute(() -> {
+                    if (model.running.get() || model.backbone.get() != bb) {
+                        return;
+                    }
+                    model.genericAccuracy.set(rec.genericAccuracy);
+                    model.evalPaths.set(rec.evalImages.stream().map(Path::of).toList());
+                    model.labelSpace.set(List.copyOf(rec.labels));
+                    model.resultsFinal.set(true);
+                    model.evaluation.set(ev);
+                    ready = true;
+                    recompute.run();
+                    StartupTimeline.mark("last run restored");
+                    model.status.set("Restored the last run: " + rec.exits.size() + " exits, curves and thresholds");
+                });
+            } catch (Exception e) {
+                tasks.ui().execute(() -> error.accept("The last run in the workspace could not be restored: "
+                        + e.getMessage()));
+            }
+        });
+    }
+}

@@ -1,0 +1,302 @@
+package org.persephonee.views;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.eval.Evaluation;
+import org.persephonee.core.eval.LatencyProfile;
+import org.persephonee.core.eval.OperatingPoint;
+import org.persephonee.core.eval.ThresholdSweep;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.personalise.EvalPredictions;
+import org.persephonee.core.personalise.ExitStats;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * A personalisation run: starts it in the background from the placed exits, the images and the settings, shows its
+ * live epochs (throttled), adopts its operating point's thresholds when it ends and keeps it in the workspace;
+ * cancelling keeps the earlier results. Called on the thread that owns the model.
+ */
+public final class RunController {
+    private final LabModel model;
+    private final LabTasks tasks;
+    private final ExitsController exits;
+    private final CurvesController curves;
+    private final LastRunKeeper kept;
+    private final Consumer<String> error;
+    private final Runnable save;
+    private final AtomicBoolean cancel = new AtomicBoolean();
+    /** Live epochs on their way to the FX thread, drawn at most every {@link EpochThrottle#REDRAW_MS}. */
+    private final EpochThrottle epochThrottle;
+    /** The last finished run of this session (its heads stay open for export), or null. */
+    private PersonalisePipeline.Outcome outcome;
+
+    RunController(LabModel model, LabTasks tasks, ExitsController exits, CurvesController curves, LastRunKeeper kept,
+                  Consumer<String> error, Runnable save) {
+        this.model = model;
+        this.tasks = tasks;
+        this.exits = exits;
+        this.curves = curves;
+        this.kept = kept;
+        this.error = error;
+        this.save = save;
+        this.epochThrottle = new EpochThrottle(tasks, model.running::get);
+    }
+
+    /** The last finished run of this session, or null (none, or only one restored from the workspace). */
+    PersonalisePipeline.Outcome outcome() {
+        return outcome;
+    }
+
+    /** True when a finished run's heads are available for export. */
+    public boolean hasResults() {
+        return (outcome != null || kept.ready()) && model.resultsFinal.get();
+    }
+
+    /** Why personalisation cannot start now, or empty. */
+    public Optional<String> cannotStart() {
+        if (model.running.get()) {
+            return Optional.of("Personalisation is already running");
+        }
+        if (model.backbone.get() == null) {
+            return Optional.of("Open a backbone first");
+        }
+        if (model.exits.isEmpty()) {
+            return Optional.of("Drag a head from the palette onto a stage (or press Auto) to place exits");
+        }
+        if (model.images.isEmpty()) {
+            return Optional.of("Import some images: drop files or folders on the Data tab");
+        }
+        return Optional.empty();
+    }
+
+    /** Starts personalisation in the background. */
+    public void start() {
+        Optional<String> why = cannotStart();
+        if (why.isPresent()) {
+            error.accept(why.get());
+            return;
+        }
+        Backbone bb = model.backbone.get();
+        PersonalisationConfig cfg;
+        try {
+            cfg = PersonalisationConfig.builder()
+                    .setPlacements(model.exits.stream().map(ExitModel::placement).toList())
+                    .optLabels(model.labels.get()).optEpochs(model.epochs.get())
+                    .optLearningRate((float) model.learningRate.get())
+                    .optPseudoLabelThreshold((float) model.pseudoThreshold.get())
+                    .optTemperature((float) model.temperature.get()).optTeacher(model.teacher.get())
+                    .optSeed(model.seed.get()).build();
+        } catch (IllegalArgumentException e) {
+            error.accept("Settings: " + e.getMessage());
+            return;
+        }
+        List<ExitPlacement> placements = cfg.placements().stream()
+                .sorted(Comparator.comparingInt(p -> bb.stage(p.stage()).index())).toList();
+        PersonalDataset ds = new PersonalDataset(null, model.images.stream().map(ImageItem::toPersonalImage).toList());
+        double maxDrop = model.maxDrop.get();
+        LatencyProfile stageProfile = model.stageProfile.get();
+        cancel.set(false);
+        epochThrottle.newRun();
+        model.running.set(true);
+        model.resultsFinal.set(false);
+        model.liveStats.clear();
+        model.progress.set(0);
+        model.phase.set("Starting");
+        model.status.set("Personalising " + placements.size() + " exits on " + ds.size() + " images ...");
+        long started = System.nanoTime();
+        tasks.engine().execute(() -> {
+            PersonalisationJob.Listener l = new LiveListener(bb, placements, stageProfile);
+            try {
+                PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, cfg,
+                        new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, null, 15), l,
+                        cancel::get);
+                o.evaluation().curves();
+                tasks.ui().execute(() -> finish(o, started));
+            } catch (CancellationException e) {
+                tasks.ui().execute(() -> {
+                    ended("Cancelled");
+                    model.status.set("Personalisation cancelled; earlier results are kept");
+                });
+            } catch (Exception e) {
+                tasks.ui().execute(() -> {
+                    ended("Failed");
+                    error.accept("Personalisation failed: " + e.getMessage());
+                });
+            }
+        });
+    }
+
+    /** The run ended without a result: the earlier results (if any) come back. */
+    private void ended(String phase) {
+        model.running.set(false);
+        model.phase.set(phase);
+        model.progress.set(0);
+        if (outcome != null) {
+            model.evaluation.set(outcome.evaluation());
+            model.resultsFinal.set(true);
+        } else {
+            model.evaluation.set(null);
+        }
+        curves.recompute();
+    }
+
+    /** Asks a running personalisation to stop (it stops within a second). */
+    public void cancel() {
+        cancel.set(true);
+        model.status.set("Cancelling ...");
+    }
+
+    /** Phases, progress and live epochs of a run, from the engine thread to the model. */
+    private final class LiveListener implements PersonalisationJob.Listener {
+        private final Backbone bb;
+        private final List<ExitPlacement> placements;
+        private final LatencyProfile stageProfile;
+        private volatile long lastUi;
+
+        LiveListener(Backbone bb, List<ExitPlacement> placements, LatencyProfile stageProfile) {
+            this.bb = bb;
+            this.placements = placements;
+            this.stageProfile = stageProfile;
+        }
+
+        @Override
+        public void onPhase(PersonalisationJob.Phase phase, String message) {
+            tasks.ui().execute(() -> {
+                model.phase.set(phase.display());
+                model.status.set(message);
+                model.progress.set(0);
+            });
+        }
+
+        @Override
+        public void onProgress(PersonalisationJob.Phase phase, double fraction, double etaSeconds) {
+            long now = System.nanoTime();
+            if (now - lastUi < 50_000_000L && fraction < 1) {
+                return;
+            }
+            lastUi = now;
+            tasks.ui().execute(() -> {
+                model.progress.set(fraction);
+                model.eta.set(formatEta(etaSeconds));
+            });
+        }
+
+        @Override
+        public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
+            // measured on this engine thread before the run when the backbone had just opened
+            LatencyProfile profile = exits.profileFor(bb, stageProfile);
+            Evaluation live = profile == null ? null : Evaluation.live(bb, placements, snapshot.classes(),
+                    stats.stream().anyMatch(ExitStats::isRefitFinal), profile, snapshot, Confidence.MAX_SOFTMAX);
+            if (live != null) {
+                live.curves();  // swept here, not on the FX thread
+            }
+            // latest epoch wins: while the FX thread has not drawn the previous one, replace it
+            epochThrottle.offer(() -> {
+                model.liveStats.setAll(stats);
+                model.phase.set("Training exits: epoch " + epoch + " / " + epochs);
+                if (live != null) {
+                    model.evaluation.set(live);
+                    curves.recompute();
+                }
+            });
+        }
+    }
+
+    private static String formatEta(double s) {
+        if (Double.isNaN(s) || Double.isInfinite(s)) {
+            return "";
+        }
+        long r = Math.round(s);
+        return r < 60 ? r + " s left" : (r / 60) + " min " + (r % 60) + " s left";
+    }
+
+    private void finish(PersonalisePipeline.Outcome o, long started) {
+        PersonalisePipeline.Outcome old = outcome;
+        outcome = o;
+        if (old != null) {
+            tasks.engine().execute(old::close);
+        }
+        List<String> keys = o.evaluation().exitNames();
+        model.genericAccuracy.set(o.result().genericAccuracy());
+        model.evalPaths.set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
+        model.labelSpace.set(o.result().labelSpace().names());
+        model.resultsFinal.set(true);
+        model.evaluation.set(o.evaluation());
+        // adopt the operating point's thresholds; exits it dropped get a threshold above 1
+        CascadeResult c = o.choice().cascade();
+        for (ExitModel e : model.exits) {
+            int idx = keys.indexOf(e.key());
+            double t = ThresholdSweep.OFF;
+            for (int p = 0; p < c.exits().length; p++) {
+                if (c.exits()[p] == idx) {
+                    t = c.thresholds()[p];
+                }
+            }
+            e.thresholdProperty().set(t);
+        }
+        // one threshold shared by every exit: the global slider shows it
+        if (c.exits().length == model.exits.size() && c.exits().length > 0
+                && Arrays.stream(c.thresholds()).distinct().count() == 1) {
+            model.globalThreshold.set(c.thresholds()[0]);
+        }
+        model.running.set(false);
+        model.phase.set("Done");
+        model.progress.set(1);
+        model.eta.set("");
+        curves.recompute();
+        kept.keep(o);
+        model.status.set(summary(o, started));
+        save.run();
+    }
+
+    /** The status line a finished run leaves: warnings, accuracy, the operating point and its validation estimate. */
+    private static String summary(PersonalisePipeline.Outcome o, long started) {
+        OperatingPoint.Validation v = o.selection().validation();
+        OperatingPoint.Choice on = o.selection().chosenOn();
+        CascadeResult c = o.choice().cascade();
+        String cv;
+        if (on != null && o.result().validation().labelled()) {
+            // the figure a person without test photos gets: the choice on their own labelled photos, out of fold
+            cv = String.format(Locale.ROOT, "; validation estimate %.1f%% at %.2fx on %d labelled training images, "
+                    + "out of fold", 100 * o.evaluation().validationLabelledCascade().evaluate(on.cascade().exits(),
+                    on.cascade().thresholds()).accuracy(), on.speedup(), o.result().validation().scoredCount());
+        } else {
+            cv = v == null ? "" : String.format(Locale.ROOT, "; %.1f points below the best head on held-out halves",
+                    v.dropPoints());
+        }
+        List<String> problems = PersonalisePipeline.problems(o);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ")
+                + (o.result().scoredOnLabels()
+                ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
+                        + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
+                seconds, o.result().timing().training(), 100 * o.result().finalAccuracy(),
+                100 * o.result().genericAccuracy(), 100 * c.accuracy(), o.choice().speedup(),
+                o.selection().search().display(), cv)
+                : String.format(Locale.ROOT, "Done in %.0f s (training %.1f s), no labels: figures are agreement "
+                        + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
+                        + "agreement at %.2fx lower latency (%s%s)", seconds, o.result().timing().training(),
+                100 * c.accuracy(), o.choice().speedup(), o.selection().search().display(), cv));
+    }
+
+    /** Stops a run and frees the last one's native memory (on exit). */
+    void shutdown() {
+        cancel.set(true);
+        if (outcome != null) {
+            outcome.close();
+        }
+    }
+}
