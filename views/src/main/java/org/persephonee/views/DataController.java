@@ -114,7 +114,10 @@ public final class DataController {
         }
         for (ImageItem i : items) {
             i.labelProperty().set(l);
+            // a label set here (or cleared) is the person's own choice, not the review queue's
+            i.reviewedProperty().set(false);
         }
+        detectLabelRegime();
         model.status.set("Labelled " + items.size() + " image(s) " + (l == null ? "as unlabelled" : "'" + l + "'"));
     }
 
@@ -124,6 +127,36 @@ public final class DataController {
             i.testProperty().set(test);
         }
         model.status.set((test ? "Marked " : "Unmarked ") + items.size() + " image(s) as test");
+    }
+
+    /**
+     * Labels one photo from the review queue: its label counts as chosen for review (the run then scores choices on
+     * every photo, not on the reviewed ones alone).
+     */
+    public void review(ImageItem item, String label) {
+        relabel(List.of(item), label);
+        item.reviewedProperty().set(item.label() != null);
+    }
+
+    /**
+     * Writes the labels of the training images as {@code labels.csv} in the background (atomically; paths relative
+     * to the file's folder where they lie under it), for an import elsewhere or a later session.
+     */
+    public void writeLabels(Path csv) {
+        java.util.Map<Path, String> labels = new java.util.LinkedHashMap<>();
+        for (ImageItem i : model.images) {
+            if (!i.test() && i.label() != null) {
+                labels.put(i.path(), i.label());
+            }
+        }
+        tasks.io().execute(() -> {
+            try {
+                int n = org.persephonee.core.data.LabelsCsv.write(csv, labels);
+                tasks.ui().execute(() -> model.status.set("Wrote " + n + " label(s) to " + csv));
+            } catch (java.io.IOException | RuntimeException e) {
+                tasks.ui().execute(() -> error.accept("Could not write " + csv + ": " + e.getMessage()));
+            }
+        });
     }
 
     /** Removes images from the workspace (files stay on disk). */

@@ -16,7 +16,7 @@ import java.util.function.Consumer;
 /**
  * The lab's actions, one controller per feature on one {@link LabModel}: {@link #exits()} (backbone and exits),
  * {@link #data()} (images and labels), {@link #run()} (personalisation), {@link #curves()} (thresholds and the
- * cascade shown), {@link #export()} (bundles) and the workspace kept in step with them. Each reads its inputs on
+ * cascade shown), {@link #export()} (bundles), {@link #review()} (the review queue) and the workspace kept in step with them. Each reads its inputs on
  * the thread that owns the model, runs engine work on {@link LabTasks#engine()} and applies results through
  * {@link LabTasks#ui()}.
  */
@@ -30,6 +30,7 @@ public final class LabController {
     private final LastRunKeeper kept;
     private final RunController run;
     private final ExportController export;
+    private final ReviewController review;
 
     /**
      * Creates the controller, engine and I/O work on the given executors and results on the JavaFX thread.
@@ -59,6 +60,7 @@ public final class LabController {
         this.kept = new LastRunKeeper(model, tasks, store, error, this::save, curves::recompute);
         this.run = new RunController(model, tasks, exits, curves, kept, error, this::save);
         this.export = new ExportController(model, tasks, run, kept, error);
+        this.review = new ReviewController(model, new ReviewModel(), data, run);
         WorkspaceSettings settings = new WorkspaceSettings(model);
         WorkspaceSaver saver = store == null ? null
                 : new WorkspaceSaver(store, tasks.io(), tasks.ui(), model.status::set, error);
@@ -112,6 +114,9 @@ public final class LabController {
 
     /** Deployment bundles. */
     public ExportController export() { return export; }
+
+    /** The review queue (active labelling). */
+    public ReviewController review() { return review; }
 
     /** Shows a problem: in the status bar, the lab's messages and on the terminal the lab was started from. */
     private void error(String message) {

@@ -34,7 +34,7 @@ public final class LabModel {
 
     // data
     public final ObservableList<ImageItem> images = FXCollections.observableArrayList(
-            i -> new javafx.beans.Observable[] {i.labelProperty(), i.testProperty()});
+            i -> new javafx.beans.Observable[] {i.labelProperty(), i.testProperty(), i.reviewedProperty()});
     public final ObservableList<String> skipped = FXCollections.observableArrayList();
     public final BooleanProperty importing = new SimpleBooleanProperty();
 

@@ -4,6 +4,7 @@ import javafx.beans.binding.Bindings;
 import javafx.collections.ListChangeListener;
 import javafx.geometry.Insets;
 import javafx.geometry.Pos;
+import javafx.application.Platform;
 import javafx.scene.Node;
 import javafx.scene.Parent;
 import javafx.scene.Scene;
@@ -48,6 +49,8 @@ public final class LabView {
     private DataPane dataPane;
     private CurvesPane curvesPane;
     private TabPane tabs;
+    /** Built the first time the Review tab is shown. */
+    private ReviewPane reviewPane;
     private Window window;
 
     public LabView(LabModel model, LabController controller) {
@@ -61,6 +64,26 @@ public final class LabView {
     public CurvesPane curvesPane() { return curvesPane; }
 
     public TabPane tabs() { return tabs; }
+
+    /** Index of the Review tab. */
+    static final int REVIEW_TAB = 3;
+
+    /** The Review tab: its pane is built the first time it is shown (nothing of it costs the start). */
+    private Tab reviewTab() {
+        Tab tab = new Tab("Review");
+        tab.setId("review-tab");
+        tab.selectedProperty().addListener((o, was, now) -> {
+            if (!now) {
+                return;
+            }
+            if (reviewPane == null) {
+                reviewPane = new ReviewPane(model, controller.review(), controller.data());
+                tab.setContent(reviewPane.build());
+            }
+            Platform.runLater(reviewPane::focus);
+        });
+        return tab;
+    }
 
     /** The FX-thread stall probe (reset it to measure an interaction). */
     public StallProbe probe() { return probe; }
@@ -78,14 +101,15 @@ public final class LabView {
         Node confusionNode = confusion.build();
         tabs = new TabPane(new Tab("Data", progressive ? null : dataNode),
                 new Tab("Curves", progressive ? null : curvesNode),
-                new Tab("Confusion", progressive ? null : confusionNode));
+                new Tab("Confusion", progressive ? null : confusionNode), reviewTab());
         tabs.setId("tabs");
         Tab confusionTab = tabs.getTabs().get(2);
         confusion.setShowing(confusionTab.isSelected());
         confusionTab.selectedProperty().addListener((o, a, b) -> confusion.setShowing(b));
         tabs.setTabClosingPolicy(TabPane.TabClosingPolicy.UNAVAILABLE);
         model.resultsFinal.addListener((o, a, b) -> {
-            if (b) {
+            // a re-fit the review queue started leaves the person on the queue
+            if (b && tabs.getSelectionModel().getSelectedIndex() != REVIEW_TAB) {
                 tabs.getSelectionModel().select(1);
             }
         });

@@ -42,6 +42,10 @@ public final class RunController {
     private final EpochThrottle epochThrottle;
     /** The last finished run of this session (its heads stay open for export), or null. */
     private PersonalisePipeline.Outcome outcome;
+    /** Told about every finished run, on the thread that owns the model, after the model shows it. */
+    private final List<Consumer<PersonalisePipeline.Outcome>> finished = new java.util.ArrayList<>();
+    /** Told when a run ends without a result (cancelled or failed). */
+    private final List<Runnable> ended = new java.util.ArrayList<>();
 
     RunController(LabModel model, LabTasks tasks, ExitsController exits, CurvesController curves, LastRunKeeper kept,
                   Consumer<String> error, Runnable save) {
@@ -58,6 +62,16 @@ public final class RunController {
     /** The last finished run of this session, or null (none, or only one restored from the workspace). */
     PersonalisePipeline.Outcome outcome() {
         return outcome;
+    }
+
+    /** Calls {@code then} with every run that finishes, after the model shows it. */
+    void onFinished(Consumer<PersonalisePipeline.Outcome> then) {
+        finished.add(then);
+    }
+
+    /** Calls {@code then} when a run ends without a result (cancelled or failed). */
+    void onEnded(Runnable then) {
+        ended.add(then);
     }
 
     /** True when a finished run's heads are available for export. */
@@ -98,7 +112,9 @@ public final class RunController {
                     .optLearningRate((float) model.learningRate.get())
                     .optPseudoLabelThreshold((float) model.pseudoThreshold.get())
                     .optTemperature((float) model.temperature.get()).optTeacher(model.teacher.get())
-                    .optSeed(model.seed.get()).build();
+                    .optSeed(model.seed.get())
+                    .optLabelsChosen(model.images.stream().anyMatch(i -> i.reviewed() && !i.test()))
+                    .build();
         } catch (IllegalArgumentException e) {
             error.accept("Settings: " + e.getMessage());
             return;
@@ -151,6 +167,7 @@ public final class RunController {
             model.evaluation.set(null);
         }
         curves.recompute();
+        ended.forEach(Runnable::run);
     }
 
     /** Asks a running personalisation to stop (it stops within a second). */
@@ -260,6 +277,7 @@ public final class RunController {
         kept.keep(o);
         model.status.set(summary(o, started));
         save.run();
+        finished.forEach(f -> f.accept(o));
     }
 
     /** The status line a finished run leaves: warnings, accuracy, the operating point and its validation estimate. */

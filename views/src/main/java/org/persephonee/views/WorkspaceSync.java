@@ -83,7 +83,9 @@ final class WorkspaceSync {
             s.exits.add(new WorkspaceState.Exit(e.stage(), e.head().id(), e.threshold()));
         }
         for (ImageItem i : model.images) {
-            s.images.add(new WorkspaceState.Image(i.path().toString(), i.label(), i.test()));
+            WorkspaceState.Image saved = new WorkspaceState.Image(i.path().toString(), i.label(), i.test());
+            saved.reviewed = i.reviewed() && i.label() != null;
+            s.images.add(saved);
         }
         s.globalThreshold = model.globalThreshold.get();
         s.lastRun = host.lastRunReady() ? "last-run" : null;
@@ -137,7 +139,9 @@ final class WorkspaceSync {
             // not once per image
             List<ImageItem> restoredImages = new ArrayList<>();
             for (WorkspaceState.Image i : s.images) {
-                restoredImages.add(new ImageItem(Path.of(i.path), i.label, i.test));
+                ImageItem item = new ImageItem(Path.of(i.path), i.label, i.test);
+                item.reviewedProperty().set(i.reviewed && i.label != null);
+                restoredImages.add(item);
             }
             model.images.addAll(restoredImages);
             StartupTimeline.mark("workspace images listed");

@@ -1,10 +1,12 @@
 package org.persephonee.app.cli;
 
+import org.persephonee.core.bench.ActiveBench;
 import org.persephonee.core.bench.BusyBench;
 import org.persephonee.core.bench.PeerBench;
 import org.persephonee.core.bench.SampleBench;
 import org.persephonee.core.data.FashionMnist;
 import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.review.ReviewQueue;
 import org.persephonee.core.util.AtomicFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -18,7 +20,7 @@ import java.util.Locale;
  * {@code bench}: for each sample persona and label regime (100%, ~10%, 0% of training images labelled),
  * compares the generic backbone, exit-only personalisation and full fine-tuning.
  */
-@Command(name = "bench", customSynopsis = "persephonee bench [--quick | --busy | --peer] [--json FILE] [--markdown FILE] "
+@Command(name = "bench", customSynopsis = "persephonee bench [--quick | --busy | --peer | --active] [--json FILE] [--markdown FILE] "
         + "[--backbone DIR] [--personas DIR] [--seed N]",
         description = "benchmark generic vs exit-only vs full fine-tuning on the sample personas")
 public final class BenchCommand extends CliCommand {
@@ -32,6 +34,35 @@ public final class BenchCommand extends CliCommand {
     @Option(names = "--peer", description = "frozen pass and head training here vs tools/peer-personalise.py (plain "
             + "PyTorch) on the same stage bundle (default fmnist-mobilenetv2-ts) and persona (--persona, night-owl)")
     boolean peer;
+
+    @Option(names = "--active", description = "active-learning curves from 0%% labels: the true classes answer for the "
+            + "person in the lab's review order (re-ranked after each batch) and in random orders; accuracy after each "
+            + "batch (--budgets, --rankings, --orders)")
+    boolean active;
+
+    @Option(names = "--budgets", paramLabel = "LIST", split = ",",
+            description = "with --active: labels reviewed at each point (default 10,20,50,100)")
+    List<Integer> budgets = List.of(10, 20, 50, 100);
+
+    @Option(names = "--rankings", paramLabel = "LIST", split = ",", converter = RankingConverter.class,
+            description = "with --active: orders to compare, from margin, least-confident, disagreement, balanced, "
+                    + "random (default balanced,random)")
+    List<ReviewQueue.Ranking> rankings = List.of(ReviewQueue.DEFAULT, ReviewQueue.Ranking.RANDOM);
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "with --active: write the curves as a PNG")
+    Path plotFile;
+
+    @Option(names = "--orders", paramLabel = "N", description = "with --active: random orders per point (default "
+            + "${DEFAULT-VALUE})")
+    int orders = 3;
+
+    /** Reads a ranking by name. */
+    static final class RankingConverter implements picocli.CommandLine.ITypeConverter<ReviewQueue.Ranking> {
+        @Override
+        public ReviewQueue.Ranking convert(String value) {
+            return ReviewQueue.Ranking.parse(value);
+        }
+    }
 
     @Option(names = "--epochs", paramLabel = "N", description = "epochs for both methods (default 10; 5 with --quick)")
     Integer epochsOption;
@@ -89,6 +120,19 @@ public final class BenchCommand extends CliCommand {
         Object json;
         if (busy) {
             json = new BusyBench(bbDir, personas, epochs, repeats, seed).run(out, err);
+        } else if (active) {
+            List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
+            ActiveBench.Result r = new ActiveBench(bbDir, personas, names, List.copyOf(budgets), List.copyOf(rankings),
+                    orders, epochs, seed).run(err);
+            out.print(r.markdown());
+            if (markdownFile != null) {
+                AtomicFiles.writeString(markdownFile, r.markdown());
+            }
+            if (plotFile != null) {
+                ActivePlot.write(r.points(), plotFile);
+            }
+            json = r.points();
+            err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));
         } else if (peer) {
             json = new PeerBench(home, bbDir, personas.resolve(only != null ? only : "night-owl"), epochs, repeats,
                     seed).run(out, err);

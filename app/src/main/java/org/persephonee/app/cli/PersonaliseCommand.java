@@ -121,6 +121,19 @@ public final class PersonaliseCommand extends CliCommand {
             description = "export even when the result looks broken (below the generic backbone or near chance)")
     boolean force;
 
+    @Option(names = "--review", paramLabel = "N", description = "after the run, list the N unlabelled training "
+            + "photos a label would help most (the least certain of each class first, from out-of-fold predictions)")
+    int review;
+
+    @Option(names = "--review-out", paramLabel = "FILE.csv", description = "with --review: write them as a CSV "
+            + "(path,label,guesses,exit) whose blank label column you fill in; saved as labels.csv in the data folder it "
+            + "labels them for the next run (with --labels-chosen)")
+    Path reviewOut;
+
+    @Option(names = "--labels-chosen", description = "the labels were chosen by a review (not a random sample): "
+            + "choices are scored on every training photo, not on the labelled ones alone")
+    boolean labelsChosen;
+
     @Option(names = "--json", description = "print the report as JSON")
     boolean json;
 
@@ -143,6 +156,12 @@ public final class PersonaliseCommand extends CliCommand {
         if (Files.exists(outDir) && !Files.isDirectory(outDir)) {
             throw new CliException(outDir + ": exists and is not a folder");
         }
+        if (review < 0) {
+            throw new CliException("--review must be >= 0");
+        }
+        if (reviewOut != null && review == 0) {
+            throw new CliException("--review-out needs --review N");
+        }
         if (maxDrop < 0) {
             throw new CliException("--max-drop must be >= 0");
         }
@@ -160,6 +179,7 @@ public final class PersonaliseCommand extends CliCommand {
                     .optRefitFinal(!noRefit)
                     .optRetrainLast(retrainLast)
                     .optTeacher(teacher)
+                    .optLabelsChosen(labelsChosen)
                     .optCacheBudgetBytes(cacheBudgetMb * 1024 * 1024);
             opt = new PersonalisePipeline.Options(maxDrop, confidence, cost == Cost.MACS, deviceProfile, 30);
         } catch (IllegalArgumentException e) {
@@ -213,6 +233,9 @@ public final class PersonaliseCommand extends CliCommand {
                         out.println(Json.of(report));
                     } else {
                         printSummary(out, report);
+                    }
+                    if (review > 0) {
+                        ReviewList.emit(o, dataDir, review, reviewOut, json ? err : out);
                     }
                     if (!write) {
                         err.println("error: nothing was exported to " + outDir + ": the result looks broken (see the "

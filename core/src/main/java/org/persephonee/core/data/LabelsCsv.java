@@ -103,4 +103,34 @@ public final class LabelsCsv {
         }
         return rows;
     }
+
+    /**
+     * Writes {@code path,label} rows (with that header) atomically: each path relative to the file's folder when the
+     * image lies under it, absolute otherwise, so the import that reads the file back finds the same images. Rows are
+     * sorted by path; a null label is left out.
+     *
+     * @return the rows written
+     * @throws IOException when the file cannot be written (an earlier file of that name is then unchanged)
+     */
+    public static int write(Path csv, java.util.Map<Path, String> labels) throws IOException {
+        Path dir = csv.toAbsolutePath().normalize().getParent();
+        java.util.TreeMap<String, String> rows = new java.util.TreeMap<>();
+        for (java.util.Map.Entry<Path, String> e : labels.entrySet()) {
+            if (e.getValue() == null) {
+                continue;
+            }
+            Path p = e.getKey().toAbsolutePath().normalize();
+            rows.put(p.startsWith(dir) ? dir.relativize(p).toString().replace('\\', '/') : p.toString(), e.getValue());
+        }
+        StringBuilder sb = new StringBuilder();
+        try (org.apache.commons.csv.CSVPrinter out = new org.apache.commons.csv.CSVPrinter(sb,
+                CSVFormat.DEFAULT.builder().setRecordSeparator("\n").get())) {
+            out.printRecord("path", "label");
+            for (java.util.Map.Entry<String, String> r : rows.entrySet()) {
+                out.printRecord(r.getKey(), r.getValue());
+            }
+        }
+        org.persephonee.core.util.AtomicFiles.writeString(csv, sb.toString());
+        return rows.size();
+    }
 }

@@ -56,7 +56,8 @@ public final class Evaluation {
         CostModel macs = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
         this.cascade = new Cascade(r.predictions(), ms, macs, confidence);
         this.validation = r.validation() == null ? null
-                : new Cascade(r.validation().forSelection(), ms, macs, confidence);
+                : new Cascade(r.validation().forSelection(r.config().labelsChosen()), ms, macs,
+                confidence);
         this.validationLabelled = r.validation() == null ? null : new Cascade(r.validation(), ms, macs, confidence);
     }
 

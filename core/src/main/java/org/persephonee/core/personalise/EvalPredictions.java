@@ -44,8 +44,17 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
      * 88.0 % at 4.7x / 64.1 % at 2.4x; with the late half 89.5 % at 4.8x / 66.6 % at 1.8x (5 epochs).
      */
     public EvalPredictions forSelection() {
+        return forSelection(false);
+    }
+
+    /**
+     * What choices are scored on when the labels may have been chosen for review ({@code labelsChosen}): then every
+     * unlabelled image joins with the late ensemble's class however many labels there are, since the labelled ones
+     * are not a sample of the person's photos (see {@link PersonalisationConfig#labelsChosen()}).
+     */
+    public EvalPredictions forSelection(boolean labelsChosen) {
         int scored = labelled() ? scoredCount() : 0;
-        if (scored >= MIN_LABELLED_FOR_SELECTION || scored == size()) {
+        if ((scored >= MIN_LABELLED_FOR_SELECTION && !labelsChosen) || scored == size()) {
             return this;
         }
         int[] t = truth.clone();

@@ -63,6 +63,9 @@ public final class PreparedData {
     /** The evaluation images, in the order of {@link EvalPredictions} rows. */
     public List<org.persephonee.core.data.PersonalImage> evalImages() { return List.copyOf(eval); }
 
+    /** The training images, in the order of {@link PersonalisationResult#validation()} rows. */
+    public List<org.persephonee.core.data.PersonalImage> trainingImages() { return List.copyOf(train); }
+
     /** Decoded training images (normalised CHW). */
     public List<float[]> trainImages() { return java.util.Collections.unmodifiableList(trainX); }
 

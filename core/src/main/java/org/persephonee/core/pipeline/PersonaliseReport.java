@@ -156,8 +156,9 @@ public record PersonaliseReport(
             EvalPredictions vp = r.validation();
             Cascade labelled = o.evaluation().validationLabelledCascade();
             String scoring = !vp.labelled() ? "agreement with the later exits' ensemble (no labels)"
-                    : vp.forSelection() != vp ? "labels where given, agreement with the later exits' ensemble elsewhere "
-                    + "(fewer than " + EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels)"
+                    : vp.forSelection(r.config().labelsChosen()) != vp ? "labels where given, agreement with the later exits' "
+                    + "ensemble elsewhere (" + (r.config().labelsChosen() ? "the labels were chosen for review"
+                    : "fewer than " + EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels") + ")"
                     : "labels";
             // the estimate a user without test images gets: the chosen cascade on the out-of-fold labels
             validation = new Validation(vp.size(), vp.labelled() ? vp.scoredCount() : 0, r.config().validationFolds(),

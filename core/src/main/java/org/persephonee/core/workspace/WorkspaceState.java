@@ -33,6 +33,8 @@ public final class WorkspaceState {
         public String path;
         public String label;
         public boolean test;
+        /** The label was given in the lab's review queue (not a random sample: see the run's labels_chosen). */
+        public boolean reviewed;
 
         public Image() { }
 

@@ -1,0 +1,212 @@
+package org.persephonee.core.bench;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.LabelSpace;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.data.PersonalImage;
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.personalise.LabelRegime;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.personalise.PersonalisationResult;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.review.ReviewQueue;
+import org.persephonee.core.util.Vectors;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * The active-learning bench: a simulated person labels their photos from 0 % labels, the true classes
+ * ({@code sample-data/truth}) answering for them. In the lab's order (a {@link ReviewQueue.Ranking}, re-ranked after
+ * each batch from the run on the labels so far) or in a random order, personalisation runs again after each batch,
+ * and the test images score it.
+ *
+ * @param bbDir backbone folder
+ * @param personas folder holding the sample personas and their {@code truth/}
+ * @param names the personas to run
+ * @param budgets labels reviewed at each point, ascending (e.g. 10, 20, 50, 100)
+ * @param rankings the rankings to compare ({@link ReviewQueue.Ranking#RANDOM} runs {@code randomOrders} orders)
+ * @param randomOrders seeded random orders per point
+ * @param epochs training epochs
+ * @param seed seed of every run (the random orders use 1, 2, ...)
+ */
+public record ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
+                          List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed) {
+
+    /**
+     * One point of a curve.
+     *
+     * @param persona the persona
+     * @param ranking the order labels were given in
+     * @param order the random order's seed (0 for a ranking)
+     * @param labels labels reviewed
+     * @param classes classes of the run's label space
+     * @param operatingPoint test accuracy of the operating point
+     * @param speedup its latency speed-up over the personalised final exit
+     * @param bestHead test accuracy of the best single head (exits and final exit)
+     * @param finalExit test accuracy of the personalised final exit
+     * @param seconds wall time of the run
+     */
+    public record Point(String persona, String ranking, long order, int labels, int classes, double operatingPoint,
+                        double speedup, double bestHead, double finalExit, double seconds) { }
+
+    /** Every point, and the markdown table of medians. */
+    public record Result(List<Point> points, String markdown) { }
+
+    /** Runs the bench, progress on {@code err}. */
+    public Result run(PrintStream err) throws Exception {
+        List<Point> points = new ArrayList<>();
+        try (Backbone bb = BackboneIO.load(bbDir)) {
+            for (String name : names) {
+                Path dir = personas.resolve(name);
+                if (!Files.isDirectory(dir)) {
+                    throw new IllegalArgumentException(dir + ": sample persona missing (run make-personas)");
+                }
+                PersonalDataset given = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                        .importFolder(dir, null, () -> false).dataset();
+                PersonalDataset truth = SampleBench.withTruth(given, personas, name);
+                Map<Path, String> oracle = new HashMap<>();
+                List<PersonalImage> stripped = new ArrayList<>();
+                for (PersonalImage i : truth.images()) {
+                    if (i.split() == PersonalImage.Split.TRAIN) {
+                        oracle.put(i.path(), i.label());
+                        stripped.add(i.withLabel(null));
+                    } else {
+                        stripped.add(i);
+                    }
+                }
+                PersonalDataset start = new PersonalDataset(given.root(), stripped);
+                Point zero = null;
+                for (ReviewQueue.Ranking how : rankings) {
+                    int orders = how == ReviewQueue.Ranking.RANDOM ? randomOrders : 1;
+                    for (int o = 1; o <= orders; o++) {
+                        long order = how == ReviewQueue.Ranking.RANDOM ? o : 0;
+                        Set<Path> reviewed = new HashSet<>();
+                        List<Path> randomOrder = null;
+                        if (how == ReviewQueue.Ranking.RANDOM) {
+                            randomOrder = new ArrayList<>(oracle.keySet());
+                            randomOrder.sort(null);
+                            java.util.Collections.shuffle(randomOrder, new Random(order));
+                        }
+                        PersonalisePipeline.Outcome last = null;
+                        try {
+                            for (int budget : budgets) {
+                                if (how != ReviewQueue.Ranking.RANDOM) {
+                                    if (last == null) {
+                                        last = runAt(bb, start, oracle, reviewed, true);
+                                        if (zero == null) {
+                                            zero = point(name, "none", 0, 0, last);
+                                            points.add(zero);
+                                            err.println("active bench: " + describe(zero));
+                                        }
+                                    }
+                                    CascadeResult c = last.choice().cascade();
+                                    for (ReviewQueue.Candidate cand : ReviewQueue.rank(last.result(), c.exits(),
+                                            c.thresholds(), how, seed)) {
+                                        if (reviewed.size() >= budget) {
+                                            break;
+                                        }
+                                        reviewed.add(cand.image().path());
+                                    }
+                                    last.close();
+                                } else {
+                                    for (Path p : randomOrder.subList(0, Math.min(budget, randomOrder.size()))) {
+                                        reviewed.add(p);
+                                    }
+                                }
+                                long t0 = System.nanoTime();
+                                last = runAt(bb, start, oracle, reviewed, how != ReviewQueue.Ranking.RANDOM);
+                                Point pt = point(name, how.display(), order, reviewed.size(), last);
+                                pt = new Point(pt.persona(), pt.ranking(), pt.order(), pt.labels(), pt.classes(),
+                                        pt.operatingPoint(), pt.speedup(), pt.bestHead(), pt.finalExit(),
+                                        (System.nanoTime() - t0) / 1e9);
+                                points.add(pt);
+                                err.println("active bench: " + describe(pt));
+                                if (how == ReviewQueue.Ranking.RANDOM) {
+                                    last.close();
+                                    last = null;
+                                }
+                            }
+                        } finally {
+                            if (last != null) {
+                                last.close();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return new Result(points, markdown(points));
+    }
+
+    private PersonalisePipeline.Outcome runAt(Backbone bb, PersonalDataset start, Map<Path, String> oracle,
+                                              Set<Path> reviewed, boolean chosen) throws Exception {
+        List<PersonalImage> imgs = new ArrayList<>();
+        for (PersonalImage i : start.images()) {
+            imgs.add(reviewed.contains(i.path()) ? i.withLabel(oracle.get(i.path())) : i);
+        }
+        PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
+                .optLabels(reviewed.isEmpty() ? LabelRegime.NONE : LabelRegime.ALL).optEpochs(epochs).optSeed(seed)
+                .optEvalEveryEpoch(false).optLabelsChosen(chosen).build();
+        return PersonalisePipeline.run(bb, new PersonalDataset(start.root(), imgs), cfg,
+                new PersonalisePipeline.Options(PersonalisePipeline.Options.DEFAULT_MAX_DROP, Confidence.MAX_SOFTMAX,
+                        false, null, 15), PersonalisationJob.SILENT, () -> false);
+    }
+
+    private static Point point(String persona, String ranking, long order, int labels, PersonalisePipeline.Outcome o) {
+        PersonalisationResult r = o.result();
+        double best = r.finalAccuracy();
+        for (int i = 0; i < r.heads().size(); i++) {
+            best = Math.max(best, r.exitAccuracy(i));
+        }
+        return new Point(persona, ranking, order, labels, r.labelSpace().size(), o.choice().cascade().accuracy(),
+                o.choice().speedup(), best, r.finalAccuracy(), r.timing().total());
+    }
+
+    private static String describe(Point p) {
+        return String.format(Locale.ROOT, "%s, %s%s, %d labels: %d classes, operating point %.1f%% at %.2fx, best "
+                        + "head %.1f%%, final %.1f%% (%.0f s)", p.persona(), p.ranking(),
+                p.order() > 0 ? " #" + p.order() : "", p.labels(), p.classes(), 100 * p.operatingPoint(),
+                p.speedup(), 100 * p.bestHead(), 100 * p.finalExit(), p.seconds());
+    }
+
+    /** Medians over random orders: one row per persona, ranking and number of labels. */
+    static String markdown(List<Point> points) {
+        Map<String, List<Point>> groups = new LinkedHashMap<>();
+        for (Point p : points) {
+            groups.computeIfAbsent(p.persona() + "\u0000" + p.ranking() + "\u0000" + p.labels(),
+                    k -> new ArrayList<>()).add(p);
+        }
+        StringBuilder sb = new StringBuilder("| persona | order | labels reviewed | runs | classes | operating point "
+                + "(test) | speed-up | best head (test) | final exit (test) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (List<Point> g : groups.values()) {
+            Point f = g.get(0);
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %s | %.1f%% | %.2fx | %.1f%% | %.1f%% |%n",
+                    f.persona(), f.ranking(), f.labels(), g.size(),
+                    g.stream().map(p -> Integer.toString(p.classes())).distinct().reduce((a, b) -> a + "/" + b)
+                            .orElse(""),
+                    100 * med(g, Point::operatingPoint), med(g, Point::speedup), 100 * med(g, Point::bestHead),
+                    100 * med(g, Point::finalExit)));
+        }
+        return sb.toString();
+    }
+
+    private static double med(List<Point> g, java.util.function.ToDoubleFunction<Point> f) {
+        return Vectors.lowerMedian(g.stream().mapToDouble(f).toArray());
+    }
+}

@@ -1,0 +1,158 @@
+package org.persephonee.views;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.personalise.PersonalisationResult;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.review.ReviewQueue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Active labelling: after each run, queues the unlabelled training photos a label would help most
+ * ({@link ReviewQueue#DEFAULT}, from the run's out-of-fold predictions); labels them one by one from the keys, and
+ * every {@link ReviewModel#refitEvery()} labels re-fits the exits in the background (a new run on the labels so far,
+ * once the running one ends). Called on the thread that owns the model.
+ */
+public final class ReviewController {
+    private final LabModel lab;
+    private final ReviewModel model;
+    private final DataController data;
+    private final RunController run;
+    /** A re-fit is due but a run was going: it starts when that run ends. */
+    private boolean refitDue;
+
+    ReviewController(LabModel lab, ReviewModel model, DataController data, RunController run) {
+        this.lab = lab;
+        this.model = model;
+        this.data = data;
+        this.run = run;
+        run.onFinished(this::runFinished);
+        run.onEnded(this::startDueRefit);
+    }
+
+    public ReviewModel model() { return model; }
+
+    /** A run finished: its accuracy joins the history and its ranking replaces the queue. */
+    void runFinished(PersonalisePipeline.Outcome o) {
+        PersonalisationResult r = o.result();
+        CascadeResult c = o.choice().cascade();
+        int labels = 0;
+        int reviewed = 0;
+        for (ImageItem i : lab.images) {
+            if (!i.test() && i.label() != null) {
+                labels++;
+                if (i.reviewed()) {
+                    reviewed++;
+                }
+            }
+        }
+        double acc = c.accuracy();
+        String on = r.evaluatedOn();
+        if (!r.scoredOnLabels() && o.selection().chosenOn() != null && r.validation() != null
+                && r.validation().labelled()) {
+            var on2 = o.selection().chosenOn().cascade();
+            acc = o.evaluation().validationLabelledCascade().evaluate(on2.exits(), on2.thresholds()).accuracy();
+            on = "labelled training photos, out of fold";
+        }
+        model.history().add(new ReviewModel.Point(labels, reviewed, acc, on));
+
+        Map<Path, ImageItem> byPath = new HashMap<>();
+        lab.images.forEach(i -> byPath.put(i.path(), i));
+        List<ReviewModel.Item> items = new ArrayList<>();
+        for (ReviewQueue.Candidate cand : ReviewQueue.rank(r, c.exits(), c.thresholds(), ReviewQueue.DEFAULT,
+                r.config().seed())) {
+            ImageItem item = byPath.get(cand.image().path());
+            if (item != null && item.label() == null && !item.test()) {
+                items.add(new ReviewModel.Item(item, cand.guesses(), cand.exit()));
+            }
+        }
+        List<String> choices = new ArrayList<>(r.labelSpace().names());
+        Backbone bb = lab.backbone.get();
+        if (bb != null) {
+            bb.classNames().stream().filter(n -> !choices.contains(n)).forEach(choices::add);
+        }
+        model.choices().setAll(choices.subList(0, Math.min(10, choices.size())));
+        model.queue().setAll(items);
+        model.position().set(0);
+        model.message().set(items.isEmpty()
+                ? (r.validation() == null ? "Too few training photos to rank: label them in the Data tab."
+                : "Every training photo has a label.")
+                : String.format(Locale.ROOT, "%d unlabelled photos, the least certain of each class first. Keys %s "
+                + "pick a class, Enter takes the first guess, Backspace skips, Left goes back.", items.size(),
+                model.choices().size() >= 10 ? "1-9 and 0" : "1-" + model.choices().size()));
+        startDueRefit();
+    }
+
+    /** Labels the photo shown with the class of key {@code k} (1-9, 0 for the tenth). */
+    public void pick(int k) {
+        int idx = k == 0 ? 9 : k - 1;
+        if (idx < 0 || idx >= model.choices().size()) {
+            return;
+        }
+        label(model.choices().get(idx));
+    }
+
+    /** Labels the photo shown with the run's first guess. */
+    public void accept() {
+        ReviewModel.Item it = model.current();
+        if (it != null && !it.guesses().isEmpty()) {
+            label(it.guesses().get(0).label());
+        }
+    }
+
+    /** Leaves the photo shown unlabelled and shows the next. */
+    public void skip() {
+        advance();
+    }
+
+    /** Shows the photo before (its label, if given, can be changed). */
+    public void back() {
+        model.position().set(Math.max(0, model.position().get() - 1));
+    }
+
+    private void label(String cls) {
+        ReviewModel.Item it = model.current();
+        if (it == null) {
+            return;
+        }
+        boolean fresh = it.image().label() == null;
+        data.review(it.image(), cls);
+        if (fresh) {
+            model.sinceRefitWritable().set(model.sinceRefit().get() + 1);
+        }
+        advance();
+        if (model.sinceRefit().get() >= Math.max(1, model.refitEvery().get())) {
+            refitDue = true;
+            startDueRefit();
+        }
+    }
+
+    /** Moves to the next photo not labelled since the queue was made. */
+    private void advance() {
+        int p = model.position().get() + 1;
+        while (p < model.queue().size() && model.queue().get(p).image().label() != null) {
+            p++;
+        }
+        model.position().set(Math.min(p, model.queue().size()));
+        if (p >= model.queue().size() && !model.queue().isEmpty()) {
+            model.message().set("The queue is done: the next run ranks the rest.");
+        }
+    }
+
+    /** Starts the due re-fit when nothing runs. */
+    private void startDueRefit() {
+        if (!refitDue || lab.running.get() || run.cannotStart().isPresent()) {
+            return;
+        }
+        refitDue = false;
+        model.sinceRefitWritable().set(0);
+        model.message().set("Re-fitting the exits on the labels so far ...");
+        run.start();
+    }
+}

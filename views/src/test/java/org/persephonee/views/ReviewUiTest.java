@@ -1,0 +1,179 @@
+package org.persephonee.views;
+
+import javafx.scene.Scene;
+import javafx.scene.input.KeyCode;
+import javafx.scene.layout.BorderPane;
+import javafx.stage.Stage;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.persephonee.core.data.LabelsCsv;
+import org.persephonee.core.exits.HeadType;
+import org.persephonee.core.workspace.WorkspaceState;
+import org.persephonee.core.workspace.WorkspaceStore;
+import org.testfx.api.FxRobot;
+import org.testfx.framework.junit5.ApplicationExtension;
+import org.testfx.framework.junit5.Start;
+import org.testfx.util.WaitForAsyncUtils;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Review tab driven by its keys on a person without a single label (60 unlabelled night-owl photos, 8 test photos
+ * per class): number keys, Enter, Backspace and Left; a re-fit in the background after three labels with the window
+ * responsive; the reviewed labels in the workspace file and in a written labels.csv.
+ */
+@ExtendWith(ApplicationExtension.class)
+class ReviewUiTest {
+    static Path tmp;
+    static Path persona;
+
+    LabModel model;
+    LabController controller;
+    LabView view;
+    WorkspaceStore store;
+    ExecutorService engine;
+    ExecutorService io;
+
+    @BeforeAll
+    static void data() throws IOException {
+        tmp = Files.createTempDirectory("review-ui");
+        persona = tmp.resolve("persona");
+        Path src = LabUiTest.REPO.resolve("sample-data/night-owl");
+        try (Stream<Path> classes = Files.list(src.resolve("test"))) {
+            for (Path c : classes.toList()) {
+                try (Stream<Path> files = Files.list(c)) {
+                    for (Path f : files.sorted().limit(8).toList()) {
+                        Path dst = persona.resolve("test").resolve(c.getFileName().toString()).resolve(f.getFileName().toString());
+                        Files.createDirectories(dst.getParent());
+                        Files.copy(f, dst);
+                    }
+                }
+            }
+        }
+        Files.createDirectories(persona.resolve("unlabelled"));
+        try (Stream<Path> files = Files.list(src.resolve("unlabelled"))) {
+            for (Path f : files.sorted().limit(60).toList()) {
+                Files.copy(f, persona.resolve("unlabelled").resolve(f.getFileName().toString()));
+            }
+        }
+    }
+
+    @Start
+    void start(Stage stage) throws IOException {
+        model = new LabModel();
+        engine = Executors.newSingleThreadExecutor();
+        io = Executors.newSingleThreadExecutor();
+        store = new WorkspaceStore(Files.createTempDirectory(tmp, "ws"));
+        controller = new LabController(model, engine, io, store);
+        view = new LabView(model, controller);
+        BorderPane root = (BorderPane) view.build();
+        view.started();
+        Scene scene = new Scene(root, 1400, 860);
+        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
+        stage.setScene(scene);
+        stage.show();
+        controller.restore(new WorkspaceState(), LabUiTest.BACKBONE, persona);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        WaitForAsyncUtils.asyncFx(controller.run()::cancel).get(10, TimeUnit.SECONDS);
+        engine.shutdown();
+        engine.awaitTermination(60, TimeUnit.SECONDS);
+        controller.shutdown();
+    }
+
+    private static void waitFor(int seconds, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+        WaitForAsyncUtils.waitFor(seconds, TimeUnit.SECONDS, condition);
+        WaitForAsyncUtils.waitForFxEvents();
+    }
+
+    @Test
+    void keysLabelSkipAndGoBackAndTheExitsRefitInTheBackground(FxRobot robot) throws Exception {
+        waitFor(90, () -> model.backbone.get() != null && model.images.size() == 100);
+        robot.interact(() -> {
+            controller.exits().addExit("block3", HeadType.GRID);
+            controller.exits().addExit("block6", HeadType.GRID);
+            model.epochs.set(2);
+            controller.run().start();
+        });
+        ReviewModel review = controller.review().model();
+        waitFor(120, () -> !model.running.get() && review.history().size() == 1);
+        robot.clickOn("Review");
+        waitFor(10, () -> robot.lookup("#review-photo").tryQuery().isPresent() && review.current() != null);
+        assertEquals(60, review.queue().size(), "every training photo is unlabelled and queued");
+        robot.interact(() -> review.refitEvery().set(3));
+
+        ReviewModel.Item first = review.current();
+        String second = review.choices().get(1);
+        robot.type(KeyCode.DIGIT2);
+        assertEquals(second, first.image().label(), "key 2 picks the second class");
+        assertTrue(first.image().reviewed());
+        assertEquals(1, review.position().get());
+
+        ReviewModel.Item next = review.current();
+        String guess = next.guesses().get(0).label();
+        robot.type(KeyCode.ENTER);
+        assertEquals(guess, next.image().label(), "Enter takes the first guess");
+
+        ReviewModel.Item skipped = review.current();
+        robot.type(KeyCode.BACK_SPACE);
+        assertNull(skipped.image().label(), "Backspace leaves it unlabelled");
+        assertEquals(3, review.position().get());
+        robot.type(KeyCode.LEFT);
+        assertEquals(skipped, review.current(), "Left goes back to it");
+        assertEquals(2, review.sinceRefit().get());
+
+        // the third label starts a re-fit in the background; the window keeps drawing while it runs
+        robot.interact(() -> view.probe().reset());
+        robot.type(KeyCode.DIGIT1);
+        assertEquals(review.choices().get(0), skipped.image().label());
+        waitFor(10, () -> model.running.get() || review.history().size() == 2);
+        for (int k = 0; k < 5; k++) {
+            robot.type(KeyCode.BACK_SPACE);
+        }
+        waitFor(120, () -> !model.running.get() && review.history().size() == 2);
+        robot.interact(() -> view.probe().freeze());
+        assertTrue(model.longestStallMs.get() < 1000, "the FX thread stalled " + model.longestStallMs.get()
+                + " ms during the re-fit");
+        assertEquals(3, review.history().get(1).reviewed(), "the re-fit had the three reviewed labels");
+        assertEquals("Review", view.tabs().getSelectionModel().getSelectedItem().getText(),
+                "the re-fit's end leaves the person on the queue");
+        assertEquals(57, review.queue().size(), "the new queue holds the photos still unlabelled");
+        assertTrue(review.queue().stream().allMatch(i -> i.image().label() == null));
+
+        // the reviewed labels are in the workspace file on disk, saved without an orderly shutdown
+        waitFor(20, () -> {
+            WorkspaceState s = new WorkspaceStore(store.dir()).load().state();
+            return s.images.stream().filter(i -> i.reviewed).count() == 3;
+        });
+        WorkspaceState saved = new WorkspaceStore(store.dir()).load().state();
+        WorkspaceState.Image firstSaved = saved.images.stream()
+                .filter(i -> Path.of(i.path).equals(first.image().path())).findFirst().orElseThrow();
+        assertEquals(second, firstSaved.label);
+
+        Path csv = persona.resolve("labels.csv");
+        robot.interact(() -> controller.data().writeLabels(csv));
+        waitFor(10, () -> Files.isRegularFile(csv));
+        List<LabelsCsv.Row> rows = LabelsCsv.read(csv);
+        assertEquals(3, rows.size(), "the three labelled training photos");
+        assertNotNull(rows.stream().filter(r -> persona.resolve(r.path()).normalize()
+                .equals(first.image().path().normalize())).findFirst().orElse(null), "paths relative to the file");
+        assertNotEquals(0, review.choices().size());
+    }
+}
