@@ -83,8 +83,9 @@ public final class ReviewController {
         model.message().set(items.isEmpty()
                 ? (r.validation() == null ? "Too few training photos to rank: label them in the Data tab."
                 : "Every training photo has a label.")
-                : String.format(Locale.ROOT, "%d unlabelled photos, the least certain of each class first. Keys %s "
-                + "pick a class, Enter takes the first guess, Backspace skips, Left goes back.", items.size(),
+                : String.format(Locale.ROOT, "%d unlabelled photos: first the surest photo of each class the exits "
+                + "see, then the least certain of each class. Keys %s pick a class, Enter takes the first guess, "
+                + "Backspace skips, Left goes back.", items.size(),
                 model.choices().size() >= 10 ? "1-9 and 0" : "1-" + model.choices().size()));
         startDueRefit();
     }

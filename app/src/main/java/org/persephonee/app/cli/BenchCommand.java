@@ -46,11 +46,15 @@ public final class BenchCommand extends CliCommand {
 
     @Option(names = "--rankings", paramLabel = "LIST", split = ",", converter = RankingConverter.class,
             description = "with --active: orders to compare, from margin, least-confident, disagreement, balanced, "
-                    + "random (default balanced,random)")
+                    + "coverage, random (default coverage,random)")
     List<ReviewQueue.Ranking> rankings = List.of(ReviewQueue.DEFAULT, ReviewQueue.Ranking.RANDOM);
 
     @Option(names = "--plot", paramLabel = "FILE.png", description = "with --active: write the curves as a PNG")
     Path plotFile;
+
+    @Option(names = "--on-reserved", description = "with --active: score on 100 images per class rendered from the "
+            + "reserved test images 8000-9999 (--data) instead of the persona's test images")
+    boolean scoreOnReserved;
 
     @Option(names = "--orders", paramLabel = "N", description = "with --active: random orders per point (default "
             + "${DEFAULT-VALUE})")
@@ -123,7 +127,7 @@ public final class BenchCommand extends CliCommand {
         } else if (active) {
             List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
             ActiveBench.Result r = new ActiveBench(bbDir, personas, names, List.copyOf(budgets), List.copyOf(rankings),
-                    orders, epochs, seed).run(err);
+                    orders, epochs, seed, scoreOnReserved ? fmnist : null).run(err);
             out.print(r.markdown());
             if (markdownFile != null) {
                 AtomicFiles.writeString(markdownFile, r.markdown());

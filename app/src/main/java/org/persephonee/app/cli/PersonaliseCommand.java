@@ -122,12 +122,13 @@ public final class PersonaliseCommand extends CliCommand {
     boolean force;
 
     @Option(names = "--review", paramLabel = "N", description = "after the run, list the N unlabelled training "
-            + "photos a label would help most (the least certain of each class first, from out-of-fold predictions)")
+            + "photos a label would help most (the surest photo of each class first, then the least certain of each "
+            + "class; from out-of-fold predictions)")
     int review;
 
     @Option(names = "--review-out", paramLabel = "FILE.csv", description = "with --review: write them as a CSV "
-            + "(path,label,guesses,exit) whose blank label column you fill in; saved as labels.csv in the data folder it "
-            + "labels them for the next run (with --labels-chosen)")
+            + "(path,label,guesses,exit) whose blank label column you fill in; saved as labels.csv in the data "
+            + "folder it labels them for the next run (with --labels-chosen)")
     Path reviewOut;
 
     @Option(names = "--labels-chosen", description = "the labels were chosen by a review (not a random sample): "

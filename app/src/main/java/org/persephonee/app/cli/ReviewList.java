@@ -27,8 +27,9 @@ final class ReviewList {
         }
         List<ReviewQueue.Candidate> top = all.subList(0, Math.min(n, all.size()));
         Path root = dataDir.toAbsolutePath().normalize();
-        out.printf(Locale.ROOT, "Label these %d of %d unlabelled photos next (%s: the least certain of each class "
-                + "first):%n", top.size(), all.size(), ReviewQueue.DEFAULT.display());
+        out.printf(Locale.ROOT, "Label these %d of %d unlabelled photos next (%s: the surest photo of each class "
+                + "first, then the least certain of each class):%n", top.size(), all.size(),
+                ReviewQueue.DEFAULT.display());
         StringBuilder sb = new StringBuilder();
         try (CSVPrinter p = new CSVPrinter(sb, CSVFormat.DEFAULT.builder().setRecordSeparator("\n").get())) {
             p.printRecord("path", "label", "guess", "confidence", "second", "second_confidence", "third",

@@ -2,7 +2,9 @@ package org.persephonee.core.bench;
 
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.FashionMnist;
 import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.PersonaGenerator;
 import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.data.PersonalImage;
@@ -44,9 +46,13 @@ import java.util.Set;
  * @param randomOrders seeded random orders per point
  * @param epochs training epochs
  * @param seed seed of every run (the random orders use 1, 2, ...)
+ * @param reservedFrom the Fashion-MNIST folder to score on 100 images per class rendered from the reserved test images
+ *                     8000-9999 with the persona's shift instead of the persona's own test images (for choosing the
+ *                     ranking off the images the README reports on), or null
  */
 public record ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
-                          List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed) {
+                          List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
+                          Path reservedFrom) {
 
     /**
      * One point of a curve.
@@ -71,6 +77,7 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
     /** Runs the bench, progress on {@code err}. */
     public Result run(PrintStream err) throws Exception {
         List<Point> points = new ArrayList<>();
+        List<Path> reservedDirs = new ArrayList<>();
         try (Backbone bb = BackboneIO.load(bbDir)) {
             for (String name : names) {
                 Path dir = personas.resolve(name);
@@ -89,6 +96,19 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                     } else {
                         stripped.add(i);
                     }
+                }
+                if (reservedFrom != null) {
+                    stripped.removeIf(i -> i.split() == PersonalImage.Split.TEST);
+                    Path dirR = Files.createTempDirectory("persephonee-active-reserved");
+                    PersonaGenerator gen = new PersonaGenerator(FashionMnist.load(reservedFrom,
+                            FashionMnist.Split.TEST), seed);
+                    PersonaGenerator.Persona recipe = PersonaGenerator.samples().stream()
+                            .filter(x -> x.name().equals(name)).findFirst().orElseThrow(() ->
+                                    new IllegalArgumentException(name + ": not a sample persona"));
+                    gen.renderReserved(recipe, 100, dirR);
+                    reservedDirs.add(dirR);
+                    stripped.addAll(new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                            .importFolder(dirR, null, () -> false).dataset().images());
                 }
                 PersonalDataset start = new PersonalDataset(given.root(), stripped);
                 Point zero = null;
@@ -150,6 +170,10 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                     }
                 }
             }
+        } finally {
+            for (Path d : reservedDirs) {
+                org.persephonee.core.util.FileTrees.delete(d);
+            }
         }
         return new Result(points, markdown(points));
     }
@@ -193,7 +217,8 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                     k -> new ArrayList<>()).add(p);
         }
         StringBuilder sb = new StringBuilder("| persona | order | labels reviewed | runs | classes | operating point "
-                + "(test) | speed-up | best head (test) | final exit (test) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "(test) | speed-up | best head (test) | final exit (test) |\n"
+                + "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (List<Point> g : groups.values()) {
             Point f = g.get(0);
             sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %s | %.1f%% | %.2fx | %.1f%% | %.1f%% |%n",
