@@ -117,6 +117,46 @@ class PersonaliseCliTest {
     }
 
     @Test
+    void reviewListsThePhotosToLabelAsAFillInCsvThatTheNextRunReadsAsChosenLabels() throws Exception {
+        Path p = persona("review", 8, 24, true);
+        Path csv = p.resolve("labels.csv");
+        String[] common = {"personalise", "--backbone", backbone.toString(), "--data", p.toString(), "--exits",
+            "block1:conv8,block2:linear", "--epochs", "2"};
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(common));
+        args.addAll(java.util.List.of("--out", tmp.resolve("review-bundle").toString(), "--review", "5",
+                "--review-out", csv.toString()));
+        CliTest.Run r = CliTest.cli(args.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        assertClean(r);
+        assertTrue(r.out().contains("Label these 5 of 24 unlabelled photos next"), r.out());
+        java.util.List<String> lines = Files.readAllLines(csv);
+        assertEquals("path,label,guess,confidence,second,second_confidence,third,third_confidence,exit", lines.get(0));
+        assertEquals(6, lines.size(), "a header and five photos");
+        // the person fills in the label column (here: the class each photo was drawn as)
+        StringBuilder filled = new StringBuilder(lines.get(0)).append('\n');
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",", -1);
+            assertTrue(f[0].startsWith("unlabelled/"), "only unlabelled photos are asked about: " + line);
+            assertEquals("", f[1], "the label column is left blank to fill in");
+            int i = Integer.parseInt(f[0].replaceAll("\\D", ""));
+            f[1] = i % 2 == 0 ? "trouser" : "bag";
+            filled.append(String.join(",", f)).append('\n');
+        }
+        Files.writeString(csv, filled);
+
+        args = new java.util.ArrayList<>(java.util.List.of(common));
+        args.addAll(java.util.List.of("--out", tmp.resolve("review-bundle-2").toString(), "--labels-chosen",
+                "--json"));
+        CliTest.Run again = CliTest.cli(args.toArray(String[]::new));
+        assertEquals(0, again.code(), again.err());
+        JsonObject o = JsonParser.parseString(again.out()).getAsJsonObject();
+        assertEquals(21, o.getAsJsonObject("provenance").get("labels_given").getAsInt(),
+                "16 labelled photos and the 5 reviewed ones");
+        assertTrue(o.getAsJsonObject("operating_point").toString().contains("chosen for review"),
+                o.getAsJsonObject("operating_point").toString());
+    }
+
+    @Test
     void missingFoldersAreNamed() {
         CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data",
                 tmp.resolve("nope").toString(), "--out", tmp.resolve("o1").toString());
