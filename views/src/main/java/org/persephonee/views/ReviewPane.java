@@ -1,7 +1,6 @@
 package org.persephonee.views;
 
 import javafx.beans.InvalidationListener;
-import javafx.collections.ListChangeListener;
 import javafx.geometry.Insets;
 import javafx.geometry.Pos;
 import javafx.scene.Node;
@@ -18,6 +17,7 @@ import javafx.scene.layout.FlowPane;
 import javafx.scene.layout.GridPane;
 import javafx.scene.layout.HBox;
 import javafx.scene.layout.Priority;
+import javafx.scene.layout.Region;
 import javafx.scene.layout.VBox;
 import javafx.stage.FileChooser;
 import org.jfree.chart.ChartFactory;
@@ -94,12 +94,17 @@ public final class ReviewPane {
         every.valueProperty().addListener((o, a, b) -> model.refitEvery().set(b));
         Label untilRefit = new Label();
         untilRefit.setId("review-refit");
-        InvalidationListener refit = o -> untilRefit.setText(String.format(Locale.ROOT,
-                "%d label(s) since the last re-fit; the exits re-fit in the background every", model.sinceRefit().get()));
+        untilRefit.getStyleClass().add("hint");
+        InvalidationListener refit = o -> untilRefit.setText(String.format(Locale.ROOT, "(%d since the last)",
+                model.sinceRefit().get()));
         model.sinceRefit().addListener(refit);
         refit.invalidated(null);
         Button write = button("Write labels.csv\u2026", this::writeLabels);
-        HBox settings = new HBox(8, untilRefit, every, new Label("labels"), write);
+        write.setMinWidth(Region.USE_PREF_SIZE);
+        Region gap = new Region();
+        HBox.setHgrow(gap, Priority.ALWAYS);
+        HBox settings = new HBox(8, new Label("Re-fit the exits in the background every"), every, new Label("labels"),
+                untilRefit, gap, write);
         settings.setAlignment(Pos.CENTER_LEFT);
 
         XYSeriesCollection ds = new XYSeriesCollection(accuracy);
@@ -115,13 +120,15 @@ public final class ReviewPane {
         viewer.setPrefSize(420, 180);
         viewer.setMinHeight(160);
         viewer.setId("review-history");
-        model.history().addListener((ListChangeListener<ReviewModel.Point>) c -> {
+        InvalidationListener redraw = o -> {
             accuracy.clear();
             for (ReviewModel.Point p : model.history()) {
                 accuracy.add(p.labels(), 100 * p.accuracy());
             }
-        });
-        Label historyTitle = new Label("Accuracy after each run (labels reviewed \u2192 accuracy)");
+        };
+        model.history().addListener(redraw);
+        redraw.invalidated(null);
+        Label historyTitle = new Label("Accuracy after each run, against the labelled training photos it had");
         historyTitle.getStyleClass().add("section-title");
         VBox bottom = new VBox(8, settings, historyTitle, viewer);
         bottom.setPadding(new Insets(0, 12, 12, 12));
