@@ -60,7 +60,7 @@ public final class LabController {
         this.kept = new LastRunKeeper(model, tasks, store, error, this::save, curves::recompute);
         this.run = new RunController(model, tasks, exits, curves, kept, error, this::save);
         this.export = new ExportController(model, tasks, run, kept, error);
-        this.review = new ReviewController(model, new ReviewModel(), data, run);
+        this.review = new ReviewController(model, new ReviewModel(), data, run, kept);
         WorkspaceSettings settings = new WorkspaceSettings(model);
         WorkspaceSaver saver = store == null ? null
                 : new WorkspaceSaver(store, tasks.io(), tasks.ui(), model.status::set, error);

@@ -6,6 +6,7 @@ import org.persephonee.core.eval.Evaluation;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.review.ReviewQueue;
 import org.persephonee.core.workspace.RunRecord;
 import org.persephonee.core.workspace.WorkspaceStore;
 
@@ -30,6 +31,8 @@ final class LastRunKeeper {
     private final Runnable recompute;
     /** The last run is written into the workspace (a bundle with every exit plus run.json). */
     private volatile boolean ready;
+    /** Told about a run brought back from the workspace, after the model shows it. */
+    private final java.util.List<Consumer<RunRecord>> restored = new java.util.ArrayList<>();
 
     LastRunKeeper(LabModel model, LabTasks tasks, WorkspaceStore store, Consumer<String> error, Runnable save,
                   Runnable recompute) {
@@ -39,6 +42,11 @@ final class LastRunKeeper {
         this.error = error;
         this.save = save;
         this.recompute = recompute;
+    }
+
+    /** Calls {@code then} with every run brought back from the workspace, after the model shows it. */
+    void onRestored(Consumer<RunRecord> then) {
+        restored.add(then);
     }
 
     /** True once the last run is written into the workspace (or was there when it was restored). */
@@ -76,6 +84,13 @@ final class LastRunKeeper {
         rec.headMs.putAll(o.profile().headMs());
         rec.classifierMs = o.result().finalHead() != null ? o.profile().headMs(o.result().finalHead())
                 : o.profile().classifierMs();
+        var c = o.choice().cascade();
+        for (ReviewQueue.Candidate cand : ReviewQueue.rank(o.result(), c.exits(), c.thresholds(), ReviewQueue.DEFAULT,
+                o.result().config().seed())) {
+            rec.review.add(new RunRecord.ReviewEntry(cand.image().path().toString(),
+                    cand.guesses().stream().map(ReviewQueue.Guess::label).toList(),
+                    cand.guesses().stream().map(ReviewQueue.Guess::confidence).toList(), cand.exit()));
+        }
         tasks.engine().execute(() -> {
             try {
                 Path written = BundleWriter.writeEveryExit(dir, bb, o.result(), o.evaluation(), o.choice());
@@ -125,6 +140,7 @@ final class LastRunKeeper {
                     model.evaluation.set(ev);
                     ready = true;
                     recompute.run();
+                    restored.forEach(r -> r.accept(rec));
                     StartupTimeline.mark("last run restored");
                     model.status.set("Restored the last run: " + rec.exits.size() + " exits, curves and thresholds");
                 });

@@ -5,6 +5,7 @@ import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.personalise.PersonalisationResult;
 import org.persephonee.core.pipeline.PersonalisePipeline;
 import org.persephonee.core.review.ReviewQueue;
+import org.persephonee.core.workspace.RunRecord;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,13 +28,34 @@ public final class ReviewController {
     /** A re-fit is due but a run was going: it starts when that run ends. */
     private boolean refitDue;
 
-    ReviewController(LabModel lab, ReviewModel model, DataController data, RunController run) {
+    ReviewController(LabModel lab, ReviewModel model, DataController data, RunController run, LastRunKeeper kept) {
         this.lab = lab;
         this.model = model;
         this.data = data;
         this.run = run;
         run.onFinished(this::runFinished);
         run.onEnded(this::startDueRefit);
+        kept.onRestored(this::restored);
+    }
+
+    /** The last run came back from the workspace: its queue too, less the photos labelled since. */
+    void restored(RunRecord rec) {
+        Map<Path, ImageItem> byPath = new HashMap<>();
+        lab.images.forEach(i -> byPath.put(i.path(), i));
+        List<ReviewModel.Item> items = new ArrayList<>();
+        for (RunRecord.ReviewEntry e : rec.review) {
+            ImageItem item = e.path == null ? null : byPath.get(Path.of(e.path));
+            if (item == null || item.label() != null || item.test() || e.guesses.size() != e.confidences.size()) {
+                continue;
+            }
+            List<ReviewQueue.Guess> g = new ArrayList<>();
+            for (int k = 0; k < e.guesses.size(); k++) {
+                g.add(new ReviewQueue.Guess(e.guesses.get(k), e.confidences.get(k)));
+            }
+            items.add(new ReviewModel.Item(item, g, e.exit));
+        }
+        show(items, rec.labels, rec.review.isEmpty() ? "Personalise once: the photos a label would help most then "
+                + "queue up here." : null);
     }
 
     public ReviewModel model() { return model; }
@@ -72,7 +94,14 @@ public final class ReviewController {
                 items.add(new ReviewModel.Item(item, cand.guesses(), cand.exit()));
             }
         }
-        List<String> choices = new ArrayList<>(r.labelSpace().names());
+        show(items, r.labelSpace().names(), r.validation() == null
+                ? "Too few training photos to rank: label them in the Data tab." : null);
+        startDueRefit();
+    }
+
+    /** Shows a queue; {@code emptyMessage} (or a default) when it is empty. */
+    private void show(List<ReviewModel.Item> items, List<String> labelSpace, String emptyMessage) {
+        List<String> choices = new ArrayList<>(labelSpace);
         Backbone bb = lab.backbone.get();
         if (bb != null) {
             bb.classNames().stream().filter(n -> !choices.contains(n)).forEach(choices::add);
@@ -81,13 +110,11 @@ public final class ReviewController {
         model.queue().setAll(items);
         model.position().set(0);
         model.message().set(items.isEmpty()
-                ? (r.validation() == null ? "Too few training photos to rank: label them in the Data tab."
-                : "Every training photo has a label.")
+                ? (emptyMessage != null ? emptyMessage : "Every training photo has a label.")
                 : String.format(Locale.ROOT, "%d unlabelled photos: first the surest photo of each class the exits "
                 + "see, then the least certain of each class. Keys %s pick a class, Enter takes the first guess, "
                 + "Backspace skips, Left goes back.", items.size(),
                 model.choices().size() >= 10 ? "1-9 and 0" : "1-" + model.choices().size()));
-        startDueRefit();
     }
 
     /** Labels the photo shown with the class of key {@code k} (1-9, 0 for the tenth). */

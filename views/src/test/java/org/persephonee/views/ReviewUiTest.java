@@ -175,5 +175,18 @@ class ReviewUiTest {
         assertNotNull(rows.stream().filter(r -> persona.resolve(r.path()).normalize()
                 .equals(first.image().path().normalize())).findFirst().orElse(null), "paths relative to the file");
         assertNotEquals(0, review.choices().size());
+
+        // a restart brings the queue back with the run kept in the workspace (no new run needed)
+        waitFor(60, () -> controller.snapshot().lastRun != null);
+        WorkspaceState kept = controller.snapshot();
+        LabModel model2 = new LabModel();
+        LabController c2 = new LabController(model2, engine, io, new WorkspaceStore(store.dir()));
+        robot.interact(() -> c2.restore(kept, null, null));
+        ReviewModel review2 = c2.review().model();
+        waitFor(90, () -> model2.evaluation.get() != null && !review2.queue().isEmpty());
+        assertEquals(review.queue().size(), review2.queue().size(), "the same photos still to review");
+        assertEquals(review.queue().get(0).image().path(), review2.queue().get(0).image().path(), "in the same order");
+        assertEquals(3, model2.images.stream().filter(ImageItem::reviewed).count(), "the reviewed marks came back");
+        c2.shutdown();
     }
 }

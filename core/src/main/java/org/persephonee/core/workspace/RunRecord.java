@@ -37,6 +37,27 @@ public final class RunRecord {
     public Map<String, Double> stageMs = new LinkedHashMap<>();
     public Map<String, Double> headMs = new LinkedHashMap<>();
     public double classifierMs;
+    /** The run's review queue (the unlabelled training photos in the order to label them), so it survives a restart. */
+    public List<ReviewEntry> review = new ArrayList<>();
+
+    /** One photo of the review queue. */
+    public static final class ReviewEntry {
+        public String path;
+        /** The run's likeliest classes, most likely first, with their confidences. */
+        public List<String> guesses = new ArrayList<>();
+        public List<Double> confidences = new ArrayList<>();
+        /** The stage of the exit that would take it, or "final". */
+        public String exit;
+
+        public ReviewEntry() { }
+
+        public ReviewEntry(String path, List<String> guesses, List<Double> confidences, String exit) {
+            this.path = path;
+            this.guesses = new ArrayList<>(guesses);
+            this.confidences = new ArrayList<>(confidences);
+            this.exit = exit;
+        }
+    }
 
     /** The stored predictions. */
     public EvalPredictions predictions() {
