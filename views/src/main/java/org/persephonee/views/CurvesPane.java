@@ -158,7 +158,16 @@ public final class CurvesPane {
         slider.setMajorTickUnit(0.1);
         slider.setBlockIncrement(0.01);
         Label value = new Label();
-        value.textProperty().bind(Bindings.format(Locale.ROOT, "threshold %.2f", slider.valueProperty()));
+        // the slider's figure only when every placed exit uses it: after a run that kept a subset of the exits (or
+        // gave them thresholds of their own) it said "threshold 0.90" while the cascade left at 0.00
+        value.textProperty().bind(Bindings.createStringBinding(() -> {
+            double t = slider.getValue();
+            boolean shared = !model.exits.isEmpty() && model.exits.stream()
+                    .allMatch(e -> Math.abs(Math.min(1.0, e.threshold()) - t) < 1e-9);
+            return shared || model.exits.isEmpty() ? String.format(Locale.ROOT, "threshold %.2f", t)
+                    : "per-exit thresholds (the slider sets one for all)";
+        }, slider.valueProperty(), model.exits));
+        value.setId("threshold-value");
         slider.valueProperty().addListener((o, a, b) -> {
             if (!updatingSlider) {
                 controller.setGlobalThreshold(b.doubleValue());

@@ -264,9 +264,9 @@ public final class RunController {
             }
             e.thresholdProperty().set(t);
         }
-        // one threshold shared by every exit: the global slider shows it
-        if (c.exits().length == model.exits.size() && c.exits().length > 0
-                && Arrays.stream(c.thresholds()).distinct().count() == 1) {
+        // one threshold shared by the cascade's exits: the global slider shows it (its label says when other exits
+        // are off)
+        if (c.exits().length > 0 && Arrays.stream(c.thresholds()).distinct().count() == 1) {
             model.globalThreshold.set(c.thresholds()[0]);
         }
         model.running.set(false);

@@ -270,6 +270,11 @@ class LabUiTest {
         assertEquals(6, view.curvesPane().dataset().getSeriesCount());
         assertTrue(view.curvesPane().dataset().getSeries(0).getItemCount() > 10);
         assertNotNull(model.current.get());
+        // the slider's label names a threshold only when every exit uses it (the operating point may keep a subset)
+        String label = robot.lookup("#threshold-value").queryAs(Label.class).getText();
+        boolean shared = model.exits.stream().map(ExitModel::threshold).distinct().count() == 1;
+        assertEquals(shared, label.startsWith("threshold "), label + " with exit thresholds "
+                + model.exits.stream().map(ExitModel::threshold).toList());
 
         // the slider moves every exit's threshold and the operating point at once
         robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(0.0));
@@ -279,6 +284,7 @@ class LabUiTest {
         WaitForAsyncUtils.waitForFxEvents();
         double[] share = model.current.get().share();
         assertTrue(share[share.length - 1] > 0.5, "threshold 1: most images reach the final exit");
+        assertEquals("threshold 1.00", robot.lookup("#threshold-value").queryAs(Label.class).getText());
 
         Path out = tmp.resolve("export-" + System.nanoTime());
         robot.interact(() -> controller.export().export(out));
