@@ -56,6 +56,7 @@ public final class CurvesPane {
     private final LabModel model;
     private final CurvesController controller;
     private final RunController run;
+    private final HistoryController history;
     private final XYSeriesCollection data = new XYSeriesCollection();
     private final JFreeChart chart;
     private final ChartViewer viewer;
@@ -72,10 +73,11 @@ public final class CurvesPane {
     /** One row of the metrics table. */
     public record Row(String exit, String accuracy, String loss, String threshold, String share, String ms) { }
 
-    public CurvesPane(LabModel model, CurvesController controller, RunController run) {
+    public CurvesPane(LabModel model, CurvesController controller, RunController run, HistoryController history) {
         this.model = model;
         this.controller = controller;
         this.run = run;
+        this.history = history;
         chart = ChartFactory.createXYLineChart(null, "latency per image (ms)", "accuracy (%)", data,
                 PlotOrientation.VERTICAL, true, true, false);
         chart.setBackgroundPaint(Color.WHITE);
@@ -250,7 +252,7 @@ public final class CurvesPane {
         viewer.opacityProperty().bind(javafx.beans.binding.Bindings.when(model.curvesStale).then(0.35).otherwise(1.0));
         VBox top = new VBox(stale, viewer);
         VBox.setVgrow(viewer, Priority.ALWAYS);
-        VBox bottom = new VBox(4, controls, summary, table);
+        VBox bottom = new VBox(4, controls, compareRow(), summary, table);
         VBox.setVgrow(table, Priority.SOMETIMES);
         SplitPane split = new SplitPane(top, bottom);
         split.setOrientation(javafx.geometry.Orientation.VERTICAL);
@@ -267,6 +269,39 @@ public final class CurvesPane {
         model.liveStats.addListener((javafx.collections.ListChangeListener<org.persephonee.core.personalise.ExitStats>)
                 c -> refreshTable());
         return split;
+    }
+
+    /** "Compare with an earlier run": a kept run's cascade drawn dashed over the current curves. */
+    private Node compareRow() {
+        javafx.scene.control.ComboBox<org.persephonee.core.workspace.RunHistory.Entry> runs =
+                new javafx.scene.control.ComboBox<>(history.model().runs());
+        runs.setId("compare-run");
+        runs.setPromptText("none");
+        runs.setMaxWidth(Double.MAX_VALUE);
+        runs.setConverter(new javafx.util.StringConverter<>() {
+            @Override
+            public String toString(org.persephonee.core.workspace.RunHistory.Entry e) {
+                return e == null ? "" : HistoryController.describe(e);
+            }
+
+            @Override
+            public org.persephonee.core.workspace.RunHistory.Entry fromString(String s) {
+                return null;
+            }
+        });
+        runs.valueProperty().addListener((o, a, b) -> history.overlay(b));
+        javafx.scene.control.Button clear = new javafx.scene.control.Button("\u2715");
+        clear.setTooltip(new javafx.scene.control.Tooltip("Draw no earlier run"));
+        clear.setOnAction(e -> runs.setValue(null));
+        clear.disableProperty().bind(runs.valueProperty().isNull());
+        Label title = new Label("Compare with an earlier run");
+        title.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
+        HBox.setHgrow(runs, Priority.ALWAYS);
+        HBox row = new HBox(8, title, runs, clear);
+        row.setAlignment(Pos.CENTER_LEFT);
+        row.setPadding(new Insets(0, 8, 0, 8));
+        history.model().overlay().addListener((o, a, b) -> redraw());
+        return row;
     }
 
     private static TableColumn<Row, String> column(String name, java.util.function.Function<Row, String> f, double w) {
@@ -300,6 +335,19 @@ public final class CurvesPane {
                 r.setSeriesPaint(idx, cascade ? Color.BLACK : PALETTE[k++ % PALETTE.length]);
                 r.setSeriesStroke(idx, new BasicStroke(cascade ? 2.6f : 1.2f));
                 r.setSeriesShape(idx, new Ellipse2D.Double(-2.5, -2.5, 5, 5));
+            }
+            HistoryModel.Overlay over = history.model().overlay().get();
+            if (over != null) {
+                XYSeries s = new XYSeries(over.name(), false, true);
+                for (CurvePoint p : over.cascade().points()) {
+                    s.add(x(p), 100 * p.accuracy(), false);
+                }
+                data.addSeries(s);
+                int idx = data.getSeriesCount() - 1;
+                r.setSeriesPaint(idx, new Color(0x8c8c8c));
+                r.setSeriesStroke(idx, new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 1f,
+                        new float[] {7f, 5f}, 0f));
+                r.setSeriesShape(idx, new Ellipse2D.Double(-2, -2, 4, 4));
             }
             Evaluation ev = model.evaluation.get();
             if (ev != null) {

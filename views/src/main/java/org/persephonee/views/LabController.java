@@ -31,6 +31,7 @@ public final class LabController {
     private final RunController run;
     private final ExportController export;
     private final ReviewController review;
+    private final HistoryController history;
 
     /**
      * Creates the controller, engine and I/O work on the given executors and results on the JavaFX thread.
@@ -61,6 +62,7 @@ public final class LabController {
         this.run = new RunController(model, tasks, exits, curves, kept, error, this::save);
         this.export = new ExportController(model, tasks, run, kept, error);
         this.review = new ReviewController(model, new ReviewModel(), data, run, kept);
+        this.history = new HistoryController(model, new HistoryModel(), tasks, store, kept, error);
         WorkspaceSettings settings = new WorkspaceSettings(model);
         WorkspaceSaver saver = store == null ? null
                 : new WorkspaceSaver(store, tasks.io(), tasks.ui(), model.status::set, error);
@@ -117,6 +119,9 @@ public final class LabController {
 
     /** The review queue (active labelling). */
     public ReviewController review() { return review; }
+
+    /** The runs kept in the workspace, and an earlier one drawn over the curves. */
+    public HistoryController history() { return history; }
 
     /** Shows a problem: in the status bar, the lab's messages and on the terminal the lab was started from. */
     private void error(String message) {

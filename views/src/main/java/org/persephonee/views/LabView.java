@@ -78,7 +78,7 @@ public final class LabView {
     /** The root node of the lab (on any thread, before it joins a showing window). */
     public Parent build() {
         dataPane = new DataPane(model, controller.data(), v -> chrome.chooseImages());
-        curvesPane = new CurvesPane(model, controller.curves(), controller.run());
+        curvesPane = new CurvesPane(model, controller.curves(), controller.run(), controller.history());
         ConfusionPane confusion = new ConfusionPane(model, (paths, title) -> {
             dataPane.showOnly(paths, title);
             tabs.getSelectionModel().select(0);

@@ -7,6 +7,7 @@ import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.pipeline.PersonalisePipeline;
 import org.persephonee.core.review.ReviewQueue;
+import org.persephonee.core.workspace.RunHistory;
 import org.persephonee.core.workspace.RunRecord;
 import org.persephonee.core.workspace.WorkspaceStore;
 
@@ -31,6 +32,8 @@ final class LastRunKeeper {
     private final Runnable recompute;
     /** The last run is written into the workspace (a bundle with every exit plus run.json). */
     private volatile boolean ready;
+    /** Told about every run kept in the workspace's history. */
+    private final java.util.List<Consumer<RunHistory.Entry>> kept = new java.util.ArrayList<>();
     /** Told about a run brought back from the workspace, after the model shows it. */
     private final java.util.List<Consumer<RunRecord>> restored = new java.util.ArrayList<>();
 
@@ -42,6 +45,11 @@ final class LastRunKeeper {
         this.error = error;
         this.save = save;
         this.recompute = recompute;
+    }
+
+    /** Calls {@code then} with every run kept in the workspace's history ({@code runs/}), once it is written. */
+    void onKept(Consumer<RunHistory.Entry> then) {
+        kept.add(then);
     }
 
     /** Calls {@code then} with every run brought back from the workspace, after the model shows it. */
@@ -84,6 +92,12 @@ final class LastRunKeeper {
         rec.headMs.putAll(o.profile().headMs());
         rec.classifierMs = o.result().finalHead() != null ? o.profile().headMs(o.result().finalHead())
                 : o.profile().classifierMs();
+        rec.date = o.result().date();
+        rec.config.putAll(o.result().config().describe());
+        rec.labelsUsed = o.result().targets().labelled();
+        rec.accuracy = o.choice().cascade().accuracy();
+        rec.speedup = o.choice().speedup();
+        rec.evaluatedOn = o.result().evaluatedOn();
         var c = o.choice().cascade();
         for (ReviewQueue.Candidate cand : ReviewQueue.rank(o.result(), c.exits(), c.thresholds(), ReviewQueue.DEFAULT,
                 o.result().config().seed())) {
@@ -95,9 +109,11 @@ final class LastRunKeeper {
             try {
                 Path written = BundleWriter.writeEveryExit(dir, bb, o.result(), o.evaluation(), o.choice());
                 rec.save(written);
+                int number = new RunHistory(store.dir()).add(rec);
                 tasks.ui().execute(() -> {
                     ready = true;
                     save.run();
+                    kept.forEach(k -> k.accept(new RunHistory.Entry(number, rec)));
                 });
             } catch (Exception e) {
                 tasks.ui().execute(() -> error.accept("Could not keep the run in the workspace: " + e.getMessage()));

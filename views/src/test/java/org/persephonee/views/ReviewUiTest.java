@@ -157,6 +157,17 @@ class ReviewUiTest {
         assertEquals(57, review.queue().size(), "the new queue holds the photos still unlabelled");
         assertTrue(review.queue().stream().allMatch(i -> i.image().label() == null));
 
+        // both runs are kept in the workspace's history; the first one's cascade can be drawn over the curves
+        HistoryModel h = controller.history().model();
+        waitFor(30, () -> h.runs().size() == 2);
+        assertEquals(2, h.runs().get(0).number(), "newest first");
+        assertEquals(3, h.runs().get(0).record().labelsUsed);
+        assertEquals(0, h.runs().get(1).record().labelsUsed, "the first run had no label");
+        robot.interact(() -> controller.history().overlay(h.runs().get(1)));
+        waitFor(30, () -> h.overlay().get() != null);
+        assertTrue(view.curvesPane().dataset().getSeriesIndex("run 1 (cascade)") >= 0,
+                "the earlier run's cascade is one of the chart's series");
+
         // the reviewed labels are in the workspace file on disk, saved without an orderly shutdown
         waitFor(20, () -> {
             WorkspaceState s = new WorkspaceStore(store.dir()).load().state();
@@ -187,6 +198,7 @@ class ReviewUiTest {
         assertEquals(review.queue().size(), review2.queue().size(), "the same photos still to review");
         assertEquals(review.queue().get(0).image().path(), review2.queue().get(0).image().path(), "in the same order");
         assertEquals(3, model2.images.stream().filter(ImageItem::reviewed).count(), "the reviewed marks came back");
+        waitFor(30, () -> c2.history().model().runs().size() == 2);
         c2.shutdown();
     }
 }

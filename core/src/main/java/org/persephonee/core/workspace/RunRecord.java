@@ -37,6 +37,18 @@ public final class RunRecord {
     public Map<String, Double> stageMs = new LinkedHashMap<>();
     public Map<String, Double> headMs = new LinkedHashMap<>();
     public double classifierMs;
+    /** When the run finished (ISO-8601). */
+    public String date;
+    /** The run's configuration ({@code PersonalisationConfig.describe()}). */
+    public Map<String, Object> config = new LinkedHashMap<>();
+    /** Labelled training images the run used. */
+    public int labelsUsed;
+    /** Operating point: accuracy on the evaluation images, speed-up over the personalised final exit. */
+    public double accuracy;
+    public double speedup;
+    /** What the figures were measured on (e.g. "320 test images"). */
+    public String evaluatedOn;
+
     /** The run's review queue (the unlabelled training photos in the order to label them), so it survives a restart. */
     public List<ReviewEntry> review = new ArrayList<>();
 

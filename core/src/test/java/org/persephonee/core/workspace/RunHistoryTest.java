@@ -1,0 +1,54 @@
+package org.persephonee.core.workspace;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Runs kept in the workspace: newest first, the oldest removed beyond the cap, a damaged one skipped by name. */
+class RunHistoryTest {
+    private static RunRecord run(double accuracy) {
+        RunRecord r = new RunRecord();
+        r.exits.add("block3:grid");
+        r.exitProbabilities.add(new float[][] {{0.9f, 0.1f}});
+        r.finalProbabilities = new float[][] {{0.2f, 0.8f}};
+        r.truth = new int[] {1};
+        r.classes = 2;
+        r.accuracy = accuracy;
+        return r;
+    }
+
+    @Test
+    void runsComeBackNewestFirstAndTheOldestGoBeyondTheCap(@TempDir Path ws) throws Exception {
+        RunHistory h = new RunHistory(ws);
+        assertTrue(h.list().entries().isEmpty());
+        for (int k = 1; k <= RunHistory.KEEP + 2; k++) {
+            assertEquals(k, h.add(run(k / 100.0)));
+        }
+        List<RunHistory.Entry> e = h.list().entries();
+        assertEquals(RunHistory.KEEP, e.size());
+        assertEquals(RunHistory.KEEP + 2, e.get(0).number(), "newest first");
+        assertEquals(0.22, e.get(0).record().accuracy, 1e-9);
+        assertEquals(3, e.get(e.size() - 1).number(), "runs 1 and 2 were removed");
+        assertTrue(Files.notExists(ws.resolve(RunHistory.DIR).resolve("0001")));
+    }
+
+    @Test
+    void aDamagedRunIsSkippedAndNamed(@TempDir Path ws) throws Exception {
+        RunHistory h = new RunHistory(ws);
+        h.add(run(0.5));
+        h.add(run(0.6));
+        Files.writeString(ws.resolve(RunHistory.DIR).resolve("0001").resolve(RunRecord.FILE), "{ not json");
+        RunHistory.Listing l = h.list();
+        assertEquals(1, l.entries().size());
+        assertEquals(2, l.entries().get(0).number());
+        assertEquals(1, l.problems().size());
+        assertTrue(l.problems().get(0).contains("0001"), l.problems().get(0));
+        assertEquals(3, h.add(run(0.7)), "numbers go on after the damaged one");
+    }
+}

@@ -1,0 +1,99 @@
+package org.persephonee.views;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.eval.Curve;
+import org.persephonee.core.eval.Evaluation;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.workspace.RunHistory;
+import org.persephonee.core.workspace.RunRecord;
+import org.persephonee.core.workspace.WorkspaceStore;
+
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * Run history: lists the runs kept in the workspace ({@code runs/}), adds each new one, and draws an earlier run's
+ * cascade over the current curves (re-evaluated from its stored predictions on the engine thread; only for a run
+ * made on the open backbone). Called on the thread that owns the model.
+ */
+public final class HistoryController {
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("d MMM HH:mm", Locale.ROOT)
+            .withZone(ZoneId.systemDefault());
+
+    private final LabModel lab;
+    private final HistoryModel model;
+    private final LabTasks tasks;
+    private final Consumer<String> error;
+
+    HistoryController(LabModel lab, HistoryModel model, LabTasks tasks, WorkspaceStore store, LastRunKeeper kept,
+                      Consumer<String> error) {
+        this.lab = lab;
+        this.model = model;
+        this.tasks = tasks;
+        this.error = error;
+        kept.onKept(e -> model.runs().add(0, e));
+        if (store != null) {
+            tasks.io().execute(() -> {
+                RunHistory.Listing l = new RunHistory(store.dir()).list();
+                tasks.ui().execute(() -> {
+                    model.runs().setAll(l.entries());
+                    l.problems().forEach(p -> error.accept("A kept run could not be read: " + p));
+                });
+            });
+        }
+    }
+
+    public HistoryModel model() { return model; }
+
+    /** One line for a kept run: number, time, labels, operating point. */
+    public static String describe(RunHistory.Entry e) {
+        RunRecord r = e.record();
+        String when = "";
+        try {
+            when = r.date == null ? "" : " \u00b7 " + TIME.format(Instant.parse(r.date));
+        } catch (RuntimeException ignored) {
+            // an unreadable date is left out
+        }
+        Object labels = r.config.get("labels");
+        return String.format(Locale.ROOT, "run %d%s \u00b7 labels %s (%d used) \u00b7 %d exits \u00b7 %.1f%% at %.2fx",
+                e.number(), when, labels == null ? "?" : labels, r.labelsUsed, r.exits.size(), 100 * r.accuracy,
+                r.speedup);
+    }
+
+    /** Draws {@code e}'s cascade over the current curves (null removes it). */
+    public void overlay(RunHistory.Entry e) {
+        if (e == null) {
+            model.overlay().set(null);
+            return;
+        }
+        Backbone bb = lab.backbone.get();
+        if (bb == null || !Objects.equals(e.record().backboneSha256, bb.parametersSha256())) {
+            model.overlay().set(null);
+            error.accept("Run " + e.number() + " was made on another backbone: its curves cannot be drawn here");
+            return;
+        }
+        tasks.engine().execute(() -> {
+            try {
+                RunRecord r = e.record();
+                List<ExitPlacement> placements = new ArrayList<>();
+                for (String key : r.exits) {
+                    placements.add(ExitPlacement.parse(key));
+                }
+                Evaluation ev = Evaluation.live(bb, placements, r.classes, r.refitFinal, r.profile(), r.predictions(),
+                        Confidence.MAX_SOFTMAX);
+                Curve cascade = ev.curves().stream().filter(c -> c.exit() < 0).findFirst().orElse(null);
+                tasks.ui().execute(() -> model.overlay().set(cascade == null ? null
+                        : new HistoryModel.Overlay("run " + e.number() + " (cascade)", cascade)));
+            } catch (RuntimeException ex) {
+                tasks.ui().execute(() -> error.accept("Run " + e.number() + " could not be drawn: " + ex.getMessage()));
+            }
+        });
+    }
+}

@@ -1,0 +1,31 @@
+package org.persephonee.views;
+
+import javafx.beans.property.ObjectProperty;
+import javafx.beans.property.SimpleObjectProperty;
+import javafx.collections.FXCollections;
+import javafx.collections.ObservableList;
+import org.persephonee.core.eval.Curve;
+import org.persephonee.core.workspace.RunHistory;
+
+/**
+ * The workspace's run history: every run kept with its configuration and results, newest first, and the earlier
+ * run whose cascade is drawn over the current curves. Changed on the thread that owns the lab's model.
+ */
+public final class HistoryModel {
+    /**
+     * An earlier run's cascade front, drawn over the current curves.
+     *
+     * @param name what the legend calls it
+     * @param cascade its cascade curve (a point per threshold)
+     */
+    public record Overlay(String name, Curve cascade) { }
+
+    private final ObservableList<RunHistory.Entry> runs = FXCollections.observableArrayList();
+    private final ObjectProperty<Overlay> overlay = new SimpleObjectProperty<>();
+
+    /** Kept runs, newest first. */
+    public ObservableList<RunHistory.Entry> runs() { return runs; }
+
+    /** The earlier run drawn over the curves, or null. */
+    public ObjectProperty<Overlay> overlay() { return overlay; }
+}
