@@ -294,10 +294,19 @@ public final class CurvesPane {
         clear.setTooltip(new javafx.scene.control.Tooltip("Draw no earlier run"));
         clear.setOnAction(e -> runs.setValue(null));
         clear.disableProperty().bind(runs.valueProperty().isNull());
+        javafx.scene.control.Button regimes = new javafx.scene.control.Button("Compare label regimes");
+        regimes.setId("compare-regimes");
+        regimes.setTooltip(new javafx.scene.control.Tooltip("Run the placed exits without labels, with about 10 % "
+                + "of the training photos labelled and with every label, and draw the three cascades together"));
+        regimes.setOnAction(e -> history.compareLabelRegimes());
+        regimes.disableProperty().bind(model.running.or(model.backbone.isNull())
+                .or(javafx.beans.binding.Bindings.isEmpty(model.exits)));
+        regimes.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
+        history.model().comparison().addListener((javafx.beans.InvalidationListener) o -> redraw());
         Label title = new Label("Compare with an earlier run");
         title.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
         HBox.setHgrow(runs, Priority.ALWAYS);
-        HBox row = new HBox(8, title, runs, clear);
+        HBox row = new HBox(8, title, runs, clear, regimes);
         row.setAlignment(Pos.CENTER_LEFT);
         row.setPadding(new Insets(0, 8, 0, 8));
         history.model().overlay().addListener((o, a, b) -> redraw());
@@ -336,15 +345,20 @@ public final class CurvesPane {
                 r.setSeriesStroke(idx, new BasicStroke(cascade ? 2.6f : 1.2f));
                 r.setSeriesShape(idx, new Ellipse2D.Double(-2.5, -2.5, 5, 5));
             }
-            HistoryModel.Overlay over = history.model().overlay().get();
-            if (over != null) {
+            List<HistoryModel.Overlay> overlays = new java.util.ArrayList<>(history.model().comparison());
+            if (history.model().overlay().get() != null) {
+                overlays.add(history.model().overlay().get());
+            }
+            Color[] greys = {new Color(0x8c8c8c), new Color(0x1f77b4), new Color(0x9467bd)};
+            for (int o = 0; o < overlays.size(); o++) {
+                HistoryModel.Overlay over = overlays.get(o);
                 XYSeries s = new XYSeries(over.name(), false, true);
                 for (CurvePoint p : over.cascade().points()) {
                     s.add(x(p), 100 * p.accuracy(), false);
                 }
                 data.addSeries(s);
                 int idx = data.getSeriesCount() - 1;
-                r.setSeriesPaint(idx, new Color(0x8c8c8c));
+                r.setSeriesPaint(idx, greys[o % greys.length]);
                 r.setSeriesStroke(idx, new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 1f,
                         new float[] {7f, 5f}, 0f));
                 r.setSeriesShape(idx, new Ellipse2D.Double(-2, -2, 4, 4));

@@ -5,6 +5,7 @@ import org.persephonee.core.eval.Confidence;
 import org.persephonee.core.eval.Curve;
 import org.persephonee.core.eval.Evaluation;
 import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.personalise.LabelRegime;
 import org.persephonee.core.workspace.RunHistory;
 import org.persephonee.core.workspace.RunRecord;
 import org.persephonee.core.workspace.WorkspaceStore;
@@ -32,13 +33,21 @@ public final class HistoryController {
     private final LabTasks tasks;
     private final Consumer<String> error;
 
+    private final RunController run;
+    /** The regimes still to run in a comparison, and the one the person had chosen. */
+    private final java.util.Deque<LabelRegime> pending = new java.util.ArrayDeque<>();
+    private LabelRegime chosen;
+
     HistoryController(LabModel lab, HistoryModel model, LabTasks tasks, WorkspaceStore store, LastRunKeeper kept,
-                      Consumer<String> error) {
+                      RunController run, Consumer<String> error) {
         this.lab = lab;
         this.model = model;
         this.tasks = tasks;
         this.error = error;
+        this.run = run;
         kept.onKept(e -> model.runs().add(0, e));
+        run.onFinished(this::comparisonRunFinished);
+        run.onEnded(this::stopComparison);
         if (store != null) {
             tasks.io().execute(() -> {
                 RunHistory.Listing l = new RunHistory(store.dir()).list();
@@ -51,6 +60,76 @@ public final class HistoryController {
     }
 
     public HistoryModel model() { return model; }
+
+    /**
+     * "Compare label regimes": runs the placed exits three times on the same photos, without labels, with about 10 %
+     * of the training photos labelled and with every label, one after the other in the background; the first two
+     * runs' cascades stay drawn over the last one's curves. Refused without labels or while a run goes.
+     */
+    public void compareLabelRegimes() {
+        long train = lab.images.stream().filter(i -> !i.test()).count();
+        long labelled = lab.images.stream().filter(i -> !i.test() && i.label() != null).count();
+        if (labelled == 0) {
+            error.accept("Comparing label regimes needs labelled training photos");
+            return;
+        }
+        if (run.cannotStart().isPresent()) {
+            error.accept(run.cannotStart().get());
+            return;
+        }
+        chosen = lab.labels.get();
+        pending.clear();
+        double some = Math.min(1.0, 0.10 * train / labelled);
+        pending.add(LabelRegime.NONE);
+        if (some < 1.0) {
+            pending.add(LabelRegime.parse(Double.toString(some)));
+        }
+        pending.add(LabelRegime.ALL);
+        model.comparison().clear();
+        model.comparing().set(true);
+        next();
+    }
+
+    private void next() {
+        LabelRegime r = pending.poll();
+        if (r == null) {
+            model.comparing().set(false);
+            lab.labels.set(chosen);
+            return;
+        }
+        lab.labels.set(r);
+        run.start();
+    }
+
+    private void comparisonRunFinished(org.persephonee.core.pipeline.PersonalisePipeline.Outcome o) {
+        if (!model.comparing().get()) {
+            return;
+        }
+        if (!pending.isEmpty()) {
+            Curve cascade = o.evaluation().curves().stream().filter(c -> c.exit() < 0).findFirst().orElse(null);
+            if (cascade != null) {
+                model.comparison().add(new HistoryModel.Overlay("labels " + describe(lab.labels.get(),
+                        o.result().targets().labelled()), cascade));
+            }
+        }
+        next();
+    }
+
+    private void stopComparison() {
+        if (model.comparing().get()) {
+            pending.clear();
+            model.comparing().set(false);
+            lab.labels.set(chosen);
+        }
+    }
+
+    private static String describe(LabelRegime r, int used) {
+        return switch (r.kind()) {
+            case NONE -> "none";
+            case ALL -> "all (" + used + ")";
+            case FRACTION -> "some (" + used + ")";
+        };
+    }
 
     /** One line for a kept run: number, time, labels, operating point. */
     public static String describe(RunHistory.Entry e) {

@@ -22,10 +22,18 @@ public final class HistoryModel {
 
     private final ObservableList<RunHistory.Entry> runs = FXCollections.observableArrayList();
     private final ObjectProperty<Overlay> overlay = new SimpleObjectProperty<>();
+    private final ObservableList<Overlay> comparison = FXCollections.observableArrayList();
+    private final javafx.beans.property.BooleanProperty comparing = new javafx.beans.property.SimpleBooleanProperty();
 
     /** Kept runs, newest first. */
     public ObservableList<RunHistory.Entry> runs() { return runs; }
 
     /** The earlier run drawn over the curves, or null. */
     public ObjectProperty<Overlay> overlay() { return overlay; }
+
+    /** The other label regimes' cascades of the last "compare label regimes" (drawn over the curves). */
+    public ObservableList<Overlay> comparison() { return comparison; }
+
+    /** True while "compare label regimes" runs its three runs. */
+    public javafx.beans.property.BooleanProperty comparing() { return comparing; }
 }

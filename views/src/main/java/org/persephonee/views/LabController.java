@@ -62,7 +62,7 @@ public final class LabController {
         this.run = new RunController(model, tasks, exits, curves, kept, error, this::save);
         this.export = new ExportController(model, tasks, run, kept, error);
         this.review = new ReviewController(model, new ReviewModel(), data, run, kept);
-        this.history = new HistoryController(model, new HistoryModel(), tasks, store, kept, error);
+        this.history = new HistoryController(model, new HistoryModel(), tasks, store, kept, run, error);
         WorkspaceSettings settings = new WorkspaceSettings(model);
         WorkspaceSaver saver = store == null ? null
                 : new WorkspaceSaver(store, tasks.io(), tasks.ui(), model.status::set, error);

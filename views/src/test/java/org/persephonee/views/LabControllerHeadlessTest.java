@@ -84,6 +84,21 @@ class LabControllerHeadlessTest {
         c.exits().removeExit(model.exits.get(0));
         assertTrue(model.curvesStale.get(), "curves of two exits no longer match the one exit placed");
 
+        // compare label regimes: none, about 10 % and all, one after the other; the first two stay drawn
+        c.exits().addExit("block3", HeadType.GRID);
+        HistoryModel h = c.history().model();
+        c.history().compareLabelRegimes();
+        assertTrue(!h.comparing().get() && !model.running.get(), model.status.get());
+        List<String> names = h.comparison().stream().map(HistoryModel.Overlay::name).toList();
+        assertEquals(2, names.size(), names.toString());
+        assertEquals("labels none", names.get(0));
+        // 459 training photos, 59 labelled: about 10 % is 46, kept per class (rounded up within each class)
+        int some = Integer.parseInt(names.get(1).replaceAll("\\D", ""));
+        assertTrue(names.get(1).startsWith("labels some (") && some >= 44 && some <= 50, names.get(1));
+        assertEquals(LabelRegime.ALL, model.labels.get(), "the person's own choice comes back");
+        assertTrue(model.status.get().contains("personal"), "the last run is the one with every label: "
+                + model.status.get());
+
         Path out = tmp.resolve("bundle");
         c.export().export(out);
         assertTrue(java.nio.file.Files.isRegularFile(out.resolve("exit-config.json")), model.status.get());
