@@ -167,9 +167,11 @@ public final class CurvesPane {
             boolean shared = !model.exits.isEmpty() && model.exits.stream()
                     .allMatch(e -> Math.abs(Math.min(1.0, e.threshold()) - t) < 1e-9);
             return shared || model.exits.isEmpty() ? String.format(Locale.ROOT, "threshold %.2f", t)
-                    : "per-exit thresholds (the slider sets one for all)";
+                    : "per-exit thresholds";
         }, slider.valueProperty(), model.exits));
         value.setId("threshold-value");
+        value.setTooltip(new javafx.scene.control.Tooltip("The slider's figure when every exit uses it; otherwise the "
+                + "exits have thresholds of their own (some may be off), and moving the slider sets one for all"));
         slider.valueProperty().addListener((o, a, b) -> {
             if (!updatingSlider) {
                 controller.setGlobalThreshold(b.doubleValue());
