@@ -1,15 +1,12 @@
 package org.persephonee.views;
 
 import javafx.beans.binding.Bindings;
-import javafx.collections.FXCollections;
-import javafx.collections.ObservableList;
 import javafx.geometry.Insets;
 import javafx.geometry.Pos;
 import javafx.scene.Node;
 import javafx.scene.control.Label;
 import javafx.scene.control.Slider;
 import javafx.scene.control.SplitPane;
-import javafx.scene.control.TableColumn;
 import javafx.scene.control.TableView;
 import javafx.scene.control.ToggleButton;
 import javafx.scene.control.ToggleGroup;
@@ -17,7 +14,6 @@ import javafx.scene.layout.HBox;
 import javafx.scene.layout.Priority;
 import javafx.scene.layout.VBox;
 import javafx.scene.control.Button;
-import javafx.beans.property.ReadOnlyObjectWrapper;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.entity.ChartEntity;
@@ -35,7 +31,6 @@ import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.eval.Curve;
 import org.persephonee.core.eval.CurvePoint;
 import org.persephonee.core.eval.Evaluation;
-import org.persephonee.core.personalise.EvalPredictions;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -60,24 +55,18 @@ public final class CurvesPane {
     private final XYSeriesCollection data = new XYSeriesCollection();
     private final JFreeChart chart;
     private final ChartViewer viewer;
-    private final ObservableList<Row> rows = FXCollections.observableArrayList();
-    private final Label summary = new Label("Personalise to see accuracy-vs-latency curves");
+    /** The metrics table under the chart and the cascade's summary line. */
+    private final MetricsTable metrics;
     private final Slider slider = new Slider(0, 1.0, 0.9);
     private List<Curve> curves = List.of();
     private boolean updatingSlider;
-
-    /** Height of a metrics-table row and of its header, in px. */
-    static final double ROW_PX = 24;
-    static final double HEADER_PX = 26;
-
-    /** One row of the metrics table. */
-    public record Row(String exit, String accuracy, String loss, String threshold, String share, String ms) { }
 
     public CurvesPane(LabModel model, CurvesController controller, RunController run, HistoryController history) {
         this.model = model;
         this.controller = controller;
         this.run = run;
         this.history = history;
+        this.metrics = new MetricsTable(model);
         chart = ChartFactory.createXYLineChart(null, "latency per image (ms)", "accuracy (%)", data,
                 PlotOrientation.VERTICAL, true, true, false);
         chart.setBackgroundPaint(Color.WHITE);
@@ -90,64 +79,16 @@ public final class CurvesPane {
         viewer.setId("curves-chart");
     }
 
-    private final java.util.concurrent.CompletableFuture<Void> warmed = new java.util.concurrent.CompletableFuture<>();
-    private boolean warming;
+    private final ChartWarmUp warmUp = new ChartWarmUp();
 
-    /**
-     * Draws a throwaway chart of the same kind three times on a background thread, into an image (AWT, no JavaFX
-     * node): the first draw of a chart with curves, shapes and a legend loads and runs chart code for the first time,
-     * and in the lab it took 80 ms of the FX thread at a run's first epoch (12-25 ms after this warm-up, which costs
-     * about 0.35 s of one core once). Called when the lab has started; later calls do nothing.
-     */
+    /** See {@link ChartWarmUp#start()}: called when the lab has started; later calls do nothing. */
     public void warmUp() {
-        if (warming) {
-            return;
-        }
-        warming = true;
-        Thread t = new Thread(() -> {
-            drawThrowawayChart();
-            warmed.complete(null);
-        }, "chart-warm-up");
-        t.setDaemon(true);
-        t.start();
+        warmUp.start();
     }
 
     /** Completes when the warm-up has run (tests measure a started lab). */
     public java.util.concurrent.CompletableFuture<Void> warmed() {
-        return warmed;
-    }
-
-    private static void drawThrowawayChart() {
-        try {
-            XYSeriesCollection d = new XYSeriesCollection();
-            JFreeChart c = ChartFactory.createXYLineChart(null, "latency per image (ms)", "accuracy (%)", d,
-                    PlotOrientation.VERTICAL, true, true, false);
-            XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
-            for (int k = 0; k < 4; k++) {
-                XYSeries s = new XYSeries("exit " + k, false, true);
-                for (int i = 0; i < 30; i++) {
-                    s.add(0.5 + i * 0.05 + k * 0.1, 60 + (i * 7 + k * 3) % 30, false);
-                }
-                d.addSeries(s);
-                r.setSeriesShape(k, new Ellipse2D.Double(-2.5, -2.5, 5, 5));
-                r.setSeriesStroke(k, new BasicStroke(1.2f));
-            }
-            c.getXYPlot().setRenderer(r);
-            java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(700, 450,
-                    java.awt.image.BufferedImage.TYPE_INT_RGB);
-            for (int i = 0; i < 3; i++) {
-                java.awt.Graphics2D g = img.createGraphics();
-                try {
-                    c.draw(g, new java.awt.geom.Rectangle2D.Double(0, 0, 700, 450),
-                            new org.jfree.chart.ChartRenderingInfo());
-                } finally {
-                    g.dispose();
-                }
-            }
-        } catch (RuntimeException | LinkageError e) {
-            // only a warm-up: the real chart draws without it, a little slower the first time
-            System.getLogger(CurvesPane.class.getName()).log(System.Logger.Level.DEBUG, "chart warm-up failed", e);
-        }
+        return warmUp.done();
     }
 
     /** The chart's dataset (series per exit, cascade, references). */
@@ -203,30 +144,8 @@ public final class CurvesPane {
         HBox controls = new HBox(8, globalLabel, slider, value, ms, macs);
         controls.setAlignment(Pos.CENTER_LEFT);
         controls.setPadding(new Insets(4, 8, 4, 8));
-        summary.setId("cascade-summary");
-        summary.getStyleClass().add("summary");
-        summary.setWrapText(true);
-        summary.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
-
-        TableView<Row> table = new TableView<>(rows);
-        table.setId("exit-metrics");
-        table.getColumns().add(column("exit", Row::exit, 160));
-        table.getColumns().add(column("accuracy alone", Row::accuracy, 110));
-        table.getColumns().add(column("train loss", Row::loss, 80));
-        table.getColumns().add(column("threshold", Row::threshold, 80));
-        table.getColumns().add(column("share leaving", Row::share, 100));
-        table.getColumns().add(column("ms if leaving", Row::ms, 100));
-        table.setColumnResizePolicy(TableView.CONSTRAINED_RESIZE_POLICY);
-        table.setPlaceholder(new Label("No results yet"));
-        // rows of one height: without it the table asks every cell for its preferred height, which made the
-        // table's first rows (at a run's first epoch) hold the FX thread for 90 ms
-        table.setFixedCellSize(ROW_PX);
-        // as tall as its rows (up to the space there is): a table filling the pane builds a dozen empty rows of
-        // six cells each, and building them with the first real rows held the FX thread for 100 ms at the first epoch
-        table.prefHeightProperty().bind(javafx.beans.binding.Bindings.createDoubleBinding(
-                () -> HEADER_PX + ROW_PX * Math.max(2, rows.size()) + 2, rows));
-        table.setMinHeight(HEADER_PX + ROW_PX * 2 + 2);
-        table.setMaxHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
+        Label summary = metrics.summary();
+        TableView<MetricsTable.Row> table = metrics.table();
 
         viewer.addChartMouseListener(new ChartMouseListenerFX() {
             @Override
@@ -254,7 +173,9 @@ public final class CurvesPane {
         viewer.opacityProperty().bind(javafx.beans.binding.Bindings.when(model.curvesStale).then(0.35).otherwise(1.0));
         VBox top = new VBox(stale, viewer);
         VBox.setVgrow(viewer, Priority.ALWAYS);
-        VBox bottom = new VBox(4, controls, compareRow(), summary, table);
+        VBox bottom = new VBox(4, controls, CompareRow.build(model, history), summary, table);
+        history.model().overlay().addListener((o, a, b) -> redraw());
+        history.model().comparison().addListener((javafx.beans.InvalidationListener) o -> redraw());
         VBox.setVgrow(table, Priority.SOMETIMES);
         SplitPane split = new SplitPane(top, bottom);
         split.setOrientation(javafx.geometry.Orientation.VERTICAL);
@@ -265,61 +186,12 @@ public final class CurvesPane {
         });
         model.current.addListener((o, a, b) -> {
             redrawMarker();
-            refreshTable();
+            metrics.refresh();
         });
-        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> refreshTable());
+        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> metrics.refresh());
         model.liveStats.addListener((javafx.collections.ListChangeListener<org.persephonee.core.personalise.ExitStats>)
-                c -> refreshTable());
+                c -> metrics.refresh());
         return split;
-    }
-
-    /** "Compare with an earlier run": a kept run's cascade drawn dashed over the current curves. */
-    private Node compareRow() {
-        javafx.scene.control.ComboBox<org.persephonee.core.workspace.RunHistory.Entry> runs =
-                new javafx.scene.control.ComboBox<>(history.model().runs());
-        runs.setId("compare-run");
-        runs.setPromptText("none");
-        runs.setMaxWidth(Double.MAX_VALUE);
-        runs.setConverter(new javafx.util.StringConverter<>() {
-            @Override
-            public String toString(org.persephonee.core.workspace.RunHistory.Entry e) {
-                return e == null ? "" : HistoryController.describe(e);
-            }
-
-            @Override
-            public org.persephonee.core.workspace.RunHistory.Entry fromString(String s) {
-                return null;
-            }
-        });
-        runs.valueProperty().addListener((o, a, b) -> history.overlay(b));
-        javafx.scene.control.Button clear = new javafx.scene.control.Button("\u2715");
-        clear.setTooltip(new javafx.scene.control.Tooltip("Draw no earlier run"));
-        clear.setOnAction(e -> runs.setValue(null));
-        clear.disableProperty().bind(runs.valueProperty().isNull());
-        javafx.scene.control.Button regimes = new javafx.scene.control.Button("Compare label regimes");
-        regimes.setId("compare-regimes");
-        regimes.setTooltip(new javafx.scene.control.Tooltip("Run the placed exits without labels, with about 10 % "
-                + "of the training photos labelled and with every label, and draw the three cascades together"));
-        regimes.setOnAction(e -> history.compareLabelRegimes());
-        regimes.disableProperty().bind(model.running.or(model.backbone.isNull())
-                .or(javafx.beans.binding.Bindings.isEmpty(model.exits)));
-        regimes.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
-        history.model().comparison().addListener((javafx.beans.InvalidationListener) o -> redraw());
-        Label title = new Label("Compare with an earlier run");
-        title.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
-        HBox.setHgrow(runs, Priority.ALWAYS);
-        HBox row = new HBox(8, title, runs, clear, regimes);
-        row.setAlignment(Pos.CENTER_LEFT);
-        row.setPadding(new Insets(0, 8, 0, 8));
-        history.model().overlay().addListener((o, a, b) -> redraw());
-        return row;
-    }
-
-    private static TableColumn<Row, String> column(String name, java.util.function.Function<Row, String> f, double w) {
-        TableColumn<Row, String> c = new TableColumn<>(name);
-        c.setCellValueFactory(cd -> new ReadOnlyObjectWrapper<>(f.apply(cd.getValue())));
-        c.setPrefWidth(w);
-        return c;
     }
 
     private double x(CurvePoint p) {
@@ -401,7 +273,7 @@ public final class CurvesPane {
         } finally {
             renderSoon();
         }
-        refreshTable();
+        metrics.refresh();
     }
 
     private void redrawMarker() {
@@ -469,52 +341,5 @@ public final class CurvesPane {
                     .ifPresent(e -> e.thresholdProperty().set(t));
             model.exits.stream().filter(e -> e.key().equals(key)).findFirst().ifPresent(model.selectedExit::set);
         }
-    }
-
-    /** The latest training loss of an exit ({@code stage:head}), from the live epoch stats. */
-    private String loss(String key) {
-        for (org.persephonee.core.personalise.ExitStats st : model.liveStats) {
-            if (st.key().equals(key) && !Double.isNaN(st.trainLoss())) {
-                return String.format(Locale.ROOT, "%.3f", st.trainLoss());
-            }
-        }
-        return "–";
-    }
-
-    private void refreshTable() {
-        Evaluation ev = model.evaluation.get();
-        CascadeResult cur = model.current.get();
-        List<Row> out = new ArrayList<>();
-        if (ev == null || cur == null) {
-            rows.clear();
-            summary.setText(model.running.get() ? "Curves appear after the first epoch"
-                    : "Personalise to see accuracy-vs-latency curves");
-            return;
-        }
-        EvalPredictions p = ev.cascade().predictions();
-        List<String> names = ev.exitNames();
-        for (int j = 0; j < names.size(); j++) {
-            int pos = -1;
-            for (int q = 0; q < cur.exits().length; q++) {
-                if (cur.exits()[q] == j) {
-                    pos = q;
-                }
-            }
-            double leaveMs = pos < 0 ? Double.NaN : ev.cascade().ms().leaveAt(cur.exits(), pos);
-            out.add(new Row(names.get(j), String.format(Locale.ROOT, "%.1f%%", 100 * p.accuracy(p.exit(j))),
-                    loss(names.get(j)),
-                    pos < 0 ? "off" : String.format(Locale.ROOT, "%.2f", cur.thresholds()[pos]),
-                    pos < 0 ? "–" : String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[pos]),
-                    pos < 0 ? "–" : String.format(Locale.ROOT, "%.2f", leaveMs)));
-        }
-        CascadeResult fin = ev.cascade().finalOnly();
-        out.add(new Row("final", String.format(Locale.ROOT, "%.1f%%", 100 * fin.accuracy()), "–", "–",
-                String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[cur.share().length - 1]),
-                String.format(Locale.ROOT, "%.2f", ev.cascade().ms().leaveAt(cur.exits(), cur.exits().length))));
-        rows.setAll(out);
-        summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy at %.2f ms (%.2fx faster, %.2fx fewer "
-                        + "MACs than the personalised final exit at %.1f%%)%s", 100 * cur.accuracy(), cur.meanMs(),
-                fin.meanMs() / cur.meanMs(), fin.meanMacs() / cur.meanMacs(), 100 * fin.accuracy(),
-                model.resultsFinal.get() ? "" : " — live, training continues"));
     }
 }
