@@ -89,7 +89,20 @@ final class LabChrome {
         Menu runMenu = new Menu("Run", null, run, cancel, auto);
         CheckMenuItem macs = new CheckMenuItem("Curves in MACs");
         macs.selectedProperty().bindBidirectional(model.curvesInMacs);
-        Menu view = new Menu("View", null, macs);
+        MenuItem device = new MenuItem("Latency from a device profile\u2026");
+        device.setOnAction(e -> {
+            FileChooser fc = new FileChooser();
+            fc.setTitle("A device latency profile (JSON: milliseconds per stage and head)");
+            fc.getExtensionFilters().add(new FileChooser.ExtensionFilter("JSON", "*.json"));
+            File f = fc.showOpenDialog(window.get());
+            if (f != null) {
+                controller.run().useDeviceProfile(f.toPath());
+            }
+        });
+        MenuItem measured = new MenuItem("Latency measured here");
+        measured.setOnAction(e -> controller.run().useDeviceProfile(null));
+        measured.disableProperty().bind(model.deviceProfile.isNull());
+        Menu view = new Menu("View", null, macs, new javafx.scene.control.SeparatorMenuItem(), device, measured);
         MenuItem about = new MenuItem("How it works");
         about.setOnAction(e -> {
             Alert a = new Alert(Alert.AlertType.INFORMATION);

@@ -50,6 +50,8 @@ public final class LabModel {
             new SimpleObjectProperty<>(PersonalisationConfig.DEFAULT_TEACHER);
     public final IntegerProperty seed = new SimpleIntegerProperty((int) PersonalisationConfig.DEFAULT_SEED);
     public final DoubleProperty maxDrop = new SimpleDoubleProperty(PersonalisePipeline.Options.DEFAULT_MAX_DROP);
+    /** A device latency profile (JSON) runs are costed with instead of this machine's timings, or null. */
+    public final ObjectProperty<java.nio.file.Path> deviceProfile = new SimpleObjectProperty<>();
 
     // run
     public final BooleanProperty running = new SimpleBooleanProperty();

@@ -124,6 +124,7 @@ public final class RunController {
         PersonalDataset ds = new PersonalDataset(null, model.images.stream().map(ImageItem::toPersonalImage).toList());
         double maxDrop = model.maxDrop.get();
         LatencyProfile stageProfile = model.stageProfile.get();
+        java.nio.file.Path device = model.deviceProfile.get();
         cancel.set(false);
         epochThrottle.newRun();
         model.running.set(true);
@@ -137,7 +138,7 @@ public final class RunController {
             PersonalisationJob.Listener l = new LiveListener(bb, placements, stageProfile);
             try {
                 PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, cfg,
-                        new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, null, 15), l,
+                        new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, device, 15), l,
                         cancel::get);
                 o.evaluation().curves();
                 tasks.ui().execute(() -> finish(o, started));
@@ -168,6 +169,47 @@ public final class RunController {
         }
         curves.recompute();
         ended.forEach(Runnable::run);
+    }
+
+    /**
+     * Costs this session's last run with a device latency profile (or, with null, this machine's timings again) and
+     * shows its curves so: what the exits would buy on that device. Thresholds stay as they are. Later runs use the
+     * same profile.
+     */
+    public void useDeviceProfile(java.nio.file.Path profile) {
+        model.deviceProfile.set(profile);
+        PersonalisePipeline.Outcome o = outcome;
+        Backbone bb = model.backbone.get();
+        if (o == null || bb == null || model.running.get()) {
+            model.status.set(profile == null ? "Latency measured on this machine from the next run on"
+                    : "Device profile " + profile.getFileName() + " is used from the next run on"
+                    + (o == null ? " (personalise once in this session to see this run's curves with it)" : ""));
+            return;
+        }
+        double maxDrop = model.maxDrop.get();
+        tasks.engine().execute(() -> {
+            try {
+                PersonalisePipeline.Outcome w = PersonalisePipeline.evaluate(bb, o.result(), new PersonalisePipeline
+                        .Options(maxDrop, Confidence.MAX_SOFTMAX, false, profile, 15), PersonalisationJob.SILENT);
+                w.evaluation().curves();
+                tasks.ui().execute(() -> {
+                    if (outcome != o) {
+                        return;
+                    }
+                    // the same trained heads: the new outcome shares the result, so the old one is not closed
+                    outcome = w;
+                    model.evaluation.set(w.evaluation());
+                    curves.recompute();
+                    model.status.set("Curves costed with " + w.profile().source() + String.format(Locale.ROOT,
+                            " (backbone %.2f ms per image)", w.profile().backboneMs()));
+                });
+            } catch (java.io.IOException | RuntimeException e) {
+                tasks.ui().execute(() -> {
+                    model.deviceProfile.set(null);
+                    error.accept("Device profile not used: " + e.getMessage());
+                });
+            }
+        });
     }
 
     /** Asks a running personalisation to stop (it stops within a second). */

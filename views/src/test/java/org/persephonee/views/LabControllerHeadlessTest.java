@@ -84,6 +84,26 @@ class LabControllerHeadlessTest {
         c.exits().removeExit(model.exits.get(0));
         assertTrue(model.curvesStale.get(), "curves of two exits no longer match the one exit placed");
 
+        // what-if: the same run costed with a device profile ten times slower per stage
+        double before = model.current.get().meanMs();
+        StringBuilder json = new StringBuilder("{\"device\": \"slow phone\", \"stages\": {");
+        model.stageProfile.get().stageMs().forEach((k, v) -> json.append('"').append(k).append("\": ")
+                .append(10 * v).append(", "));
+        json.setLength(json.length() - 2);
+        json.append("}}");
+        Path device = tmp.resolve("device.json");
+        java.nio.file.Files.writeString(device, json);
+        c.run().useDeviceProfile(device);
+        assertEquals("device profile: slow phone", model.evaluation.get().profile().source(), model.status.get());
+        double after = model.current.get().meanMs();
+        assertTrue(after > 6 * before && after < 14 * before, before + " ms here, " + after + " ms on the device");
+        java.nio.file.Files.writeString(tmp.resolve("broken.json"), "{\"stages\": {}}");
+        c.run().useDeviceProfile(tmp.resolve("broken.json"));
+        assertTrue(model.errors.get(model.errors.size() - 1).contains("no time for stage"),
+                model.errors.toString());
+        assertEquals("device profile: slow phone", model.evaluation.get().profile().source(),
+                "a broken profile leaves the curves as they were");
+
         // compare label regimes: none, about 10 % and all, one after the other; the first two stay drawn
         c.exits().addExit("block3", HeadType.GRID);
         HistoryModel h = c.history().model();
