@@ -57,27 +57,44 @@ class LabUiTest {
     static void data() throws IOException {
         tmp = Files.createTempDirectory("lab-ui");
         persona = tmp.resolve("persona");
-        Path src = REPO.resolve("sample-data/tilted-phone");
+        copySample(REPO.resolve("sample-data/tilted-phone"), persona, 6, 8, 24);
+    }
+
+    /** Copies the first files (by name) of a committed sample persona: per class labelled and test, then unlabelled. */
+    static void copySample(Path src, Path dst, int labelledPerClass, int testPerClass, int unlabelled)
+            throws IOException {
         for (String split : List.of("labelled", "test")) {
+            int n = split.equals("labelled") ? labelledPerClass : testPerClass;
+            if (n == 0) {
+                continue;
+            }
             try (Stream<Path> classes = Files.list(src.resolve(split))) {
                 for (Path c : classes.toList()) {
                     try (Stream<Path> files = Files.list(c)) {
-                        int n = split.equals("labelled") ? 6 : 8;
                         for (Path f : files.sorted().limit(n).toList()) {
-                            Path dst = persona.resolve(split).resolve(c.getFileName().toString()).resolve(f.getFileName().toString());
-                            Files.createDirectories(dst.getParent());
-                            Files.copy(f, dst);
+                            Path to = dst.resolve(split).resolve(c.getFileName().toString())
+                                    .resolve(f.getFileName().toString());
+                            Files.createDirectories(to.getParent());
+                            Files.copy(f, to);
                         }
                     }
                 }
             }
         }
+        Files.createDirectories(dst.resolve("unlabelled"));
         try (Stream<Path> files = Files.list(src.resolve("unlabelled"))) {
-            Files.createDirectories(persona.resolve("unlabelled"));
-            for (Path f : files.sorted().limit(24).toList()) {
-                Files.copy(f, persona.resolve("unlabelled").resolve(f.getFileName().toString()));
+            for (Path f : files.sorted().limit(unlabelled).toList()) {
+                Files.copy(f, dst.resolve("unlabelled").resolve(f.getFileName().toString()));
             }
         }
+    }
+
+    /** Shows a lab's root in the stage as the app does (window size, style sheet). */
+    static void show(Stage stage, javafx.scene.Parent root) {
+        Scene scene = new Scene(root, 1400, 860);
+        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
+        stage.setScene(scene);
+        stage.show();
     }
 
     @Start
@@ -101,10 +118,7 @@ class LabUiTest {
             e.consume();
         });
         root.setLeft(fileSource);
-        Scene scene = new Scene(root, 1400, 860);
-        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
-        stage.setScene(scene);
-        stage.show();
+        show(stage, root);
         controller.exits().openBackbone(BACKBONE);
     }
 

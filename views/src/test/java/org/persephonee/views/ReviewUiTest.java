@@ -1,8 +1,6 @@
 package org.persephonee.views;
 
-import javafx.scene.Scene;
 import javafx.scene.input.KeyCode;
-import javafx.scene.layout.BorderPane;
 import javafx.stage.Stage;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,7 +22,6 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -53,24 +50,7 @@ class ReviewUiTest {
     static void data() throws IOException {
         tmp = Files.createTempDirectory("review-ui");
         persona = tmp.resolve("persona");
-        Path src = LabUiTest.REPO.resolve("sample-data/night-owl");
-        try (Stream<Path> classes = Files.list(src.resolve("test"))) {
-            for (Path c : classes.toList()) {
-                try (Stream<Path> files = Files.list(c)) {
-                    for (Path f : files.sorted().limit(8).toList()) {
-                        Path dst = persona.resolve("test").resolve(c.getFileName().toString()).resolve(f.getFileName().toString());
-                        Files.createDirectories(dst.getParent());
-                        Files.copy(f, dst);
-                    }
-                }
-            }
-        }
-        Files.createDirectories(persona.resolve("unlabelled"));
-        try (Stream<Path> files = Files.list(src.resolve("unlabelled"))) {
-            for (Path f : files.sorted().limit(60).toList()) {
-                Files.copy(f, persona.resolve("unlabelled").resolve(f.getFileName().toString()));
-            }
-        }
+        LabUiTest.copySample(LabUiTest.REPO.resolve("sample-data/night-owl"), persona, 0, 8, 60);
     }
 
     @Start
@@ -81,12 +61,9 @@ class ReviewUiTest {
         store = new WorkspaceStore(Files.createTempDirectory(tmp, "ws"));
         controller = new LabController(model, engine, io, store);
         view = new LabView(model, controller);
-        BorderPane root = (BorderPane) view.build();
+        javafx.scene.Parent root = view.build();
         view.started();
-        Scene scene = new Scene(root, 1400, 860);
-        scene.getStylesheets().add(LabView.class.getResource("lab.css").toExternalForm());
-        stage.setScene(scene);
-        stage.show();
+        LabUiTest.show(stage, root);
         controller.restore(new WorkspaceState(), LabUiTest.BACKBONE, persona);
     }
 
