@@ -95,8 +95,11 @@ class LabControllerHeadlessTest {
         java.nio.file.Files.writeString(device, json);
         c.run().useDeviceProfile(device);
         assertEquals("device profile: slow phone", model.evaluation.get().profile().source(), model.status.get());
+        assertEquals(10 * model.stageProfile.get().backboneMs(), model.evaluation.get().profile().backboneMs(),
+                1e-6, "the device's stage times");
         double after = model.current.get().meanMs();
-        assertTrue(after > 6 * before && after < 14 * before, before + " ms here, " + after + " ms on the device");
+        // heads the profile does not time are estimated from their MACs at the device's ms per MAC
+        assertTrue(after > 5 * before, before + " ms here, " + after + " ms on the device");
         java.nio.file.Files.writeString(tmp.resolve("broken.json"), "{\"stages\": {}}");
         c.run().useDeviceProfile(tmp.resolve("broken.json"));
         assertTrue(model.errors.get(model.errors.size() - 1).contains("no time for stage"),
