@@ -101,7 +101,8 @@ public final class HistoryController {
         run.start();
     }
 
-    private void comparisonRunFinished(org.persephonee.core.pipeline.PersonalisePipeline.Outcome o) {
+    private void comparisonRunFinished(RunController.Finished f) {
+        org.persephonee.core.pipeline.PersonalisePipeline.Outcome o = f.outcome();
         if (!model.comparing().get()) {
             return;
         }

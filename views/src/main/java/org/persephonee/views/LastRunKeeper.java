@@ -67,8 +67,11 @@ final class LastRunKeeper {
         return store == null ? null : store.dir().resolve("last-run");
     }
 
-    /** Keeps the run in the workspace: a bundle of every exit and the predictions behind the curves. */
-    void keep(PersonalisePipeline.Outcome o) {
+    /**
+     * Keeps the run in the workspace: a bundle of every exit, the predictions behind the curves and its review queue;
+     * and in the workspace's run history.
+     */
+    void keep(PersonalisePipeline.Outcome o, List<ReviewQueue.Candidate> queue) {
         Path dir = dir();
         Backbone bb = model.backbone.get();
         if (dir == null || bb == null) {
@@ -98,9 +101,7 @@ final class LastRunKeeper {
         rec.accuracy = o.choice().cascade().accuracy();
         rec.speedup = o.choice().speedup();
         rec.evaluatedOn = o.result().evaluatedOn();
-        var c = o.choice().cascade();
-        for (ReviewQueue.Candidate cand : ReviewQueue.rank(o.result(), c.exits(), c.thresholds(), ReviewQueue.DEFAULT,
-                o.result().config().seed())) {
+        for (ReviewQueue.Candidate cand : queue) {
             rec.review.add(new RunRecord.ReviewEntry(cand.image().path().toString(),
                     cand.guesses().stream().map(ReviewQueue.Guess::label).toList(),
                     cand.guesses().stream().map(ReviewQueue.Guess::confidence).toList(), cand.exit()));

@@ -61,7 +61,8 @@ public final class ReviewController {
     public ReviewModel model() { return model; }
 
     /** A run finished: its accuracy joins the history and its ranking replaces the queue. */
-    void runFinished(PersonalisePipeline.Outcome o) {
+    void runFinished(RunController.Finished f) {
+        PersonalisePipeline.Outcome o = f.outcome();
         PersonalisationResult r = o.result();
         CascadeResult c = o.choice().cascade();
         int labels = 0;
@@ -87,8 +88,7 @@ public final class ReviewController {
         Map<Path, ImageItem> byPath = new HashMap<>();
         lab.images.forEach(i -> byPath.put(i.path(), i));
         List<ReviewModel.Item> items = new ArrayList<>();
-        for (ReviewQueue.Candidate cand : ReviewQueue.rank(r, c.exits(), c.thresholds(), ReviewQueue.DEFAULT,
-                r.config().seed())) {
+        for (ReviewQueue.Candidate cand : f.queue()) {
             ImageItem item = byPath.get(cand.image().path());
             if (item != null && item.label() == null && !item.test()) {
                 items.add(new ReviewModel.Item(item, cand.guesses(), cand.exit()));

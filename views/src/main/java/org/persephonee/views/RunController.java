@@ -14,6 +14,7 @@ import org.persephonee.core.personalise.ExitStats;
 import org.persephonee.core.personalise.PersonalisationConfig;
 import org.persephonee.core.personalise.PersonalisationJob;
 import org.persephonee.core.pipeline.PersonalisePipeline;
+import org.persephonee.core.review.ReviewQueue;
 
 import java.util.Arrays;
 import java.util.Comparator;
@@ -42,8 +43,16 @@ public final class RunController {
     private final EpochThrottle epochThrottle;
     /** The last finished run of this session (its heads stay open for export), or null. */
     private PersonalisePipeline.Outcome outcome;
+    /**
+     * A finished run and its review queue (ranked on the engine thread, once for the Review tab and the workspace).
+     *
+     * @param outcome the run
+     * @param queue its unlabelled training photos in the order to label them ({@link ReviewQueue#DEFAULT})
+     */
+    public record Finished(PersonalisePipeline.Outcome outcome, List<ReviewQueue.Candidate> queue) { }
+
     /** Told about every finished run, on the thread that owns the model, after the model shows it. */
-    private final List<Consumer<PersonalisePipeline.Outcome>> finished = new java.util.ArrayList<>();
+    private final List<Consumer<Finished>> finished = new java.util.ArrayList<>();
     /** Told when a run ends without a result (cancelled or failed). */
     private final List<Runnable> ended = new java.util.ArrayList<>();
 
@@ -65,7 +74,7 @@ public final class RunController {
     }
 
     /** Calls {@code then} with every run that finishes, after the model shows it. */
-    void onFinished(Consumer<PersonalisePipeline.Outcome> then) {
+    void onFinished(Consumer<Finished> then) {
         finished.add(then);
     }
 
@@ -141,7 +150,10 @@ public final class RunController {
                         new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, device, 15), l,
                         cancel::get);
                 o.evaluation().curves();
-                tasks.ui().execute(() -> finish(o, started));
+                CascadeResult op = o.choice().cascade();
+                List<ReviewQueue.Candidate> queue = ReviewQueue.rank(o.result(), op.exits(), op.thresholds(),
+                        ReviewQueue.DEFAULT, o.result().config().seed());
+                tasks.ui().execute(() -> finish(new Finished(o, queue), started));
             } catch (CancellationException e) {
                 tasks.ui().execute(() -> {
                     ended("Cancelled");
@@ -282,7 +294,8 @@ public final class RunController {
         return r < 60 ? r + " s left" : (r / 60) + " min " + (r % 60) + " s left";
     }
 
-    private void finish(PersonalisePipeline.Outcome o, long started) {
+    private void finish(Finished f, long started) {
+        PersonalisePipeline.Outcome o = f.outcome();
         PersonalisePipeline.Outcome old = outcome;
         outcome = o;
         if (old != null) {
@@ -316,10 +329,10 @@ public final class RunController {
         model.progress.set(1);
         model.eta.set("");
         curves.recompute();
-        kept.keep(o);
+        kept.keep(o, f.queue());
         model.status.set(summary(o, started));
         save.run();
-        finished.forEach(f -> f.accept(o));
+        finished.forEach(l -> l.accept(f));
     }
 
     /** The status line a finished run leaves: warnings, accuracy, the operating point and its validation estimate. */
