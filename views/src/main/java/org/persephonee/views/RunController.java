@@ -358,11 +358,30 @@ public final class RunController {
                         + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
                 seconds, o.result().timing().training(), 100 * o.result().finalAccuracy(),
                 100 * o.result().genericAccuracy(), 100 * c.accuracy(), o.choice().speedup(),
-                o.selection().search().display(), cv)
+                shape(c, o.evaluation().exitNames()), cv)
                 : String.format(Locale.ROOT, "Done in %.0f s (training %.1f s), no labels: figures are agreement "
                         + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
                         + "agreement at %.2fx lower latency (%s%s)", seconds, o.result().timing().training(),
-                100 * c.accuracy(), o.choice().speedup(), o.selection().search().display(), cv));
+                100 * c.accuracy(), o.choice().speedup(), shape(c, o.evaluation().exitNames()), cv));
+    }
+
+    /**
+     * What the operating point is, in a few words: "final exit only", "block7:grid alone", "3 exits at threshold
+     * 0.75" or "3 exits, per-exit thresholds" (the status line named the search instead, "one global threshold", also
+     * when the cascade kept a single exit at 0.00).
+     */
+    static String shape(CascadeResult c, List<String> names) {
+        int n = c.exits().length;
+        if (n == 0) {
+            return "final exit only";
+        }
+        if (n == 1 && c.thresholds()[0] <= 0) {
+            return names.get(c.exits()[0]) + " alone";
+        }
+        if (Arrays.stream(c.thresholds()).distinct().count() == 1) {
+            return String.format(Locale.ROOT, "%d exit%s at threshold %.2f", n, n == 1 ? "" : "s", c.thresholds()[0]);
+        }
+        return n + " exits, per-exit thresholds";
     }
 
     /** Stops a run and frees the last one's native memory (on exit). */

@@ -76,6 +76,11 @@ class LabControllerHeadlessTest {
         int on = (int) model.exits.stream().filter(e -> e.threshold() <= 1.0).count();
         assertEquals(shown.exits().length, on, "an exit with a threshold is an exit of the cascade shown");
         assertTrue(!model.curvesStale.get());
+        // the status line says what the operating point is (not which search found it)
+        String shape = RunController.shape(shown, model.evaluation.get().exitNames());
+        assertTrue(model.status.get().contains(shape), shape + " in: " + model.status.get());
+        assertTrue(shape.matches("final exit only|block[36]:grid alone|\\d exits? at threshold [01]\\.\\d\\d|2 exits, "
+                + "per-exit thresholds"), shape);
 
         c.curves().setGlobalThreshold(0.5);
         assertTrue(model.exits.stream().allMatch(e -> e.threshold() == 0.5));
