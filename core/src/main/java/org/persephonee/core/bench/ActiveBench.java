@@ -130,7 +130,8 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                                     if (last == null) {
                                         last = runAt(bb, start, oracle, reviewed, true);
                                         if (zero == null) {
-                                            zero = point(name, "none", 0, 0, last);
+                                            zero = point(name, "none", 0, 0, last,
+                                                    last.result().timing().total());
                                             points.add(zero);
                                             err.println("active bench: " + describe(zero));
                                         }
@@ -151,9 +152,7 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                                 }
                                 long t0 = System.nanoTime();
                                 last = runAt(bb, start, oracle, reviewed, how != ReviewQueue.Ranking.RANDOM);
-                                Point pt = point(name, how.display(), order, reviewed.size(), last);
-                                pt = new Point(pt.persona(), pt.ranking(), pt.order(), pt.labels(), pt.classes(),
-                                        pt.operatingPoint(), pt.speedup(), pt.bestHead(), pt.finalExit(),
+                                Point pt = point(name, how.display(), order, reviewed.size(), last,
                                         (System.nanoTime() - t0) / 1e9);
                                 points.add(pt);
                                 err.println("active bench: " + describe(pt));
@@ -192,14 +191,15 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                         false, null, 15), PersonalisationJob.SILENT, () -> false);
     }
 
-    private static Point point(String persona, String ranking, long order, int labels, PersonalisePipeline.Outcome o) {
+    private static Point point(String persona, String ranking, long order, int labels, PersonalisePipeline.Outcome o,
+                               double seconds) {
         PersonalisationResult r = o.result();
         double best = r.finalAccuracy();
         for (int i = 0; i < r.heads().size(); i++) {
             best = Math.max(best, r.exitAccuracy(i));
         }
         return new Point(persona, ranking, order, labels, r.labelSpace().size(), o.choice().cascade().accuracy(),
-                o.choice().speedup(), best, r.finalAccuracy(), r.timing().total());
+                o.choice().speedup(), best, r.finalAccuracy(), seconds);
     }
 
     private static String describe(Point p) {

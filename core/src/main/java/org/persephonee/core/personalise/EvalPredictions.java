@@ -58,23 +58,27 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
             return this;
         }
         int[] t = truth.clone();
-        float[] mean = new float[classes];
         for (int i = 0; i < t.length; i++) {
-            if (t[i] != -1) {
-                continue;
+            if (t[i] == -1) {
+                t[i] = org.persephonee.core.util.Vectors.argmax(lateEnsemble(i));
             }
-            java.util.Arrays.fill(mean, 0f);
-            for (float[][] e : exits.subList(exits.size() / 2, exits.size())) {
-                for (int c = 0; c < classes; c++) {
-                    mean[c] += e[i][c];
-                }
-            }
-            for (int c = 0; c < classes; c++) {
-                mean[c] += finalExit[i][c];
-            }
-            t[i] = org.persephonee.core.util.Vectors.argmax(mean);
         }
         return new EvalPredictions(stages, exits, finalExit, t, classes);
+    }
+
+    /** Image i's mean probabilities over the later half of the exits and the final exit (the late ensemble). */
+    public float[] lateEnsemble(int i) {
+        float[] mean = new float[classes];
+        List<float[][]> late = exits.subList(exits.size() / 2, exits.size());
+        for (float[][] e : late) {
+            for (int c = 0; c < classes; c++) {
+                mean[c] += e[i][c];
+            }
+        }
+        for (int c = 0; c < classes; c++) {
+            mean[c] = (mean[c] + finalExit[i][c]) / (late.size() + 1);
+        }
+        return mean;
     }
 
     /** How many images accuracy is computed on: the labelled ones, or all of them when none is labelled. */

@@ -121,11 +121,13 @@ public final class ReviewQueue {
             throw new IllegalArgumentException(images.size() + " photos for " + oof.size() + " prediction rows");
         }
         List<Candidate> out = new ArrayList<>();
+        java.util.Map<Integer, Double> margins = new java.util.HashMap<>();
         for (int i = 0; i < oof.size(); i++) {
             if (oof.truth()[i] != -1) {
                 continue;
             }
-            float[] p = lateEnsemble(oof, i);
+            float[] p = oof.lateEnsemble(i);
+            margins.put(i, margin(p));
             double score = switch (how) {
                 case MARGIN, BALANCED, COVERAGE, RANDOM -> margin(p);
                 case LEAST_CONFIDENT -> p[argmax(p)];
@@ -138,10 +140,10 @@ public final class ReviewQueue {
         switch (how) {
             case RANDOM -> java.util.Collections.shuffle(out, rnd);
             case DISAGREEMENT -> out.sort(Comparator.comparingDouble((Candidate c) -> -c.score())
-                    .thenComparingDouble(c -> margin(lateEnsemble(oof, c.row()))));
+                    .thenComparingDouble(c -> margins.get(c.row())));
             case BALANCED -> {
                 out.sort(Comparator.comparingDouble(Candidate::score));
-                out = roundRobin(out, classes.size());
+                out = roundRobin(out);
             }
             case COVERAGE -> {
                 out.sort(Comparator.comparingDouble(Candidate::score));
@@ -158,7 +160,7 @@ public final class ReviewQueue {
                 first.sort(Comparator.comparingDouble((Candidate c) -> -c.guesses().get(0).confidence()));
                 List<Candidate> rest = new ArrayList<>(out);
                 rest.removeAll(first);
-                first.addAll(roundRobin(rest, classes.size()));
+                first.addAll(roundRobin(rest));
                 out = first;
             }
             default -> out.sort(Comparator.comparingDouble(Candidate::score));
@@ -167,13 +169,12 @@ public final class ReviewQueue {
     }
 
     /** Interleaves photos by their most likely class (most frequent class first), keeping the order within each. */
-    private static List<Candidate> roundRobin(List<Candidate> sorted, int classes) {
-        List<List<Candidate>> byClass = new ArrayList<>();
+    private static List<Candidate> roundRobin(List<Candidate> sorted) {
         java.util.Map<String, List<Candidate>> m = new java.util.LinkedHashMap<>();
         for (Candidate c : sorted) {
             m.computeIfAbsent(c.guesses().get(0).label(), k -> new ArrayList<>()).add(c);
         }
-        byClass.addAll(m.values());
+        List<List<Candidate>> byClass = new ArrayList<>(m.values());
         byClass.sort(Comparator.comparingInt((List<Candidate> l) -> -l.size()));
         List<Candidate> out = new ArrayList<>(sorted.size());
         for (int k = 0; out.size() < sorted.size(); k++) {
@@ -184,21 +185,6 @@ public final class ReviewQueue {
             }
         }
         return out;
-    }
-
-    /** Mean probabilities of the later half of the exits and the final exit (the run's late ensemble). */
-    static float[] lateEnsemble(EvalPredictions p, int i) {
-        float[] mean = new float[p.classes()];
-        List<float[][]> late = p.exits().subList(p.exits().size() / 2, p.exits().size());
-        for (float[][] e : late) {
-            for (int c = 0; c < mean.length; c++) {
-                mean[c] += e[i][c];
-            }
-        }
-        for (int c = 0; c < mean.length; c++) {
-            mean[c] = (mean[c] + p.finalExit()[i][c]) / (late.size() + 1);
-        }
-        return mean;
     }
 
     private static double margin(float[] p) {
