@@ -115,7 +115,14 @@ public final class ReviewPane {
         plot.setRenderer(renderer);
         plot.setBackgroundPaint(java.awt.Color.WHITE);
         plot.setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
-        ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        // one run is one point: without a minimum range the axes collapsed onto it and labelled every tick "7.0625E1"
+        org.jfree.chart.axis.NumberAxis y = (org.jfree.chart.axis.NumberAxis) plot.getRangeAxis();
+        y.setAutoRangeIncludesZero(false);
+        y.setAutoRangeMinimumSize(10);
+        org.jfree.chart.axis.NumberAxis x = (org.jfree.chart.axis.NumberAxis) plot.getDomainAxis();
+        x.setAutoRangeIncludesZero(false);
+        x.setAutoRangeMinimumSize(20);
+        x.setStandardTickUnits(org.jfree.chart.axis.NumberAxis.createIntegerTickUnits());
         ChartViewer viewer = new ChartViewer(chart);
         viewer.setPrefSize(420, 180);
         viewer.setMinHeight(160);
