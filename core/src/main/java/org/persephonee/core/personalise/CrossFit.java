@@ -63,7 +63,7 @@ final class CrossFit {
             }
             float[][] teacher = new float[n][];
             for (int i = 0; i < n; i++) {
-                teacher[i] = PersonalisationJob.logProbs(space, backboneLogits[i]);
+                teacher[i] = HeadOutputs.logProbs(space, backboneLogits[i]);
             }
             List<ExitHead> heads = new ArrayList<>();
             try {
@@ -73,9 +73,9 @@ final class CrossFit {
                     heads.add(fin);
                     trainer.fit(List.of(fin), labelsAll.without(held), space, cache, true, listener, cancelled,
                             (e, l) -> { });
-                    float[][] p = PersonalisationJob.headProbabilities(fin, trainer.input(fin, cache), 0, n, cancelled);
+                    float[][] p = HeadOutputs.probabilities(fin, trainer.input(fin, cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
-                        teacher[i] = PersonalisationJob.log(p[i]);
+                        teacher[i] = HeadOutputs.log(p[i]);
                     }
                 }
                 float[][] fp = null;
@@ -122,7 +122,7 @@ final class CrossFit {
                 }
                 for (int j = 0; j < exits.size(); j++) {
                     ExitHead h = exits.get(j);
-                    float[][] p = PersonalisationJob.headProbabilities(h, trainer.input(h, cache), 0, n, cancelled);
+                    float[][] p = HeadOutputs.probabilities(h, trainer.input(h, cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
                         if (held[i]) {
                             exitProbs.get(j)[i] = p[i];

@@ -286,7 +286,7 @@ final class ExitTrainer {
         List<ExitHead> late = exits.subList(exits.size() / 2, exits.size());
         List<float[][]> probs = new ArrayList<>();
         for (ExitHead h : late) {
-            probs.add(PersonalisationJob.headProbabilities(h, input(h, cache), 0, n, cancelled));
+            probs.add(HeadOutputs.probabilities(h, input(h, cache), 0, n, cancelled));
         }
         for (int i = 0; i < n; i++) {
             float[] mean = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
@@ -298,7 +298,7 @@ final class ExitTrainer {
             for (int c = 0; c < mean.length; c++) {
                 mean[c] /= probs.size() + 1;
             }
-            out[i] = PersonalisationJob.log(mean);
+            out[i] = HeadOutputs.log(mean);
         }
         return out;
     }
