@@ -151,6 +151,7 @@ final class BundleContents {
             }
         }
         s.add(string(cfg.get("finalExit"), "weights"));
+        s.add(string(cfg.get("finalExit"), "retrainedWeights"));
         s.add(string(cfg.get("batchNorm"), "file"));
         s.removeIf(n -> !simpleName(n));
         return s;

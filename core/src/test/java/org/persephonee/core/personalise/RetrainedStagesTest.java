@@ -180,6 +180,11 @@ class RetrainedStagesTest {
                                 "image " + i);
                     }
                 }
+                // the same command run again replaces its own bundle (the re-trained stages' weights were once
+                // taken for someone else's file and the write refused)
+                assertEquals(bundle, BundleWriter.write(tmp.resolve("bundle"), bb, o.result(), o.evaluation(),
+                        o.choice()));
+                assertTrue(Files.isRegularFile(bundle.resolve("retrained-stages.params")));
             }
         }
     }
