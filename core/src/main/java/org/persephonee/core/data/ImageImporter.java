@@ -7,14 +7,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
-import java.util.stream.Stream;
 
 /**
  * Imports a person's images from folders and files, following the personal-data layout:
@@ -51,18 +49,10 @@ public final class ImageImporter {
     }
 
     public static final String LABELS_CSV = "labels.csv";
-    private static final java.util.Set<String> METADATA = java.util.Set.of("readme.md", "readme.txt", "readme",
-            LABELS_CSV, "persona.json", "license", "licence", "license.txt");
 
     private final LabelSpace labels;
     private final InputSpec checkSpec;
-    /** Real path of the folder being scanned: links are followed only when they stay inside it. */
-    private Path realRoot;
-    /** Real paths already taken, so one file reached twice (through a link) is imported once. */
-    private final Map<Path, Path> seenReal = new java.util.HashMap<>();
-    private final java.util.Set<Path> visitedDirs = new java.util.HashSet<>();
     private final List<String> notes = new ArrayList<>();
-    private int linksFollowed;
 
     /**
      * Creates an importer.
@@ -90,10 +80,8 @@ public final class ImageImporter {
     public Result importPaths(List<Path> paths, Listener listener, BooleanSupplier cancelled) throws IOException {
         Map<Path, PersonalImage> found = new LinkedHashMap<>();
         List<SkippedFile> skipped = new ArrayList<>();
-        seenReal.clear();
-        visitedDirs.clear();
+        ImportScan scan = new ImportScan(labels);
         notes.clear();
-        linksFollowed = 0;
         Path root = null;
         int existing = 0;
         for (Path p : paths) {
@@ -101,13 +89,14 @@ public final class ImageImporter {
             if (Files.isDirectory(abs)) {
                 existing++;
                 root = root == null ? abs : root;
-                realRoot = abs.toRealPath();
-                visitedDirs.add(realRoot);
-                scanFolder(abs, found, skipped);
+                scan.folder(abs, found, skipped);
+                Path csv = abs.resolve(LABELS_CSV);
+                if (Files.isRegularFile(csv) && scan.linkAllowed(csv, skipped)) {
+                    applyCsv(scan, abs, csv, found, skipped);
+                }
             } else if (Files.isRegularFile(abs)) {
                 existing++;
-                realRoot = null;
-                candidate(abs, null, PersonalImage.Split.TRAIN, found, skipped);
+                scan.file(abs, found, skipped);
             } else {
                 skipped.add(new SkippedFile(abs, "no such file or folder"));
             }
@@ -137,144 +126,10 @@ public final class ImageImporter {
                 listener.onProgress(done, total, img.path());
             }
         }
-        if (linksFollowed > 0) {
-            notes.add("followed " + linksFollowed + " symbolic link(s) that stay inside the folder");
+        if (scan.linksFollowed() > 0) {
+            notes.add("followed " + scan.linksFollowed() + " symbolic link(s) that stay inside the folder");
         }
         return new Result(new PersonalDataset(root, ok), skipped, List.copyOf(notes));
-    }
-
-    /**
-     * Decides what to do with a symbolic link met while scanning: follow it when its target exists and stays
-     * inside the imported folder, otherwise report it as skipped.
-     *
-     * @return true when the entry may be used (not a link, or a link that is followed)
-     */
-    private boolean linkAllowed(Path p, List<SkippedFile> skipped) {
-        if (!Files.isSymbolicLink(p)) {
-            return true;
-        }
-        Path real;
-        try {
-            real = p.toRealPath();
-        } catch (IOException e) {
-            String to = "";
-            try {
-                to = " (points to " + Files.readSymbolicLink(p) + ")";
-            } catch (IOException | UnsupportedOperationException ignored) {
-                // leave the target out of the message
-            }
-            skipped.add(new SkippedFile(p, "broken symbolic link" + to));
-            return false;
-        }
-        if (realRoot != null && !real.startsWith(realRoot)) {
-            skipped.add(new SkippedFile(p, "symbolic link to " + real + ", outside the imported folder: copy the "
-                    + "image in, or import that folder too"));
-            return false;
-        }
-        linksFollowed++;
-        return true;
-    }
-
-    private void scanFolder(Path root, Map<Path, PersonalImage> found, List<SkippedFile> skipped) throws IOException {
-        List<Path> children = list(root);
-        boolean structured = children.stream().anyMatch(c -> Files.isDirectory(c)
-                && List.of("labelled", "unlabelled", "test", "labeled", "unlabeled").contains(lower(c)));
-        for (Path c : children) {
-            String name = lower(c);
-            if (!linkAllowed(c, skipped)) {
-                continue;
-            }
-            if (Files.isDirectory(c)) {
-                switch (name) {
-                    case "labelled", "labeled" -> classFolders(c, PersonalImage.Split.TRAIN, found, skipped);
-                    case "test" -> classFolders(c, PersonalImage.Split.TEST, found, skipped);
-                    case "unlabelled", "unlabeled" -> walk(c, null, PersonalImage.Split.TRAIN, found, skipped);
-                    default -> {
-                        if (structured) {
-                            skipped.add(new SkippedFile(c, "folder ignored: a persona folder with labelled/, "
-                                    + "unlabelled/ or test/ keeps all images in those"));
-                        } else {
-                            walk(c, labels.name(labels.resolve(c.getFileName().toString())),
-                                    PersonalImage.Split.TRAIN, found, skipped);
-                        }
-                    }
-                }
-            } else if (!METADATA.contains(name)) {
-                candidate(c, null, PersonalImage.Split.TRAIN, found, skipped);
-            }
-        }
-        Path csv = root.resolve(LABELS_CSV);
-        if (Files.isRegularFile(csv) && linkAllowed(csv, skipped)) {
-            applyCsv(root, csv, found, skipped);
-        }
-    }
-
-    private void classFolders(Path dir, PersonalImage.Split split, Map<Path, PersonalImage> found,
-                              List<SkippedFile> skipped) throws IOException {
-        for (Path c : list(dir)) {
-            if (!linkAllowed(c, skipped)) {
-                continue;
-            }
-            if (Files.isDirectory(c)) {
-                walk(c, labels.name(labels.resolve(c.getFileName().toString())), split, found, skipped);
-            } else {
-                skipped.add(new SkippedFile(c, "not in a class folder: files under " + dir.getFileName()
-                        + "/ go in " + dir.getFileName() + "/<class>/"));
-            }
-        }
-    }
-
-    private void walk(Path dir, String label, PersonalImage.Split split, Map<Path, PersonalImage> found,
-                      List<SkippedFile> skipped) throws IOException {
-        Path real = dir.toRealPath();
-        if (!visitedDirs.add(real)) {
-            skipped.add(new SkippedFile(dir, "folder already imported (reached again through a symbolic link)"));
-            return;
-        }
-        for (Path c : list(dir)) {
-            if (!linkAllowed(c, skipped)) {
-                continue;
-            }
-            if (Files.isDirectory(c)) {
-                walk(c, label, split, found, skipped);
-            } else if (Files.isRegularFile(c)) {
-                candidate(c, label, split, found, skipped);
-            } else {
-                skipped.add(new SkippedFile(c, "not a regular file"));
-            }
-        }
-    }
-
-    private void candidate(Path f, String label, PersonalImage.Split split, Map<Path, PersonalImage> found,
-                           List<SkippedFile> skipped) {
-        String name = f.getFileName().toString();
-        if (name.startsWith(".")) {
-            return;
-        }
-        if (!ImageDecoder.looksLikeImage(f)) {
-            skipped.add(new SkippedFile(f, "not an image file (expected .png, .jpg, .jpeg, .bmp, .gif or .wbmp)"));
-            return;
-        }
-        if (!unseen(f, skipped)) {
-            return;
-        }
-        found.put(f.toAbsolutePath().normalize(), new PersonalImage(f.toAbsolutePath().normalize(), label, split));
-    }
-
-    /** Records the file's real path; false (and reported) when another entry already reached that file. */
-    private boolean unseen(Path f, List<SkippedFile> skipped) {
-        Path real;
-        try {
-            real = f.toRealPath();
-        } catch (IOException e) {
-            real = f.toAbsolutePath().normalize();
-        }
-        Path first = seenReal.putIfAbsent(real, f.toAbsolutePath().normalize());
-        if (first != null && !first.equals(f.toAbsolutePath().normalize())) {
-            skipped.add(new SkippedFile(f, "same file as " + first + " (imported once)"));
-            return false;
-        }
-        return true;
     }
 
     /**
@@ -300,8 +155,8 @@ public final class ImageImporter {
         }
     }
 
-    private void applyCsv(Path root, Path csv, Map<Path, PersonalImage> found, List<SkippedFile> skipped)
-            throws IOException {
+    private void applyCsv(ImportScan scan, Path root, Path csv, Map<Path, PersonalImage> found,
+                          List<SkippedFile> skipped) throws IOException {
         String text;
         try {
             text = csvText(csv);
@@ -327,14 +182,14 @@ public final class ImageImporter {
             }
             if (Files.isSymbolicLink(p) && !found.containsKey(p)) {
                 List<SkippedFile> why = new ArrayList<>();
-                if (!linkAllowed(p, why)) {
+                if (!scan.linkAllowed(p, why)) {
                     skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": " + why.get(0).path() + ": "
                             + why.get(0).reason()));
                     continue;
                 }
             }
             try {
-                if (Files.exists(p) && realRoot != null && !p.toRealPath().startsWith(realRoot)) {
+                if (Files.exists(p) && scan.realRoot() != null && !p.toRealPath().startsWith(scan.realRoot())) {
                     skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": path '" + rel
                             + "' leads outside the folder (through a symbolic link)"));
                     continue;
@@ -346,7 +201,7 @@ public final class ImageImporter {
             PersonalImage img = found.get(p);
             if (img == null) {
                 if (Files.isRegularFile(p) && ImageDecoder.looksLikeImage(p)) {
-                    if (!unseen(p, new ArrayList<>())) {
+                    if (!scan.unseen(p, new ArrayList<>())) {
                         skipped.add(new SkippedFile(csv, "line " + (i + 1) + ": '" + rel
                                 + "' is the same file as one already imported"));
                         continue;
@@ -360,15 +215,5 @@ public final class ImageImporter {
             String canonical = label.isBlank() ? null : labels.name(labels.resolve(label));
             found.put(p, img.withLabel(canonical));
         }
-    }
-
-    private static List<Path> list(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
-        }
-    }
-
-    private static String lower(Path p) {
-        return p.getFileName().toString().toLowerCase(Locale.ROOT);
     }
 }

@@ -14,7 +14,6 @@ import org.persephonee.core.exits.HeadSpec;
 import org.persephonee.core.personalise.BnStats;
 import org.persephonee.core.personalise.PersonalisationResult;
 import org.persephonee.core.util.AtomicFiles;
-import org.persephonee.core.util.FileTrees;
 import org.persephonee.core.util.Hashes;
 
 import com.google.gson.JsonElement;
@@ -23,7 +22,6 @@ import com.google.gson.JsonParseException;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -100,7 +98,7 @@ public final class BundleWriter {
      */
     public static Path write(BundleTarget target, Backbone bb, PersonalisationResult r, Evaluation ev,
                              OperatingPoint.Choice choice) throws IOException {
-        return publish(target, tmp -> {
+        return BundlePublisher.publish(target, tmp -> {
             ExitConfig cfg = new ExitConfig();
             Path bbDir = tmp.resolve("backbone");
             copyBackbone(bb, bbDir);
@@ -186,7 +184,7 @@ public final class BundleWriter {
     }
 
     /** Writes {@code exit-config.json} with the {@code format} marker first. */
-    private static void writeConfig(Path dir, ExitConfig cfg) throws IOException {
+    static void writeConfig(Path dir, ExitConfig cfg) throws IOException {
         JsonObject o = new JsonObject();
         o.addProperty(FORMAT_FIELD, FORMAT);
         for (Map.Entry<String, JsonElement> e : GSON.toJsonTree(cfg).getAsJsonObject().entrySet()) {
@@ -195,54 +193,6 @@ public final class BundleWriter {
             }
         }
         AtomicFiles.writeString(dir.resolve(CONFIG), GSON.toJson(o) + "\n");
-    }
-
-    /** Fills a folder. */
-    interface Filler {
-        void fill(Path tmp) throws IOException;
-    }
-
-    /**
-     * Assembles a bundle in a temporary sibling folder and renames it to the target: an existing bundle is
-     * replaced in one step (moved aside, the new one renamed in, the old one deleted); a folder that is not a
-     * bundle is refused. The target must be open (locked).
-     */
-    static Path publish(BundleTarget t, Filler filler) throws IOException {
-        t.checkOpen();
-        Path target = t.path();
-        BundleContents.refuseUnlessReplaceable(target);
-        Path parent = target.getParent();
-        String name = target.getFileName().toString();
-        Files.createDirectories(parent);
-        Path tmp = AtomicFiles.createTempDir(parent, "." + name + ".tmp-" + PID + "-");
-        try {
-            filler.fill(tmp);
-            Path old = null;
-            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-                old = parent.resolve("." + name + ".old-" + PID + "-" + Long.toUnsignedString(System.nanoTime()));
-                Files.move(target, old);
-            }
-            try {
-                Files.move(tmp, target);
-            } catch (IOException e) {
-                if (old != null) {
-                    Files.move(old, target);
-                }
-                throw e;
-            }
-            t.published = true;
-            if (old != null) {
-                try {
-                    FileTrees.delete(old);
-                } catch (IOException e) {
-                    // the new bundle is in place; the next run for this folder removes what is left
-                }
-            }
-            return target;
-        } catch (IOException | RuntimeException e) {
-            FileTrees.delete(tmp);
-            throw e;
-        }
     }
 
     /**
@@ -266,9 +216,9 @@ public final class BundleWriter {
     /** {@link #subset(Path, Path, OperatingPoint.Choice, List)} to a target checked and locked by {@link #checkTarget}. */
     public static Path subset(Path source, BundleTarget out, OperatingPoint.Choice choice, List<String> stages)
             throws IOException {
-        ExitConfig src = readExitConfig(source);
+        ExitConfig src = BundleSubset.readExitConfig(source);
         ExitConfig.Expected from = src.expected == null ? new ExitConfig.Expected() : src.expected;
-        return subset(source, src, out, stages, choice.cascade().thresholds(),
+        return BundleSubset.write(source, src, out, stages, choice.cascade().thresholds(),
                 ExitConfig.Expected.of(choice, stages, from.evaluatedOn, from.latencySource));
     }
 
@@ -278,51 +228,7 @@ public final class BundleWriter {
      */
     static Path subset(Path source, BundleTarget out, List<String> stages, double[] thresholds,
                        ExitConfig.Expected expected) throws IOException {
-        return subset(source, readExitConfig(source), out, stages, thresholds, expected);
-    }
-
-    private static ExitConfig readExitConfig(Path source) throws IOException {
-        try {
-            return org.persephonee.core.util.JsonProblems.fromJson(GSON, Files.readString(source.resolve(CONFIG)),
-                    ExitConfig.class);
-        } catch (com.google.gson.JsonParseException e) {
-            throw new IOException(source.resolve(CONFIG) + ": not a readable exit config (" + e.getMessage() + ")");
-        }
-    }
-
-    private static Path subset(Path source, ExitConfig src, BundleTarget out, List<String> stages, double[] thresholds,
-                               ExitConfig.Expected expected) throws IOException {
-        if (thresholds.length != stages.size()) {
-            throw new IllegalArgumentException(thresholds.length + " thresholds for " + stages.size() + " exits");
-        }
-        List<ExitConfig.Exit> kept = new java.util.ArrayList<>();
-        for (int i = 0; i < stages.size(); i++) {
-            String st = stages.get(i);
-            ExitConfig.Exit e = src.exits.stream().filter(x -> x.stage.equals(st)).findFirst()
-                    .orElseThrow(() -> new IOException(source + ": has no exit at stage " + st));
-            e.threshold = thresholds[i];
-            kept.add(e);
-        }
-        src.exits = kept;
-        src.expected = expected;
-        return publish(out, tmp -> {
-            FileTrees.copy(source.resolve(src.backbone.path), tmp.resolve(src.backbone.path));
-            for (ExitConfig.Exit e : kept) {
-                Files.copy(source.resolve(e.weights), tmp.resolve(e.weights));
-            }
-            if (src.finalExit.weights != null) {
-                Files.copy(source.resolve(src.finalExit.weights), tmp.resolve(src.finalExit.weights));
-            }
-            // a final exit with re-trained last stages needs their weights too (the lab's export of a kept run
-            // with them named a file it had not copied)
-            if (src.finalExit.retrainedWeights != null) {
-                Files.copy(source.resolve(src.finalExit.retrainedWeights), tmp.resolve(src.finalExit.retrainedWeights));
-            }
-            if (src.batchNorm != null && src.batchNorm.adapted) {
-                Files.copy(source.resolve(src.batchNorm.file), tmp.resolve(src.batchNorm.file));
-            }
-            writeConfig(tmp, src);
-        });
+        return BundleSubset.write(source, BundleSubset.readExitConfig(source), out, stages, thresholds, expected);
     }
 
     /**
