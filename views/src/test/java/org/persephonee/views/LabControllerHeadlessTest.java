@@ -77,7 +77,7 @@ class LabControllerHeadlessTest {
         assertEquals(shown.exits().length, on, "an exit with a threshold is an exit of the cascade shown");
         assertTrue(!model.curvesStale.get());
         // the status line says what the operating point is (not which search found it)
-        String shape = RunController.shape(shown, model.evaluation.get().exitNames());
+        String shape = RunSummary.shape(shown, model.evaluation.get().exitNames());
         assertTrue(model.status.get().contains(shape), shape + " in: " + model.status.get());
         assertTrue(shape.matches("final exit only|block[36]:grid alone|\\d exits? at threshold [01]\\.\\d\\d|2 exits, "
                 + "per-exit thresholds"), shape);

@@ -1,0 +1,76 @@
+package org.persephonee.views;
+
+import org.persephonee.core.eval.CascadeResult;
+import org.persephonee.core.eval.OperatingPoint;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The words a run leaves in the status bar: time left while it trains, and when it ends its warnings, accuracy,
+ * the operating point's shape and its validation estimate.
+ */
+final class RunSummary {
+
+    private RunSummary() { }
+
+    /** "12 s left", "2 min 5 s left", or nothing for an unknown estimate. */
+    static String eta(double s) {
+        if (Double.isNaN(s) || Double.isInfinite(s)) {
+            return "";
+        }
+        long r = Math.round(s);
+        return r < 60 ? r + " s left" : (r / 60) + " min " + (r % 60) + " s left";
+    }
+
+    /** The status line a finished run leaves: warnings, accuracy, the operating point and its validation estimate. */
+    static String of(PersonalisePipeline.Outcome o, long started) {
+        OperatingPoint.Validation v = o.selection().validation();
+        OperatingPoint.Choice on = o.selection().chosenOn();
+        CascadeResult c = o.choice().cascade();
+        String cv;
+        if (on != null && o.result().validation().labelled()) {
+            // the figure a person without test photos gets: the choice on their own labelled photos, out of fold
+            cv = String.format(Locale.ROOT, "; validation estimate %.1f%% at %.2fx on %d labelled training images, "
+                    + "out of fold", 100 * o.evaluation().validationLabelledCascade().evaluate(on.cascade().exits(),
+                    on.cascade().thresholds()).accuracy(), on.speedup(), o.result().validation().scoredCount());
+        } else {
+            cv = v == null ? "" : String.format(Locale.ROOT, "; %.1f points below the best head on held-out halves",
+                    v.dropPoints());
+        }
+        List<String> problems = PersonalisePipeline.problems(o);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ")
+                + (o.result().scoredOnLabels()
+                ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
+                        + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
+                seconds, o.result().timing().training(), 100 * o.result().finalAccuracy(),
+                100 * o.result().genericAccuracy(), 100 * c.accuracy(), o.choice().speedup(),
+                shape(c, o.evaluation().exitNames()), cv)
+                : String.format(Locale.ROOT, "Done in %.0f s (training %.1f s), no labels: figures are agreement "
+                        + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
+                        + "agreement at %.2fx lower latency (%s%s)", seconds, o.result().timing().training(),
+                100 * c.accuracy(), o.choice().speedup(), shape(c, o.evaluation().exitNames()), cv));
+    }
+
+    /**
+     * What the operating point is, in a few words: "final exit only", "block7:grid alone", "3 exits at threshold
+     * 0.75" or "3 exits, per-exit thresholds" (the status line named the search instead, "one global threshold", also
+     * when the cascade kept a single exit at 0.00).
+     */
+    static String shape(CascadeResult c, List<String> names) {
+        int n = c.exits().length;
+        if (n == 0) {
+            return "final exit only";
+        }
+        if (n == 1 && c.thresholds()[0] <= 0) {
+            return names.get(c.exits()[0]) + " alone";
+        }
+        if (Arrays.stream(c.thresholds()).distinct().count() == 1) {
+            return String.format(Locale.ROOT, "%d exit%s at threshold %.2f", n, n == 1 ? "" : "s", c.thresholds()[0]);
+        }
+        return n + " exits, per-exit thresholds";
+    }
+}
