@@ -131,66 +131,7 @@ public final class LayerSpec {
      * @param where a human-readable location (for example {@code "stage 'block3' layer 2"}) used in messages
      * @throws IllegalArgumentException naming {@code where} and the problem
      */
-    /** Validates a list of layers, refusing empty entries ({@code null} in the JSON) by position. */
-    static void validateAll(List<LayerSpec> layers, String where) {
-        for (int i = 0; i < layers.size(); i++) {
-            if (layers.get(i) == null) {
-                throw new IllegalArgumentException(where + "[" + i + "] is empty");
-            }
-            layers.get(i).validate(where + "[" + i + "]");
-        }
-    }
-
-    public void validate(String where) {
-        if (type == null) {
-            throw new IllegalArgumentException(where + ": layer has no 'type' (expected one of "
-                    + Arrays.toString(Type.values()).toLowerCase(Locale.ROOT) + ")");
-        }
-        switch (type) {
-            case CONV:
-                positive(where, "out", out);
-                positive(where, "kernel", kernel);
-                positive(where, "stride", stride);
-                nonNegative(where, "pad", pad);
-                break;
-            case LINEAR:
-                positive(where, "out", out);
-                break;
-            case MAXPOOL:
-            case AVGPOOL:
-                positive(where, "kernel", kernel);
-                positive(where, "stride", stride);
-                break;
-            case DROPOUT:
-                if (rate == null || rate < 0 || rate >= 1) {
-                    throw new IllegalArgumentException(where + ": dropout needs 0 <= rate < 1");
-                }
-                break;
-            case RESIDUAL:
-                if (body == null || body.isEmpty()) {
-                    throw new IllegalArgumentException(where + ": residual needs a non-empty 'body'");
-                }
-                validateAll(body, where + " body");
-                if (shortcut != null) {
-                    validateAll(shortcut, where + " shortcut");
-                }
-                break;
-            default:
-                break;
-        }
-    }
-
-    private static void positive(String where, String field, Integer v) {
-        if (v == null || v <= 0) {
-            throw new IllegalArgumentException(where + ": '" + field + "' must be a positive integer, got " + v);
-        }
-    }
-
-    private static void nonNegative(String where, String field, Integer v) {
-        if (v == null || v < 0) {
-            throw new IllegalArgumentException(where + ": '" + field + "' must be >= 0, got " + v);
-        }
-    }
+    public void validate(String where) { LayerValidation.validate(this, where); }
 
     /** Builds the DJL block for this layer. */
     public Block toBlock() {
