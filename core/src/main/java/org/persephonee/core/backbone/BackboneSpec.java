@@ -137,7 +137,7 @@ public final class BackboneSpec {
         if (classifier == null || classifier.isEmpty()) {
             throw new IllegalArgumentException("'classifier' is empty");
         }
-        LayerSpec.validateAll(classifier, "classifier layer");
+        LayerValidation.validateAll(classifier, "classifier layer");
         long[] out;
         try {
             out = LayerSpec.chainShape(classifier, shape);

@@ -108,72 +108,30 @@ public final class LayerSpec {
 
     public Type type() { return type; }
 
+    // the fields, null where unset (validate checks those this layer's type needs)
+    Integer out() { return out; }
+
+    Integer kernel() { return kernel; }
+
+    Integer stride() { return stride; }
+
+    Integer pad() { return pad; }
+
+    Boolean bias() { return bias; }
+
+    Float rate() { return rate; }
+
+    List<LayerSpec> body() { return body; }
+
+    List<LayerSpec> shortcut() { return shortcut; }
+
     /**
      * Checks that the fields this layer's type needs are present and sensible.
      *
      * @param where a human-readable location (for example {@code "stage 'block3' layer 2"}) used in messages
      * @throws IllegalArgumentException naming {@code where} and the problem
      */
-    /** Validates a list of layers, refusing empty entries ({@code null} in the JSON) by position. */
-    static void validateAll(List<LayerSpec> layers, String where) {
-        for (int i = 0; i < layers.size(); i++) {
-            if (layers.get(i) == null) {
-                throw new IllegalArgumentException(where + "[" + i + "] is empty");
-            }
-            layers.get(i).validate(where + "[" + i + "]");
-        }
-    }
-
-    public void validate(String where) {
-        if (type == null) {
-            throw new IllegalArgumentException(where + ": layer has no 'type' (expected one of "
-                    + Arrays.toString(Type.values()).toLowerCase(Locale.ROOT) + ")");
-        }
-        switch (type) {
-            case CONV:
-                positive(where, "out", out);
-                positive(where, "kernel", kernel);
-                positive(where, "stride", stride);
-                nonNegative(where, "pad", pad);
-                break;
-            case LINEAR:
-                positive(where, "out", out);
-                break;
-            case MAXPOOL:
-            case AVGPOOL:
-                positive(where, "kernel", kernel);
-                positive(where, "stride", stride);
-                break;
-            case DROPOUT:
-                if (rate == null || rate < 0 || rate >= 1) {
-                    throw new IllegalArgumentException(where + ": dropout needs 0 <= rate < 1");
-                }
-                break;
-            case RESIDUAL:
-                if (body == null || body.isEmpty()) {
-                    throw new IllegalArgumentException(where + ": residual needs a non-empty 'body'");
-                }
-                validateAll(body, where + " body");
-                if (shortcut != null) {
-                    validateAll(shortcut, where + " shortcut");
-                }
-                break;
-            default:
-                break;
-        }
-    }
-
-    private static void positive(String where, String field, Integer v) {
-        if (v == null || v <= 0) {
-            throw new IllegalArgumentException(where + ": '" + field + "' must be a positive integer, got " + v);
-        }
-    }
-
-    private static void nonNegative(String where, String field, Integer v) {
-        if (v == null || v < 0) {
-            throw new IllegalArgumentException(where + ": '" + field + "' must be >= 0, got " + v);
-        }
-    }
+    public void validate(String where) { LayerValidation.validate(this, where); }
 
     /** Builds the DJL block for this layer. */
     public Block toBlock() {
@@ -226,120 +184,27 @@ public final class LayerSpec {
      *
      * @throws IllegalArgumentException when the input shape cannot feed this layer
      */
-    public long[] outputShape(long[] in) {
-        switch (type) {
-            case CONV:
-                requireMap(in);
-                return new long[] {out, convOut(in[1], kernel, stride, pad), convOut(in[2], kernel, stride, pad)};
-            case MAXPOOL:
-            case AVGPOOL:
-                requireMap(in);
-                return new long[] {in[0], convOut(in[1], kernel, stride, 0), convOut(in[2], kernel, stride, 0)};
-            case GAP:
-                requireMap(in);
-                return new long[] {in[0], 1, 1};
-            case FLATTEN:
-                long n = 1;
-                for (long d : in) {
-                    n *= d;
-                }
-                return new long[] {n};
-            case LINEAR:
-                return new long[] {out};
-            case RESIDUAL:
-                long[] a = chainShape(body, in);
-                long[] b = shortcut == null || shortcut.isEmpty() ? in : chainShape(shortcut, in);
-                if (!Arrays.equals(a, b)) {
-                    throw new IllegalArgumentException("residual body gives " + Arrays.toString(a)
-                            + " but shortcut gives " + Arrays.toString(b));
-                }
-                return a;
-            default:
-                return in.clone();
-        }
-    }
+    public long[] outputShape(long[] in) { return LayerArithmetic.outputShape(this, in); }
 
     /** Multiply-accumulates for one example of the given input shape. */
-    public long macs(long[] in) {
-        switch (type) {
-            case CONV: {
-                long[] o = outputShape(in);
-                return o[0] * o[1] * o[2] * in[0] * (long) kernel * kernel;
-            }
-            case LINEAR:
-                return flatSize(in) * out;
-            case RESIDUAL:
-                return chainMacs(body, in) + (shortcut == null ? 0 : chainMacs(shortcut, in));
-            default:
-                return 0;
-        }
-    }
+    public long macs(long[] in) { return LayerArithmetic.macs(this, in); }
 
     /** Trainable parameters for the given input shape. */
-    public long params(long[] in) {
-        switch (type) {
-            case CONV:
-                return (long) out * in[0] * kernel * kernel + (Boolean.TRUE.equals(bias) ? out : 0);
-            case BN:
-                return 2L * in[0];
-            case LINEAR:
-                return flatSize(in) * out + (Boolean.FALSE.equals(bias) ? 0 : out);
-            case RESIDUAL:
-                return chainParams(body, in) + (shortcut == null ? 0 : chainParams(shortcut, in));
-            default:
-                return 0;
-        }
-    }
+    public long params(long[] in) { return LayerArithmetic.params(this, in); }
 
+    /** Output shape of a chain of layers for one example. */
     public static long[] chainShape(List<LayerSpec> layers, long[] in) {
-        long[] s = in;
-        for (LayerSpec l : layers) {
-            s = l.outputShape(s);
-        }
-        return s;
+        return LayerArithmetic.chainShape(layers, in);
     }
 
+    /** Multiply-accumulates of a chain of layers for one example. */
     public static long chainMacs(List<LayerSpec> layers, long[] in) {
-        long total = 0;
-        long[] s = in;
-        for (LayerSpec l : layers) {
-            total += l.macs(s);
-            s = l.outputShape(s);
-        }
-        return total;
+        return LayerArithmetic.chainMacs(layers, in);
     }
 
+    /** Trainable parameters of a chain of layers. */
     public static long chainParams(List<LayerSpec> layers, long[] in) {
-        long total = 0;
-        long[] s = in;
-        for (LayerSpec l : layers) {
-            total += l.params(s);
-            s = l.outputShape(s);
-        }
-        return total;
-    }
-
-    private static long flatSize(long[] in) {
-        long n = 1;
-        for (long d : in) {
-            n *= d;
-        }
-        return n;
-    }
-
-    private static long convOut(long size, int k, int s, int p) {
-        long o = (size + 2L * p - k) / s + 1;
-        if (o <= 0) {
-            throw new IllegalArgumentException("kernel " + k + " with stride " + s + " does not fit input size " + size);
-        }
-        return o;
-    }
-
-    private void requireMap(long[] in) {
-        if (in.length != 3) {
-            throw new IllegalArgumentException(type.name().toLowerCase(Locale.ROOT)
-                    + " needs a (C, H, W) feature map, got " + Arrays.toString(in));
-        }
+        return LayerArithmetic.chainParams(layers, in);
     }
 
     /** A short human-readable description, such as {@code conv3x3/2(32)}. */

@@ -31,7 +31,7 @@ public final class StageSpec {
         if (layers == null || layers.isEmpty()) {
             throw new IllegalArgumentException("stage '" + name + "' has no layers");
         }
-        LayerSpec.validateAll(layers, "stage '" + name + "' layer");
+        LayerValidation.validateAll(layers, "stage '" + name + "' layer");
     }
 
     /** A compact description such as {@code res[conv3x3(16) bn relu conv3x3(16) bn + id] relu}. */

@@ -68,7 +68,7 @@ public final class Doctor {
                 loadAverage(), env, System.getProperty("java.version") + " (" + System.getProperty("java.vendor") + ")",
                 System.getProperty("os.name") + " " + System.getProperty("os.version") + " "
                         + System.getProperty("os.arch"), ai.djl.util.Utils.getEngineCacheDir("pytorch").toString(),
-                EngineGuard.cacheFile().toAbsolutePath().toString(), display);
+                VerdictCache.file().toAbsolutePath().toString(), display);
     }
 
     private static double loadAverage() {

@@ -2,24 +2,17 @@ package org.persephonee.core.engine;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.reflect.TypeToken;
-import org.persephonee.core.util.AtomicFiles;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Decides, once per process and before libtorch loads, whether the engine's fast CPU kernels can be trusted
@@ -48,7 +41,8 @@ public final class EngineGuard {
     static final String LIBTORCH = "2.7.1";
     /** Bump when the probe changes so that cached verdicts are re-checked. */
     static final int PROBE_VERSION = 2;
-    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
+    /** Reads and writes verdicts, the cache and the probe's result line (NaN kept as NaN). */
+    static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
             .disableHtmlEscaping().create();
 
     private static volatile Verdict verdict;
@@ -136,16 +130,7 @@ public final class EngineGuard {
      * in-process check despite the verdict).
      */
     static void forgetCachedVerdict() {
-        Path cacheFile = cacheFile();
-        Map<String, Verdict> cache = readCache(cacheFile);
-        String prefix = cpuModel() + "|" + String.join(",", cpuFlags()) + "|";
-        if (cache.keySet().removeIf(k -> k.startsWith(prefix))) {
-            try {
-                AtomicFiles.writeString(cacheFile, GSON.toJson(cache));
-            } catch (IOException | RuntimeException e) {
-                System.err.println("persephonee: could not update " + cacheFile + ": " + e.getMessage());
-            }
-        }
+        VerdictCache.forget(cpuModel(), cpuFlags());
     }
 
     /** The verdict already decided in this process, if any. */
@@ -174,10 +159,9 @@ public final class EngineGuard {
                     flags, LIBTORCH, List.of(), false, Instant.now().toString(), 0);
         }
         boolean forceFail = mode.equals("force-fail");
-        String key = model + "|" + String.join(",", flags) + "|libtorch " + LIBTORCH + "|probe " + PROBE_VERSION
-                + (forceFail ? "|forced" : "");
-        Path cacheFile = cacheFile();
-        Map<String, Verdict> cache = readCache(cacheFile);
+        String key = VerdictCache.key(model, flags, forceFail);
+        Path cacheFile = VerdictCache.file();
+        Map<String, Verdict> cache = VerdictCache.read(cacheFile);
         Verdict hit = cache.get(key);
         if (hit != null) {
             return hit.fromCache();
@@ -187,13 +171,7 @@ public final class EngineGuard {
         boolean known = !flags.isEmpty() && !model.equals(System.getProperty("os.arch"));
         if (known && !"unchecked".equals(fresh.status())) {
             cache.put(key, fresh);
-            try {
-                Files.createDirectories(cacheFile.toAbsolutePath().getParent());
-                AtomicFiles.writeString(cacheFile, GSON.toJson(cache));
-            } catch (IOException | RuntimeException e) {
-                System.err.println("persephonee: could not save the engine self-check verdict to " + cacheFile
-                        + ": " + e.getMessage());
-            }
+            VerdictCache.save(cacheFile, cache);
         }
         return fresh;
     }
@@ -202,7 +180,7 @@ public final class EngineGuard {
     static Verdict check(String model, List<String> flags, boolean forceFail) {
         long t0 = System.nanoTime();
         List<ProbeRun> runs = new ArrayList<>();
-        ProbeRun plain = probeChild(null);
+        ProbeRun plain = ProbeProcess.run(null);
         if (forceFail) {
             EngineProbe.Outcome o = plain.outcome();
             plain = new ProbeRun(null, new EngineProbe.Outcome(false, o.finiteSteps(), o.steps(), o.maxRelDiff(),
@@ -223,7 +201,7 @@ public final class EngineGuard {
                     + plain.outcome().detail() + ")", model, flags, LIBTORCH, runs, false, now, secs(t0));
         }
         for (String cap : CAPS) {
-            ProbeRun capped = probeChild(cap);
+            ProbeRun capped = ProbeProcess.run(cap);
             runs.add(capped);
             if (capped.outcome().passed()) {
                 return new Verdict("capped", cap, "the engine's fast kernels fail the self-check on this CPU ("
@@ -239,138 +217,6 @@ public final class EngineGuard {
 
     private static double secs(long t0) {
         return (System.nanoTime() - t0) / 1e9;
-    }
-
-    /** Probe runs that must all pass before the engine runs uncapped. */
-    static final int UNCAPPED_REPEATS = 5;
-
-    /** Runs the probe in a child process of this application with the given cap (or none). */
-    static ProbeRun probeChild(String cap) {
-        List<String> cmd = probeCommand();
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        Map<String, String> env = pb.environment();
-        env.remove(ISA_ENV);
-        if (cap != null) {
-            env.put(ISA_ENV, cap);
-        }
-        // uncapped, the fault may hide in a single run: several must pass before nothing is capped
-        env.put(EngineProbe.REPEATS_ENV, cap == null ? String.valueOf(UNCAPPED_REPEATS) : "1");
-        env.put("ONEDNN_VERBOSE", "1");
-        env.put("DJL_OFFLINE", "true");
-        env.put("OPT_OUT_TRACKING", "true");
-        env.remove(LEGACY_ISA_ENV);
-        List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
-        Process p;
-        try {
-            p = pb.start();
-        } catch (IOException e) {
-            return new ProbeRun(cap, new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
-                    "probe process could not start: " + e.getMessage(), 0), null, null);
-        }
-        // read on a thread of its own, so that the timeout below holds even when the child hangs
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    if (!line.startsWith("onednn_verbose") || line.contains(",info,")) {
-                        lines.add(line);
-                    }
-                }
-            } catch (IOException ignored) {
-                // the child ended or was killed: what was read is kept
-            }
-        }, "engine-probe-reader");
-        reader.setDaemon(true);
-        reader.start();
-        boolean finished;
-        try {
-            finished = p.waitFor(120, TimeUnit.SECONDS);
-            if (!finished) {
-                p.destroyForcibly();
-            }
-            reader.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            p.destroyForcibly();
-            return new ProbeRun(cap, new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
-                    "probe process interrupted", 0), null, null);
-        }
-        String isa = null;
-        String version = null;
-        EngineProbe.Outcome outcome = null;
-        List<String> tail = new ArrayList<>();
-        synchronized (lines) {
-            for (String line : lines) {
-                if (line.startsWith(EngineProbe.RESULT_PREFIX)) {
-                    outcome = GSON.fromJson(line.substring(EngineProbe.RESULT_PREFIX.length()),
-                            EngineProbe.Outcome.class);
-                } else if (line.contains(",info,cpu,isa:")) {
-                    isa = line.substring(line.indexOf(",info,cpu,isa:") + 14).trim();
-                } else if (line.contains(",info,oneDNN ")) {
-                    version = line.substring(line.indexOf(",info,oneDNN ") + 13).trim();
-                } else if (!line.startsWith("onednn_verbose") && !line.contains("NNPACK")) {
-                    tail.add(line);
-                    if (tail.size() > 5) {
-                        tail.remove(0);
-                    }
-                }
-            }
-        }
-        if (outcome == null && !finished) {
-            return new ProbeRun(cap, new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
-                    "probe process timed out after 120 s", 0), isa, version);
-        }
-        if (outcome == null) {
-            outcome = new EngineProbe.Outcome(false, 0, EngineProbe.STEPS, Double.NaN, List.of(),
-                    "probe process ended without a result: " + String.join(" | ", tail), 0);
-        }
-        return new ProbeRun(cap, outcome, isa, version);
-    }
-
-    /**
-     * The command that starts a probe process: this JVM's {@code java} with this classpath, or, in an app
-     * image whose runtime has no {@code java} binary, this process's own launcher with {@code --engine-probe}.
-     */
-    static List<String> probeCommand() {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> cmd = new ArrayList<>();
-        if (Files.isExecutable(java)) {
-            cmd.add(java.toString());
-            cmd.add("-cp");
-            cmd.add(System.getProperty("java.class.path"));
-            cmd.add("-Dai.djl.offline=true");
-            cmd.add("-DOPT_OUT_TRACKING=true");
-            cmd.add("-Xss4m");
-            cmd.add(EngineProbe.class.getName());
-        } else {
-            cmd.add(ProcessHandle.current().info().command().orElse("persephonee"));
-            cmd.add("--engine-probe");
-        }
-        return cmd;
-    }
-
-    static Path cacheFile() {
-        String p = System.getProperty(CACHE);
-        return p != null ? Path.of(p) : Path.of(System.getProperty("user.home"), ".persephonee",
-                "engine-check.json");
-    }
-
-    private static Map<String, Verdict> readCache(Path file) {
-        try {
-            if (Files.isRegularFile(file)) {
-                Map<String, Verdict> m = GSON.fromJson(Files.readString(file),
-                        new TypeToken<LinkedHashMap<String, Verdict>>() { }.getType());
-                if (m != null) {
-                    m.values().removeIf(v -> v == null || v.status() == null || v.probes() == null);
-                    return m;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            System.err.println("persephonee: ignoring an unreadable engine self-check cache " + file + ": "
-                    + e.getMessage());
-        }
-        return new LinkedHashMap<>();
     }
 
     /** The CPU model name from {@code /proc/cpuinfo}, or the OS architecture where there is none. */

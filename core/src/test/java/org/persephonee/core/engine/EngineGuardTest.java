@@ -131,12 +131,12 @@ class EngineGuardTest {
     @Test
     void runningUncappedNeedsSeveralPassingRunsAndACapOne() {
         // the fault is intermittent: one uncapped pass once cached "no cap", and the engine then refused to start
-        EngineGuard.ProbeRun plain = EngineGuard.probeChild(null);
+        EngineGuard.ProbeRun plain = ProbeProcess.run(null);
         String d = plain.outcome().detail();
-        int n = EngineGuard.UNCAPPED_REPEATS;
+        int n = ProbeProcess.UNCAPPED_REPEATS;
         assertTrue(plain.outcome().passed() ? d.endsWith("in each of " + n + " runs")
                 : d.matches(".*\\(run [0-9]+ of " + n + "\\)$"), d);
-        EngineGuard.ProbeRun capped = EngineGuard.probeChild("AVX2");
+        EngineGuard.ProbeRun capped = ProbeProcess.run("AVX2");
         assertTrue(!capped.outcome().detail().contains(" of " + n), capped.outcome().detail());
     }
 }
