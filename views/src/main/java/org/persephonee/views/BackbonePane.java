@@ -67,17 +67,17 @@ public final class BackbonePane {
         auto.setOnAction(e -> controller.autoPlace());
         Button clear = new Button("Clear");
         clear.setId("clear-exits");
-        clear.setOnAction(e -> List.copyOf(model.exits).forEach(controller::removeExit));
-        auto.disableProperty().bind(model.backbone.isNull().or(model.running));
-        clear.disableProperty().bind(Bindings.isEmpty(model.exits).or(model.running));
+        clear.setOnAction(e -> List.copyOf(model.exits()).forEach(controller::removeExit));
+        auto.disableProperty().bind(model.backbone().isNull().or(model.running()));
+        clear.disableProperty().bind(Bindings.isEmpty(model.exits()).or(model.running()));
         HBox actions = new HBox(6, auto, clear);
         graph.setSpacing(0);
         graph.setPadding(new Insets(6, 4, 12, 4));
         graph.setId("stage-graph");
         graph.setFocusTraversable(true);
         graph.setOnKeyPressed(e -> {
-            if ((e.getCode() == KeyCode.DELETE || e.getCode() == KeyCode.BACK_SPACE) && model.selectedExit.get() != null) {
-                controller.removeExit(model.selectedExit.get());
+            if ((e.getCode() == KeyCode.DELETE || e.getCode() == KeyCode.BACK_SPACE) && model.selectedExit().get() != null) {
+                controller.removeExit(model.selectedExit().get());
             }
         });
         ScrollPane scroll = new ScrollPane(graph);
@@ -88,8 +88,8 @@ public final class BackbonePane {
         box.setPadding(new Insets(10));
         box.setPrefWidth(385);
         box.getStyleClass().add("backbone-pane");
-        for (javafx.beans.Observable o : List.of(model.backbone, model.exits, model.stageProfile, model.liveStats,
-                model.evaluation, model.selectedExit)) {
+        for (javafx.beans.Observable o : List.of(model.backbone(), model.exits(), model.stageProfile(), model.liveStats(),
+                model.evaluation(), model.selectedExit())) {
             o.addListener(x -> rebuildSoon());
         }
         rebuild();
@@ -135,14 +135,14 @@ public final class BackbonePane {
 
     private void rebuild() {
         graph.getChildren().clear();
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         if (bb == null) {
             title.setText("No backbone — File > Open backbone, or drop a backbone folder on the window");
             return;
         }
         title.setText(bb.name() + "\n" + StageTable.shape(bb.input().shape()) + " input · "
                 + bb.classNames().size() + " classes · " + StageTable.count(bb.totalMacs()) + " MACs");
-        LatencyProfile prof = model.stageProfile.get();
+        LatencyProfile prof = model.stageProfile().get();
         Label input = new Label("input " + StageTable.shape(bb.input().shape()));
         input.getStyleClass().add("io-node");
         graph.getChildren().add(input);
@@ -184,8 +184,8 @@ public final class BackbonePane {
             Optional<HeadType> t = dragged(e.getDragboard());
             if (t.isPresent()) {
                 e.acceptTransferModes(TransferMode.COPY);
-                boolean ok = !last && model.exits.stream().noneMatch(x -> x.stage().equals(s.name()))
-                        && !model.running.get();
+                boolean ok = !last && model.exits().stream().noneMatch(x -> x.stage().equals(s.name()))
+                        && !model.running().get();
                 card.getStyleClass().removeAll("drop-ok", "drop-bad");
                 card.getStyleClass().add(ok ? "drop-ok" : "drop-bad");
             }
@@ -197,7 +197,7 @@ public final class BackbonePane {
             boolean done = false;
             if (t.isPresent()) {
                 Optional<String> refused = controller.addExit(s.name(), t.get());
-                refused.ifPresent(r -> model.status.set("Cannot attach here: " + r));
+                refused.ifPresent(r -> model.status().set("Cannot attach here: " + r));
                 done = refused.isEmpty();
             }
             e.setDropCompleted(done);
@@ -205,7 +205,7 @@ public final class BackbonePane {
         });
         HBox row = new HBox(0, card);
         row.setAlignment(Pos.CENTER_LEFT);
-        model.exits.stream().filter(x -> x.stage().equals(s.name())).findFirst().ifPresent(x -> {
+        model.exits().stream().filter(x -> x.stage().equals(s.name())).findFirst().ifPresent(x -> {
             Line branch = new Line(0, 0, 22, 0);
             branch.getStyleClass().add("branch");
             row.getChildren().addAll(branch, exitCard(x));
@@ -237,12 +237,12 @@ public final class BackbonePane {
         VBox card = new VBox(1, head, detail);
         card.getStyleClass().addAll("exit-card", "head-" + x.head().type().id());
         card.setMinWidth(124);
-        if (x == model.selectedExit.get()) {
+        if (x == model.selectedExit().get()) {
             card.getStyleClass().add("selected");
         }
         card.setId("exit-" + x.stage());
         card.setOnMouseClicked(e -> {
-            model.selectedExit.set(x);
+            model.selectedExit().set(x);
             graph.requestFocus();
         });
         MenuItem remove = new MenuItem("Remove exit");
@@ -253,12 +253,12 @@ public final class BackbonePane {
     }
 
     private String accuracy(ExitModel x) {
-        for (ExitStats s : model.liveStats) {
+        for (ExitStats s : model.liveStats()) {
             if (s.stage().equals(x.stage()) && s.head().equals(x.head().id())) {
                 return String.format(Locale.ROOT, "%.1f%%", 100 * s.evalAccuracy());
             }
         }
-        Evaluation ev = model.evaluation.get();
+        Evaluation ev = model.evaluation().get();
         if (ev != null) {
             int j = ev.exitNames().indexOf(x.key());
             if (j >= 0) {

@@ -39,8 +39,8 @@ final class CompareRow {
         regimes.setTooltip(new javafx.scene.control.Tooltip("Run the placed exits without labels, with about 10 % "
                 + "of the training photos labelled and with every label, and draw the three cascades together"));
         regimes.setOnAction(e -> history.compareLabelRegimes());
-        regimes.disableProperty().bind(model.running.or(model.backbone.isNull())
-                .or(javafx.beans.binding.Bindings.isEmpty(model.exits)));
+        regimes.disableProperty().bind(model.running().or(model.backbone().isNull())
+                .or(javafx.beans.binding.Bindings.isEmpty(model.exits())));
         regimes.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
         Label title = new Label("Compare with an earlier run");
         title.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);

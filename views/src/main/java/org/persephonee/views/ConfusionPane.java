@@ -41,7 +41,7 @@ public final class ConfusionPane {
                 redrawSoon();
             }
         });
-        model.evaluation.addListener((o, a, b) -> {
+        model.evaluation().addListener((o, a, b) -> {
             String keep = exit.getValue();
             List<String> names = new ArrayList<>();
             if (b != null) {
@@ -94,7 +94,7 @@ public final class ConfusionPane {
     private void redraw() {
         dirty = false;
         grid.getChildren().clear();
-        Evaluation ev = model.evaluation.get();
+        Evaluation ev = model.evaluation().get();
         String which = exit.getValue();
         if (ev == null || which == null) {
             grid.add(new Label("Personalise to see confusion matrices"), 0, 0);
@@ -108,7 +108,7 @@ public final class ConfusionPane {
         int j = ev.exitNames().indexOf(which);
         float[][] probs = j < 0 ? p.finalExit() : p.exit(j);
         int k = p.classes();
-        List<String> names = model.labelSpace.get().size() == k ? model.labelSpace.get() : numbered(k);
+        List<String> names = model.labelSpace().get().size() == k ? model.labelSpace().get() : numbered(k);
         List<Integer>[][] cells = cells(p, probs, k);
         int max = 1;
         for (int a = 0; a < k; a++) {
@@ -122,7 +122,7 @@ public final class ConfusionPane {
             h.setRotate(0);
             grid.add(h, b + 1, 0);
         }
-        List<Path> paths = model.evalPaths.get();
+        List<Path> paths = model.evalPaths().get();
         for (int a = 0; a < k; a++) {
             Label h = new Label(names.get(a));
             h.getStyleClass().add("confusion-header");

@@ -21,43 +21,43 @@ public final class CurvesController {
 
     /** Sets every exit's threshold. */
     public void setGlobalThreshold(double t) {
-        model.globalThreshold.set(t);
-        for (ExitModel e : model.exits) {
+        model.globalThreshold().set(t);
+        for (ExitModel e : model.exits()) {
             e.thresholdProperty().set(t);
         }
     }
 
     /** Recomputes the current cascade from the exits' thresholds. */
     public void recompute() {
-        Evaluation ev = model.evaluation.get();
+        Evaluation ev = model.evaluation().get();
         if (ev == null) {
-            model.current.set(null);
-            model.curvesStale.set(false);
+            model.current().set(null);
+            model.curvesStale().set(false);
             return;
         }
         Set<String> placed = new HashSet<>();
-        model.exits.forEach(e -> placed.add(e.key()));
-        model.curvesStale.set(!placed.equals(new HashSet<>(ev.exitNames())));
+        model.exits().forEach(e -> placed.add(e.key()));
+        model.curvesStale().set(!placed.equals(new HashSet<>(ev.exitNames())));
         List<Integer> idx = new ArrayList<>();
         List<Double> th = new ArrayList<>();
         List<String> names = ev.exitNames();
         for (int j = 0; j < names.size(); j++) {
-            for (ExitModel e : model.exits) {
+            for (ExitModel e : model.exits()) {
                 if (e.key().equals(names.get(j)) && e.threshold() <= 1.0) {
                     idx.add(j);
                     th.add(e.threshold());
                 }
             }
         }
-        model.current.set(ev.cascade().evaluate(idx.stream().mapToInt(Integer::intValue).toArray(),
+        model.current().set(ev.cascade().evaluate(idx.stream().mapToInt(Integer::intValue).toArray(),
                 th.stream().mapToDouble(Double::doubleValue).toArray()));
     }
 
     /** Shows no results (a new backbone is open). */
     void clear() {
-        model.evaluation.set(null);
-        model.current.set(null);
-        model.resultsFinal.set(false);
-        model.liveStats.clear();
+        model.evaluation().set(null);
+        model.current().set(null);
+        model.resultsFinal().set(false);
+        model.liveStats().clear();
     }
 }

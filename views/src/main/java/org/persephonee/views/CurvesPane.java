@@ -105,11 +105,11 @@ public final class CurvesPane {
         // gave them thresholds of their own) it said "threshold 0.90" while the cascade left at 0.00
         value.textProperty().bind(Bindings.createStringBinding(() -> {
             double t = slider.getValue();
-            boolean shared = !model.exits.isEmpty() && model.exits.stream()
+            boolean shared = !model.exits().isEmpty() && model.exits().stream()
                     .allMatch(e -> Math.abs(Math.min(1.0, e.threshold()) - t) < 1e-9);
-            return shared || model.exits.isEmpty() ? String.format(Locale.ROOT, "threshold %.2f", t)
+            return shared || model.exits().isEmpty() ? String.format(Locale.ROOT, "threshold %.2f", t)
                     : "per-exit thresholds";
-        }, slider.valueProperty(), model.exits));
+        }, slider.valueProperty(), model.exits()));
         value.setId("threshold-value");
         value.setTooltip(new javafx.scene.control.Tooltip("The slider's figure when every exit uses it; otherwise the "
                 + "exits have thresholds of their own (some may be off), and moving the slider sets one for all"));
@@ -118,12 +118,12 @@ public final class CurvesPane {
                 controller.setGlobalThreshold(b.doubleValue());
             }
         });
-        model.globalThreshold.addListener((o, a, b) -> {
+        model.globalThreshold().addListener((o, a, b) -> {
             updatingSlider = true;
             slider.setValue(Math.min(1.0, b.doubleValue()));
             updatingSlider = false;
         });
-        slider.disableProperty().bind(model.evaluation.isNull());
+        slider.disableProperty().bind(model.evaluation().isNull());
         HBox.setHgrow(slider, Priority.ALWAYS);
         ToggleButton ms = new ToggleButton("ms");
         ToggleButton macs = new ToggleButton("MACs");
@@ -132,8 +132,8 @@ public final class CurvesPane {
         ms.setToggleGroup(g);
         macs.setToggleGroup(g);
         ms.setSelected(true);
-        macs.selectedProperty().bindBidirectional(model.curvesInMacs);
-        model.curvesInMacs.addListener((o, a, b) -> redraw());
+        macs.selectedProperty().bindBidirectional(model.curvesInMacs());
+        model.curvesInMacs().addListener((o, a, b) -> redraw());
         Label globalLabel = new Label("Global threshold");
         // in a narrow curves pane the slider gives way; the labels and the unit buttons stay readable
         // (they were elided to "..." at the default divider positions on a 1440-px screen)
@@ -162,15 +162,15 @@ public final class CurvesPane {
         staleNote.setWrapText(true);
         Button rerun = new Button("▶ Personalise again");
         rerun.setOnAction(e -> run.start());
-        rerun.disableProperty().bind(model.running.or(javafx.beans.binding.Bindings.isEmpty(model.exits)));
+        rerun.disableProperty().bind(model.running().or(javafx.beans.binding.Bindings.isEmpty(model.exits())));
         rerun.setMinWidth(javafx.scene.layout.Region.USE_PREF_SIZE);
         HBox stale = new HBox(8, staleNote, rerun);
         stale.getStyleClass().add("stale-note");
         stale.setStyle("-fx-background-color: #fff3cd; -fx-padding: 6; -fx-alignment: center-left;");
         HBox.setHgrow(staleNote, Priority.ALWAYS);
-        stale.visibleProperty().bind(model.curvesStale);
-        stale.managedProperty().bind(model.curvesStale);
-        viewer.opacityProperty().bind(javafx.beans.binding.Bindings.when(model.curvesStale).then(0.35).otherwise(1.0));
+        stale.visibleProperty().bind(model.curvesStale());
+        stale.managedProperty().bind(model.curvesStale());
+        viewer.opacityProperty().bind(javafx.beans.binding.Bindings.when(model.curvesStale()).then(0.35).otherwise(1.0));
         VBox top = new VBox(stale, viewer);
         VBox.setVgrow(viewer, Priority.ALWAYS);
         VBox bottom = new VBox(4, controls, CompareRow.build(model, history), summary, table);
@@ -180,22 +180,22 @@ public final class CurvesPane {
         SplitPane split = new SplitPane(top, bottom);
         split.setOrientation(javafx.geometry.Orientation.VERTICAL);
         split.setDividerPositions(0.62);
-        model.evaluation.addListener((o, a, b) -> {
+        model.evaluation().addListener((o, a, b) -> {
             curves = b == null ? List.of() : b.curves();
             redraw();
         });
-        model.current.addListener((o, a, b) -> {
+        model.current().addListener((o, a, b) -> {
             redrawMarker();
             metrics.refresh();
         });
-        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> metrics.refresh());
-        model.liveStats.addListener((javafx.collections.ListChangeListener<org.persephonee.core.personalise.ExitStats>)
+        model.exits().addListener((javafx.collections.ListChangeListener<ExitModel>) c -> metrics.refresh());
+        model.liveStats().addListener((javafx.collections.ListChangeListener<org.persephonee.core.personalise.ExitStats>)
                 c -> metrics.refresh());
         return split;
     }
 
     private double x(CurvePoint p) {
-        return model.curvesInMacs.get() ? p.macs() / 1e6 : p.ms();
+        return model.curvesInMacs().get() ? p.macs() / 1e6 : p.ms();
     }
 
     /** Rebuilds every series (batched: one notification at the end). */
@@ -204,7 +204,7 @@ public final class CurvesPane {
         try {
             data.removeAllSeries();
             XYPlot plot = chart.getXYPlot();
-            plot.getDomainAxis().setLabel(model.curvesInMacs.get() ? "MACs per image (millions)" : "latency per image (ms)");
+            plot.getDomainAxis().setLabel(model.curvesInMacs().get() ? "MACs per image (millions)" : "latency per image (ms)");
             XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
             int k = 0;
             for (Curve c : curves) {
@@ -237,20 +237,20 @@ public final class CurvesPane {
                         new float[] {7f, 5f}, 0f));
                 r.setSeriesShape(idx, new Ellipse2D.Double(-2, -2, 4, 4));
             }
-            Evaluation ev = model.evaluation.get();
+            Evaluation ev = model.evaluation().get();
             if (ev != null) {
                 CascadeResult fin = ev.cascade().finalOnly();
                 XYSeries ref = new XYSeries("personalised final exit", false, true);
-                ref.add(model.curvesInMacs.get() ? fin.meanMacs() / 1e6 : fin.meanMs(), 100 * fin.accuracy(), false);
+                ref.add(model.curvesInMacs().get() ? fin.meanMacs() / 1e6 : fin.meanMs(), 100 * fin.accuracy(), false);
                 data.addSeries(ref);
                 int idx = data.getSeriesCount() - 1;
                 r.setSeriesPaint(idx, new Color(0xd62728));
                 r.setSeriesShape(idx, new java.awt.Rectangle(-5, -5, 10, 10));
                 r.setSeriesLinesVisible(idx, false);
-                double generic = model.genericAccuracy.get();
-                if (!Double.isNaN(generic) && model.resultsFinal.get()) {
+                double generic = model.genericAccuracy().get();
+                if (!Double.isNaN(generic) && model.resultsFinal().get()) {
                     XYSeries g = new XYSeries("generic backbone", false, true);
-                    double cost = model.curvesInMacs.get() ? ev.backbone().totalMacs() / 1e6
+                    double cost = model.curvesInMacs().get() ? ev.backbone().totalMacs() / 1e6
                             : ev.profile().backboneMs() + ev.profile().classifierMs();
                     g.add(cost, 100 * generic, false);
                     data.addSeries(g);
@@ -316,9 +316,9 @@ public final class CurvesPane {
 
     private void fillMarker(XYSeries op) {
         op.clear();
-        CascadeResult c = model.current.get();
+        CascadeResult c = model.current().get();
         if (c != null) {
-            op.add(model.curvesInMacs.get() ? c.meanMacs() / 1e6 : c.meanMs(), 100 * c.accuracy());
+            op.add(model.curvesInMacs().get() ? c.meanMacs() / 1e6 : c.meanMs(), 100 * c.accuracy());
         }
     }
 
@@ -337,9 +337,9 @@ public final class CurvesPane {
             controller.setGlobalThreshold(Math.min(t, ThresholdSweep.OFF));
         } else {
             String key = c.name();
-            model.exits.stream().filter(e -> e.key().equals(key)).findFirst()
+            model.exits().stream().filter(e -> e.key().equals(key)).findFirst()
                     .ifPresent(e -> e.thresholdProperty().set(t));
-            model.exits.stream().filter(e -> e.key().equals(key)).findFirst().ifPresent(model.selectedExit::set);
+            model.exits().stream().filter(e -> e.key().equals(key)).findFirst().ifPresent(model.selectedExit()::set);
         }
     }
 }

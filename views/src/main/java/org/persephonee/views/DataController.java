@@ -33,20 +33,20 @@ public final class DataController {
 
     /** Imports dropped or chosen files and folders in the background. */
     public void importPaths(List<Path> paths) {
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         List<String> classes = bb == null ? List.of() : bb.classNames();
         var input = bb == null ? null : bb.input();
         long gen = ++importGeneration;
-        model.importing.set(true);
-        model.status.set("Importing " + paths.size() + " item(s) ...");
+        model.importing().set(true);
+        model.status().set("Importing " + paths.size() + " item(s) ...");
         tasks.engine().execute(() -> {
             try {
                 ImageImporter.Result r = new ImageImporter(new LabelSpace(classes), input).importPaths(paths,
                         (done, total, cur) -> {
                             if (done % 64 == 0 || done == total) {
                                 tasks.ui().execute(() -> {
-                                    model.progress.set(done / (double) total);
-                                    model.status.set("Checking images: " + done + " / " + total);
+                                    model.progress().set(done / (double) total);
+                                    model.status().set("Checking images: " + done + " / " + total);
                                 });
                             }
                         }, () -> false);
@@ -59,7 +59,7 @@ public final class DataController {
                 tasks.ui().execute(() -> imported(r, found, gen));
             } catch (Exception | OutOfMemoryError e) {
                 tasks.ui().execute(() -> {
-                    model.importing.set(gen != importGeneration);
+                    model.importing().set(gen != importGeneration);
                     error.accept("Import failed: " + e.getMessage());
                 });
             }
@@ -69,45 +69,45 @@ public final class DataController {
     private void imported(ImageImporter.Result r, List<ImageItem> found, long gen) {
         // imports add up (deduplicated by path); the generation only tells which one reports last
         Set<Path> have = new HashSet<>();
-        model.images.forEach(i -> have.add(i.path()));
+        model.images().forEach(i -> have.add(i.path()));
         List<ImageItem> add = new ArrayList<>();
         for (ImageItem i : found) {
             if (have.add(i.path())) {
                 add.add(i);
             }
         }
-        model.images.addAll(add);
+        model.images().addAll(add);
         detectLabelRegime();
         for (SkippedFile s : r.skipped()) {
-            model.skipped.add(s.toString());
+            model.skipped().add(s.toString());
         }
-        model.importing.set(gen != importGeneration);
-        model.progress.set(0);
-        model.status.set("Imported " + add.size() + " image(s)" + (r.skipped().isEmpty() ? ""
+        model.importing().set(gen != importGeneration);
+        model.progress().set(0);
+        model.status().set("Imported " + add.size() + " image(s)" + (r.skipped().isEmpty() ? ""
                 : "; skipped " + r.skipped().size() + " file(s) (see Data > Skipped)")
                 + (r.notes().isEmpty() ? "" : "; " + String.join("; ", r.notes())));
     }
 
     /** Number of labelled training (non-test) images. */
     public long labelledTrainImages() {
-        return model.images.stream().filter(i -> i.label() != null && !i.test()).count();
+        return model.images().stream().filter(i -> i.label() != null && !i.test()).count();
     }
 
     /** Uses every label when the data has some, none otherwise (the user can still pick a fraction). */
     void detectLabelRegime() {
         boolean any = labelledTrainImages() > 0;
-        LabelRegime.Kind cur = model.labels.get().kind();
+        LabelRegime.Kind cur = model.labels().get().kind();
         if (!any && cur != LabelRegime.Kind.NONE) {
-            model.labels.set(LabelRegime.NONE);
+            model.labels().set(LabelRegime.NONE);
         } else if (any && cur == LabelRegime.Kind.NONE) {
-            model.labels.set(LabelRegime.ALL);
+            model.labels().set(LabelRegime.ALL);
         }
     }
 
     /** Sets the label of images (null = unlabelled). */
     public void relabel(List<ImageItem> items, String label) {
         String l = label == null || label.isBlank() ? null : label.strip();
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         if (l != null && bb != null) {
             LabelSpace ls = new LabelSpace(bb.classNames());
             l = ls.name(ls.resolve(l));
@@ -118,7 +118,7 @@ public final class DataController {
             i.reviewedProperty().set(false);
         }
         detectLabelRegime();
-        model.status.set("Labelled " + items.size() + " image(s) " + (l == null ? "as unlabelled" : "'" + l + "'"));
+        model.status().set("Labelled " + items.size() + " image(s) " + (l == null ? "as unlabelled" : "'" + l + "'"));
     }
 
     /** Marks images as held-out test images (or back to training). */
@@ -126,7 +126,7 @@ public final class DataController {
         for (ImageItem i : items) {
             i.testProperty().set(test);
         }
-        model.status.set((test ? "Marked " : "Unmarked ") + items.size() + " image(s) as test");
+        model.status().set((test ? "Marked " : "Unmarked ") + items.size() + " image(s) as test");
     }
 
     /**
@@ -144,7 +144,7 @@ public final class DataController {
      */
     public void writeLabels(Path csv) {
         java.util.Map<Path, String> labels = new java.util.LinkedHashMap<>();
-        for (ImageItem i : model.images) {
+        for (ImageItem i : model.images()) {
             if (!i.test() && i.label() != null) {
                 labels.put(i.path(), i.label());
             }
@@ -152,7 +152,7 @@ public final class DataController {
         tasks.io().execute(() -> {
             try {
                 int n = org.persephonee.core.data.LabelsCsv.write(csv, labels);
-                tasks.ui().execute(() -> model.status.set("Wrote " + n + " label(s) to " + csv));
+                tasks.ui().execute(() -> model.status().set("Wrote " + n + " label(s) to " + csv));
             } catch (java.io.IOException | RuntimeException e) {
                 tasks.ui().execute(() -> error.accept("Could not write " + csv + ": " + e.getMessage()));
             }
@@ -161,6 +161,6 @@ public final class DataController {
 
     /** Removes images from the workspace (files stay on disk). */
     public void removeImages(List<ImageItem> items) {
-        model.images.removeAll(items);
+        model.images().removeAll(items);
     }
 }

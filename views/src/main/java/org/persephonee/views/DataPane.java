@@ -62,7 +62,7 @@ public final class DataPane {
         this.model = model;
         this.controller = controller;
         this.chooseFiles = chooseFiles;
-        this.shown = new FilteredList<>(model.images, i -> true);
+        this.shown = new FilteredList<>(model.images(), i -> true);
     }
 
     /** Images currently selected (for tests and menus). */
@@ -123,24 +123,24 @@ public final class DataPane {
         Label empty = new Label("Drop image files or folders here\n(class-named folders become labels, loose images "
                 + "stay unlabelled, labels.csv is read)");
         empty.getStyleClass().add("empty-hint");
-        empty.visibleProperty().bind(Bindings.isEmpty(model.images));
+        empty.visibleProperty().bind(Bindings.isEmpty(model.images()));
         StackPane gridBox = new StackPane(grid, empty);
         VBox.setVgrow(gridBox, Priority.ALWAYS);
 
         counts.setId("class-counts");
         counts.getStyleClass().add("counts");
         counts.setWrapText(true);
-        ListView<String> skipped = new ListView<>(model.skipped);
+        ListView<String> skipped = new ListView<>(model.skipped());
         skipped.setPrefHeight(110);
         TitledPane skippedPane = new TitledPane("Skipped files", skipped);
         skippedPane.setId("skipped-files");
-        skippedPane.textProperty().bind(Bindings.size(model.skipped).asString("Skipped files (%d)"));
+        skippedPane.textProperty().bind(Bindings.size(model.skipped()).asString("Skipped files (%d)"));
         skippedPane.setExpanded(false);
-        skippedPane.visibleProperty().bind(Bindings.isNotEmpty(model.skipped));
+        skippedPane.visibleProperty().bind(Bindings.isNotEmpty(model.skipped()));
         skippedPane.managedProperty().bind(skippedPane.visibleProperty());
 
-        model.images.addListener((ListChangeListener<ImageItem>) c -> refreshCounts());
-        model.backbone.addListener((o, a, b) -> refreshCounts());
+        model.images().addListener((ListChangeListener<ImageItem>) c -> refreshCounts());
+        model.backbone().addListener((o, a, b) -> refreshCounts());
         refreshCounts();
         counts.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
         VBox box = new VBox(4, bar, selBar, counts, gridBox, skippedPane);
@@ -224,7 +224,7 @@ public final class DataPane {
         TreeMap<String, int[]> per = new TreeMap<>();
         int unl = 0;
         int test = 0;
-        for (ImageItem i : model.images) {
+        for (ImageItem i : model.images()) {
             if (i.test()) {
                 test++;
             }
@@ -237,7 +237,7 @@ public final class DataPane {
             per.computeIfAbsent(i.label(), k -> new int[2])[i.test() ? 1 : 0]++;
         }
         StringBuilder sb = new StringBuilder();
-        sb.append(model.images.size()).append(" images · ").append(unl).append(" unlabelled · ").append(test)
+        sb.append(model.images().size()).append(" images · ").append(unl).append(" unlabelled · ").append(test)
                 .append(" test\n");
         StringBuilder cls = new StringBuilder();
         per.forEach((k, v) -> cls.append(cls.length() == 0 ? "" : " · ").append(k).append(" ").append(v[0])
@@ -250,7 +250,7 @@ public final class DataPane {
         filter.getItems().setAll(opts);
         filter.setValue(keep != null && opts.contains(keep) ? keep : ALL);
         TreeSet<String> classes = new TreeSet<>(per.keySet());
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         if (bb != null) {
             classes.addAll(bb.classNames());
         }

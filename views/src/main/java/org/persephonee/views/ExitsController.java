@@ -54,13 +54,13 @@ public final class ExitsController {
 
     /** {@code then} runs once the backbone is open and shown; {@code failed} after a failure. */
     void openBackbone(Path dir, Runnable then, Runnable failed) {
-        if (model.running.get()) {
+        if (model.running().get()) {
             error.accept("Cannot open another backbone while personalisation runs: cancel it first");
             return;
         }
-        model.status.set("Opening backbone " + dir + " (the first start also unpacks the native engine) ...");
-        model.phase.set("Loading backbone");
-        model.progress.set(-1);
+        model.status().set("Opening backbone " + dir + " (the first start also unpacks the native engine) ...");
+        model.phase().set("Loading backbone");
+        model.progress().set(-1);
         tasks.engine().execute(() -> {
             try {
                 Backbone bb = BackboneIO.load(dir);
@@ -73,8 +73,8 @@ public final class ExitsController {
                 tasks.ui().execute(() -> shown(bb, profile, then));
             } catch (Exception e) {
                 tasks.ui().execute(() -> {
-                    model.phase.set("");
-                    model.progress.set(0);
+                    model.phase().set("");
+                    model.progress().set(0);
                     error.accept("Could not open backbone: " + e.getMessage());
                     if (failed != null) {
                         failed.run();
@@ -85,17 +85,17 @@ public final class ExitsController {
     }
 
     private void shown(Backbone bb, LatencyProfile profile, Runnable then) {
-        model.phase.set("");
-        model.progress.set(0);
-        Backbone old = model.backbone.get();
+        model.phase().set("");
+        model.progress().set(0);
+        Backbone old = model.backbone().get();
         clearResults.run();
-        model.backbone.set(bb);
-        model.stageProfile.set(profile);
+        model.backbone().set(bb);
+        model.stageProfile().set(profile);
         StartupTimeline.mark("backbone shown");
         Set<String> names = new HashSet<>();
         bb.stages().forEach(s -> names.add(s.name()));
-        model.exits.removeIf(e -> !names.contains(e.stage()) || isLast(bb, e.stage()));
-        model.status.set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
+        model.exits().removeIf(e -> !names.contains(e.stage()) || isLast(bb, e.stage()));
+        model.status().set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
                 + String.format(Locale.ROOT, "%.1f ms per image here", profile.backboneMs()));
         if (old != null && old != bb) {
             tasks.engine().execute(old::close);
@@ -127,7 +127,7 @@ public final class ExitsController {
      * @param type head type
      */
     public Optional<String> addExit(String stage, HeadType type) {
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         if (bb == null) {
             return Optional.of("Open a backbone first");
         }
@@ -138,44 +138,44 @@ public final class ExitsController {
         if (isLast(bb, stage)) {
             return Optional.of("The final classifier already sits after " + stage + ": attach exits to earlier stages");
         }
-        if (model.exits.stream().anyMatch(e -> e.stage().equals(stage))) {
+        if (model.exits().stream().anyMatch(e -> e.stage().equals(stage))) {
             return Optional.of(stage + " already has an exit: select it to change its head");
         }
-        if (model.running.get()) {
+        if (model.running().get()) {
             return Optional.of("Wait for personalisation to finish (or cancel it) before changing exits");
         }
-        ExitModel e = new ExitModel(stage, HeadSpec.of(type), model.globalThreshold.get());
+        ExitModel e = new ExitModel(stage, HeadSpec.of(type), model.globalThreshold().get());
         e.headProperty().addListener((o, a, b) -> save.run());
         e.thresholdProperty().addListener((o, a, b) -> save.run());
-        model.exits.add(e);
-        model.exits.sort(Comparator.comparingInt(x -> bb.stage(x.stage()).index()));
-        model.selectedExit.set(e);
+        model.exits().add(e);
+        model.exits().sort(Comparator.comparingInt(x -> bb.stage(x.stage()).index()));
+        model.selectedExit().set(e);
         return Optional.empty();
     }
 
     /** Removes an exit. */
     public void removeExit(ExitModel e) {
-        if (model.running.get()) {
+        if (model.running().get()) {
             error.accept("Wait for personalisation to finish (or cancel it) before changing exits");
             return;
         }
-        model.exits.remove(e);
-        if (model.selectedExit.get() == e) {
-            model.selectedExit.set(null);
+        model.exits().remove(e);
+        if (model.selectedExit().get() == e) {
+            model.selectedExit().set(null);
         }
     }
 
     /** Proposes exits: a conv head after every stage but the last. */
     public void autoPlace() {
-        Backbone bb = model.backbone.get();
-        if (bb == null || model.running.get()) {
+        Backbone bb = model.backbone().get();
+        if (bb == null || model.running().get()) {
             return;
         }
         for (ExitPlacement p : ExitPlacement.auto(bb)) {
-            if (model.exits.stream().noneMatch(e -> e.stage().equals(p.stage()))) {
+            if (model.exits().stream().noneMatch(e -> e.stage().equals(p.stage()))) {
                 addExit(p.stage(), p.head().type());
             }
         }
-        model.status.set("Proposed " + model.exits.size() + " exits; personalise to see which pay off");
+        model.status().set("Proposed " + model.exits().size() + " exits; personalise to see which pay off");
     }
 }

@@ -54,19 +54,19 @@ public final class ExportController {
             error.accept("Nothing to export yet: personalise first");
             return;
         }
-        CascadeResult c = model.current.get();
+        CascadeResult c = model.current().get();
         PersonalisePipeline.Outcome o = run.outcome();
-        Backbone bb = model.backbone.get();
-        Evaluation ev = model.evaluation.get();
+        Backbone bb = model.backbone().get();
+        Evaluation ev = model.evaluation().get();
         CascadeResult fin = ev.cascade().finalOnly();
         OperatingPoint.Choice choice = new OperatingPoint.Choice(c, fin.accuracy(), fin.meanMs(), fin.meanMacs(),
-                model.maxDrop.get());
+                model.maxDrop().get());
         List<String> stages = new ArrayList<>();
         for (int e : c.exits()) {
             stages.add(ExitPlacement.stageOf(ev.exitNames().get(e)));
         }
         Path keptDir = kept.dir();
-        model.status.set("Exporting to " + dir + " ...");
+        model.status().set("Exporting to " + dir + " ...");
         tasks.engine().execute(() -> {
             try {
                 Path written = o != null ? BundleWriter.write(dir, bb, o.result(), o.evaluation(), choice)
@@ -75,7 +75,7 @@ public final class ExportController {
                     String msg = String.format(Locale.ROOT, "Exported %d exit(s): %.1f%% accuracy, %.2fx faster "
                                     + "than the personalised final exit (%.2f ms)%n%s", c.exits().length,
                             100 * c.accuracy(), choice.speedup(), c.meanMs(), written);
-                    model.status.set("Exported bundle to " + written);
+                    model.status().set("Exported bundle to " + written);
                     notifier.accept(msg);
                 });
             } catch (Exception e) {

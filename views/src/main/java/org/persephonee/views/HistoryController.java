@@ -67,8 +67,8 @@ public final class HistoryController {
      * runs' cascades stay drawn over the last one's curves. Refused without labels or while a run goes.
      */
     public void compareLabelRegimes() {
-        long train = lab.images.stream().filter(i -> !i.test()).count();
-        long labelled = lab.images.stream().filter(i -> !i.test() && i.label() != null).count();
+        long train = lab.images().stream().filter(i -> !i.test()).count();
+        long labelled = lab.images().stream().filter(i -> !i.test() && i.label() != null).count();
         if (labelled == 0) {
             error.accept("Comparing label regimes needs labelled training photos");
             return;
@@ -77,7 +77,7 @@ public final class HistoryController {
             error.accept(run.cannotStart().get());
             return;
         }
-        chosen = lab.labels.get();
+        chosen = lab.labels().get();
         pending.clear();
         double some = Math.min(1.0, 0.10 * train / labelled);
         pending.add(LabelRegime.NONE);
@@ -94,10 +94,10 @@ public final class HistoryController {
         LabelRegime r = pending.poll();
         if (r == null) {
             model.comparing().set(false);
-            lab.labels.set(chosen);
+            lab.labels().set(chosen);
             return;
         }
-        lab.labels.set(r);
+        lab.labels().set(r);
         run.start();
     }
 
@@ -109,7 +109,7 @@ public final class HistoryController {
         if (!pending.isEmpty()) {
             Curve cascade = o.evaluation().curves().stream().filter(c -> c.exit() < 0).findFirst().orElse(null);
             if (cascade != null) {
-                model.comparison().add(new HistoryModel.Overlay("labels " + describe(lab.labels.get(),
+                model.comparison().add(new HistoryModel.Overlay("labels " + describe(lab.labels().get(),
                         o.result().targets().labelled()), cascade));
             }
         }
@@ -120,7 +120,7 @@ public final class HistoryController {
         if (model.comparing().get()) {
             pending.clear();
             model.comparing().set(false);
-            lab.labels.set(chosen);
+            lab.labels().set(chosen);
         }
     }
 
@@ -153,7 +153,7 @@ public final class HistoryController {
             model.overlay().set(null);
             return;
         }
-        Backbone bb = lab.backbone.get();
+        Backbone bb = lab.backbone().get();
         if (bb == null || !Objects.equals(e.record().backboneSha256, bb.parametersSha256())) {
             model.overlay().set(null);
             error.accept("Run " + e.number() + " was made on another backbone: its curves cannot be drawn here");

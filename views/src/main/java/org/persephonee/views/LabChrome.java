@@ -88,7 +88,7 @@ final class LabChrome {
         auto.setOnAction(e -> controller.exits().autoPlace());
         Menu runMenu = new Menu("Run", null, run, cancel, auto);
         CheckMenuItem macs = new CheckMenuItem("Curves in MACs");
-        macs.selectedProperty().bindBidirectional(model.curvesInMacs);
+        macs.selectedProperty().bindBidirectional(model.curvesInMacs());
         MenuItem device = new MenuItem("Latency from a device profile\u2026");
         device.setOnAction(e -> {
             FileChooser fc = new FileChooser();
@@ -101,7 +101,7 @@ final class LabChrome {
         });
         MenuItem measured = new MenuItem("Latency measured here");
         measured.setOnAction(e -> controller.run().useDeviceProfile(null));
-        measured.disableProperty().bind(model.deviceProfile.isNull());
+        measured.disableProperty().bind(model.deviceProfile().isNull());
         Menu view = new Menu("View", null, macs, new javafx.scene.control.SeparatorMenuItem(), device, measured);
         MenuItem about = new MenuItem("How it works");
         about.setOnAction(e -> {
@@ -121,7 +121,7 @@ final class LabChrome {
         MenuItem diagnostics = new MenuItem("Engine diagnostics…");
         diagnostics.setId("diagnostics");
         diagnostics.setOnAction(e -> {
-            model.status.set("Gathering engine diagnostics …");
+            model.status().set("Gathering engine diagnostics …");
             controller.diagnostics(this::showDiagnostics);
         });
         Menu help = new Menu("Help", null, about, diagnostics);
@@ -130,7 +130,7 @@ final class LabChrome {
 
     /** The engine report in a dialog, selectable, with a button that copies it for a bug report. */
     private void showDiagnostics(String text) {
-        model.status.set("Engine diagnostics ready");
+        model.status().set("Engine diagnostics ready");
         javafx.scene.control.TextArea area = new javafx.scene.control.TextArea(text);
         area.setId("diagnostics-text");
         area.setEditable(false);
@@ -158,29 +158,29 @@ final class LabChrome {
         start.setId("personalise");
         start.getStyleClass().add("primary");
         start.setOnAction(e -> controller.run().start());
-        start.disableProperty().bind(model.running.or(model.backbone.isNull()).or(Bindings.isEmpty(model.exits))
-                .or(Bindings.isEmpty(model.images)));
+        start.disableProperty().bind(model.running().or(model.backbone().isNull()).or(Bindings.isEmpty(model.exits()))
+                .or(Bindings.isEmpty(model.images())));
         start.setTooltip(new Tooltip("Train the exits on the imported images (the backbone stays frozen)"));
         Button cancel = new Button("■ Cancel");
         cancel.setId("cancel");
         cancel.setOnAction(e -> controller.run().cancel());
-        cancel.disableProperty().bind(model.running.not());
+        cancel.disableProperty().bind(model.running().not());
         ProgressBar bar = new ProgressBar();
         bar.setId("progress");
         bar.setPrefWidth(240);
-        bar.progressProperty().bind(model.progress);
+        bar.progressProperty().bind(model.progress());
         Label phase = new Label();
         phase.setId("phase");
-        phase.textProperty().bind(model.phase);
+        phase.textProperty().bind(model.phase());
         Label eta = new Label();
-        eta.textProperty().bind(model.eta);
+        eta.textProperty().bind(model.eta());
         eta.getStyleClass().add("hint");
         Region spacer = new Region();
         HBox.setHgrow(spacer, Priority.ALWAYS);
         Button export = new Button("Export bundle…");
         export.setId("export");
         export.setOnAction(e -> chooseExport());
-        export.disableProperty().bind(model.resultsFinal.not().or(model.running));
+        export.disableProperty().bind(model.resultsFinal().not().or(model.running()));
         HBox live = new HBox(8, bar, phase, eta);
         live.setAlignment(Pos.CENTER_LEFT);
         return new ToolBar(start, cancel, live, spacer, export);
@@ -189,14 +189,14 @@ final class LabChrome {
     StatusBar statusBar() {
         StatusBar sb = new StatusBar();
         sb.setId("status");
-        sb.textProperty().bind(model.status);
+        sb.textProperty().bind(model.status());
         Label stall = new Label();
         stall.setId("stall");
         javafx.beans.property.BooleanProperty ran = new javafx.beans.property.SimpleBooleanProperty();
-        model.running.addListener((o, a, b) -> ran.set(ran.get() || b));
+        model.running().addListener((o, a, b) -> ran.set(ran.get() || b));
         stall.textProperty().bind(Bindings.createStringBinding(() -> !ran.get() ? ""
-                : String.format(Locale.ROOT, "UI stall ≤ %.0f ms", model.longestStallMs.get()),
-                model.longestStallMs, ran));
+                : String.format(Locale.ROOT, "UI stall ≤ %.0f ms", model.longestStallMs().get()),
+                model.longestStallMs(), ran));
         stall.getStyleClass().add("hint");
         // the status line gives way, not the stall figure (it was elided to "UI stall ≤ 11..." after a run)
         stall.setMinWidth(Region.USE_PREF_SIZE);
@@ -205,7 +205,7 @@ final class LabChrome {
         stall.setTooltip(stallTip);
         // a long status line is cut at the window's edge: the tooltip shows all of it
         javafx.scene.control.Tooltip tip = new javafx.scene.control.Tooltip();
-        tip.textProperty().bind(model.status);
+        tip.textProperty().bind(model.status());
         tip.setWrapText(true);
         tip.setMaxWidth(600);
         sb.setTooltip(tip);

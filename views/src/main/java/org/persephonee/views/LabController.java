@@ -65,7 +65,7 @@ public final class LabController {
         this.history = new HistoryController(model, new HistoryModel(), tasks, store, kept, run, error);
         WorkspaceSettings settings = new WorkspaceSettings(model);
         WorkspaceSaver saver = store == null ? null
-                : new WorkspaceSaver(store, tasks.io(), tasks.ui(), model.status::set, error);
+                : new WorkspaceSaver(store, tasks.io(), tasks.ui(), model.status()::set, error);
         this.sync = new WorkspaceSync(model, settings, saver, new WorkspaceSync.Host() {
             @Override public void openBackbone(Path dir, Runnable then, Runnable failed) {
                 exits.openBackbone(dir, then, failed);
@@ -83,12 +83,12 @@ public final class LabController {
 
             @Override public void error(String message) { LabController.this.error(message); }
         });
-        model.exits.addListener((ListChangeListener<ExitModel>) c -> {
+        model.exits().addListener((ListChangeListener<ExitModel>) c -> {
             curves.recompute();
             save();
         });
-        model.images.addListener((ListChangeListener<ImageItem>) c -> save());
-        model.globalThreshold.addListener((o, a, b) -> save());
+        model.images().addListener((ListChangeListener<ImageItem>) c -> save());
+        model.globalThreshold().addListener((o, a, b) -> save());
         for (javafx.beans.value.ObservableValue<?> v : settings.properties()) {
             v.addListener((o, a, b) -> save());
         }
@@ -127,8 +127,8 @@ public final class LabController {
     private void error(String message) {
         // also on the terminal a lab was started from: what a user pastes into a bug report
         System.err.println("persephonee: " + message);
-        model.errors.add(message);
-        model.status.set(message);
+        model.errors().add(message);
+        model.status().set(message);
     }
 
     /**
@@ -182,7 +182,7 @@ public final class LabController {
     /** Stops a run and frees native memory (on exit). */
     public void shutdown() {
         run.shutdown();
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         if (bb != null) {
             bb.close();
         }

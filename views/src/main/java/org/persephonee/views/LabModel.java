@@ -22,61 +22,96 @@ import org.persephonee.core.personalise.ExitStats;
 
 /**
  * The lab's state, properties only: the single source of truth that views bind to. Changed on the FX
- * thread only.
+ * thread only. Every property is private and reached through its accessor (as in {@link ReviewModel}).
  */
 public final class LabModel {
     // backbone
-    public final ObjectProperty<Backbone> backbone = new SimpleObjectProperty<>();
-    public final ObjectProperty<LatencyProfile> stageProfile = new SimpleObjectProperty<>();
-    public final ObservableList<ExitModel> exits = FXCollections.observableArrayList(
+    private final ObjectProperty<Backbone> backbone = new SimpleObjectProperty<>();
+    private final ObjectProperty<LatencyProfile> stageProfile = new SimpleObjectProperty<>();
+    private final ObservableList<ExitModel> exits = FXCollections.observableArrayList(
             e -> new javafx.beans.Observable[] {e.headProperty(), e.thresholdProperty()});
-    public final ObjectProperty<ExitModel> selectedExit = new SimpleObjectProperty<>();
+    private final ObjectProperty<ExitModel> selectedExit = new SimpleObjectProperty<>();
 
     // data
-    public final ObservableList<ImageItem> images = FXCollections.observableArrayList(
+    private final ObservableList<ImageItem> images = FXCollections.observableArrayList(
             i -> new javafx.beans.Observable[] {i.labelProperty(), i.testProperty(), i.reviewedProperty()});
-    public final ObservableList<String> skipped = FXCollections.observableArrayList();
-    public final BooleanProperty importing = new SimpleBooleanProperty();
+    private final ObservableList<String> skipped = FXCollections.observableArrayList();
+    private final BooleanProperty importing = new SimpleBooleanProperty();
 
     // settings
-    public final ObjectProperty<org.persephonee.core.personalise.LabelRegime> labels =
+    private final ObjectProperty<org.persephonee.core.personalise.LabelRegime> labels =
             new SimpleObjectProperty<>(org.persephonee.core.personalise.LabelRegime.ALL);
-    public final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
-    public final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
-    public final DoubleProperty pseudoThreshold =
+    private final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
+    private final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
+    private final DoubleProperty pseudoThreshold =
             new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_PSEUDO_LABEL_THRESHOLD);
-    public final DoubleProperty temperature = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_TEMPERATURE);
-    public final ObjectProperty<org.persephonee.core.personalise.Teacher> teacher =
+    private final DoubleProperty temperature = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_TEMPERATURE);
+    private final ObjectProperty<org.persephonee.core.personalise.Teacher> teacher =
             new SimpleObjectProperty<>(PersonalisationConfig.DEFAULT_TEACHER);
-    public final IntegerProperty seed = new SimpleIntegerProperty((int) PersonalisationConfig.DEFAULT_SEED);
-    public final DoubleProperty maxDrop = new SimpleDoubleProperty(PersonalisePipeline.Options.DEFAULT_MAX_DROP);
+    private final IntegerProperty seed = new SimpleIntegerProperty((int) PersonalisationConfig.DEFAULT_SEED);
+    private final DoubleProperty maxDrop = new SimpleDoubleProperty(PersonalisePipeline.Options.DEFAULT_MAX_DROP);
     /** A device latency profile (JSON) runs are costed with instead of this machine's timings, or null. */
-    public final ObjectProperty<java.nio.file.Path> deviceProfile = new SimpleObjectProperty<>();
+    private final ObjectProperty<java.nio.file.Path> deviceProfile = new SimpleObjectProperty<>();
 
     // run
-    public final BooleanProperty running = new SimpleBooleanProperty();
-    public final DoubleProperty progress = new SimpleDoubleProperty(0);
-    public final StringProperty phase = new SimpleStringProperty("");
-    public final StringProperty eta = new SimpleStringProperty("");
-    public final ObservableList<ExitStats> liveStats = FXCollections.observableArrayList();
-    public final DoubleProperty longestStallMs = new SimpleDoubleProperty(0);
+    private final BooleanProperty running = new SimpleBooleanProperty();
+    private final DoubleProperty progress = new SimpleDoubleProperty(0);
+    private final StringProperty phase = new SimpleStringProperty("");
+    private final StringProperty eta = new SimpleStringProperty("");
+    private final ObservableList<ExitStats> liveStats = FXCollections.observableArrayList();
+    private final DoubleProperty longestStallMs = new SimpleDoubleProperty(0);
 
     // results
-    public final ObjectProperty<Evaluation> evaluation = new SimpleObjectProperty<>();
-    public final DoubleProperty globalThreshold = new SimpleDoubleProperty(0.9);
-    public final ObjectProperty<CascadeResult> current = new SimpleObjectProperty<>();
-    public final DoubleProperty genericAccuracy = new SimpleDoubleProperty(Double.NaN);
-    public final BooleanProperty curvesInMacs = new SimpleBooleanProperty(false);
-    public final BooleanProperty resultsFinal = new SimpleBooleanProperty(false);
+    private final ObjectProperty<Evaluation> evaluation = new SimpleObjectProperty<>();
+    private final DoubleProperty globalThreshold = new SimpleDoubleProperty(0.9);
+    private final ObjectProperty<CascadeResult> current = new SimpleObjectProperty<>();
+    private final DoubleProperty genericAccuracy = new SimpleDoubleProperty(Double.NaN);
+    private final BooleanProperty curvesInMacs = new SimpleBooleanProperty(false);
+    private final BooleanProperty resultsFinal = new SimpleBooleanProperty(false);
     /** True when the curves come from a run whose exits differ from the ones placed now (after Clear, Auto, a drop). */
-    public final BooleanProperty curvesStale = new SimpleBooleanProperty(false);
+    private final BooleanProperty curvesStale = new SimpleBooleanProperty(false);
     /** Evaluation image files, in the order of the evaluation's prediction rows. */
-    public final ObjectProperty<java.util.List<java.nio.file.Path>> evalPaths = new SimpleObjectProperty<>(
+    private final ObjectProperty<java.util.List<java.nio.file.Path>> evalPaths = new SimpleObjectProperty<>(
             java.util.List.of());
     /** Personal class names of the current evaluation. */
-    public final ObjectProperty<java.util.List<String>> labelSpace = new SimpleObjectProperty<>(java.util.List.of());
+    private final ObjectProperty<java.util.List<String>> labelSpace = new SimpleObjectProperty<>(java.util.List.of());
 
     // messages
-    public final StringProperty status = new SimpleStringProperty("Ready");
-    public final ObservableList<String> errors = FXCollections.observableArrayList();
+    private final StringProperty status = new SimpleStringProperty("Ready");
+    private final ObservableList<String> errors = FXCollections.observableArrayList();
+
+    // accessors: the properties themselves, for binding and listening
+    public ObjectProperty<Backbone> backbone() { return backbone; }
+    public ObjectProperty<LatencyProfile> stageProfile() { return stageProfile; }
+    public ObservableList<ExitModel> exits() { return exits; }
+    public ObjectProperty<ExitModel> selectedExit() { return selectedExit; }
+    public ObservableList<ImageItem> images() { return images; }
+    public ObservableList<String> skipped() { return skipped; }
+    public BooleanProperty importing() { return importing; }
+    public ObjectProperty<org.persephonee.core.personalise.LabelRegime> labels() { return labels; }
+    public IntegerProperty epochs() { return epochs; }
+    public DoubleProperty learningRate() { return learningRate; }
+    public DoubleProperty pseudoThreshold() { return pseudoThreshold; }
+    public DoubleProperty temperature() { return temperature; }
+    public ObjectProperty<org.persephonee.core.personalise.Teacher> teacher() { return teacher; }
+    public IntegerProperty seed() { return seed; }
+    public DoubleProperty maxDrop() { return maxDrop; }
+    public ObjectProperty<java.nio.file.Path> deviceProfile() { return deviceProfile; }
+    public BooleanProperty running() { return running; }
+    public DoubleProperty progress() { return progress; }
+    public StringProperty phase() { return phase; }
+    public StringProperty eta() { return eta; }
+    public ObservableList<ExitStats> liveStats() { return liveStats; }
+    public DoubleProperty longestStallMs() { return longestStallMs; }
+    public ObjectProperty<Evaluation> evaluation() { return evaluation; }
+    public DoubleProperty globalThreshold() { return globalThreshold; }
+    public ObjectProperty<CascadeResult> current() { return current; }
+    public DoubleProperty genericAccuracy() { return genericAccuracy; }
+    public BooleanProperty curvesInMacs() { return curvesInMacs; }
+    public BooleanProperty resultsFinal() { return resultsFinal; }
+    public BooleanProperty curvesStale() { return curvesStale; }
+    public ObjectProperty<java.util.List<java.nio.file.Path>> evalPaths() { return evalPaths; }
+    public ObjectProperty<java.util.List<String>> labelSpace() { return labelSpace; }
+    public StringProperty status() { return status; }
+    public ObservableList<String> errors() { return errors; }
 }

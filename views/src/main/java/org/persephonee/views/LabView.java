@@ -43,7 +43,7 @@ public final class LabView {
         this.model = model;
         this.controller = controller;
         this.chrome = new LabChrome(model, controller, () -> window);
-        this.probe = new StallProbe(model.longestStallMs);
+        this.probe = new StallProbe(model.longestStallMs());
     }
 
     public DataPane dataPane() { return dataPane; }
@@ -94,7 +94,7 @@ public final class LabView {
         confusion.setShowing(confusionTab.isSelected());
         confusionTab.selectedProperty().addListener((o, a, b) -> confusion.setShowing(b));
         tabs.setTabClosingPolicy(TabPane.TabClosingPolicy.UNAVAILABLE);
-        model.resultsFinal.addListener((o, a, b) -> {
+        model.resultsFinal().addListener((o, a, b) -> {
             // a re-fit the review queue started leaves the person on the queue
             if (b && tabs.getSelectionModel().getSelectedIndex() != REVIEW_TAB) {
                 tabs.getSelectionModel().select(1);
@@ -155,7 +155,7 @@ public final class LabView {
             e.setDropCompleted(ok);
             e.consume();
         });
-        model.errors.addListener((ListChangeListener<String>) c -> {
+        model.errors().addListener((ListChangeListener<String>) c -> {
             while (c.next()) {
                 for (String s : c.getAddedSubList()) {
                     notify("Problem", s, true);
@@ -163,7 +163,7 @@ public final class LabView {
             }
         });
         controller.export().setNotifier(s -> notify("Bundle exported", s, false));
-        model.running.addListener((o, a, b) -> {
+        model.running().addListener((o, a, b) -> {
             if (b) {
                 probe.reset();
             } else {

@@ -73,7 +73,7 @@ final class LastRunKeeper {
      */
     void keep(PersonalisePipeline.Outcome o, List<ReviewQueue.Candidate> queue) {
         Path dir = dir();
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         if (dir == null || bb == null) {
             return;
         }
@@ -129,7 +129,7 @@ final class LastRunKeeper {
     void restore() {
         ready = true;
         Path dir = dir();
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         if (dir == null || bb == null || !Files.isRegularFile(dir.resolve(RunRecord.FILE))) {
             return;
         }
@@ -147,19 +147,19 @@ final class LastRunKeeper {
                         rec.predictions(), Confidence.MAX_SOFTMAX);
                 ev.curves();
                 tasks.ui().execute(() -> {
-                    if (model.running.get() || model.backbone.get() != bb) {
+                    if (model.running().get() || model.backbone().get() != bb) {
                         return;
                     }
-                    model.genericAccuracy.set(rec.genericAccuracy);
-                    model.evalPaths.set(rec.evalImages.stream().map(Path::of).toList());
-                    model.labelSpace.set(List.copyOf(rec.labels));
-                    model.resultsFinal.set(true);
-                    model.evaluation.set(ev);
+                    model.genericAccuracy().set(rec.genericAccuracy);
+                    model.evalPaths().set(rec.evalImages.stream().map(Path::of).toList());
+                    model.labelSpace().set(List.copyOf(rec.labels));
+                    model.resultsFinal().set(true);
+                    model.evaluation().set(ev);
                     ready = true;
                     recompute.run();
                     restored.forEach(r -> r.accept(rec));
                     StartupTimeline.mark("last run restored");
-                    model.status.set("Restored the last run: " + rec.exits.size() + " exits, curves and thresholds");
+                    model.status().set("Restored the last run: " + rec.exits.size() + " exits, curves and thresholds");
                 });
             } catch (Exception e) {
                 tasks.ui().execute(() -> error.accept("The last run in the workspace could not be restored: "

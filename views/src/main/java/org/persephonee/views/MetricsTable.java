@@ -75,7 +75,7 @@ final class MetricsTable {
 
     /** The latest training loss of an exit ({@code stage:head}), from the live epoch stats. */
     private String loss(String key) {
-        for (org.persephonee.core.personalise.ExitStats st : model.liveStats) {
+        for (org.persephonee.core.personalise.ExitStats st : model.liveStats()) {
             if (st.key().equals(key) && !Double.isNaN(st.trainLoss())) {
                 return String.format(Locale.ROOT, "%.3f", st.trainLoss());
             }
@@ -85,12 +85,12 @@ final class MetricsTable {
 
     /** Fills the rows and the summary from the model. */
     void refresh() {
-        Evaluation ev = model.evaluation.get();
-        CascadeResult cur = model.current.get();
+        Evaluation ev = model.evaluation().get();
+        CascadeResult cur = model.current().get();
         List<Row> out = new ArrayList<>();
         if (ev == null || cur == null) {
             rows.clear();
-            summary.setText(model.running.get() ? "Curves appear after the first epoch"
+            summary.setText(model.running().get() ? "Curves appear after the first epoch"
                     : "Personalise to see accuracy-vs-latency curves");
             return;
         }
@@ -118,6 +118,6 @@ final class MetricsTable {
         summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy at %.2f ms (%.2fx faster, %.2fx fewer "
                         + "MACs than the personalised final exit at %.1f%%)%s", 100 * cur.accuracy(), cur.meanMs(),
                 fin.meanMs() / cur.meanMs(), fin.meanMacs() / cur.meanMacs(), 100 * fin.accuracy(),
-                model.resultsFinal.get() ? "" : " — live, training continues"));
+                model.resultsFinal().get() ? "" : " — live, training continues"));
     }
 }

@@ -41,7 +41,7 @@ public final class ReviewController {
     /** The last run came back from the workspace: its queue too, less the photos labelled since. */
     void restored(RunRecord rec) {
         Map<Path, ImageItem> byPath = new HashMap<>();
-        lab.images.forEach(i -> byPath.put(i.path(), i));
+        lab.images().forEach(i -> byPath.put(i.path(), i));
         List<ReviewModel.Item> items = new ArrayList<>();
         for (RunRecord.ReviewEntry e : rec.review) {
             ImageItem item = e.path == null ? null : byPath.get(Path.of(e.path));
@@ -67,7 +67,7 @@ public final class ReviewController {
         CascadeResult c = o.choice().cascade();
         int labels = 0;
         int reviewed = 0;
-        for (ImageItem i : lab.images) {
+        for (ImageItem i : lab.images()) {
             if (!i.test() && i.label() != null) {
                 labels++;
                 if (i.reviewed()) {
@@ -86,7 +86,7 @@ public final class ReviewController {
         model.history().add(new ReviewModel.Point(labels, reviewed, acc, on));
 
         Map<Path, ImageItem> byPath = new HashMap<>();
-        lab.images.forEach(i -> byPath.put(i.path(), i));
+        lab.images().forEach(i -> byPath.put(i.path(), i));
         List<ReviewModel.Item> items = new ArrayList<>();
         for (ReviewQueue.Candidate cand : f.queue()) {
             ImageItem item = byPath.get(cand.image().path());
@@ -102,7 +102,7 @@ public final class ReviewController {
     /** Shows a queue; {@code emptyMessage} (or a default) when it is empty. */
     private void show(List<ReviewModel.Item> items, List<String> labelSpace, String emptyMessage) {
         List<String> choices = new ArrayList<>(labelSpace);
-        Backbone bb = lab.backbone.get();
+        Backbone bb = lab.backbone().get();
         if (bb != null) {
             bb.classNames().stream().filter(n -> !choices.contains(n)).forEach(choices::add);
         }
@@ -175,7 +175,7 @@ public final class ReviewController {
 
     /** Starts the due re-fit when nothing runs. */
     private void startDueRefit() {
-        if (!refitDue || lab.running.get() || run.cannotStart().isPresent()) {
+        if (!refitDue || lab.running().get() || run.cannotStart().isPresent()) {
             return;
         }
         refitDue = false;

@@ -64,7 +64,7 @@ public final class RunController {
         this.kept = kept;
         this.error = error;
         this.save = save;
-        this.epochThrottle = new EpochThrottle(tasks, model.running::get);
+        this.epochThrottle = new EpochThrottle(tasks, model.running()::get);
     }
 
     /** The last finished run of this session, or null (none, or only one restored from the workspace). */
@@ -84,21 +84,21 @@ public final class RunController {
 
     /** True when a finished run's heads are available for export. */
     public boolean hasResults() {
-        return (outcome != null || kept.ready()) && model.resultsFinal.get();
+        return (outcome != null || kept.ready()) && model.resultsFinal().get();
     }
 
     /** Why personalisation cannot start now, or empty. */
     public Optional<String> cannotStart() {
-        if (model.running.get()) {
+        if (model.running().get()) {
             return Optional.of("Personalisation is already running");
         }
-        if (model.backbone.get() == null) {
+        if (model.backbone().get() == null) {
             return Optional.of("Open a backbone first");
         }
-        if (model.exits.isEmpty()) {
+        if (model.exits().isEmpty()) {
             return Optional.of("Drag a head from the palette onto a stage (or press Auto) to place exits");
         }
-        if (model.images.isEmpty()) {
+        if (model.images().isEmpty()) {
             return Optional.of("Import some images: drop files or folders on the Data tab");
         }
         return Optional.empty();
@@ -111,17 +111,17 @@ public final class RunController {
             error.accept(why.get());
             return;
         }
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         PersonalisationConfig cfg;
         try {
             cfg = PersonalisationConfig.builder()
-                    .setPlacements(model.exits.stream().map(ExitModel::placement).toList())
-                    .optLabels(model.labels.get()).optEpochs(model.epochs.get())
-                    .optLearningRate((float) model.learningRate.get())
-                    .optPseudoLabelThreshold((float) model.pseudoThreshold.get())
-                    .optTemperature((float) model.temperature.get()).optTeacher(model.teacher.get())
-                    .optSeed(model.seed.get())
-                    .optLabelsChosen(model.images.stream().anyMatch(i -> i.reviewed() && !i.test()))
+                    .setPlacements(model.exits().stream().map(ExitModel::placement).toList())
+                    .optLabels(model.labels().get()).optEpochs(model.epochs().get())
+                    .optLearningRate((float) model.learningRate().get())
+                    .optPseudoLabelThreshold((float) model.pseudoThreshold().get())
+                    .optTemperature((float) model.temperature().get()).optTeacher(model.teacher().get())
+                    .optSeed(model.seed().get())
+                    .optLabelsChosen(model.images().stream().anyMatch(i -> i.reviewed() && !i.test()))
                     .build();
         } catch (IllegalArgumentException e) {
             error.accept("Settings: " + e.getMessage());
@@ -129,18 +129,18 @@ public final class RunController {
         }
         List<ExitPlacement> placements = cfg.placements().stream()
                 .sorted(Comparator.comparingInt(p -> bb.stage(p.stage()).index())).toList();
-        PersonalDataset ds = new PersonalDataset(null, model.images.stream().map(ImageItem::toPersonalImage).toList());
-        double maxDrop = model.maxDrop.get();
-        LatencyProfile stageProfile = model.stageProfile.get();
-        java.nio.file.Path device = model.deviceProfile.get();
+        PersonalDataset ds = new PersonalDataset(null, model.images().stream().map(ImageItem::toPersonalImage).toList());
+        double maxDrop = model.maxDrop().get();
+        LatencyProfile stageProfile = model.stageProfile().get();
+        java.nio.file.Path device = model.deviceProfile().get();
         cancel.set(false);
         epochThrottle.newRun();
-        model.running.set(true);
-        model.resultsFinal.set(false);
-        model.liveStats.clear();
-        model.progress.set(0);
-        model.phase.set("Starting");
-        model.status.set("Personalising " + placements.size() + " exits on " + ds.size() + " images ...");
+        model.running().set(true);
+        model.resultsFinal().set(false);
+        model.liveStats().clear();
+        model.progress().set(0);
+        model.phase().set("Starting");
+        model.status().set("Personalising " + placements.size() + " exits on " + ds.size() + " images ...");
         long started = System.nanoTime();
         tasks.engine().execute(() -> {
             PersonalisationJob.Listener l = new LiveListener(bb, placements, stageProfile);
@@ -156,7 +156,7 @@ public final class RunController {
             } catch (CancellationException e) {
                 tasks.ui().execute(() -> {
                     ended("Cancelled");
-                    model.status.set("Personalisation cancelled; earlier results are kept");
+                    model.status().set("Personalisation cancelled; earlier results are kept");
                 });
             } catch (Exception e) {
                 tasks.ui().execute(() -> {
@@ -169,14 +169,14 @@ public final class RunController {
 
     /** The run ended without a result: the earlier results (if any) come back. */
     private void ended(String phase) {
-        model.running.set(false);
-        model.phase.set(phase);
-        model.progress.set(0);
+        model.running().set(false);
+        model.phase().set(phase);
+        model.progress().set(0);
         if (outcome != null) {
-            model.evaluation.set(outcome.evaluation());
-            model.resultsFinal.set(true);
+            model.evaluation().set(outcome.evaluation());
+            model.resultsFinal().set(true);
         } else {
-            model.evaluation.set(null);
+            model.evaluation().set(null);
         }
         curves.recompute();
         ended.forEach(Runnable::run);
@@ -188,16 +188,16 @@ public final class RunController {
      * same profile.
      */
     public void useDeviceProfile(java.nio.file.Path profile) {
-        model.deviceProfile.set(profile);
+        model.deviceProfile().set(profile);
         PersonalisePipeline.Outcome o = outcome;
-        Backbone bb = model.backbone.get();
-        if (o == null || bb == null || model.running.get()) {
-            model.status.set(profile == null ? "Latency measured on this machine from the next run on"
+        Backbone bb = model.backbone().get();
+        if (o == null || bb == null || model.running().get()) {
+            model.status().set(profile == null ? "Latency measured on this machine from the next run on"
                     : "Device profile " + profile.getFileName() + " is used from the next run on"
                     + (o == null ? " (personalise once in this session to see this run's curves with it)" : ""));
             return;
         }
-        double maxDrop = model.maxDrop.get();
+        double maxDrop = model.maxDrop().get();
         tasks.engine().execute(() -> {
             try {
                 PersonalisePipeline.Outcome w = PersonalisePipeline.evaluate(bb, o.result(), new PersonalisePipeline
@@ -209,14 +209,14 @@ public final class RunController {
                     }
                     // the same trained heads: the new outcome shares the result, so the old one is not closed
                     outcome = w;
-                    model.evaluation.set(w.evaluation());
+                    model.evaluation().set(w.evaluation());
                     curves.recompute();
-                    model.status.set("Curves costed with " + w.profile().source() + String.format(Locale.ROOT,
+                    model.status().set("Curves costed with " + w.profile().source() + String.format(Locale.ROOT,
                             " (backbone %.2f ms per image)", w.profile().backboneMs()));
                 });
             } catch (java.io.IOException | RuntimeException e) {
                 tasks.ui().execute(() -> {
-                    model.deviceProfile.set(null);
+                    model.deviceProfile().set(null);
                     error.accept("Device profile not used: " + e.getMessage());
                 });
             }
@@ -226,7 +226,7 @@ public final class RunController {
     /** Asks a running personalisation to stop (it stops within a second). */
     public void cancel() {
         cancel.set(true);
-        model.status.set("Cancelling ...");
+        model.status().set("Cancelling ...");
     }
 
     /** Phases, progress and live epochs of a run, from the engine thread to the model. */
@@ -245,9 +245,9 @@ public final class RunController {
         @Override
         public void onPhase(PersonalisationJob.Phase phase, String message) {
             tasks.ui().execute(() -> {
-                model.phase.set(phase.display());
-                model.status.set(message);
-                model.progress.set(0);
+                model.phase().set(phase.display());
+                model.status().set(message);
+                model.progress().set(0);
             });
         }
 
@@ -259,8 +259,8 @@ public final class RunController {
             }
             lastUi = now;
             tasks.ui().execute(() -> {
-                model.progress.set(fraction);
-                model.eta.set(RunSummary.eta(etaSeconds));
+                model.progress().set(fraction);
+                model.eta().set(RunSummary.eta(etaSeconds));
             });
         }
 
@@ -275,10 +275,10 @@ public final class RunController {
             }
             // latest epoch wins: while the FX thread has not drawn the previous one, replace it
             epochThrottle.offer(() -> {
-                model.liveStats.setAll(stats);
-                model.phase.set("Training exits: epoch " + epoch + " / " + epochs);
+                model.liveStats().setAll(stats);
+                model.phase().set("Training exits: epoch " + epoch + " / " + epochs);
                 if (live != null) {
-                    model.evaluation.set(live);
+                    model.evaluation().set(live);
                     curves.recompute();
                 }
             });
@@ -293,14 +293,14 @@ public final class RunController {
             tasks.engine().execute(old::close);
         }
         List<String> keys = o.evaluation().exitNames();
-        model.genericAccuracy.set(o.result().genericAccuracy());
-        model.evalPaths.set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
-        model.labelSpace.set(o.result().labelSpace().names());
-        model.resultsFinal.set(true);
-        model.evaluation.set(o.evaluation());
+        model.genericAccuracy().set(o.result().genericAccuracy());
+        model.evalPaths().set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
+        model.labelSpace().set(o.result().labelSpace().names());
+        model.resultsFinal().set(true);
+        model.evaluation().set(o.evaluation());
         // adopt the operating point's thresholds; exits it dropped get a threshold above 1
         CascadeResult c = o.choice().cascade();
-        for (ExitModel e : model.exits) {
+        for (ExitModel e : model.exits()) {
             int idx = keys.indexOf(e.key());
             double t = ThresholdSweep.OFF;
             for (int p = 0; p < c.exits().length; p++) {
@@ -313,15 +313,15 @@ public final class RunController {
         // one threshold shared by the cascade's exits: the global slider shows it (its label says when other exits
         // are off)
         if (c.exits().length > 0 && Arrays.stream(c.thresholds()).distinct().count() == 1) {
-            model.globalThreshold.set(c.thresholds()[0]);
+            model.globalThreshold().set(c.thresholds()[0]);
         }
-        model.running.set(false);
-        model.phase.set("Done");
-        model.progress.set(1);
-        model.eta.set("");
+        model.running().set(false);
+        model.phase().set("Done");
+        model.progress().set(1);
+        model.eta().set("");
         curves.recompute();
         kept.keep(o, f.queue());
-        model.status.set(RunSummary.of(o, started));
+        model.status().set(RunSummary.of(o, started));
         save.run();
         finished.forEach(l -> l.accept(f));
     }

@@ -94,7 +94,7 @@ public final class SidePanel {
         exitThreshold.setMajorTickUnit(0.25);
         Label tl = new Label();
         exitThreshold.valueProperty().addListener((o, a, b) -> {
-            ExitModel e = model.selectedExit.get();
+            ExitModel e = model.selectedExit().get();
             if (e != null && Math.abs(e.threshold() - b.doubleValue()) > 1e-9) {
                 e.thresholdProperty().set(b.doubleValue());
             }
@@ -102,15 +102,15 @@ public final class SidePanel {
                     : String.format(Locale.ROOT, "threshold: leave when confidence ≥ %.2f", b.doubleValue()));
         });
         for (Node n : List.of(tl, exitThreshold)) {
-            n.visibleProperty().bind(model.selectedExit.isNotNull());
+            n.visibleProperty().bind(model.selectedExit().isNotNull());
             n.managedProperty().bind(n.visibleProperty());
         }
         VBox exitBox = new VBox(6, exitTitle, exitSheet, tl, exitThreshold);
-        exitBox.disableProperty().bind(model.selectedExit.isNull());
-        model.selectedExit.addListener((o, a, b) -> showExit(b));
-        model.exits.addListener((javafx.collections.ListChangeListener<ExitModel>) c -> {
-            if (model.selectedExit.get() != null && !model.exits.contains(model.selectedExit.get())) {
-                model.selectedExit.set(null);
+        exitBox.disableProperty().bind(model.selectedExit().isNull());
+        model.selectedExit().addListener((o, a, b) -> showExit(b));
+        model.exits().addListener((javafx.collections.ListChangeListener<ExitModel>) c -> {
+            if (model.selectedExit().get() != null && !model.exits().contains(model.selectedExit().get())) {
+                model.selectedExit().set(null);
             }
         });
 
@@ -122,21 +122,21 @@ public final class SidePanel {
         settings.setModeSwitcherVisible(false);
         settings.setSearchBoxVisible(false);
         settings.setMode(PropertySheet.Mode.NAME);
-        settings.disableProperty().bind(model.running);
+        settings.disableProperty().bind(model.running());
         VBox.setVgrow(settings, Priority.ALWAYS);
         Label detected = new Label();
         detected.setId("label-regime");
         detected.setWrapText(true);
         detected.getStyleClass().add("hint");
         detected.textProperty().bind(javafx.beans.binding.Bindings.createStringBinding(() -> {
-            long train = model.images.stream().filter(i -> !i.test()).count();
-            long lab = model.images.stream().filter(i -> !i.test() && i.label() != null).count();
-            long test = model.images.stream().filter(ImageItem::test).count();
-            if (model.images.isEmpty()) {
+            long train = model.images().stream().filter(i -> !i.test()).count();
+            long lab = model.images().stream().filter(i -> !i.test() && i.label() != null).count();
+            long test = model.images().stream().filter(ImageItem::test).count();
+            if (model.images().isEmpty()) {
                 return "No images yet.";
             }
             // who teaches where labels are missing follows the "Who teaches" setting
-            String teacher = model.teacher.get() == org.persephonee.core.personalise.Teacher.FINAL
+            String teacher = model.teacher().get() == org.persephonee.core.personalise.Teacher.FINAL
                     ? "the final exit" : "the final exit, then the exits' late ensemble";
             String regime = lab == 0 ? "no labels: " + teacher + " teach" + (teacher.contains(",") ? "" : "es")
                     + " every exit"
@@ -144,7 +144,7 @@ public final class SidePanel {
                     "partly labelled (%.0f%%): labels plus %s as teacher", 100.0 * lab / train, teacher);
             return String.format(Locale.ROOT, "Detected: %d training images, %d labelled, %d test — %s.", train, lab,
                     test, regime);
-        }, model.images, model.teacher));
+        }, model.images(), model.teacher()));
         VBox box = new VBox(8, exitBox, settingsTitle, detected, settings);
         box.setPadding(new Insets(10));
         box.setPrefWidth(320);
@@ -174,7 +174,7 @@ public final class SidePanel {
                     e.headProperty().set(HeadSpec.of((HeadType) v).withDefaultsFrom(e.head()));
                     // the hyper-parameters shown depend on the type
                     javafx.application.Platform.runLater(() -> {
-                        if (model.selectedExit.get() == e) {
+                        if (model.selectedExit().get() == e) {
                             showExit(e);
                         }
                     });
@@ -207,36 +207,36 @@ public final class SidePanel {
     private ObservableList<PropertySheet.Item> settingsItems() {
         ObservableList<PropertySheet.Item> items = FXCollections.observableArrayList();
         items.add(new SheetItem(String.class, "Data", "Labels used", "all, none, or a fraction such as 0.1",
-                () -> model.labels.get().toString(), v -> {
+                () -> model.labels().get().toString(), v -> {
                     try {
-                        model.labels.set(org.persephonee.core.personalise.LabelRegime.parse(v.toString()));
+                        model.labels().set(org.persephonee.core.personalise.LabelRegime.parse(v.toString()));
                     } catch (IllegalArgumentException e) {
                         // the regime in force stays (the typed text is not applied); the status line says why
-                        model.status.set("Labels used: " + e.getMessage());
+                        model.status().set("Labels used: " + e.getMessage());
                     }
-                }, model.labels));
+                }, model.labels()));
         items.add(new SheetItem(Integer.class, "Training", "Epochs", "Passes over the cached features",
-                model.epochs::get, v -> model.epochs.set(clampInt(v, 1, 1000)), model.epochs));
+                model.epochs()::get, v -> model.epochs().set(clampInt(v, 1, 1000)), model.epochs()));
         items.add(new SheetItem(Double.class, "Training", "Learning rate", "Adam learning rate of the exit heads",
-                model.learningRate::get, v -> model.learningRate.set(((Number) v).doubleValue()), model.learningRate));
+                model.learningRate()::get, v -> model.learningRate().set(((Number) v).doubleValue()), model.learningRate()));
         items.add(new SheetItem(org.persephonee.core.personalise.Teacher.class, "Teacher", "Who teaches",
                 "Who teaches the exits on unlabelled images. ensemble: the final exit teaches a first round, then "
                         + "fresh exits learn from the late ensemble of that round (the later half of the exits and the "
                         + "final exit; the default, better on the sample personas). final exit: the final exit alone, "
-                        + "as in the paper", model.teacher::get,
-                v -> model.teacher.set((org.persephonee.core.personalise.Teacher) v), model.teacher));
+                        + "as in the paper", model.teacher()::get,
+                v -> model.teacher().set((org.persephonee.core.personalise.Teacher) v), model.teacher()));
         items.add(new SheetItem(Double.class, "Teacher", "Pseudo-label confidence",
                 "The teacher's confidence needed to turn an unlabelled image into a pseudo-label",
-                model.pseudoThreshold::get, v -> model.pseudoThreshold.set(((Number) v).doubleValue()),
-                model.pseudoThreshold));
+                model.pseudoThreshold()::get, v -> model.pseudoThreshold().set(((Number) v).doubleValue()),
+                model.pseudoThreshold()));
         items.add(new SheetItem(Double.class, "Teacher", "Distillation temperature",
-                "Softens the teacher's output for the other unlabelled images", model.temperature::get,
-                v -> model.temperature.set(((Number) v).doubleValue()), model.temperature));
-        items.add(new SheetItem(Integer.class, "Training", "Seed", "Same seed, same result", model.seed::get,
-                v -> model.seed.set(((Number) v).intValue()), model.seed));
+                "Softens the teacher's output for the other unlabelled images", model.temperature()::get,
+                v -> model.temperature().set(((Number) v).doubleValue()), model.temperature()));
+        items.add(new SheetItem(Integer.class, "Training", "Seed", "Same seed, same result", model.seed()::get,
+                v -> model.seed().set(((Number) v).intValue()), model.seed()));
         items.add(new SheetItem(Double.class, "Policy", "Accuracy budget (points)",
                 "Accuracy the automatic operating point may give up against the best single head (an exit or the final exit), judged on the training images out of fold",
-                model.maxDrop::get, v -> model.maxDrop.set(Math.max(0, ((Number) v).doubleValue())), model.maxDrop));
+                model.maxDrop()::get, v -> model.maxDrop().set(Math.max(0, ((Number) v).doubleValue())), model.maxDrop()));
         return items;
     }
 }

@@ -31,14 +31,14 @@ final class WorkspaceSettings {
 
     WorkspaceSettings(LabModel m) {
         settings = List.of(
-                new Setting<>("labels", m.labels, org.persephonee.core.personalise.LabelRegime::parse),
-                new Setting<Number>("epochs", m.epochs, Integer::parseInt),
-                new Setting<Number>("learning_rate", m.learningRate, Double::parseDouble),
-                new Setting<Number>("pseudo_threshold", m.pseudoThreshold, Double::parseDouble),
-                new Setting<Number>("temperature", m.temperature, Double::parseDouble),
-                new Setting<>("teacher", m.teacher, org.persephonee.core.personalise.Teacher::valueOf),
-                new Setting<Number>("seed", m.seed, Integer::parseInt),
-                new Setting<Number>("max_drop", m.maxDrop, Double::parseDouble));
+                new Setting<>("labels", m.labels(), org.persephonee.core.personalise.LabelRegime::parse),
+                new Setting<Number>("epochs", m.epochs(), Integer::parseInt),
+                new Setting<Number>("learning_rate", m.learningRate(), Double::parseDouble),
+                new Setting<Number>("pseudo_threshold", m.pseudoThreshold(), Double::parseDouble),
+                new Setting<Number>("temperature", m.temperature(), Double::parseDouble),
+                new Setting<>("teacher", m.teacher(), org.persephonee.core.personalise.Teacher::valueOf),
+                new Setting<Number>("seed", m.seed(), Integer::parseInt),
+                new Setting<Number>("max_drop", m.maxDrop(), Double::parseDouble));
     }
 
     /** Every setting's property, to watch for changes. */

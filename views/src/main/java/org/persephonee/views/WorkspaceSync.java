@@ -77,17 +77,17 @@ final class WorkspaceSync {
 
     WorkspaceState snapshot() {
         WorkspaceState s = new WorkspaceState();
-        Backbone bb = model.backbone.get();
+        Backbone bb = model.backbone().get();
         s.backbone = bb == null || bb.directory() == null ? null : bb.directory().toAbsolutePath().toString();
-        for (ExitModel e : model.exits) {
+        for (ExitModel e : model.exits()) {
             s.exits.add(new WorkspaceState.Exit(e.stage(), e.head().id(), e.threshold()));
         }
-        for (ImageItem i : model.images) {
+        for (ImageItem i : model.images()) {
             WorkspaceState.Image saved = new WorkspaceState.Image(i.path().toString(), i.label(), i.test());
             saved.reviewed = i.reviewed() && i.label() != null;
             s.images.add(saved);
         }
-        s.globalThreshold = model.globalThreshold.get();
+        s.globalThreshold = model.globalThreshold().get();
         s.lastRun = host.lastRunReady() ? "last-run" : null;
         WorkspaceState u = unapplied;
         if (u != null) {
@@ -133,7 +133,7 @@ final class WorkspaceSync {
         unapplied = null;
         applying = true;
         try {
-            model.globalThreshold.set(s.globalThreshold);
+            model.globalThreshold().set(s.globalThreshold);
             settings.restore(s.settings, bad -> host.error("Workspace setting " + bad + " ignored"));
             // one change for the whole list: every listener (counts, the grid, the detected label regime) runs once,
             // not once per image
@@ -143,7 +143,7 @@ final class WorkspaceSync {
                 item.reviewedProperty().set(i.reviewed && i.label != null);
                 restoredImages.add(item);
             }
-            model.images.addAll(restoredImages);
+            model.images().addAll(restoredImages);
             StartupTimeline.mark("workspace images listed");
         } finally {
             applying = false;
@@ -162,7 +162,7 @@ final class WorkspaceSync {
             placeExits(s.exits);
             if (extraData != null) {
                 host.importPaths(List.of(extraData));
-            } else if (dataIfNoImages != null && model.images.isEmpty()) {
+            } else if (dataIfNoImages != null && model.images().isEmpty()) {
                 host.importPaths(List.of(dataIfNoImages));
             }
             if (s.lastRun != null) {
@@ -218,7 +218,7 @@ final class WorkspaceSync {
                     HeadSpec h = HeadSpec.parse(e.head);
                     Optional<String> refused = host.addExit(e.stage, h.type());
                     if (refused.isEmpty()) {
-                        model.exits.stream().filter(x -> x.stage().equals(e.stage)).findFirst().ifPresent(x -> {
+                        model.exits().stream().filter(x -> x.stage().equals(e.stage)).findFirst().ifPresent(x -> {
                             x.headProperty().set(h);
                             x.thresholdProperty().set(e.threshold);
                         });
@@ -229,7 +229,7 @@ final class WorkspaceSync {
                     host.error("Workspace exit " + e.stage + ":" + e.head + " ignored (" + ex.getMessage() + ")");
                 }
             }
-            model.selectedExit.set(null);
+            model.selectedExit().set(null);
         } finally {
             applying = false;
         }

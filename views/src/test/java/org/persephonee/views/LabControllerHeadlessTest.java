@@ -25,19 +25,19 @@ class LabControllerHeadlessTest {
         LabModel model = new LabModel();
         LabController c = new LabController(model, LabTasks.sameThread(), null);
         c.exits().openBackbone(BACKBONE);
-        assertNotNull(model.backbone.get(), model.status.get());
-        assertEquals(9, model.backbone.get().stages().size());
+        assertNotNull(model.backbone().get(), model.status().get());
+        assertEquals(9, model.backbone().get().stages().size());
 
         c.exits().autoPlace();
-        assertEquals(8, model.exits.size(), "a grid head after every stage but the last");
+        assertEquals(8, model.exits().size(), "a grid head after every stage but the last");
         assertTrue(c.exits().addExit("block9", HeadType.LINEAR).isPresent(), "no such stage: refused with a reason");
-        c.exits().removeExit(model.exits.get(0));
-        assertEquals(7, model.exits.size());
+        c.exits().removeExit(model.exits().get(0));
+        assertEquals(7, model.exits().size());
 
         c.data().importPaths(List.of(PERSONA));
-        assertEquals(780, model.images.size(), model.status.get());
+        assertEquals(780, model.images().size(), model.status().get());
         // partly labelled data keeps the regime the user chose; data with no labels switches to none
-        assertEquals(LabelRegime.ALL, model.labels.get());
+        assertEquals(LabelRegime.ALL, model.labels().get());
 
         WorkspaceState s = c.snapshot();
         assertEquals(7, s.exits.size());
@@ -55,81 +55,81 @@ class LabControllerHeadlessTest {
         c.exits().addExit("block3", HeadType.GRID);
         c.exits().addExit("block6", HeadType.GRID);
         c.data().importPaths(List.of(PERSONA));
-        model.epochs.set(2);
+        model.epochs().set(2);
         assertTrue(!c.run().hasResults(), "nothing to export before a run");
 
         // labels and test marks go through the data feature
-        ImageItem first = model.images.get(0);
+        ImageItem first = model.images().get(0);
         c.data().relabel(List.of(first), "  COAT ");
         assertEquals("Coat", first.label(), "a label is the backbone's class name, whatever its case");
         c.data().markTest(List.of(first), true);
         assertTrue(first.test());
 
         c.run().start();
-        assertTrue(!model.running.get(), model.status.get());
-        assertTrue(c.run().hasResults(), model.status.get());
-        assertTrue(model.status.get().startsWith("Done") || model.status.get().startsWith("Warning"),
-                model.status.get());
+        assertTrue(!model.running().get(), model.status().get());
+        assertTrue(c.run().hasResults(), model.status().get());
+        assertTrue(model.status().get().startsWith("Done") || model.status().get().startsWith("Warning"),
+                model.status().get());
         // the operating point's thresholds are adopted, and the cascade shown is the one they give
-        var shown = model.current.get();
+        var shown = model.current().get();
         assertNotNull(shown);
-        int on = (int) model.exits.stream().filter(e -> e.threshold() <= 1.0).count();
+        int on = (int) model.exits().stream().filter(e -> e.threshold() <= 1.0).count();
         assertEquals(shown.exits().length, on, "an exit with a threshold is an exit of the cascade shown");
-        assertTrue(!model.curvesStale.get());
+        assertTrue(!model.curvesStale().get());
         // the status line says what the operating point is (not which search found it)
-        String shape = RunSummary.shape(shown, model.evaluation.get().exitNames());
-        assertTrue(model.status.get().contains(shape), shape + " in: " + model.status.get());
+        String shape = RunSummary.shape(shown, model.evaluation().get().exitNames());
+        assertTrue(model.status().get().contains(shape), shape + " in: " + model.status().get());
         assertTrue(shape.matches("final exit only|block[36]:grid alone|\\d exits? at threshold [01]\\.\\d\\d|2 exits, "
                 + "per-exit thresholds"), shape);
 
         c.curves().setGlobalThreshold(0.5);
-        assertTrue(model.exits.stream().allMatch(e -> e.threshold() == 0.5));
-        assertEquals(2, model.current.get().exits().length, "both exits take part at one global threshold");
+        assertTrue(model.exits().stream().allMatch(e -> e.threshold() == 0.5));
+        assertEquals(2, model.current().get().exits().length, "both exits take part at one global threshold");
 
-        c.exits().removeExit(model.exits.get(0));
-        assertTrue(model.curvesStale.get(), "curves of two exits no longer match the one exit placed");
+        c.exits().removeExit(model.exits().get(0));
+        assertTrue(model.curvesStale().get(), "curves of two exits no longer match the one exit placed");
 
         // what-if: the same run costed with a device profile ten times slower per stage
-        double before = model.current.get().meanMs();
+        double before = model.current().get().meanMs();
         StringBuilder json = new StringBuilder("{\"device\": \"slow phone\", \"stages\": {");
-        model.stageProfile.get().stageMs().forEach((k, v) -> json.append('"').append(k).append("\": ")
+        model.stageProfile().get().stageMs().forEach((k, v) -> json.append('"').append(k).append("\": ")
                 .append(10 * v).append(", "));
         json.setLength(json.length() - 2);
         json.append("}}");
         Path device = tmp.resolve("device.json");
         java.nio.file.Files.writeString(device, json);
         c.run().useDeviceProfile(device);
-        assertEquals("device profile: slow phone", model.evaluation.get().profile().source(), model.status.get());
-        assertEquals(10 * model.stageProfile.get().backboneMs(), model.evaluation.get().profile().backboneMs(),
+        assertEquals("device profile: slow phone", model.evaluation().get().profile().source(), model.status().get());
+        assertEquals(10 * model.stageProfile().get().backboneMs(), model.evaluation().get().profile().backboneMs(),
                 1e-6, "the device's stage times");
-        double after = model.current.get().meanMs();
+        double after = model.current().get().meanMs();
         // heads the profile does not time are estimated from their MACs at the device's ms per MAC
         assertTrue(after > 5 * before, before + " ms here, " + after + " ms on the device");
         java.nio.file.Files.writeString(tmp.resolve("broken.json"), "{\"stages\": {}}");
         c.run().useDeviceProfile(tmp.resolve("broken.json"));
-        assertTrue(model.errors.get(model.errors.size() - 1).contains("no time for stage"),
-                model.errors.toString());
-        assertEquals("device profile: slow phone", model.evaluation.get().profile().source(),
+        assertTrue(model.errors().get(model.errors().size() - 1).contains("no time for stage"),
+                model.errors().toString());
+        assertEquals("device profile: slow phone", model.evaluation().get().profile().source(),
                 "a broken profile leaves the curves as they were");
 
         // compare label regimes: none, about 10 % and all, one after the other; the first two stay drawn
         c.exits().addExit("block3", HeadType.GRID);
         HistoryModel h = c.history().model();
         c.history().compareLabelRegimes();
-        assertTrue(!h.comparing().get() && !model.running.get(), model.status.get());
+        assertTrue(!h.comparing().get() && !model.running().get(), model.status().get());
         List<String> names = h.comparison().stream().map(HistoryModel.Overlay::name).toList();
         assertEquals(2, names.size(), names.toString());
         assertEquals("labels none", names.get(0));
         // 459 training photos, 59 labelled: about 10 % is 46, kept per class (rounded up within each class)
         int some = Integer.parseInt(names.get(1).replaceAll("\\D", ""));
         assertTrue(names.get(1).startsWith("labels some (") && some >= 44 && some <= 50, names.get(1));
-        assertEquals(LabelRegime.ALL, model.labels.get(), "the person's own choice comes back");
-        assertTrue(model.status.get().contains("personal"), "the last run is the one with every label: "
-                + model.status.get());
+        assertEquals(LabelRegime.ALL, model.labels().get(), "the person's own choice comes back");
+        assertTrue(model.status().get().contains("personal"), "the last run is the one with every label: "
+                + model.status().get());
 
         Path out = tmp.resolve("bundle");
         c.export().export(out);
-        assertTrue(java.nio.file.Files.isRegularFile(out.resolve("exit-config.json")), model.status.get());
+        assertTrue(java.nio.file.Files.isRegularFile(out.resolve("exit-config.json")), model.status().get());
         c.shutdown();
     }
 }

@@ -136,7 +136,7 @@ class LabUiTest {
     }
 
     private void ready(FxRobot robot) throws Exception {
-        waitFor(60, () -> model.backbone.get() != null && model.stageProfile.get() != null);
+        waitFor(60, () -> model.backbone().get() != null && model.stageProfile().get() != null);
     }
 
     @Test
@@ -163,23 +163,23 @@ class LabUiTest {
         ready(robot);
         robot.drag("#head-conv").dropTo("#stage-block3");
         WaitForAsyncUtils.waitForFxEvents();
-        assertEquals(1, model.exits.size());
-        assertEquals("block3", model.exits.get(0).stage());
-        assertEquals("conv32x1", model.exits.get(0).head().id());
+        assertEquals(1, model.exits().size());
+        assertEquals("block3", model.exits().get(0).stage());
+        assertEquals("conv32x1", model.exits().get(0).head().id());
         assertNotNull(robot.lookup("#exit-block3").query(), "the exit is drawn as a branch");
 
         // the last stage already feeds the final classifier: refused with a reason
         robot.interact(() -> robot.lookup("#stage-scroll").queryAs(javafx.scene.control.ScrollPane.class).setVvalue(1));
         robot.drag("#head-linear").dropTo("#stage-block8");
         WaitForAsyncUtils.waitForFxEvents();
-        assertEquals(1, model.exits.size());
-        assertTrue(model.status.get().contains("final classifier"), model.status.get());
+        assertEquals(1, model.exits().size());
+        assertTrue(model.status().get().contains("final classifier"), model.status().get());
 
         // a second head on the same stage is refused too
         robot.interact(() -> robot.lookup("#stage-scroll").queryAs(javafx.scene.control.ScrollPane.class).setVvalue(0));
         robot.drag("#head-mlp").dropTo("#stage-block3");
         WaitForAsyncUtils.waitForFxEvents();
-        assertEquals(1, model.exits.size());
+        assertEquals(1, model.exits().size());
 
         // the editor names head types as the palette does, and switching the type changes the exit
         robot.clickOn("#exit-block3");
@@ -190,13 +190,13 @@ class LabUiTest {
         assertEquals("Conv head", type.getConverter().toString(type.getValue()));
         robot.interact(() -> type.getSelectionModel().select(org.persephonee.core.exits.HeadType.GRID));
         WaitForAsyncUtils.waitForFxEvents();
-        assertEquals("grid", model.exits.get(0).head().id());
+        assertEquals("grid", model.exits().get(0).head().id());
 
         // select and delete with the keyboard
         robot.clickOn("#exit-block3");
         robot.type(javafx.scene.input.KeyCode.DELETE);
         WaitForAsyncUtils.waitForFxEvents();
-        assertTrue(model.exits.isEmpty());
+        assertTrue(model.exits().isEmpty());
     }
 
     @Test
@@ -216,31 +216,31 @@ class LabUiTest {
             }
         }
         robot.interact(() -> controller.exits().openBackbone(broken));
-        waitFor(30, () -> !model.errors.isEmpty());
-        assertTrue(model.errors.get(model.errors.size() - 1).contains("stage 'features.3'"), model.errors.toString());
-        assertEquals("fmnist-resnet9", model.backbone.get().id());
+        waitFor(30, () -> !model.errors().isEmpty());
+        assertTrue(model.errors().get(model.errors().size() - 1).contains("stage 'features.3'"), model.errors().toString());
+        assertEquals("fmnist-resnet9", model.backbone().get().id());
 
         robot.interact(() -> controller.exits().openBackbone(good));
-        waitFor(60, () -> model.backbone.get().isTorchScript() && model.stageProfile.get() != null
-                && model.stageProfile.get().stageMs().containsKey("features.4"));
+        waitFor(60, () -> model.backbone().get().isTorchScript() && model.stageProfile().get() != null
+                && model.stageProfile().get().stageMs().containsKey("features.4"));
         javafx.scene.Node card = robot.lookup(n -> "stage-features.4".equals(n.getId())).query();
         assertNotNull(card, "the graph shows the bundle's stages");
         robot.drag("#head-conv").dropTo(card);
         WaitForAsyncUtils.waitForFxEvents();
-        assertEquals(1, model.exits.size());
-        assertEquals("features.4", model.exits.get(0).stage());
+        assertEquals(1, model.exits().size());
+        assertEquals("features.4", model.exits().get(0).stage());
     }
 
     @Test
     void droppingAFolderImportsLabelledUnlabelledAndTestImages(FxRobot robot) throws Exception {
         ready(robot);
         robot.drag("#file-source").dropTo("#thumbnails");
-        waitFor(30, () -> model.images.size() == 4 * 6 + 24 + 4 * 8);
-        long test = model.images.stream().filter(ImageItem::test).count();
-        long unlabelled = model.images.stream().filter(i -> i.label() == null).count();
+        waitFor(30, () -> model.images().size() == 4 * 6 + 24 + 4 * 8);
+        long test = model.images().stream().filter(ImageItem::test).count();
+        long unlabelled = model.images().stream().filter(i -> i.label() == null).count();
         assertEquals(32, test);
         assertEquals(24, unlabelled);
-        assertTrue(model.images.stream().anyMatch(i -> "Ankle boot".equals(i.label())), "ankle_boot folder matched");
+        assertTrue(model.images().stream().anyMatch(i -> "Ankle boot".equals(i.label())), "ankle_boot folder matched");
         String counts = robot.lookup("#class-counts").queryAs(Label.class).getText();
         assertTrue(counts.contains("80 images") && counts.contains("24 unlabelled"), counts);
     }
@@ -249,28 +249,28 @@ class LabUiTest {
         ready(robot);
         robot.interact(() -> {
             controller.data().importPaths(List.of(persona));
-            model.epochs.set(4);
+            model.epochs().set(4);
         });
-        waitFor(30, () -> model.images.size() == 80);
+        waitFor(30, () -> model.images().size() == 80);
         robot.drag("#head-linear").dropTo("#stage-block4");
         robot.drag("#head-conv").dropTo("#stage-block6");
         WaitForAsyncUtils.waitForFxEvents();
-        assertEquals(2, model.exits.size());
+        assertEquals(2, model.exits().size());
     }
 
     @Test
     void cancelStopsWithinASecondAndKeepsTheUiResponsive(FxRobot robot) throws Exception {
         importAndPlace(robot);
-        robot.interact(() -> model.epochs.set(400));
+        robot.interact(() -> model.epochs().set(400));
         robot.clickOn("#personalise");
-        waitFor(120, () -> !model.liveStats.isEmpty());
+        waitFor(120, () -> !model.liveStats().isEmpty());
         long t0 = System.nanoTime();
         robot.clickOn("#cancel");
-        waitFor(5, () -> !model.running.get());
+        waitFor(5, () -> !model.running().get());
         double took = (System.nanoTime() - t0) / 1e9;
         assertTrue(took < 1.5, "cancel took " + took + " s");
-        assertEquals("Cancelled", model.phase.get());
-        assertTrue(model.longestStallMs.get() < 1000, "the FX thread stalled " + model.longestStallMs.get() + " ms");
+        assertEquals("Cancelled", model.phase().get());
+        assertTrue(model.longestStallMs().get() < 1000, "the FX thread stalled " + model.longestStallMs().get() + " ms");
         assertFalse(controller.run().hasResults());
     }
 
@@ -278,25 +278,25 @@ class LabUiTest {
     void personaliseDrawsCurvesThresholdMovesTheOperatingPointAndExportWritesABundle(FxRobot robot) throws Exception {
         importAndPlace(robot);
         robot.clickOn("#personalise");
-        waitFor(300, () -> model.resultsFinal.get() && !model.running.get());
-        assertTrue(model.longestStallMs.get() < 1000, "the FX thread stalled " + model.longestStallMs.get() + " ms");
+        waitFor(300, () -> model.resultsFinal().get() && !model.running().get());
+        assertTrue(model.longestStallMs().get() < 1000, "the FX thread stalled " + model.longestStallMs().get() + " ms");
         // two exit series, the cascade, the personalised final point, the generic point, the operating point
         assertEquals(6, view.curvesPane().dataset().getSeriesCount());
         assertTrue(view.curvesPane().dataset().getSeries(0).getItemCount() > 10);
-        assertNotNull(model.current.get());
+        assertNotNull(model.current().get());
         // the slider's label names a threshold only when every exit uses it (the operating point may keep a subset)
         String label = robot.lookup("#threshold-value").queryAs(Label.class).getText();
-        boolean shared = model.exits.stream().map(ExitModel::threshold).distinct().count() == 1;
+        boolean shared = model.exits().stream().map(ExitModel::threshold).distinct().count() == 1;
         assertEquals(shared, label.startsWith("threshold "), label + " with exit thresholds "
-                + model.exits.stream().map(ExitModel::threshold).toList());
+                + model.exits().stream().map(ExitModel::threshold).toList());
 
         // the slider moves every exit's threshold and the operating point at once
         robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(0.0));
         WaitForAsyncUtils.waitForFxEvents();
-        assertEquals(1.0, model.current.get().share()[0], 1e-9, "threshold 0: everything leaves at the first exit");
+        assertEquals(1.0, model.current().get().share()[0], 1e-9, "threshold 0: everything leaves at the first exit");
         robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(1.0));
         WaitForAsyncUtils.waitForFxEvents();
-        double[] share = model.current.get().share();
+        double[] share = model.current().get().share();
         assertTrue(share[share.length - 1] > 0.5, "threshold 1: most images reach the final exit");
         assertEquals("threshold 1.00", robot.lookup("#threshold-value").queryAs(Label.class).getText());
 
@@ -312,25 +312,25 @@ class LabUiTest {
         // the run is kept in the workspace: a new lab restores curves and thresholds and can export again
         waitFor(60, () -> controller.snapshot().lastRun != null);
         WorkspaceState saved = controller.snapshot();
-        double accuracyBefore = model.current.get().accuracy();
+        double accuracyBefore = model.current().get().accuracy();
         LabModel m2 = new LabModel();
         LabController c2 = new LabController(m2, engine, io, store);
         robot.interact(() -> c2.restore(saved, null, null));
-        waitFor(60, () -> m2.resultsFinal.get() && m2.current.get() != null);
-        assertEquals(2, m2.evaluation.get().exitNames().size());
-        assertEquals(accuracyBefore, m2.current.get().accuracy(), 1e-9, "same thresholds, same cascade");
+        waitFor(60, () -> m2.resultsFinal().get() && m2.current().get() != null);
+        assertEquals(2, m2.evaluation().get().exitNames().size());
+        assertEquals(accuracyBefore, m2.current().get().accuracy(), 1e-9, "same thresholds, same cascade");
         Path again = tmp.resolve("export-restored-" + System.nanoTime());
         robot.interact(() -> c2.export().export(again));
         waitFor(60, () -> Files.isRegularFile(again.resolve("exit-config.json")));
         try (EarlyExitModel m = EarlyExitModel.load(again)) {
-            assertEquals(model.current.get().exits().length, m.exitStages().size());
+            assertEquals(model.current().get().exits().length, m.exitStages().size());
         }
 
         // after Clear the curves belong to exits that are no longer placed: they say so, dimmed
-        assertFalse(model.curvesStale.get(), "the curves match the placed exits");
-        robot.interact(() -> model.exits.clear());
+        assertFalse(model.curvesStale().get(), "the curves match the placed exits");
+        robot.interact(() -> model.exits().clear());
         WaitForAsyncUtils.waitForFxEvents();
-        assertTrue(model.curvesStale.get(), "cleared exits make the last run's curves stale");
+        assertTrue(model.curvesStale().get(), "cleared exits make the last run's curves stale");
         assertTrue(robot.lookup(".stale-note").queryAs(javafx.scene.Node.class).isVisible());
         c2.shutdown();   // its own backbone: closed here, not by a finalizer
     }
@@ -349,7 +349,7 @@ class LabUiTest {
             Files.createLink(f, one);
             items.add(new ImageItem(f, i % 3 == 0 ? "Coat" : null, i % 10 == 0));
         }
-        robot.interact(() -> model.images.setAll(items));
+        robot.interact(() -> model.images().setAll(items));
         WaitForAsyncUtils.waitForFxEvents();
         robot.interact(() -> view.probe().reset());
         robot.moveTo("#thumbnails");
@@ -359,7 +359,7 @@ class LabUiTest {
         }
         WaitForAsyncUtils.waitForFxEvents();
         robot.interact(() -> view.probe().freeze());
-        double stall = model.longestStallMs.get();
+        double stall = model.longestStallMs().get();
         System.out.printf("10,000 thumbnails: 400 scroll steps in %.1f s, longest FX stall %.0f ms%n",
                 (System.nanoTime() - t0) / 1e9, stall);
         assertTrue(stall < 500, "scrolling 10,000 thumbnails stalled the FX thread " + stall + " ms");
@@ -370,7 +370,7 @@ class LabUiTest {
     @Test
     void workspaceRemembersExitsImagesAndLabels(FxRobot robot) throws Exception {
         importAndPlace(robot);
-        robot.interact(() -> controller.data().relabel(List.of(model.images.stream().filter(i -> i.label() == null)
+        robot.interact(() -> controller.data().relabel(List.of(model.images().stream().filter(i -> i.label() == null)
                 .findFirst().orElseThrow()), "coat"));
         Thread.sleep(300);
         WorkspaceState s = controller.snapshot();
@@ -382,9 +382,9 @@ class LabUiTest {
         LabModel m2 = new LabModel();
         LabController c2 = new LabController(m2, engine, io, null);
         robot.interact(() -> c2.restore(s, null, null));
-        waitFor(60, () -> m2.exits.size() == 2);
-        assertEquals(80, m2.images.size());
-        assertEquals(List.of("block4", "block6"), new ArrayList<>(m2.exits.stream().map(ExitModel::stage).toList()));
+        waitFor(60, () -> m2.exits().size() == 2);
+        assertEquals(80, m2.images().size());
+        assertEquals(List.of("block4", "block6"), new ArrayList<>(m2.exits().stream().map(ExitModel::stage).toList()));
         c2.shutdown();
     }
 }

@@ -82,15 +82,15 @@ class ReviewUiTest {
 
     @Test
     void keysLabelSkipAndGoBackAndTheExitsRefitInTheBackground(FxRobot robot) throws Exception {
-        waitFor(90, () -> model.backbone.get() != null && model.images.size() == 100);
+        waitFor(90, () -> model.backbone().get() != null && model.images().size() == 100);
         robot.interact(() -> {
             controller.exits().addExit("block3", HeadType.GRID);
             controller.exits().addExit("block6", HeadType.GRID);
-            model.epochs.set(2);
+            model.epochs().set(2);
             controller.run().start();
         });
         ReviewModel review = controller.review().model();
-        waitFor(120, () -> !model.running.get() && review.history().size() == 1);
+        waitFor(120, () -> !model.running().get() && review.history().size() == 1);
         robot.clickOn("Review");
         waitFor(10, () -> robot.lookup("#review-photo").tryQuery().isPresent() && review.current() != null);
         assertEquals(60, review.queue().size(), "every training photo is unlabelled and queued");
@@ -120,13 +120,13 @@ class ReviewUiTest {
         robot.interact(() -> view.probe().reset());
         robot.type(KeyCode.DIGIT1);
         assertEquals(review.choices().get(0), skipped.image().label());
-        waitFor(10, () -> model.running.get() || review.history().size() == 2);
+        waitFor(10, () -> model.running().get() || review.history().size() == 2);
         for (int k = 0; k < 5; k++) {
             robot.type(KeyCode.BACK_SPACE);
         }
-        waitFor(120, () -> !model.running.get() && review.history().size() == 2);
+        waitFor(120, () -> !model.running().get() && review.history().size() == 2);
         robot.interact(() -> view.probe().freeze());
-        assertTrue(model.longestStallMs.get() < 1000, "the FX thread stalled " + model.longestStallMs.get()
+        assertTrue(model.longestStallMs().get() < 1000, "the FX thread stalled " + model.longestStallMs().get()
                 + " ms during the re-fit");
         assertEquals(3, review.history().get(1).reviewed(), "the re-fit had the three reviewed labels");
         assertEquals("Review", view.tabs().getSelectionModel().getSelectedItem().getText(),
@@ -171,10 +171,10 @@ class ReviewUiTest {
         LabController c2 = new LabController(model2, engine, io, new WorkspaceStore(store.dir()));
         robot.interact(() -> c2.restore(kept, null, null));
         ReviewModel review2 = c2.review().model();
-        waitFor(90, () -> model2.evaluation.get() != null && !review2.queue().isEmpty());
+        waitFor(90, () -> model2.evaluation().get() != null && !review2.queue().isEmpty());
         assertEquals(review.queue().size(), review2.queue().size(), "the same photos still to review");
         assertEquals(review.queue().get(0).image().path(), review2.queue().get(0).image().path(), "in the same order");
-        assertEquals(3, model2.images.stream().filter(ImageItem::reviewed).count(), "the reviewed marks came back");
+        assertEquals(3, model2.images().stream().filter(ImageItem::reviewed).count(), "the reviewed marks came back");
         waitFor(30, () -> c2.history().model().runs().size() == 2);
         c2.shutdown();
     }

@@ -81,7 +81,7 @@ class StallPerFlowTest {
         Thread.sleep(300);
         WaitForAsyncUtils.waitForFxEvents();
         robot.interact(() -> view.probe().freeze());
-        return model.longestStallMs.get();
+        return model.longestStallMs().get();
     }
 
     /** With -Dpersephonee.stallTrace=true: the FX thread's stack during every gap over 50 ms, to name a cause. */
@@ -130,7 +130,7 @@ class StallPerFlowTest {
 
     @Test
     void everyFlowKeepsTheFxThreadResponsive(FxRobot robot) throws Exception {
-        waitFor(60, () -> model.backbone.get() != null && model.stageProfile.get() != null);
+        waitFor(60, () -> model.backbone().get() != null && model.stageProfile().get() != null);
         // start-up is over when the chart code has been warmed in the background (the lab does that once started)
         view.curvesPane().warmed().get(60, TimeUnit.SECONDS);
         if (Boolean.getBoolean("persephonee.stallTrace")) {
@@ -146,9 +146,9 @@ class StallPerFlowTest {
         stalls.put("import 80 images", measure(robot, () -> {
             robot.interact(() -> {
                 controller.data().importPaths(List.of(small));
-                model.epochs.set(4);
+                model.epochs().set(4);
             });
-            waitFor(30, () -> model.images.size() == 80);
+            waitFor(30, () -> model.images().size() == 80);
             return null;
         }));
         robot.drag("#head-grid").dropTo("#stage-block3");
@@ -156,7 +156,7 @@ class StallPerFlowTest {
         WaitForAsyncUtils.waitForFxEvents();
         stalls.put("run with live curves and the end-of-run chart", measure(robot, () -> {
             robot.clickOn("#personalise");
-            waitFor(300, () -> model.resultsFinal.get() && !model.running.get());
+            waitFor(300, () -> model.resultsFinal().get() && !model.running().get());
             return null;
         }));
         stalls.put("switch tabs (Data, Curves, Confusion, Curves)", measure(robot, () -> {
@@ -192,16 +192,16 @@ class StallPerFlowTest {
         WorkspaceState saved = controller.snapshot();
         // the lab restores onto an empty lab at start: empty this one (outside the measurement)
         robot.interact(() -> {
-            List.copyOf(model.exits).forEach(controller.exits()::removeExit);
-            controller.data().removeImages(List.copyOf(model.images));
+            List.copyOf(model.exits()).forEach(controller.exits()::removeExit);
+            controller.data().removeImages(List.copyOf(model.images()));
         });
-        waitFor(10, () -> model.images.isEmpty() && model.exits.isEmpty());
+        waitFor(10, () -> model.images().isEmpty() && model.exits().isEmpty());
         Thread.sleep(300);
         stalls.put("restore a workspace with its last run", measure(robot, () -> {
             robot.interact(() -> controller.restore(saved, null, null));
             // over when the kept run is back on screen (it is read in the background after the exits are placed)
-            waitFor(60, () -> model.images.size() == 80 && model.exits.size() == 2
-                    && model.status.get().startsWith("Restored the last run") && model.current.get() != null);
+            waitFor(60, () -> model.images().size() == 80 && model.exits().size() == 2
+                    && model.status().get().startsWith("Restored the last run") && model.current().get() != null);
             return null;
         }));
         Path many = Files.createDirectories(tmp.resolve("many"));
@@ -214,7 +214,7 @@ class StallPerFlowTest {
         }
         stalls.put("import 10,000 images", measure(robot, () -> {
             robot.interact(() -> controller.data().importPaths(List.of(many)));
-            waitFor(120, () -> model.images.size() >= 10_000);
+            waitFor(120, () -> model.images().size() >= 10_000);
             return null;
         }));
         StringBuilder report = new StringBuilder("longest FX-thread stall per flow:\n");

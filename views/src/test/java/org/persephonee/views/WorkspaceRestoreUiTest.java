@@ -115,9 +115,9 @@ class WorkspaceRestoreUiTest {
 
     private void waitForExits() throws Exception {
         try {
-            WaitForAsyncUtils.waitFor(180, TimeUnit.SECONDS, () -> model.exits.size() == 2);
+            WaitForAsyncUtils.waitFor(180, TimeUnit.SECONDS, () -> model.exits().size() == 2);
         } catch (java.util.concurrent.TimeoutException e) {
-            throw new AssertionError("exits not placed; status: " + model.status.get() + "; errors: " + model.errors, e);
+            throw new AssertionError("exits not placed; status: " + model.status().get() + "; errors: " + model.errors(), e);
         }
     }
 
@@ -143,12 +143,12 @@ class WorkspaceRestoreUiTest {
 
         // as at start: the sample backbone is the fallback for a workspace without a backbone
         robot.interact(() -> controller.restore(saved, LabUiTest.BACKBONE, null));
-        WaitForAsyncUtils.waitFor(30, TimeUnit.SECONDS, () -> model.errors.stream().anyMatch(e -> e.contains(bb.toString())));
+        WaitForAsyncUtils.waitFor(30, TimeUnit.SECONDS, () -> model.errors().stream().anyMatch(e -> e.contains(bb.toString())));
         WaitForAsyncUtils.waitForFxEvents();
-        String told = model.errors.stream().filter(e -> e.contains(bb.toString())).findFirst().orElseThrow();
+        String told = model.errors().stream().filter(e -> e.contains(bb.toString())).findFirst().orElseThrow();
         assertTrue(told.contains("missing") && told.contains("2 exit(s)") && told.contains("last run"), told);
-        assertTrue(model.status.get().contains(bb.toString()), model.status.get());
-        assertNull(model.backbone.get(), "no other backbone is opened in its place");
+        assertTrue(model.status().get().contains(bb.toString()), model.status().get());
+        assertNull(model.backbone().get(), "no other backbone is opened in its place");
 
         // an edit: the global threshold slider
         robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(0.5));
@@ -168,7 +168,7 @@ class WorkspaceRestoreUiTest {
         robot.interact(() -> controller.exits().openBackbone(bb));
         waitForExits();
         drainSaves();
-        assertEquals(List.of(0.7, 0.8), model.exits.stream().map(ExitModel::threshold).toList());
+        assertEquals(List.of(0.7, 0.8), model.exits().stream().map(ExitModel::threshold).toList());
         assertKnowsEverything(bb, store.load().state());
     }
 
@@ -178,7 +178,7 @@ class WorkspaceRestoreUiTest {
         WorkspaceState saved = writeWorkspace(bb);
         robot.interact(() -> controller.restore(saved, null, null));
         // an edit while the backbone is still loading: saved with the restored workspace, not before it
-        robot.interact(() -> model.epochs.set(9));
+        robot.interact(() -> model.epochs().set(9));
         waitForExits();
         drainSaves();
         assertFalse(written.isEmpty(), "the restored workspace is saved");

@@ -105,7 +105,7 @@ public final class LabApp extends Application {
         view.started();
         StartupTimeline.mark("lab panes shown");
         if (loaded.problem() != null) {
-            model.errors.add(loaded.problem());
+            model.errors().add(loaded.problem());
         }
         Path sampleBackbone = home.resolve("sample-models").resolve(PretrainCommand.SAMPLE_ID);
         Path samplePersona = home.resolve("sample-data").resolve(FIRST_PERSONA);
@@ -113,7 +113,7 @@ public final class LabApp extends Application {
         Path arg = getParameters().getRaw().isEmpty() ? null : Path.of(getParameters().getRaw().get(0));
         boolean argIsBackbone = arg != null && Files.isRegularFile(arg.resolve("backbone.json"));
         Path persona = Files.isDirectory(samplePersona) ? samplePersona : null;
-        model.status.set("Restoring the workspace ...");
+        model.status().set("Restoring the workspace ...");
         // restore after the panes' first frame: the window paints them at once instead of staying blank while the
         // images and the grid are set up
         Platform.runLater(() -> {
