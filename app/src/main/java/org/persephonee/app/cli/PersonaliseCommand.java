@@ -117,6 +117,11 @@ public final class PersonaliseCommand extends CliCommand {
             description = "feature cache heap budget before spilling to disk (default ${DEFAULT-VALUE})")
     long cacheBudgetMb = 1024;
 
+    @Option(names = "--feature-cache", paramLabel = "DIR",
+            description = "keep the frozen pass's rows here between runs: the backbone then runs only on photos "
+                    + "it has not seen with the same weights and BatchNorm statistics (size-capped at 512 MB)")
+    Path featureCache;
+
     @Option(names = "--force",
             description = "export even when the result looks broken (below the generic backbone or near chance)")
     boolean force;
@@ -181,7 +186,8 @@ public final class PersonaliseCommand extends CliCommand {
                     .optRetrainLast(retrainLast)
                     .optTeacher(teacher)
                     .optLabelsChosen(labelsChosen)
-                    .optCacheBudgetBytes(cacheBudgetMb * 1024 * 1024);
+                    .optCacheBudgetBytes(cacheBudgetMb * 1024 * 1024)
+                    .optFeatureMemo(featureCache);
             opt = new PersonalisePipeline.Options(maxDrop, confidence, cost == Cost.MACS, deviceProfile, 30);
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());

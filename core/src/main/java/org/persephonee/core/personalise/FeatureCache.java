@@ -33,6 +33,8 @@ public final class FeatureCache implements AutoCloseable {
     private final long heapBytes;
     private final long spilledBytes;
     private double markSeconds = Double.NaN;
+    private int computed;
+    private String memoNote;
 
     private FeatureCache(Map<String, FeatureStore> stores, FeatureStore logits, int rows) {
         this.stores.putAll(stores);
@@ -99,6 +101,20 @@ public final class FeatureCache implements AutoCloseable {
                                      Path spillDir, int batch, int mark,
                                      java.util.function.BiConsumer<Double, Double> progress,
                                      BooleanSupplier cancelled) throws IOException {
+        return build(bb, images, requests, budgetBytes, spillDir, batch, mark, null, progress, cancelled);
+    }
+
+    /**
+     * As {@link #build(Backbone, List, List, long, Path, int, int, java.util.function.BiConsumer, BooleanSupplier)},
+     * reading the rows of photos the memo knows and running the backbone on the others only, whose rows it then
+     * keeps.
+     *
+     * @param memo rows kept from earlier runs for the backbone as it is now, or null
+     */
+    public static FeatureCache build(Backbone bb, List<float[]> images, List<Request> requests, long budgetBytes,
+                                     Path spillDir, int batch, int mark, FeatureMemo memo,
+                                     java.util.function.BiConsumer<Double, Double> progress,
+                                     BooleanSupplier cancelled) throws IOException {
         int n = images.size();
         Map<String, Request> wanted = new LinkedHashMap<>();
         Map<String, Long> widths = new LinkedHashMap<>();
@@ -144,6 +160,21 @@ public final class FeatureCache implements AutoCloseable {
         FeatureCache cache = new FeatureCache(stores, logits, n);
         int size = bb.input().size();
         long t0 = System.nanoTime();
+        int[] todo;
+        List<String> imageKeys = null;
+        try {
+            if (memo != null) {
+                imageKeys = images.stream().map(FeatureMemo::imageKey).toList();
+                todo = memo.readInto(imageKeys, stores, logits);
+            } else {
+                todo = java.util.stream.IntStream.range(0, n).toArray();
+            }
+        } catch (IOException | RuntimeException e) {
+            cache.close();
+            throw e;
+        }
+        cache.computed = todo.length;
+        int trainTodo = (int) java.util.Arrays.stream(todo).filter(i -> i < mark).count();
         try (NDManager pm = bb.manager().newSubManager()) {
             // the parameter-free prefixes, as DJL blocks (initialised once: they hold no parameters)
             Map<String, SequentialBlock> prefixes = new LinkedHashMap<>();
@@ -156,22 +187,23 @@ public final class FeatureCache implements AutoCloseable {
                     prefixes.put(e.getKey(), blk);
                 }
             }
-            if (mark <= 0) {
-                cache.markSeconds = 0;
+            if (trainTodo == 0) {
+                cache.markSeconds = (System.nanoTime() - t0) / 1e9;
             }
             int b;
-            for (int start = 0; start < n; start += b) {
+            int left = todo.length;
+            for (int start = 0; start < left; start += b) {
                 if (cancelled.getAsBoolean()) {
                     throw new CancellationException("cancelled while caching features");
                 }
                 // the mark falls on a batch boundary: a batch never mixes training and evaluation images
-                b = Math.min(batch, n - start);
-                if (start < mark) {
-                    b = Math.min(b, mark - start);
+                b = Math.min(batch, left - start);
+                if (start < trainTodo) {
+                    b = Math.min(b, trainTodo - start);
                 }
                 float[] x = new float[b * size];
                 for (int i = 0; i < b; i++) {
-                    System.arraycopy(images.get(start + i), 0, x, i * size, size);
+                    System.arraycopy(images.get(todo[start + i]), 0, x, i * size, size);
                 }
                 try (NDManager m = bb.manager().newSubManager()) {
                     List<NDArray> outs = bb.forwardAll(m.create(x, bb.batchShape(b)));
@@ -202,24 +234,38 @@ public final class FeatureCache implements AutoCloseable {
                                     + " values per image where its store holds " + st.width());
                         }
                         for (int i = 0; i < b; i++) {
-                            st.put(start + i, f, i * total + at);
+                            st.put(todo[start + i], f, i * total + at);
                         }
                         at += st.width();
                     }
                 }
                 double el = (System.nanoTime() - t0) / 1e9;
                 int done = start + b;
-                if (done == mark) {
+                if (done == trainTodo) {
                     cache.markSeconds = el;
                 }
-                progress.accept(done / (double) n, el / done * (n - done));
+                progress.accept(done / (double) left, el / done * (left - done));
             }
         } catch (RuntimeException e) {
             cache.close();
             throw e;
         }
+        if (memo != null && todo.length > 0) {
+            try {
+                memo.keep(imageKeys, todo, stores, logits);
+            } catch (IOException | RuntimeException e) {
+                // a memo that cannot be written costs the next run time, not this one
+                cache.memoNote = "feature memo not updated: " + e.getMessage();
+            }
+        }
         return cache;
     }
+
+    /** Photos the backbone ran on in this build (the others came from the memo). */
+    public int computed() { return computed; }
+
+    /** Why the memo was not updated, or null. */
+    public String memoNote() { return memoNote; }
 
     /** Seconds the first {@code mark} images took (see {@link #build}); NaN when the mark was not reached. */
     public double markSeconds() { return markSeconds; }

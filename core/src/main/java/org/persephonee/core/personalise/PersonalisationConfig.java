@@ -43,6 +43,7 @@ public final class PersonalisationConfig {
     private final long seed;
     private final long cacheBudgetBytes;
     private final Path spillDir;
+    private final Path featureMemo;
     private final double holdoutFraction;
     private final boolean evalEveryEpoch;
     private final int validationFolds;
@@ -65,6 +66,7 @@ public final class PersonalisationConfig {
         this.seed = b.seed;
         this.cacheBudgetBytes = b.cacheBudgetBytes;
         this.spillDir = b.spillDir;
+        this.featureMemo = b.featureMemo;
         this.holdoutFraction = b.holdoutFraction;
         this.evalEveryEpoch = b.evalEveryEpoch;
         this.validationFolds = b.validationFolds;
@@ -81,7 +83,7 @@ public final class PersonalisationConfig {
                 .optPseudoLabelThreshold(pseudoLabelThreshold).optTemperature(temperature).optEpochs(epochs)
                 .optLearningRate(learningRate).optWeightDecay(weightDecay).optBatchSize(batchSize)
                 .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
-                .optSpillDir(spillDir).optHoldoutFraction(holdoutFraction)
+                .optSpillDir(spillDir).optFeatureMemo(featureMemo).optHoldoutFraction(holdoutFraction)
                 .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast)
                 .optTeacher(teacher).optLabelsChosen(labelsChosen);
     }
@@ -114,6 +116,9 @@ public final class PersonalisationConfig {
 
     /** Folder for spilled feature files; null means the system temp folder. */
     public Path spillDir() { return spillDir; }
+
+    /** Where the frozen pass's rows are kept between runs ({@link FeatureMemo}), or null for nowhere. */
+    public Path featureMemo() { return featureMemo; }
 
     public double holdoutFraction() { return holdoutFraction; }
 
@@ -187,6 +192,7 @@ public final class PersonalisationConfig {
         private long seed = DEFAULT_SEED;
         private long cacheBudgetBytes = 1L << 30;
         private Path spillDir;
+        private Path featureMemo;
         private double holdoutFraction = 0.2;
         private int validationFolds = 4;
         private boolean evalEveryEpoch = true;
@@ -262,6 +268,12 @@ public final class PersonalisationConfig {
 
         public Builder optSpillDir(Path d) {
             this.spillDir = d;
+            return this;
+        }
+
+        /** Keeps the frozen pass's rows in this folder between runs (null: not kept). */
+        public Builder optFeatureMemo(Path d) {
+            this.featureMemo = d;
             return this;
         }
 

@@ -79,6 +79,8 @@ public final class PersonalisationJob {
     private final PersonalisationConfig config;
     /** Trains the exits and the re-fitted final exit on the cache. */
     private final ExitTrainer trainer;
+    /** What went wrong with the feature memo (never fatal). */
+    private final List<String> memoNotes = new ArrayList<>();
 
     /**
      * Creates a job.
@@ -224,7 +226,8 @@ public final class PersonalisationJob {
                     heads, fin.head(), fin.retrained(), retrainChoice, preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
-                    cache.spilled(), cache.heapBytes(), cache.spilledBytes());
+                    new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
+                            cache.computed(), memoNotes));
             heads = List.of();
             fin.release();
             return result;
@@ -262,8 +265,31 @@ public final class PersonalisationJob {
             // the input of the first re-trained stage, raw: the copy trains on it
             requests.add(FeatureCache.Request.raw(retrainInput));
         }
-        return FeatureCache.build(backbone, all, requests, config.cacheBudgetBytes(), config.spillDir(),
-                config.batchSize(), data.trainSize(), (f, eta) -> listener.onProgress(Phase.CACHE, f, eta), cancelled);
+        memoNotes.clear();
+        FeatureMemo memo = null;
+        if (config.featureMemo() != null) {
+            try {
+                memo = FeatureMemo.open(config.featureMemo(), backbone, FeatureMemo.DEFAULT_CAP_BYTES);
+            } catch (IOException | RuntimeException e) {
+                memoNotes.add("feature memo " + config.featureMemo() + " not used: " + e.getMessage());
+            }
+        }
+        try {
+            FeatureCache cache = FeatureCache.build(backbone, all, requests, config.cacheBudgetBytes(),
+                    config.spillDir(), config.batchSize(), data.trainSize(), memo,
+                    (f, eta) -> listener.onProgress(Phase.CACHE, f, eta), cancelled);
+            if (memo != null) {
+                memoNotes.addAll(memo.notes());
+                if (cache.memoNote() != null) {
+                    memoNotes.add(cache.memoNote());
+                }
+            }
+            return cache;
+        } finally {
+            if (memo != null) {
+                memo.close();
+            }
+        }
     }
 
     /**

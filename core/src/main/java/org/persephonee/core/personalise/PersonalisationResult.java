@@ -52,16 +52,14 @@ public final class PersonalisationResult implements AutoCloseable {
     private final double genericAccuracy;
     private final BnDecision bn;
     private final Timing timing;
-    private final boolean cacheSpilled;
-    private final long cacheHeapBytes;
-    private final long cacheSpilledBytes;
+    private final CacheUse cache;
     private final String date = java.time.Instant.now().toString();
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
                           String retrainChoice, EvalPredictions predictions,
                           EvalPredictions validation, double genericAccuracy, BnDecision bn, Timing timing,
-                          boolean cacheSpilled, long cacheHeapBytes, long cacheSpilledBytes) {
+                          CacheUse cache) {
         this.backboneId = bb.id();
         this.backboneSha256 = bb.parametersSha256();
         this.config = config;
@@ -77,9 +75,7 @@ public final class PersonalisationResult implements AutoCloseable {
         this.genericAccuracy = genericAccuracy;
         this.bn = bn;
         this.timing = timing;
-        this.cacheSpilled = cacheSpilled;
-        this.cacheHeapBytes = cacheHeapBytes;
-        this.cacheSpilledBytes = cacheSpilledBytes;
+        this.cache = cache;
     }
 
     public String backboneId() { return backboneId; }
@@ -147,11 +143,27 @@ public final class PersonalisationResult implements AutoCloseable {
 
     public Timing timing() { return timing; }
 
-    public boolean cacheSpilled() { return cacheSpilled; }
+    public boolean cacheSpilled() { return cache.spilledBytes() > 0; }
 
-    public long cacheHeapBytes() { return cacheHeapBytes; }
+    public long cacheHeapBytes() { return cache.heapBytes(); }
 
-    public long cacheSpilledBytes() { return cacheSpilledBytes; }
+    public long cacheSpilledBytes() { return cache.spilledBytes(); }
+
+    /** How the frozen pass was paid: its memory, and how many photos the backbone ran on (the rest were kept). */
+    public CacheUse cacheUse() { return cache; }
+
+    /**
+     * The feature cache of a run.
+     *
+     * @param photos training and evaluation photos cached
+     * @param computed those the backbone ran on; the others came from the {@link FeatureMemo}
+     * @param memoNotes what went wrong with the memo (never fatal), empty when nothing did
+     */
+    public record CacheUse(long heapBytes, long spilledBytes, int photos, int computed, List<String> memoNotes) {
+        public CacheUse {
+            memoNotes = List.copyOf(memoNotes);
+        }
+    }
 
     public String date() { return date; }
 

@@ -92,9 +92,21 @@ public record PersonaliseReport(
                          @SerializedName("validation_s") double validationS,
                          @SerializedName("total_s") double totalS) { }
 
-    /** Where the feature cache lived. */
+    /**
+     * Where the feature cache lived and, with a feature memo, how many photos the backbone ran on (null fields
+     * without one).
+     */
     public record Cache(@SerializedName("heap_bytes") long heapBytes,
-                        @SerializedName("spilled_bytes") long spilledBytes) { }
+                        @SerializedName("spilled_bytes") long spilledBytes,
+                        Integer photos, @SerializedName("backbone_ran_on") Integer backboneRanOn,
+                        @SerializedName("memo_notes") List<String> memoNotes) { }
+
+    private static Cache cache(PersonalisationResult r) {
+        PersonalisationResult.CacheUse c = r.cacheUse();
+        boolean memo = r.config().featureMemo() != null;
+        return new Cache(c.heapBytes(), c.spilledBytes(), memo ? c.photos() : null, memo ? c.computed() : null,
+                memo && !c.memoNotes().isEmpty() ? c.memoNotes() : null);
+    }
 
     /** A block's median milliseconds and, where measured here, their interquartile range. */
     public record Latency(double median, Double iqr) { }
@@ -123,7 +135,7 @@ public record PersonaliseReport(
                 r.data().evalSize(), r.predictions().scoredCount(), exits, bestHead, point(o),
                 new Timing(t.decode(), t.batchNorm(), t.featureCache(), t.headTraining(), t.training(), t.evaluation(),
                         t.validation(), t.total()),
-                new Cache(r.cacheHeapBytes(), r.cacheSpilledBytes()), r.targets().pseudoLabelAccuracy(), p.source(),
+                cache(r), r.targets().pseudoLabelAccuracy(), p.source(),
                 lat, r.provenance(), PersonalisePipeline.problems(o), bundle == null ? null : bundle.toString());
     }
 
