@@ -24,7 +24,12 @@ class FeatureCacheTest {
     private static final Path SAMPLE = Path.of("../sample-models/fmnist-resnet9");
 
     private static List<float[]> images(Backbone bb, int n) {
-        Random r = new Random(3);
+        return images(bb, n, 3);
+    }
+
+    /** {@code n} seeded Gaussian images of the backbone's input size. */
+    static List<float[]> images(Backbone bb, int n, long seed) {
+        Random r = new Random(seed);
         List<float[]> out = new ArrayList<>();
         for (int k = 0; k < n; k++) {
             float[] x = new float[bb.input().size()];

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -33,16 +32,7 @@ class FeatureMemoTest {
     Path tmp;
 
     private static List<float[]> images(Backbone bb, int n, long seed) {
-        Random r = new Random(seed);
-        List<float[]> out = new ArrayList<>();
-        for (int k = 0; k < n; k++) {
-            float[] x = new float[bb.input().size()];
-            for (int i = 0; i < x.length; i++) {
-                x[i] = (float) r.nextGaussian();
-            }
-            out.add(x);
-        }
-        return out;
+        return FeatureCacheTest.images(bb, n, seed);
     }
 
     private static FeatureCache build(Backbone bb, List<float[]> imgs, List<FeatureCache.Request> req, FeatureMemo memo)
