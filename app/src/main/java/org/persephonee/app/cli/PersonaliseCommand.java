@@ -16,6 +16,7 @@ import org.persephonee.core.personalise.FeatureStore;
 import org.persephonee.core.personalise.EvalPredictions;
 import org.persephonee.core.personalise.LabelRegime;
 import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.ResumeState;
 import org.persephonee.core.personalise.PersonalisationJob;
 import org.persephonee.core.personalise.Teacher;
 import org.persephonee.core.personalise.UnlabelledRule;
@@ -52,8 +53,9 @@ public final class PersonaliseCommand extends CliCommand {
     Path outDir;
 
     @Option(names = "--exits", paramLabel = "STAGE:HEAD,...|auto",
-            description = "exits to train (heads: grid, grid2, linear, conv, conv32x2, mlp, mlp128); default auto")
-    String exits = "auto";
+            description = "exits to train (heads: grid, grid2, linear, conv, conv32x2, mlp, mlp128); default auto "
+                    + "(with --resume: the resumed bundle's exits)")
+    String exits;
 
     @Option(names = "--auto-head", paramLabel = "HEAD", description = "head type used by auto (default grid)")
     String autoHead = "grid";
@@ -68,8 +70,12 @@ public final class PersonaliseCommand extends CliCommand {
     @Option(names = "--seed", paramLabel = "N", description = "default ${DEFAULT-VALUE}")
     long seed = PersonalisationConfig.DEFAULT_SEED;
 
-    @Option(names = "--epochs", paramLabel = "N", description = "head training epochs (default ${DEFAULT-VALUE})")
-    int epochs = PersonalisationConfig.DEFAULT_EPOCHS;
+    @Option(names = "--epochs", paramLabel = "N", description = "head training epochs (default "
+            + PersonalisationConfig.DEFAULT_EPOCHS + "; " + RESUME_EPOCHS + " with --resume)")
+    Integer epochs;
+
+    /** Epochs of a resumed run by default: its heads start from trained weights. */
+    static final int RESUME_EPOCHS = 3;
 
     @Option(names = "--lr", paramLabel = "X", description = "head learning rate (default ${DEFAULT-VALUE})")
     double lr = PersonalisationConfig.DEFAULT_LEARNING_RATE;
@@ -121,6 +127,13 @@ public final class PersonaliseCommand extends CliCommand {
             description = "keep the frozen pass's rows here between runs: the backbone then runs only on photos "
                     + "it has not seen with the same weights and BatchNorm statistics (size-capped at 512 MB)")
     Path featureCache;
+
+    @Option(names = "--resume", paramLabel = "BUNDLE",
+            description = "carry on from a bundle written by an earlier personalise run: its BatchNorm statistics, "
+                    + "label space and exits; the heads warm-start from its weights for --epochs (default 3 when "
+                    + "resuming) and the operating point is chosen on its held-out predictions plus the new "
+                    + "photos' (no cross-fitting); use with --feature-cache so old photos skip the backbone")
+    Path resume;
 
     @Option(names = "--force",
             description = "export even when the result looks broken (below the generic backbone or near chance)")
@@ -176,7 +189,8 @@ public final class PersonaliseCommand extends CliCommand {
         try {
             b.optLabels(LabelRegime.parse(labels))
                     .optSeed(seed)
-                    .optEpochs(epochs)
+                    .optEpochs(epochs != null ? epochs : resume != null ? RESUME_EPOCHS
+                            : PersonalisationConfig.DEFAULT_EPOCHS)
                     .optLearningRate((float) lr)
                     .optPseudoLabelThreshold((float) pseudoThreshold)
                     .optTemperature((float) temperature)
@@ -202,7 +216,22 @@ public final class PersonaliseCommand extends CliCommand {
                 err.println(stale.describe(spillDir));
             }
             try (Backbone bb = BackboneIO.load(bbDir)) {
-                                List<ExitPlacement> placements;
+                List<ExitPlacement> placements;
+                String exits = this.exits;
+                if (resume != null) {
+                    try {
+                        ResumeState state = ResumeState.read(resume);
+                        b.optResume(state);
+                        if (exits == null) {
+                            exits = String.join(",", state.exitKeys());
+                        }
+                    } catch (java.io.IOException e) {
+                        throw new CliException("--resume: " + e.getMessage());
+                    }
+                }
+                if (exits == null) {
+                    exits = "auto";
+                }
                 try {
                     placements = exits.equals("auto")
                             ? ExitPlacement.auto(bb, HeadSpec.parse(autoHead))

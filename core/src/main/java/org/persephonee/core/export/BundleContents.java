@@ -29,7 +29,7 @@ import static org.persephonee.core.export.BundleWriter.FORMAT_FIELD;
 final class BundleContents {
     /** Files a bundle may hold besides exit weights and whatever its config names. */
     private static final Set<String> BUNDLE_FILES = Set.of(CONFIG, "final.params", "batchnorm-stats.bin",
-            org.persephonee.core.workspace.RunRecord.FILE);
+            org.persephonee.core.workspace.RunRecord.FILE, org.persephonee.core.personalise.ResumeState.FILE);
     private static final String BACKBONE_DIR = "backbone";
     private static final Pattern EXIT_WEIGHTS = Pattern.compile("exit-[^/\\\\]+\\.params");
     /** {@link AtomicFiles#write}'s temporary: "." + name + digits + ".tmp" (bundle file names end in a letter). */

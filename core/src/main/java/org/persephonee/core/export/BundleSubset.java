@@ -63,6 +63,10 @@ final class BundleSubset {
             if (src.batchNorm != null && src.batchNorm.adapted) {
                 Files.copy(source.resolve(src.batchNorm.file), tmp.resolve(src.batchNorm.file));
             }
+            Path resume = source.resolve(org.persephonee.core.personalise.ResumeState.FILE);
+            if (Files.isRegularFile(resume)) {
+                Files.copy(resume, tmp.resolve(resume.getFileName().toString()));
+            }
             BundleWriter.writeConfig(tmp, src);
         });
     }

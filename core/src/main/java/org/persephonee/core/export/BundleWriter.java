@@ -160,6 +160,8 @@ public final class BundleWriter {
             cfg.expected = ExitConfig.Expected.of(choice, stages, r.evaluatedOn(), ev.profile().source());
             cfg.provenance = GSON.toJsonTree(r.provenance()).getAsJsonObject();
             cfg.provenance.addProperty("backbone_dir", bb.directory() == null ? null : bb.directory().toString());
+            // what personalise --resume carries on from: every exit's weights and the held-out predictions
+            org.persephonee.core.personalise.ResumeState.write(tmp, r);
             writeConfig(tmp, cfg);
         });
     }

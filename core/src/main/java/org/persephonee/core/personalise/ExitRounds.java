@@ -50,10 +50,13 @@ final class ExitRounds {
     /**
      * Trains the heads in {@code heads} (one per placement of {@code ordered}, in that order); a second round
      * replaces them there with fresh ones and closes the first round's.
+     *
+     * @param oneRound one round of all the epochs whatever the teacher (a resumed run: its teacher is already the
+     *                 late ensemble of the heads it starts from)
      */
     Outcome train(List<ExitHead> heads, List<ExitPlacement> ordered, PreparedData data, PersonalLabelSpace space,
-                  float[][] teacher, Targets targets, Listener listener, BooleanSupplier cancelled) {
-        int[] split = trainer.roundEpochs(targets);
+                  float[][] teacher, Targets targets, boolean oneRound, Listener listener, BooleanSupplier cancelled) {
+        int[] split = oneRound ? new int[] {config.epochs()} : trainer.roundEpochs(targets);
         listener.onPhase(Phase.TRAIN, "Training " + heads.size() + " exit(s) for " + split[0] + " epochs"
                 + (split.length == 2 ? " (first round of two)" : "") + " on " + targets.labelled() + " labels, "
                 + targets.pseudoLabelled() + " pseudo-labels and " + targets.distilled() + " distillation targets");

@@ -50,6 +50,8 @@ final class ExitTrainer {
 
     private final PersonalisationConfig config;
     private final Backbone backbone;
+    /** Pooling + linear heads that start from their current weights (a resumed run), not from a fresh draw. */
+    private final java.util.Set<ExitHead> warm = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     ExitTrainer(PersonalisationConfig config, Backbone backbone) {
         this.config = config;
@@ -61,6 +63,16 @@ final class ExitTrainer {
         List<org.persephonee.core.backbone.LayerSpec> prefix = ExitHead.probePrefix(p.head(),
                 backbone.stage(p.stage()).outputShape());
         return prefix == null ? FeatureCache.Request.raw(p.stage()) : new FeatureCache.Request(p.stage(), prefix);
+    }
+
+    /**
+     * Lets a pooling + linear head start its training from the weights it holds now (a resumed run); warm heads
+     * get a floor of optimiser steps in proportion to their epochs ({@link #MIN_STEPS} at the default epochs).
+     */
+    void warmStart(ExitHead head) {
+        if (head.probePrefix() != null) {
+            warm.add(head);
+        }
     }
 
     /** Receives each epoch's mean loss per head. */
@@ -88,7 +100,17 @@ final class ExitTrainer {
              boolean fromClassifier, Listener listener, BooleanSupplier cancelled, int[] split, int round,
              EpochHook hook) {
         int userEpochs = split[round];
-        int minSteps = (int) Math.ceil(MIN_STEPS * userEpochs / (double) java.util.Arrays.stream(split).sum());
+        boolean allWarm = heads.stream().allMatch(warm::contains);
+        int minSteps = allWarm
+                ? (int) Math.ceil(MIN_STEPS * userEpochs / (double) PersonalisationConfig.DEFAULT_EPOCHS)
+                : (int) Math.ceil(MIN_STEPS * userEpochs / (double) java.util.Arrays.stream(split).sum());
+        // a warm head's weights, read before initialisation draws fresh ones
+        java.util.Map<ExitHead, float[][]> start = new java.util.IdentityHashMap<>();
+        for (ExitHead h : heads) {
+            if (warm.contains(h)) {
+                start.put(h, h.linear());
+            }
+        }
         int batch = config.batchSize();
         int[] order = targets.usedIndices();
         if (order.length == 0) {
@@ -147,7 +169,13 @@ final class ExitTrainer {
                         space.size(), at.stream().mapToLong(h -> config.seed() * 1000 + h + (fromClassifier ? 500 : 0))
                         .toArray());
                 groups.add(g);
-                if (fromClassifier) {
+                for (int j = 0; j < at.size(); j++) {
+                    float[][] w = start.get(heads.get(at.get(j)));
+                    if (w != null) {
+                        g.set(j, w[0], w[1]);
+                    }
+                }
+                if (fromClassifier && start.isEmpty()) {
                     for (int j = 0; j < at.size(); j++) {
                         float[][] init = ClassifierInit.rows(backbone, space, g.get(j)[0]);
                         if (init != null) {

@@ -38,6 +38,8 @@ final class FinalExitPhase implements AutoCloseable {
     /** The re-fitted head's weights before the re-training moved them. */
     private float[][] refitWeights;
     private double evalSeconds;
+    /** A resumed final exit's probabilities on the training photos before it trained, or null. */
+    private float[][] trainBefore;
 
     FinalExitPhase(Backbone backbone, PersonalisationConfig config, ExitTrainer trainer, FeatureCache cache,
                    int nTrain, int nEval) {
@@ -53,10 +55,14 @@ final class FinalExitPhase implements AutoCloseable {
      * Fits the final classifier ({@link PersonalisationJob#FINAL_HEAD} on the last stage) to the labelled
      * training images; its log-probabilities replace every row of the teacher.
      */
-    void refit(String lastStage, PreparedData data, PersonalLabelSpace space, float[][] teacher, Listener listener,
-               BooleanSupplier cancelled) {
+    void refit(String lastStage, PreparedData data, PersonalLabelSpace space, float[][] teacher, Resumption resumption,
+               Listener listener, BooleanSupplier cancelled) {
         head = new ExitHead(new ExitPlacement(lastStage, PersonalisationJob.FINAL_HEAD),
                 backbone.stage(lastStage).outputShape(), space.size());
+        if (resumption != null && resumption.warmStartFinal(head, trainer)) {
+            // what the earlier final exit says of the training photos, before it trains on the new ones
+            trainBefore = HeadOutputs.probabilities(head, trainer.input(head, cache), 0, nTrain, cancelled);
+        }
         listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
         trainer.fit(List.of(head), Targets.labelsOnly(data, space), space, cache, true, listener, cancelled,
                 (epoch, l) -> { });
@@ -126,6 +132,9 @@ final class FinalExitPhase implements AutoCloseable {
     /** The re-trained stages, or null when none were trained or they were dropped. */
     RetrainedStages retrained() { return retrained; }
 
+    /** A warm-started final exit's probabilities on the training photos before it trained, or null. */
+    float[][] trainBefore() { return trainBefore; }
+
     /** Seconds spent predicting the held-out images (evaluation, not training). */
     double evalSeconds() { return evalSeconds; }
 
@@ -146,7 +155,7 @@ final class FinalExitPhase implements AutoCloseable {
         release();
     }
 
-    private static float[][] softmaxRows(float[][] logProbs, int from, int n) {
+    static float[][] softmaxRows(float[][] logProbs, int from, int n) {
         float[][] out = new float[n][];
         for (int i = 0; i < n; i++) {
             out[i] = Vectors.softmax(logProbs[from + i], 1f);

@@ -3,7 +3,6 @@ package org.persephonee.core.personalise;
 import org.persephonee.core.exits.ExitPlacement;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -44,6 +43,7 @@ public final class PersonalisationConfig {
     private final long cacheBudgetBytes;
     private final Path spillDir;
     private final Path featureMemo;
+    private final ResumeState resume;
     private final double holdoutFraction;
     private final boolean evalEveryEpoch;
     private final int validationFolds;
@@ -67,6 +67,7 @@ public final class PersonalisationConfig {
         this.cacheBudgetBytes = b.cacheBudgetBytes;
         this.spillDir = b.spillDir;
         this.featureMemo = b.featureMemo;
+        this.resume = b.resume;
         this.holdoutFraction = b.holdoutFraction;
         this.evalEveryEpoch = b.evalEveryEpoch;
         this.validationFolds = b.validationFolds;
@@ -83,7 +84,7 @@ public final class PersonalisationConfig {
                 .optPseudoLabelThreshold(pseudoLabelThreshold).optTemperature(temperature).optEpochs(epochs)
                 .optLearningRate(learningRate).optWeightDecay(weightDecay).optBatchSize(batchSize)
                 .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
-                .optSpillDir(spillDir).optFeatureMemo(featureMemo).optHoldoutFraction(holdoutFraction)
+                .optSpillDir(spillDir).optFeatureMemo(featureMemo).optResume(resume).optHoldoutFraction(holdoutFraction)
                 .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast)
                 .optTeacher(teacher).optLabelsChosen(labelsChosen);
     }
@@ -116,6 +117,9 @@ public final class PersonalisationConfig {
 
     /** Folder for spilled feature files; null means the system temp folder. */
     public Path spillDir() { return spillDir; }
+
+    /** The run this one carries on from ({@link ResumeState}), or null for a run from scratch. */
+    public ResumeState resume() { return resume; }
 
     /** Where the frozen pass's rows are kept between runs ({@link FeatureMemo}), or null for nowhere. */
     public Path featureMemo() { return featureMemo; }
@@ -154,26 +158,7 @@ public final class PersonalisationConfig {
 
     /** The config as JSON-ready key/values, for results and bundles. */
     public Map<String, Object> describe() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("exits", placements.stream().map(ExitPlacement::toString).toList());
-        m.put("labels", labels.toString());
-        m.put("unlabelled_rule", unlabelledRule.name().toLowerCase(java.util.Locale.ROOT));
-        m.put("pseudo_label_threshold", pseudoLabelThreshold);
-        m.put("temperature", temperature);
-        m.put("epochs", epochs);
-        m.put("learning_rate", learningRate);
-        m.put("weight_decay", weightDecay);
-        m.put("batch_size", batchSize);
-        m.put("refit_final", refitFinal);
-        m.put("bn_mode", bnMode.name().toLowerCase(java.util.Locale.ROOT));
-        m.put("seed", seed);
-        m.put("cache_budget_bytes", cacheBudgetBytes);
-        m.put("holdout_fraction", holdoutFraction);
-        m.put("validation_folds", validationFolds);
-        m.put("retrain_last", retrainLast);
-        m.put("teacher", teacher.name().toLowerCase(java.util.Locale.ROOT));
-        m.put("labels_chosen", labelsChosen);
-        return m;
+        return ConfigDescription.of(this);
     }
 
     /** Builder. */
@@ -193,6 +178,7 @@ public final class PersonalisationConfig {
         private long cacheBudgetBytes = 1L << 30;
         private Path spillDir;
         private Path featureMemo;
+        private ResumeState resume;
         private double holdoutFraction = 0.2;
         private int validationFolds = 4;
         private boolean evalEveryEpoch = true;
@@ -268,6 +254,12 @@ public final class PersonalisationConfig {
 
         public Builder optSpillDir(Path d) {
             this.spillDir = d;
+            return this;
+        }
+
+        /** Carries on from an earlier run's state (null: from scratch). */
+        public Builder optResume(ResumeState r) {
+            this.resume = r;
             return this;
         }
 

@@ -139,8 +139,10 @@ public final class PersonalisationJob {
         double genericS = secs(tGeneric);
         long t1 = System.nanoTime();
         BnDecision bn;
+        Resumption resumption = Resumption.of(config, backbone);
         try {
-            bn = new BatchNormPhase(backbone, config).decide(data, original, cancelled);
+            bn = resumption != null ? resumption.batchNorm(backbone)
+                    : new BatchNormPhase(backbone, config).decide(data, original, cancelled);
         } catch (RuntimeException | Error e) {
             // cancelled or failed mid-decision: the backbone leaves as it came
             BnStats.restore(backbone, original);
@@ -165,8 +167,11 @@ public final class PersonalisationJob {
             int nTrain = data.trainSize();
             int nEval = data.evalSize();
             float[][] backboneLogits = HeadOutputs.rows(cache.logits(), 0, nTrain + nEval);
-            PersonalLabelSpace space = PersonalLabelSpace.infer(backbone.classNames(), data.trainLabel, backboneLogits,
-                    config.unlabelledRule(), config.pseudoLabelThreshold());
+            PersonalLabelSpace space = resumption == null ? null : resumption.labelSpace(data);
+            if (space == null) {
+                space = PersonalLabelSpace.infer(backbone.classNames(), data.trainLabel, backboneLogits,
+                        config.unlabelledRule(), config.pseudoLabelThreshold());
+            }
             // the frozen final exit as teacher, restricted to the personal label space (log-probabilities)
             float[][] teacher = new float[nTrain + nEval][];
             for (int i = 0; i < teacher.length; i++) {
@@ -179,15 +184,32 @@ public final class PersonalisationJob {
             }
 
             long t3 = System.nanoTime();
+            double resumeS = 0;
             List<ExitPlacement> ordered = new ArrayList<>(config.placements());
             ordered.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
             for (ExitPlacement p : ordered) {
                 heads.add(new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size()));
             }
             fin = new FinalExitPhase(backbone, config, trainer, cache, nTrain, nEval);
+            float[][] frozenTrain = FinalExitPhase.softmaxRows(teacher, 0, nTrain);
+            if (resumption != null) {
+                resumption.warmStart(heads, trainer);
+            }
             if (refit) {
                 // stage 1: fit the final classifier to the person's labels; it then teaches the exits
-                fin.refit(last, data, space, teacher, listener, cancelled);
+                fin.refit(last, data, space, teacher, resumption, listener, cancelled);
+            }
+            EvalPredictions resumedValidation = null;
+            boolean resumed = resumption != null && resumption.warm();
+            if (resumed) {
+                long tv = System.nanoTime();
+                resumedValidation = resumption.validation(data, space, heads,
+                        fin.trainBefore() != null ? fin.trainBefore() : frozenTrain, trainer, cache, cancelled);
+                if (config.teacher() == Teacher.ENSEMBLE) {
+                    // the teacher the earlier run's second round had: the late ensemble of the heads it left
+                    teacher = trainer.lateEnsemble(heads, teacher, cache, nTrain, cancelled);
+                }
+                resumeS = secs(tv);
             }
             Targets targets = Targets.build(data, space, teacher, config);
             if (retrain > 0 && targets.used() > 0) {
@@ -201,14 +223,14 @@ public final class PersonalisationJob {
             // stage 2: the exits learn from labels and the (personalised) final exit
             ExitRounds.Outcome rounds = new ExitRounds(backbone, config, trainer, cache, nTrain, evalTruth,
                     fin.evalProbabilities(teacher), fin.head())
-                    .train(heads, ordered, data, space, teacher, targets, listener, cancelled);
+                    .train(heads, ordered, data, space, teacher, targets, resumed, listener, cancelled);
             EvalPredictions preds = rounds.predictions();
             // predictions on the held-out images made during training are evaluation, not training
             double evalInTraining = fin.evalSeconds() + rounds.evalSeconds();
-            double trainS = secs(t3) - evalInTraining;
+            double trainS = secs(t3) - evalInTraining - resumeS;
             long tVal = System.nanoTime();
             float[][][] refitOof = new float[1][][];
-            EvalPredictions validation = config.validationFolds() > 0
+            EvalPredictions validation = resumed ? resumedValidation : config.validationFolds() > 0
                     ? new CrossFit(config, backbone, trainer).run(data, space, cache, refit ? last : null,
                             fin.retrained() == null ? 0 : retrain, ordered, backboneLogits, refitOof, listener,
                             cancelled)
@@ -220,14 +242,16 @@ public final class PersonalisationJob {
                 preds = choice.predictions();
                 retrainChoice = choice.reason();
             }
-            double validationS = secs(tVal);
+            double validationS = secs(tVal) + resumeS;
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
                     heads, fin.head(), fin.retrained(), retrainChoice, preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
-                            cache.computed(), memoNotes));
+                            cache.computed(), memoNotes),
+                    resumption == null ? null : new PersonalisationResult.Resumed(config.resume().from().toString(),
+                            resumption.warm(), resumption.notes()));
             heads = List.of();
             fin.release();
             return result;

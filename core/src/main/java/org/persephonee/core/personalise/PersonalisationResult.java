@@ -53,13 +53,14 @@ public final class PersonalisationResult implements AutoCloseable {
     private final BnDecision bn;
     private final Timing timing;
     private final CacheUse cache;
+    private final Resumed resumed;
     private final String date = java.time.Instant.now().toString();
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
                           String retrainChoice, EvalPredictions predictions,
                           EvalPredictions validation, double genericAccuracy, BnDecision bn, Timing timing,
-                          CacheUse cache) {
+                          CacheUse cache, Resumed resumed) {
         this.backboneId = bb.id();
         this.backboneSha256 = bb.parametersSha256();
         this.config = config;
@@ -76,6 +77,7 @@ public final class PersonalisationResult implements AutoCloseable {
         this.bn = bn;
         this.timing = timing;
         this.cache = cache;
+        this.resumed = resumed;
     }
 
     public String backboneId() { return backboneId; }
@@ -149,6 +151,22 @@ public final class PersonalisationResult implements AutoCloseable {
 
     public long cacheSpilledBytes() { return cache.spilledBytes(); }
 
+    /** What this run carried on from and how, or null for a run from scratch. */
+    public Resumed resumed() { return resumed; }
+
+    /**
+     * A run that carried on from an earlier one.
+     *
+     * @param from the bundle it resumed from
+     * @param warm whether the exits started from the earlier weights
+     * @param notes what the resumption did and left out
+     */
+    public record Resumed(String from, boolean warm, List<String> notes) {
+        public Resumed {
+            notes = List.copyOf(notes);
+        }
+    }
+
     /** How the frozen pass was paid: its memory, and how many photos the backbone ran on (the rest were kept). */
     public CacheUse cacheUse() { return cache; }
 
@@ -209,6 +227,13 @@ public final class PersonalisationResult implements AutoCloseable {
         if (config.retrainLast() > 0) {
             m.put("retrained_stages", retrained == null ? List.of() : retrained.stages());
             m.put("retrain_choice", retrainChoice);
+        }
+        if (resumed != null) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("from", resumed.from());
+            r.put("warm_start", resumed.warm());
+            r.put("notes", resumed.notes());
+            m.put("resumed", r);
         }
         return m;
     }

@@ -1,0 +1,157 @@
+package org.persephonee.core.personalise;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonParseException;
+import com.google.gson.annotations.SerializedName;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.util.AtomicFiles;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a later run needs to carry on from this one instead of starting over ({@code resume.json} in a bundle):
+ * the label space, the BatchNorm statistics the features were computed with, every exit's and the re-fitted final
+ * exit's weights (the cascade in the bundle may use fewer), and the predictions every training photo got from
+ * heads that had not trained on it (out of fold, or from an earlier update's heads for photos that arrived
+ * later), keyed by the photo's {@link FeatureMemo#imageKey}. A resumed run warm-starts from the weights, keeps the
+ * statistics (so the {@link FeatureMemo} knows the old photos), and chooses its operating point on those
+ * predictions plus the new photos' predictions by the heads it starts from: no cross-fitting.
+ */
+public final class ResumeState {
+    /** The file in a bundle. */
+    public static final String FILE = "resume.json";
+    static final String FORMAT = "persephonee-resume";
+    static final int VERSION = 1;
+
+    /** A linear layer's weights ({@code classes x in}, row-major) and bias. */
+    record Linear(float[] weight, float[] bias) { }
+
+    /** One exit: its key ({@code stage:head}) and, for pooling + linear heads, its weights. */
+    record Exit(String key, Linear linear) { }
+
+    /** A training photo's held-out predictions: per exit, in order, then the final exit. */
+    record Photo(String id, List<float[]> exits, @SerializedName("final") float[] finalExit) { }
+
+    record File(String format, int version, @SerializedName("backbone_sha256") String backboneSha256,
+                List<String> labels, @SerializedName("label_backbone_index") int[] labelBackboneIndex,
+                @SerializedName("batchnorm_adapted") boolean batchNormAdapted, List<Exit> exits,
+                @SerializedName("final") Linear finalExit, List<Photo> validation) { }
+
+    private final Path from;
+    private final File file;
+    private final Map<String, float[]> bnStats;
+    private final Map<String, Photo> photos = new HashMap<>();
+
+    private ResumeState(Path from, File file, Map<String, float[]> bnStats) {
+        this.from = from;
+        this.file = file;
+        this.bnStats = bnStats;
+        for (Photo p : file.validation()) {
+            photos.put(p.id(), p);
+        }
+    }
+
+    /**
+     * Reads the state a bundle carries.
+     *
+     * @throws IOException naming the file and the problem when it is missing, damaged or of another kind
+     */
+    public static ResumeState read(Path bundle) throws IOException {
+        Path f = bundle.resolve(FILE);
+        if (!Files.isRegularFile(f)) {
+            throw new IOException(f + ": not found (only bundles written by personalise since the feature memo "
+                    + "carry what a resumed run needs)");
+        }
+        File s;
+        try {
+            s = new Gson().fromJson(Files.readString(f), File.class);
+        } catch (JsonParseException e) {
+            throw new IOException(f + ": not readable as a resume state (" + e.getMessage() + ")", e);
+        }
+        if (s == null || !FORMAT.equals(s.format()) || s.version() != VERSION || s.labels() == null
+                || s.labelBackboneIndex() == null || s.labelBackboneIndex().length != s.labels().size()
+                || s.exits() == null || s.validation() == null) {
+            throw new IOException(f + ": not a resume state this build reads (format " + FORMAT + " " + VERSION + ")");
+        }
+        Map<String, float[]> stats = null;
+        if (s.batchNormAdapted()) {
+            Path bn = bundle.resolve("batchnorm-stats.bin");
+            stats = BnStats.fromBytes(Files.readAllBytes(bn));
+        }
+        return new ResumeState(bundle, s, stats);
+    }
+
+    /** Writes the state of a finished run into {@code dir} (atomically); nothing when it has no validation. */
+    public static void write(Path dir, PersonalisationResult r) throws IOException {
+        EvalPredictions v = r.validation();
+        if (v == null) {
+            return;
+        }
+        List<Exit> exits = new ArrayList<>();
+        for (ExitHead h : r.heads()) {
+            exits.add(new Exit(h.key(), linear(h)));
+        }
+        List<Photo> photos = new ArrayList<>();
+        List<float[]> xs = r.data().trainImages();
+        for (int i = 0; i < xs.size(); i++) {
+            List<float[]> row = new ArrayList<>();
+            for (int e = 0; e < v.exits().size(); e++) {
+                row.add(v.exit(e)[i]);
+            }
+            photos.add(new Photo(FeatureMemo.imageKey(xs.get(i)), row, v.finalExit()[i]));
+        }
+        File f = new File(FORMAT, VERSION, r.backboneSha256(), r.labelSpace().names(),
+                r.labelSpace().backboneIndex(), r.batchNorm().adapted(), exits,
+                r.finalHead() == null ? null : linear(r.finalHead()), photos);
+        AtomicFiles.writeString(dir.resolve(FILE), new Gson().toJson(f));
+    }
+
+    private static Linear linear(ExitHead h) {
+        if (h.probePrefix() == null) {
+            return null;
+        }
+        float[][] l = h.linear();
+        return new Linear(l[0], l[1]);
+    }
+
+    /** The bundle this state came from. */
+    public Path from() { return from; }
+
+    /** The backbone weights' SHA-256 the state belongs to. */
+    public String backboneSha256() { return file.backboneSha256(); }
+
+    /** The exits of the run, as {@code stage:head} keys. */
+    public List<String> exitKeys() { return file.exits().stream().map(Exit::key).toList(); }
+
+    PersonalLabelSpace labelSpace() {
+        return new PersonalLabelSpace(file.labels(), file.labelBackboneIndex());
+    }
+
+    /** The adapted BatchNorm statistics, or null when the run kept the shipped ones. */
+    Map<String, float[]> bnStats() { return bnStats; }
+
+    /** An exit's weights, or null (a head that is not pooling + linear, or an exit the run did not have). */
+    float[][] exitWeights(String key) {
+        for (Exit e : file.exits()) {
+            if (e.key().equals(key) && e.linear() != null) {
+                return new float[][] {e.linear().weight(), e.linear().bias()};
+            }
+        }
+        return null;
+    }
+
+    /** The re-fitted final exit's weights, or null. */
+    float[][] finalWeights() {
+        Linear l = file.finalExit();
+        return l == null ? null : new float[][] {l.weight(), l.bias()};
+    }
+
+    /** A training photo's held-out predictions, or null for a photo the run did not have. */
+    Photo photo(String id) { return photos.get(id); }
+}

@@ -1,0 +1,160 @@
+package org.persephonee.core.personalise;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.exits.ExitHead;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A run carrying on from an earlier one ({@link ResumeState}) rather than starting over: it keeps the earlier
+ * BatchNorm statistics (no decision, and the {@link FeatureMemo} knows the old photos), the earlier label space,
+ * warm-starts every pooling + linear exit and the re-fitted final exit from the earlier weights, trains one round
+ * (taught, where a photo is unlabelled, by the late ensemble of the heads it starts from), and replaces the
+ * cross-fitting by predictions made before training: the old photos keep the held-out predictions the state
+ * carries, new photos get those of the heads the run starts from, which never saw them.
+ */
+final class Resumption {
+    private final ResumeState state;
+    private final List<String> notes = new ArrayList<>();
+    private boolean warm = true;
+
+    private Resumption(ResumeState state) {
+        this.state = state;
+    }
+
+    /** The resumption a config asks for, or null for a run from scratch. */
+    static Resumption of(PersonalisationConfig config, Backbone backbone) throws PersonalisationException {
+        ResumeState s = config.resume();
+        if (s == null) {
+            return null;
+        }
+        if (s.backboneSha256() != null && !s.backboneSha256().equalsIgnoreCase(backbone.parametersSha256())) {
+            throw new PersonalisationException("cannot resume from " + s.from() + ": it was made with other backbone "
+                    + "weights (SHA-256 " + s.backboneSha256() + ", this backbone " + backbone.parametersSha256() + ")");
+        }
+        if (config.retrainLast() > 0) {
+            throw new PersonalisationException("cannot resume with re-trained stages (--retrain-last): run from "
+                    + "scratch, or resume with --retrain-last 0");
+        }
+        return new Resumption(s);
+    }
+
+    /** Restores the earlier statistics (or keeps the shipped ones, as the earlier run did). */
+    BnDecision batchNorm(Backbone backbone) {
+        boolean adapted = state.bnStats() != null;
+        if (adapted) {
+            BnStats.restore(backbone, state.bnStats());
+        }
+        return new BnDecision(adapted, "resumed from " + state.from() + ": its " + (adapted ? "adapted" : "shipped")
+                + " statistics kept", Double.NaN, Double.NaN, state.bnStats());
+    }
+
+    /**
+     * The earlier label space; null when a labelled photo names a class it lacks (the space is then inferred
+     * again and the heads start fresh).
+     */
+    PersonalLabelSpace labelSpace(PreparedData data) {
+        PersonalLabelSpace space = state.labelSpace();
+        for (String l : data.trainLabel) {
+            if (l != null && space.indexOf(l) < 0) {
+                warm = false;
+                notes.add("the class '" + l + "' is new since " + state.from() + ": the heads start fresh");
+                return null;
+            }
+        }
+        return space;
+    }
+
+    /** Gives every exit the earlier run had its weights back, and tells the trainer to start from them. */
+    void warmStart(List<ExitHead> heads, ExitTrainer trainer) {
+        if (!warm) {
+            return;
+        }
+        int n = 0;
+        for (ExitHead h : heads) {
+            float[][] w = state.exitWeights(h.key());
+            if (w != null && h.probePrefix() != null) {
+                h.initialize();
+            }
+            if (w != null && h.probePrefix() != null && fits(h, w)) {
+                h.setLinear(w[0], w[1]);
+                trainer.warmStart(h);
+                n++;
+            }
+        }
+        if (n < heads.size()) {
+            notes.add((heads.size() - n) + " of " + heads.size() + " exit(s) start fresh (not in " + state.from()
+                    + ", or not pooling + linear heads)");
+        }
+    }
+
+    /** Gives the re-fitted final exit its earlier weights when it had some; true when it did. */
+    boolean warmStartFinal(ExitHead head, ExitTrainer trainer) {
+        float[][] w = state.finalWeights();
+        if (!warm || w == null || head.probePrefix() == null) {
+            return false;
+        }
+        head.initialize();
+        if (!fits(head, w)) {
+            return false;
+        }
+        head.setLinear(w[0], w[1]);
+        trainer.warmStart(head);
+        return true;
+    }
+
+    private static boolean fits(ExitHead h, float[][] w) {
+        float[][] now = h.linear();
+        return now[0] != null && now[1] != null && now[0].length == w[0].length && now[1].length == w[1].length;
+    }
+
+    /**
+     * The held-out predictions of the training photos: the state's for photos it knows, and for new ones those
+     * of the heads as they are now (before training), with the final exit's {@code finalBefore} rows.
+     *
+     * @return null when the heads start fresh (there is nothing held out to choose on)
+     */
+    EvalPredictions validation(PreparedData data, PersonalLabelSpace space, List<ExitHead> heads,
+                               float[][] finalBefore, ExitTrainer trainer, FeatureCache cache,
+                               BooleanSupplier cancelled) {
+        if (!warm || !state.exitKeys().equals(heads.stream().map(ExitHead::key).toList())) {
+            notes.add("no held-out predictions to choose on (other exits than " + state.from() + ")");
+            return null;
+        }
+        int n = data.trainSize();
+        List<float[][]> now = new ArrayList<>();
+        for (ExitHead h : heads) {
+            now.add(HeadOutputs.probabilities(h, trainer.input(h, cache), 0, n, cancelled));
+        }
+        List<float[][]> exits = new ArrayList<>();
+        for (int e = 0; e < heads.size(); e++) {
+            exits.add(new float[n][]);
+        }
+        float[][] fin = new float[n][];
+        int[] truth = new int[n];
+        int known = 0;
+        for (int i = 0; i < n; i++) {
+            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            boolean old = p != null && p.exits().size() == heads.size() && p.finalExit().length == space.size();
+            known += old ? 1 : 0;
+            for (int e = 0; e < heads.size(); e++) {
+                exits.get(e)[i] = old ? p.exits().get(e) : now.get(e)[i];
+            }
+            fin[i] = old ? p.finalExit() : finalBefore[i];
+            String l = data.trainLabel.get(i);
+            truth[i] = l == null ? -1 : space.indexOf(l) < 0 ? -2 : space.indexOf(l);
+        }
+        notes.add(String.format(Locale.ROOT, "held-out predictions: %d photo(s) from %s, %d new ones predicted by "
+                + "the heads the run started from", known, state.from().getFileName(), n - known));
+        return new EvalPredictions(heads.stream().map(ExitHead::stage).toList(), exits, fin, truth, space.size());
+    }
+
+    /** True when the exits start from the earlier weights. */
+    boolean warm() { return warm; }
+
+    /** What the resumption did and left out, in sentences. */
+    List<String> notes() { return List.copyOf(notes); }
+}

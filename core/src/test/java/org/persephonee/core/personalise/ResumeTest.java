@@ -1,0 +1,132 @@
+package org.persephonee.core.personalise;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.exits.HeadSpec;
+import org.persephonee.core.export.BundleWriter;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * New photos without starting over: a run resumed from a bundle keeps its BatchNorm statistics and label space,
+ * runs the backbone on the new photos only (the feature memo knows the others), starts its heads from the bundle's
+ * weights and chooses on held-out predictions without cross-fitting; a new class makes the heads start fresh.
+ */
+class ResumeTest {
+    @TempDir
+    Path tmp;
+
+    private static PersonalisationConfig.Builder config(Path memo) {
+        return PersonalisationConfig.builder()
+                .setPlacements(List.of(new ExitPlacement("stem", HeadSpec.grid(2)),
+                        new ExitPlacement("block1", HeadSpec.grid(2))))
+                .optEpochs(6).optBatchSize(16).optLearningRate(0.05f).optSeed(5).optBnMode(BnMode.ADAPT)
+                .optValidationFolds(4).optFeatureMemo(memo);
+    }
+
+    /** Copies every photo of {@code from} into {@code to}, names prefixed: a person's later photos. */
+    private static void addPhotos(Path from, Path to, String prefix) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path f : s.filter(Files::isRegularFile).toList()) {
+                Path rel = from.relativize(f);
+                Path target = to.resolve(rel).resolveSibling(prefix + rel.getFileName());
+                Files.createDirectories(target.getParent());
+                Files.copy(f, target);
+            }
+        }
+    }
+
+    private static PersonalisePipeline.Options options() {
+        return new PersonalisePipeline.Options(5.0, Confidence.MAX_SOFTMAX, false, null, 3);
+    }
+
+    @Test
+    void aResumedRunStartsFromTheEarlierHeadsAndRunsTheBackboneOnTheNewPhotosOnly() throws Exception {
+        Path a = Fixtures.persona(tmp.resolve("a"), new int[] {0, 1, 2}, 8, 60, 15, 1);
+        Path b = tmp.resolve("b");
+        addPhotos(a, b, "");
+        Path later = Fixtures.persona(tmp.resolve("later"), new int[] {0, 1, 2}, 4, 30, 0, 2);
+        addPhotos(later, b, "n");
+        Path memo = tmp.resolve("memo");
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            Path bundle;
+            try (PersonalisePipeline.Outcome first = PersonalisePipeline.run(bb, Fixtures.load(bb, a),
+                    config(memo).build(), options(), PersonalisationJob.SILENT, () -> false)) {
+                bundle = BundleWriter.write(tmp.resolve("bundle"), bb, first.result(), first.evaluation(),
+                        first.choice());
+            }
+            ResumeState state = ResumeState.read(bundle);
+            assertEquals(List.of("stem:grid2", "block1:grid2"), state.exitKeys());
+            PersonalDataset ds = Fixtures.load(bb, b);
+            // a learning rate of almost nothing: the heads end where they started, so they started from the bundle
+            try (PersonalisationResult still = new PersonalisationJob(bb, ds, config(memo).optResume(state)
+                    .optEpochs(1).optLearningRate(1e-7f).build()).run(PersonalisationJob.SILENT, () -> false)) {
+                for (ExitHead h : still.heads()) {
+                    float[][] w = state.exitWeights(h.key());
+                    assertArrayEquals(w[0], h.linear()[0], 1e-4f, h.key() + " starts from the bundle's weights");
+                }
+                assertArrayEquals(state.finalWeights()[0], still.finalHead().linear()[0], 1e-4f);
+                // 12 labelled and 30 unlabelled new photos; the first run's 84 and its test photos are known
+                assertEquals(42, still.cacheUse().computed(), "the backbone ran on the new photos only");
+            }
+            try (PersonalisationResult resumed = new PersonalisationJob(bb, ds, config(memo).optResume(state)
+                    .optEpochs(3).build()).run(PersonalisationJob.SILENT, () -> false);
+                 PersonalisationResult scratch = new PersonalisationJob(bb, ds, config(null).build())
+                         .run(PersonalisationJob.SILENT, () -> false)) {
+                assertNotNull(resumed.resumed());
+                assertTrue(resumed.resumed().warm(), resumed.resumed().notes().toString());
+                assertTrue(resumed.batchNorm().reason().startsWith("resumed from"), resumed.batchNorm().reason());
+                assertEquals(state.labelSpace().names(), resumed.labelSpace().names());
+                assertEquals(0, resumed.cacheUse().computed(), "every photo known now");
+                assertNotNull(resumed.validation(), "chosen on held-out predictions");
+                assertEquals(ds.labelled().size() + ds.unlabelled().size(), resumed.validation().size());
+                assertTrue(resumed.resumed().notes().stream().anyMatch(n -> n.contains("84 photo(s) from")),
+                        resumed.resumed().notes().toString());
+                double r = resumed.finalAccuracy();
+                double s = scratch.finalAccuracy();
+                assertTrue(r >= s - 0.05, "resumed final exit " + r + " vs from scratch " + s);
+            }
+        }
+    }
+
+    @Test
+    void aNewLabelledClassMakesTheHeadsStartFresh() throws Exception {
+        Path a = Fixtures.persona(tmp.resolve("a"), new int[] {0, 1}, 8, 40, 10, 3);
+        Path b = tmp.resolve("b");
+        addPhotos(a, b, "");
+        addPhotos(Fixtures.persona(tmp.resolve("boots"), new int[] {2}, 8, 0, 10, 4), b, "n");
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            Path bundle;
+            try (PersonalisePipeline.Outcome first = PersonalisePipeline.run(bb, Fixtures.load(bb, a),
+                    config(null).build(), options(), PersonalisationJob.SILENT, () -> false)) {
+                bundle = BundleWriter.write(tmp.resolve("bundle"), bb, first.result(), first.evaluation(),
+                        first.choice());
+            }
+            ResumeState state = ResumeState.read(bundle);
+            try (PersonalisationResult r = new PersonalisationJob(bb, Fixtures.load(bb, b), config(null)
+                    .optResume(state).build()).run(PersonalisationJob.SILENT, () -> false)) {
+                assertFalse(r.resumed().warm());
+                assertTrue(r.resumed().notes().stream().anyMatch(n -> n.contains("is new since")),
+                        r.resumed().notes().toString());
+                assertEquals(3, r.labelSpace().size(), "the new class is in the label space");
+            }
+        }
+    }
+}
