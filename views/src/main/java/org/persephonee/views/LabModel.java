@@ -50,6 +50,8 @@ public final class LabModel {
             new SimpleObjectProperty<>(PersonalisationConfig.DEFAULT_TEACHER);
     private final IntegerProperty seed = new SimpleIntegerProperty((int) PersonalisationConfig.DEFAULT_SEED);
     private final DoubleProperty maxDrop = new SimpleDoubleProperty(PersonalisePipeline.Options.DEFAULT_MAX_DROP);
+    /** Whether a run updates the last one kept in the workspace (new photos only, warm heads) when it can. */
+    private final BooleanProperty updateLastRun = new SimpleBooleanProperty(true);
     /** A device latency profile (JSON) runs are costed with instead of this machine's timings, or null. */
     private final ObjectProperty<java.nio.file.Path> deviceProfile = new SimpleObjectProperty<>();
 
@@ -81,6 +83,7 @@ public final class LabModel {
     private final ObservableList<String> errors = FXCollections.observableArrayList();
 
     // accessors: the properties themselves, for binding and listening
+    public BooleanProperty updateLastRun() { return updateLastRun; }
     public ObjectProperty<Backbone> backbone() { return backbone; }
     public ObjectProperty<LatencyProfile> stageProfile() { return stageProfile; }
     public ObservableList<ExitModel> exits() { return exits; }

@@ -64,7 +64,8 @@ public final class LabView {
                 return;
             }
             if (reviewPane == null) {
-                reviewPane = new ReviewPane(model, controller.review(), controller.data());
+                reviewPane = new ReviewPane(model, controller.review(), controller.data(),
+                        controller.history().model().runs());
                 tab.setContent(reviewPane.build());
             }
             Platform.runLater(reviewPane::focus);

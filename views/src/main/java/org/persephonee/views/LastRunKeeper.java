@@ -62,6 +62,11 @@ final class LastRunKeeper {
         return ready;
     }
 
+    /** The workspace's feature memo (the frozen pass's rows of photos seen before), or null without a workspace. */
+    Path featureMemo() {
+        return store == null ? null : store.dir().resolve("features");
+    }
+
     /** The folder the last run is kept in, or null without a workspace. */
     Path dir() {
         return store == null ? null : store.dir().resolve("last-run");
@@ -100,6 +105,11 @@ final class LastRunKeeper {
         rec.labelsUsed = o.result().targets().labelled();
         rec.accuracy = o.choice().cascade().accuracy();
         rec.speedup = o.choice().speedup();
+        rec.photos = o.result().data().trainSize();
+        var t = o.result().timing();
+        rec.seconds = t.decode() + t.training() + t.validation();
+        rec.update = o.result().resumed() != null && o.result().resumed().warm();
+        rec.backboneRanOn = o.result().cacheUse().computed();
         rec.evaluatedOn = o.result().evaluatedOn();
         for (ReviewQueue.Candidate cand : queue) {
             rec.review.add(new RunRecord.ReviewEntry(cand.image().path().toString(),

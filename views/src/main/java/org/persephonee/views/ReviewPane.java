@@ -47,15 +47,19 @@ public final class ReviewPane {
     private final ImageView photo = new ImageView();
     private final Label caption = new Label();
     private final VBox guesses = new VBox(6);
+    /** The workspace's kept runs, newest first (the timeline). */
+    private final javafx.collections.ObservableList<org.persephonee.core.workspace.RunHistory.Entry> runs;
     private final FlowPane choices = new FlowPane(6, 6);
     private final XYSeries accuracy = new XYSeries("accuracy");
     private BorderPane root;
 
-    public ReviewPane(LabModel lab, ReviewController controller, DataController data) {
+    public ReviewPane(LabModel lab, ReviewController controller, DataController data,
+                      javafx.collections.ObservableList<org.persephonee.core.workspace.RunHistory.Entry> runs) {
         this.lab = lab;
         this.model = controller.model();
         this.controller = controller;
         this.data = data;
+        this.runs = runs;
     }
 
     /** The tab's content. */
@@ -137,7 +141,13 @@ public final class ReviewPane {
         redraw.invalidated(null);
         Label historyTitle = new Label("Accuracy after each run, against the labelled training photos it had");
         historyTitle.getStyleClass().add("section-title");
-        VBox bottom = new VBox(8, settings, historyTitle, viewer);
+        Label timelineTitle = new Label("Every run kept in this workspace: accuracy, and seconds to personalise");
+        timelineTitle.getStyleClass().add("section-title");
+        VBox reviewed = new VBox(8, historyTitle, viewer);
+        VBox timeline = new VBox(8, timelineTitle, new TimelineChart(runs).viewer());
+        HBox.setHgrow(reviewed, Priority.ALWAYS);
+        HBox.setHgrow(timeline, Priority.ALWAYS);
+        VBox bottom = new VBox(8, settings, new HBox(16, reviewed, timeline));
         bottom.setPadding(new Insets(0, 12, 12, 12));
 
         root = new BorderPane(center);

@@ -42,7 +42,12 @@ final class RunSummary {
         }
         List<String> problems = PersonalisePipeline.problems(o);
         double seconds = (System.nanoTime() - started) / 1e9;
-        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ")
+        var resumed = o.result().resumed();
+        String update = resumed == null ? "" : resumed.warm()
+                ? String.format(Locale.ROOT, "Updated the last run (the backbone ran on %d new photo(s)). ",
+                        o.result().cacheUse().computed())
+                : "From scratch (" + String.join("; ", resumed.notes()) + "). ";
+        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ") + update
                 + (o.result().scoredOnLabels()
                 ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
                         + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",

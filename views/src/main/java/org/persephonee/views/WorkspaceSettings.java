@@ -38,7 +38,8 @@ final class WorkspaceSettings {
                 new Setting<Number>("temperature", m.temperature(), Double::parseDouble),
                 new Setting<>("teacher", m.teacher(), org.persephonee.core.personalise.Teacher::valueOf),
                 new Setting<Number>("seed", m.seed(), Integer::parseInt),
-                new Setting<Number>("max_drop", m.maxDrop(), Double::parseDouble));
+                new Setting<Number>("max_drop", m.maxDrop(), Double::parseDouble),
+                new Setting<>("update_last_run", m.updateLastRun(), Boolean::parseBoolean));
     }
 
     /** Every setting's property, to watch for changes. */

@@ -132,4 +132,51 @@ class LabControllerHeadlessTest {
         assertTrue(java.nio.file.Files.isRegularFile(out.resolve("exit-config.json")), model.status().get());
         c.shutdown();
     }
+
+    @Test
+    void newPhotosUpdateTheLastRunInsteadOfStartingOver(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        // the person's photos so far: tilted-phone without 100 of its unlabelled photos, which arrive later
+        Path now = tmp.resolve("tilted-phone");
+        Path later = tmp.resolve("later");
+        java.nio.file.Files.createDirectories(later);
+        try (var files = java.nio.file.Files.walk(PERSONA)) {
+            for (Path f : files.filter(java.nio.file.Files::isRegularFile).toList()) {
+                Path rel = PERSONA.relativize(f);
+                boolean held = rel.startsWith("unlabelled") && rel.getFileName().toString().compareTo("photo_0100") < 0;
+                Path to = held ? later.resolve(rel.getFileName()) : now.resolve(rel);
+                java.nio.file.Files.createDirectories(to.getParent());
+                java.nio.file.Files.copy(f, to);
+            }
+        }
+        LabModel model = new LabModel();
+        LabController c = new LabController(model, LabTasks.sameThread(),
+                new org.persephonee.core.workspace.WorkspaceStore(tmp.resolve("ws")));
+        c.exits().openBackbone(BACKBONE);
+        c.exits().addExit("block3", HeadType.GRID);
+        c.exits().addExit("block6", HeadType.GRID);
+        c.data().importPaths(List.of(now));
+        model.epochs().set(2);
+        c.run().start();
+        assertTrue(model.status().get().contains("personal") && !model.status().get().contains("Updated"),
+                "the first run starts from scratch: " + model.status().get());
+        assertEquals(1, c.history().model().runs().size());
+
+        c.data().importPaths(List.of(later));
+        c.run().start();
+        assertTrue(model.status().get().contains("Updated the last run (the backbone ran on 100 new photo(s))"),
+                model.status().get());
+        var runs = c.history().model().runs();
+        assertEquals(2, runs.size());
+        assertTrue(runs.get(0).record().update && !runs.get(1).record().update, "the timeline tells them apart");
+        assertEquals(runs.get(1).record().photos + 100, runs.get(0).record().photos);
+        assertTrue(runs.get(0).record().seconds < runs.get(1).record().seconds,
+                runs.get(0).record().seconds + " s for the update, " + runs.get(1).record().seconds + " s first");
+
+        // switched off: from scratch again (BatchNorm statistics re-estimated on every photo: new features)
+        model.updateLastRun().set(false);
+        c.run().start();
+        assertTrue(!model.status().get().contains("Updated"), model.status().get());
+        assertTrue(!c.history().model().runs().get(0).record().update);
+        c.shutdown();
+    }
 }

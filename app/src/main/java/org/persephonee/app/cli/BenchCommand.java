@@ -1,6 +1,7 @@
 package org.persephonee.app.cli;
 
 import org.persephonee.core.bench.ActiveBench;
+import org.persephonee.core.bench.ReplayBench;
 import org.persephonee.core.bench.BusyBench;
 import org.persephonee.core.bench.PeerBench;
 import org.persephonee.core.bench.SampleBench;
@@ -20,7 +21,7 @@ import java.util.Locale;
  * {@code bench}: for each sample persona and label regime (100%, ~10%, 0% of training images labelled),
  * compares the generic backbone, exit-only personalisation and full fine-tuning.
  */
-@Command(name = "bench", customSynopsis = "persephonee bench [--quick | --busy | --peer | --active] [--json FILE] [--markdown FILE] "
+@Command(name = "bench", customSynopsis = "persephonee bench [--quick | --busy | --peer | --active | --replay] [--json FILE] [--markdown FILE] "
         + "[--backbone DIR] [--personas DIR] [--seed N]",
         description = "benchmark generic vs exit-only vs full fine-tuning on the sample personas")
 public final class BenchCommand extends CliCommand {
@@ -39,6 +40,18 @@ public final class BenchCommand extends CliCommand {
             + "person in the lab's review order (re-ranked after each batch) and in random orders; accuracy after each "
             + "batch (--budgets, --rankings, --orders)")
     boolean active;
+
+    @Option(names = "--replay", description = "the person's training photos arrive in --chunks parts: after each, "
+            + "personalisation from scratch vs an update of the last one (--resume with the feature memo); cost and "
+            + "test accuracy per part, medians over --seeds")
+    boolean replay;
+
+    @Option(names = "--chunks", paramLabel = "N", description = "with --replay: parts (default ${DEFAULT-VALUE})")
+    int chunks = 5;
+
+    @Option(names = "--seeds", paramLabel = "LIST", split = ",",
+            description = "with --replay: one replay per seed (default 42,7,1)")
+    List<Long> seeds = List.of(42L, 7L, 1L);
 
     @Option(names = "--budgets", paramLabel = "LIST", split = ",",
             description = "with --active: labels reviewed at each point (default 10,20,50,100)")
@@ -134,6 +147,16 @@ public final class BenchCommand extends CliCommand {
             }
             if (plotFile != null) {
                 ActivePlot.write(r.points(), plotFile);
+            }
+            json = r.points();
+            err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));
+        } else if (replay) {
+            List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
+            ReplayBench.Result r = new ReplayBench(bbDir, personas, names, chunks, List.copyOf(seeds),
+                    PersonaliseCommand.RESUME_EPOCHS).run(err);
+            out.print(r.markdown());
+            if (markdownFile != null) {
+                AtomicFiles.writeString(markdownFile, r.markdown());
             }
             json = r.points();
             err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));

@@ -74,8 +74,7 @@ public final class PersonaliseCommand extends CliCommand {
             + PersonalisationConfig.DEFAULT_EPOCHS + "; " + RESUME_EPOCHS + " with --resume)")
     Integer epochs;
 
-    /** Epochs of a resumed run by default: its heads start from trained weights. */
-    static final int RESUME_EPOCHS = 3;
+    static final int RESUME_EPOCHS = PersonalisationConfig.DEFAULT_RESUME_EPOCHS;
 
     @Option(names = "--lr", paramLabel = "X", description = "head learning rate (default ${DEFAULT-VALUE})")
     double lr = PersonalisationConfig.DEFAULT_LEARNING_RATE;

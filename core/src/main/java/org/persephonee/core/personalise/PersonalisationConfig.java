@@ -16,6 +16,8 @@ public final class PersonalisationConfig {
      * all start from these (they were written out in four places).
      */
     public static final int DEFAULT_EPOCHS = 10;
+    /** Epochs of a run resumed from an earlier one ({@link #resume()}): its heads start from trained weights. */
+    public static final int DEFAULT_RESUME_EPOCHS = 3;
     public static final double DEFAULT_LEARNING_RATE = 0.03;
     public static final double DEFAULT_PSEUDO_LABEL_THRESHOLD = 0.8;
     public static final double DEFAULT_TEMPERATURE = 2.0;

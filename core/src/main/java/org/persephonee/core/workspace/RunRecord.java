@@ -46,6 +46,14 @@ public final class RunRecord {
     /** Operating point: accuracy on the evaluation images, speed-up over the personalised final exit. */
     public double accuracy;
     public double speedup;
+    /** Training photos of the run (0 in records written before it was kept). */
+    public int photos;
+    /** Seconds the personalisation took (decode, BatchNorm, frozen pass, heads, choice); 0 when not kept. */
+    public double seconds;
+    /** True when the run updated the one before it (new photos only, warm heads). */
+    public boolean update;
+    /** Photos the backbone ran on (the others were known to the feature memo); -1 when not kept. */
+    public int backboneRanOn = -1;
     /** What the figures were measured on (e.g. "320 test images"). */
     public String evaluatedOn;
 

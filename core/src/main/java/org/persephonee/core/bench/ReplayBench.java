@@ -1,0 +1,191 @@
+package org.persephonee.core.bench;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.ImageImporter;
+import org.persephonee.core.data.LabelSpace;
+import org.persephonee.core.data.PersonalDataset;
+import org.persephonee.core.data.PersonalImage;
+import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.export.BundleWriter;
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.personalise.PersonalisationResult;
+import org.persephonee.core.personalise.ResumeState;
+import org.persephonee.core.pipeline.PersonalisePipeline;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.stream.Stream;
+
+/**
+ * A person whose photos arrive over time: each sample persona's training photos (labelled and unlabelled, each
+ * shuffled with the seed) arrive in {@code chunks} equal parts, and after each part the exits are personalised
+ * twice, from scratch on everything so far and as an update of the previous update ({@code personalise --resume}
+ * with the feature memo: the backbone runs on the new photos only and the heads warm-start). Both are scored on
+ * the persona's test photos. Cost is what personalisation spends on the person's photos (decode, BatchNorm,
+ * frozen pass, heads, and the cross-fitting or held-out predictions that choose the operating point); latency
+ * profiling, scoring on the test photos and writing the bundle are left out of both.
+ *
+ * @param bbDir backbone folder
+ * @param personas folder holding the sample personas
+ * @param names personas to run
+ * @param chunks parts the training photos arrive in
+ * @param seeds one replay per seed (the arrival order and every run's seed)
+ * @param resumeEpochs epochs of an update
+ */
+public record ReplayBench(Path bbDir, Path personas, List<String> names, int chunks, List<Long> seeds,
+                          int resumeEpochs) {
+
+    /**
+     * One run: a method after a part arrived.
+     *
+     * @param method "scratch" or "update"
+     * @param part how many parts have arrived (1 .. chunks)
+     * @param photos training photos so far
+     * @param backboneRanOn photos the frozen pass ran the backbone on (training and test)
+     * @param cost seconds of personalisation (see the class comment)
+     * @param operatingPoint test accuracy of the operating point
+     * @param speedup its latency speed-up over the personalised final exit
+     * @param finalExit test accuracy of the personalised final exit
+     * @param bestHead test accuracy of the best single head
+     */
+    public record Point(String persona, long seed, String method, int part, int photos, int backboneRanOn,
+                        double cost, double operatingPoint, double speedup, double finalExit, double bestHead) { }
+
+    /** Every point and the markdown table of medians over the seeds. */
+    public record Result(List<Point> points, String markdown) { }
+
+    /** Runs the replays, progress on {@code err}. */
+    public Result run(PrintStream err) throws Exception {
+        List<Point> points = new ArrayList<>();
+        try (Backbone bb = BackboneIO.load(bbDir)) {
+            for (String name : names) {
+                Path dir = personas.resolve(name);
+                if (!Files.isDirectory(dir)) {
+                    throw new IllegalArgumentException(dir + ": sample persona missing (run make-personas)");
+                }
+                PersonalDataset all = new ImageImporter(new LabelSpace(bb.classNames()), bb.input())
+                        .importFolder(dir, null, () -> false).dataset();
+                for (long seed : seeds) {
+                    replay(bb, name, all, seed, points, err);
+                }
+            }
+        }
+        return new Result(points, markdown(points));
+    }
+
+    private void replay(Backbone bb, String name, PersonalDataset all, long seed, List<Point> points, PrintStream err)
+            throws Exception {
+        List<PersonalImage> labelled = shuffled(all.labelled(), seed);
+        List<PersonalImage> unlabelled = shuffled(all.unlabelled(), seed + 1);
+        Path work = Files.createTempDirectory("persephonee-replay");
+        try {
+            Path memo = work.resolve("memo");
+            Path previous = null;
+            for (int k = 1; k <= chunks; k++) {
+                List<PersonalImage> imgs = new ArrayList<>(all.test());
+                imgs.addAll(labelled.subList(0, labelled.size() * k / chunks));
+                imgs.addAll(unlabelled.subList(0, unlabelled.size() * k / chunks));
+                PersonalDataset ds = new PersonalDataset(all.root(), imgs);
+                PersonalisationConfig.Builder cfg = PersonalisationConfig.builder()
+                        .setPlacements(ExitPlacement.auto(bb)).optSeed(seed).optEvalEveryEpoch(false);
+                try (PersonalisePipeline.Outcome o = run(bb, ds, cfg.build())) {
+                    points.add(point(name, seed, "scratch", k, o.result(), o));
+                }
+                PersonalisationConfig.Builder up = cfg.optFeatureMemo(memo);
+                if (previous != null) {
+                    up.optResume(ResumeState.read(previous)).optEpochs(resumeEpochs);
+                }
+                try (PersonalisePipeline.Outcome o = run(bb, ds, up.build())) {
+                    points.add(point(name, seed, "update", k, o.result(), o));
+                    previous = BundleWriter.write(work.resolve("bundle-" + k), bb, o.result(), o.evaluation(),
+                            o.choice());
+                }
+                Point s = points.get(points.size() - 2);
+                Point u = points.get(points.size() - 1);
+                err.printf(Locale.ROOT, "%s seed %d part %d/%d (%d photos): scratch %.2f s %.1f%% | update %.2f s "
+                                + "%.1f%% (backbone on %d photos)%n", name, seed, k, chunks, s.photos(), s.cost(),
+                        100 * s.operatingPoint(), u.cost(), 100 * u.operatingPoint(), u.backboneRanOn());
+            }
+        } finally {
+            try (Stream<Path> s = Files.walk(work)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    private static PersonalisePipeline.Outcome run(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg)
+            throws Exception {
+        return PersonalisePipeline.run(bb, ds, cfg, new PersonalisePipeline.Options(
+                PersonalisePipeline.Options.DEFAULT_MAX_DROP, Confidence.MAX_SOFTMAX, false, null, 15),
+                PersonalisationJob.SILENT, () -> false);
+    }
+
+    private static List<PersonalImage> shuffled(List<PersonalImage> in, long seed) {
+        List<PersonalImage> out = new ArrayList<>(in);
+        out.sort(Comparator.comparing(i -> i.path().toString()));
+        Collections.shuffle(out, new Random(seed));
+        return out;
+    }
+
+    private static Point point(String persona, long seed, String method, int part, PersonalisationResult r,
+                               PersonalisePipeline.Outcome o) {
+        PersonalisationResult.Timing t = r.timing();
+        double best = r.finalAccuracy();
+        for (int i = 0; i < r.heads().size(); i++) {
+            best = Math.max(best, r.exitAccuracy(i));
+        }
+        return new Point(persona, seed, method, part, r.data().trainSize(), r.cacheUse().computed(),
+                t.decode() + t.training() + t.validation(), o.choice().cascade().accuracy(), o.choice().speedup(),
+                r.finalAccuracy(), best);
+    }
+
+    /** Per persona and part: medians over the seeds of both methods' cost and accuracies, and their ratio. */
+    static String markdown(List<Point> points) {
+        StringBuilder sb = new StringBuilder("| persona | part | training photos | cost scratch / update (s) | "
+                + "update / scratch | operating point scratch / update | final exit scratch / update | "
+                + "backbone ran on (update) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        List<String> personas = points.stream().map(Point::persona).distinct().toList();
+        int parts = points.stream().mapToInt(Point::part).max().orElse(0);
+        for (String p : personas) {
+            for (int k = 1; k <= parts; k++) {
+                int part = k;
+                List<Point> s = points.stream().filter(x -> x.persona().equals(p) && x.part() == part
+                        && x.method().equals("scratch")).toList();
+                List<Point> u = points.stream().filter(x -> x.persona().equals(p) && x.part() == part
+                        && x.method().equals("update")).toList();
+                if (s.isEmpty() || u.isEmpty()) {
+                    continue;
+                }
+                double sc = median(s.stream().mapToDouble(Point::cost).toArray());
+                double uc = median(u.stream().mapToDouble(Point::cost).toArray());
+                sb.append(String.format(Locale.ROOT, "| %s | %d | %d | %.2f / %.2f | %s | %.1f%% / %.1f%% | "
+                                + "%.1f%% / %.1f%% | %d |%n", p, k, s.get(0).photos(), sc, uc,
+                        k == 1 ? "(first run)" : String.format(Locale.ROOT, "%.0f%%", 100 * uc / sc),
+                        100 * median(s.stream().mapToDouble(Point::operatingPoint).toArray()),
+                        100 * median(u.stream().mapToDouble(Point::operatingPoint).toArray()),
+                        100 * median(s.stream().mapToDouble(Point::finalExit).toArray()),
+                        100 * median(u.stream().mapToDouble(Point::finalExit).toArray()),
+                        (int) median(u.stream().mapToDouble(Point::backboneRanOn).toArray())));
+            }
+        }
+        return sb.toString();
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
