@@ -22,10 +22,11 @@ class WorkspaceSettingsTest {
         a.teacher().set(org.persephonee.core.personalise.Teacher.FINAL);
         a.seed().set(9);
         a.maxDrop().set(2.5);
+        a.updateLastRun().set(false);
         Map<String, String> stored = new LinkedHashMap<>();
         new WorkspaceSettings(a).save(stored);
         assertEquals(List.of("labels", "epochs", "learning_rate", "pseudo_threshold", "temperature", "teacher",
-                "seed", "max_drop"), List.copyOf(stored.keySet()));
+                "seed", "max_drop", "update_last_run"), List.copyOf(stored.keySet()));
         assertEquals("7", stored.get("epochs"));
         assertEquals("0.011", stored.get("learning_rate"));
 
@@ -41,6 +42,7 @@ class WorkspaceSettingsTest {
         assertEquals(org.persephonee.core.personalise.Teacher.FINAL, b.teacher().get(), "the paper's teacher, kept");
         assertEquals(9, b.seed().get());
         assertEquals(2.5, b.maxDrop().get());
+        assertEquals(false, b.updateLastRun().get(), "from scratch every run, as the person chose");
     }
 
     @Test

@@ -76,9 +76,16 @@ public final class FeatureMemo implements AutoCloseable {
                     + "\nbatchnorm statistics " + stats + "\ninput " + bb.input().toString() + "\n");
         }
         FeatureMemo m = new FeatureMemo(root, dir, capBytes);
+        long stale = System.currentTimeMillis() - 10 * 60_000L;
         try (Stream<Path> s = Files.list(dir)) {
-            for (Path f : s.filter(p -> p.getFileName().toString().matches("seg-.*\\.bin")).sorted().toList()) {
-                m.readIndex(f);
+            for (Path f : s.sorted().toList()) {
+                String n = f.getFileName().toString();
+                if (n.matches("seg-.*\\.bin")) {
+                    m.readIndex(f);
+                } else if (n.startsWith(".seg-") && n.endsWith(".tmp") && f.toFile().lastModified() < stale) {
+                    // a segment a killed run was writing: never renamed, never read
+                    Files.deleteIfExists(f);
+                }
             }
         }
         // used now: eviction goes by the folder's time
