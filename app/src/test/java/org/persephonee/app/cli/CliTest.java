@@ -132,7 +132,8 @@ class CliTest {
         assertTrue(r.out().contains("(default " + org.persephonee.core.personalise.PersonalisationConfig
                 .DEFAULT_TEACHER.name().toLowerCase(java.util.Locale.ROOT) + ")"), r.out());
         assertTrue(r.out().contains("(default " + org.persephonee.core.personalise.PersonalisationConfig
-                .DEFAULT_EPOCHS + ")"), r.out());
+                .DEFAULT_EPOCHS + "; " + org.persephonee.core.personalise.PersonalisationConfig.DEFAULT_RESUME_EPOCHS
+                + " with --resume)"), r.out());
         assertTrue(r.out().contains("--retrain-last=N"), r.out());
         // the command list shows each command's one-line description
         r = cli("--help");
