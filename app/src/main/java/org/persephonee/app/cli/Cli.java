@@ -20,7 +20,8 @@ public final class Cli {
     public Cli() {
         for (Supplier<CliCommand> s : List.<Supplier<CliCommand>>of(InspectCommand::new, EvaluateBackboneCommand::new,
                 PretrainCommand::new, MakePersonasCommand::new, ImportCommand::new, SmokeCommand::new,
-                DoctorCommand::new, PersonaliseCommand::new, EvaluateCommand::new, BenchCommand::new)) {
+                DoctorCommand::new, PersonaliseCommand::new, EvaluateCommand::new, BenchCommand::new,
+                ExportTorchScriptCommand::new)) {
             commands.put(commandLine(s.get()).getCommandName(), s);
         }
     }

@@ -57,6 +57,9 @@ public final class ExitHead implements AutoCloseable {
 
     public ExitPlacement placement() { return placement; }
 
+    /** The head's layers, as built (for exporters). */
+    public List<LayerSpec> layers() { return List.copyOf(layers); }
+
     public String stage() { return placement.stage(); }
 
     public HeadSpec head() { return placement.head(); }

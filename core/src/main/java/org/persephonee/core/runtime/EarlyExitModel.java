@@ -88,7 +88,18 @@ public final class EarlyExitModel implements AutoCloseable {
     /** Stages of the selected exits, in order. */
     public List<String> exitStages() { return heads.stream().map(ExitHead::stage).toList(); }
 
-    /** Values a tampered or hand-edited config could carry that would silently change what the model does. */
+    /** The selected exits' heads, in stage order (for exporters; owned by this model). */
+    public List<ExitHead> heads() { return List.copyOf(heads); }
+
+    /** The re-fitted final exit's head, or null when the final exit is the backbone's classifier. */
+    public ExitHead finalHead() { return finalHead; }
+
+    /** True when the final exit runs a re-trained copy of the last stages. */
+    public boolean hasRetrainedStages() { return retrained != null; }
+
+    /** How confidence is measured at an exit. */
+    public Confidence confidence() { return confidence; }
+
     /** Current thresholds (a copy). */
     public double[] thresholds() { return thresholds.clone(); }
 
@@ -137,6 +148,36 @@ public final class EarlyExitModel implements AutoCloseable {
             return new Prediction(labels.names().get(a), confidence.of(p), "final", heads.size(),
                     (System.nanoTime() - t0) / 1e6);
         }
+    }
+
+    /**
+     * Every selected exit's probabilities over the personal classes and then the final exit's, for one normalised
+     * image, running the whole network (what an exporter compares with).
+     */
+    public float[][] allProbabilities(float[] x) {
+        float[][] out = new float[heads.size() + 1][];
+        try (NDManager m = backbone.manager().newSubManager()) {
+            ParameterStore ps = new ParameterStore(m, false);
+            NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
+            int next = 0;
+            for (Stage s : backbone.stages()) {
+                cur = s.index() >= firstRetrained
+                        ? retrained.block().getChildren().values().get(s.index() - firstRetrained).forward(ps, cur, false)
+                        : s.block().forward(ps, cur, false);
+                while (next < heads.size() && headStage.get(next) == s.index()) {
+                    out[next] = heads.get(next).forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
+                    next++;
+                }
+            }
+            if (finalHead != null) {
+                out[heads.size()] = finalHead.forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
+            } else {
+                float[] logits = backbone.classifier().forward(ps, cur, false).singletonOrThrow().toFloatArray();
+                out[heads.size()] = new float[labels.size()];
+                labels.restrictedSoftmax(logits, 0, 1f, out[heads.size()]);
+            }
+        }
+        return out;
     }
 
     @Override
