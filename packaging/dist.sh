@@ -19,6 +19,8 @@ cp "$app/persephonee-app.jar" "$stage/"
 cp "$app"/lib/*.jar "$stage/"
 # the sample backbone and personas travel with the image (first start opens them)
 cp -r "$here/sample-models" "$here/sample-data" "$stage/"
+# export-torchscript runs this with the system's PyTorch
+mkdir -p "$stage/tools" && cp "$here/tools/export-torchscript.py" "$stage/tools/"
 # the menu entry template (Exec=@BIN@); the .deb's postinst fills in /opt/persephonee/bin/persephonee
 cp "$here/packaging/persephonee.desktop" "$stage/"
 # class-data sharing for the lab's start: the class list and the script that dumps the archive where the app lives
