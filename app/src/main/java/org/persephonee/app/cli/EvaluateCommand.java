@@ -36,6 +36,10 @@ public final class EvaluateCommand extends CliCommand {
     @Option(names = "--json", description = "print {accuracy, mean_latency_ms, exit_share, ...}")
     boolean json;
 
+    @Option(names = "--final-only", description = "every image through the final exit (thresholds off): the latency "
+            + "the early exits are measured against")
+    boolean finalOnly;
+
     /** {@code evaluate --json}: the bundle run image by image, against what its export expected. */
     record Report(String bundle, int images, @SerializedName("evaluated_on") String evaluatedOn,
                   @SerializedName("unknown_class_images") Map<String, Integer> unknownClassImages, double accuracy,
@@ -50,6 +54,9 @@ public final class EvaluateCommand extends CliCommand {
             throw new CliException(data + ": no such folder");
         }
         try (EarlyExitModel model = EarlyExitModel.load(bundle)) {
+            if (finalOnly) {
+                model.setThresholds(org.persephonee.core.eval.ThresholdSweep.OFF);
+            }
             ImageImporter.Result imp = new ImageImporter(new LabelSpace(model.backbone().classNames()), null)
                     .importFolder(data, null, () -> false);
             List<PersonalImage> images = imp.dataset().test();

@@ -110,7 +110,7 @@ class CliTest {
     @Test
     void everyCommandHasHelpWithItsOptionsAndDefaults() {
         for (String c : new String[] {"inspect", "evaluate-backbone", "pretrain", "make-personas", "import", "smoke",
-                "doctor", "personalise", "evaluate", "bench"}) {
+                "doctor", "personalise", "evaluate", "bench", "export-torchscript"}) {
             // picocli warns on the process's stderr when a description does not format (a bare '%')
             java.io.PrintStream sysErr = System.err;
             java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();

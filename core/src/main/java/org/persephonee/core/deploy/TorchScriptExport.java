@@ -155,8 +155,12 @@ public final class TorchScriptExport {
         input.addProperty("width", in.width());
         input.add("mean", GSON.toJsonTree(in.mean()));
         input.add("std", GSON.toJsonTree(in.std()));
+        input.addProperty("resize", in.resize().id());
+        input.addProperty("resize_to", in.resizeTo());
         input.addProperty("preprocessing", "decode to the input's channels (greyscale: stored values), resize to "
-                + in.height() + "x" + in.width() + ", scale to 0..1, subtract mean, divide by std; NCHW float32");
+                + in.height() + "x" + in.width() + " (" + (in.resize() == InputSpec.Resize.PAD
+                ? "scale to fit, pad with the border colour" : "shorter side to " + in.resizeTo() + ", centre crop")
+                + "), scale to 0..1, subtract mean, divide by std; NCHW float32 (tools/run-deployed.py does this)");
         d.add("input", input);
         d.add("labels", GSON.toJsonTree(m.labels()));
         d.add("label_backbone_index", GSON.toJsonTree(cfg.labelBackboneIndex));
