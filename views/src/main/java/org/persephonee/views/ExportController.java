@@ -5,6 +5,7 @@ import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.eval.Evaluation;
 import org.persephonee.core.eval.OperatingPoint;
 import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.deploy.TorchScriptExport;
 import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.pipeline.PersonalisePipeline;
 
@@ -50,6 +51,19 @@ public final class ExportController {
 
     /** Writes a deployment bundle with the current thresholds, in the background. */
     public void export(Path dir) {
+        export(dir, false);
+    }
+
+    /**
+     * Writes the current thresholds as a TorchScript / PyTorch Mobile early-exit module ({@code model.pt},
+     * {@code model.ptl}, {@code deploy.json}) in the background, after checking it against this runtime on the
+     * person's test photos (or a sample of the others); the toast gives the parity result.
+     */
+    public void exportTorchScript(Path dir) {
+        export(dir, true);
+    }
+
+    private void export(Path dir, boolean torchScript) {
         if (!run.hasResults()) {
             error.accept("Nothing to export yet: personalise first");
             return;
@@ -66,11 +80,33 @@ public final class ExportController {
             stages.add(ExitPlacement.stageOf(ev.exitNames().get(e)));
         }
         Path keptDir = kept.dir();
-        model.status().set("Exporting to " + dir + " ...");
+        List<Path> photos = parityPhotos();
+        model.status().set((torchScript ? "Exporting for PyTorch Mobile to " : "Exporting to ") + dir + " ...");
         tasks.engine().execute(() -> {
+            Path staging = null;
             try {
-                Path written = o != null ? BundleWriter.write(dir, bb, o.result(), o.evaluation(), choice)
-                        : BundleWriter.subset(keptDir, dir, choice, stages);
+                Path target = dir;
+                if (torchScript) {
+                    staging = java.nio.file.Files.createTempDirectory("persephonee-export").resolve("bundle");
+                    target = staging;
+                }
+                Path written = o != null ? BundleWriter.write(target, bb, o.result(), o.evaluation(), choice)
+                        : BundleWriter.subset(keptDir, target, choice, stages);
+                if (torchScript) {
+                    TorchScriptExport.Result r = TorchScriptExport.export(written, dir, photos, 42,
+                            TorchScriptExport.defaultScript(), Path.of("/usr/bin/python3"), System.err);
+                    tasks.ui().execute(() -> {
+                        if (r.problem() != null) {
+                            error.accept("TorchScript export refused: " + r.describe());
+                            return;
+                        }
+                        model.status().set("Exported model.pt and model.ptl to " + dir);
+                        notifier.accept(String.format(Locale.ROOT, "Exported for PyTorch Mobile: %d exit(s), %.1f%% "
+                                + "accuracy, %.2fx faster%n%s%n%s", c.exits().length, 100 * c.accuracy(),
+                                choice.speedup(), r.describe(), dir));
+                    });
+                    return;
+                }
                 tasks.ui().execute(() -> {
                     String msg = String.format(Locale.ROOT, "Exported %d exit(s): %.1f%% accuracy, %.2fx faster "
                                     + "than the personalised final exit (%.2f ms)%n%s", c.exits().length,
@@ -80,7 +116,28 @@ public final class ExportController {
                 });
             } catch (Exception e) {
                 tasks.ui().execute(() -> error.accept("Export failed: " + e.getMessage()));
+            } finally {
+                if (staging != null) {
+                    deleteQuietly(staging.getParent());
+                }
             }
         });
+    }
+
+    /** The photos a TorchScript export is compared on: the test photos, else up to 200 of the others. */
+    private List<Path> parityPhotos() {
+        List<Path> test = model.images().stream().filter(ImageItem::test).map(ImageItem::path).toList();
+        List<Path> all = test.isEmpty() ? model.images().stream().map(ImageItem::path).toList() : test;
+        return all.subList(0, Math.min(all.size(), 400));
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var s = java.nio.file.Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.deleteIfExists(p);
+            }
+        } catch (java.io.IOException e) {
+            // a temporary folder: the system's cleaner takes what is left
+        }
     }
 }

@@ -68,9 +68,11 @@ final class LabChrome {
                 controller.data().importPaths(List.of(f.toPath()));
             }
         });
-        MenuItem export = new MenuItem("Export bundle…");
+        MenuItem export = new MenuItem("Export bundle (Java)…");
         export.setAccelerator(KeyCombination.keyCombination("Shortcut+E"));
-        export.setOnAction(e -> chooseExport());
+        export.setOnAction(e -> chooseExport(false));
+        MenuItem exportTs = new MenuItem("Export for TorchScript / PyTorch Mobile…");
+        exportTs.setOnAction(e -> chooseExport(true));
         MenuItem quit = new MenuItem("Quit");
         quit.setAccelerator(KeyCombination.keyCombination("Shortcut+Q"));
         quit.setOnAction(e -> {
@@ -78,7 +80,7 @@ final class LabChrome {
                 window.get().hide();
             }
         });
-        Menu file = new Menu("File", null, open, imp, impFolder, export, quit);
+        Menu file = new Menu("File", null, open, imp, impFolder, export, exportTs, quit);
         MenuItem run = new MenuItem("Personalise");
         run.setAccelerator(KeyCombination.keyCombination("Shortcut+R"));
         run.setOnAction(e -> controller.run().start());
@@ -177,9 +179,15 @@ final class LabChrome {
         eta.getStyleClass().add("hint");
         Region spacer = new Region();
         HBox.setHgrow(spacer, Priority.ALWAYS);
-        Button export = new Button("Export bundle…");
+        javafx.scene.control.SplitMenuButton export = new javafx.scene.control.SplitMenuButton();
+        export.setText("Export bundle…");
         export.setId("export");
-        export.setOnAction(e -> chooseExport());
+        export.setOnAction(e -> chooseExport(false));
+        MenuItem asJava = new MenuItem("Java bundle (EarlyExitModel)…");
+        asJava.setOnAction(e -> chooseExport(false));
+        MenuItem asTorchScript = new MenuItem("TorchScript / PyTorch Mobile (checked against this runtime)…");
+        asTorchScript.setOnAction(e -> chooseExport(true));
+        export.getItems().addAll(asJava, asTorchScript);
         export.disableProperty().bind(model.resultsFinal().not().or(model.running()));
         HBox live = new HBox(8, bar, phase, eta);
         live.setAlignment(Pos.CENTER_LEFT);
@@ -225,9 +233,10 @@ final class LabChrome {
         }
     }
 
-    private void chooseExport() {
+    private void chooseExport(boolean torchScript) {
         DirectoryChooser dc = new DirectoryChooser();
-        dc.setTitle("Export the tuned exit bundle to a folder");
+        dc.setTitle(torchScript ? "Export the tuned exits as a TorchScript / PyTorch Mobile module to a folder"
+                : "Export the tuned exit bundle to a folder");
         List<String> warnings = controller.export().warnings();
         if (!warnings.isEmpty()) {
             Alert a = new Alert(Alert.AlertType.CONFIRMATION, String.join("\n\n", warnings)
@@ -242,8 +251,29 @@ final class LabChrome {
         }
         File f = dc.showDialog(window.get());
         if (f != null) {
-            controller.export().export(exportTarget(f.toPath()));
+            if (torchScript) {
+                controller.export().exportTorchScript(torchScriptTarget(f.toPath()));
+            } else {
+                controller.export().export(exportTarget(f.toPath()));
+            }
         }
+    }
+
+    /** An empty folder or an earlier TorchScript export is written in place; otherwise a new subfolder is used. */
+    static Path torchScriptTarget(Path chosen) {
+        try (var s = Files.list(chosen)) {
+            if (s.findAny().isEmpty() || Files.isRegularFile(chosen.resolve("deploy.json"))) {
+                return chosen;
+            }
+        } catch (Exception e) {
+            return chosen;
+        }
+        Path p = chosen.resolve("persephonee-torchscript");
+        int i = 2;
+        while (Files.exists(p) && !Files.isRegularFile(p.resolve("deploy.json"))) {
+            p = chosen.resolve("persephonee-torchscript-" + i++);
+        }
+        return p;
     }
 
     /** An empty folder or an earlier bundle is written in place; otherwise a new subfolder is used. */

@@ -130,6 +130,14 @@ class LabControllerHeadlessTest {
         Path out = tmp.resolve("bundle");
         c.export().export(out);
         assertTrue(java.nio.file.Files.isRegularFile(out.resolve("exit-config.json")), model.status().get());
+
+        // the same thresholds for PyTorch Mobile, checked against this runtime on the person's test photos
+        if (java.nio.file.Files.isExecutable(Path.of("/usr/bin/python3"))) {
+            Path ts = tmp.resolve("torchscript");
+            c.export().exportTorchScript(ts);
+            assertTrue(java.nio.file.Files.isRegularFile(ts.resolve("model.ptl")), model.errors().toString());
+            assertTrue(model.status().get().startsWith("Exported model.pt and model.ptl"), model.status().get());
+        }
         c.shutdown();
     }
 

@@ -7,7 +7,6 @@ import picocli.CommandLine.Option;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 /** {@code export-torchscript}: a bundle as a TorchScript / PyTorch Mobile early-exit module, checked for parity. */
 @Command(name = "export-torchscript", customSynopsis = "persephonee export-torchscript --bundle BUNDLE_DIR --out DIR "
@@ -35,18 +34,6 @@ public final class ExportTorchScriptCommand extends CliCommand {
     @Option(names = "--python", paramLabel = "PATH", description = "Python with PyTorch (default ${DEFAULT-VALUE})")
     Path python = Path.of("/usr/bin/python3");
 
-    /** The exporter script: in the project (or app image) folder, or beside the folder a module test runs in. */
-    static Path script() {
-        String home = System.getProperty("persephonee.home");
-        for (Path h : home != null ? List.of(Path.of(home)) : List.of(Path.of("."), Path.of(".."))) {
-            Path s = h.resolve("tools").resolve("export-torchscript.py");
-            if (Files.isRegularFile(s)) {
-                return s;
-            }
-        }
-        return Path.of(home != null ? home : ".").resolve("tools").resolve("export-torchscript.py");
-    }
-
     @Override
     protected int run(PrintStream out, PrintStream err) throws Exception {
         if (!Files.isDirectory(bundle)) {
@@ -58,7 +45,7 @@ public final class ExportTorchScriptCommand extends CliCommand {
         if (images < 0) {
             throw new CliException("--images must be >= 0");
         }
-        Path script = script();
+        Path script = TorchScriptExport.defaultScript();
         TorchScriptExport.Result r;
         try {
             r = TorchScriptExport.export(bundle, this.out, data, images, seed, script, python, err);

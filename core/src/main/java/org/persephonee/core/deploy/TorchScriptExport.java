@@ -90,6 +90,17 @@ public final class TorchScriptExport {
      */
     public static Result export(Path bundle, Path out, Path data, int maxImages, long seed, Path script, Path python,
                                 PrintStream log) throws IOException, org.persephonee.core.export.BundleException {
+        return export(bundle, out, data == null ? List.of() : personImages(bundle, data, maxImages, seed), seed, script,
+                python, log);
+    }
+
+    /**
+     * Exports a bundle, comparing on the given images (decoded for the bundle's backbone) and seeded noise images.
+     *
+     * @param images image files of the person's (the lab passes its test photos), may be empty
+     */
+    public static Result export(Path bundle, Path out, List<Path> images, long seed, Path script, Path python,
+                                PrintStream log) throws IOException, org.persephonee.core.export.BundleException {
         if (!Files.isRegularFile(script)) {
             throw new IOException(script + ": the exporter script is missing");
         }
@@ -108,8 +119,14 @@ public final class TorchScriptExport {
             }
             AtomicFiles.writeString(tmp.resolve("deploy.json"), GSON.toJson(deployJson(bundle, m)) + "\n");
             AtomicFiles.write(tmp.resolve("weights.safetensors"), weights(m));
-            List<float[]> all = new ArrayList<>(data == null ? List.of() : personImages(m.backbone(), data,
-                    maxImages, seed));
+            List<float[]> all = new ArrayList<>();
+            for (Path img : images) {
+                try {
+                    all.add(org.persephonee.core.data.ImageDecoder.decode(img, m.backbone().input()));
+                } catch (org.persephonee.core.data.ImageDecodeException e) {
+                    throw new IOException(img + ": " + e.getMessage(), e);
+                }
+            }
             all.addAll(noise(m.backbone().input(), 8, seed));
             writeNpy(tmp.resolve("parity-inputs.npy"), all, m.backbone().input());
             log.println("export-torchscript: building the module in PyTorch and comparing on " + all.size()
@@ -257,25 +274,32 @@ public final class TorchScriptExport {
         }
     }
 
-    /** A seeded sample of a persona folder's images (test images first), decoded for the backbone. */
-    static List<float[]> personImages(Backbone bb, Path data, int max, long seed) throws IOException {
-        var ds = new org.persephonee.core.data.ImageImporter(new org.persephonee.core.data.LabelSpace(bb.classNames()),
-                bb.input()).importFolder(data, null, () -> false).dataset();
+    /** The exporter script: under {@code persephonee.home}, or in the project folder or the one above it. */
+    public static Path defaultScript() {
+        String home = System.getProperty("persephonee.home");
+        for (Path h : home != null ? List.of(Path.of(home)) : List.of(Path.of("."), Path.of(".."))) {
+            Path s = h.resolve("tools").resolve("export-torchscript.py");
+            if (Files.isRegularFile(s)) {
+                return s;
+            }
+        }
+        return Path.of(home != null ? home : ".").resolve("tools").resolve("export-torchscript.py");
+    }
+
+    /** A seeded sample of a persona folder's image files (test images first). */
+    static List<Path> personImages(Path bundle, Path data, int max, long seed) throws IOException {
+        ExitConfig cfg = new Gson().fromJson(
+                Files.readString(bundle.resolve(org.persephonee.core.export.BundleWriter.CONFIG)), ExitConfig.class);
+        List<String> classes = new ArrayList<>(cfg.labels);
+        var ds = new org.persephonee.core.data.ImageImporter(new org.persephonee.core.data.LabelSpace(classes), null)
+                .importFolder(data, null, () -> false).dataset();
         List<org.persephonee.core.data.PersonalImage> test = new ArrayList<>(ds.test());
         List<org.persephonee.core.data.PersonalImage> rest = new ArrayList<>(ds.labelled());
         rest.addAll(ds.unlabelled());
         java.util.Collections.shuffle(test, new java.util.Random(seed));
         java.util.Collections.shuffle(rest, new java.util.Random(seed + 1));
         test.addAll(rest);
-        List<float[]> out = new ArrayList<>();
-        for (var img : test.subList(0, Math.min(max, test.size()))) {
-            try {
-                out.add(org.persephonee.core.data.ImageDecoder.decode(img.path(), bb.input()));
-            } catch (org.persephonee.core.data.ImageDecodeException e) {
-                throw new IOException(img.path() + ": " + e.getMessage(), e);
-            }
-        }
-        return out;
+        return test.subList(0, Math.min(max, test.size())).stream().map(i -> i.path()).toList();
     }
 
     /** {@code n} seeded standard-normal images: inputs no person sends, to compare the layers beyond the data. */
