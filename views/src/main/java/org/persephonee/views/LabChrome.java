@@ -261,34 +261,27 @@ final class LabChrome {
 
     /** An empty folder or an earlier TorchScript export is written in place; otherwise a new subfolder is used. */
     static Path torchScriptTarget(Path chosen) {
-        try (var s = Files.list(chosen)) {
-            if (s.findAny().isEmpty() || Files.isRegularFile(chosen.resolve("deploy.json"))) {
-                return chosen;
-            }
-        } catch (Exception e) {
-            return chosen;
-        }
-        Path p = chosen.resolve("persephonee-torchscript");
-        int i = 2;
-        while (Files.exists(p) && !Files.isRegularFile(p.resolve("deploy.json"))) {
-            p = chosen.resolve("persephonee-torchscript-" + i++);
-        }
-        return p;
+        return target(chosen, "deploy.json", "persephonee-torchscript");
     }
 
     /** An empty folder or an earlier bundle is written in place; otherwise a new subfolder is used. */
     static Path exportTarget(Path chosen) {
+        return target(chosen, "exit-config.json", "persephonee-bundle");
+    }
+
+    /** {@code chosen} when it is empty or holds {@code marker}; else its first free {@code name}, {@code name-2}, … */
+    private static Path target(Path chosen, String marker, String name) {
         try (var s = Files.list(chosen)) {
-            if (s.findAny().isEmpty() || Files.isRegularFile(chosen.resolve("exit-config.json"))) {
+            if (s.findAny().isEmpty() || Files.isRegularFile(chosen.resolve(marker))) {
                 return chosen;
             }
         } catch (Exception e) {
             return chosen;
         }
-        Path p = chosen.resolve("persephonee-bundle");
+        Path p = chosen.resolve(name);
         int i = 2;
-        while (Files.exists(p) && !Files.isRegularFile(p.resolve("exit-config.json"))) {
-            p = chosen.resolve("persephonee-bundle-" + i++);
+        while (Files.exists(p) && !Files.isRegularFile(p.resolve(marker))) {
+            p = chosen.resolve(name + "-" + i++);
         }
         return p;
     }
