@@ -284,6 +284,8 @@ def main():
     ap.add_argument("--json", action="store_true", help="print a JSON list")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per image, median reported (default 5)")
     ap.add_argument("--cpu", type=int, help="pin the process to this CPU (as the Java latency bench pins to CPU 0)")
+    ap.add_argument("--save-inputs", metavar="FILE.npy",
+                    help="also write the decoded images as one float32 [N, C, H, W] .npy (examples/cpp reads it)")
     args = ap.parse_args()
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
@@ -305,6 +307,9 @@ def main():
     if source.startswith("default"):
         print(f"run-deployed: warning: {source}; assuming 'pad'", file=sys.stderr)
     xs = [decode(f, spec, resize) for f in args.images]  # every file checked before anything runs
+    if args.save_inputs:
+        import numpy as np
+        np.save(args.save_inputs, np.stack(xs).astype("<f4"))
 
     import torch
     torch.set_num_threads(1)

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -59,6 +60,52 @@ class ExportTorchScriptCliTest {
         Assumptions.assumeTrue(Files.isExecutable(PYTHON), "needs Debian's python3-torch");
         exportsWithParity(bundle("fmnist-mobilenetv2-ts", "tilted-phone", "features.3:grid,features.7:grid"),
                 "tilted-phone");
+    }
+
+    /**
+     * The LibTorch C++ example (examples/cpp) builds, and prints the labels and exits tools/run-deployed.py prints for
+     * the same images. Skipped, saying why, without cmake, g++ or Debian's libtorch-dev.
+     */
+    @Test
+    void theCppExampleAndThePythonRunnerGiveTheSameAnswers() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(PYTHON), "needs Debian's python3-torch");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/cmake")) && Files.isExecutable(Path.of("/usr/bin/g++"))
+                && Files.isRegularFile(Path.of("/usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake")),
+                "the C++ example needs cmake, g++ and libtorch-dev (apt-get install cmake g++ libtorch-dev)");
+        Path bundle = bundle("fmnist-resnet9", "night-owl", "block2:grid,block5:grid");
+        Path out = tmp.resolve("deploy");
+        assertEquals(0, CliTest.cli("export-torchscript", "--bundle", bundle.toString(), "--out", out.toString())
+                .code());
+        Path build = tmp.resolve("build");
+        run(List.of("/usr/bin/cmake", "-S", Path.of("..", "examples", "cpp").toString(), "-B", build.toString()));
+        run(List.of("/usr/bin/cmake", "--build", build.toString()));
+        List<String> images = new java.util.ArrayList<>();
+        try (var s = Files.walk(Path.of("..", "sample-data", "night-owl", "test"))) {
+            s.filter(Files::isRegularFile).sorted().limit(24).forEach(f -> images.add(f.toString()));
+        }
+        List<String> py = new java.util.ArrayList<>(List.of(PYTHON.toString(), Path.of("..", "tools",
+                "run-deployed.py").toString(), out.toString()));
+        py.addAll(images);
+        py.addAll(List.of("--json", "--repeats", "1", "--save-inputs", tmp.resolve("inputs.npy").toString()));
+        com.google.gson.JsonArray rows = JsonParser.parseString(run(py)).getAsJsonArray();
+        String[] cpp = run(List.of(build.resolve("run-deployed").toString(), out.toString(),
+                tmp.resolve("inputs.npy").toString())).strip().split("\n");
+        assertEquals(images.size(), cpp.length);
+        for (int i = 0; i < cpp.length; i++) {
+            String[] f = cpp[i].split("\t");
+            JsonObject r = rows.get(i).getAsJsonObject();
+            assertEquals(r.get("label").getAsString(), f[1], "image " + i);
+            assertEquals(r.get("exit").getAsString(), f[3], "image " + i);
+            assertEquals(r.get("confidence").getAsDouble(), Double.parseDouble(f[2]), 1e-5, "image " + i);
+        }
+    }
+
+    private static String run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(false).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), cmd + "\n" + out + err);
+        return out;
     }
 
     @Test
