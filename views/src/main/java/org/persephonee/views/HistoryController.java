@@ -98,7 +98,8 @@ public final class HistoryController {
             return;
         }
         lab.labels().set(r);
-        run.start();
+        // from scratch: an update would start the run without labels from heads trained with them
+        run.start(false);
     }
 
     private void comparisonRunFinished(RunController.Finished f) {

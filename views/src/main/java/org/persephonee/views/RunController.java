@@ -105,8 +105,18 @@ public final class RunController {
         return Optional.empty();
     }
 
-    /** Starts personalisation in the background. */
+    /** Starts personalisation in the background (an update of the last run when the setting allows and it can). */
     public void start() {
+        start(true);
+    }
+
+    /**
+     * Starts personalisation in the background.
+     *
+     * @param mayUpdate false to run from scratch whatever the setting says (a comparison of label regimes must not
+     *                  start its runs from heads trained under another regime)
+     */
+    void start(boolean mayUpdate) {
         Optional<String> why = cannotStart();
         if (why.isPresent()) {
             error.accept(why.get());
@@ -132,7 +142,7 @@ public final class RunController {
                 .sorted(Comparator.comparingInt(p -> bb.stage(p.stage()).index())).toList();
         PersonalDataset ds = new PersonalDataset(null, model.images().stream().map(ImageItem::toPersonalImage).toList());
         java.nio.file.Path memo = kept.featureMemo();
-        java.nio.file.Path resumeFrom = model.updateLastRun().get() && kept.ready() && kept.dir() != null
+        java.nio.file.Path resumeFrom = mayUpdate && model.updateLastRun().get() && kept.ready() && kept.dir() != null
                 && !model.curvesStale().get() ? kept.dir() : null;
         double maxDrop = model.maxDrop().get();
         LatencyProfile stageProfile = model.stageProfile().get();

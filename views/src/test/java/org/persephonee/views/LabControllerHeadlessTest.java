@@ -180,6 +180,12 @@ class LabControllerHeadlessTest {
         assertTrue(runs.get(0).record().seconds < runs.get(1).record().seconds,
                 runs.get(0).record().seconds + " s for the update, " + runs.get(1).record().seconds + " s first");
 
+        // comparing label regimes runs every regime from scratch (an update would start the run without labels
+        // from heads trained with them)
+        c.history().compareLabelRegimes();
+        assertEquals(5, runs.size(), model.status().get());
+        assertTrue(runs.subList(0, 3).stream().noneMatch(e -> e.record().update), "the comparison's runs");
+
         // switched off: from scratch again (BatchNorm statistics re-estimated on every photo: new features)
         model.updateLastRun().set(false);
         c.run().start();
