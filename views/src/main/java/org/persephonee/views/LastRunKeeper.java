@@ -1,5 +1,7 @@
 package org.persephonee.views;
 
+import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.ResumeState;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.eval.Confidence;
 import org.persephonee.core.eval.Evaluation;
@@ -65,6 +67,32 @@ final class LastRunKeeper {
     /** The workspace's feature memo (the frozen pass's rows of photos seen before), or null without a workspace. */
     Path featureMemo() {
         return store == null ? null : store.dir().resolve("features");
+    }
+
+    /** The kept run's folder when a run can carry on from it (kept and written), else null. */
+    Path resumable() {
+        return ready && dir() != null ? dir() : null;
+    }
+
+    /**
+     * The config with the workspace's feature memo and, when the last kept run can be carried on from (its state
+     * reads, same exits), that run to resume (its epochs: {@link PersonalisationConfig#DEFAULT_RESUME_EPOCHS} at
+     * most).
+     */
+    static PersonalisationConfig withMemoAndResume(PersonalisationConfig cfg, Path memo, Path resumeFrom) {
+        PersonalisationConfig.Builder b = cfg.toBuilder().optFeatureMemo(memo);
+        if (resumeFrom != null && Files.isRegularFile(resumeFrom.resolve(ResumeState.FILE))) {
+            try {
+                ResumeState s = ResumeState.read(resumeFrom);
+                List<String> keys = cfg.placements().stream().map(ExitPlacement::key).sorted().toList();
+                if (s.exitKeys().stream().sorted().toList().equals(keys)) {
+                    b.optResume(s).optEpochs(Math.min(cfg.epochs(), PersonalisationConfig.DEFAULT_RESUME_EPOCHS));
+                }
+            } catch (java.io.IOException e) {
+                // a kept run that cannot be carried on from: this run starts from scratch
+            }
+        }
+        return b.build();
     }
 
     /** The folder the last run is kept in, or null without a workspace. */

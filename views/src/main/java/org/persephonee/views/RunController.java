@@ -142,8 +142,8 @@ public final class RunController {
                 .sorted(Comparator.comparingInt(p -> bb.stage(p.stage()).index())).toList();
         PersonalDataset ds = new PersonalDataset(null, model.images().stream().map(ImageItem::toPersonalImage).toList());
         java.nio.file.Path memo = kept.featureMemo();
-        java.nio.file.Path resumeFrom = mayUpdate && model.updateLastRun().get() && kept.ready() && kept.dir() != null
-                && !model.curvesStale().get() ? kept.dir() : null;
+        java.nio.file.Path resumeFrom = mayUpdate && model.updateLastRun().get() && !model.curvesStale().get()
+                ? kept.resumable() : null;
         double maxDrop = model.maxDrop().get();
         LatencyProfile stageProfile = model.stageProfile().get();
         java.nio.file.Path device = model.deviceProfile().get();
@@ -159,7 +159,7 @@ public final class RunController {
         tasks.engine().execute(() -> {
             PersonalisationJob.Listener l = new LiveListener(bb, placements, stageProfile);
             try {
-                PersonalisationConfig runCfg = withMemoAndResume(cfg, memo, resumeFrom);
+                PersonalisationConfig runCfg = LastRunKeeper.withMemoAndResume(cfg, memo, resumeFrom);
                 PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, runCfg,
                         new PersonalisePipeline.Options(maxDrop, Confidence.MAX_SOFTMAX, false, device, 15), l,
                         cancel::get);
@@ -180,28 +180,6 @@ public final class RunController {
                 });
             }
         });
-    }
-
-    /**
-     * The config with the workspace's feature memo and, when the last kept run can be carried on from (its state
-     * reads, same exits), that run to resume (its epochs: {@link PersonalisationConfig#DEFAULT_RESUME_EPOCHS} at
-     * most).
-     */
-    static PersonalisationConfig withMemoAndResume(PersonalisationConfig cfg, java.nio.file.Path memo,
-                                                   java.nio.file.Path resumeFrom) {
-        PersonalisationConfig.Builder b = cfg.toBuilder().optFeatureMemo(memo);
-        if (resumeFrom != null && java.nio.file.Files.isRegularFile(resumeFrom.resolve(ResumeState.FILE))) {
-            try {
-                ResumeState s = ResumeState.read(resumeFrom);
-                List<String> keys = cfg.placements().stream().map(ExitPlacement::key).sorted().toList();
-                if (s.exitKeys().stream().sorted().toList().equals(keys)) {
-                    b.optResume(s).optEpochs(Math.min(cfg.epochs(), PersonalisationConfig.DEFAULT_RESUME_EPOCHS));
-                }
-            } catch (java.io.IOException e) {
-                // a kept run that cannot be carried on from: this run starts from scratch
-            }
-        }
-        return b.build();
     }
 
     /** The run ended without a result: the earlier results (if any) come back. */

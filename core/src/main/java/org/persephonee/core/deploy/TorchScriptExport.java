@@ -1,32 +1,14 @@
 package org.persephonee.core.deploy;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.nn.Block;
-import ai.djl.nn.Parameter;
-import ai.djl.util.Pair;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import org.persephonee.core.backbone.Backbone;
-import org.persephonee.core.backbone.BackboneSource;
-import org.persephonee.core.backbone.InputSpec;
-import org.persephonee.core.backbone.StageBundleSpec;
-import org.persephonee.core.backbone.StageSpec;
-import org.persephonee.core.eval.Confidence;
-import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.export.ExitConfig;
 import org.persephonee.core.runtime.EarlyExitModel;
 import org.persephonee.core.util.AtomicFiles;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -117,8 +99,8 @@ public final class TorchScriptExport {
                 throw new IOException(bundle + ": its final exit runs re-trained stages, which the TorchScript "
                         + "export does not carry yet (personalise with --retrain-last 0)");
             }
-            AtomicFiles.writeString(tmp.resolve("deploy.json"), GSON.toJson(deployJson(bundle, m)) + "\n");
-            AtomicFiles.write(tmp.resolve("weights.safetensors"), weights(m));
+            AtomicFiles.writeString(tmp.resolve("deploy.json"), GSON.toJson(DeployJson.of(bundle, m)) + "\n");
+            AtomicFiles.write(tmp.resolve("weights.safetensors"), DeployFiles.weights(m));
             List<float[]> all = new ArrayList<>();
             for (Path img : images) {
                 try {
@@ -127,12 +109,12 @@ public final class TorchScriptExport {
                     throw new IOException(img + ": " + e.getMessage(), e);
                 }
             }
-            all.addAll(noise(m.backbone().input(), 8, seed));
-            writeNpy(tmp.resolve("parity-inputs.npy"), all, m.backbone().input());
+            all.addAll(DeployFiles.noise(m.backbone().input(), 8, seed));
+            DeployFiles.writeNpy(tmp.resolve("parity-inputs.npy"), all, m.backbone().input());
             log.println("export-torchscript: building the module in PyTorch and comparing on " + all.size()
                     + " images ...");
             runPython(python, script, tmp, bundle);
-            Result r = compare(m, all, tmp.resolve("parity.json"));
+            Result r = Parity.compare(m, all, tmp.resolve("parity.json"));
             Files.deleteIfExists(tmp.resolve("parity-inputs.npy"));
             JsonObject parity = new JsonObject();
             parity.addProperty("images", r.images());
@@ -155,122 +137,6 @@ public final class TorchScriptExport {
             if (tmp != null) {
                 deleteTree(tmp);
             }
-        }
-    }
-
-    /** {@code deploy.json}: input, labels, confidence, backbone, exits with thresholds, final exit, provenance. */
-    static JsonObject deployJson(Path bundle, EarlyExitModel m) {
-        ExitConfig cfg = m.config();
-        Backbone bb = m.backbone();
-        JsonObject d = new JsonObject();
-        d.addProperty("format", "persephonee-deploy");
-        d.addProperty("version", 1);
-        InputSpec in = bb.input();
-        JsonObject input = new JsonObject();
-        input.addProperty("channels", in.channels());
-        input.addProperty("height", in.height());
-        input.addProperty("width", in.width());
-        input.add("mean", GSON.toJsonTree(in.mean()));
-        input.add("std", GSON.toJsonTree(in.std()));
-        input.addProperty("resize", in.resize().id());
-        input.addProperty("resize_to", in.resizeTo());
-        input.addProperty("preprocessing", "decode to the input's channels (greyscale: stored values), resize to "
-                + in.height() + "x" + in.width() + " (" + (in.resize() == InputSpec.Resize.PAD
-                ? "scale to fit, pad with the border colour" : "shorter side to " + in.resizeTo() + ", centre crop")
-                + "), scale to 0..1, subtract mean, divide by std; NCHW float32 (tools/run-deployed.py does this)");
-        d.add("input", input);
-        d.add("labels", GSON.toJsonTree(m.labels()));
-        d.add("label_backbone_index", GSON.toJsonTree(cfg.labelBackboneIndex));
-        d.addProperty("confidence", m.confidence() == Confidence.ENTROPY ? "entropy" : "max_softmax");
-        JsonObject backbone = new JsonObject();
-        JsonArray stages = new JsonArray();
-        if (bb.source() instanceof BackboneSource.Declarative dec) {
-            backbone.addProperty("format", "declarative");
-            for (StageSpec s : dec.spec().stages) {
-                JsonObject o = new JsonObject();
-                o.addProperty("name", s.name());
-                o.add("layers", GSON.toJsonTree(s.layers()));
-                stages.add(o);
-            }
-            backbone.add("classifier", GSON.toJsonTree(dec.spec().classifier));
-        } else if (bb.source() instanceof BackboneSource.TorchScriptStages ts) {
-            backbone.addProperty("format", "torchscript-stages");
-            String dir = cfg.backbone.path == null ? "backbone" : cfg.backbone.path;
-            for (StageBundleSpec.Entry e : ts.bundle().stages) {
-                JsonObject o = new JsonObject();
-                o.addProperty("name", e.name);
-                o.addProperty("file", dir + "/" + e.file);
-                stages.add(o);
-            }
-            JsonObject c = new JsonObject();
-            c.addProperty("file", dir + "/" + ts.bundle().classifier.file);
-            backbone.add("classifier", c);
-        }
-        backbone.add("stages", stages);
-        d.add("backbone", backbone);
-        JsonArray exits = new JsonArray();
-        double[] th = m.thresholds();
-        List<ExitHead> heads = m.heads();
-        for (int j = 0; j < heads.size(); j++) {
-            ExitHead h = heads.get(j);
-            JsonObject o = new JsonObject();
-            o.addProperty("stage", h.stage());
-            o.addProperty("stage_index", bb.stage(h.stage()).index());
-            o.addProperty("head", h.head().id());
-            o.addProperty("threshold", th[j]);
-            o.add("layers", GSON.toJsonTree(h.layers()));
-            exits.add(o);
-        }
-        d.add("exits", exits);
-        JsonObject fin = new JsonObject();
-        ExitHead f = m.finalHead();
-        fin.addProperty("kind", f == null ? "backbone" : "refit");
-        fin.addProperty("stage", bb.stages().get(bb.stages().size() - 1).name());
-        if (f != null) {
-            fin.add("layers", GSON.toJsonTree(f.layers()));
-        }
-        d.add("final", fin);
-        if (cfg.expected != null) {
-            d.add("expected", GSON.toJsonTree(cfg.expected));
-        }
-        JsonObject prov = cfg.provenance == null ? new JsonObject() : cfg.provenance.deepCopy();
-        prov.addProperty("bundle", bundle.toAbsolutePath().toString());
-        d.add("provenance", prov);
-        return d;
-    }
-
-    /** Every parameter the module needs, named {@code <block>.<k>.<name>} in DJL's order (see the script). */
-    static byte[] weights(EarlyExitModel m) throws IOException {
-        Backbone bb = m.backbone();
-        try (NDManager nm = bb.manager().newSubManager()) {
-            NDList all = new NDList();
-            if (bb.source() instanceof BackboneSource.Declarative) {
-                for (int i = 0; i < bb.stages().size(); i++) {
-                    add(all, nm, "stage." + i, bb.stages().get(i).block());
-                }
-                add(all, nm, "classifier", bb.classifier());
-            }
-            List<ExitHead> heads = m.heads();
-            for (int j = 0; j < heads.size(); j++) {
-                add(all, nm, "exit." + j, heads.get(j).block());
-            }
-            if (m.finalHead() != null) {
-                add(all, nm, "final", m.finalHead().block());
-            }
-            ByteArrayOutputStream b = new ByteArrayOutputStream();
-            all.encode(b, NDList.Encoding.SAFETENSORS);
-            return b.toByteArray();
-        }
-    }
-
-    private static void add(NDList all, NDManager nm, String prefix, Block block) {
-        int k = 0;
-        for (Pair<String, Parameter> p : block.getParameters()) {
-            NDArray a = p.getValue().getArray().duplicate();
-            a.attach(nm);
-            a.setName(prefix + "." + k + "." + p.getValue().getName());
-            all.add(a);
-            k++;
         }
     }
 
@@ -302,40 +168,6 @@ public final class TorchScriptExport {
         return test.subList(0, Math.min(max, test.size())).stream().map(i -> i.path()).toList();
     }
 
-    /** {@code n} seeded standard-normal images: inputs no person sends, to compare the layers beyond the data. */
-    static List<float[]> noise(InputSpec in, int n, long seed) {
-        java.util.Random r = new java.util.Random(seed);
-        List<float[]> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            float[] x = new float[in.size()];
-            for (int k = 0; k < x.length; k++) {
-                x[k] = (float) r.nextGaussian();
-            }
-            out.add(x);
-        }
-        return out;
-    }
-
-    /** A NumPy {@code .npy} (version 1.0) of float32 images, shape {@code [n, C, H, W]}. */
-    static void writeNpy(Path f, List<float[]> images, InputSpec in) throws IOException {
-        String header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + images.size() + ", " + in.channels()
-                + ", " + in.height() + ", " + in.width() + "), }";
-        int total = 10 + header.length() + 1;
-        int pad = (64 - total % 64) % 64;
-        header = header + " ".repeat(pad) + "\n";
-        ByteBuffer b = ByteBuffer.allocate(10 + header.length() + 4 * images.size() * in.size())
-                .order(ByteOrder.LITTLE_ENDIAN);
-        b.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
-        b.putShort((short) header.length());
-        b.put(header.getBytes(StandardCharsets.US_ASCII));
-        for (float[] x : images) {
-            for (float v : x) {
-                b.putFloat(v);
-            }
-        }
-        AtomicFiles.write(f, b.array());
-    }
-
     private static void runPython(Path python, Path script, Path dir, Path bundle) throws IOException {
         List<String> cmd = List.of(python.toString(), script.toString(), "--deploy", dir.toString(), "--bundle",
                 bundle.toAbsolutePath().toString(), "--parity-in", dir.resolve("parity-inputs.npy").toString(),
@@ -357,61 +189,6 @@ public final class TorchScriptExport {
             String[] lines = output.split("\n");
             throw new IOException(script.getFileName() + " failed: " + lines[lines.length - 1]);
         }
-    }
-
-    /** Compares the module's outputs with {@link EarlyExitModel}'s on the same images. */
-    static Result compare(EarlyExitModel m, List<float[]> images, Path parityJson) throws IOException {
-        JsonObject o = com.google.gson.JsonParser.parseString(Files.readString(parityJson)).getAsJsonObject();
-        JsonArray rows = o.getAsJsonArray("images");
-        if (rows == null || rows.size() != images.size()) {
-            throw new IOException(parityJson + ": " + (rows == null ? "no images" : rows.size() + " results for "
-                    + images.size() + " images"));
-        }
-        double[] th = m.thresholds();
-        double maxDiff = 0;
-        int same = 0;
-        int ties = 0;
-        List<String> bad = new ArrayList<>();
-        for (int i = 0; i < images.size(); i++) {
-            JsonObject r = rows.get(i).getAsJsonObject();
-            float[][] javaP = m.allProbabilities(images.get(i));
-            JsonArray probs = r.getAsJsonArray("probs");
-            for (int e = 0; e < javaP.length; e++) {
-                JsonArray pe = probs.get(e).getAsJsonArray();
-                for (int c = 0; c < javaP[e].length; c++) {
-                    maxDiff = Math.max(maxDiff, Math.abs(javaP[e][c] - pe.get(c).getAsDouble()));
-                }
-            }
-            EarlyExitModel.Prediction jp = m.classify(images.get(i));
-            int exit = r.get("exit").getAsInt();
-            String label = m.labels().get(r.get("label").getAsInt());
-            if (exit == jp.exitIndex() && label.equals(jp.label())) {
-                same++;
-            } else if (nearTie(m, javaP, th, Math.min(exit, jp.exitIndex()))) {
-                ties++;
-            } else {
-                bad.add("image " + i + ": exit " + jp.exitIndex() + " '" + jp.label() + "' in Java, exit " + exit
-                        + " '" + label + "' in TorchScript");
-            }
-        }
-        String problem = null;
-        if (maxDiff > TOLERANCE) {
-            problem = String.format(Locale.ROOT, "probabilities differ by up to %.2e (tolerance %.0e)", maxDiff,
-                    TOLERANCE);
-        } else if (!bad.isEmpty()) {
-            problem = bad.size() + " decision(s) differ: " + String.join("; ", bad.subList(0, Math.min(3, bad.size())));
-        }
-        return new Result(null, images.size(), maxDiff, same, ties, problem);
-    }
-
-    /** True when an exit up to {@code upTo} has a confidence within {@link #NEAR_TIE} of its threshold. */
-    private static boolean nearTie(EarlyExitModel m, float[][] p, double[] th, int upTo) {
-        for (int e = 0; e <= upTo && e < th.length; e++) {
-            if (Math.abs(m.confidence().of(p[e]) - th[e]) <= NEAR_TIE) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Refuses a target that exists and is neither empty nor an earlier export. */
@@ -462,8 +239,4 @@ public final class TorchScriptExport {
         }
     }
 
-    /** For readers of {@code deploy.json}. */
-    static JsonElement read(Path deployJson) throws IOException {
-        return com.google.gson.JsonParser.parseString(Files.readString(deployJson));
-    }
 }

@@ -24,7 +24,7 @@ import java.util.function.BooleanSupplier;
  * backbone's BatchNorm statistics are re-estimated on the person's images (AdaBN).
  *
  * <p>The job only runs the phases in order, each a class of its own: {@link PreparedData} (decode and split),
- * {@link BatchNormPhase} (keep or adapt the statistics), {@link FeatureCache} (the one frozen pass),
+ * {@link BatchNormPhase} (keep or adapt the statistics), {@link FrozenPass} (the one frozen pass, through the {@link FeatureMemo}),
  * {@link PersonalLabelSpace} (the person's classes), {@link FinalExitPhase} (re-fit, re-trained stages),
  * {@link ExitRounds} (the exits' training, live epochs) and {@link CrossFit} (out-of-fold predictions that
  * choose the operating point); the result then owns the trained heads.
@@ -79,8 +79,6 @@ public final class PersonalisationJob {
     private final PersonalisationConfig config;
     /** Trains the exits and the re-fitted final exit on the cache. */
     private final ExitTrainer trainer;
-    /** What went wrong with the feature memo (never fatal). */
-    private final List<String> memoNotes = new ArrayList<>();
 
     /**
      * Creates a job.
@@ -160,7 +158,8 @@ public final class PersonalisationJob {
             int retrain = retrainedStages(refit);
             String retrainInput = retrain == 0 ? null
                     : backbone.stages().get(backbone.stages().size() - retrain - 1).name();
-            cache = cacheFeatures(data, refit ? last : null, retrainInput, listener, cancelled);
+            FrozenPass pass = new FrozenPass(backbone, config);
+            cache = pass.run(data, refit ? last : null, retrainInput, listener, cancelled);
             double cacheAllS = secs(t2);
             double cacheS = cache.markSeconds();
 
@@ -249,7 +248,7 @@ public final class PersonalisationJob {
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
-                            cache.computed(), memoNotes),
+                            cache.computed(), pass.memoNotes()),
                     resumption == null ? null : new PersonalisationResult.Resumed(config.resume().from().toString(),
                             resumption.warm(), resumption.notes()));
             heads = List.of();
@@ -264,55 +263,6 @@ public final class PersonalisationJob {
                 fin.close();
             }
             BnStats.restore(backbone, original);
-        }
-    }
-
-    /**
-     * The one frozen pass: the training images first (the time they take is the training cost, the rest is
-     * evaluation), caching what every exit reads, the re-fitted final exit's input ({@code refitStage}, null
-     * for none) and the raw input of the first re-trained stage ({@code retrainInput}, null for none).
-     */
-    private FeatureCache cacheFeatures(PreparedData data, String refitStage, String retrainInput, Listener listener,
-                                       BooleanSupplier cancelled) throws IOException {
-        listener.onPhase(Phase.CACHE, "Running the frozen backbone once over " + (data.trainSize()
-                + data.evalSize()) + " images");
-        List<float[]> all = new ArrayList<>(data.trainX);
-        all.addAll(data.evalX);
-        List<FeatureCache.Request> requests = new ArrayList<>();
-        for (ExitPlacement p : config.placements()) {
-            requests.add(request(p));
-        }
-        if (refitStage != null) {
-            requests.add(request(new ExitPlacement(refitStage, FINAL_HEAD)));
-        }
-        if (retrainInput != null) {
-            // the input of the first re-trained stage, raw: the copy trains on it
-            requests.add(FeatureCache.Request.raw(retrainInput));
-        }
-        memoNotes.clear();
-        FeatureMemo memo = null;
-        if (config.featureMemo() != null) {
-            try {
-                memo = FeatureMemo.open(config.featureMemo(), backbone, FeatureMemo.DEFAULT_CAP_BYTES);
-            } catch (IOException | RuntimeException e) {
-                memoNotes.add("feature memo " + config.featureMemo() + " not used: " + e.getMessage());
-            }
-        }
-        try {
-            FeatureCache cache = FeatureCache.build(backbone, all, requests, config.cacheBudgetBytes(),
-                    config.spillDir(), config.batchSize(), data.trainSize(), memo,
-                    (f, eta) -> listener.onProgress(Phase.CACHE, f, eta), cancelled);
-            if (memo != null) {
-                memoNotes.addAll(memo.notes());
-                if (cache.memoNote() != null) {
-                    memoNotes.add(cache.memoNote());
-                }
-            }
-            return cache;
-        } finally {
-            if (memo != null) {
-                memo.close();
-            }
         }
     }
 
@@ -341,11 +291,6 @@ public final class PersonalisationJob {
             }
         }
         return n;
-    }
-
-    /** What the cache keeps for a placement: pooled rows for a pooling + linear head, else the stage output. */
-    private FeatureCache.Request request(ExitPlacement p) {
-        return ExitTrainer.request(backbone, p);
     }
 
     private static double secs(long t0) {

@@ -1,0 +1,111 @@
+package org.persephonee.app.cli;
+
+import org.persephonee.core.personalise.EvalPredictions;
+import org.persephonee.core.personalise.ExitStats;
+import org.persephonee.core.personalise.PersonalisationJob;
+import org.persephonee.core.pipeline.PersonaliseReport;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Locale;
+
+/** What {@code personalise} prints: progress lines on stderr while it runs, and its report as text. */
+final class PersonaliseOutput {
+
+    private PersonaliseOutput() { }
+
+    /** Progress lines on stderr. */
+    static PersonalisationJob.Listener progress(PrintStream err) {
+        return new PersonalisationJob.Listener() {
+            private long lastPrint;
+
+            @Override
+            public void onPhase(PersonalisationJob.Phase phase, String message) {
+                err.println("[" + phase.display() + "] " + message);
+            }
+
+            @Override
+            public void onProgress(PersonalisationJob.Phase phase, double fraction, double eta) {
+                long now = System.nanoTime();
+                if (phase != PersonalisationJob.Phase.TRAIN && now - lastPrint > 2_000_000_000L && fraction < 1) {
+                    err.printf(Locale.ROOT, "  %s %3.0f%%, about %s left%n", phase.display(), fraction * 100,
+                            Durations.format(eta));
+                    lastPrint = now;
+                }
+            }
+
+            @Override
+            public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
+                if (epoch == 1 || epoch == epochs || epoch % 5 == 0) {
+                    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "  epoch %d/%d", epoch, epochs));
+                    for (ExitStats s : stats) {
+                        sb.append(String.format(Locale.ROOT, "  %s %.3f", s.stage(), s.evalAccuracy()));
+                    }
+                    err.println(sb);
+                }
+            }
+        };
+    }
+
+    /** The report as text for a person. */
+    static void printSummary(PrintStream out, PersonaliseReport r) {
+        boolean labels = r.onLabels();
+        String metric = labels ? "accuracy" : "agreement";
+        out.printf(Locale.ROOT, "label space: %s%n", r.labelSpace());
+        out.printf(Locale.ROOT, "evaluated on: %s%n", r.evaluation());
+        if (labels) {
+            out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * r.genericAccuracy());
+            out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n", 100 * r.personalisedFinalAccuracy());
+            if (r.provenance().get("retrain_choice") != null) {
+                out.printf(Locale.ROOT, "  re-trained stages %s (%s)%n", r.provenance().get("retrained_stages"),
+                        r.provenance().get("retrain_choice"));
+            }
+        } else {
+            out.println("generic backbone accuracy:      unknown (no labels)");
+            out.println("personalised final exit:        the teacher (no labels): every figure below is agreement "
+                    + "with it, not accuracy");
+        }
+        for (PersonaliseReport.Exit e : r.exits()) {
+            out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%% %s  head %.3f ms%n", e.stage(), e.head(),
+                    100 * e.accuracy(), metric, e.headMs());
+        }
+        PersonaliseReport.Point op = r.operatingPoint();
+        out.printf(Locale.ROOT, "operating point: %.2f%% " + metric + " at %.3f ms (%.2fx faster than the personalised "
+                        + "final exit, %.2fx fewer MACs)%n", 100 * op.accuracy(), op.latencyMs(), op.speedup(),
+                op.macSpeedup());
+        for (PersonaliseReport.Selected e : op.exits()) {
+            out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.stage(),
+                    e.threshold(), 100 * e.share());
+        }
+        PersonaliseReport.Reference ref = op.reference();
+        if (ref != null) {
+            out.printf(Locale.ROOT, "  held within %.1f points of the best head, %s (%.2f%% here%s)%n",
+                    op.maxDropPoints(), ref.head(), 100 * ref.accuracy(), ref.validationAccuracy() == null ? ""
+                            : String.format(Locale.ROOT, ", %.2f%% in validation", 100 * ref.validationAccuracy()));
+        }
+        out.printf(Locale.ROOT, "  chosen on %s%n", op.chosenOn());
+        if (op.budgetPoints() < op.maxDropPoints() - 1e-9) {
+            out.printf(Locale.ROOT, "  searched within %.1f points there: with the full %.1f its picks lost more out of "
+                    + "sample (%s)%n", op.budgetPoints(), op.maxDropPoints(), op.search());
+        }
+        if (op.validation() != null) {
+            out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s at %.2fx faster%n", 100 * op.validation().accuracy(),
+                    metric, op.validation().speedup());
+        }
+        if (r.latencyMs() != null) {
+            StringBuilder sb = new StringBuilder();
+            r.latencyMs().forEach((k, e) -> {
+                sb.append(String.format(Locale.ROOT, " %s %.3f", k, e.median()));
+                if (e.iqr() != null) {
+                    sb.append(String.format(Locale.ROOT, " (IQR %.3f)", e.iqr()));
+                }
+                sb.append(',');
+            });
+            out.printf(Locale.ROOT, "latency, ms per image (%s):%s%n", r.latencySource(),
+                    sb.substring(0, Math.max(0, sb.length() - 1)));
+        }
+        out.printf(Locale.ROOT, "time: feature cache %.1f s, head training %.1f s%n", r.timing().featureCacheS(),
+                r.timing().headTrainingS());
+        out.println("bundle: " + (r.bundle() == null ? "(not written)" : r.bundle()));
+    }
+}
