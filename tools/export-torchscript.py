@@ -25,7 +25,7 @@ The module: forward(x [1,C,H,W]) -> (label index, confidence, exit index; len(ex
 returning at the first exit whose confidence >= its threshold; all_exits(x) -> every exit's probabilities [1,K]
 then the final exit's; attributes labels, thresholds, exit_stages.
 With --parity-in (float32 [N,C,H,W], normalised) the saved model.pt is loaded back and run on each image at
-batch 1; --parity-out gets {"images": [{"exit", "label", "confidence", "probs"}], "torch": version}.
+batch 1; --parity-out gets {"images": [{"exit", "label", "confidence", "probs", "logits"}], "torch": version}.
 Errors: one line on stderr, exit status 1 (PERSEPHONEE_DEBUG=1 shows the traceback).
 """
 import argparse
@@ -255,6 +255,17 @@ class EarlyExitNet(nn.Module):
         out.append(self._final_probs(x))
         return out
 
+    @torch.jit.export
+    def all_logits(self, x: Tensor) -> List[Tensor]:
+        """Every exit's raw outputs, then the final block's (a re-fitted head's, or the backbone classifier's)."""
+        out: List[Tensor] = []
+        for stage, heads in zip(self.stages, self.stage_heads):
+            x = stage(x)
+            for head in heads:
+                out.append(head(x))
+        out.append(self.final(x))
+        return out
+
 
 def load_ts(bundle, spec, what):
     f = spec.get("file") if isinstance(spec, dict) else None
@@ -379,7 +390,8 @@ def parity(model_path, npy, out_path, shape):
             x = torch.from_numpy(np.ascontiguousarray(img)).unsqueeze(0)
             label, conf, ex = m(x)
             probs = [p.reshape(-1).tolist() for p in m.all_exits(x)]
-            rows.append({"exit": ex, "label": label, "confidence": conf, "probs": probs})
+            logits = [z.reshape(-1).tolist() for z in m.all_logits(x)]
+            rows.append({"exit": ex, "label": label, "confidence": conf, "probs": probs, "logits": logits})
     with open(out_path, "w") as f:
         json.dump({"images": rows, "torch": torch.__version__}, f)
     return rows

@@ -44,16 +44,20 @@ public final class TorchScriptExport {
      * @param out the published folder (null when refused)
      * @param images images compared
      * @param maxDiff largest probability difference over every exit and image
+     * @param maxLogitDiff largest difference of the exits' and the final block's raw outputs, as a share of the
+     *                     row's largest magnitude when that is above 1
      * @param sameDecisions images where both took the same exit with the same label
      * @param nearTies images decided differently at a near-tie
      * @param problem why the export was refused, or null
      */
-    public record Result(Path out, int images, double maxDiff, int sameDecisions, int nearTies, String problem) {
+    public record Result(Path out, int images, double maxDiff, double maxLogitDiff, int sameDecisions, int nearTies,
+                         String problem) {
         /** One line for a person. */
         public String describe() {
             return problem != null ? "not exported: " + problem
-                    : String.format(Locale.ROOT, "parity on %d images: every exit's probabilities within %.1e (max "
-                    + "%.1e), %d of %d decisions the same%s", images, TOLERANCE, maxDiff, sameDecisions, images,
+                    : String.format(Locale.ROOT, "parity on %d images: every exit's logits (relative to their "
+                    + "scale) and probabilities within %.1e (max %.1e and %.1e), %d of %d decisions the same%s",
+                    images, TOLERANCE, maxLogitDiff, maxDiff, sameDecisions, images,
                     nearTies == 0 ? "" : ", " + nearTies + " near-tie(s) at a threshold");
         }
     }
@@ -119,6 +123,7 @@ public final class TorchScriptExport {
             JsonObject parity = new JsonObject();
             parity.addProperty("images", r.images());
             parity.addProperty("max_abs_diff", r.maxDiff());
+            parity.addProperty("max_logit_diff_of_scale", r.maxLogitDiff());
             parity.addProperty("tolerance", TOLERANCE);
             parity.addProperty("same_decisions", r.sameDecisions());
             parity.addProperty("near_ties", r.nearTies());
@@ -132,7 +137,7 @@ public final class TorchScriptExport {
             }
             publish(tmp, out);
             tmp = null;
-            return new Result(out, r.images(), r.maxDiff(), r.sameDecisions(), r.nearTies(), null);
+            return new Result(out, r.images(), r.maxDiff(), r.maxLogitDiff(), r.sameDecisions(), r.nearTies(), null);
         } finally {
             if (tmp != null) {
                 deleteTree(tmp);

@@ -180,6 +180,31 @@ public final class EarlyExitModel implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Every selected exit's raw outputs, then the final block's (the re-fitted head's over the personal classes, or
+     * the backbone classifier's over all its classes), for one normalised image: what an exporter compares.
+     */
+    public float[][] allLogits(float[] x) {
+        float[][] out = new float[heads.size() + 1][];
+        try (NDManager m = backbone.manager().newSubManager()) {
+            ParameterStore ps = new ParameterStore(m, false);
+            NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
+            int next = 0;
+            for (Stage s : backbone.stages()) {
+                cur = s.index() >= firstRetrained
+                        ? retrained.block().getChildren().values().get(s.index() - firstRetrained).forward(ps, cur, false)
+                        : s.block().forward(ps, cur, false);
+                while (next < heads.size() && headStage.get(next) == s.index()) {
+                    out[next] = heads.get(next).forward(cur.singletonOrThrow(), false).toFloatArray();
+                    next++;
+                }
+            }
+            out[heads.size()] = finalHead != null ? finalHead.forward(cur.singletonOrThrow(), false).toFloatArray()
+                    : backbone.classifier().forward(ps, cur, false).singletonOrThrow().toFloatArray();
+        }
+        return out;
+    }
+
     @Override
     public void close() {
         heads.forEach(ExitHead::close);
