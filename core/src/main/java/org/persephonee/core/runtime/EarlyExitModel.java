@@ -1,5 +1,6 @@
 package org.persephonee.core.runtime;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
@@ -123,9 +124,7 @@ public final class EarlyExitModel implements AutoCloseable {
             NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
             int next = 0;
             for (Stage s : backbone.stages()) {
-                cur = s.index() >= firstRetrained
-                        ? retrained.block().getChildren().values().get(s.index() - firstRetrained).forward(ps, cur, false)
-                        : s.block().forward(ps, cur, false);
+                cur = forwardStage(s, ps, cur);
                 while (next < heads.size() && headStage.get(next) == s.index()) {
                     float[] p = heads.get(next).forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
                     double c = confidence.of(p);
@@ -155,29 +154,7 @@ public final class EarlyExitModel implements AutoCloseable {
      * image, running the whole network (what an exporter compares with).
      */
     public float[][] allProbabilities(float[] x) {
-        float[][] out = new float[heads.size() + 1][];
-        try (NDManager m = backbone.manager().newSubManager()) {
-            ParameterStore ps = new ParameterStore(m, false);
-            NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
-            int next = 0;
-            for (Stage s : backbone.stages()) {
-                cur = s.index() >= firstRetrained
-                        ? retrained.block().getChildren().values().get(s.index() - firstRetrained).forward(ps, cur, false)
-                        : s.block().forward(ps, cur, false);
-                while (next < heads.size() && headStage.get(next) == s.index()) {
-                    out[next] = heads.get(next).forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
-                    next++;
-                }
-            }
-            if (finalHead != null) {
-                out[heads.size()] = finalHead.forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
-            } else {
-                float[] logits = backbone.classifier().forward(ps, cur, false).singletonOrThrow().toFloatArray();
-                out[heads.size()] = new float[labels.size()];
-                labels.restrictedSoftmax(logits, 0, 1f, out[heads.size()]);
-            }
-        }
-        return out;
+        return allOutputs(x, true);
     }
 
     /**
@@ -185,22 +162,42 @@ public final class EarlyExitModel implements AutoCloseable {
      * the backbone classifier's over all its classes), for one normalised image: what an exporter compares.
      */
     public float[][] allLogits(float[] x) {
+        return allOutputs(x, false);
+    }
+
+    /** One stage in inference mode: the re-trained copy's where the final exit runs one. */
+    private NDList forwardStage(Stage s, ParameterStore ps, NDList in) {
+        return s.index() >= firstRetrained
+                ? retrained.block().getChildren().values().get(s.index() - firstRetrained).forward(ps, in, false)
+                : s.block().forward(ps, in, false);
+    }
+
+    private float[][] allOutputs(float[] x, boolean probabilities) {
         float[][] out = new float[heads.size() + 1][];
         try (NDManager m = backbone.manager().newSubManager()) {
             ParameterStore ps = new ParameterStore(m, false);
             NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
             int next = 0;
             for (Stage s : backbone.stages()) {
-                cur = s.index() >= firstRetrained
-                        ? retrained.block().getChildren().values().get(s.index() - firstRetrained).forward(ps, cur, false)
-                        : s.block().forward(ps, cur, false);
+                cur = forwardStage(s, ps, cur);
                 while (next < heads.size() && headStage.get(next) == s.index()) {
-                    out[next] = heads.get(next).forward(cur.singletonOrThrow(), false).toFloatArray();
+                    NDArray z = heads.get(next).forward(cur.singletonOrThrow(), false);
+                    out[next] = (probabilities ? z.softmax(1) : z).toFloatArray();
                     next++;
                 }
             }
-            out[heads.size()] = finalHead != null ? finalHead.forward(cur.singletonOrThrow(), false).toFloatArray()
-                    : backbone.classifier().forward(ps, cur, false).singletonOrThrow().toFloatArray();
+            if (finalHead != null) {
+                NDArray z = finalHead.forward(cur.singletonOrThrow(), false);
+                out[heads.size()] = (probabilities ? z.softmax(1) : z).toFloatArray();
+            } else {
+                float[] logits = backbone.classifier().forward(ps, cur, false).singletonOrThrow().toFloatArray();
+                if (probabilities) {
+                    out[heads.size()] = new float[labels.size()];
+                    labels.restrictedSoftmax(logits, 0, 1f, out[heads.size()]);
+                } else {
+                    out[heads.size()] = logits;
+                }
+            }
         }
         return out;
     }
