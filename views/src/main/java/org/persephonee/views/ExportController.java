@@ -118,7 +118,11 @@ public final class ExportController {
                 tasks.ui().execute(() -> error.accept("Export failed: " + e.getMessage()));
             } finally {
                 if (staging != null) {
-                    deleteQuietly(staging.getParent());
+                    try {
+                        org.persephonee.core.util.FileTrees.delete(staging.getParent());
+                    } catch (java.io.IOException e) {
+                        // a temporary folder: the system's cleaner takes what is left
+                    }
                 }
             }
         });
@@ -131,13 +135,4 @@ public final class ExportController {
         return all.subList(0, Math.min(all.size(), 400));
     }
 
-    private static void deleteQuietly(Path dir) {
-        try (var s = java.nio.file.Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                java.nio.file.Files.deleteIfExists(p);
-            }
-        } catch (java.io.IOException e) {
-            // a temporary folder: the system's cleaner takes what is left
-        }
-    }
 }

@@ -24,7 +24,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import java.util.stream.Stream;
 
 /**
  * A person whose photos arrive over time: each sample persona's training photos (labelled and unlabelled, each
@@ -117,11 +116,7 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                         100 * s.operatingPoint(), u.cost(), 100 * u.operatingPoint(), u.backboneRanOn());
             }
         } finally {
-            try (Stream<Path> s = Files.walk(work)) {
-                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+            org.persephonee.core.util.FileTrees.delete(work);
         }
     }
 

@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -140,7 +139,7 @@ public final class TorchScriptExport {
             return new Result(out, r.images(), r.maxDiff(), r.maxLogitDiff(), r.sameDecisions(), r.nearTies(), null);
         } finally {
             if (tmp != null) {
-                deleteTree(tmp);
+                org.persephonee.core.util.FileTrees.delete(tmp);
             }
         }
     }
@@ -229,19 +228,9 @@ public final class TorchScriptExport {
             throw e;
         }
         if (old != null) {
-            deleteTree(old);
+            org.persephonee.core.util.FileTrees.delete(old);
         }
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
-        }
-    }
 
 }

@@ -299,7 +299,7 @@ public final class FeatureMemo implements AutoCloseable {
                 return;
             }
             long b = bytes(sp);
-            deleteTree(sp);
+            org.persephonee.core.util.FileTrees.delete(sp);
             total -= b;
         }
         List<Path> segs;
@@ -331,11 +331,4 @@ public final class FeatureMemo implements AutoCloseable {
         open.clear();
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
-        }
-    }
 }
