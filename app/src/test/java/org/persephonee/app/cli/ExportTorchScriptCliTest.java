@@ -44,6 +44,12 @@ class ExportTorchScriptCliTest {
         JsonObject d = JsonParser.parseString(Files.readString(out.resolve("deploy.json"))).getAsJsonObject();
         assertTrue(d.getAsJsonObject("parity").get("passed").getAsBoolean());
         assertTrue(d.getAsJsonObject("parity").get("max_abs_diff").getAsDouble() <= 1e-4);
+        // the module in DJL's own libtorch (the runtime EarlyExitModel uses): logits within 1e-4 as they are, every
+        // decision the same
+        JsonObject lt = d.getAsJsonObject("parity").getAsJsonObject("in_djl_libtorch");
+        assertTrue(lt.get("max_logit_abs_diff").getAsDouble() <= 1e-4, lt.toString());
+        assertEquals(68, lt.get("same_decisions").getAsInt() + lt.get("near_ties").getAsInt(), lt.toString());
+        assertTrue(r.out().contains("run by DJL's libtorch"), r.out());
         // a second export replaces the first
         assertEquals(0, CliTest.cli("export-torchscript", "--bundle", bundle.toString(), "--out", out.toString())
                 .code());

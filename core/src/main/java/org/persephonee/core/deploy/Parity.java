@@ -16,12 +16,24 @@ final class Parity {
 
     private Parity() { }
 
-    /** Compares the module's outputs with {@link EarlyExitModel}'s on the same images. */
+    /** Compares the module's outputs, as the exporter script wrote them, with {@link EarlyExitModel}'s. */
     static TorchScriptExport.Result compare(EarlyExitModel m, List<float[]> images, Path parityJson) throws IOException {
         JsonObject o = com.google.gson.JsonParser.parseString(Files.readString(parityJson)).getAsJsonObject();
-        JsonArray rows = o.getAsJsonArray("images");
+        return compare(m, images, o.getAsJsonArray("images"), parityJson.toString(), false);
+    }
+
+    /**
+     * Compares the module's outputs on {@code images} with {@link EarlyExitModel}'s.
+     *
+     * @param rows per image: {@code exit}, {@code label}, {@code probs} and {@code logits} (one array per exit)
+     * @param source where the rows come from, for messages
+     * @param absoluteLogits logits compared as they are (the same libtorch on both sides), or as a share of their row's
+     *                       scale (another PyTorch build, which rounds float32 sums in its own order)
+     */
+    static TorchScriptExport.Result compare(EarlyExitModel m, List<float[]> images, JsonArray rows, String source,
+                                            boolean absoluteLogits) throws IOException {
         if (rows == null || rows.size() != images.size()) {
-            throw new IOException(parityJson + ": " + (rows == null ? "no images" : rows.size() + " results for "
+            throw new IOException(source + ": " + (rows == null ? "no images" : rows.size() + " results for "
                     + images.size() + " images"));
         }
         double[] th = m.thresholds();
@@ -33,9 +45,11 @@ final class Parity {
         for (int i = 0; i < images.size(); i++) {
             JsonObject r = rows.get(i).getAsJsonObject();
             float[][] javaP = m.allProbabilities(images.get(i));
-            maxDiff = Math.max(maxDiff, maxAbsDiff(javaP, r.getAsJsonArray("probs"), parityJson));
-            maxLogitDiff = Math.max(maxLogitDiff, maxRelDiff(m.allLogits(images.get(i)), r.getAsJsonArray("logits"),
-                    parityJson));
+            maxDiff = Math.max(maxDiff, maxAbsDiff(javaP, r.getAsJsonArray("probs"), source));
+            float[][] javaZ = m.allLogits(images.get(i));
+            maxLogitDiff = Math.max(maxLogitDiff, absoluteLogits
+                    ? maxAbsDiff(javaZ, r.getAsJsonArray("logits"), source)
+                    : maxRelDiff(javaZ, r.getAsJsonArray("logits"), source));
             EarlyExitModel.Prediction jp = m.classify(images.get(i));
             int exit = r.get("exit").getAsInt();
             String label = m.labels().get(r.get("label").getAsInt());
@@ -50,20 +64,19 @@ final class Parity {
         }
         String problem = null;
         if (maxLogitDiff > TorchScriptExport.TOLERANCE) {
-            problem = String.format(Locale.ROOT, "logits differ by up to %.2e of their scale (tolerance %.0e)",
-                    maxLogitDiff,
-                    TorchScriptExport.TOLERANCE);
+            problem = String.format(Locale.ROOT, "logits differ by up to %.2e%s (tolerance %.0e)", maxLogitDiff,
+                    absoluteLogits ? " in DJL's libtorch" : " of their scale", TorchScriptExport.TOLERANCE);
         } else if (maxDiff > TorchScriptExport.TOLERANCE) {
             problem = String.format(Locale.ROOT, "probabilities differ by up to %.2e (tolerance %.0e)", maxDiff,
                     TorchScriptExport.TOLERANCE);
         } else if (!bad.isEmpty()) {
             problem = bad.size() + " decision(s) differ: " + String.join("; ", bad.subList(0, Math.min(3, bad.size())));
         }
-        return new TorchScriptExport.Result(null, images.size(), maxDiff, maxLogitDiff, same, ties, problem);
+        return new TorchScriptExport.Result(null, images.size(), maxDiff, maxLogitDiff, same, ties, problem, null);
     }
 
     /** Largest difference between Java's rows and the module's (one JSON array per exit). */
-    private static double maxAbsDiff(float[][] java, JsonArray module, Path file) throws IOException {
+    private static double maxAbsDiff(float[][] java, JsonArray module, String file) throws IOException {
         if (module == null || module.size() != java.length) {
             throw new IOException(file + ": " + (module == null ? "no outputs" : module.size() + " exits, not "
                     + java.length));
@@ -86,7 +99,7 @@ final class Parity {
      * (DJL's libtorch and the deployment's) round float32 sums in their own order, and what differs is a share of the
      * values summed, not a fixed amount (MobileNetV2 on night-owl: up to 3.7e-4 apart, 3.8e-6 of the row's scale).
      */
-    private static double maxRelDiff(float[][] java, JsonArray module, Path file) throws IOException {
+    private static double maxRelDiff(float[][] java, JsonArray module, String file) throws IOException {
         double d = 0;
         for (int e = 0; e < java.length; e++) {
             double scale = 1;

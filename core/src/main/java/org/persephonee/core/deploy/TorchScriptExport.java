@@ -26,8 +26,10 @@ import java.util.stream.Stream;
  * {@code tools/export-torchscript.py} builds the PyTorch network from them (the declarative layers, or the bundle's
  * TorchScript stage files) and scripts it. Before anything is published, the module runs on a seeded sample of the
  * person's images and some seeded noise images, and its every exit's probabilities and its decisions are compared
- * with {@link EarlyExitModel}'s; a difference above {@link #TOLERANCE}, or another decision that is not a near-tie at
- * a threshold, refuses the export. The folder is written beside the target and renamed into place.
+ * with {@link EarlyExitModel}'s twice: as the script's PyTorch ran it (logits as a share of their scale: another
+ * build rounds float32 sums in its own order) and as DJL's own libtorch runs it (logits as they are). A difference
+ * above {@link #TOLERANCE}, or another decision that is not a near-tie at a threshold, refuses the export. The folder
+ * is written beside the target and renamed into place.
  */
 public final class TorchScriptExport {
     /** Largest probability difference accepted between the module and {@link EarlyExitModel}. */
@@ -48,16 +50,28 @@ public final class TorchScriptExport {
      * @param sameDecisions images where both took the same exit with the same label
      * @param nearTies images decided differently at a near-tie
      * @param problem why the export was refused, or null
+     * @param libtorch the same comparison with the module run by DJL's own libtorch, logits compared as they are
+     *                 ({@code maxLogitDiff} absolute there); null when it did not run
      */
     public record Result(Path out, int images, double maxDiff, double maxLogitDiff, int sameDecisions, int nearTies,
-                         String problem) {
+                         String problem, Result libtorch) {
         /** One line for a person. */
         public String describe() {
-            return problem != null ? "not exported: " + problem
-                    : String.format(Locale.ROOT, "parity on %d images: every exit's logits (relative to their "
+            if (problem != null) {
+                return "not exported: " + problem;
+            }
+            String s = String.format(Locale.ROOT, "parity on %d images: every exit's logits (relative to their "
                     + "scale) and probabilities within %.1e (max %.1e and %.1e), %d of %d decisions the same%s",
                     images, TOLERANCE, maxLogitDiff, maxDiff, sameDecisions, images,
                     nearTies == 0 ? "" : ", " + nearTies + " near-tie(s) at a threshold");
+            return libtorch == null ? s : s + String.format(Locale.ROOT, "; run by DJL's libtorch %s: logits within "
+                    + "%.1e (max %.1e), probabilities max %.1e, %d of %d decisions the same", LibtorchRun.version(),
+                    TOLERANCE, libtorch.maxLogitDiff, libtorch.maxDiff, libtorch.sameDecisions, libtorch.images);
+        }
+
+        /** The first refusal of the two comparisons, or null. */
+        String anyProblem() {
+            return problem != null ? problem : libtorch != null ? libtorch.problem : null;
         }
     }
 
@@ -117,7 +131,11 @@ public final class TorchScriptExport {
             log.println("export-torchscript: building the module in PyTorch and comparing on " + all.size()
                     + " images ...");
             runPython(python, script, tmp, bundle);
-            Result r = Parity.compare(m, all, tmp.resolve("parity.json"));
+            Result py = Parity.compare(m, all, tmp.resolve("parity.json"));
+            log.println("export-torchscript: running the module in DJL's libtorch " + LibtorchRun.version() + " ...");
+            Result lt = LibtorchRun.compare(m, all, tmp.resolve("model.pt"));
+            Result r = new Result(null, py.images(), py.maxDiff(), py.maxLogitDiff(), py.sameDecisions(),
+                    py.nearTies(), py.problem(), lt);
             Files.deleteIfExists(tmp.resolve("parity-inputs.npy"));
             JsonObject parity = new JsonObject();
             parity.addProperty("images", r.images());
@@ -126,17 +144,26 @@ public final class TorchScriptExport {
             parity.addProperty("tolerance", TOLERANCE);
             parity.addProperty("same_decisions", r.sameDecisions());
             parity.addProperty("near_ties", r.nearTies());
-            parity.addProperty("passed", r.problem() == null);
+            JsonObject inLibtorch = new JsonObject();
+            inLibtorch.addProperty("libtorch", LibtorchRun.version());
+            inLibtorch.addProperty("max_abs_diff", lt.maxDiff());
+            inLibtorch.addProperty("max_logit_abs_diff", lt.maxLogitDiff());
+            inLibtorch.addProperty("same_decisions", lt.sameDecisions());
+            inLibtorch.addProperty("near_ties", lt.nearTies());
+            parity.add("in_djl_libtorch", inLibtorch);
+            parity.addProperty("passed", r.anyProblem() == null);
             JsonObject deploy = com.google.gson.JsonParser.parseString(Files.readString(tmp.resolve("deploy.json")))
                     .getAsJsonObject();
             deploy.add("parity", parity);
             AtomicFiles.writeString(tmp.resolve("deploy.json"), GSON.toJson(deploy) + "\n");
-            if (r.problem() != null) {
-                return r;
+            if (r.anyProblem() != null) {
+                return new Result(null, r.images(), r.maxDiff(), r.maxLogitDiff(), r.sameDecisions(), r.nearTies(),
+                        r.anyProblem(), lt);
             }
             publish(tmp, out);
             tmp = null;
-            return new Result(out, r.images(), r.maxDiff(), r.maxLogitDiff(), r.sameDecisions(), r.nearTies(), null);
+            return new Result(out, r.images(), r.maxDiff(), r.maxLogitDiff(), r.sameDecisions(), r.nearTies(), null,
+                    lt);
         } finally {
             if (tmp != null) {
                 org.persephonee.core.util.FileTrees.delete(tmp);
