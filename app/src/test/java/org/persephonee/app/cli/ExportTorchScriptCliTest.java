@@ -129,4 +129,50 @@ class ExportTorchScriptCliTest {
         assertEquals(1, noBundle.code());
         assertTrue(noBundle.err().contains("exit-config.json") || noBundle.err().contains("bundle"), noBundle.err());
     }
+
+    /**
+     * An export that fails half-way (the exporter dies after writing part of the module), a missing Python and a
+     * bundle whose backbone was changed after personalisation: each is refused with a message naming the cause, the
+     * earlier export stays as it was, and no temporary folder is left beside it.
+     */
+    @Test
+    void failuresLeaveTheEarlierExportAndNoLeftovers() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(PYTHON), "needs Debian's python3-torch");
+        Path bundle = bundle("fmnist-resnet9", "night-owl", "block2:grid");
+        Path out = tmp.resolve("deploy");
+        assertEquals(0, CliTest.cli("export-torchscript", "--bundle", bundle.toString(), "--out", out.toString(),
+                "--images", "0").code());
+        byte[] model = Files.readAllBytes(out.resolve("model.pt"));
+        String deploy = Files.readString(out.resolve("deploy.json"));
+
+        Path dies = tmp.resolve("dies.sh");
+        Files.writeString(dies, "#!/bin/sh\necho partial > \"$3/model.pt\"\necho 'Killed: out of memory'\nexit 137\n");
+        assertTrue(dies.toFile().setExecutable(true));
+        CliTest.Run crashed = CliTest.cli("export-torchscript", "--bundle", bundle.toString(), "--out", out.toString(),
+                "--python", dies.toString());
+        assertEquals(1, crashed.code(), crashed.err());
+        assertTrue(crashed.err().contains("Killed: out of memory"), crashed.err());
+
+        CliTest.Run noPython = CliTest.cli("export-torchscript", "--bundle", bundle.toString(), "--out",
+                out.toString(), "--python", tmp.resolve("no-python").toString());
+        assertEquals(1, noPython.code(), noPython.err());
+        assertTrue(noPython.err().contains("needs Python with PyTorch") && noPython.err().contains("no-python"),
+                noPython.err());
+
+        Path weights = bundle.resolve("backbone").resolve("backbone.params");
+        byte[] w = Files.readAllBytes(weights);
+        w[w.length / 2] ^= 0x5a;
+        Files.write(weights, w);
+        CliTest.Run tampered = CliTest.cli("export-torchscript", "--bundle", bundle.toString(), "--out",
+                out.toString());
+        assertEquals(1, tampered.code(), tampered.err());
+        assertTrue(tampered.err().contains("backbone"), tampered.err());
+
+        org.junit.jupiter.api.Assertions.assertArrayEquals(model, Files.readAllBytes(out.resolve("model.pt")));
+        assertEquals(deploy, Files.readString(out.resolve("deploy.json")));
+        try (var s = Files.list(tmp)) {
+            List<String> left = s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".deploy")).toList();
+            assertEquals(List.of(), left, "temporary folders left beside the export");
+        }
+    }
 }
