@@ -33,6 +33,7 @@ common=("${meta[@]}" --input "$stage" --main-jar persephonee-app.jar --main-clas
   --java-options "-Dpersephonee.home=\$APPDIR -Dai.djl.offline=true -DOPT_OUT_TRACKING=true -Xss4m"
   --java-options "-XX:SharedArchiveFile=\$APPDIR/persephonee.jsa -Xshare:auto"
   --java-options "-XX:+UseTransparentHugePages -Xlog:pagesize=off"
+  --java-options "-XX:TieredStopAtLevel=1"
   --add-modules java.base,java.desktop,java.logging,java.management,java.naming,java.prefs,java.scripting,java.sql,java.xml,jdk.unsupported,jdk.jfr,java.net.http,jdk.zipfs
   --jlink-options "--strip-debug --no-man-pages --no-header-files")
 

@@ -62,7 +62,18 @@ public final class StartupTimeline {
                     stallStart = lastPulse;
                 }
                 java.util.Set<String> seen = new java.util.HashSet<>();
-                for (StackTraceElement e : fx.getStackTrace()) {
+                StackTraceElement[] stack = fx.getStackTrace();
+                if (stack.length > 0) {
+                    // the innermost frames too: a stall in none of the methods below names where it waits (the
+                    // FX thread parked in PaintCollector.waitForRenderingToComplete waits for the renderer)
+                    StringBuilder top = new StringBuilder("top:");
+                    for (int i = 0; i < Math.min(stack.length, 6); i++) {
+                        top.append(i == 0 ? "" : " < ").append(stack[i].getClassName().replaceAll(".*\\.", ""))
+                                .append('.').append(stack[i].getMethodName());
+                    }
+                    counts.merge(top.toString(), 1, Integer::sum);
+                }
+                for (StackTraceElement e : stack) {
                     String m = e.getClassName() + "." + e.getMethodName();
                     if ((m.startsWith("org.persephonee") || m.contains("Skin.<init>") || m.startsWith("org.jfree")
                             || m.contains("processCSS") || m.contains("doLayoutPass")) && seen.add(m)) {
@@ -71,7 +82,7 @@ public final class StartupTimeline {
                 }
             } else if (stallStart != 0) {
                 System.err.printf("startup: FX stall of %.0f ms in: %s%n", (lastPulse - stallStart) / 1e6,
-                        counts.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).limit(12)
+                        counts.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).limit(16)
                                 .map(e -> e.getKey().replace("org.persephonee.", "") + " x" + e.getValue())
                                 .toList());
                 counts.clear();
