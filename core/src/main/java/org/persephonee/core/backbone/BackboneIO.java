@@ -249,6 +249,14 @@ public final class BackboneIO {
         return StageBundleIO.referenceDifference(bb);
     }
 
+    /**
+     * The images of a TorchScript stage bundle's reference input (what its exporter checked PyTorch against), one
+     * normalised image per entry; empty for a declarative backbone or a bundle without a folder.
+     */
+    public static java.util.List<float[]> referenceImages(Backbone bb) throws BackboneFormatException {
+        return StageBundleIO.referenceImages(bb);
+    }
+
     /** The weights hash of a stage bundle's files in {@code dir}, as {@link Backbone#parametersSha256()} gives it. */
     public static String stageBundleSha256(Path dir, StageBundleSpec spec) throws IOException {
         java.util.List<String> hashes = new java.util.ArrayList<>();

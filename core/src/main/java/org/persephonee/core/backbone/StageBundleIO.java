@@ -252,6 +252,22 @@ final class StageBundleIO {
         }
     }
 
+    /** The reference input's images, one per batch entry; empty for a declarative backbone. */
+    static List<float[]> referenceImages(Backbone bb) throws BackboneFormatException {
+        StageBundleSpec spec = bb.source() instanceof BackboneSource.TorchScriptStages t ? t.bundle() : null;
+        if (spec == null || spec.reference == null || bb.directory() == null) {
+            return List.of();
+        }
+        int n = spec.reference.batch;
+        int size = bb.input().size();
+        float[] x = readFloats(bb.directory().resolve(spec.reference.input), (long) n * size);
+        List<float[]> images = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            images.add(java.util.Arrays.copyOfRange(x, i * size, (i + 1) * size));
+        }
+        return images;
+    }
+
     private static float[] readFloats(Path p, long count) throws BackboneFormatException {
         byte[] b;
         try {

@@ -25,11 +25,11 @@ import java.util.stream.Stream;
  * safetensors (one self-describing file, readable without pickle, which DJL writes and any runtime can parse);
  * {@code tools/export-torchscript.py} builds the PyTorch network from them (the declarative layers, or the bundle's
  * TorchScript stage files) and scripts it. Before anything is published, the module runs on a seeded sample of the
- * person's images and some seeded noise images, and its every exit's probabilities and its decisions are compared
- * with {@link EarlyExitModel}'s twice: as the script's PyTorch ran it (logits as a share of their scale: another
- * build rounds float32 sums in its own order) and as DJL's own libtorch runs it (logits as they are). A difference
- * above {@link #TOLERANCE}, or another decision that is not a near-tie at a threshold, refuses the export. The folder
- * is written beside the target and renamed into place.
+ * person's images, a stage bundle's reference images and some seeded noise images, and its every exit's
+ * probabilities and its decisions are compared with {@link EarlyExitModel}'s twice: as the script's PyTorch ran it
+ * (logits as a share of their scale: another build rounds float32 sums in its own order) and as DJL's own libtorch
+ * runs it (logits as they are). A difference above {@link #TOLERANCE}, or another decision that is not a near-tie at
+ * a threshold, refuses the export. The folder is written beside the target and renamed into place.
  */
 public final class TorchScriptExport {
     /** Largest probability difference accepted between the module and {@link EarlyExitModel}. */
@@ -125,6 +125,12 @@ public final class TorchScriptExport {
                 } catch (org.persephonee.core.data.ImageDecodeException e) {
                     throw new IOException(img + ": " + e.getMessage(), e);
                 }
+            }
+            // the stage bundle's own reference images (what its exporter checked PyTorch against), then noise
+            try {
+                all.addAll(org.persephonee.core.backbone.BackboneIO.referenceImages(m.backbone()));
+            } catch (org.persephonee.core.backbone.BackboneFormatException e) {
+                throw new IOException(e.getMessage(), e);
             }
             all.addAll(DeployFiles.noise(m.backbone().input(), 8, seed));
             DeployFiles.writeNpy(tmp.resolve("parity-inputs.npy"), all, m.backbone().input());
