@@ -40,8 +40,13 @@ final class FrozenPass {
         for (ExitPlacement p : config.placements()) {
             requests.add(ExitTrainer.request(backbone, p));
         }
-        if (refitStage != null) {
-            requests.add(ExitTrainer.request(backbone, new ExitPlacement(refitStage, PersonalisationJob.FINAL_HEAD)));
+        String last = backbone.stages().get(backbone.stages().size() - 1).name();
+        if (refitStage != null || config.featureMemo() != null && config.refitFinal()) {
+            // with a memo, a run without labels keeps the final exit's input too (a few floats per photo): the next
+            // run, once the person has labelled some photos, re-fits the final exit on it, and would otherwise send
+            // every photo through the backbone again
+            requests.add(ExitTrainer.request(backbone, new ExitPlacement(refitStage != null ? refitStage : last,
+                    PersonalisationJob.FINAL_HEAD)));
         }
         if (retrainInput != null) {
             // the input of the first re-trained stage, raw: the copy trains on it
