@@ -185,7 +185,7 @@ final class LabChrome {
         export.setOnAction(e -> chooseExport(false));
         MenuItem asJava = new MenuItem("Java bundle (EarlyExitModel)…");
         asJava.setOnAction(e -> chooseExport(false));
-        MenuItem asTorchScript = new MenuItem("TorchScript / PyTorch Mobile (checked against this runtime)…");
+        MenuItem asTorchScript = new MenuItem("TorchScript / PyTorch Mobile…");
         asTorchScript.setOnAction(e -> chooseExport(true));
         export.getItems().addAll(asJava, asTorchScript);
         export.disableProperty().bind(model.resultsFinal().not().or(model.running()));
