@@ -35,6 +35,11 @@ public final class ReviewQueue {
          * every class the person has gets its first label), then {@link #BALANCED}.
          */
         COVERAGE("coverage, then balanced margin"),
+        /**
+         * Round-robin over the classes the late ensemble predicts (most frequent first), the most confident photo first
+         * within each: typical photos of every class, the first labels a cold start learns most from.
+         */
+        SUREST("surest by class"),
         /** A seeded shuffle (the baseline). */
         RANDOM("random");
 
@@ -55,7 +60,7 @@ public final class ReviewQueue {
                 }
             }
             throw new IllegalArgumentException("unknown ranking '" + s + "' (margin, least-confident, disagreement, "
-                    + "balanced, coverage or random)");
+                    + "balanced, coverage, surest or random)");
         }
     }
 
@@ -129,7 +134,7 @@ public final class ReviewQueue {
             float[] p = oof.lateEnsemble(i);
             margins.put(i, margin(p));
             double score = switch (how) {
-                case MARGIN, BALANCED, COVERAGE, RANDOM -> margin(p);
+                case MARGIN, BALANCED, COVERAGE, SUREST, RANDOM -> margin(p);
                 case LEAST_CONFIDENT -> p[argmax(p)];
                 case DISAGREEMENT -> disagreement(oof, i, argmax(p));
             };
@@ -143,6 +148,10 @@ public final class ReviewQueue {
                     .thenComparingDouble(c -> margins.get(c.row())));
             case BALANCED -> {
                 out.sort(Comparator.comparingDouble(Candidate::score));
+                out = roundRobin(out);
+            }
+            case SUREST -> {
+                out.sort(Comparator.comparingDouble((Candidate c) -> -c.guesses().get(0).confidence()));
                 out = roundRobin(out);
             }
             case COVERAGE -> {

@@ -97,6 +97,20 @@ class ReviewQueueTest {
     }
 
     @Test
+    void surestByClassAsksAboutTheMostConfidentPhotoOfEveryClassFirst() {
+        List<ReviewQueue.Candidate> q = rank(ReviewQueue.Ranking.SUREST, 7);
+        Set<String> firstFour = new HashSet<>();
+        q.subList(0, 4).forEach(c -> firstFour.add(c.guesses().get(0).label()));
+        assertEquals(new HashSet<>(CLASSES), firstFour, "one photo of each predicted class first");
+        for (ReviewQueue.Candidate c : q.subList(0, 4)) {
+            String cls = c.guesses().get(0).label();
+            double best = q.stream().filter(o -> o.guesses().get(0).label().equals(cls))
+                    .mapToDouble(o -> o.guesses().get(0).confidence()).max().orElseThrow();
+            assertEquals(best, c.guesses().get(0).confidence(), 1e-9, "the surest photo of " + cls);
+        }
+    }
+
+    @Test
     void randomIsSeededAndTheExitTakingAPhotoFollowsItsThreshold() {
         assertEquals(rank(ReviewQueue.Ranking.RANDOM, 3), rank(ReviewQueue.Ranking.RANDOM, 3));
         assertNotEquals(rank(ReviewQueue.Ranking.RANDOM, 3), rank(ReviewQueue.Ranking.RANDOM, 4));
