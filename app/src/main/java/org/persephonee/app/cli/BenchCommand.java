@@ -59,7 +59,7 @@ public final class BenchCommand extends CliCommand {
 
     @Option(names = "--rankings", paramLabel = "LIST", split = ",", converter = RankingConverter.class,
             description = "with --active: orders to compare, from margin, least-confident, disagreement, balanced, "
-                    + "coverage, random (default coverage,random)")
+                    + "coverage, surest, random (default coverage,random)")
     List<ReviewQueue.Ranking> rankings = List.of(ReviewQueue.DEFAULT, ReviewQueue.Ranking.RANDOM);
 
     @Option(names = "--plot", paramLabel = "FILE.png", description = "with --active: write the curves as a PNG")
