@@ -103,7 +103,7 @@ public final class ExportController {
                         model.status().set("Exported model.pt and model.ptl to " + dir);
                         notifier.accept(String.format(Locale.ROOT, "Exported for PyTorch Mobile: %d exit(s), %.1f%% "
                                 + "accuracy, %.2fx faster%n%s%n%s", c.exits().length, 100 * c.accuracy(),
-                                choice.speedup(), r.describe(), dir));
+                                choice.speedup(), r.brief(), dir));
                     });
                     return;
                 }

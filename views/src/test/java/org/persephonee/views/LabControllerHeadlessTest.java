@@ -134,9 +134,14 @@ class LabControllerHeadlessTest {
         // the same thresholds for PyTorch Mobile, checked against this runtime on the person's test photos
         if (java.nio.file.Files.isExecutable(Path.of("/usr/bin/python3"))) {
             Path ts = tmp.resolve("torchscript");
+            java.util.List<String> notes = new java.util.ArrayList<>();
+            c.export().setNotifier(notes::add);
             c.export().exportTorchScript(ts);
             assertTrue(java.nio.file.Files.isRegularFile(ts.resolve("model.ptl")), model.errors().toString());
             assertTrue(model.status().get().startsWith("Exported model.pt and model.ptl"), model.status().get());
+            assertEquals(1, notes.size(), notes.toString());
+            assertTrue(notes.get(0).contains("decisions the same") && notes.get(0).contains("DJL's libtorch"),
+                    "the notification gives the parity in both runtimes: " + notes.get(0));
         }
         c.shutdown();
     }

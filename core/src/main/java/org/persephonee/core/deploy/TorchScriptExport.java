@@ -69,6 +69,18 @@ public final class TorchScriptExport {
                     TOLERANCE, libtorch.maxLogitDiff, libtorch.maxDiff, libtorch.sameDecisions, libtorch.images);
         }
 
+        /** A short line for a notification: decisions, and how close the logits came in each runtime. */
+        public String brief() {
+            if (problem != null) {
+                return "not exported: " + problem;
+            }
+            String lt = libtorch == null ? "" : libtorch.maxLogitDiff == 0 ? "bit-identical in DJL's libtorch, "
+                    : String.format(Locale.ROOT, "within %.1e in DJL's libtorch, ", libtorch.maxLogitDiff);
+            return String.format(Locale.ROOT, "parity: %d of %d decisions the same%s; logits %swithin %.1e of their "
+                    + "scale in the exporter's PyTorch", sameDecisions, images,
+                    nearTies == 0 ? "" : " (" + nearTies + " near-tie(s))", lt, maxLogitDiff);
+        }
+
         /** The first refusal of the two comparisons, or null. */
         String anyProblem() {
             return problem != null ? problem : libtorch != null ? libtorch.problem : null;
