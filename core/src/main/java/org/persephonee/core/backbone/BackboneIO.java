@@ -257,6 +257,11 @@ public final class BackboneIO {
         return StageBundleIO.referenceImages(bb);
     }
 
+    /** The first meaningful line of a libtorch error, for a one-line message. */
+    public static String libtorchMessage(Throwable e) {
+        return StageBundleIO.firstLine(e);
+    }
+
     /** The weights hash of a stage bundle's files in {@code dir}, as {@link Backbone#parametersSha256()} gives it. */
     public static String stageBundleSha256(Path dir, StageBundleSpec spec) throws IOException {
         java.util.List<String> hashes = new java.util.ArrayList<>();

@@ -288,7 +288,8 @@ final class StageBundleIO {
         return Hashes.sha256((String.join("\n", fileHashes) + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    private static String firstLine(Throwable e) {
+    /** The first meaningful line of a libtorch error (its C++ frames and "Exception raised from" left out). */
+    static String firstLine(Throwable e) {
         String msg = BackboneIO.rootMessage(e);
         for (String line : msg.split("\n")) {
             if (!line.isBlank() && !line.startsWith("Exception raised from")) {

@@ -11,7 +11,7 @@ import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import org.persephonee.core.backbone.InputSpec;
+import org.persephonee.core.backbone.BackboneIO;
 import org.persephonee.core.runtime.EarlyExitModel;
 
 import java.io.IOException;
@@ -37,26 +37,25 @@ final class LibtorchRun {
     static TorchScriptExport.Result compare(EarlyExitModel m, List<float[]> images, Path modelPt) throws IOException {
         org.persephonee.core.engine.Engines.pytorch();
         String source = modelPt + " in DJL's libtorch " + version();
-        InputSpec in = m.backbone().input();
         try (PtNDManager manager = (PtNDManager) NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
             PtSymbolBlock module;
             try {
                 module = JniUtils.loadModule(manager, modelPt, true, new String[0], new String[0], false);
             } catch (RuntimeException e) {
                 throw new IOException(modelPt + ": DJL's libtorch " + version() + " cannot load the exported module ("
-                        + firstLine(e) + ")", e);
+                        + BackboneIO.libtorchMessage(e) + ")", e);
             }
             try {
                 JsonArray rows = new JsonArray();
                 for (float[] x : images) {
                     try (PtNDManager sub = (PtNDManager) manager.newSubManager()) {
-                        rows.add(row(module, sub, (PtNDArray) sub.create(x,
-                                new ai.djl.ndarray.types.Shape(1, in.channels(), in.height(), in.width()))));
+                        rows.add(row(module, sub, (PtNDArray) sub.create(x, m.backbone().batchShape(1))));
                     }
                 }
                 return Parity.compare(m, images, rows, source, true);
             } catch (RuntimeException e) {
-                throw new IOException(source + ": the module failed on a parity image (" + firstLine(e) + ")", e);
+                throw new IOException(source + ": the module failed on a parity image ("
+                        + BackboneIO.libtorchMessage(e) + ")", e);
             } finally {
                 module.close();
             }
@@ -96,11 +95,5 @@ final class LibtorchRun {
             }
         }
         return a;
-    }
-
-    private static String firstLine(Throwable e) {
-        String msg = String.valueOf(e.getMessage());
-        int nl = msg.indexOf('\n');
-        return nl < 0 ? msg : msg.substring(0, nl);
     }
 }
