@@ -111,9 +111,12 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                 }
                 Point s = points.get(points.size() - 2);
                 Point u = points.get(points.size() - 1);
-                err.printf(Locale.ROOT, "%s seed %d part %d/%d (%d photos): scratch %.2f s %.1f%% | update %.2f s "
-                                + "%.1f%% (backbone on %d photos)%n", name, seed, k, chunks, s.photos(), s.cost(),
-                        100 * s.operatingPoint(), u.cost(), 100 * u.operatingPoint(), u.backboneRanOn());
+                err.printf(Locale.ROOT, "%s seed %d part %d/%d (%d photos): scratch %.2f s %.1f%% at %.2fx (final "
+                                + "%.1f%%, best head %.1f%%) | update %.2f s %.1f%% at %.2fx (final %.1f%%, best head "
+                                + "%.1f%%; backbone on %d photos)%n", name, seed, k, chunks, s.photos(), s.cost(),
+                        100 * s.operatingPoint(), s.speedup(), 100 * s.finalExit(), 100 * s.bestHead(), u.cost(),
+                        100 * u.operatingPoint(), u.speedup(), 100 * u.finalExit(), 100 * u.bestHead(),
+                        u.backboneRanOn());
             }
         } finally {
             org.persephonee.core.util.FileTrees.delete(work);
