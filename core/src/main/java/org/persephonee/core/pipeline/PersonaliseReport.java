@@ -167,9 +167,10 @@ public record PersonaliseReport(
         if (on != null) {
             EvalPredictions vp = r.validation();
             Cascade labelled = o.evaluation().validationLabelledCascade();
-            String scoring = !vp.labelled() ? "agreement with the later exits' ensemble (no labels)"
-                    : vp.forSelection(r.config().labelsChosen()) != vp ? "labels where given, agreement with the later exits' "
-                    + "ensemble elsewhere (" + (r.config().labelsChosen() ? "the labels were chosen for review"
+            String scoring = !vp.labelled() ? "agreement with the head the later exits' ensemble rates best (no labels)"
+                    : vp.forSelection(r.config().labelsChosen()) != vp ? "labels where given, agreement with the head the "
+                    + "later exits' ensemble rates best elsewhere (" + (r.config().labelsChosen()
+                    ? "the labels were chosen for review"
                     : "fewer than " + EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels") + ")"
                     : "labels";
             // the estimate a user without test images gets: the chosen cascade on the out-of-fold labels

@@ -1,0 +1,83 @@
+package org.persephonee.core.personalise;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * With few labels, choices are scored by agreement with the head that sets the bar, not with the late ensemble:
+ * an unlabelled image a cascade classifies otherwise than the bar head counts as a loss, so the drop it may take
+ * against that head is bounded whoever is right.
+ */
+class FewLabelScoringTest {
+    private static final int A = 0;
+    private static final int B = 1;
+    private static final int C = 2;
+
+    private static float[] sure(int c) {
+        float[] p = {0.05f, 0.05f, 0.05f};
+        p[c] = 0.9f;
+        return p;
+    }
+
+    /**
+     * 100 unlabelled images; two early exits that are always wrong (C); three late heads that agree (A) except on
+     * a group each: block3 says B on 10 images, block4 on 20 others, the final exit on 30 others. The late
+     * ensemble says A everywhere; block3 agrees with it most (90 %) and sets the bar.
+     */
+    private static EvalPredictions predictions(int labelled) {
+        int n = 100;
+        List<float[][]> exits = new ArrayList<>();
+        for (int e = 0; e < 4; e++) {
+            exits.add(new float[n][]);
+        }
+        float[][] fin = new float[n][];
+        int[] truth = new int[n];
+        Arrays.fill(truth, -1);
+        for (int i = 0; i < n; i++) {
+            exits.get(0)[i] = sure(C);
+            exits.get(1)[i] = sure(C);
+            exits.get(2)[i] = sure(i < 10 ? B : A);
+            exits.get(3)[i] = sure(i >= 10 && i < 30 ? B : A);
+            fin[i] = sure(i >= 30 && i < 60 ? B : A);
+            if (i >= 60 && i < 60 + labelled) {
+                truth[i] = A;
+            }
+        }
+        return new EvalPredictions(List.of("block1", "block2", "block3", "block4"), exits, fin, truth, 3);
+    }
+
+    @Test
+    void unlabelledImagesAreScoredByAgreementWithTheBarHead() {
+        EvalPredictions sel = predictions(0).forSelection();
+        // the bar head is right on every unlabelled image; every other head as often as it agrees with it
+        assertEquals(1.0, sel.accuracy(sel.exit(2)), 1e-9, "block3 sets the bar");
+        assertEquals(0.70, sel.accuracy(sel.exit(3)), 1e-9, "block4 disagrees with block3 on 10 + 20 images");
+        assertEquals(0.60, sel.accuracy(sel.finalExit()), 1e-9, "the final exit on 10 + 30");
+        assertEquals(0.0, sel.accuracy(sel.exit(0)), 1e-9);
+    }
+
+    @Test
+    void labelsStayTheTruthWhereGiven() {
+        // 20 labelled images (A, where block3 says A): scored by their labels; the 80 others by agreement with block3
+        EvalPredictions sel = predictions(20).forSelection();
+        assertEquals(1.0, sel.accuracy(sel.exit(2)), 1e-9);
+        assertEquals(0.70, sel.accuracy(sel.exit(3)), 1e-9);
+    }
+
+    @Test
+    void enoughLabelsAreScoredAlone() {
+        EvalPredictions p = predictions(0);
+        int n = p.size();
+        int[] truth = new int[n];
+        Arrays.fill(truth, A);
+        EvalPredictions all = new EvalPredictions(p.stages(), p.exits(), p.finalExit(), truth, 3);
+        EvalPredictions sel = all.forSelection();
+        assertEquals(0.90, sel.accuracy(sel.exit(2)), 1e-9, "labels, not agreement, with " + n + " of them");
+        assertEquals(0.70, sel.accuracy(sel.finalExit()), 1e-9);
+    }
+}
