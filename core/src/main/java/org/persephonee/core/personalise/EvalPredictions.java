@@ -50,8 +50,8 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
 
     /**
      * What choices are scored on when the labels may have been chosen for review ({@code labelsChosen}): then every
-     * unlabelled image joins as above (with the bar head's class) however many labels there are, since the labelled ones
-     * are not a sample of the person's photos (see {@link PersonalisationConfig#labelsChosen()}).
+     * unlabelled image joins as above (with the bar head's class) however many labels there are, since the labelled
+     * ones are not a sample of the person's photos (see {@link PersonalisationConfig#labelsChosen()}).
      */
     public EvalPredictions forSelection(boolean labelsChosen) {
         int scored = labelled() ? scoredCount() : 0;
