@@ -105,7 +105,7 @@ public final class LabView {
         Node sideNode = new SidePanel(model).build();
         SplitPane center = progressive ? new SplitPane(placeholder(), placeholder(), placeholder())
                 : new SplitPane(backboneNode, tabs, sideNode);
-        center.setDividerPositions(0.27, 0.78);
+        center.setDividerPositions(0.27, 0.76);
         if (progressive) {
             // each pane joins the window in its own frame (its first CSS pass and skins cost up to a second here):
             // the window keeps painting between them instead of freezing once for all of them

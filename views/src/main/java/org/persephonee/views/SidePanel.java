@@ -39,7 +39,24 @@ public final class SidePanel {
             return named(item, org.persephonee.core.personalise.Teacher.values(),
                     org.persephonee.core.personalise.Teacher::display, "teacher-editor");
         }
-        return new org.controlsfx.property.editor.DefaultPropertyEditorFactory().call(item);
+        return narrow(new org.controlsfx.property.editor.DefaultPropertyEditorFactory().call(item));
+    }
+
+    /** Preferred width of an editor; it still grows into the space the property's name leaves. */
+    private static final double EDITOR_PREF_WIDTH = 70;
+
+    /**
+     * The sheet gives its names and editors their preferred widths when the panel is wide enough and shrinks both
+     * when it is not; a text field's preferred width (12 columns) cut the names off at the panel's 320 px
+     * ("Pseudo-label con..."). A narrow preferred width keeps every name whole and lets the editor take the rest
+     * (combo boxes keep theirs: their choice must stay readable).
+     */
+    private static <T> org.controlsfx.property.editor.PropertyEditor<T> narrow(
+            org.controlsfx.property.editor.PropertyEditor<T> editor) {
+        if (editor != null && editor.getEditor() instanceof javafx.scene.layout.Region r) {
+            r.setPrefWidth(EDITOR_PREF_WIDTH);
+        }
+        return editor;
     }
 
     /** A combo box of {@code values} shown by their display names. */
@@ -92,6 +109,18 @@ public final class SidePanel {
         exitThreshold.setId("exit-threshold");
         exitThreshold.setShowTickLabels(true);
         exitThreshold.setMajorTickUnit(0.25);
+        // the slider's last position (just above 1) means "nobody leaves here": its end label says so instead of
+        // "1.01", and the label at 1 gives way to it (the two are a pixel or two apart)
+        exitThreshold.setLabelFormatter(new javafx.util.StringConverter<>() {
+            @Override public String toString(Double v) {
+                return v > 1 ? "off" : v >= 1 - 1e-9 ? "" : String.format(Locale.ROOT, "%.2f", v)
+                        .replaceAll("0+$", "").replaceAll("\\.$", "");
+            }
+
+            @Override public Double fromString(String s) {
+                return s.equals("off") ? ThresholdSweep.OFF : Double.parseDouble(s);
+            }
+        });
         Label tl = new Label();
         exitThreshold.valueProperty().addListener((o, a, b) -> {
             ExitModel e = model.selectedExit().get();
@@ -147,7 +176,7 @@ public final class SidePanel {
         }, model.images(), model.teacher()));
         VBox box = new VBox(8, exitBox, settingsTitle, detected, settings);
         box.setPadding(new Insets(10));
-        box.setPrefWidth(320);
+        box.setPrefWidth(345);
         return box;
     }
 
