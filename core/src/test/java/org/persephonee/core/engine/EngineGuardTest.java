@@ -116,12 +116,18 @@ class EngineGuardTest {
             EngineProbe.Outcome once = Engines.inProcessProbe();
             assertTrue(once.passed(), once.detail());
             assertTrue(once.detail().contains("the first differed"), once.detail());
+            // two odd runs in a row (seen at a busy start of the lab): still starts
+            EngineProbe.perturb = 0.01f;
+            EngineProbe.perturbRuns = 2;
+            EngineProbe.Outcome twice = Engines.inProcessProbe();
+            assertTrue(twice.passed(), twice.detail());
+            assertTrue(twice.detail().contains("3 of 5 runs"), twice.detail());
             // every run off: refused, saying how many runs failed
             EngineProbe.perturb = 0.01f;
             EngineProbe.perturbRuns = 0;
             EngineProbe.Outcome always = Engines.inProcessProbe();
             assertFalse(always.passed(), always.detail());
-            assertTrue(always.detail().contains("3 of 3 runs failed"), always.detail());
+            assertTrue(always.detail().contains("5 of 5 runs failed"), always.detail());
         } finally {
             EngineProbe.perturb = 0;
             EngineProbe.perturbRuns = 0;
