@@ -49,6 +49,10 @@ public final class StartupTimeline {
     private static void sampleStalls(Thread fx, StallProbe probe) {
         Map<String, Integer> counts = new LinkedHashMap<>();
         long stallStart = 0;
+        // the threads' CPU clocks at each of the last ticks, so a stall's account starts at its last frame
+        java.util.ArrayDeque<Map.Entry<Long, Map<String, TaskClock.Task>>> clocks = new java.util.ArrayDeque<>();
+        Map<String, TaskClock.Task> atStallStart = null;
+        Thread engineThread = null;
         while (stalls == probe) {
             try {
                 Thread.sleep(20);
@@ -57,9 +61,35 @@ public final class StartupTimeline {
             }
             long lastPulse = probe.lastFrameNanos();
             long gap = System.nanoTime() - lastPulse;
+            if (gap <= 100_000_000L) {
+                clocks.addLast(Map.entry(System.nanoTime(), TaskClock.now()));
+                while (clocks.size() > 8) {
+                    clocks.removeFirst();
+                }
+            }
             if (gap > 100_000_000L) {
                 if (stallStart == 0) {
                     stallStart = lastPulse;
+                    atStallStart = null;
+                    for (Map.Entry<Long, Map<String, TaskClock.Task>> c : clocks) {
+                        if (atStallStart == null || c.getKey() <= lastPulse) {
+                            atStallStart = c.getValue();
+                        }
+                    }
+                }
+                // and what the engine thread was doing meanwhile (loading libtorch held the FX thread 0.3 s)
+                if (engineThread == null || !engineThread.isAlive()) {
+                    engineThread = Thread.getAllStackTraces().keySet().stream()
+                            .filter(t -> t.getName().equals("engine")).findFirst().orElse(null);
+                }
+                StackTraceElement[] es = engineThread == null ? new StackTraceElement[0] : engineThread.getStackTrace();
+                if (es.length > 0) {
+                    StringBuilder et = new StringBuilder("engine thread:");
+                    for (int i = 0; i < Math.min(es.length, 5); i++) {
+                        et.append(i == 0 ? " " : " < ").append(es[i].getClassName().replaceAll(".*\\.", ""))
+                                .append('.').append(es[i].getMethodName());
+                    }
+                    counts.merge(et.toString(), 1, Integer::sum);
                 }
                 java.util.Set<String> seen = new java.util.HashSet<>();
                 StackTraceElement[] stack = fx.getStackTrace();
@@ -85,6 +115,9 @@ public final class StartupTimeline {
                         counts.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).limit(16)
                                 .map(e -> e.getKey().replace("org.persephonee.", "") + " x" + e.getValue())
                                 .toList());
+                if (atStallStart != null) {
+                    System.err.println("startup:   " + TaskClock.between(atStallStart, TaskClock.now(), 6));
+                }
                 counts.clear();
                 stallStart = 0;
             }

@@ -40,6 +40,19 @@ public final class LabApp extends Application {
         Scene scene = new Scene(starting.root(), 1400, 860);
         Thread build = new Thread(() -> {
             try {
+                // the panes are built once the native engine is in (or after a while): while the engine thread maps
+                // libtorch into the process, the FX thread waited up to 0.3 s at its first call of a native method
+                // it had not used yet (styling the panes), and building them beside the loading starved the
+                // starting view of CPU (stalls of 120-170 ms); meanwhile the starting view only animates
+                try {
+                    if (org.persephonee.core.engine.EngineGuard.decidesQuickly()) {
+                        engineLoaded.await(ENGINE_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (RuntimeException e) {
+                    // the engine's cache unreadable: build at once; opening the backbone reports the engine
+                }
                 Path home = Path.of(System.getProperty("persephonee.home", ".")).toAbsolutePath().normalize();
                 WorkspaceStore store = new WorkspaceStore(WorkspaceStore.defaultDir());
                 WorkspaceStore.Loaded loaded = store.load();
@@ -79,15 +92,17 @@ public final class LabApp extends Application {
                     stop();
                     StartupTimeline.mark("background work starts");
                     build.start();
-                    // like the work, the warm-up waits for the first frame to be on screen (it slowed the first
-                    // content by 0.2-0.3 s when it started with the window)
-                    starting.warmUp(() -> scene.getRoot() != starting.root());
                     engine.execute(() -> {
                         try {
                             Engines.pytorch();
                             StartupTimeline.mark("engine ready");
                         } catch (RuntimeException e) {
                             // opening the backbone reports it, with the file it concerns
+                        } finally {
+                            engineLoaded.countDown();
+                            // like the work, the warm-up waits for the first frame to be on screen (it slowed the
+                            // first content by 0.2-0.3 s when it started with the window), and for the engine (above)
+                            Platform.runLater(() -> starting.warmUp(() -> scene.getRoot() != starting.root()));
                         }
                     });
                 }
@@ -97,6 +112,16 @@ public final class LabApp extends Application {
 
     /** Frames of the starting view before the panes are built and the engine loads. */
     private static final int FRAMES_BEFORE_WORK = 4;
+
+    /**
+     * How long the panes wait for the native engine to load before they are built anyway, when it is expected soon
+     * (a later start loads it in about 0.3-0.7 s; a first start checks the engine in child processes for seconds, and
+     * the panes do not wait for that).
+     */
+    private static final long ENGINE_WAIT_MS = 1500;
+
+    /** Counted down once the native engine is loaded, or failed to. */
+    private final java.util.concurrent.CountDownLatch engineLoaded = new java.util.concurrent.CountDownLatch(1);
 
     private void show(Stage stage, Scene scene, LabView view, Parent root, LabModel model, LabController c,
                       WorkspaceStore.Loaded loaded, Path home) {

@@ -138,6 +138,26 @@ public final class EngineGuard {
         return Optional.ofNullable(verdict);
     }
 
+    /**
+     * Whether {@link #prepare()} will decide without running probe processes (a verdict already made or cached for
+     * this CPU, a cap set outside, or the check turned off): the engine then loads within a second. The lab waits
+     * for such a load before it builds its panes, and not for the seconds of a first check.
+     */
+    public static boolean decidesQuickly() {
+        if (verdict != null || Boolean.getBoolean(PROBE_PROCESS)
+                || "off".equals(System.getProperty(SELF_CHECK, "on"))) {
+            return true;
+        }
+        for (String name : List.of(ISA_ENV, LEGACY_ISA_ENV)) {
+            String userCap = System.getenv(name);
+            if (userCap != null && !userCap.isBlank()) {
+                return true;
+            }
+        }
+        boolean forceFail = "force-fail".equals(System.getProperty(SELF_CHECK, "on"));
+        return VerdictCache.read(VerdictCache.file()).containsKey(VerdictCache.key(cpuModel(), cpuFlags(), forceFail));
+    }
+
     private static Verdict decide() {
         String model = cpuModel();
         List<String> flags = cpuFlags();
