@@ -84,24 +84,14 @@ public final class StartupTimeline {
                 }
                 StackTraceElement[] es = engineThread == null ? new StackTraceElement[0] : engineThread.getStackTrace();
                 if (es.length > 0) {
-                    StringBuilder et = new StringBuilder("engine thread:");
-                    for (int i = 0; i < Math.min(es.length, 5); i++) {
-                        et.append(i == 0 ? " " : " < ").append(es[i].getClassName().replaceAll(".*\\.", ""))
-                                .append('.').append(es[i].getMethodName());
-                    }
-                    counts.merge(et.toString(), 1, Integer::sum);
+                    counts.merge(innermost("engine thread: ", es, 5), 1, Integer::sum);
                 }
                 java.util.Set<String> seen = new java.util.HashSet<>();
                 StackTraceElement[] stack = fx.getStackTrace();
                 if (stack.length > 0) {
                     // the innermost frames too: a stall in none of the methods below names where it waits (the
                     // FX thread parked in PaintCollector.waitForRenderingToComplete waits for the renderer)
-                    StringBuilder top = new StringBuilder("top:");
-                    for (int i = 0; i < Math.min(stack.length, 6); i++) {
-                        top.append(i == 0 ? "" : " < ").append(stack[i].getClassName().replaceAll(".*\\.", ""))
-                                .append('.').append(stack[i].getMethodName());
-                    }
-                    counts.merge(top.toString(), 1, Integer::sum);
+                    counts.merge(innermost("top:", stack, 6), 1, Integer::sum);
                 }
                 for (StackTraceElement e : stack) {
                     String m = e.getClassName() + "." + e.getMethodName();
@@ -122,6 +112,16 @@ public final class StartupTimeline {
                 stallStart = 0;
             }
         }
+    }
+
+    /** The innermost {@code n} frames of a stack, innermost first, as {@code Class.method < Class.method}. */
+    private static String innermost(String label, StackTraceElement[] stack, int n) {
+        StringBuilder sb = new StringBuilder(label);
+        for (int i = 0; i < Math.min(stack.length, n); i++) {
+            sb.append(i == 0 ? "" : " < ").append(stack[i].getClassName().replaceAll(".*\\.", "")).append('.')
+                    .append(stack[i].getMethodName());
+        }
+        return sb.toString();
     }
 
     private static void stopWatching() {
