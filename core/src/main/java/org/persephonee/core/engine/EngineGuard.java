@@ -148,14 +148,22 @@ public final class EngineGuard {
                 || "off".equals(System.getProperty(SELF_CHECK, "on"))) {
             return true;
         }
-        for (String name : List.of(ISA_ENV, LEGACY_ISA_ENV)) {
-            String userCap = System.getenv(name);
-            if (userCap != null && !userCap.isBlank()) {
-                return true;
-            }
+        if (userCapVariable() != null) {
+            return true;
         }
         boolean forceFail = "force-fail".equals(System.getProperty(SELF_CHECK, "on"));
         return VerdictCache.read(VerdictCache.file()).containsKey(VerdictCache.key(cpuModel(), cpuFlags(), forceFail));
+    }
+
+    /** The environment variable that sets oneDNN's cap outside (the new name first), or null when none does. */
+    private static String userCapVariable() {
+        for (String name : List.of(ISA_ENV, LEGACY_ISA_ENV)) {
+            String userCap = System.getenv(name);
+            if (userCap != null && !userCap.isBlank()) {
+                return name;
+            }
+        }
+        return null;
     }
 
     private static Verdict decide() {
@@ -165,13 +173,12 @@ public final class EngineGuard {
             return new Verdict("unchecked", System.getenv(ISA_ENV), "probe process", model, flags, LIBTORCH,
                     List.of(), false, Instant.now().toString(), 0);
         }
-        for (String name : List.of(ISA_ENV, LEGACY_ISA_ENV)) {
+        String name = userCapVariable();
+        if (name != null) {
             String userCap = System.getenv(name);
-            if (userCap != null && !userCap.isBlank()) {
-                return new Verdict("user-cap", userCap, name + "=" + userCap + " was set outside; respected "
-                        + "(checked in process only)", model, flags, LIBTORCH, List.of(), false,
-                        Instant.now().toString(), 0);
-            }
+            return new Verdict("user-cap", userCap, name + "=" + userCap + " was set outside; respected "
+                    + "(checked in process only)", model, flags, LIBTORCH, List.of(), false,
+                    Instant.now().toString(), 0);
         }
         String mode = System.getProperty(SELF_CHECK, "on");
         if (mode.equals("off")) {
