@@ -54,8 +54,7 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
      * ones are not a sample of the person's photos (see {@link PersonalisationConfig#labelsChosen()}).
      */
     public EvalPredictions forSelection(boolean labelsChosen) {
-        int scored = labelled() ? scoredCount() : 0;
-        if ((scored >= MIN_LABELLED_FOR_SELECTION && !labelsChosen) || scored == size()) {
+        if (!scoresUnlabelled(labelsChosen)) {
             return this;
         }
         int[] t = truth.clone();
@@ -82,6 +81,16 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
             }
         }
         return new EvalPredictions(stages, exits, finalExit, t, classes);
+    }
+
+    /**
+     * Whether {@link #forSelection(boolean)} scores unlabelled images too (by agreement with the bar head), rather
+     * than these predictions as they are: fewer than {@value #MIN_LABELLED_FOR_SELECTION} labels, or labels chosen
+     * for review, and some image unlabelled.
+     */
+    public boolean scoresUnlabelled(boolean labelsChosen) {
+        int scored = labelled() ? scoredCount() : 0;
+        return !((scored >= MIN_LABELLED_FOR_SELECTION && !labelsChosen) || scored == size());
     }
 
     /** Image i's mean probabilities over the later half of the exits and the final exit (the late ensemble). */

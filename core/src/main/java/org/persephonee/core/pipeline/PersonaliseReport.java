@@ -168,7 +168,7 @@ public record PersonaliseReport(
             EvalPredictions vp = r.validation();
             Cascade labelled = o.evaluation().validationLabelledCascade();
             String scoring = !vp.labelled() ? "agreement with the head the later exits' ensemble rates best (no labels)"
-                    : vp.forSelection(r.config().labelsChosen()) != vp ? "labels where given, agreement with the head "
+                    : vp.scoresUnlabelled(r.config().labelsChosen()) ? "labels where given, agreement with the head "
                     + "the later exits' ensemble rates best elsewhere (" + (r.config().labelsChosen()
                     ? "the labels were chosen for review"
                     : "fewer than " + EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels") + ")"
