@@ -17,8 +17,8 @@ import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * The backbone and its exits: opens a backbone in the background (measuring its stages before it reaches the model),
- * places, removes and proposes exits. Called on the thread that owns the model.
+ * The backbone and its exits: opens a backbone in the background, shows it, then times its stages once the lab
+ * is settled; places, removes and proposes exits. Called on the thread that owns the model.
  */
 public final class ExitsController {
     private final LabModel model;
@@ -36,6 +36,13 @@ public final class ExitsController {
      */
     private LatencyProfile measuredProfile;
     private Backbone measuredBackbone;
+    /**
+     * The backbone last shown (written on the FX thread before an earlier one's close is queued): a timing queued on
+     * the engine thread for a backbone that is no longer shown is skipped, so it never runs on a closed one.
+     */
+    private volatile Backbone shownBackbone;
+    /** Runs the stage timing when the lab is ready for it (at start: once every pane is attached). */
+    private Consumer<Runnable> whenSettled = Runnable::run;
 
     ExitsController(LabModel model, LabTasks tasks, Consumer<String> error, Runnable save, Runnable clearResults,
                     Runnable afterUserOpen) {
@@ -47,9 +54,22 @@ public final class ExitsController {
         this.afterUserOpen = afterUserOpen;
     }
 
-    /** Opens a backbone folder in the background, then measures its stages. */
+    /** Opens a backbone folder in the background, shows it, then measures its stages. */
     public void openBackbone(Path dir) {
         openBackbone(dir, afterUserOpen, null);
+    }
+
+    /**
+     * Where the stage timing waits for the lab to settle: at start, timing the stages (a second of one core) while the
+     * panes were attached and the last run restored made the FX thread wait for a CPU (stalls of 120-170 ms).
+     */
+    void measureWhen(Consumer<Runnable> gate) {
+        this.whenSettled = gate;
+    }
+
+    /** The lab closes: stage timings still queued are skipped. */
+    void shutdown() {
+        shownBackbone = null;
     }
 
     /** {@code then} runs once the backbone is open and shown; {@code failed} after a failure. */
@@ -65,12 +85,7 @@ public final class ExitsController {
             try {
                 Backbone bb = BackboneIO.load(dir);
                 StartupTimeline.mark("backbone loaded");
-                // measured before the backbone reaches the model: once it is there, other work may use it (showing
-                // it first and timing it behind crashed libtorch in a test: a freed BatchNorm tensor)
-                LatencyProfile profile = LatencyProfile.measureStages(bb, 15);
-                measuredProfile = profile;
-                measuredBackbone = bb;
-                tasks.ui().execute(() -> shown(bb, profile, then));
+                tasks.ui().execute(() -> shown(bb, then));
             } catch (Exception e) {
                 tasks.ui().execute(() -> {
                     model.phase().set("");
@@ -84,36 +99,64 @@ public final class ExitsController {
         });
     }
 
-    private void shown(Backbone bb, LatencyProfile profile, Runnable then) {
+    private void shown(Backbone bb, Runnable then) {
         model.phase().set("");
         model.progress().set(0);
         Backbone old = model.backbone().get();
         clearResults.run();
+        model.stageProfile().set(null);
         model.backbone().set(bb);
-        model.stageProfile().set(profile);
+        shownBackbone = bb;
         StartupTimeline.mark("backbone shown");
         Set<String> names = new HashSet<>();
         bb.stages().forEach(s -> names.add(s.name()));
         model.exits().removeIf(e -> !names.contains(e.stage()) || isLast(bb, e.stage()));
-        model.status().set("Opened " + bb.name() + ": " + bb.stages().size() + " stages, "
-                + String.format(Locale.ROOT, "%.1f ms per image here", profile.backboneMs()));
+        String opened = "Opened " + bb.name() + ": " + bb.stages().size() + " stages";
+        model.status().set(opened + "; timing its stages ...");
         if (old != null && old != bb) {
             tasks.engine().execute(old::close);
         }
         if (then != null) {
             then.run();
         }
+        String timing = model.status().get();
+        whenSettled.accept(() -> tasks.engine().execute(() -> {
+            if (shownBackbone != bb) {
+                return;
+            }
+            try {
+                LatencyProfile profile = profileFor(bb, null);
+                tasks.ui().execute(() -> {
+                    if (model.backbone().get() != bb) {
+                        return;
+                    }
+                    model.stageProfile().set(profile);
+                    StartupTimeline.mark("stages timed");
+                    if (timing.equals(model.status().get())) {
+                        model.status().set(opened + String.format(Locale.ROOT, ", %.1f ms per image here",
+                                profile.backboneMs()));
+                    }
+                });
+            } catch (RuntimeException e) {
+                tasks.ui().execute(() -> error.accept("Could not time the stages of " + bb.name() + ": "
+                        + e.getMessage()));
+            }
+        }));
     }
 
     /**
-     * The stage profile of {@code bb}: the model's, or the one measured on the engine thread when the model has not
-     * got it yet; null when neither is known. Called on the engine thread.
+     * The stage profile of {@code bb}: the model's, or the one measured on the engine thread, measured now when there is
+     * none yet (a run started before the timing). Called on the engine thread while {@code bb} is open.
      */
     LatencyProfile profileFor(Backbone bb, LatencyProfile modelProfile) {
         if (modelProfile != null) {
             return modelProfile;
         }
-        return measuredBackbone == bb ? measuredProfile : null;
+        if (measuredBackbone != bb || measuredProfile == null) {
+            measuredProfile = LatencyProfile.measureStages(bb, 15);
+            measuredBackbone = bb;
+        }
+        return measuredProfile;
     }
 
     private static boolean isLast(Backbone bb, String stage) {

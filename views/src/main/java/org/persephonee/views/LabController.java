@@ -182,9 +182,15 @@ public final class LabController {
     /** Stops a run and frees native memory (on exit). */
     public void shutdown() {
         run.shutdown();
+        exits.shutdown();
         Backbone bb = model.backbone().get();
         if (bb != null) {
-            bb.close();
+            // behind engine work still queued (a stage timing) when the engine still runs; at once when it is drained
+            try {
+                tasks.engine().execute(bb::close);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                bb.close();
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ import javafx.scene.layout.StackPane;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /** Builds the lab window: menu, toolbar, backbone graph, data / curves / confusion tabs, side editor, status. */
@@ -186,10 +187,12 @@ public final class LabView {
      */
     public void started() {
         probe.start();
+        controller.exits().measureWhen(this::whenAttached);
         // the chart code is warmed in the background before the chart first draws (it does once its pane is
         // attached, a second or two later): that draw held the FX thread 270-530 ms in a cold start
         curvesPane.warmUp();
-        if (!pending.isEmpty()) {
+        attached = pending.isEmpty();
+        if (!attached) {
             new javafx.animation.AnimationTimer() {
                 private int frame;
 
@@ -203,6 +206,10 @@ public final class LabView {
                     if (next == null) {
                         stop();
                         StartupTimeline.mark("all panes attached");
+                        attached = true;
+                        List<Runnable> waiting = List.copyOf(afterAttached);
+                        afterAttached.clear();
+                        waiting.forEach(Runnable::run);
                         return;
                     }
                     next.run();
@@ -212,6 +219,18 @@ public final class LabView {
     }
 
     private boolean progressive;
+    /** Whether every pane is attached; until then {@link #whenAttached} keeps its work in {@link #afterAttached}. */
+    private boolean attached;
+    private final List<Runnable> afterAttached = new ArrayList<>();
+
+    /** Runs {@code r} on the FX thread once every pane is attached (now, if they are). */
+    private void whenAttached(Runnable r) {
+        if (attached) {
+            r.run();
+        } else {
+            afterAttached.add(r);
+        }
+    }
     private final java.util.ArrayDeque<Runnable> pending = new java.util.ArrayDeque<>();
 
     /**
