@@ -47,6 +47,13 @@ public final class LabApp extends Application {
                 try {
                     if (org.persephonee.core.engine.EngineGuard.decidesQuickly()) {
                         engineLoaded.await(ENGINE_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    } else {
+                        // a first start checks the engine in child processes for seconds: the panes do not wait for
+                        // that, but for the starting view's warm-up, which would otherwise wait for the engine and
+                        // find the panes already shown (their first CSS passes in cold code were 115-183 ms stalls
+                        // beside the check)
+                        Platform.runLater(() -> warmUp(starting, scene));
+                        warmedUp.await(ENGINE_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -102,7 +109,7 @@ public final class LabApp extends Application {
                             engineLoaded.countDown();
                             // like the work, the warm-up waits for the first frame to be on screen (it slowed the
                             // first content by 0.2-0.3 s when it started with the window), and for the engine (above)
-                            Platform.runLater(() -> starting.warmUp(() -> scene.getRoot() != starting.root()));
+                            Platform.runLater(() -> warmUp(starting, scene));
                         }
                     });
                 }
@@ -119,6 +126,19 @@ public final class LabApp extends Application {
      * the panes do not wait for that).
      */
     private static final long ENGINE_WAIT_MS = 1500;
+
+    /** Counted down once the starting view's warm-up has styled every control kind, or stopped. */
+    private final java.util.concurrent.CountDownLatch warmedUp = new java.util.concurrent.CountDownLatch(1);
+    private boolean warmUpStarted;
+
+    /** Starts the starting view's warm-up once (FX thread). */
+    private void warmUp(StartingView starting, Scene scene) {
+        if (warmUpStarted) {
+            return;
+        }
+        warmUpStarted = true;
+        starting.warmUp(() -> scene.getRoot() != starting.root(), warmedUp::countDown);
+    }
 
     /** Counted down once the native engine is loaded, or failed to. */
     private final java.util.concurrent.CountDownLatch engineLoaded = new java.util.concurrent.CountDownLatch(1);
@@ -139,17 +159,27 @@ public final class LabApp extends Application {
         boolean argIsBackbone = arg != null && Files.isRegularFile(arg.resolve("backbone.json"));
         Path persona = Files.isDirectory(samplePersona) ? samplePersona : null;
         model.status().set("Restoring the workspace ...");
-        // restore after the panes' first frame: the window paints them at once instead of staying blank while the
-        // images and the grid are set up
-        Platform.runLater(() -> {
-            if (argIsBackbone) {
-                // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
-                controller.restoreWith(loaded.state(), arg, persona);
-            } else {
-                controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null, persona,
-                        arg);
+        // restore after the panes' first frame is laid out: the window paints them at once instead of staying blank
+        // while the images and the grid are set up (a runLater ran before that frame: one stall of 120 ms)
+        new javafx.animation.AnimationTimer() {
+            private int frames;
+
+            @Override
+            public void handle(long now) {
+                // a timer runs before its frame's layout: the first one is the frame that lays the panes out
+                if (++frames < 2) {
+                    return;
+                }
+                stop();
+                if (argIsBackbone) {
+                    // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
+                    controller.restoreWith(loaded.state(), arg, persona);
+                } else {
+                    controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null,
+                            persona, arg);
+                }
             }
-        });
+        }.start();
     }
 
     private static Thread daemon(Runnable r, String name) {

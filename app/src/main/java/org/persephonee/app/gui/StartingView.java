@@ -33,9 +33,9 @@ final class StartingView {
      * While the lab's panes are built elsewhere: one throwaway control of each kind the lab uses is styled per
      * frame here, hidden. The first CSS pass and skin of a kind are slow with cold code (the lab's first pane held
      * the FX thread 0.45-0.75 s at start); a kind at a time keeps each frame short, and the lab's panes then meet
-     * warm code. Stops when {@code done} says so or every kind has been styled.
+     * warm code. Stops when {@code done} says so or every kind has been styled, then runs {@code finished}.
      */
-    void warmUp(java.util.function.BooleanSupplier done) {
+    void warmUp(java.util.function.BooleanSupplier done, Runnable finished) {
         javafx.scene.Group holder = new javafx.scene.Group();
         holder.setManaged(false);
         holder.setVisible(false);
@@ -59,6 +59,7 @@ final class StartingView {
                 if (done.getAsBoolean() || kinds.isEmpty()) {
                     stop();
                     root.getChildren().remove(holder);
+                    finished.run();
                     return;
                 }
                 javafx.scene.Node n = kinds.poll().get();
