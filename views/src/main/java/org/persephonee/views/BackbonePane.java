@@ -172,7 +172,8 @@ public final class BackbonePane {
         Label name = new Label(s.name());
         name.getStyleClass().add("stage-name");
         Label detail = new Label(StageTable.shape(s.outputShape()) + " · " + StageTable.count(s.cumulativeMacs())
-                + " MACs" + (Double.isNaN(cumMs) ? "" : String.format(Locale.ROOT, "\n%.2f ms from the input", cumMs)));
+                + " MACs" + (Double.isNaN(cumMs) ? "\n… ms from the input"   // timed a moment later: same height
+                : String.format(Locale.ROOT, "\n%.2f ms from the input", cumMs)));
         detail.getStyleClass().add("stage-detail");
         VBox card = new VBox(1, name, detail);
         card.getStyleClass().add("stage-card");
