@@ -48,6 +48,36 @@ class LabControllerHeadlessTest {
     }
 
     @Test
+    void theStagesAreTimedOnceTheLabHasSettledAndNeverOnABackboneReplacedMeanwhile() {
+        LabModel model = new LabModel();
+        LabController c = new LabController(model, LabTasks.sameThread(), null);
+        List<Runnable> held = new java.util.ArrayList<>();
+        c.exits().measureWhen(held::add);
+        c.exits().openBackbone(BACKBONE);
+        // shown at once, without times; the graph and the status say they are coming
+        assertNotNull(model.backbone().get(), model.status().get());
+        assertEquals(null, model.stageProfile().get());
+        assertTrue(model.status().get().contains("timing its stages"), model.status().get());
+        assertEquals(1, held.size());
+
+        // a second backbone opened before the first is timed: the first's timing is skipped (it is closed by then)
+        var first = model.backbone().get();
+        c.exits().openBackbone(BACKBONE);
+        assertTrue(model.backbone().get() != first);
+        held.get(0).run();
+        assertEquals(null, model.stageProfile().get(), "no times for a backbone no longer shown");
+        assertTrue(model.errors().isEmpty(), "skipped quietly: " + model.errors());
+
+        held.get(1).run();
+        assertNotNull(model.stageProfile().get());
+        assertTrue(model.stageProfile().get().stageMs().keySet().containsAll(
+                model.backbone().get().stages().stream().map(st -> st.name()).toList()));
+        assertTrue(model.status().get().matches("Opened .*: 9 stages, \\d+\\.\\d ms per image here"),
+                model.status().get());
+        c.shutdown();
+    }
+
+    @Test
     void aRunItsThresholdsAndAnExportWithoutTheToolkit(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
         LabModel model = new LabModel();
         LabController c = new LabController(model, LabTasks.sameThread(), null);
