@@ -122,13 +122,19 @@ public final class SidePanel {
             }
         });
         Label tl = new Label();
+        tl.setId("exit-threshold-caption");
+        // from the slider's value, not its changes: an exit selected at the value the slider already had (a new
+        // exit after another one, both off) left the caption empty, a blank line above the slider
+        tl.textProperty().bind(javafx.beans.binding.Bindings.createStringBinding(() -> {
+            double v = exitThreshold.getValue();
+            return v > 1 ? "threshold: off (nobody leaves here)"
+                    : String.format(Locale.ROOT, "threshold: leave when confidence ≥ %.2f", v);
+        }, exitThreshold.valueProperty()));
         exitThreshold.valueProperty().addListener((o, a, b) -> {
             ExitModel e = model.selectedExit().get();
             if (e != null && Math.abs(e.threshold() - b.doubleValue()) > 1e-9) {
                 e.thresholdProperty().set(b.doubleValue());
             }
-            tl.setText(b.doubleValue() > 1 ? "threshold: off (nobody leaves here)"
-                    : String.format(Locale.ROOT, "threshold: leave when confidence ≥ %.2f", b.doubleValue()));
         });
         for (Node n : List.of(tl, exitThreshold)) {
             n.visibleProperty().bind(model.selectedExit().isNotNull());

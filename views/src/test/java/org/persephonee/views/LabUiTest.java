@@ -188,6 +188,10 @@ class LabUiTest {
         javafx.scene.control.ComboBox<org.persephonee.core.exits.HeadType> type =
                 robot.lookup("#head-type-editor").queryAs(javafx.scene.control.ComboBox.class);
         assertEquals("Conv head", type.getConverter().toString(type.getValue()));
+        // the slider's caption names the exit's threshold (it was blank when the slider already had that value)
+        assertEquals(String.format(java.util.Locale.ROOT, "threshold: leave when confidence ≥ %.2f",
+                model.exits().get(0).threshold()),
+                robot.lookup("#exit-threshold-caption").queryAs(javafx.scene.control.Label.class).getText());
         robot.interact(() -> type.getSelectionModel().select(org.persephonee.core.exits.HeadType.GRID));
         WaitForAsyncUtils.waitForFxEvents();
         assertEquals("grid", model.exits().get(0).head().id());
