@@ -55,8 +55,10 @@ final class CrossFit {
         float[][] finalProbs = new float[n][];
         float[][] frozenFinal = retrain > 0 ? new float[n][] : null;
         Targets labelsAll = Targets.labelsOnly(data, space);
+        long t0 = System.nanoTime();
         for (int f = 0; f < k; f++) {
             listener.onPhase(Phase.TRAIN, "Validating on the training images: fold " + (f + 1) + " of " + k);
+            Listener foldProgress = overFolds(listener, f, k, t0);
             boolean[] held = new boolean[n];
             for (int i = 0; i < n; i++) {
                 held[i] = fold[i] == f;
@@ -71,7 +73,7 @@ final class CrossFit {
                     ExitHead fin = new ExitHead(new ExitPlacement(refitStage, PersonalisationJob.FINAL_HEAD),
                             backbone.stage(refitStage).outputShape(), space.size());
                     heads.add(fin);
-                    trainer.fit(List.of(fin), labelsAll.without(held), space, cache, true, listener, cancelled,
+                    trainer.fit(List.of(fin), labelsAll.without(held), space, cache, true, foldProgress, cancelled,
                             (e, l) -> { });
                     float[][] p = HeadOutputs.probabilities(fin, trainer.input(fin, cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
@@ -106,7 +108,7 @@ final class CrossFit {
                 }
                 Targets foldTargets = Targets.build(data, space, teacher, config).without(held);
                 int[] split = trainer.roundEpochs(foldTargets);
-                trainer.fit(exits, foldTargets, space, cache, false, listener, cancelled, split, 0, (e, l) -> { });
+                trainer.fit(exits, foldTargets, space, cache, false, foldProgress, cancelled, split, 0, (e, l) -> { });
                 if (split.length == 2) {
                     float[][] teacher2 = trainer.lateEnsemble(exits, teacher, cache, n, cancelled);
                     exits.forEach(ExitHead::close);
@@ -118,7 +120,7 @@ final class CrossFit {
                         exits.add(h);
                     }
                     trainer.fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
-                            listener, cancelled, split, 1, (e, l) -> { });
+                            foldProgress, cancelled, split, 1, (e, l) -> { });
                 }
                 for (int j = 0; j < exits.size(); j++) {
                     ExitHead h = exits.get(j);
@@ -168,5 +170,30 @@ final class CrossFit {
             }
         }
         return fold;
+    }
+
+    /**
+     * Fold {@code f} of {@code k}'s training progress as part of the whole validation: the bar fills once over the
+     * folds (it filled once per fold and round) and the time left counts the folds still to come.
+     */
+    static Listener overFolds(Listener l, int f, int k, long t0) {
+        return new Listener() {
+            @Override
+            public void onPhase(Phase phase, String message) {
+                l.onPhase(phase, message);
+            }
+
+            @Override
+            public void onProgress(Phase phase, double fraction, double etaSeconds) {
+                double overall = (f + Math.max(0, Math.min(1, fraction))) / k;
+                double el = (System.nanoTime() - t0) / 1e9;
+                l.onProgress(phase, overall, overall > 0 ? el / overall * (1 - overall) : etaSeconds);
+            }
+
+            @Override
+            public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
+                l.onEpoch(epoch, epochs, stats, snapshot);
+            }
+        };
     }
 }

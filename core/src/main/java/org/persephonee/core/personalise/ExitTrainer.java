@@ -250,8 +250,14 @@ final class ExitTrainer {
                     }
                     done++;
                     if (!fromClassifier) {
+                        // the rounds of a split as one bar: this round's share of the epochs, and a time left that
+                        // counts the rounds still to come at this round's pace (the bar filled once per round)
+                        int all = Arrays.stream(split).sum();
+                        int before = Arrays.stream(split, 0, round).sum();
                         double el = secs(t0);
-                        listener.onProgress(Phase.TRAIN, done / (double) total, el / done * (total - done));
+                        double perEpoch = el / done * total / Math.max(1, split[round]);
+                        listener.onProgress(Phase.TRAIN, (before + split[round] * done / (double) total) / all,
+                                el / done * (total - done) + perEpoch * (all - before - split[round]));
                     }
                 }
                 double[] losses = new double[heads.size()];

@@ -188,6 +188,52 @@ class PersonalisationJobTest {
     }
 
     @Test
+    void theProgressBarFillsOncePerStepNotOncePerRoundOrFold() throws Exception {
+        // a few labels: two rounds of exit training (the late ensemble teaches the second), then four validation folds
+        List<String> steps = new java.util.ArrayList<>();
+        List<double[]> progress = new java.util.ArrayList<>();
+        PersonalisationJob.Listener l = new PersonalisationJob.Listener() {
+            private String step = "";
+
+            @Override
+            public void onPhase(PersonalisationJob.Phase phase, String message) {
+                step = message.startsWith("Validating") ? "validation" : phase.name();
+            }
+
+            @Override
+            public void onProgress(PersonalisationJob.Phase phase, double fraction, double etaSeconds) {
+                if (phase == PersonalisationJob.Phase.TRAIN) {
+                    steps.add(step);
+                    progress.add(new double[] {fraction, etaSeconds});
+                }
+            }
+        };
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            PersonalDataset ds = Fixtures.load(bb, persona);
+            try (PersonalisationResult r = new PersonalisationJob(bb, ds, Fixtures.quick()
+                    .optLabels(LabelRegime.parse("0.5")).build()).run(l, () -> false)) {
+                assertTrue(r.heads().size() == 2);
+            }
+        }
+        for (String step : List.of("TRAIN", "validation")) {
+            double last = -1;
+            int n = 0;
+            for (int i = 0; i < steps.size(); i++) {
+                if (!steps.get(i).equals(step)) {
+                    continue;
+                }
+                double f = progress.get(i)[0];
+                assertTrue(f >= last - 1e-9, step + ": the bar went back from " + last + " to " + f);
+                assertTrue(f > 0.5 || progress.get(i)[1] > 0, step + ": no time left at " + f);
+                last = f;
+                n++;
+            }
+            assertTrue(n > 10, step + ": " + n + " progress reports");
+            assertEquals(1.0, last, 1e-9, step + " ends full");
+        }
+    }
+
+    @Test
     void cancelStopsWithinOneSecondAndLeavesTheBackboneUntouched() throws Exception {
         try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
             Map<String, float[]> before = BnStats.snapshot(bb);
