@@ -22,7 +22,7 @@ final class RunSummary {
             return "";
         }
         long r = Math.round(s);
-        return r < 60 ? r + " s left" : (r / 60) + " min " + (r % 60) + " s left";
+        return r < 1 ? "under 1 s left" : r < 60 ? r + " s left" : (r / 60) + " min " + (r % 60) + " s left";
     }
 
     /** The status line a finished run leaves: warnings, accuracy, the operating point and its validation estimate. */
