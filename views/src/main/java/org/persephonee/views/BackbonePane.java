@@ -63,11 +63,12 @@ public final class BackbonePane {
         }
         Button auto = new Button("Auto");
         auto.setId("auto-exits");
-        auto.setTooltip(new Tooltip("Propose a conv exit after every stage but the last"));
+        auto.setTooltip(new Tooltip("Propose a grid + linear exit after every stage but the last"));
         auto.setOnAction(e -> controller.autoPlace());
         Button clear = new Button("Clear");
         clear.setId("clear-exits");
-        clear.setOnAction(e -> List.copyOf(model.exits()).forEach(controller::removeExit));
+        clear.setTooltip(new Tooltip("Remove every exit (the last run's curves stay, marked as stale)"));
+        clear.setOnAction(e -> controller.clearExits());
         auto.disableProperty().bind(model.backbone().isNull().or(model.running()));
         clear.disableProperty().bind(Bindings.isEmpty(model.exits()).or(model.running()));
         HBox actions = new HBox(6, auto, clear);

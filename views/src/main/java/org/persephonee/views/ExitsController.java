@@ -11,6 +11,7 @@ import org.persephonee.core.exits.HeadType;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
@@ -208,7 +209,19 @@ public final class ExitsController {
         }
     }
 
-    /** Proposes exits: a conv head after every stage but the last. */
+    /** Removes every exit and says so (the status line described the run whose exits these were). */
+    public void clearExits() {
+        if (model.running().get()) {
+            error.accept("Wait for personalisation to finish (or cancel it) before changing exits");
+            return;
+        }
+        int n = model.exits().size();
+        List.copyOf(model.exits()).forEach(this::removeExit);
+        model.status().set("Removed " + n + " exit" + (n == 1 ? "" : "s") + (model.evaluation().get() == null ? ""
+                : "; the curves are the last run's (marked stale) until you personalise again"));
+    }
+
+    /** Proposes exits: a grid head after every stage but the last. */
     public void autoPlace() {
         Backbone bb = model.backbone().get();
         if (bb == null || model.running().get()) {

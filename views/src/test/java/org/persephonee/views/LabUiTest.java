@@ -332,9 +332,12 @@ class LabUiTest {
 
         // after Clear the curves belong to exits that are no longer placed: they say so, dimmed
         assertFalse(model.curvesStale().get(), "the curves match the placed exits");
-        robot.interact(() -> model.exits().clear());
+        robot.clickOn("#clear-exits");
         WaitForAsyncUtils.waitForFxEvents();
+        assertTrue(model.exits().isEmpty());
         assertTrue(model.curvesStale().get(), "cleared exits make the last run's curves stale");
+        assertTrue(model.status().get().matches("Removed \\d+ exits?; the curves are the last run's .*"),
+                model.status().get());
         assertTrue(robot.lookup(".stale-note").queryAs(javafx.scene.Node.class).isVisible());
         c2.shutdown();   // its own backbone: closed here, not by a finalizer
     }
