@@ -299,19 +299,10 @@ public final class CurvesPane {
             return;
         }
         renderPending = true;
-        new javafx.animation.AnimationTimer() {
-            private int pulses;
-
-            @Override
-            public void handle(long now) {
-                if (++pulses < 2) {
-                    return;
-                }
-                stop();
-                renderPending = false;
-                chart.setNotify(true);
-            }
-        }.start();
+        Frames.after(2, () -> {
+            renderPending = false;
+            chart.setNotify(true);
+        });
     }
 
     private void fillMarker(XYSeries op) {

@@ -161,25 +161,15 @@ public final class LabApp extends Application {
         model.status().set("Restoring the workspace ...");
         // restore after the panes' first frame is laid out: the window paints them at once instead of staying blank
         // while the images and the grid are set up (a runLater ran before that frame: one stall of 120 ms)
-        new javafx.animation.AnimationTimer() {
-            private int frames;
-
-            @Override
-            public void handle(long now) {
-                // a timer runs before its frame's layout: the first one is the frame that lays the panes out
-                if (++frames < 2) {
-                    return;
-                }
-                stop();
-                if (argIsBackbone) {
-                    // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
-                    controller.restoreWith(loaded.state(), arg, persona);
-                } else {
-                    controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null,
-                            persona, arg);
-                }
+        org.persephonee.views.Frames.after(2, () -> {
+            if (argIsBackbone) {
+                // the user's choice replaces the workspace's backbone (its exits that fit and its last run are kept)
+                controller.restoreWith(loaded.state(), arg, persona);
+            } else {
+                controller.restore(loaded.state(), Files.isDirectory(sampleBackbone) ? sampleBackbone : null,
+                        persona, arg);
             }
-        }.start();
+        });
     }
 
     private static Thread daemon(Runnable r, String name) {
