@@ -113,7 +113,7 @@ public final class LabView {
             attachGradually(backboneNode, () -> replaceKeepingDividers(center, 0, backboneNode));
             attachGradually(dataNode, () -> tabs.getTabs().get(0).setContent(dataNode));
             attachGradually(sideNode, () -> replaceKeepingDividers(center, 2, sideNode));
-            pending.add(() -> tabs.getTabs().get(1).setContent(curvesNode));
+            attachGradually(curvesNode, () -> tabs.getTabs().get(1).setContent(curvesNode));
             attachGradually(confusionNode, () -> tabs.getTabs().get(2).setContent(confusionNode));
         }
 
@@ -248,16 +248,23 @@ public final class LabView {
      * not a plain box join whole.
      */
     private void attachGradually(Node pane, Runnable attach) {
-        if (!(pane instanceof javafx.scene.layout.VBox box)) {
+        // a plain box, or a split pane of plain boxes (the curves: chart above, controls and table below)
+        List<VBox> boxes = pane instanceof VBox box ? List.of(box)
+                : pane instanceof SplitPane split && split.getItems().stream().allMatch(VBox.class::isInstance)
+                ? split.getItems().stream().map(VBox.class::cast).toList() : List.of();
+        if (boxes.isEmpty()) {
             pending.add(attach);
             return;
         }
-        List<Node> children = List.copyOf(box.getChildren());
-        box.getChildren().clear();
-        pending.add(attach);
-        for (Node child : children) {
-            pending.add(() -> box.getChildren().add(child));
+        List<Runnable> steps = new ArrayList<>();
+        for (VBox box : boxes) {
+            for (Node child : List.copyOf(box.getChildren())) {
+                steps.add(() -> box.getChildren().add(child));
+            }
+            box.getChildren().clear();
         }
+        pending.add(attach);
+        pending.addAll(steps);
     }
 
     /**
