@@ -44,6 +44,7 @@ public final class ExitsController {
     private volatile Backbone shownBackbone;
     /** Runs the stage timing when the lab is ready for it (at start: once every pane is attached). */
     private Consumer<Runnable> whenSettled = Runnable::run;
+    private static final String WAIT_FOR_RUN = "Wait for personalisation to finish (or cancel it) before changing exits";
 
     ExitsController(LabModel model, LabTasks tasks, Consumer<String> error, Runnable save, Runnable clearResults,
                     Runnable afterUserOpen) {
@@ -186,7 +187,7 @@ public final class ExitsController {
             return Optional.of(stage + " already has an exit: select it to change its head");
         }
         if (model.running().get()) {
-            return Optional.of("Wait for personalisation to finish (or cancel it) before changing exits");
+            return Optional.of(WAIT_FOR_RUN);
         }
         ExitModel e = new ExitModel(stage, HeadSpec.of(type), model.globalThreshold().get());
         e.headProperty().addListener((o, a, b) -> save.run());
@@ -200,7 +201,7 @@ public final class ExitsController {
     /** Removes an exit. */
     public void removeExit(ExitModel e) {
         if (model.running().get()) {
-            error.accept("Wait for personalisation to finish (or cancel it) before changing exits");
+            error.accept(WAIT_FOR_RUN);
             return;
         }
         model.exits().remove(e);
@@ -212,7 +213,7 @@ public final class ExitsController {
     /** Removes every exit and says so (the status line described the run whose exits these were). */
     public void clearExits() {
         if (model.running().get()) {
-            error.accept("Wait for personalisation to finish (or cancel it) before changing exits");
+            error.accept(WAIT_FOR_RUN);
             return;
         }
         int n = model.exits().size();
