@@ -260,9 +260,12 @@ public final class RunController {
         @Override
         public void onPhase(PersonalisationJob.Phase phase, String message) {
             tasks.ui().execute(() -> {
+                // a step within the same phase (a second round, the next fold) carries on the phase's bar
+                if (!phase.display().equals(model.phase().get())) {
+                    model.progress().set(0);
+                }
                 model.phase().set(phase.display());
                 model.status().set(message);
-                model.progress().set(0);
             });
         }
 

@@ -27,7 +27,9 @@ final class PersonaliseOutput {
             @Override
             public void onProgress(PersonalisationJob.Phase phase, double fraction, double eta) {
                 long now = System.nanoTime();
-                if (phase != PersonalisationJob.Phase.TRAIN && now - lastPrint > 2_000_000_000L && fraction < 1) {
+                // training prints its epochs, validation its folds
+                if (phase != PersonalisationJob.Phase.TRAIN && phase != PersonalisationJob.Phase.VALIDATE
+                        && now - lastPrint > 2_000_000_000L && fraction < 1) {
                     err.printf(Locale.ROOT, "  %s %3.0f%%, about %s left%n", phase.display(), fraction * 100,
                             Durations.format(eta));
                     lastPrint = now;

@@ -57,7 +57,7 @@ final class CrossFit {
         Targets labelsAll = Targets.labelsOnly(data, space);
         long t0 = System.nanoTime();
         for (int f = 0; f < k; f++) {
-            listener.onPhase(Phase.TRAIN, "Validating on the training images: fold " + (f + 1) + " of " + k);
+            listener.onPhase(Phase.VALIDATE, "Validating on the training images: fold " + (f + 1) + " of " + k);
             Listener foldProgress = overFolds(listener, f, k, t0);
             boolean[] held = new boolean[n];
             for (int i = 0; i < n; i++) {
@@ -173,8 +173,8 @@ final class CrossFit {
     }
 
     /**
-     * Fold {@code f} of {@code k}'s training progress as part of the whole validation: the bar fills once over the
-     * folds (it filled once per fold and round) and the time left counts the folds still to come.
+     * Fold {@code f} of {@code k}'s training progress as part of the whole validation ({@link Phase#VALIDATE}): the
+     * bar fills once over the folds (it filled once per fold and round) and the time left counts the folds to come.
      */
     static Listener overFolds(Listener l, int f, int k, long t0) {
         return new Listener() {
@@ -187,7 +187,9 @@ final class CrossFit {
             public void onProgress(Phase phase, double fraction, double etaSeconds) {
                 double overall = (f + Math.max(0, Math.min(1, fraction))) / k;
                 double el = (System.nanoTime() - t0) / 1e9;
-                l.onProgress(phase, overall, overall > 0 ? el / overall * (1 - overall) : etaSeconds);
+                // no time left until a tenth is done: the first fold's set-up (its final exit) has no progress of its
+                // own, and extrapolated from the first steps it read as a minute for a few seconds' work
+                l.onProgress(Phase.VALIDATE, overall, overall >= 0.1 ? el / overall * (1 - overall) : Double.NaN);
             }
 
             @Override

@@ -37,7 +37,7 @@ public final class PersonalisationJob {
     /** Phases of a run. */
     public enum Phase {
         DECODE("Decoding images"), BATCHNORM("Checking BatchNorm statistics"), CACHE("Caching features"),
-        TRAIN("Training exits"), EVALUATE("Evaluating");
+        TRAIN("Training exits"), VALIDATE("Validating"), EVALUATE("Evaluating");
 
         private final String display;
 
