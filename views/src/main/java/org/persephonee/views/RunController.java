@@ -263,6 +263,7 @@ public final class RunController {
                 // a step within the same phase (a second round, the next fold) carries on the phase's bar
                 if (!phase.display().equals(model.phase().get())) {
                     model.progress().set(0);
+                    model.eta().set("");
                 }
                 model.phase().set(phase.display());
                 model.status().set(message);
