@@ -285,21 +285,17 @@ public final class RunController {
 
         @Override
         public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
-            // measured on this engine thread before the run when the backbone had just opened
+            // the stages' times from the model, or timed here on the engine thread when the run started first
             LatencyProfile profile = exits.profileFor(bb, stageProfile);
-            Evaluation live = profile == null ? null : Evaluation.live(bb, placements, snapshot.classes(),
+            Evaluation live = Evaluation.live(bb, placements, snapshot.classes(),
                     stats.stream().anyMatch(ExitStats::isRefitFinal), profile, snapshot, Confidence.MAX_SOFTMAX);
-            if (live != null) {
-                live.curves();  // swept here, not on the FX thread
-            }
+            live.curves();  // swept here, not on the FX thread
             // latest epoch wins: while the FX thread has not drawn the previous one, replace it
             epochThrottle.offer(() -> {
                 model.liveStats().setAll(stats);
                 model.phase().set("Training exits: epoch " + epoch + " / " + epochs);
-                if (live != null) {
-                    model.evaluation().set(live);
-                    curves.recompute();
-                }
+                model.evaluation().set(live);
+                curves.recompute();
             });
         }
     }
