@@ -56,6 +56,10 @@ public final class ReviewController {
         }
         show(items, rec.labels, rec.review.isEmpty() ? "Personalise once: the photos a label would help most then "
                 + "queue up here." : null);
+        // the accuracy chart starts from the kept run (it was empty after a restart until the next run)
+        if (model.history().isEmpty() && Double.isFinite(rec.accuracy)) {
+            model.history().add(new ReviewModel.Point(rec.labelsUsed, 0, rec.accuracy, rec.evaluatedOn));
+        }
     }
 
     public ReviewModel model() { return model; }

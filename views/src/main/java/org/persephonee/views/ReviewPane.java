@@ -131,29 +131,44 @@ public final class ReviewPane {
         viewer.setPrefSize(420, 180);
         viewer.setMinHeight(160);
         viewer.setId("review-history");
+        plot.setNoDataMessage("No run yet");
         InvalidationListener redraw = o -> {
             accuracy.clear();
             for (ReviewModel.Point p : model.history()) {
                 accuracy.add(p.labels(), 100 * p.accuracy());
             }
+            if (accuracy.isEmpty()) {
+                // no points: plain axes (the automatic ones were centred on 0: "-5 labelled photos", "-4 %")
+                x.setRange(0, 20);
+                y.setRange(0, 100);
+            } else {
+                x.setAutoRange(true);
+                y.setAutoRange(true);
+            }
         };
         model.history().addListener(redraw);
         redraw.invalidated(null);
-        Label historyTitle = new Label("Accuracy after each run, against the labelled training photos it had");
-        historyTitle.getStyleClass().add("section-title");
-        Label timelineTitle = new Label("Every run kept in this workspace: accuracy, and seconds to personalise");
-        timelineTitle.getStyleClass().add("section-title");
+        Label historyTitle = chartTitle("Accuracy after each run, by the labelled photos it had");
+        Label timelineTitle = chartTitle("Every run kept here: accuracy and seconds to personalise");
+        ChartViewer timelineViewer = new TimelineChart(runs).viewer();
         VBox reviewed = new VBox(8, historyTitle, viewer);
-        VBox timeline = new VBox(8, timelineTitle, new TimelineChart(runs).viewer());
+        VBox timeline = new VBox(8, timelineTitle, timelineViewer);
+        // the charts take the height the photo and its keys leave (it was an empty band above them)
+        VBox.setVgrow(viewer, Priority.ALWAYS);
+        VBox.setVgrow(timelineViewer, Priority.ALWAYS);
         HBox.setHgrow(reviewed, Priority.ALWAYS);
         HBox.setHgrow(timeline, Priority.ALWAYS);
-        VBox bottom = new VBox(8, settings, new HBox(16, reviewed, timeline));
+        reviewed.setPrefWidth(0);
+        timeline.setPrefWidth(0);
+        HBox charts = new HBox(16, reviewed, timeline);
+        VBox.setVgrow(charts, Priority.ALWAYS);
+        VBox bottom = new VBox(8, settings, charts);
         bottom.setPadding(new Insets(0, 12, 12, 12));
 
-        root = new BorderPane(center);
-        root.setTop(message);
-        BorderPane.setMargin(message, new Insets(12, 12, 0, 12));
-        root.setBottom(bottom);
+        VBox top = new VBox(message, center);
+        VBox.setMargin(message, new Insets(12, 12, 0, 12));
+        root = new BorderPane(bottom);
+        root.setTop(top);
         root.setId("review-pane");
         root.setFocusTraversable(true);
         root.addEventFilter(KeyEvent.KEY_PRESSED, this::key);
@@ -165,6 +180,15 @@ public final class ReviewPane {
         model.choices().addListener(show);
         show();
         return root;
+    }
+
+    /** A chart's title: wraps onto a second line rather than ending in "..." when the pane is narrow. */
+    private static Label chartTitle(String text) {
+        Label l = new Label(text);
+        l.getStyleClass().add("section-title");
+        l.setWrapText(true);
+        l.setMinHeight(Region.USE_PREF_SIZE);
+        return l;
     }
 
     /** Gives the keys to the queue (when its tab is selected). */

@@ -24,14 +24,15 @@ final class TimelineChart {
     private final XYSeries scratch = new XYSeries("seconds, from scratch");
     private final XYSeries update = new XYSeries("seconds, update of the run before");
     private final ChartViewer viewer;
+    private final NumberAxis x;
 
     TimelineChart(ObservableList<RunHistory.Entry> runs) {
         XYPlot plot = new XYPlot();
         NumberAxis x = new NumberAxis("run");
         x.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
-        x.setAutoRangeIncludesZero(false);
-        x.setAutoRangeMinimumSize(4);
+        x.setAutoRange(false);
         plot.setDomainAxis(x);
+        this.x = x;
         NumberAxis acc = new NumberAxis("accuracy (%)");
         acc.setAutoRangeIncludesZero(false);
         acc.setAutoRangeMinimumSize(10);
@@ -53,7 +54,8 @@ final class TimelineChart {
         bar.setSeriesPaint(1, new Color(0x5cb85c));
         plot.setRenderer(1, bar);
         plot.mapDatasetToRangeAxis(1, 1);
-        plot.setDatasetRenderingOrder(org.jfree.chart.plot.DatasetRenderingOrder.FORWARD);
+        // the accuracy line over the bars (FORWARD drew the bars last, hiding a run's point behind its bar)
+        plot.setDatasetRenderingOrder(org.jfree.chart.plot.DatasetRenderingOrder.REVERSE);
         plot.setBackgroundPaint(Color.WHITE);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         JFreeChart chart = new JFreeChart(null, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
@@ -72,14 +74,30 @@ final class TimelineChart {
         scratch.clear();
         update.clear();
         // newest first in the history: the timeline reads oldest to newest
+        int first = Integer.MAX_VALUE;
+        int last = Integer.MIN_VALUE;
         for (int i = runs.size() - 1; i >= 0; i--) {
             RunHistory.Entry e = runs.get(i);
             accuracy.add(e.number(), 100 * e.record().accuracy);
             if (e.record().seconds > 0) {
                 (e.record().update ? update : scratch).add(e.number(), e.record().seconds);
             }
+            first = Math.min(first, e.number());
+            last = Math.max(last, e.number());
         }
+        if (runs.isEmpty()) {
+            first = 1;
+            last = 1;
+        }
+        // whole runs only, at least four wide (one run filled the plot; the automatic range showed run -1 and 0)
+        x.setRange(first - 0.5, Math.max(last, first + MIN_RUNS_SHOWN - 1) + 0.5);
     }
+
+    /** Runs the axis spans at least, so one bar does not fill the plot. */
+    static final int MIN_RUNS_SHOWN = 4;
+
+    /** The run axis's visible range (for tests). */
+    org.jfree.data.Range runRange() { return x.getRange(); }
 
     ChartViewer viewer() { return viewer; }
 }

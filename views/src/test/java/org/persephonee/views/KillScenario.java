@@ -90,7 +90,8 @@ public final class KillScenario {
                 + Files.isRegularFile(ws.resolve("last-run").resolve("resume.json")) + " last_run_files="
                 + files(ws.resolve("last-run")));
         System.out.println("RESTORED reviewed=" + reviewed + " exits=" + onFx(() -> model.exits().size())
-                + " memo_files=" + files(ws.resolve("features")));
+                + " memo_files=" + files(ws.resolve("features")) + " review_points="
+                + onFx(() -> c.review().model().history().size()));
         onFx(() -> {
             c.run().start();
             return null;

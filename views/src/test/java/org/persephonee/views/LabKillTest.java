@@ -63,6 +63,8 @@ class LabKillTest {
         assertTrue(restored != null, "the restarted lab did not restore: " + out2);
         assertEquals(3, number(restored, "reviewed"), "the reviewed labels came back: " + restored);
         assertEquals(2, number(restored, "exits"), restored);
+        assertEquals(1, number(restored, "review_points"), "the Review tab's accuracy chart shows the kept run: "
+                + restored);
         String rerun = readUntil(check, "RERUN", out2);
         assertTrue(rerun != null, "the restarted lab's run did not finish: " + out2);
         assertTrue(check.waitFor(60, TimeUnit.SECONDS));

@@ -140,6 +140,10 @@ class ReviewUiTest {
         assertEquals(2, h.runs().get(0).number(), "newest first");
         assertEquals(3, h.runs().get(0).record().labelsUsed);
         assertEquals(0, h.runs().get(1).record().labelsUsed, "the first run had no label");
+        org.jfree.chart.fx.ChartViewer timeline = robot.lookup("#review-timeline").queryAs(
+                org.jfree.chart.fx.ChartViewer.class);
+        waitFor(10, () -> timeline.getChart().getXYPlot().getDomainAxis().getRange()
+                .equals(new org.jfree.data.Range(0.5, 4.5)));
         robot.interact(() -> controller.history().overlay(h.runs().get(1)));
         waitFor(30, () -> h.overlay().get() != null);
         assertTrue(view.curvesPane().dataset().getSeriesIndex("run 1 (cascade)") >= 0,
@@ -175,6 +179,8 @@ class ReviewUiTest {
         assertEquals(review.queue().size(), review2.queue().size(), "the same photos still to review");
         assertEquals(review.queue().get(0).image().path(), review2.queue().get(0).image().path(), "in the same order");
         assertEquals(3, model2.images().stream().filter(ImageItem::reviewed).count(), "the reviewed marks came back");
+        assertEquals(1, review2.history().size(), "the accuracy chart starts from the kept run, not empty");
+        assertEquals(3, review2.history().get(0).labels());
         waitFor(30, () -> c2.history().model().runs().size() == 2);
         c2.shutdown();
     }
