@@ -49,6 +49,10 @@ public final class BenchCommand extends CliCommand {
     @Option(names = "--chunks", paramLabel = "N", description = "with --replay: parts (default ${DEFAULT-VALUE})")
     int chunks = 5;
 
+    @Option(names = "--update-epochs", paramLabel = "N", description = "with --replay: epochs of an update "
+            + "(default ${DEFAULT-VALUE}, as personalise --resume)")
+    int updateEpochs = PersonaliseCommand.RESUME_EPOCHS;
+
     @Option(names = "--seeds", paramLabel = "LIST", split = ",",
             description = "with --replay: one replay per seed (default 42,7,1)")
     List<Long> seeds = List.of(42L, 7L, 1L);
@@ -153,7 +157,7 @@ public final class BenchCommand extends CliCommand {
         } else if (replay) {
             List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
             ReplayBench.Result r = new ReplayBench(bbDir, personas, names, chunks, List.copyOf(seeds),
-                    PersonaliseCommand.RESUME_EPOCHS).run(err);
+                    updateEpochs).run(err);
             out.print(r.markdown());
             if (markdownFile != null) {
                 AtomicFiles.writeString(markdownFile, r.markdown());
