@@ -50,4 +50,17 @@ final class CompareRow {
         row.setPadding(new Insets(0, 8, 0, 8));
         return row;
     }
+
+    /** Under the row: the newest run against the earlier one drawn, image by image (hidden when none is drawn). */
+    static Node verdict(HistoryController history) {
+        Label l = new Label();
+        l.setId("compare-verdict");
+        l.setWrapText(true);
+        l.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
+        l.textProperty().bind(history.model().comparisonText());
+        l.visibleProperty().bind(history.model().comparisonText().isNotEmpty());
+        l.managedProperty().bind(l.visibleProperty());
+        l.setPadding(new Insets(0, 8, 0, 8));
+        return l;
+    }
 }

@@ -173,7 +173,8 @@ public final class CurvesPane {
         viewer.opacityProperty().bind(javafx.beans.binding.Bindings.when(model.curvesStale()).then(0.35).otherwise(1.0));
         VBox top = new VBox(stale, viewer);
         VBox.setVgrow(viewer, Priority.ALWAYS);
-        VBox bottom = new VBox(4, controls, CompareRow.build(model, history), summary, table);
+        VBox bottom = new VBox(4, controls, CompareRow.build(model, history), CompareRow.verdict(history), summary,
+                table);
         history.model().overlay().addListener((o, a, b) -> redraw());
         history.model().comparison().addListener((javafx.beans.InvalidationListener) o -> redraw());
         VBox.setVgrow(table, Priority.SOMETIMES);

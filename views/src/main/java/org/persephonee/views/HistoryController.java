@@ -6,6 +6,7 @@ import org.persephonee.core.eval.Curve;
 import org.persephonee.core.eval.Evaluation;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.personalise.LabelRegime;
+import org.persephonee.core.workspace.RunComparison;
 import org.persephonee.core.workspace.RunHistory;
 import org.persephonee.core.workspace.RunRecord;
 import org.persephonee.core.workspace.WorkspaceStore;
@@ -45,7 +46,10 @@ public final class HistoryController {
         this.tasks = tasks;
         this.error = error;
         this.run = run;
-        kept.onKept(e -> model.runs().add(0, e));
+        kept.onKept(e -> {
+            model.runs().add(0, e);
+            compare();
+        });
         run.onFinished(this::comparisonRunFinished);
         run.onEnded(this::stopComparison);
         if (store != null) {
@@ -133,6 +137,21 @@ public final class HistoryController {
         };
     }
 
+    /** The newest run against the one drawn, image by image (a few hundred comparisons: on this thread). */
+    private void compare() {
+        if (drawn == null || model.runs().isEmpty()) {
+            model.comparisonText().set("");
+            return;
+        }
+        RunHistory.Entry newest = model.runs().get(0);
+        if (newest.number() == drawn.number()) {
+            model.comparisonText().set("Run " + drawn.number() + " is the newest run: pick an earlier one to compare");
+            return;
+        }
+        model.comparisonText().set(RunComparison.of(newest.record(), drawn.record())
+                .describe(newest.number(), drawn.number()));
+    }
+
     /** One line for a kept run: number, time, labels, operating point. */
     public static String describe(RunHistory.Entry e) {
         RunRecord r = e.record();
@@ -148,8 +167,13 @@ public final class HistoryController {
                 r.speedup);
     }
 
-    /** Draws {@code e}'s cascade over the current curves (null removes it). */
+    /** The earlier run drawn over the curves, or null. */
+    private RunHistory.Entry drawn;
+
+    /** Draws {@code e}'s cascade over the current curves (null removes it) and compares it with the newest run. */
     public void overlay(RunHistory.Entry e) {
+        drawn = e;
+        compare();
         if (e == null) {
             model.overlay().set(null);
             return;

@@ -25,6 +25,14 @@ public final class HistoryModel {
     private final ObservableList<Overlay> comparison = FXCollections.observableArrayList();
     private final javafx.beans.property.BooleanProperty comparing = new javafx.beans.property.SimpleBooleanProperty();
 
+    private final javafx.beans.property.StringProperty comparisonText = new javafx.beans.property.SimpleStringProperty("");
+
+    /**
+     * How the newest run's operating point compares with the earlier run drawn over the curves, image by image on the
+     * test photos they share (empty when none is drawn).
+     */
+    public javafx.beans.property.StringProperty comparisonText() { return comparisonText; }
+
     /** Kept runs, newest first. */
     public ObservableList<RunHistory.Entry> runs() { return runs; }
 

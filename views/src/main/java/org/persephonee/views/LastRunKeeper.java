@@ -133,6 +133,8 @@ final class LastRunKeeper {
         rec.labelsUsed = o.result().targets().labelled();
         rec.accuracy = o.choice().cascade().accuracy();
         rec.speedup = o.choice().speedup();
+        rec.opExits = o.choice().cascade().exits().clone();
+        rec.opThresholds = o.choice().cascade().thresholds().clone();
         rec.photos = o.result().data().trainSize();
         var t = o.result().timing();
         rec.seconds = t.decode() + t.training() + t.validation();

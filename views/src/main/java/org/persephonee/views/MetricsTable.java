@@ -115,8 +115,15 @@ final class MetricsTable {
                 String.format(Locale.ROOT, "%.1f%%", 100 * cur.share()[cur.share().length - 1]),
                 String.format(Locale.ROOT, "%.2f", ev.cascade().ms().leaveAt(cur.exits(), cur.exits().length))));
         rows.setAll(out);
-        summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy at %.2f ms (%.2fx faster, %.2fx fewer "
-                        + "MACs than the personalised final exit at %.1f%%)%s", 100 * cur.accuracy(), cur.meanMs(),
+        // how far a few hundred test photos pin the accuracy down (95 % Wilson interval), where they are labelled
+        String ci = "";
+        if (p.labelled() && !Double.isNaN(cur.accuracy())) {
+            int n = p.scoredCount();
+            double[] w = org.persephonee.core.eval.PairedComparison.wilson((int) Math.round(cur.accuracy() * n), n);
+            ci = String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d test photos)", 100 * w[0], 100 * w[1], n);
+        }
+        summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy%s at %.2f ms (%.2fx faster, %.2fx fewer "
+                        + "MACs than the personalised final exit at %.1f%%)%s", 100 * cur.accuracy(), ci, cur.meanMs(),
                 fin.meanMs() / cur.meanMs(), fin.meanMacs() / cur.meanMacs(), 100 * fin.accuracy(),
                 model.resultsFinal().get() ? "" : " — live, training continues"));
     }

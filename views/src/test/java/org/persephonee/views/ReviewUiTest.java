@@ -148,6 +148,11 @@ class ReviewUiTest {
         waitFor(30, () -> h.overlay().get() != null);
         assertTrue(view.curvesPane().dataset().getSeriesIndex("run 1 (cascade)") >= 0,
                 "the earlier run's cascade is one of the chart's series");
+        String verdict = h.comparisonText().get();
+        assertTrue(verdict.startsWith("Run 2 against run 1: ") && verdict.contains("on the same 40 test images")
+                && verdict.contains("McNemar p"), "the newest run against the one drawn, image by image: " + verdict);
+        robot.interact(() -> controller.history().overlay(null));
+        assertEquals("", h.comparisonText().get(), "nothing drawn, nothing compared");
 
         // the reviewed labels are in the workspace file on disk, saved without an orderly shutdown
         waitFor(20, () -> {

@@ -72,9 +72,11 @@ final class PersonaliseOutput {
                     100 * e.accuracy(), metric, e.headMs());
         }
         PersonaliseReport.Point op = r.operatingPoint();
-        out.printf(Locale.ROOT, "operating point: %.2f%% " + metric + " at %.3f ms (%.2fx faster than the personalised "
-                        + "final exit, %.2fx fewer MACs)%n", 100 * op.accuracy(), op.latencyMs(), op.speedup(),
-                op.macSpeedup());
+        String interval = op.interval95() == null ? "" : String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%%)",
+                100 * op.interval95()[0], 100 * op.interval95()[1]);
+        out.printf(Locale.ROOT, "operating point: %.2f%% " + metric + "%s at %.3f ms (%.2fx faster than the "
+                        + "personalised final exit, %.2fx fewer MACs)%n", 100 * op.accuracy(), interval, op.latencyMs(),
+                op.speedup(), op.macSpeedup());
         for (PersonaliseReport.Selected e : op.exits()) {
             out.printf(Locale.ROOT, "  leave at %-8s if confidence >= %.3f  (%.1f%% of images)%n", e.stage(),
                     e.threshold(), 100 * e.share());

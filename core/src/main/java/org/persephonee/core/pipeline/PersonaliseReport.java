@@ -4,6 +4,7 @@ import com.google.gson.annotations.SerializedName;
 import org.persephonee.core.eval.Cascade;
 import org.persephonee.core.eval.LatencyProfile;
 import org.persephonee.core.eval.OperatingPoint;
+import org.persephonee.core.eval.PairedComparison;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.personalise.EvalPredictions;
 import org.persephonee.core.personalise.PersonalisationResult;
@@ -61,7 +62,8 @@ public record PersonaliseReport(
                         @SerializedName("chosen_on") String chosenOn, Validation validation, String search,
                         @SerializedName("budget_points") double budgetPoints,
                         @SerializedName("cross_validated") CrossValidated crossValidated,
-                        @SerializedName("final_share") double finalShare) { }
+                        @SerializedName("final_share") double finalShare,
+                        @SerializedName("interval_95") double[] interval95) { }
 
     /** An exit of the cascade, its threshold and the share of images leaving there. */
     public record Selected(String stage, String head, double threshold, double share) { }
@@ -190,8 +192,14 @@ public record PersonaliseReport(
         double[] share = c.cascade().share();
         // budget_points: the drop the search was allowed where it chose, less than max_drop_points when its picks
         // lost more than that out of half
+        // how far the labelled evaluation images pin the accuracy down: the 95 % Wilson interval (null without labels)
+        double[] interval = null;
+        if (r.predictions().labelled() && !Double.isNaN(c.cascade().accuracy())) {
+            int n = r.predictions().scoredCount();
+            interval = PairedComparison.wilson((int) Math.round(c.cascade().accuracy() * n), n);
+        }
         return new Point(c.cascade().accuracy(), c.cascade().meanMs(), c.cascade().meanMacs(), c.speedup(),
                 c.macSpeedup(), c.finalMs(), c.finalMacs(), c.maxDrop(), sel, reference, chosenOn, validation,
-                o.selection().search().display(), o.selection().budget(), cv, share[share.length - 1]);
+                o.selection().search().display(), o.selection().budget(), cv, share[share.length - 1], interval);
     }
 }

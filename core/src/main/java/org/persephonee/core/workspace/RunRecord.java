@@ -56,6 +56,12 @@ public final class RunRecord {
     public int backboneRanOn = -1;
     /** What the figures were measured on (e.g. "320 test images"). */
     public String evaluatedOn;
+    /**
+     * The operating point: indices into {@link #exits} in cascade order and the confidence (max softmax) at or above
+     * which an image leaves at each; null in records kept before 2026-12-04 (session 17).
+     */
+    public int[] opExits;
+    public double[] opThresholds;
 
     /** The run's review queue (the unlabelled training photos in the order to label them), so it survives a restart. */
     public List<ReviewEntry> review = new ArrayList<>();
@@ -83,6 +89,33 @@ public final class RunRecord {
     public EvalPredictions predictions() {
         List<String> stages = exits.stream().map(org.persephonee.core.exits.ExitPlacement::stageOf).toList();
         return new EvalPredictions(stages, exitProbabilities, finalProbabilities, truth, classes);
+    }
+
+    /**
+     * Whether the operating point classified each labelled evaluation image right, by image file (unlabelled images
+     * left out); null when the record does not hold its operating point (kept before it did).
+     */
+    public Map<String, Boolean> operatingPointCorrect() {
+        if (opExits == null || opThresholds == null || opExits.length != opThresholds.length || evalImages == null
+                || evalImages.size() != truth.length) {
+            return null;
+        }
+        Map<String, Boolean> out = new LinkedHashMap<>();
+        for (int i = 0; i < truth.length; i++) {
+            if (truth[i] == -1) {
+                continue;
+            }
+            float[] p = finalProbabilities[i];
+            for (int q = 0; q < opExits.length; q++) {
+                float[] e = exitProbabilities.get(opExits[q])[i];
+                if (org.persephonee.core.eval.Confidence.MAX_SOFTMAX.of(e) >= opThresholds[q]) {
+                    p = e;
+                    break;
+                }
+            }
+            out.put(evalImages.get(i), truth[i] >= 0 && org.persephonee.core.util.Vectors.argmax(p) == truth[i]);
+        }
+        return out;
     }
 
     /** The stored latency profile. */

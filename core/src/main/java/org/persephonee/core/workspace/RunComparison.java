@@ -1,0 +1,50 @@
+package org.persephonee.core.workspace;
+
+import org.persephonee.core.eval.PairedComparison;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Two kept runs' operating points on the labelled evaluation images they share (matched by file): the paired
+ * comparison, or why there is none.
+ *
+ * @param paired the comparison (first = the newer run), or null
+ * @param problem why there is no comparison, or null
+ */
+public record RunComparison(PairedComparison paired, String problem) {
+
+    /** Compares {@code newer}'s operating point with {@code older}'s. */
+    public static RunComparison of(RunRecord newer, RunRecord older) {
+        Map<String, Boolean> a = newer.operatingPointCorrect();
+        Map<String, Boolean> b = older.operatingPointCorrect();
+        if (a == null || b == null) {
+            return new RunComparison(null, "a run kept before the lab recorded its operating point cannot be compared "
+                    + "image by image");
+        }
+        List<String> shared = new ArrayList<>();
+        for (String path : a.keySet()) {
+            if (b.containsKey(path)) {
+                shared.add(path);
+            }
+        }
+        if (shared.isEmpty()) {
+            return new RunComparison(null, a.isEmpty() || b.isEmpty() ? "the evaluation images have no labels"
+                    : "the two runs share no labelled evaluation image");
+        }
+        boolean[] x = new boolean[shared.size()];
+        boolean[] y = new boolean[shared.size()];
+        for (int i = 0; i < shared.size(); i++) {
+            x[i] = a.get(shared.get(i));
+            y[i] = b.get(shared.get(i));
+        }
+        return new RunComparison(PairedComparison.of(x, y), null);
+    }
+
+    /** One sentence for the person: "Run 3 against run 1: ..." */
+    public String describe(int newerNumber, int olderNumber) {
+        String head = "Run " + newerNumber + " against run " + olderNumber + ": ";
+        return paired == null ? head + problem : head + paired.describe("test images");
+    }
+}
