@@ -1,5 +1,6 @@
 package org.persephonee.app.cli;
 
+import org.persephonee.core.eval.PairedComparison;
 import org.persephonee.core.export.ExitConfig;
 import com.google.gson.annotations.SerializedName;
 import org.persephonee.core.data.ImageDecodeException;
@@ -22,7 +23,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /** {@code evaluate}: runs an exported bundle image by image on labelled data. */
-@Command(name = "evaluate", customSynopsis = "persephonee evaluate --bundle DIR --data DIR [--json]",
+@Command(name = "evaluate", customSynopsis = "persephonee evaluate --bundle DIR --data DIR [--against DIR] [--json]",
         description = "run an exported bundle on labelled images: accuracy, latency, exits")
 public final class EvaluateCommand extends CliCommand {
     @Option(names = "--bundle", required = true, paramLabel = "DIR",
@@ -36,6 +37,10 @@ public final class EvaluateCommand extends CliCommand {
     @Option(names = "--json", description = "print {accuracy, mean_latency_ms, exit_share, ...}")
     boolean json;
 
+    @Option(names = "--against", paramLabel = "DIR", description = "a second bundle run on the same images: is the "
+            + "difference between the two more than the noise of this many images? (exact McNemar test)")
+    Path against;
+
     @Option(names = "--final-only", description = "every image through the final exit (thresholds off): the latency "
             + "the early exits are measured against")
     boolean finalOnly;
@@ -46,7 +51,13 @@ public final class EvaluateCommand extends CliCommand {
                   @SerializedName("mean_latency_ms") double meanLatencyMs,
                   @SerializedName("median_latency_ms") double medianLatencyMs,
                   @SerializedName("exit_share") Map<String, Double> exitShare, ExitConfig.Expected expected,
-                  List<String> skipped) { }
+                  List<String> skipped, Against against) { }
+
+    /** {@code --against}: the other bundle on the same images, and whether the difference could be noise. */
+    record Against(String bundle, int images, double accuracy, @SerializedName("this_accuracy") double thisAccuracy,
+                   @SerializedName("right_only_here") int rightOnlyHere,
+                   @SerializedName("right_only_there") int rightOnlyThere, @SerializedName("p_value") double pValue,
+                   String verdict) { }
 
     @Override
     protected int run(PrintStream out, PrintStream err) throws Exception {
@@ -95,11 +106,16 @@ public final class EvaluateCommand extends CliCommand {
             int[] leave = new int[stages.size() + 1];
             int correct = 0;
             int n = 0;
+            // per image: read, and right (for --against)
+            boolean[] read = new boolean[images.size()];
+            boolean[] right = new boolean[images.size()];
+            int at = -1;
             double[] ms = new double[images.size()];
             // one image at a time on one thread, like the latency profile the bundle's expectations come from
             int threads = org.persephonee.core.engine.Engines.setThreads(1);
             try {
                 for (PersonalImage img : images) {
+                    at++;
                     EarlyExitModel.Prediction p;
                     try {
                         p = model.classify(img.path());
@@ -109,8 +125,10 @@ public final class EvaluateCommand extends CliCommand {
                     }
                     ms[n++] = p.millis();
                     leave[p.exitIndex()]++;
+                    read[at] = true;
                     if (org.persephonee.core.data.ClassNames.same(p.label(), img.label())) {
                         correct++;
+                        right[at] = true;
                     }
                 }
             } finally {
@@ -127,16 +145,60 @@ public final class EvaluateCommand extends CliCommand {
                 share.put(stages.get(i), leave[i] / (double) n);
             }
             share.put("final", leave[stages.size()] / (double) n);
+            Against vs = against == null ? null : against(images, read, right, err);
             if (json) {
                 out.println(Json.of(new Report(bundle.toString(), n, which, unknown, correct / (double) n, mean,
-                        t[n / 2], share, model.config().expected, skipped.stream().map(SkippedFile::toString).toList())));
+                        t[n / 2], share, model.config().expected, skipped.stream().map(SkippedFile::toString).toList(),
+                        vs)));
             } else {
                 out.printf(Locale.ROOT, "accuracy %.2f%% on %d %s; mean %.3f ms, median %.3f ms per image%n",
                         100.0 * correct / n, n, which, mean, t[n / 2]);
                 share.forEach((k, v) -> out.printf(Locale.ROOT, "  left at %-8s %5.1f%%%n", k, 100 * v));
                 skipped.forEach(s -> err.println("skipped " + s));
+                if (vs != null) {
+                    out.println("against " + against + ": " + vs.verdict());
+                }
             }
         }
         return 0;
+    }
+
+    /** Runs the {@code --against} bundle on the images this one read and compares the two image by image. */
+    private Against against(List<PersonalImage> images, boolean[] read, boolean[] right, PrintStream err)
+            throws Exception {
+        try (EarlyExitModel other = EarlyExitModel.load(against)) {
+            List<Boolean> mine = new ArrayList<>();
+            List<Boolean> theirs = new ArrayList<>();
+            int unknownThere = 0;
+            for (int i = 0; i < images.size(); i++) {
+                if (!read[i]) {
+                    continue;
+                }
+                PersonalImage img = images.get(i);
+                boolean known = other.labels().stream()
+                        .anyMatch(k -> org.persephonee.core.data.ClassNames.same(k, img.label()));
+                boolean ok = false;
+                if (known) {
+                    ok = org.persephonee.core.data.ClassNames.same(other.classify(img.path()).label(), img.label());
+                } else {
+                    unknownThere++;
+                }
+                mine.add(right[i]);
+                theirs.add(ok);
+            }
+            if (unknownThere > 0) {
+                err.println("warning: " + against + " does not know the class of " + unknownThere + " of the images; "
+                        + "they count as wrong for it");
+            }
+            boolean[] a = new boolean[mine.size()];
+            boolean[] b = new boolean[theirs.size()];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = mine.get(i);
+                b[i] = theirs.get(i);
+            }
+            PairedComparison c = PairedComparison.of(a, b);
+            return new Against(against.toString(), c.images(), c.secondAccuracy(), c.firstAccuracy(), c.onlyFirst(),
+                    c.onlySecond(), c.pValue(), c.describe("images"));
+        }
     }
 }

@@ -114,6 +114,22 @@ class PersonaliseCliTest {
         assertEquals(12, e.get("images").getAsInt());
         assertTrue(e.get("mean_latency_ms").getAsDouble() > 0);
         assertTrue(e.has("exit_share") && e.has("accuracy"));
+        // the operating point's accuracy comes with its 95 % interval on the 12 test images (wide: few images)
+        com.google.gson.JsonArray ci = op.getAsJsonArray("interval_95");
+        double acc = op.get("accuracy").getAsDouble();
+        assertTrue(ci.get(0).getAsDouble() <= acc && acc <= ci.get(1).getAsDouble()
+                && ci.get(1).getAsDouble() - ci.get(0).getAsDouble() > 0.15, ci + " around " + acc);
+
+        // a bundle against itself: the same images, no image right in one only, nothing to tell apart
+        CliTest.Run self = CliTest.cli("evaluate", "--bundle", out.toString(), "--data", p.toString(), "--against",
+                out.toString(), "--json");
+        assertEquals(0, self.code(), self.err());
+        JsonObject a = JsonParser.parseString(self.out()).getAsJsonObject().getAsJsonObject("against");
+        assertEquals(12, a.get("images").getAsInt());
+        assertEquals(e.get("accuracy").getAsDouble(), a.get("accuracy").getAsDouble(), 1e-12);
+        assertEquals(0, a.get("right_only_here").getAsInt() + a.get("right_only_there").getAsInt());
+        assertEquals(1.0, a.get("p_value").getAsDouble(), 1e-12);
+        assertTrue(a.get("verdict").getAsString().contains("within noise"), a.toString());
     }
 
     @Test
