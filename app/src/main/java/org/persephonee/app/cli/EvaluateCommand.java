@@ -64,7 +64,9 @@ public final class EvaluateCommand extends CliCommand {
         if (!Files.isDirectory(data)) {
             throw new CliException(data + ": no such folder");
         }
-        try (EarlyExitModel model = EarlyExitModel.load(bundle)) {
+        // the --against bundle is opened first, so a wrong path fails before the images are run
+        try (EarlyExitModel other = against == null ? null : EarlyExitModel.load(against);
+             EarlyExitModel model = EarlyExitModel.load(bundle)) {
             if (finalOnly) {
                 model.setThresholds(org.persephonee.core.eval.ThresholdSweep.OFF);
             }
@@ -145,7 +147,7 @@ public final class EvaluateCommand extends CliCommand {
                 share.put(stages.get(i), leave[i] / (double) n);
             }
             share.put("final", leave[stages.size()] / (double) n);
-            Against vs = against == null ? null : against(images, read, right, err);
+            Against vs = other == null ? null : against(other, images, read, right, err);
             if (json) {
                 out.println(Json.of(new Report(bundle.toString(), n, which, unknown, correct / (double) n, mean,
                         t[n / 2], share, model.config().expected, skipped.stream().map(SkippedFile::toString).toList(),
@@ -164,41 +166,39 @@ public final class EvaluateCommand extends CliCommand {
     }
 
     /** Runs the {@code --against} bundle on the images this one read and compares the two image by image. */
-    private Against against(List<PersonalImage> images, boolean[] read, boolean[] right, PrintStream err)
-            throws Exception {
-        try (EarlyExitModel other = EarlyExitModel.load(against)) {
-            List<Boolean> mine = new ArrayList<>();
-            List<Boolean> theirs = new ArrayList<>();
-            int unknownThere = 0;
-            for (int i = 0; i < images.size(); i++) {
-                if (!read[i]) {
-                    continue;
-                }
-                PersonalImage img = images.get(i);
-                boolean known = other.labels().stream()
-                        .anyMatch(k -> org.persephonee.core.data.ClassNames.same(k, img.label()));
-                boolean ok = false;
-                if (known) {
-                    ok = org.persephonee.core.data.ClassNames.same(other.classify(img.path()).label(), img.label());
-                } else {
-                    unknownThere++;
-                }
-                mine.add(right[i]);
-                theirs.add(ok);
+    private Against against(EarlyExitModel other, List<PersonalImage> images, boolean[] read, boolean[] right,
+                            PrintStream err) throws Exception {
+        List<Boolean> mine = new ArrayList<>();
+        List<Boolean> theirs = new ArrayList<>();
+        int unknownThere = 0;
+        for (int i = 0; i < images.size(); i++) {
+            if (!read[i]) {
+                continue;
             }
-            if (unknownThere > 0) {
-                err.println("warning: " + against + " does not know the class of " + unknownThere + " of the images; "
-                        + "they count as wrong for it");
+            PersonalImage img = images.get(i);
+            boolean known = other.labels().stream()
+                    .anyMatch(k -> org.persephonee.core.data.ClassNames.same(k, img.label()));
+            boolean ok = false;
+            if (known) {
+                ok = org.persephonee.core.data.ClassNames.same(other.classify(img.path()).label(), img.label());
+            } else {
+                unknownThere++;
             }
-            boolean[] a = new boolean[mine.size()];
-            boolean[] b = new boolean[theirs.size()];
-            for (int i = 0; i < a.length; i++) {
-                a[i] = mine.get(i);
-                b[i] = theirs.get(i);
-            }
-            PairedComparison c = PairedComparison.of(a, b);
-            return new Against(against.toString(), c.images(), c.secondAccuracy(), c.firstAccuracy(), c.onlyFirst(),
-                    c.onlySecond(), c.pValue(), c.describe("images"));
+            mine.add(right[i]);
+            theirs.add(ok);
         }
+        if (unknownThere > 0) {
+            err.println("warning: " + against + " does not know the class of " + unknownThere + " of the images; "
+                    + "they count as wrong for it");
+        }
+        boolean[] a = new boolean[mine.size()];
+        boolean[] b = new boolean[theirs.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = mine.get(i);
+            b[i] = theirs.get(i);
+        }
+        PairedComparison c = PairedComparison.of(a, b);
+        return new Against(against.toString(), c.images(), c.secondAccuracy(), c.firstAccuracy(), c.onlyFirst(),
+                c.onlySecond(), c.pValue(), c.describe("images"));
     }
 }
