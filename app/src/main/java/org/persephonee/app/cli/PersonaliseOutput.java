@@ -93,8 +93,11 @@ final class PersonaliseOutput {
                     + "sample (%s)%n", op.budgetPoints(), op.maxDropPoints(), op.search());
         }
         if (op.validation() != null) {
-            out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s at %.2fx faster%n", 100 * op.validation().accuracy(),
-                    metric, op.validation().speedup());
+            double[] vi = op.validation().interval95();
+            out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s%s at %.2fx faster%n", 100 * op.validation().accuracy(),
+                    metric, vi == null ? "" : String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d labelled "
+                            + "training images; chosen on them, so if anything optimistic)", 100 * vi[0], 100 * vi[1],
+                            op.validation().labelledImages()), op.validation().speedup());
         }
         if (r.latencyMs() != null) {
             StringBuilder sb = new StringBuilder();

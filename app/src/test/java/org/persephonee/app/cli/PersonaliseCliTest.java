@@ -120,6 +120,13 @@ class PersonaliseCliTest {
         assertTrue(ci.get(0).getAsDouble() <= acc && acc <= ci.get(1).getAsDouble()
                 && ci.get(1).getAsDouble() - ci.get(0).getAsDouble() > 0.15, ci + " around " + acc);
 
+        // so does the estimate a person without test images gets, on the labelled training images out of fold
+        JsonObject val = op.getAsJsonObject("validation");
+        assertTrue(val.get("labelled_images").getAsInt() > 0, val.toString());
+        com.google.gson.JsonArray vi = val.getAsJsonArray("interval_95");
+        double est = val.get("accuracy").getAsDouble();
+        assertTrue(vi.get(0).getAsDouble() <= est && est <= vi.get(1).getAsDouble(), vi + " around " + est);
+
         // a bundle against itself: the same images, no image right in one only, nothing to tell apart
         CliTest.Run self = CliTest.cli("evaluate", "--bundle", out.toString(), "--data", p.toString(), "--against",
                 out.toString(), "--json");

@@ -75,7 +75,8 @@ public record PersonaliseReport(
     /** The choice scored out of fold on the training images: the estimate a person without test images gets. */
     public record Validation(int images, @SerializedName("labelled_images") int labelledImages, int folds,
                              String scoring, double accuracy, @SerializedName("final_accuracy") double finalAccuracy,
-                             double speedup, @SerializedName("mac_speedup") double macSpeedup) { }
+                             double speedup, @SerializedName("mac_speedup") double macSpeedup,
+                             @SerializedName("interval_95") double[] interval95) { }
 
     /** Thresholds picked on one half of the evaluation images and scored on the other, both ways. */
     public record CrossValidated(double accuracy, @SerializedName("reference_accuracy") double referenceAccuracy,
@@ -176,9 +177,13 @@ public record PersonaliseReport(
                     : "fewer than " + EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels") + ")"
                     : "labels";
             // the estimate a user without test images gets: the chosen cascade on the out-of-fold labels
-            validation = new Validation(vp.size(), vp.labelled() ? vp.scoredCount() : 0, r.config().validationFolds(),
-                    scoring, labelled.evaluate(on.cascade().exits(), on.cascade().thresholds()).accuracy(),
-                    labelled.finalAccuracy(), on.speedup(), on.macSpeedup());
+            double estimate = labelled.evaluate(on.cascade().exits(), on.cascade().thresholds()).accuracy();
+            int nl = vp.labelled() ? vp.scoredCount() : 0;
+            // how far that many labels pin the estimate down (it is chosen on them, so if anything optimistic)
+            double[] interval = nl > 0 && !Double.isNaN(estimate)
+                    ? PairedComparison.wilson((int) Math.round(estimate * nl), nl) : null;
+            validation = new Validation(vp.size(), nl, r.config().validationFolds(), scoring, estimate,
+                    labelled.finalAccuracy(), on.speedup(), on.macSpeedup(), interval);
             chosenOn = vp.size() + " training images, out of fold (" + r.config().validationFolds()
                     + " folds; scored by " + scoring + "): the evaluation images only score the choice";
         }
