@@ -7,6 +7,7 @@ import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.data.PersonalImage;
 import org.persephonee.core.eval.Confidence;
+import org.persephonee.core.eval.PairedComparison;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.personalise.PersonalisationConfig;
@@ -56,9 +57,13 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
      * @param speedup its latency speed-up over the personalised final exit
      * @param finalExit test accuracy of the personalised final exit
      * @param bestHead test accuracy of the best single head
+     * @param pVsScratch for an update: the exact McNemar p-value of its operating point against the one from scratch
+     *                   on the same test photos (how likely a split of the photos only one gets right this uneven is
+     *                   without a real difference); NaN for a run from scratch
      */
     public record Point(String persona, long seed, String method, int part, int photos, int backboneRanOn,
-                        double cost, double operatingPoint, double speedup, double finalExit, double bestHead) { }
+                        double cost, double operatingPoint, double speedup, double finalExit, double bestHead,
+                        double pVsScratch) { }
 
     /** Every point and the markdown table of medians over the seeds. */
     public record Result(List<Point> points, String markdown) { }
@@ -97,15 +102,17 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                 PersonalDataset ds = new PersonalDataset(all.root(), imgs);
                 PersonalisationConfig.Builder cfg = PersonalisationConfig.builder()
                         .setPlacements(ExitPlacement.auto(bb)).optSeed(seed).optEvalEveryEpoch(false);
+                boolean[] scratchRight;
                 try (PersonalisePipeline.Outcome o = run(bb, ds, cfg.build())) {
-                    points.add(point(name, seed, "scratch", k, o.result(), o));
+                    points.add(point(name, seed, "scratch", k, o.result(), o, null));
+                    scratchRight = right(o);
                 }
                 PersonalisationConfig.Builder up = cfg.optFeatureMemo(memo);
                 if (previous != null) {
                     up.optResume(ResumeState.read(previous)).optEpochs(resumeEpochs);
                 }
                 try (PersonalisePipeline.Outcome o = run(bb, ds, up.build())) {
-                    points.add(point(name, seed, "update", k, o.result(), o));
+                    points.add(point(name, seed, "update", k, o.result(), o, scratchRight));
                     previous = BundleWriter.write(work.resolve("bundle-" + k), bb, o.result(), o.evaluation(),
                             o.choice());
                 }
@@ -113,10 +120,10 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                 Point u = points.get(points.size() - 1);
                 err.printf(Locale.ROOT, "%s seed %d part %d/%d (%d photos): scratch %.2f s %.1f%% at %.2fx (final "
                                 + "%.1f%%, best head %.1f%%) | update %.2f s %.1f%% at %.2fx (final %.1f%%, best head "
-                                + "%.1f%%; backbone on %d photos)%n", name, seed, k, chunks, s.photos(), s.cost(),
-                        100 * s.operatingPoint(), s.speedup(), 100 * s.finalExit(), 100 * s.bestHead(), u.cost(),
-                        100 * u.operatingPoint(), u.speedup(), 100 * u.finalExit(), 100 * u.bestHead(),
-                        u.backboneRanOn());
+                                + "%.1f%%; backbone on %d photos; vs scratch McNemar p %.3f)%n", name, seed, k, chunks,
+                        s.photos(), s.cost(), 100 * s.operatingPoint(), s.speedup(), 100 * s.finalExit(),
+                        100 * s.bestHead(), u.cost(), 100 * u.operatingPoint(), u.speedup(), 100 * u.finalExit(),
+                        100 * u.bestHead(), u.backboneRanOn(), u.pVsScratch());
             }
         } finally {
             org.persephonee.core.util.FileTrees.delete(work);
@@ -137,8 +144,13 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
         return out;
     }
 
+    /** Per labelled test photo, in order: whether the outcome's operating point classifies it right. */
+    private static boolean[] right(PersonalisePipeline.Outcome o) {
+        return o.evaluation().cascade().rightPerImage(o.choice().cascade().exits(), o.choice().cascade().thresholds());
+    }
+
     private static Point point(String persona, long seed, String method, int part, PersonalisationResult r,
-                               PersonalisePipeline.Outcome o) {
+                               PersonalisePipeline.Outcome o, boolean[] scratchRight) {
         PersonalisationResult.Timing t = r.timing();
         double best = r.finalAccuracy();
         for (int i = 0; i < r.heads().size(); i++) {
@@ -146,14 +158,16 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
         }
         return new Point(persona, seed, method, part, r.data().trainSize(), r.cacheUse().computed(),
                 t.decode() + t.training() + t.validation(), o.choice().cascade().accuracy(), o.choice().speedup(),
-                r.finalAccuracy(), best);
+                r.finalAccuracy(), best, scratchRight == null ? Double.NaN
+                        : PairedComparison.of(right(o), scratchRight).pValue());
     }
 
     /** Per persona and part: medians over the seeds of both methods' cost and accuracies, and their ratio. */
     static String markdown(List<Point> points) {
         StringBuilder sb = new StringBuilder("| persona | part | training photos | cost scratch / update (s) | "
                 + "update / scratch | operating point scratch / update | final exit scratch / update | "
-                + "backbone ran on (update) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "backbone ran on (update) | update vs scratch, McNemar p per seed |\n"
+                + "|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
         List<String> personas = points.stream().map(Point::persona).distinct().toList();
         int parts = points.stream().mapToInt(Point::part).max().orElse(0);
         for (String p : personas) {
@@ -168,14 +182,16 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                 }
                 double sc = median(s.stream().mapToDouble(Point::cost).toArray());
                 double uc = median(u.stream().mapToDouble(Point::cost).toArray());
+                String ps = String.join(" / ", u.stream().map(x -> Double.isNaN(x.pVsScratch()) ? "–"
+                        : x.pVsScratch() < 0.01 ? "<0.01" : String.format(Locale.ROOT, "%.2f", x.pVsScratch())).toList());
                 sb.append(String.format(Locale.ROOT, "| %s | %d | %d | %.2f / %.2f | %s | %.1f%% / %.1f%% | "
-                                + "%.1f%% / %.1f%% | %d |%n", p, k, s.get(0).photos(), sc, uc,
+                                + "%.1f%% / %.1f%% | %d | %s |%n", p, k, s.get(0).photos(), sc, uc,
                         k == 1 ? "(first run)" : String.format(Locale.ROOT, "%.0f%%", 100 * uc / sc),
                         100 * median(s.stream().mapToDouble(Point::operatingPoint).toArray()),
                         100 * median(u.stream().mapToDouble(Point::operatingPoint).toArray()),
                         100 * median(s.stream().mapToDouble(Point::finalExit).toArray()),
                         100 * median(u.stream().mapToDouble(Point::finalExit).toArray()),
-                        (int) median(u.stream().mapToDouble(Point::backboneRanOn).toArray())));
+                        (int) median(u.stream().mapToDouble(Point::backboneRanOn).toArray()), ps));
             }
         }
         return sb.toString();

@@ -110,6 +110,30 @@ public final class Cascade {
                 costMs / Math.max(1, n), costMacs / Math.max(1, n), share);
     }
 
+    /**
+     * Per scored image (the labelled ones when there are labels), in order: whether the cascade classifies it right.
+     * Two cascades on the same images can so be compared image by image ({@link PairedComparison}).
+     */
+    public boolean[] rightPerImage(int[] exits, double[] thresholds) {
+        int n = preds.size();
+        boolean[] out = new boolean[n];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (!counted[i]) {
+                continue;
+            }
+            int pos = exits.length;
+            for (int p = 0; p < exits.length; p++) {
+                if (conf[exits[p]][i] >= thresholds[p]) {
+                    pos = p;
+                    break;
+                }
+            }
+            out[k++] = pos == exits.length ? finalCorrect[i] : correct[exits[pos]][i];
+        }
+        return java.util.Arrays.copyOf(out, k);
+    }
+
     /** The same threshold for every exit of the cascade. */
     public CascadeResult evaluate(int[] exits, double threshold) {
         double[] t = new double[exits.length];
