@@ -37,7 +37,7 @@ final class BenchMarkdown {
             }
         }
         sb.append("\n| persona | labels | exit-only: test (validation estimate, labelled training images) | vs best "
-                + "single head | validation s | training cost full / exit-only, with validation |\n"
+                + "single head (McNemar p, same test images) | validation s | training cost full / exit-only, with validation |\n"
                 + "|---|---|---|---:|---:|---:|\n");
         for (Map<String, Object> r : ratios) {
             if (r.containsKey("failed") || !r.containsKey("best_head_accuracy")) {
@@ -48,10 +48,12 @@ final class BenchMarkdown {
                     ? String.format(Locale.ROOT, "(no labels; %.2fx)", (double) v.get("speedup"))
                     : String.format(Locale.ROOT, "(%.1f%% at %.2fx, %s labelled)", 100 * (double) v.get("accuracy"),
                     (double) v.get("speedup"), v.get("labelled_images"))) : "(none)";
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %.1f%% %s | %+.1f pts | %.2f | %.1fx |%n", r.get("persona"),
+            Object p = r.get("operating_point_vs_best_head_p");
+            String pv = p instanceof Double d ? d < 0.001 ? " (p < 0.001)" : String.format(Locale.ROOT, " (p %.3f)", d) : "";
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %.1f%% %s | %+.1f pts%s | %.2f | %.1fx |%n", r.get("persona"),
                     r.get("labels"), 100 * ((double) r.get("best_head_accuracy")
                             + (double) r.get("operating_point_minus_best_head_points") / 100), val,
-                    (double) r.get("operating_point_minus_best_head_points"), (double) r.get("validation_s"),
+                    (double) r.get("operating_point_minus_best_head_points"), pv, (double) r.get("validation_s"),
                     (double) r.get("training_cost_full_over_exit_with_validation")));
         }
         sb.append("\n| persona | labels | exit-only training s (BatchNorm + cache + heads) | training cost full / "

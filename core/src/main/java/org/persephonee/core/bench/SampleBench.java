@@ -206,6 +206,12 @@ public record SampleBench(Path bbDir, Path personas, Path fmnist, int epochs, in
                         ratio.put("best_head_accuracy", bestAcc);
                         ratio.put("operating_point_minus_best_head_points", 100 * (o.choice().cascade().accuracy()
                                 - bestAcc));
+                        // image by image on the same test images: could that gap be noise? (exact McNemar)
+                        var cas = o.evaluation().cascade();
+                        ratio.put("operating_point_vs_best_head_p", org.persephonee.core.eval.PairedComparison.of(
+                                cas.rightPerImage(o.choice().cascade().exits(), o.choice().cascade().thresholds()),
+                                bestExit < 0 ? cas.rightPerImage(new int[0], new double[0])
+                                        : cas.rightPerImage(new int[] {bestExit}, new double[] {0.0})).pValue());
                         if (o.selection().chosenOn() != null) {
                             Map<String, Object> val = new LinkedHashMap<>();
                             val.put("accuracy", o.evaluation().validationLabelledCascade().evaluate(
