@@ -38,6 +38,8 @@ public final class HistoryController {
     /** The regimes still to run in a comparison, and the one the person had chosen. */
     private final java.util.Deque<LabelRegime> pending = new java.util.ArrayDeque<>();
     private LabelRegime chosen;
+    /** The earlier run drawn over the curves, or null. */
+    private RunHistory.Entry drawn;
 
     HistoryController(LabModel lab, HistoryModel model, LabTasks tasks, WorkspaceStore store, LastRunKeeper kept,
                       RunController run, Consumer<String> error) {
@@ -166,9 +168,6 @@ public final class HistoryController {
                 e.number(), when, labels == null ? "?" : labels, r.labelsUsed, r.exits.size(), 100 * r.accuracy,
                 r.speedup);
     }
-
-    /** The earlier run drawn over the curves, or null. */
-    private RunHistory.Entry drawn;
 
     /** Draws {@code e}'s cascade over the current curves (null removes it) and compares it with the newest run. */
     public void overlay(RunHistory.Entry e) {

@@ -96,8 +96,5 @@ final class TimelineChart {
     /** Runs the axis spans at least, so one bar does not fill the plot. */
     static final int MIN_RUNS_SHOWN = 4;
 
-    /** The run axis's visible range (for tests). */
-    org.jfree.data.Range runRange() { return x.getRange(); }
-
     ChartViewer viewer() { return viewer; }
 }
