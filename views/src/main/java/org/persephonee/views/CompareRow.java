@@ -51,14 +51,27 @@ final class CompareRow {
         return row;
     }
 
-    /** Under the row: the newest run against the earlier one drawn, image by image (hidden when none is drawn). */
+    /**
+     * Under the row: the newest run against the earlier one drawn, and the label regimes against each other, image by
+     * image (each line hidden when there is nothing to say).
+     */
     static Node verdict(HistoryController history) {
+        javafx.scene.layout.VBox box = new javafx.scene.layout.VBox(2,
+                line("compare-verdict", history.model().comparisonText()),
+                line("regimes-verdict", history.model().regimesText()));
+        box.visibleProperty().bind(history.model().comparisonText().isNotEmpty()
+                .or(history.model().regimesText().isNotEmpty()));
+        box.managedProperty().bind(box.visibleProperty());
+        return box;
+    }
+
+    private static Label line(String id, javafx.beans.property.StringProperty text) {
         Label l = new Label();
-        l.setId("compare-verdict");
+        l.setId(id);
         l.setWrapText(true);
         l.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
-        l.textProperty().bind(history.model().comparisonText());
-        l.visibleProperty().bind(history.model().comparisonText().isNotEmpty());
+        l.textProperty().bind(text);
+        l.visibleProperty().bind(text.isNotEmpty());
         l.managedProperty().bind(l.visibleProperty());
         l.setPadding(new Insets(0, 8, 0, 8));
         return l;

@@ -40,6 +40,8 @@ public final class HistoryController {
     private LabelRegime chosen;
     /** The earlier run drawn over the curves, or null. */
     private RunHistory.Entry drawn;
+    /** Each regime of a "compare label regimes" so far: its name and its operating point's right test photos. */
+    private final List<java.util.Map.Entry<String, boolean[]>> regimes = new ArrayList<>();
 
     HistoryController(LabModel lab, HistoryModel model, LabTasks tasks, WorkspaceStore store, LastRunKeeper kept,
                       RunController run, Consumer<String> error) {
@@ -92,6 +94,8 @@ public final class HistoryController {
         }
         pending.add(LabelRegime.ALL);
         model.comparison().clear();
+        model.regimesText().set("");
+        regimes.clear();
         model.comparing().set(true);
         next();
     }
@@ -113,14 +117,50 @@ public final class HistoryController {
         if (!model.comparing().get()) {
             return;
         }
+        String name = describe(lab.labels().get(), o.result().targets().labelled());
         if (!pending.isEmpty()) {
             Curve cascade = o.evaluation().curves().stream().filter(c -> c.exit() < 0).findFirst().orElse(null);
             if (cascade != null) {
-                model.comparison().add(new HistoryModel.Overlay("labels " + describe(lab.labels().get(),
-                        o.result().targets().labelled()), cascade));
+                model.comparison().add(new HistoryModel.Overlay("labels " + name, cascade));
             }
         }
+        if (o.result().scoredOnLabels()) {
+            var op = o.choice().cascade();
+            regimes.add(java.util.Map.entry(name, o.evaluation().cascade().rightPerImage(op.exits(), op.thresholds())));
+        }
+        if (pending.isEmpty()) {
+            model.regimesText().set(regimesVerdict(regimes));
+        }
         next();
+    }
+
+    /**
+     * The other regimes against the last (every label), image by image on the same test photos: "Label regimes against
+     * all (60), 74.7%, on the same 320 test photos: none 66.3% (-8.4 points, McNemar p < 0.001); some (46) ...". Empty
+     * without labelled test photos.
+     */
+    static String regimesVerdict(List<java.util.Map.Entry<String, boolean[]>> regimes) {
+        if (regimes.size() < 2) {
+            return "";
+        }
+        var last = regimes.get(regimes.size() - 1);
+        List<String> parts = new ArrayList<>();
+        for (var r : regimes.subList(0, regimes.size() - 1)) {
+            if (r.getValue().length != last.getValue().length) {
+                return "";
+            }
+            org.persephonee.core.eval.PairedComparison c = org.persephonee.core.eval.PairedComparison.of(r.getValue(),
+                    last.getValue());
+            parts.add(String.format(Locale.ROOT, "%s %.1f%% (%+.1f points, McNemar p %s)", r.getKey(),
+                    100 * c.firstAccuracy(), c.differencePoints(),
+                    c.pValue() < 0.001 ? "< 0.001" : String.format(Locale.ROOT, "= %.3f", c.pValue())));
+        }
+        int right = 0;
+        for (boolean b : last.getValue()) {
+            right += b ? 1 : 0;
+        }
+        return String.format(Locale.ROOT, "Label regimes against %s, %.1f%%, on the same %d test photos: %s",
+                last.getKey(), 100.0 * right / last.getValue().length, last.getValue().length, String.join("; ", parts));
     }
 
     private void stopComparison() {

@@ -33,6 +33,14 @@ public final class HistoryModel {
      */
     public javafx.beans.property.StringProperty comparisonText() { return comparisonText; }
 
+    private final javafx.beans.property.StringProperty regimesText = new javafx.beans.property.SimpleStringProperty("");
+
+    /**
+     * After "compare label regimes": the other regimes' operating points against the one with every label, image by
+     * image on the same test photos (empty before one, or without labelled test photos).
+     */
+    public javafx.beans.property.StringProperty regimesText() { return regimesText; }
+
     /** Kept runs, newest first. */
     public ObservableList<RunHistory.Entry> runs() { return runs; }
 

@@ -154,6 +154,10 @@ class LabControllerHeadlessTest {
         int some = Integer.parseInt(names.get(1).replaceAll("\\D", ""));
         assertTrue(names.get(1).startsWith("labels some (") && some >= 44 && some <= 50, names.get(1));
         assertEquals(LabelRegime.ALL, model.labels().get(), "the person's own choice comes back");
+        // and says, image by image on the same test photos, whether the regimes differ by more than noise
+        String verdict = h.regimesText().get();
+        assertTrue(verdict.startsWith("Label regimes against all (") && verdict.contains("on the same ")
+                && verdict.contains("none ") && verdict.contains("some (") && verdict.contains("McNemar p"), verdict);
         assertTrue(model.status().get().contains("personal"), "the last run is the one with every label: "
                 + model.status().get());
 
