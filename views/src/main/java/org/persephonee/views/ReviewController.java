@@ -58,7 +58,11 @@ public final class ReviewController {
                 + "queue up here." : null);
         // the accuracy chart starts from the kept run (it was empty after a restart until the next run)
         if (model.history().isEmpty() && Double.isFinite(rec.accuracy)) {
-            model.history().add(new ReviewModel.Point(rec.labelsUsed, 0, rec.accuracy, rec.evaluatedOn));
+            int scored = 0;
+            for (int t : rec.truth) {
+                scored += t != -1 ? 1 : 0;
+            }
+            model.history().add(new ReviewModel.Point(rec.labelsUsed, 0, rec.accuracy, rec.evaluatedOn, scored));
         }
     }
 
@@ -81,13 +85,15 @@ public final class ReviewController {
         }
         double acc = c.accuracy();
         String on = r.evaluatedOn();
+        int scored = r.predictions().labelled() ? r.predictions().scoredCount() : 0;
         if (!r.scoredOnLabels() && o.selection().chosenOn() != null && r.validation() != null
                 && r.validation().labelled()) {
             var on2 = o.selection().chosenOn().cascade();
             acc = o.evaluation().validationLabelledCascade().evaluate(on2.exits(), on2.thresholds()).accuracy();
             on = "labelled training photos, out of fold";
+            scored = r.validation().scoredCount();
         }
-        model.history().add(new ReviewModel.Point(labels, reviewed, acc, on));
+        model.history().add(new ReviewModel.Point(labels, reviewed, acc, on, scored));
 
         Map<Path, ImageItem> byPath = new HashMap<>();
         lab.images().forEach(i -> byPath.put(i.path(), i));

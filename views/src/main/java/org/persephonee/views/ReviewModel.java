@@ -33,8 +33,9 @@ public final class ReviewModel {
      * @param reviewed of them, labelled in the review queue
      * @param accuracy the operating point's accuracy (on the test photos, or the out-of-fold estimate without them)
      * @param on what the accuracy was measured on
+     * @param images how many labelled photos it was measured on (0 when unknown): the chart's 95 % interval
      */
-    public record Point(int labels, int reviewed, double accuracy, String on) { }
+    public record Point(int labels, int reviewed, double accuracy, String on, int images) { }
 
     /** Labels between two re-fits unless the person says otherwise. */
     public static final int DEFAULT_REFIT_EVERY = 10;

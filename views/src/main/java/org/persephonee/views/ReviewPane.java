@@ -25,8 +25,6 @@ import org.jfree.chart.JFreeChart;
 import org.jfree.chart.fx.ChartViewer;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
-import org.jfree.data.xy.XYSeries;
-import org.jfree.data.xy.XYSeriesCollection;
 import org.persephonee.core.review.ReviewQueue;
 
 import java.io.File;
@@ -50,7 +48,8 @@ public final class ReviewPane {
     /** The workspace's kept runs, newest first (the timeline). */
     private final javafx.collections.ObservableList<org.persephonee.core.workspace.RunHistory.Entry> runs;
     private final FlowPane choices = new FlowPane(6, 6);
-    private final XYSeries accuracy = new XYSeries("accuracy");
+    /** Accuracy after each run, with its 95 % interval on the photos it was measured on. */
+    private final org.jfree.data.xy.YIntervalSeries accuracy = new org.jfree.data.xy.YIntervalSeries("accuracy");
     private BorderPane root;
 
     public ReviewPane(LabModel lab, ReviewController controller, DataController data,
@@ -111,11 +110,16 @@ public final class ReviewPane {
                 untilRefit, gap, write);
         settings.setAlignment(Pos.CENTER_LEFT);
 
-        XYSeriesCollection ds = new XYSeriesCollection(accuracy);
+        org.jfree.data.xy.YIntervalSeriesCollection ds = new org.jfree.data.xy.YIntervalSeriesCollection();
+        ds.addSeries(accuracy);
         JFreeChart chart = ChartFactory.createXYLineChart(null, "labelled training photos", "accuracy (%)", ds,
                 PlotOrientation.VERTICAL, false, true, false);
         XYPlot plot = chart.getXYPlot();
-        var renderer = new org.jfree.chart.renderer.xy.XYLineAndShapeRenderer(true, true);
+        // whiskers: the 95 % interval, so ten more labels that move the accuracy by a point read as the noise they are
+        var renderer = new org.jfree.chart.renderer.xy.XYErrorRenderer();
+        renderer.setDrawXError(false);
+        renderer.setDefaultLinesVisible(true);
+        renderer.setDefaultShapesVisible(true);
         plot.setRenderer(renderer);
         plot.setBackgroundPaint(java.awt.Color.WHITE);
         plot.setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
@@ -135,9 +139,12 @@ public final class ReviewPane {
         InvalidationListener redraw = o -> {
             accuracy.clear();
             for (ReviewModel.Point p : model.history()) {
-                accuracy.add(p.labels(), 100 * p.accuracy());
+                double a = 100 * p.accuracy();
+                double[] w = p.images() > 0 ? org.persephonee.core.eval.PairedComparison.wilson(
+                        (int) Math.round(p.accuracy() * p.images()), p.images()) : new double[] {p.accuracy(), p.accuracy()};
+                accuracy.add(p.labels(), a, 100 * w[0], 100 * w[1]);
             }
-            if (accuracy.isEmpty()) {
+            if (accuracy.getItemCount() == 0) {
                 // no points: plain axes (the automatic ones were centred on 0: "-5 labelled photos", "-4 %")
                 x.setRange(0, 20);
                 y.setRange(0, 100);

@@ -129,6 +129,7 @@ class ReviewUiTest {
         assertTrue(model.longestStallMs().get() < 1000, "the FX thread stalled " + model.longestStallMs().get()
                 + " ms during the re-fit");
         assertEquals(3, review.history().get(1).reviewed(), "the re-fit had the three reviewed labels");
+        assertEquals(40, review.history().get(1).images(), "measured on the 40 test photos: the chart's interval");
         assertEquals("Review", view.tabs().getSelectionModel().getSelectedItem().getText(),
                 "the re-fit's end leaves the person on the queue");
         assertEquals(57, review.queue().size(), "the new queue holds the photos still unlabelled");
@@ -186,6 +187,7 @@ class ReviewUiTest {
         assertEquals(3, model2.images().stream().filter(ImageItem::reviewed).count(), "the reviewed marks came back");
         assertEquals(1, review2.history().size(), "the accuracy chart starts from the kept run, not empty");
         assertEquals(3, review2.history().get(0).labels());
+        assertEquals(40, review2.history().get(0).images());
         waitFor(30, () -> c2.history().model().runs().size() == 2);
         c2.shutdown();
     }
