@@ -97,23 +97,23 @@ public final class RunRecord {
      */
     public Map<String, Boolean> operatingPointCorrect() {
         if (opExits == null || opThresholds == null || opExits.length != opThresholds.length || evalImages == null
-                || evalImages.size() != truth.length) {
+                || evalImages.size() != truth.length
+                || java.util.Arrays.stream(opExits).anyMatch(e -> e < 0 || e >= exitProbabilities.size())) {
             return null;
         }
         Map<String, Boolean> out = new LinkedHashMap<>();
+        EvalPredictions p = predictions();
+        if (!p.labelled()) {
+            return out;
+        }
+        // the cascade's own rule (costs play no part in which exit takes an image)
+        boolean[] right = new org.persephonee.core.eval.Cascade(p, null, null,
+                org.persephonee.core.eval.Confidence.MAX_SOFTMAX).rightPerImage(opExits, opThresholds);
+        int k = 0;
         for (int i = 0; i < truth.length; i++) {
-            if (truth[i] == -1) {
-                continue;
+            if (truth[i] != -1) {
+                out.put(evalImages.get(i), right[k++]);
             }
-            float[] p = finalProbabilities[i];
-            for (int q = 0; q < opExits.length; q++) {
-                float[] e = exitProbabilities.get(opExits[q])[i];
-                if (org.persephonee.core.eval.Confidence.MAX_SOFTMAX.of(e) >= opThresholds[q]) {
-                    p = e;
-                    break;
-                }
-            }
-            out.put(evalImages.get(i), truth[i] >= 0 && org.persephonee.core.util.Vectors.argmax(p) == truth[i]);
         }
         return out;
     }
