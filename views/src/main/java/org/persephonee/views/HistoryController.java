@@ -145,22 +145,19 @@ public final class HistoryController {
         }
         var last = regimes.get(regimes.size() - 1);
         List<String> parts = new ArrayList<>();
+        double lastAccuracy = Double.NaN;
         for (var r : regimes.subList(0, regimes.size() - 1)) {
             if (r.getValue().length != last.getValue().length) {
                 return "";
             }
             org.persephonee.core.eval.PairedComparison c = org.persephonee.core.eval.PairedComparison.of(r.getValue(),
                     last.getValue());
+            lastAccuracy = c.secondAccuracy();
             parts.add(String.format(Locale.ROOT, "%s %.1f%% (%+.1f points, McNemar p %s)", r.getKey(),
-                    100 * c.firstAccuracy(), c.differencePoints(),
-                    c.pValue() < 0.001 ? "< 0.001" : String.format(Locale.ROOT, "= %.3f", c.pValue())));
-        }
-        int right = 0;
-        for (boolean b : last.getValue()) {
-            right += b ? 1 : 0;
+                    100 * c.firstAccuracy(), c.differencePoints(), c.p()));
         }
         return String.format(Locale.ROOT, "Label regimes against %s, %.1f%%, on the same %d test photos: %s",
-                last.getKey(), 100.0 * right / last.getValue().length, last.getValue().length, String.join("; ", parts));
+                last.getKey(), 100 * lastAccuracy, last.getValue().length, String.join("; ", parts));
     }
 
     private void stopComparison() {

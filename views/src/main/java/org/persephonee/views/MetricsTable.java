@@ -119,7 +119,7 @@ final class MetricsTable {
         String ci = "";
         if (p.labelled() && !Double.isNaN(cur.accuracy())) {
             int n = p.scoredCount();
-            double[] w = org.persephonee.core.eval.PairedComparison.wilson((int) Math.round(cur.accuracy() * n), n);
+            double[] w = org.persephonee.core.eval.PairedComparison.wilson(cur.accuracy(), n);
             ci = String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d test photos)", 100 * w[0], 100 * w[1], n);
         }
         summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy%s at %.2f ms (%.2fx faster, %.2fx fewer "

@@ -140,8 +140,8 @@ public final class ReviewPane {
             accuracy.clear();
             for (ReviewModel.Point p : model.history()) {
                 double a = 100 * p.accuracy();
-                double[] w = p.images() > 0 ? org.persephonee.core.eval.PairedComparison.wilson(
-                        (int) Math.round(p.accuracy() * p.images()), p.images()) : new double[] {p.accuracy(), p.accuracy()};
+                double[] w = p.images() > 0 ? org.persephonee.core.eval.PairedComparison.wilson(p.accuracy(), p.images())
+                        : new double[] {p.accuracy(), p.accuracy()};
                 accuracy.add(p.labels(), a, 100 * w[0], 100 * w[1]);
             }
             if (accuracy.getItemCount() == 0) {

@@ -78,9 +78,14 @@ public record PairedComparison(int images, int onlyFirst, int onlySecond, double
     }
 
     /**
-     * The 95 % Wilson score interval of an accuracy measured as {@code correct} of {@code n}: {lower, upper}, or
-     * {NaN, NaN} with no image.
+     * The 95 % Wilson score interval of an accuracy measured on {@code n} images: {lower, upper}, or {NaN, NaN} with no
+     * image.
      */
+    public static double[] wilson(double accuracy, int n) {
+        return wilson((int) Math.round(accuracy * n), n);
+    }
+
+    /** {@link #wilson(double, int)} from the count of right images. */
     public static double[] wilson(int correct, int n) {
         if (n <= 0) {
             return new double[] {Double.NaN, Double.NaN};
@@ -109,7 +114,8 @@ public record PairedComparison(int images, int onlyFirst, int onlySecond, double
                 differencePoints(), onlyFirst, onlySecond, verdict);
     }
 
-    private String p() {
+    /** The p-value as a person reads it: "= 0.180", or "< 0.001". */
+    public String p() {
         return pValue < 0.001 ? "< 0.001" : String.format(Locale.ROOT, "= %.3f", pValue);
     }
 }

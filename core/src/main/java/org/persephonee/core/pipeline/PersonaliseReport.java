@@ -181,7 +181,7 @@ public record PersonaliseReport(
             int nl = vp.labelled() ? vp.scoredCount() : 0;
             // how far that many labels pin the estimate down (it is chosen on them, so if anything optimistic)
             double[] interval = nl > 0 && !Double.isNaN(estimate)
-                    ? PairedComparison.wilson((int) Math.round(estimate * nl), nl) : null;
+                    ? PairedComparison.wilson(estimate, nl) : null;
             validation = new Validation(vp.size(), nl, r.config().validationFolds(), scoring, estimate,
                     labelled.finalAccuracy(), on.speedup(), on.macSpeedup(), interval);
             chosenOn = vp.size() + " training images, out of fold (" + r.config().validationFolds()
@@ -201,7 +201,7 @@ public record PersonaliseReport(
         double[] interval = null;
         if (r.predictions().labelled() && !Double.isNaN(c.cascade().accuracy())) {
             int n = r.predictions().scoredCount();
-            interval = PairedComparison.wilson((int) Math.round(c.cascade().accuracy() * n), n);
+            interval = PairedComparison.wilson(c.cascade().accuracy(), n);
         }
         return new Point(c.cascade().accuracy(), c.cascade().meanMs(), c.cascade().meanMacs(), c.speedup(),
                 c.macSpeedup(), c.finalMs(), c.finalMacs(), c.maxDrop(), sel, reference, chosenOn, validation,
