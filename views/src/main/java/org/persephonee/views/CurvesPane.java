@@ -91,6 +91,9 @@ public final class CurvesPane {
         return warmUp.done();
     }
 
+    /** The chart itself (tests render it to see what a person sees). */
+    org.jfree.chart.JFreeChart chart() { return chart; }
+
     /** The chart's dataset (series per exit, cascade, references). */
     public XYSeriesCollection dataset() { return data; }
 
@@ -265,11 +268,16 @@ public final class CurvesPane {
             data.addSeries(op);
             int oi = data.getSeriesCount() - 1;
             r.setSeriesPaint(oi, new Color(0xd62728));
-            r.setSeriesShape(oi, new Ellipse2D.Double(-8, -8, 16, 16));
+            r.setSeriesShape(oi, new Ellipse2D.Double(-9, -9, 18, 18));
             r.setSeriesShapesFilled(oi, false);
-            r.setSeriesStroke(oi, new BasicStroke(2.5f));
+            // an unfilled shape is drawn with the outline stroke (the series stroke is for lines): 1 px before
+            r.setSeriesOutlineStroke(oi, new BasicStroke(3f));
             r.setSeriesLinesVisible(oi, false);
             plot.setRenderer(r);
+            // series in the order added: the cascade over the exits, the final exit, generic and the operating
+            // point on top (JFreeChart draws the first series last by default, which hid the operating point's ring
+            // under the exits' points)
+            plot.setSeriesRenderingOrder(org.jfree.chart.plot.SeriesRenderingOrder.FORWARD);
             fillMarker(op);
         } finally {
             renderSoon();

@@ -33,9 +33,14 @@ final class RunSummary {
         String cv;
         if (on != null && o.result().validation().labelled()) {
             // the figure a person without test photos gets: the choice on their own labelled photos, out of fold
-            cv = String.format(Locale.ROOT, "; validation estimate %.1f%% at %.2fx on %d labelled training images, "
-                    + "out of fold", 100 * o.evaluation().validationLabelledCascade().evaluate(on.cascade().exits(),
-                    on.cascade().thresholds()).accuracy(), on.speedup(), o.result().validation().scoredCount());
+            // short enough for the line to fit a 1440-px window (it was cut at "out of fo..."); the speed-up only
+            // when the validation's differs from the test images'
+            boolean sameSpeedup = Math.abs(on.speedup() - o.choice().speedup()) < 0.005;
+            cv = String.format(Locale.ROOT, "; validation %.1f%%%s on %d labelled training photos, out of fold",
+                    100 * o.evaluation().validationLabelledCascade().evaluate(on.cascade().exits(),
+                            on.cascade().thresholds()).accuracy(),
+                    sameSpeedup ? "" : String.format(Locale.ROOT, " at %.2fx", on.speedup()),
+                    o.result().validation().scoredCount());
         } else {
             cv = v == null ? "" : String.format(Locale.ROOT, "; %.1f points below the best head on held-out halves",
                     v.dropPoints());

@@ -262,6 +262,40 @@ class LabUiTest {
         assertEquals(2, model.exits().size());
     }
 
+    /**
+     * The operating point's ring is drawn over every curve, the cascade's included: it is what a person looks for
+     * first (JFreeChart's default order drew it first, under the exits' points that crowd around it).
+     */
+    private void assertOperatingPointRingOnTop(FxRobot robot) {
+        List<String> misses = new ArrayList<>();
+        robot.interact(() -> {
+            org.jfree.chart.JFreeChart chart = view.curvesPane().chart();
+            org.jfree.chart.ChartRenderingInfo info = new org.jfree.chart.ChartRenderingInfo();
+            org.jfree.chart.plot.XYPlot plot = chart.getXYPlot();
+            org.jfree.data.xy.XYSeries op = view.curvesPane().dataset().getSeries("operating point");
+            // painted a colour no curve has for this one rendering, so what shows at the ring is the ring
+            int index = view.curvesPane().dataset().indexOf(op);
+            java.awt.Paint red = plot.getRenderer().getSeriesPaint(index);
+            plot.getRenderer().setSeriesPaint(index, java.awt.Color.MAGENTA, false);
+            java.awt.image.BufferedImage img = chart.createBufferedImage(900, 600, info);
+            plot.getRenderer().setSeriesPaint(index, red, false);
+            java.awt.geom.Rectangle2D area = info.getPlotInfo().getDataArea();
+            double cx = plot.getDomainAxis().valueToJava2D(op.getX(0).doubleValue(), area, plot.getDomainAxisEdge());
+            double cy = plot.getRangeAxis().valueToJava2D(op.getY(0).doubleValue(), area, plot.getRangeAxisEdge());
+            // the ring's radius is 9 px: its left, right, top and bottom are the ring's colour
+            for (int[] d : new int[][] {{9, 0}, {-9, 0}, {0, 9}, {0, -9}}) {
+                int rgb = img.getRGB((int) Math.round(cx + d[0]), (int) Math.round(cy + d[1]));
+                int r = (rgb >> 16) & 0xff;
+                int g = (rgb >> 8) & 0xff;
+                int b = rgb & 0xff;
+                if (!(r > 120 && b > 120 && g < 100)) {
+                    misses.add(String.format("(%+d,%+d) #%06x", d[0], d[1], rgb & 0xffffff));
+                }
+            }
+        });
+        assertTrue(misses.isEmpty(), "the operating point's ring is covered at " + misses);
+    }
+
     @Test
     void cancelStopsWithinASecondAndKeepsTheUiResponsive(FxRobot robot) throws Exception {
         importAndPlace(robot);
@@ -288,6 +322,7 @@ class LabUiTest {
         assertEquals(6, view.curvesPane().dataset().getSeriesCount());
         assertTrue(view.curvesPane().dataset().getSeries(0).getItemCount() > 10);
         assertNotNull(model.current().get());
+        assertOperatingPointRingOnTop(robot);
         // the slider's label names a threshold only when every exit uses it (the operating point may keep a subset)
         String label = robot.lookup("#threshold-value").queryAs(Label.class).getText();
         boolean shared = model.exits().stream().map(ExitModel::threshold).distinct().count() == 1;

@@ -14,6 +14,14 @@ public final class Cascade {
     private final boolean[] counted;
 
     /**
+     * A cascade that only decides which exit takes each image and whether it is right ({@link #rightPerImage}):
+     * it knows no costs, so it cannot be evaluated or swept.
+     */
+    public static Cascade decisionsOnly(EvalPredictions preds, Confidence confidence) {
+        return new Cascade(preds, null, null, confidence);
+    }
+
+    /**
      * Prepares a cascade evaluator.
      *
      * @param preds non-null predictions of all exits
@@ -71,6 +79,9 @@ public final class Cascade {
      * @param thresholds one per exit; an image leaves at the first exit whose confidence is >= its threshold
      */
     public CascadeResult evaluate(int[] exits, double[] thresholds) {
+        if (ms == null || macs == null) {
+            throw new IllegalStateException("this cascade knows no costs: it only decides which exit takes an image");
+        }
         int n = preds.size();
         int[] leave = new int[exits.length + 1];
         int good = 0;

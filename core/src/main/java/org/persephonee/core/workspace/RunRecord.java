@@ -107,7 +107,7 @@ public final class RunRecord {
             return out;
         }
         // the cascade's own rule (costs play no part in which exit takes an image)
-        boolean[] right = new org.persephonee.core.eval.Cascade(p, null, null,
+        boolean[] right = org.persephonee.core.eval.Cascade.decisionsOnly(p,
                 org.persephonee.core.eval.Confidence.MAX_SOFTMAX).rightPerImage(opExits, opThresholds);
         int k = 0;
         for (int i = 0; i < truth.length; i++) {
