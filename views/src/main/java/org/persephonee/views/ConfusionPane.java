@@ -10,20 +10,27 @@ import javafx.scene.control.Tooltip;
 import javafx.scene.layout.GridPane;
 import javafx.scene.layout.HBox;
 import javafx.scene.layout.VBox;
+import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.eval.Evaluation;
 import org.persephonee.core.personalise.EvalPredictions;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.BiConsumer;
 
-/** Per-exit confusion matrix on the evaluation images; clicking a cell shows those images. */
+/**
+ * Confusion matrix on the evaluation images of the operating point (each image as the exit that takes it classifies
+ * it), of one exit or of the final exit; clicking a cell shows those images.
+ */
 public final class ConfusionPane {
     private final LabModel model;
     private final BiConsumer<List<Path>, String> showImages;
     private final ComboBox<String> exit = new ComboBox<>();
     private final GridPane grid = new GridPane();
+    private final Label summary = new Label();
+    static final String OPERATING_POINT = "operating point";
 
     public ConfusionPane(LabModel model, BiConsumer<List<Path>, String> showImages) {
         this.model = model;
@@ -48,25 +55,34 @@ public final class ConfusionPane {
                 names.addAll(b.exitNames());
             }
             names.add("final");
+            // what would be deployed comes first, and is what the pane opens on
+            names.add(0, OPERATING_POINT);
             filling = true;
             try {
                 if (!names.equals(exit.getItems())) {
                     exit.getItems().setAll(names);
                 }
-                exit.setValue(keep != null && names.contains(keep) ? keep : "final");
+                exit.setValue(keep != null && names.contains(keep) ? keep : OPERATING_POINT);
             } finally {
                 filling = false;
             }
             redrawSoon();
         });
+        // a threshold moved on the curves moves the operating point's matrix
+        model.current().addListener((o, a, b) -> {
+            if (OPERATING_POINT.equals(exit.getValue())) {
+                redrawSoon();
+            }
+        });
         grid.setId("confusion-grid");
+        summary.setId("confusion-summary");
         grid.setHgap(2);
         grid.setVgap(2);
         Label hint = new Label("Rows: true class · columns: predicted class · click a cell to see its images");
         hint.getStyleClass().add("hint");
         HBox top = new HBox(8, new Label("Exit"), exit);
         top.setAlignment(Pos.CENTER_LEFT);
-        VBox box = new VBox(10, top, hint, grid);
+        VBox box = new VBox(10, top, hint, grid, summary);
         box.setPadding(new Insets(12));
         return box;
     }
@@ -94,6 +110,7 @@ public final class ConfusionPane {
     private void redraw() {
         dirty = false;
         grid.getChildren().clear();
+        summary.setText("");
         Evaluation ev = model.evaluation().get();
         String which = exit.getValue();
         if (ev == null || which == null) {
@@ -105,11 +122,27 @@ public final class ConfusionPane {
             grid.add(new Label("The evaluation images have no labels: nothing to compare with"), 0, 0);
             return;
         }
-        int j = ev.exitNames().indexOf(which);
-        float[][] probs = j < 0 ? p.finalExit() : p.exit(j);
+        CascadeResult op = model.current().get();
+        float[][] probs;
+        if (OPERATING_POINT.equals(which)) {
+            if (op == null) {
+                grid.add(new Label("No operating point yet"), 0, 0);
+                return;
+            }
+            // each image as the cascade classifies it: by the exit that takes it
+            int[] by = ev.cascade().takenBy(op.exits(), op.thresholds());
+            probs = new float[p.size()][];
+            for (int i = 0; i < probs.length; i++) {
+                probs[i] = by[i] < 0 ? p.finalExit()[i] : p.exit(by[i])[i];
+            }
+        } else {
+            int j = ev.exitNames().indexOf(which);
+            probs = j < 0 ? p.finalExit() : p.exit(j);
+        }
         int k = p.classes();
         List<String> names = model.labelSpace().get().size() == k ? model.labelSpace().get() : numbered(k);
         List<Integer>[][] cells = cells(p, probs, k);
+        summary.setText(summaryOf(cells, which));
         int max = 1;
         for (int a = 0; a < k; a++) {
             for (int b = 0; b < k; b++) {
@@ -167,6 +200,21 @@ public final class ConfusionPane {
 
     /** Indices of the evaluation images in each (true, predicted) cell. */
     @SuppressWarnings("unchecked")
+    /** "226 of 320 test photos right (70.6%)" under the matrix. */
+    private static String summaryOf(List<Integer>[][] cells, String which) {
+        int right = 0;
+        int all = 0;
+        for (int a = 0; a < cells.length; a++) {
+            for (int b = 0; b < cells.length; b++) {
+                all += cells[a][b].size();
+                right += a == b ? cells[a][b].size() : 0;
+            }
+        }
+        return String.format(Locale.ROOT, "%s: %d of %d labelled test photos right (%.1f%%)",
+                OPERATING_POINT.equals(which) ? "The operating point" : which, right, all,
+                all == 0 ? 0 : 100.0 * right / all);
+    }
+
     private static List<Integer>[][] cells(EvalPredictions p, float[][] probs, int k) {
         List<Integer>[][] c = new List[k][k];
         for (int a = 0; a < k; a++) {

@@ -1,6 +1,7 @@
 package org.persephonee.views;
 
 import javafx.scene.Scene;
+import javafx.scene.control.ComboBox;
 import javafx.scene.control.Label;
 import javafx.scene.control.Slider;
 import javafx.scene.input.ClipboardContent;
@@ -262,6 +263,14 @@ class LabUiTest {
         assertEquals(2, model.exits().size());
     }
 
+    private void assertConfusionShowsTheOperatingPoint(FxRobot robot) {
+        var c = model.current().get();
+        int n = model.evaluation().get().cascade().predictions().size();
+        String expected = String.format(java.util.Locale.ROOT, "The operating point: %d of %d labelled test photos "
+                + "right (%.1f%%)", Math.round(c.accuracy() * n), n, 100 * c.accuracy());
+        assertEquals(expected, robot.lookup("#confusion-summary").queryAs(Label.class).getText());
+    }
+
     /**
      * The operating point's ring is drawn over every curve, the cascade's included: it is what a person looks for
      * first (JFreeChart's default order drew it first, under the exits' points that crowd around it).
@@ -323,6 +332,12 @@ class LabUiTest {
         assertTrue(view.curvesPane().dataset().getSeries(0).getItemCount() > 10);
         assertNotNull(model.current().get());
         assertOperatingPointRingOnTop(robot);
+        // the confusion matrix opens on what would be deployed: the operating point, image by image
+        robot.interact(() -> view.tabs().getSelectionModel().select(2));
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals("Confusion", view.tabs().getSelectionModel().getSelectedItem().getText());
+        assertEquals(ConfusionPane.OPERATING_POINT, robot.lookup("#confusion-exit").queryAs(ComboBox.class).getValue());
+        assertConfusionShowsTheOperatingPoint(robot);
         // the slider's label names a threshold only when every exit uses it (the operating point may keep a subset)
         String label = robot.lookup("#threshold-value").queryAs(Label.class).getText();
         boolean shared = model.exits().stream().map(ExitModel::threshold).distinct().count() == 1;
@@ -333,6 +348,8 @@ class LabUiTest {
         robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(0.0));
         WaitForAsyncUtils.waitForFxEvents();
         assertEquals(1.0, model.current().get().share()[0], 1e-9, "threshold 0: everything leaves at the first exit");
+        assertConfusionShowsTheOperatingPoint(robot);   // it follows the threshold
+        robot.interact(() -> view.tabs().getSelectionModel().select(1));
         robot.interact(() -> robot.lookup("#threshold-slider").queryAs(Slider.class).setValue(1.0));
         WaitForAsyncUtils.waitForFxEvents();
         double[] share = model.current().get().share();

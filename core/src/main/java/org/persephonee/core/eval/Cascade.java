@@ -126,23 +126,34 @@ public final class Cascade {
      * Two cascades on the same images can so be compared image by image ({@link PairedComparison}).
      */
     public boolean[] rightPerImage(int[] exits, double[] thresholds) {
-        int n = preds.size();
-        boolean[] out = new boolean[n];
+        int[] by = takenBy(exits, thresholds);
+        boolean[] out = new boolean[by.length];
         int k = 0;
-        for (int i = 0; i < n; i++) {
-            if (!counted[i]) {
-                continue;
+        for (int i = 0; i < by.length; i++) {
+            if (counted[i]) {
+                out[k++] = by[i] < 0 ? finalCorrect[i] : correct[by[i]][i];
             }
-            int pos = exits.length;
+        }
+        return java.util.Arrays.copyOf(out, k);
+    }
+
+    /**
+     * Per image (every one, scored or not), which exit of the predictions classifies it: the first of the cascade
+     * whose confidence reaches its threshold, or -1 for the final exit.
+     */
+    public int[] takenBy(int[] exits, double[] thresholds) {
+        int n = preds.size();
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = -1;
             for (int p = 0; p < exits.length; p++) {
                 if (conf[exits[p]][i] >= thresholds[p]) {
-                    pos = p;
+                    out[i] = exits[p];
                     break;
                 }
             }
-            out[k++] = pos == exits.length ? finalCorrect[i] : correct[exits[pos]][i];
         }
-        return java.util.Arrays.copyOf(out, k);
+        return out;
     }
 
     /** The same threshold for every exit of the cascade. */
