@@ -171,8 +171,9 @@ public record PersonaliseReport(
             EvalPredictions vp = r.validation();
             Cascade labelled = o.evaluation().validationLabelledCascade();
             String scoring = !vp.labelled() ? "agreement with the head the later exits' ensemble rates best (no labels)"
-                    : vp.scoresUnlabelled(r.config().labelsChosen()) ? "labels where given, agreement with the head "
-                    + "the later exits' ensemble rates best elsewhere (" + (r.config().labelsChosen()
+                    : vp.scoresUnlabelled(r.config().labelsChosen()) ? "labels where given, agreement elsewhere with "
+                    + "the head the later exits' ensemble rates best, or the final exit unless that head beats it on "
+                    + "the labels (" + (r.config().labelsChosen()
                     ? "the labels were chosen for review"
                     : "fewer than " + EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels") + ")"
                     : "labels";

@@ -11,7 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * With few labels, choices are scored by agreement with the head that sets the bar, not with the late ensemble:
  * an unlabelled image a cascade classifies otherwise than the bar head counts as a loss, so the drop it may take
- * against that head is bounded whoever is right.
+ * against that head is bounded whoever is right. The bar is the head the late ensemble rates best, or the final
+ * exit when the labels do not show that head better.
  */
 class FewLabelScoringTest {
     private static final int A = 0;
@@ -30,6 +31,11 @@ class FewLabelScoringTest {
      * ensemble says A everywhere; block3 agrees with it most (90 %) and sets the bar.
      */
     private static EvalPredictions predictions(int labelled) {
+        return predictions(labelled, 30);
+    }
+
+    /** As above, with {@code labelled} images labelled A from image {@code from} on. */
+    private static EvalPredictions predictions(int labelled, int from) {
         int n = 100;
         List<float[][]> exits = new ArrayList<>();
         for (int e = 0; e < 4; e++) {
@@ -44,7 +50,7 @@ class FewLabelScoringTest {
             exits.get(2)[i] = sure(i < 10 ? B : A);
             exits.get(3)[i] = sure(i >= 10 && i < 30 ? B : A);
             fin[i] = sure(i >= 30 && i < 60 ? B : A);
-            if (i >= 60 && i < 60 + labelled) {
+            if (i >= from && i < from + labelled) {
                 truth[i] = A;
             }
         }
@@ -63,10 +69,29 @@ class FewLabelScoringTest {
 
     @Test
     void labelsStayTheTruthWhereGiven() {
-        // 20 labelled images (A, where block3 says A): scored by their labels; the 80 others by agreement with block3
+        // 20 labelled images (A, where block3 says A and the final exit B): block3 beats the final exit on them and
+        // keeps the bar; scored by their labels, the 80 others by agreement with block3
         EvalPredictions sel = predictions(20).forSelection();
         assertEquals(1.0, sel.accuracy(sel.exit(2)), 1e-9);
         assertEquals(0.70, sel.accuracy(sel.exit(3)), 1e-9);
+        assertEquals(0.60, sel.accuracy(sel.finalExit()), 1e-9, "wrong on its 20 labelled + 10 + 10 unlabelled");
+    }
+
+    @Test
+    void theFinalExitKeepsTheBarUnlessTheLabelsSayAnExitIsBetter() {
+        // 20 labelled images both get right (A, images 60-79): agreement with the late ensemble still rates block3
+        // best, but the labels do not show it better than the final exit, which learnt from them alone: the final
+        // exit sets the bar and the unlabelled images are scored by agreement with it
+        EvalPredictions sel = predictions(20, 60).forSelection();
+        assertEquals(1.0, sel.accuracy(sel.finalExit()), 1e-9, "the final exit sets the bar");
+        // block3 disagrees with it on 10 + 30 of the 80 unlabelled images
+        assertEquals(0.60, sel.accuracy(sel.exit(2)), 1e-9);
+        // one labelled image the final exit gets wrong and block3 right hands the bar back to block3
+        EvalPredictions p = predictions(20, 60);
+        int[] truth = p.truth().clone();
+        truth[30] = A;
+        EvalPredictions one = new EvalPredictions(p.stages(), p.exits(), p.finalExit(), truth, 3).forSelection();
+        assertEquals(1.0, one.accuracy(one.exit(2)), 1e-9, "block3 sets the bar again");
     }
 
     @Test
