@@ -48,11 +48,12 @@ final class RunSummary {
         List<String> problems = PersonalisePipeline.problems(o);
         double seconds = (System.nanoTime() - started) / 1e9;
         var resumed = o.result().resumed();
+        // after the figures: a long line is cut at the window's edge, and the timeline shows updates too
         String update = resumed == null ? "" : resumed.warm()
-                ? String.format(Locale.ROOT, "Updated the last run (the backbone ran on %d new photo(s)). ",
+                ? String.format(Locale.ROOT, ". Updated the last run (the backbone ran on %d new photo(s))",
                         o.result().cacheUse().computed())
-                : "From scratch (" + String.join("; ", resumed.notes()) + "). ";
-        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ") + update
+                : ". From scratch (" + String.join("; ", resumed.notes()) + ")";
+        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ")
                 + (o.result().scoredOnLabels()
                 ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
                         + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
@@ -62,7 +63,7 @@ final class RunSummary {
                 : String.format(Locale.ROOT, "Done in %.0f s (training %.1f s), no labels: figures are agreement "
                         + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
                         + "agreement at %.2fx lower latency (%s%s)", seconds, o.result().timing().training(),
-                100 * c.accuracy(), o.choice().speedup(), shape(c, o.evaluation().exitNames()), cv));
+                100 * c.accuracy(), o.choice().speedup(), shape(c, o.evaluation().exitNames()), cv)) + update;
     }
 
     /**
