@@ -198,9 +198,7 @@ public final class ConfusionPane {
         return out;
     }
 
-    /** Indices of the evaluation images in each (true, predicted) cell. */
-    @SuppressWarnings("unchecked")
-    /** "226 of 320 test photos right (70.6%)" under the matrix. */
+    /** "The operating point: 226 of 320 labelled test photos right (70.6%)" under the matrix. */
     private static String summaryOf(List<Integer>[][] cells, String which) {
         int right = 0;
         int all = 0;
@@ -215,6 +213,8 @@ public final class ConfusionPane {
                 all == 0 ? 0 : 100.0 * right / all);
     }
 
+    /** Indices of the evaluation images in each (true, predicted) cell. */
+    @SuppressWarnings("unchecked")
     private static List<Integer>[][] cells(EvalPredictions p, float[][] probs, int k) {
         List<Integer>[][] c = new List[k][k];
         for (int a = 0; a < k; a++) {
