@@ -10,7 +10,10 @@ import java.util.Random;
  * Measurement, not a test: renders personas nobody tuned anything on, from the reserved Fashion-MNIST test images
  * 8000-9999: random class subsets (3-7 classes), both capture shifts, up to {@code perClass} images of each class
  * into {@code out/<name>/test/<class>/}. Never commit the result. Args: Fashion-MNIST dir, out dir, personas,
- * per class, seed.
+ * per class, seed, and optionally labelled and unlabelled per class: then each class's images are split (seeded)
+ * into {@code labelled/<class>/}, {@code unlabelled/} (their classes in {@code out/truth/<name>.csv}, as
+ * {@code sample-data/truth}) and the rest in {@code test/<class>/}, a persona the pipeline can personalise and score
+ * (session 18 checked the few-label bar rule on 8 of them: 150 per class, 5 labelled, 95 unlabelled).
  */
 public final class ReservedPersonasExperiment {
     public static void main(String[] a) throws Exception {
@@ -33,6 +36,49 @@ public final class ReservedPersonasExperiment {
                     new double[classes.length], 0, 0, 0, shift);
             int w = gen.renderReserved(p, perClass, out.resolve(name));
             System.out.println(name + " " + shift + " " + java.util.Arrays.toString(classes) + " " + w + " images");
+            if (a.length >= 7) {
+                split(out, name, Integer.parseInt(a[5]), Integer.parseInt(a[6]), new Random(seed + k));
+            }
+        }
+    }
+
+    /** Moves {@code labelled} and then {@code unlabelled} images of each test class out of {@code test/}. */
+    private static void split(Path out, String name, int labelled, int unlabelled, Random rnd) throws Exception {
+        Path dir = out.resolve(name);
+        java.util.Map<String, String> display = new java.util.HashMap<>();
+        for (String c : org.persephonee.core.backbone.SampleBackbones.FASHION_MNIST_CLASSES) {
+            display.put(PersonaGenerator.folderName(c), c);
+        }
+        java.nio.file.Files.createDirectories(out.resolve("truth"));
+        java.nio.file.Files.createDirectories(dir.resolve("unlabelled"));
+        int next = 0;
+        List<Path> classes;
+        try (var s = java.nio.file.Files.list(dir.resolve("test"))) {
+            classes = s.sorted().toList();
+        }
+        try (var csv = new org.apache.commons.csv.CSVPrinter(java.nio.file.Files.newBufferedWriter(
+                out.resolve("truth").resolve(name + ".csv")), org.apache.commons.csv.CSVFormat.DEFAULT)) {
+            csv.printRecord("path", "label");
+            for (Path cls : classes) {
+                List<Path> files;
+                try (var s = java.nio.file.Files.list(cls)) {
+                    files = new ArrayList<>(s.sorted().toList());
+                }
+                Collections.shuffle(files, rnd);
+                String folder = cls.getFileName().toString();
+                Path lab = java.nio.file.Files.createDirectories(dir.resolve("labelled").resolve(folder));
+                for (int i = 0; i < Math.min(files.size(), labelled + unlabelled); i++) {
+                    Path f = files.get(i);
+                    if (i < labelled) {
+                        java.nio.file.Files.move(f, lab.resolve(f.getFileName()));
+                    } else {
+                        String n = f.getFileName().toString();
+                        String rel = String.format("unlabelled/photo_%04d%s", next++, n.substring(n.lastIndexOf('.')));
+                        java.nio.file.Files.move(f, dir.resolve(rel));
+                        csv.printRecord(rel, display.getOrDefault(folder, folder));
+                    }
+                }
+            }
         }
     }
 }
