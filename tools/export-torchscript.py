@@ -12,18 +12,20 @@ deploy.json: "format": "persephonee-deploy", "version": 1, "input" {channels, he
 "confidence" ("max_softmax" | "entropy"), "backbone" ("format" "declarative": stages [{name, layers}] and
 "classifier" layers; or "torchscript-stages": stages [{name, file}] and classifier {file}, files relative to
 --bundle, default DIR), "exits" [{stage, stage_index, threshold, layers}] in stage order, "final" {kind "refit"
-with layers | "backbone", stage}. Other fields are ignored. Layers are LayerSpec JSON, built as DJL 0.36 does:
+with layers | "backbone", stage, optional "ensemble" [{stage, stage_index, layers}]: heads whose probabilities are
+averaged with the final exit's, the final exit's first}. Other fields are ignored. Layers are LayerSpec JSON, built as DJL 0.36 does:
 CONV (bias default false), BN (eps 1e-5, running statistics), RELU, RESIDUAL (body(x) + shortcut(x), empty
 shortcut = identity, no activation), MAXPOOL/AVGPOOL (no padding, floor), GAP (to [N, C]), FLATTEN (to [N, -1]),
 LINEAR (bias default true; on the last axis, as DJL), DROPOUT (identity).
 
 weights.safetensors: float32 tensors named <block>.<k>.<djlName>; block is stage.<i> / classifier (declarative
-only), exit.<j>, final (refit only); k is the ordinal in DJL getParameters() order (depth first, residual body
+only), exit.<j>, final (refit only), ensemble.<k>; k is the ordinal in DJL getParameters() order (depth first, residual body
 before shortcut); djlName weight/bias (CONV, LINEAR) or gamma/beta/runningMean/runningVar (BN).
 
 The module: forward(x [1,C,H,W]) -> (label index, confidence, exit index; len(exits) for the final exit),
 returning at the first exit whose confidence >= its threshold; all_exits(x) -> every exit's probabilities [1,K]
-then the final exit's; attributes labels, thresholds, exit_stages.
+then the final exit's (averaged with its ensemble heads'), then each ensemble head's; all_logits(x) the same raw
+(the final block's own); attributes labels, thresholds, exit_stages.
 With --parity-in (float32 [N,C,H,W], normalised) the saved model.pt is loaded back and run on each image at
 batch 1; --parity-out gets {"images": [{"exit", "label", "confidence", "probs", "logits"}], "torch": version}.
 Errors: one line on stderr, exit status 1 (PERSEPHONEE_DEBUG=1 shows the traceback).
@@ -93,7 +95,7 @@ class Weights:
     def __init__(self, tensors, path):
         self.path, self.blocks, self.next = path, {}, {}
         for name, t in tensors.items():
-            m = re.fullmatch(r"(stage\.\d+|classifier|exit\.\d+|final)\.(\d+)\.(\w+)", name)
+            m = re.fullmatch(r"(stage\.\d+|classifier|exit\.\d+|final|ensemble\.\d+)\.(\d+)\.(\w+)", name)
             if not m:
                 raise ExportError(f"{path}: unexpected tensor name '{name}' (expected <block>.<k>.<djlName>)")
             self.blocks.setdefault(m.group(1), {})[int(m.group(2))] = (m.group(3), t)
@@ -201,10 +203,13 @@ class EarlyExitNet(nn.Module):
     entropy: torch.jit.Final[bool]
     final_is_backbone: torch.jit.Final[bool]
 
-    def __init__(self, stages, stage_heads, final, labels, thresholds, exit_stages, entropy, backbone_index):
+    def __init__(self, stages, stage_heads, final, labels, thresholds, exit_stages, entropy, backbone_index,
+                 stage_ensemble):
         super().__init__()
         self.stages = nn.ModuleList(stages)
         self.stage_heads = nn.ModuleList([nn.ModuleList(h) for h in stage_heads])
+        # heads averaged with the final exit (EarlyExitModel: the final exit's probabilities first, then theirs)
+        self.stage_ensemble = nn.ModuleList([nn.ModuleList(h) for h in stage_ensemble])
         self.final = final
         self.labels, self.thresholds, self.exit_stages = labels, thresholds, exit_stages
         self.entropy, self.final_is_backbone = entropy, backbone_index is not None
@@ -232,39 +237,56 @@ class EarlyExitNet(nn.Module):
         s = e.sum(dim=1, keepdim=True)
         return torch.where(s > 0, e / s, torch.zeros_like(e)).float()
 
+    def _average(self, p: Tensor, members: List[Tensor]) -> Tensor:
+        if len(members) == 0:
+            return p
+        m = p
+        for q in members:
+            m = m + q
+        return m / (len(members) + 1)
+
     def forward(self, x: Tensor) -> Tuple[int, float, int]:
         j = 0
-        for stage, heads in zip(self.stages, self.stage_heads):
+        members: List[Tensor] = []
+        for stage, heads, ensemble in zip(self.stages, self.stage_heads, self.stage_ensemble):
             x = stage(x)
+            for h in ensemble:
+                members.append(torch.softmax(h(x), dim=1))
             for head in heads:
                 p = torch.softmax(head(x), dim=1)
                 c = self._confidence(p)
                 if c >= self.thresholds[j]:
                     return int(torch.argmax(p, dim=1).item()), c, j
                 j += 1
-        p = self._final_probs(x)
+        p = self._average(self._final_probs(x), members)
         return int(torch.argmax(p, dim=1).item()), self._confidence(p), j
 
     @torch.jit.export
     def all_exits(self, x: Tensor) -> List[Tensor]:
         out: List[Tensor] = []
-        for stage, heads in zip(self.stages, self.stage_heads):
+        members: List[Tensor] = []
+        for stage, heads, ensemble in zip(self.stages, self.stage_heads, self.stage_ensemble):
             x = stage(x)
+            for h in ensemble:
+                members.append(torch.softmax(h(x), dim=1))
             for head in heads:
                 out.append(torch.softmax(head(x), dim=1))
-        out.append(self._final_probs(x))
-        return out
+        out.append(self._average(self._final_probs(x), members))
+        return out + members
 
     @torch.jit.export
     def all_logits(self, x: Tensor) -> List[Tensor]:
         """Every exit's raw outputs, then the final block's (a re-fitted head's, or the backbone classifier's)."""
         out: List[Tensor] = []
-        for stage, heads in zip(self.stages, self.stage_heads):
+        members: List[Tensor] = []
+        for stage, heads, ensemble in zip(self.stages, self.stage_heads, self.stage_ensemble):
             x = stage(x)
+            for h in ensemble:
+                members.append(h(x))
             for head in heads:
                 out.append(head(x))
         out.append(self.final(x))
-        return out
+        return out + members
 
 
 def load_ts(bundle, spec, what):
@@ -343,8 +365,17 @@ def build(deploy_dir, bundle):
         final, backbone_index = classifier, index
     else:
         raise ExportError(f"{path}: final kind must be 'refit' or 'backbone', got {fin.get('kind')!r}")
+    ensemble, last = [[] for _ in stages], -1
+    for k, e in enumerate(fin.get("ensemble") or []):
+        si = e.get("stage_index") if isinstance(e, dict) else None
+        if not isinstance(si, int) or not 0 <= si < len(stages) or names[si] != e.get("stage") or si <= last:
+            raise ExportError(f"{path}: final exit ensemble head {k} is not at a stage in order")
+        last = si
+        ensemble[si].append(build_layers(e.get("layers"), w, f"ensemble.{k}", f"final exit ensemble head {k} "
+                                         f"({e.get('stage')})"))
     w.check_all_used()
-    net = EarlyExitNet(stages, heads, final, labels, thresholds, exit_stages, conf == "entropy", backbone_index)
+    net = EarlyExitNet(stages, heads, final, labels, thresholds, exit_stages, conf == "entropy", backbone_index,
+                       ensemble)
     net.eval()
     check_shapes(net, shape, names, exit_stages, len(labels), backbone_index)
     return net, shape
@@ -354,8 +385,13 @@ def check_shapes(net, shape, names, exit_stages, k, backbone_index):
     """Runs zeros through every block so a wrong shape is reported by block, not deep inside scripting."""
     x, j = torch.zeros([1] + shape), 0
     with torch.no_grad():
-        for stage, heads, name in zip(net.stages, net.stage_heads, names):
+        for stage, heads, ensemble, name in zip(net.stages, net.stage_heads, net.stage_ensemble, names):
             x = run(stage, x, f"stage '{name}'")
+            for h in ensemble:
+                y = run(h, x, f"final exit ensemble head at '{name}'")
+                if list(y.shape) != [1, k]:
+                    raise ExportError(f"{DEPLOY}: the final exit's ensemble head at '{name}' gives {list(y.shape)}, "
+                                      f"expected [1, {k}]")
             for head in heads:
                 y = run(head, x, f"exit {j} ({exit_stages[j]}) head")
                 if list(y.shape) != [1, k]:

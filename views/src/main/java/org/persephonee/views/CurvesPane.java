@@ -108,6 +108,10 @@ public final class CurvesPane {
         // gave them thresholds of their own) it said "threshold 0.90" while the cascade left at 0.00
         value.textProperty().bind(Bindings.createStringBinding(() -> {
             double t = slider.getValue();
+            if (!model.exits().isEmpty() && model.exits().stream().allMatch(e -> e.threshold() > 1.0)) {
+                // an operating point that keeps no exit turns them all off (thresholds above 1)
+                return "threshold off: final exit only";
+            }
             boolean shared = !model.exits().isEmpty() && model.exits().stream()
                     .allMatch(e -> Math.abs(Math.min(1.0, e.threshold()) - t) < 1e-9);
             return shared || model.exits().isEmpty() ? String.format(Locale.ROOT, "threshold %.2f", t)
@@ -244,7 +248,7 @@ public final class CurvesPane {
             Evaluation ev = model.evaluation().get();
             if (ev != null) {
                 CascadeResult fin = ev.cascade().finalOnly();
-                XYSeries ref = new XYSeries("personalised final exit", false, true);
+                XYSeries ref = new XYSeries(ev.finalExitName(), false, true);
                 ref.add(model.curvesInMacs().get() ? fin.meanMacs() / 1e6 : fin.meanMs(), 100 * fin.accuracy(), false);
                 data.addSeries(ref);
                 int idx = data.getSeriesCount() - 1;

@@ -97,6 +97,11 @@ public final class PersonaliseCommand extends CliCommand {
     @Option(names = "--no-refit", description = "keep the backbone's classifier as the final exit")
     boolean noRefit;
 
+    @Option(names = "--final-alone", description = {"keep the final exit alone (the paper's) instead of averaging it "
+            + "with the later half of the exits where that is better on the labelled training photos out of fold, "
+            + "or where there are no labels"})
+    boolean finalAlone;
+
     @Option(names = "--retrain-last", paramLabel = "N",
             description = "also re-train a copy of the last N stages under the re-fitted final exit, from the cached "
                     + "input of the first (default 0; needs labels and a declarative backbone; auto exits skip those "
@@ -195,6 +200,7 @@ public final class PersonaliseCommand extends CliCommand {
                     .optRetrainLast(retrainLast)
                     .optTeacher(teacher)
                     .optLabelsChosen(labelsChosen)
+                    .optFinalEnsemble(!finalAlone)
                     .optCacheBudgetBytes(cacheBudgetMb * 1024 * 1024)
                     .optFeatureMemo(featureCache);
             opt = new PersonalisePipeline.Options(maxDrop, confidence, cost == Cost.MACS, deviceProfile, 30);

@@ -67,6 +67,10 @@ final class PersonaliseOutput {
             out.println("personalised final exit:        the teacher (no labels): every figure below is agreement "
                     + "with it, not accuracy");
         }
+        Object ensemble = r.provenance().get("final_ensemble_choice");
+        if (ensemble != null) {
+            out.printf(Locale.ROOT, "  final exit: %s%n", ensemble);
+        }
         for (PersonaliseReport.Exit e : r.exits()) {
             out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%% %s  head %.3f ms%n", e.stage(), e.head(),
                     100 * e.accuracy(), metric, e.headMs());

@@ -166,7 +166,7 @@ public record SampleBench(Path bbDir, Path personas, Path fmnist, int epochs, in
                         double fullCost = Vectors.lowerMedian(fullTimes);
                         String lab = String.format(Locale.ROOT, "%s (%.0f%%)", regime, 100 * labelShare);
                         rows.add(row(persona.name(), lab, "generic backbone", r.genericAccuracy(), 0, backboneMs, 1.0));
-                        rows.add(row(persona.name(), lab, "personalised final exit", r.finalAccuracy(), exitCost,
+                        rows.add(row(persona.name(), lab, o.evaluation().finalExitName(), r.finalAccuracy(), exitCost,
                                 fullMs, 1.0));
                         // the best single head on the test images (the bar the operating point must stay near)
                         int bestExit = r.bestHead();
@@ -174,7 +174,8 @@ public record SampleBench(Path bbDir, Path personas, Path fmnist, int epochs, in
                         double bestMs = bestExit < 0 ? fullMs : o.profile().cumulativeMs(bb, r.heads().get(bestExit)
                                 .stage()) + o.profile().headMs(r.heads().get(bestExit));
                         Map<String, Object> best = row(persona.name(), lab, "best single head ("
-                                + (bestExit < 0 ? "final" : r.heads().get(bestExit).stage()) + ")", bestAcc, exitCost,
+                                + (bestExit < 0 ? o.evaluation().finalEnsemble().isEmpty() ? "final" : "final + late exits"
+                                : r.heads().get(bestExit).stage()) + ")", bestAcc, exitCost,
                                 bestMs, fullMs / bestMs);
                         rows.add(best);
                         Map<String, Object> ex = row(persona.name(), lab, "exit-only (PersEPhonEE)",

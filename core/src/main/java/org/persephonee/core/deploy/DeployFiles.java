@@ -45,6 +45,10 @@ final class DeployFiles {
             if (m.finalHead() != null) {
                 add(all, nm, "final", m.finalHead().block());
             }
+            List<ExitHead> ensemble = m.ensembleHeads();
+            for (int k = 0; k < ensemble.size(); k++) {
+                add(all, nm, "ensemble." + k, ensemble.get(k).block());
+            }
             ByteArrayOutputStream b = new ByteArrayOutputStream();
             all.encode(b, NDList.Encoding.SAFETENSORS);
             return b.toByteArray();

@@ -92,6 +92,17 @@ final class DeployJson {
         if (f != null) {
             fin.add("layers", GSON.toJsonTree(f.layers()));
         }
+        // heads whose probabilities are averaged with the final exit's (the final exit's first, then these in order)
+        JsonArray ensemble = new JsonArray();
+        for (ExitHead h : m.ensembleHeads()) {
+            JsonObject o = new JsonObject();
+            o.addProperty("stage", h.stage());
+            o.addProperty("stage_index", bb.stage(h.stage()).index());
+            o.addProperty("head", h.head().id());
+            o.add("layers", GSON.toJsonTree(h.layers()));
+            ensemble.add(o);
+        }
+        fin.add("ensemble", ensemble);
         d.add("final", fin);
         if (cfg.expected != null) {
             d.add("expected", GSON.toJsonTree(cfg.expected));

@@ -20,6 +20,8 @@ public final class Evaluation {
     private final Cascade validation;
     /** The same scored on their labels only (for reports), or null. */
     private final Cascade validationLabelled;
+    /** Stages of the exits the final exit is averaged with (empty: the final exit alone). */
+    private final List<String> finalEnsemble;
 
     /**
      * Prepares an evaluation.
@@ -52,6 +54,11 @@ public final class Evaluation {
             finalMs = profile.classifierMs();
         }
         double finalMacs = r.finalHead() != null ? r.finalHead().macs() : bb.classifierMacs();
+        // a final exit averaged with late exits runs their heads too (the runtime computes them on the way)
+        for (int j : r.finalEnsemble().members()) {
+            finalMs += headMs[j];
+            finalMacs += headMacs[j];
+        }
         CostModel ms = new CostModel("ms", cumMs, headMs, profile.backboneMs(), finalMs);
         CostModel macs = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
         this.cascade = new Cascade(r.predictions(), ms, macs, confidence);
@@ -59,6 +66,15 @@ public final class Evaluation {
                 : new Cascade(r.validation().forSelection(r.config().labelsChosen()), ms, macs,
                 confidence);
         this.validationLabelled = r.validation() == null ? null : new Cascade(r.validation(), ms, macs, confidence);
+        this.finalEnsemble = r.finalEnsembleStages();
+    }
+
+    /** Stages of the exits the final exit is averaged with (empty: the final exit alone). */
+    public List<String> finalEnsemble() { return finalEnsemble; }
+
+    /** The final exit's name for charts and tables: "personalised final exit", "+ late exits" when averaged. */
+    public String finalExitName() {
+        return finalEnsemble.isEmpty() ? "personalised final exit" : "personalised final exit + late exits";
     }
 
     /** The cascade over the out-of-fold predictions scored by labels alone (for reports), or null. */
@@ -77,6 +93,7 @@ public final class Evaluation {
         this.cascade = cascade;
         this.validation = null;
         this.validationLabelled = null;
+        this.finalEnsemble = List.of();
         this.exitNames = new ArrayList<>(exitNames);
         this.profile = profile;
         this.backbone = bb;

@@ -152,6 +152,13 @@ final class BundleContents {
         }
         s.add(string(cfg.get("finalExit"), "weights"));
         s.add(string(cfg.get("finalExit"), "retrainedWeights"));
+        JsonElement fin = cfg.get("finalExit");
+        JsonElement ensemble = fin != null && fin.isJsonObject() ? fin.getAsJsonObject().get("ensemble") : null;
+        if (ensemble != null && ensemble.isJsonArray()) {
+            for (JsonElement e : ensemble.getAsJsonArray()) {
+                s.add(string(e, "weights"));
+            }
+        }
         s.add(string(cfg.get("batchNorm"), "file"));
         s.removeIf(n -> !simpleName(n));
         return s;

@@ -55,6 +55,11 @@ final class BundleSubset {
             if (src.finalExit.weights != null) {
                 Files.copy(source.resolve(src.finalExit.weights), tmp.resolve(src.finalExit.weights));
             }
+            if (src.finalExit.ensemble != null) {
+                for (ExitConfig.EnsembleHead e : src.finalExit.ensemble) {
+                    Files.copy(source.resolve(e.weights), tmp.resolve(e.weights));
+                }
+            }
             // a final exit with re-trained last stages needs their weights too (the lab's export of a kept run
             // with them named a file it had not copied)
             if (src.finalExit.retrainedWeights != null) {

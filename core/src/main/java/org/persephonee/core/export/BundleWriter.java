@@ -40,7 +40,8 @@ import java.util.Map;
  * <li>its {@code exit-config.json} parses and carries the marker, or, for bundles written before the marker
  *     existed, has no {@code format} field and the exit-config schema {@value ExitConfig#SCHEMA};</li>
  * <li>every entry in it is one a bundle holds: {@code exit-config.json}, the backbone folder,
- *     {@code exit-*.params}, {@code final.params}, {@code batchnorm-stats.bin}, the files the config names, the
+ *     {@code exit-*.params}, {@code final.params}, {@code batchnorm-stats.bin}, the files the config names (the
+ *     final exit's ensemble heads' {@code final-ensemble-*.params} among them), the
  *     lab's {@code run.json}, and the hidden temporaries an interrupted atomic write of those leaves.</li>
  * </ul>
  * Anything else is refused, naming the folder and why; nothing in it is touched. (The backbone folder's
@@ -154,6 +155,23 @@ public final class BundleWriter {
             } else {
                 cfg.finalExit.kind = "backbone";
                 cfg.finalExit.stage = bb.stages().get(bb.stages().size() - 1).name();
+            }
+            int[] members = r.finalEnsemble().members();
+            if (members.length > 0) {
+                cfg.finalExit.ensemble = new java.util.ArrayList<>();
+                for (int j : members) {
+                    ExitHead h = r.heads().get(j);
+                    ExitConfig.EnsembleHead e = new ExitConfig.EnsembleHead();
+                    e.stage = h.stage();
+                    e.headId = h.head().id();
+                    e.head = head(h.head());
+                    e.weights = "final-ensemble-" + h.stage() + ".params";
+                    byte[] w = h.saveWeights();
+                    e.sha256 = Hashes.sha256(w);
+                    e.macs = h.macs();
+                    AtomicFiles.write(tmp.resolve(e.weights), w);
+                    cfg.finalExit.ensemble.add(e);
+                }
             }
             List<String> stages = new java.util.ArrayList<>();
             cfg.exits.forEach(e -> stages.add(e.stage));

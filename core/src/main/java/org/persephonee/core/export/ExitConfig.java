@@ -63,6 +63,22 @@ public final class ExitConfig {
         /** The copy's weights and BatchNorm statistics (DJL parameter format), when {@link #retrainedStages} is set. */
         public String retrainedWeights;
         public String retrainedSha256;
+        /**
+         * Exits whose probabilities are averaged with the final exit's (the final exit's first, then these in stage
+         * order, divided by their count plus one), computed on the way as an image passes their stages, whether or
+         * not they are also early exits of the cascade; null or empty for the final exit alone.
+         */
+        public List<EnsembleHead> ensemble;
+    }
+
+    /** A head averaged into the final exit ({@link Final#ensemble}). */
+    public static final class EnsembleHead {
+        public String stage;
+        public String headId;
+        public Head head;
+        public String weights;
+        public String sha256;
+        public long macs;
     }
 
     /** BatchNorm statistics. */

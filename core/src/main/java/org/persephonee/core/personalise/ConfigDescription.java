@@ -29,6 +29,7 @@ final class ConfigDescription {
         m.put("validation_folds", c.validationFolds());
         m.put("retrain_last", c.retrainLast());
         m.put("teacher", c.teacher().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("final_ensemble", c.finalEnsemble());
         m.put("labels_chosen", c.labelsChosen());
         return m;
     }

@@ -52,6 +52,7 @@ public final class PersonalisationConfig {
     private final int retrainLast;
     private final Teacher teacher;
     private final boolean labelsChosen;
+    private final boolean finalEnsemble;
 
     private PersonalisationConfig(Builder b) {
         this.placements = List.copyOf(b.placements);
@@ -76,6 +77,7 @@ public final class PersonalisationConfig {
         this.retrainLast = b.retrainLast;
         this.teacher = b.teacher;
         this.labelsChosen = b.labelsChosen;
+        this.finalEnsemble = b.finalEnsemble;
     }
 
     public static Builder builder() { return new Builder(); }
@@ -88,7 +90,8 @@ public final class PersonalisationConfig {
                 .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
                 .optSpillDir(spillDir).optFeatureMemo(featureMemo).optResume(resume).optHoldoutFraction(holdoutFraction)
                 .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast)
-                .optTeacher(teacher).optLabelsChosen(labelsChosen);
+                .optTeacher(teacher).optLabelsChosen(labelsChosen)
+                .optFinalEnsemble(finalEnsemble);
     }
 
     public List<ExitPlacement> placements() { return placements; }
@@ -150,6 +153,12 @@ public final class PersonalisationConfig {
     public Teacher teacher() { return teacher; }
 
     /**
+     * Whether the final exit may be averaged with the later half of the exits when that is better out of fold
+     * ({@link FinalEnsemble}); false keeps the final exit alone, as in the paper.
+     */
+    public boolean finalEnsemble() { return finalEnsemble; }
+
+    /**
      * True when the labels were chosen for review (the lab's review queue asks about the photos its heads are least
      * sure of), not a random sample of the person's photos. Choices then score every training image (its label where
      * there is one, elsewhere the class of the head that sets the bar) however many labels there are: the
@@ -187,6 +196,7 @@ public final class PersonalisationConfig {
         private int retrainLast = 0;
         private Teacher teacher = DEFAULT_TEACHER;
         private boolean labelsChosen;
+        private boolean finalEnsemble = true;
 
         /** Required: the exits to train (at least one). */
         public Builder setPlacements(List<ExitPlacement> p) {
@@ -296,6 +306,12 @@ public final class PersonalisationConfig {
         /** Whether the labels were chosen for review rather than a random sample (see {@link #labelsChosen()}). */
         public Builder optLabelsChosen(boolean chosen) {
             this.labelsChosen = chosen;
+            return this;
+        }
+
+        /** Whether the final exit may be averaged with the late exits ({@link FinalEnsemble}); default true. */
+        public Builder optFinalEnsemble(boolean allowed) {
+            this.finalEnsemble = allowed;
             return this;
         }
 

@@ -242,9 +242,15 @@ public final class PersonalisationJob {
                 retrainChoice = choice.reason();
             }
             double validationS = secs(tVal) + resumeS;
+            // the cascade's last word: the final exit alone or with the late exits, decided out of fold
+            FinalEnsemble.Choice ensemble = FinalEnsemble.choose(validation, config.finalEnsemble());
+            float[][] validationFinalAlone = validation == null ? null : validation.finalExit();
+            preds = FinalEnsemble.apply(preds, ensemble.members());
+            validation = validation == null ? null : FinalEnsemble.apply(validation, ensemble.members());
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
-                    heads, fin.head(), fin.retrained(), retrainChoice, preds, validation, generic, bn,
+                    heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,
+                    validationFinalAlone), preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),

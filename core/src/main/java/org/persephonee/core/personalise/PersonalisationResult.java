@@ -47,6 +47,16 @@ public final class PersonalisationResult implements AutoCloseable {
     private final ExitHead finalHead;
     private final RetrainedStages retrained;
     private final String retrainChoice;
+    private final FinalEnsemble.Choice ensemble;
+    private final float[][] validationFinalAlone;
+
+    /**
+     * How the final exit decides.
+     *
+     * @param ensemble whether it is averaged with some exits
+     * @param validationAlone the final exit's own out-of-fold probabilities (before any averaging), or null
+     */
+    record Final(FinalEnsemble.Choice ensemble, float[][] validationAlone) { }
     private final EvalPredictions predictions;
     private final EvalPredictions validation;
     private final double genericAccuracy;
@@ -58,7 +68,7 @@ public final class PersonalisationResult implements AutoCloseable {
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
-                          String retrainChoice, EvalPredictions predictions,
+                          String retrainChoice, Final fin, EvalPredictions predictions,
                           EvalPredictions validation, double genericAccuracy, BnDecision bn, Timing timing,
                           CacheUse cache, Resumed resumed) {
         this.backboneId = bb.id();
@@ -71,6 +81,8 @@ public final class PersonalisationResult implements AutoCloseable {
         this.finalHead = finalHead;
         this.retrained = retrained;
         this.retrainChoice = retrainChoice;
+        this.ensemble = fin.ensemble();
+        this.validationFinalAlone = fin.validationAlone();
         this.predictions = predictions;
         this.validation = validation;
         this.genericAccuracy = genericAccuracy;
@@ -111,6 +123,23 @@ public final class PersonalisationResult implements AutoCloseable {
     public String retrainChoice() { return retrainChoice; }
 
     public EvalPredictions predictions() { return predictions; }
+
+    /**
+     * Whether the final exit is averaged with some exits ({@link FinalEnsemble}): its members index {@link #heads()};
+     * {@link #predictions()} and {@link #validation()} hold the average as the final exit's probabilities.
+     */
+    public FinalEnsemble.Choice finalEnsemble() { return ensemble; }
+
+    /**
+     * The final exit's own out-of-fold probabilities on the training images, before any averaging with exits (what a
+     * later run carries on from: it decides on its own average), or null without validation.
+     */
+    public float[][] validationFinalAlone() { return validationFinalAlone; }
+
+    /** The stages of the exits the final exit is averaged with (empty: the final exit alone). */
+    public List<String> finalEnsembleStages() {
+        return java.util.Arrays.stream(ensemble.members()).mapToObj(j -> heads.get(j).stage()).toList();
+    }
 
     /**
      * Out-of-fold predictions on the training images (every image predicted by heads that did not train on
@@ -228,6 +257,8 @@ public final class PersonalisationResult implements AutoCloseable {
             m.put("retrained_stages", retrained == null ? List.of() : retrained.stages());
             m.put("retrain_choice", retrainChoice);
         }
+        m.put("final_ensemble", finalEnsembleStages());
+        m.put("final_ensemble_choice", ensemble.reason());
         if (resumed != null) {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("from", resumed.from());

@@ -98,13 +98,15 @@ public final class ResumeState {
             exits.add(new Exit(h.key(), linear(h)));
         }
         List<Photo> photos = new ArrayList<>();
+        // the final exit's own predictions: the next run averages them with its exits if that is better then
+        float[][] fin = r.validationFinalAlone() != null ? r.validationFinalAlone() : v.finalExit();
         List<float[]> xs = r.data().trainImages();
         for (int i = 0; i < xs.size(); i++) {
             List<float[]> row = new ArrayList<>();
             for (int e = 0; e < v.exits().size(); e++) {
                 row.add(v.exit(e)[i]);
             }
-            photos.add(new Photo(FeatureMemo.imageKey(xs.get(i)), row, v.finalExit()[i]));
+            photos.add(new Photo(FeatureMemo.imageKey(xs.get(i)), row, fin[i]));
         }
         File f = new File(FORMAT, VERSION, r.backboneSha256(), r.labelSpace().names(),
                 r.labelSpace().backboneIndex(), r.batchNorm().adapted(), exits,

@@ -73,6 +73,7 @@ final class BundleReader {
             throw new BundleException(bbDir, "backbone cannot be loaded: " + e.getMessage(), e);
         }
         List<ExitHead> heads = new ArrayList<>();
+        List<ExitHead> ensemble = new ArrayList<>();
         ExitHead fin = null;
         org.persephonee.core.personalise.RetrainedStages retrained = null;
         try {
@@ -121,9 +122,29 @@ final class BundleReader {
                     retrained = loadRetrained(bundle, cfg, bb, heads, cfgFile);
                 }
             }
-            return new EarlyExitModel(cfg, bb, heads, fin, retrained);
+            int prevMember = -1;
+            for (ExitConfig.EnsembleHead e : cfg.finalExit.ensemble == null ? List.<ExitConfig.EnsembleHead>of()
+                    : cfg.finalExit.ensemble) {
+                Stage st = e == null ? null : bb.stage(e.stage);
+                if (st == null || st.index() <= prevMember) {
+                    throw new BundleException(cfgFile, "final exit ensemble head at stage '"
+                            + (e == null ? null : e.stage) + "' is unknown or out of order");
+                }
+                if (retrained != null && st.index() >= bb.stages().size() - retrained.stages().size()) {
+                    throw new BundleException(cfgFile, "final exit ensemble head at stage '" + e.stage
+                            + "' sits on a re-trained stage");
+                }
+                prevMember = st.index();
+                ExitHead h = new ExitHead(new ExitPlacement(e.stage, spec(e.head, cfgFile)), st.outputShape(),
+                        cfg.labels.size());
+                ensemble.add(h);
+                loadHead(h, inside(bundle, e.weights, "weights of the final exit's ensemble head at " + e.stage,
+                        cfgFile), e.sha256);
+            }
+            return new EarlyExitModel(cfg, bb, heads, fin, retrained, ensemble);
         } catch (BundleException | RuntimeException e) {
             heads.forEach(ExitHead::close);
+            ensemble.forEach(ExitHead::close);
             if (fin != null) {
                 fin.close();
             }

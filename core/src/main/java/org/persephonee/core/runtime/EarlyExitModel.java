@@ -47,9 +47,12 @@ public final class EarlyExitModel implements AutoCloseable {
     private final org.persephonee.core.personalise.RetrainedStages retrained;
     private final int firstRetrained;
     private final Confidence confidence;
+    /** Heads averaged with the final exit ({@link ExitConfig.Final#ensemble}), in stage order; maybe empty. */
+    private final List<ExitHead> ensemble;
+    private final int[] ensembleStage;
 
     EarlyExitModel(ExitConfig config, Backbone backbone, List<ExitHead> heads, ExitHead finalHead,
-                           org.persephonee.core.personalise.RetrainedStages retrained) {
+                           org.persephonee.core.personalise.RetrainedStages retrained, List<ExitHead> ensemble) {
         this.config = config;
         this.backbone = backbone;
         this.labels = new PersonalLabelSpace(config.labels, config.labelBackboneIndex);
@@ -63,6 +66,8 @@ public final class EarlyExitModel implements AutoCloseable {
         this.firstRetrained = retrained == null ? Integer.MAX_VALUE
                 : backbone.stages().size() - retrained.stages().size();
         this.confidence = Confidence.valueOf(config.confidence.toUpperCase(Locale.ROOT));
+        this.ensemble = List.copyOf(ensemble);
+        this.ensembleStage = ensemble.stream().mapToInt(h -> backbone.stage(h.stage()).index()).toArray();
     }
 
     /** Loads a bundle with the backbone copy it carries. */
@@ -95,6 +100,9 @@ public final class EarlyExitModel implements AutoCloseable {
     /** The re-fitted final exit's head, or null when the final exit is the backbone's classifier. */
     public ExitHead finalHead() { return finalHead; }
 
+    /** The heads averaged with the final exit, in stage order (empty: the final exit alone; owned by this model). */
+    public List<ExitHead> ensembleHeads() { return ensemble; }
+
     /** True when the final exit runs a re-trained copy of the last stages. */
     public boolean hasRetrainedStages() { return retrained != null; }
 
@@ -123,8 +131,10 @@ public final class EarlyExitModel implements AutoCloseable {
             ParameterStore ps = new ParameterStore(m, false);
             NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
             int next = 0;
+            NDArray[] kept = new NDArray[ensemble.size()];
             for (Stage s : backbone.stages()) {
                 cur = forwardStage(s, ps, cur);
+                keep(s, cur, kept);
                 while (next < heads.size() && headStage.get(next) == s.index()) {
                     float[] p = heads.get(next).forward(cur.singletonOrThrow(), false).softmax(1).toFloatArray();
                     double c = confidence.of(p);
@@ -143,6 +153,7 @@ public final class EarlyExitModel implements AutoCloseable {
                 p = new float[labels.size()];
                 labels.restrictedSoftmax(logits, 0, 1f, p);
             }
+            p = withEnsemble(p, kept, null);
             int a = org.persephonee.core.util.Vectors.argmax(p);
             return new Prediction(labels.names().get(a), confidence.of(p), "final", heads.size(),
                     (System.nanoTime() - t0) / 1e6);
@@ -150,8 +161,9 @@ public final class EarlyExitModel implements AutoCloseable {
     }
 
     /**
-     * Every selected exit's probabilities over the personal classes and then the final exit's, for one normalised
-     * image, running the whole network (what an exporter compares with).
+     * Every selected exit's probabilities over the personal classes, then the final exit's (averaged with the
+     * ensemble heads' when it has some), then each ensemble head's own, for one normalised image, running the whole
+     * network (what an exporter compares with).
      */
     public float[][] allProbabilities(float[] x) {
         return allOutputs(x, true);
@@ -159,10 +171,45 @@ public final class EarlyExitModel implements AutoCloseable {
 
     /**
      * Every selected exit's raw outputs, then the final block's (the re-fitted head's over the personal classes, or
-     * the backbone classifier's over all its classes), for one normalised image: what an exporter compares.
+     * the backbone classifier's over all its classes), then each ensemble head's, for one normalised image: what an
+     * exporter compares.
      */
     public float[][] allLogits(float[] x) {
         return allOutputs(x, false);
+    }
+
+    /** Keeps a stage's output where an ensemble head reads it (its head runs only if the image reaches the end). */
+    private void keep(Stage s, NDList cur, NDArray[] kept) {
+        for (int k = 0; k < kept.length; k++) {
+            if (ensembleStage[k] == s.index()) {
+                kept[k] = cur.singletonOrThrow();
+            }
+        }
+    }
+
+    /**
+     * The final exit's probabilities averaged with the ensemble heads' (the final exit's first, then each head's in
+     * stage order, divided by their count plus one: the order {@code FinalEnsemble} averages in); {@code p} itself
+     * when there is no ensemble. Each head's own probabilities go to {@code members} when it is not null.
+     */
+    private float[] withEnsemble(float[] p, NDArray[] kept, float[][] members) {
+        if (ensemble.isEmpty()) {
+            return p;
+        }
+        float[] mean = p.clone();
+        for (int k = 0; k < kept.length; k++) {
+            float[] e = ensemble.get(k).forward(kept[k], false).softmax(1).toFloatArray();
+            if (members != null) {
+                members[k] = e;
+            }
+            for (int c = 0; c < mean.length; c++) {
+                mean[c] += e[c];
+            }
+        }
+        for (int c = 0; c < mean.length; c++) {
+            mean[c] /= ensemble.size() + 1;
+        }
+        return mean;
     }
 
     /** One stage in inference mode: the re-trained copy's where the final exit runs one. */
@@ -173,13 +220,15 @@ public final class EarlyExitModel implements AutoCloseable {
     }
 
     private float[][] allOutputs(float[] x, boolean probabilities) {
-        float[][] out = new float[heads.size() + 1][];
+        float[][] out = new float[heads.size() + 1 + ensemble.size()][];
         try (NDManager m = backbone.manager().newSubManager()) {
             ParameterStore ps = new ParameterStore(m, false);
             NDList cur = new NDList(m.create(x, backbone.batchShape(1)));
             int next = 0;
+            NDArray[] kept = new NDArray[ensemble.size()];
             for (Stage s : backbone.stages()) {
                 cur = forwardStage(s, ps, cur);
+                keep(s, cur, kept);
                 while (next < heads.size() && headStage.get(next) == s.index()) {
                     NDArray z = heads.get(next).forward(cur.singletonOrThrow(), false);
                     out[next] = (probabilities ? z.softmax(1) : z).toFloatArray();
@@ -198,6 +247,15 @@ public final class EarlyExitModel implements AutoCloseable {
                     out[heads.size()] = logits;
                 }
             }
+            float[][] members = new float[ensemble.size()][];
+            if (probabilities) {
+                out[heads.size()] = withEnsemble(out[heads.size()], kept, members);
+            } else {
+                for (int k = 0; k < kept.length; k++) {
+                    members[k] = ensemble.get(k).forward(kept[k], false).toFloatArray();
+                }
+            }
+            System.arraycopy(members, 0, out, heads.size() + 1, members.length);
         }
         return out;
     }
@@ -205,6 +263,7 @@ public final class EarlyExitModel implements AutoCloseable {
     @Override
     public void close() {
         heads.forEach(ExitHead::close);
+        ensemble.forEach(ExitHead::close);
         if (finalHead != null) {
             finalHead.close();
         }

@@ -157,7 +157,7 @@ class BundleRoundTripTest {
         PersonalDataset plain = Fixtures.load(bb, Fixtures.persona(tmp.resolve("plain"), new int[] {0, 1, 2}, 8, 40,
                 12, 7, 0.9));
         try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, plain, Fixtures.quick().optEpochs(1)
-                        .optLabels(LabelRegime.NONE).optBnMode(BnMode.KEEP).build(),
+                        .optLabels(LabelRegime.NONE).optBnMode(BnMode.KEEP).optFinalEnsemble(false).build(),
                 PersonalisePipeline.Options.defaults(), org.persephonee.core.personalise.PersonalisationJob.SILENT,
                 () -> false)) {
             Path b2 = BundleWriter.write(tmp.resolve("bundle-norefit"), bb, o.result(), o.evaluation(), o.choice());
@@ -176,6 +176,80 @@ class BundleRoundTripTest {
                 }
             }
         }
+    }
+
+    @Test
+    void aFinalExitAveragedWithLateExitsRunsAsItWasScored() throws Exception {
+        // no labels: the final exit is averaged with the later half of the exits (here block1's); the bundle carries
+        // that head and the runtime averages in the same order, so the deployed final exit is the one scored
+        try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, ds, Fixtures.quick().optEpochs(2)
+                        .optLabels(LabelRegime.NONE).optBnMode(BnMode.ADAPT).build(),
+                PersonalisePipeline.Options.defaults(), org.persephonee.core.personalise.PersonalisationJob.SILENT,
+                () -> false)) {
+            assertEquals(List.of("block1"), o.result().finalEnsembleStages(), o.result().finalEnsemble().reason());
+            Path b3 = BundleWriter.write(tmp.resolve("bundle-ensemble"), bb, o.result(), o.evaluation(), o.choice());
+            assertTrue(Files.isRegularFile(b3.resolve("final-ensemble-block1.params")));
+            // what a later run carries on from is the final exit's own prediction: it averages on its own
+            com.google.gson.JsonArray kept0 = com.google.gson.JsonParser.parseString(Files.readString(b3.resolve(
+                    org.persephonee.core.personalise.ResumeState.FILE))).getAsJsonObject().getAsJsonArray("validation")
+                    .get(0).getAsJsonObject().getAsJsonArray("final");
+            float[] own = o.result().validationFinalAlone()[0];
+            for (int k = 0; k < own.length; k++) {
+                assertEquals(own[k], kept0.get(k).getAsFloat(), 1e-6);
+            }
+            // the lab's copy of a kept run exports the ensemble head too
+            Path kept = BundleWriter.writeEveryExit(tmp.resolve("kept-ensemble"), bb, o.result(), o.evaluation(),
+                    o.choice());
+            // the lab replaces its kept run after every run: the ensemble's files are a bundle's own, not foreign
+            kept = BundleWriter.writeEveryExit(kept, bb, o.result(), o.evaluation(), o.choice());
+            List<String> stages = new java.util.ArrayList<>();
+            for (int e : o.choice().cascade().exits()) {
+                stages.add(o.result().heads().get(e).stage());
+            }
+            Path lab = BundleWriter.subset(kept, tmp.resolve("lab-ensemble"), o.choice(), stages);
+            float[][] scored = o.result().predictions().finalExit();
+            List<PersonalImage> imgs = ds.test();
+            for (Path b : List.of(b3, lab)) {
+                try (EarlyExitModel m = EarlyExitModel.load(b)) {
+                    assertEquals(1, m.ensembleHeads().size());
+                    m.setThresholds(1.01);
+                    int differsFromTheHeadAlone = 0;
+                    for (int i = 0; i < imgs.size(); i++) {
+                        float[] x = ImageDecoder.decode(imgs.get(i).path(), bb.input());
+                        float[][] p = m.allProbabilities(x);
+                        float[] fin = p[m.exitStages().size()];
+                        for (int k = 0; k < fin.length; k++) {
+                            assertEquals(scored[i][k], fin[k], 1e-4, "image " + i + " class " + k);
+                        }
+                        float[] alone = softmax(m.allLogits(x)[m.exitStages().size()]);
+                        for (int k = 0; k < fin.length; k++) {
+                            if (Math.abs(alone[k] - fin[k]) > 1e-3) {
+                                differsFromTheHeadAlone++;
+                                break;
+                            }
+                        }
+                        assertEquals("final", m.classify(x).exit());
+                    }
+                    assertTrue(differsFromTheHeadAlone > 0, "the average is not the final head's own output");
+                }
+            }
+        }
+    }
+
+    private static float[] softmax(float[] z) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : z) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        float[] p = new float[z.length];
+        for (int k = 0; k < z.length; k++) {
+            sum += Math.exp(z[k] - max);
+        }
+        for (int k = 0; k < z.length; k++) {
+            p[k] = (float) (Math.exp(z[k] - max) / sum);
+        }
+        return p;
     }
 
     @Test
