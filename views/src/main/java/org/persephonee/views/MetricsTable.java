@@ -123,8 +123,8 @@ final class MetricsTable {
             ci = String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d test photos)", 100 * w[0], 100 * w[1], n);
         }
         summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy%s at %.2f ms (%.2fx faster, %.2fx fewer "
-                        + "MACs than the personalised final exit at %.1f%%)%s", 100 * cur.accuracy(), ci, cur.meanMs(),
-                fin.meanMs() / cur.meanMs(), fin.meanMacs() / cur.meanMacs(), 100 * fin.accuracy(),
+                        + "MACs than the %s at %.1f%%)%s", 100 * cur.accuracy(), ci, cur.meanMs(),
+                fin.meanMs() / cur.meanMs(), fin.meanMacs() / cur.meanMacs(), ev.finalExitName(), 100 * fin.accuracy(),
                 model.resultsFinal().get() ? "" : " — live, training continues"));
     }
 }
