@@ -54,7 +54,7 @@ public final class Evaluation {
             finalMs = profile.classifierMs();
         }
         double finalMacs = r.finalHead() != null ? r.finalHead().macs() : bb.classifierMacs();
-        // a final exit averaged with late exits runs their heads too (the runtime computes them on the way)
+        // a final exit averaged with late exits runs their heads too, for the images that reach it
         for (int j : r.finalEnsemble().members()) {
             finalMs += headMs[j];
             finalMacs += headMacs[j];

@@ -85,9 +85,21 @@ public final class FinalEnsemble {
 
     /** Image i's mean probabilities over the final exit and the given exits. */
     static float[] mean(EvalPredictions p, int[] members, int i) {
-        float[] m = p.finalExit()[i].clone();
-        for (int j : members) {
-            float[] e = p.exit(j)[i];
+        float[][] m = new float[members.length][];
+        for (int k = 0; k < members.length; k++) {
+            m[k] = p.exit(members[k])[i];
+        }
+        return average(p.finalExit()[i], m);
+    }
+
+    /**
+     * The final exit's probabilities averaged with its members': the final exit's first, then each member's in stage
+     * order, divided by their count plus one. Every runtime averages in this order (the Java runtime calls this; the
+     * TorchScript module adds in the same order), so a deployed final exit is the one scored to the last bit.
+     */
+    public static float[] average(float[] fin, float[][] members) {
+        float[] m = fin.clone();
+        for (float[] e : members) {
             for (int c = 0; c < m.length; c++) {
                 m[c] += e[c];
             }

@@ -12,6 +12,7 @@ import org.persephonee.core.eval.Confidence;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.export.BundleException;
 import org.persephonee.core.export.ExitConfig;
+import org.persephonee.core.personalise.FinalEnsemble;
 import org.persephonee.core.personalise.PersonalLabelSpace;
 
 import java.nio.file.Path;
@@ -188,28 +189,18 @@ public final class EarlyExitModel implements AutoCloseable {
     }
 
     /**
-     * The final exit's probabilities averaged with the ensemble heads' (the final exit's first, then each head's in
-     * stage order, divided by their count plus one: the order {@code FinalEnsemble} averages in); {@code p} itself
-     * when there is no ensemble. Each head's own probabilities go to {@code members} when it is not null.
+     * The final exit's probabilities averaged with the ensemble heads' ({@link FinalEnsemble#average}); {@code p}
+     * itself when there is no ensemble. Each head's own probabilities go to {@code members} when it is not null.
      */
     private float[] withEnsemble(float[] p, NDArray[] kept, float[][] members) {
         if (ensemble.isEmpty()) {
             return p;
         }
-        float[] mean = p.clone();
+        float[][] own = members != null ? members : new float[kept.length][];
         for (int k = 0; k < kept.length; k++) {
-            float[] e = ensemble.get(k).forward(kept[k], false).softmax(1).toFloatArray();
-            if (members != null) {
-                members[k] = e;
-            }
-            for (int c = 0; c < mean.length; c++) {
-                mean[c] += e[c];
-            }
+            own[k] = ensemble.get(k).forward(kept[k], false).softmax(1).toFloatArray();
         }
-        for (int c = 0; c < mean.length; c++) {
-            mean[c] /= ensemble.size() + 1;
-        }
-        return mean;
+        return FinalEnsemble.average(p, own);
     }
 
     /** One stage in inference mode: the re-trained copy's where the final exit runs one. */
