@@ -10,7 +10,7 @@ taken (its stage name, or "final") and the median milliseconds of --repeats time
 
 --final-only   every threshold set above 1 (the module's `thresholds` attribute, reassigned from Python), so
                each image leaves at the final exit; the exit heads are still evaluated (and ignored) on the way.
---final-alone  the stages and the final exit only, no exit heads: the network without early exits.
+--final-alone  the stages and the final exit only (with the heads it is averaged with, if any), no early exits.
 --lite         the lite-interpreter module (model.ptl). With --final-only / --final-alone the variant is
                built from model.pt and saved for the lite interpreter to a temporary file (same graph, since
                export-torchscript does not run optimize_for_mobile), as a loaded .ptl has no attributes to set.
@@ -252,7 +252,7 @@ def load_module(deploy_dir, lite, variant, torch):
 
 
 def final_alone_class(torch):
-    from typing import Tuple
+    from typing import List, Tuple
     from torch import Tensor, nn
 
     class FinalAlone(nn.Module):
@@ -261,13 +261,24 @@ def final_alone_class(torch):
         def __init__(self, net):
             super().__init__()
             self.stages = nn.ModuleList(list(net.stages.children()))
+            # a final exit averaged with late exits keeps their heads (an export before them has none)
+            ens = list(net.stage_ensemble.children()) if hasattr(net, "stage_ensemble") else []
+            self.ensemble = nn.ModuleList([nn.ModuleList(list(e.children())) for e in ens] if ens
+                                          else [nn.ModuleList() for _ in self.stages])
             self.net = net
             self.n_exits = len(net.thresholds)
 
         def forward(self, x: Tensor) -> Tuple[int, float, int]:
-            for stage in self.stages:
+            members: List[Tensor] = []
+            for stage, ensemble in zip(self.stages, self.ensemble):
                 x = stage(x)
+                for h in ensemble:
+                    members.append(torch.softmax(h(x), dim=1))
             p = self.net._final_probs(x)
+            for q in members:
+                p = p + q
+            if len(members) > 0:
+                p = p / (len(members) + 1)
             return int(torch.argmax(p, dim=1).item()), self.net._confidence(p), self.n_exits
 
     return FinalAlone
