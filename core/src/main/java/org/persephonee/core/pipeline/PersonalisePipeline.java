@@ -73,7 +73,17 @@ public final class PersonalisePipeline {
     public static Outcome run(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg, Options opt,
                               PersonalisationJob.Listener listener, BooleanSupplier cancelled)
             throws PersonalisationException, IOException {
-        PersonalisationResult r = new PersonalisationJob(bb, ds, cfg).run(listener, cancelled);
+        PersonalisationResult r;
+        try {
+            r = new PersonalisationJob(bb, ds, cfg).run(listener, cancelled);
+        } catch (org.persephonee.core.engine.NumericGuard.NonFiniteException e) {
+            // seen twice on 2026-12-04 on an Intel AVX-512/AMX CPU whose kernels pass the engine self-check: a NaN
+            // at one training step that the same run, repeated, did not meet. The run is deterministic apart from
+            // the kernels, so repeating it once tells a passing glitch (it finishes) from one the data or the engine
+            // makes every time (it stops again, with the same message); nothing of the failed attempt is kept
+            System.err.println("persephonee: " + e.getMessage().split("; ")[0] + "; running it once more");
+            r = new PersonalisationJob(bb, ds, cfg).run(listener, cancelled);
+        }
         try {
             return evaluate(bb, r, opt, listener);
         } catch (IOException | RuntimeException e) {
