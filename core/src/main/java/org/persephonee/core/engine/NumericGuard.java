@@ -20,6 +20,8 @@ public final class NumericGuard {
 
     private static volatile String injectPhase;
     private static volatile int injectStep = -1;
+    /** How many more times the injected fault fires; negative: every time. */
+    private static volatile int injectTimes = -1;
 
     private NumericGuard() { }
 
@@ -49,13 +51,28 @@ public final class NumericGuard {
      * @param phase one of the phase constants, or {@code null}
      */
     public static void injectAt(String phase, int step) {
-        injectPhase = phase;
-        injectStep = step;
+        injectAt(phase, step, -1);
     }
 
-    private static boolean injected(String phase, int step) {
+    /**
+     * As {@link #injectAt(String, int)}, but the fault fires only {@code times} times (a passing glitch); negative:
+     * every time.
+     */
+    public static synchronized void injectAt(String phase, int step, int times) {
+        injectPhase = phase;
+        injectStep = step;
+        injectTimes = times;
+    }
+
+    private static synchronized boolean injected(String phase, int step) {
         if (injectPhase != null) {
-            return injectPhase.equals(phase) && injectStep == step;
+            if (!injectPhase.equals(phase) || injectStep != step || injectTimes == 0) {
+                return false;
+            }
+            if (injectTimes > 0) {
+                injectTimes--;
+            }
+            return true;
         }
         String p = System.getProperty("persephonee.test.nanAt");
         if (p == null) {
