@@ -128,9 +128,7 @@ public final class BundleWriter {
                 e.headId = h.head().id();
                 e.head = head(h.head());
                 e.weights = "exit-" + h.stage() + ".params";
-                byte[] w = h.saveWeights();
-                e.sha256 = Hashes.sha256(w);
-                AtomicFiles.write(tmp.resolve(e.weights), w);
+                e.sha256 = writeWeights(tmp, e.weights, h);
                 e.threshold = c.thresholds()[p];
                 e.macs = h.macs();
                 e.ms = ev.profile().headMs(h);
@@ -142,9 +140,7 @@ public final class BundleWriter {
                 cfg.finalExit.stage = r.finalHead().stage();
                 cfg.finalExit.head = head(r.finalHead().head());
                 cfg.finalExit.weights = "final.params";
-                byte[] w = r.finalHead().saveWeights();
-                cfg.finalExit.sha256 = Hashes.sha256(w);
-                AtomicFiles.write(tmp.resolve(cfg.finalExit.weights), w);
+                cfg.finalExit.sha256 = writeWeights(tmp, cfg.finalExit.weights, r.finalHead());
                 if (r.retrained() != null) {
                     cfg.finalExit.retrainedStages = new java.util.ArrayList<>(r.retrained().stages());
                     cfg.finalExit.retrainedWeights = "retrained-stages.params";
@@ -166,10 +162,8 @@ public final class BundleWriter {
                     e.headId = h.head().id();
                     e.head = head(h.head());
                     e.weights = "final-ensemble-" + h.stage() + ".params";
-                    byte[] w = h.saveWeights();
-                    e.sha256 = Hashes.sha256(w);
+                    e.sha256 = writeWeights(tmp, e.weights, h);
                     e.macs = h.macs();
-                    AtomicFiles.write(tmp.resolve(e.weights), w);
                     cfg.finalExit.ensemble.add(e);
                 }
             }
@@ -201,6 +195,13 @@ public final class BundleWriter {
         OperatingPoint.Choice every = new OperatingPoint.Choice(ev.cascade().evaluate(all, off),
                 reference.finalAccuracy(), reference.finalMs(), reference.finalMacs(), reference.maxDrop());
         return write(out, bb, r, ev, every);
+    }
+
+    /** Writes a head's weights to {@code file} in the bundle folder; returns their SHA-256. */
+    private static String writeWeights(Path tmp, String file, ExitHead h) throws IOException {
+        byte[] w = h.saveWeights();
+        AtomicFiles.write(tmp.resolve(file), w);
+        return Hashes.sha256(w);
     }
 
     /** Writes {@code exit-config.json} with the {@code format} marker first. */
