@@ -102,6 +102,10 @@ public final class PersonaliseCommand extends CliCommand {
             + "or where there are no labels"})
     boolean finalAlone;
 
+    @Option(names = "--full-data-heads", description = {"deploy heads trained once more on all the training images "
+            + "instead of the mean of the cross-fitted folds' heads (the heads every choice was made with)"})
+    boolean fullDataHeads;
+
     @Option(names = "--retrain-last", paramLabel = "N",
             description = "also re-train a copy of the last N stages under the re-fitted final exit, from the cached "
                     + "input of the first (default 0; needs labels and a declarative backbone; auto exits skip those "
@@ -201,6 +205,7 @@ public final class PersonaliseCommand extends CliCommand {
                     .optTeacher(teacher)
                     .optLabelsChosen(labelsChosen)
                     .optFinalEnsemble(!finalAlone)
+                    .optFoldAverage(!fullDataHeads)
                     .optCacheBudgetBytes(cacheBudgetMb * 1024 * 1024)
                     .optFeatureMemo(featureCache);
             opt = new PersonalisePipeline.Options(maxDrop, confidence, cost == Cost.MACS, deviceProfile, 30);

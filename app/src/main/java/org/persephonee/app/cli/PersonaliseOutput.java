@@ -71,6 +71,10 @@ final class PersonaliseOutput {
         if (ensemble != null) {
             out.printf(Locale.ROOT, "  final exit: %s%n", ensemble);
         }
+        Object headsFrom = r.provenance().get("heads_from");
+        if (headsFrom != null) {
+            out.printf(Locale.ROOT, "  heads: %s%n", headsFrom);
+        }
         for (PersonaliseReport.Exit e : r.exits()) {
             out.printf(Locale.ROOT, "  exit %-8s %-10s %6.2f%% %s  head %.3f ms%n", e.stage(), e.head(),
                     100 * e.accuracy(), metric, e.headMs());

@@ -30,6 +30,7 @@ final class ConfigDescription {
         m.put("retrain_last", c.retrainLast());
         m.put("teacher", c.teacher().name().toLowerCase(java.util.Locale.ROOT));
         m.put("final_ensemble", c.finalEnsemble());
+        m.put("fold_average", c.foldAverage());
         m.put("labels_chosen", c.labelsChosen());
         return m;
     }

@@ -37,11 +37,12 @@ final class CrossFit {
      *
      * @param refitStage the last stage when the final exit is re-fitted, else null
      * @param backboneLogits cached backbone logits, training rows first
+     * @param average collects every fold's heads for the deployed mean ({@link FoldAverage}), or null
      * @return out-of-fold predictions over the training images, or null with too few of them
      */
     EvalPredictions run(PreparedData data, PersonalLabelSpace space, FeatureCache cache, String refitStage,
                         int retrain, List<ExitPlacement> ordered, float[][] backboneLogits,
-                        float[][][] refitOof, Listener listener, BooleanSupplier cancelled) {
+                        float[][][] refitOof, FoldAverage average, Listener listener, BooleanSupplier cancelled) {
         int n = data.trainSize();
         int k = config.validationFolds();
         if (n < 4 * k) {
@@ -79,6 +80,10 @@ final class CrossFit {
                     for (int i = 0; i < n; i++) {
                         teacher[i] = HeadOutputs.log(p[i]);
                     }
+                }
+                if (average != null && refitStage != null && retrain == 0) {
+                    // with re-trained stages the head belongs to its fold's copy of them: not averaged
+                    average.addFinal(heads.get(0));
                 }
                 float[][] fp = null;
                 if (retrain > 0) {
@@ -121,6 +126,9 @@ final class CrossFit {
                     }
                     trainer.fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
                             foldProgress, cancelled, split, 1, (e, l) -> { });
+                }
+                if (average != null) {
+                    average.addExits(exits);
                 }
                 for (int j = 0; j < exits.size(); j++) {
                     ExitHead h = exits.get(j);

@@ -53,6 +53,7 @@ public final class PersonalisationConfig {
     private final Teacher teacher;
     private final boolean labelsChosen;
     private final boolean finalEnsemble;
+    private final boolean foldAverage;
 
     private PersonalisationConfig(Builder b) {
         this.placements = List.copyOf(b.placements);
@@ -78,6 +79,7 @@ public final class PersonalisationConfig {
         this.teacher = b.teacher;
         this.labelsChosen = b.labelsChosen;
         this.finalEnsemble = b.finalEnsemble;
+        this.foldAverage = b.foldAverage;
     }
 
     public static Builder builder() { return new Builder(); }
@@ -91,7 +93,7 @@ public final class PersonalisationConfig {
                 .optSpillDir(spillDir).optFeatureMemo(featureMemo).optResume(resume).optHoldoutFraction(holdoutFraction)
                 .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast)
                 .optTeacher(teacher).optLabelsChosen(labelsChosen)
-                .optFinalEnsemble(finalEnsemble);
+                .optFinalEnsemble(finalEnsemble).optFoldAverage(foldAverage);
     }
 
     public List<ExitPlacement> placements() { return placements; }
@@ -159,6 +161,12 @@ public final class PersonalisationConfig {
     public boolean finalEnsemble() { return finalEnsemble; }
 
     /**
+     * Whether the deployed heads are the mean of the cross-fitted folds' heads, where the heads can be averaged
+     * ({@link FoldAverage}); false deploys heads trained once more on all the training images.
+     */
+    public boolean foldAverage() { return foldAverage; }
+
+    /**
      * True when the labels were chosen for review (the lab's review queue asks about the photos its heads are least
      * sure of), not a random sample of the person's photos. Choices then score every training image (its label where
      * there is one, elsewhere the class of the head that sets the bar) however many labels there are: the
@@ -197,6 +205,7 @@ public final class PersonalisationConfig {
         private Teacher teacher = DEFAULT_TEACHER;
         private boolean labelsChosen;
         private boolean finalEnsemble = true;
+        private boolean foldAverage = true;
 
         /** Required: the exits to train (at least one). */
         public Builder setPlacements(List<ExitPlacement> p) {
@@ -312,6 +321,12 @@ public final class PersonalisationConfig {
         /** Whether the final exit may be averaged with the late exits ({@link FinalEnsemble}); default true. */
         public Builder optFinalEnsemble(boolean allowed) {
             this.finalEnsemble = allowed;
+            return this;
+        }
+
+        /** Whether the deployed heads are the mean of the cross-fitted folds' ({@link FoldAverage}); default true. */
+        public Builder optFoldAverage(boolean averaged) {
+            this.foldAverage = averaged;
             return this;
         }
 

@@ -229,10 +229,11 @@ public final class PersonalisationJob {
             double trainS = secs(t3) - evalInTraining - resumeS;
             long tVal = System.nanoTime();
             float[][][] refitOof = new float[1][][];
+            FoldAverage average = config.foldAverage() && !resumed ? new FoldAverage() : null;
             EvalPredictions validation = resumed ? resumedValidation : config.validationFolds() > 0
                     ? new CrossFit(config, backbone, trainer).run(data, space, cache, refit ? last : null,
-                            fin.retrained() == null ? 0 : retrain, ordered, backboneLogits, refitOof, listener,
-                            cancelled)
+                            fin.retrained() == null ? 0 : retrain, ordered, backboneLogits, refitOof, average,
+                            listener, cancelled)
                     : null;
             String retrainChoice = null;
             if (fin.retrained() != null && validation != null && refitOof[0] != null) {
@@ -240,6 +241,16 @@ public final class PersonalisationJob {
                 validation = choice.validation();
                 preds = choice.predictions();
                 retrainChoice = choice.reason();
+            }
+            String headsFrom = "trained on all " + nTrain + " training images";
+            if (average != null && validation != null) {
+                // the heads the choices were made with, averaged: the deployed cascade is the validated one
+                List<Integer> averaged = average.apply(heads, fin.retrained() == null ? fin.head() : null);
+                if (!averaged.isEmpty() || average.finalAveraged()) {
+                    preds = repredict(preds, heads, averaged, average.finalAveraged() ? fin.head() : null, cache,
+                            nTrain, nEval, cancelled);
+                    headsFrom = describeAverage(heads, averaged, average, nTrain);
+                }
             }
             double validationS = secs(tVal) + resumeS;
             // the cascade's last word: the final exit alone or with the late exits, decided out of fold
@@ -250,7 +261,7 @@ public final class PersonalisationJob {
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
                     heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,
-                    validationFinalAlone), preds, validation, generic, bn,
+                    validationFinalAlone), headsFrom, preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
@@ -297,6 +308,37 @@ public final class PersonalisationJob {
             }
         }
         return n;
+    }
+
+    /** The held-out images' predictions again, from the heads that now carry the folds' mean. */
+    private EvalPredictions repredict(EvalPredictions preds, List<ExitHead> heads, List<Integer> averaged,
+                                      ExitHead finalHead, FeatureCache cache, int nTrain, int nEval,
+                                      BooleanSupplier cancelled) {
+        List<float[][]> exits = new ArrayList<>(preds.exits());
+        for (int j : averaged) {
+            ExitHead h = heads.get(j);
+            exits.set(j, HeadOutputs.probabilities(h, trainer.input(h, cache), nTrain, nEval, cancelled));
+        }
+        float[][] fin = finalHead == null ? preds.finalExit()
+                : HeadOutputs.probabilities(finalHead, trainer.input(finalHead, cache), nTrain, nEval, cancelled);
+        return new EvalPredictions(preds.stages(), exits, fin, preds.truth(), preds.classes());
+    }
+
+    /** Where the deployed heads come from, for the provenance ({@link FoldAverage}). */
+    private static String describeAverage(List<ExitHead> heads, List<Integer> averaged, FoldAverage average,
+                                          int nTrain) {
+        List<String> parts = new ArrayList<>();
+        if (averaged.size() == heads.size()) {
+            parts.add("every exit");
+        } else if (!averaged.isEmpty()) {
+            parts.add("the exits at " + String.join(", ", averaged.stream().map(j -> heads.get(j).stage()).toList()));
+        }
+        if (average.finalAveraged()) {
+            parts.add("the final exit");
+        }
+        String s = "mean of the " + average.folds() + " cross-fitted folds' heads: " + String.join(" and ", parts);
+        return averaged.size() == heads.size() ? s
+                : s + "; the other exits (heads with hidden layers) trained on all " + nTrain + " training images";
     }
 
     private static double secs(long t0) {

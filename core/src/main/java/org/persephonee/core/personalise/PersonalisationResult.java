@@ -57,6 +57,7 @@ public final class PersonalisationResult implements AutoCloseable {
      * @param validationAlone the final exit's own out-of-fold probabilities (before any averaging), or null
      */
     record Final(FinalEnsemble.Choice ensemble, float[][] validationAlone) { }
+    private final String headsFrom;
     private final EvalPredictions predictions;
     private final EvalPredictions validation;
     private final double genericAccuracy;
@@ -68,7 +69,7 @@ public final class PersonalisationResult implements AutoCloseable {
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
-                          String retrainChoice, Final fin, EvalPredictions predictions,
+                          String retrainChoice, Final fin, String headsFrom, EvalPredictions predictions,
                           EvalPredictions validation, double genericAccuracy, BnDecision bn, Timing timing,
                           CacheUse cache, Resumed resumed) {
         this.backboneId = bb.id();
@@ -83,6 +84,7 @@ public final class PersonalisationResult implements AutoCloseable {
         this.retrainChoice = retrainChoice;
         this.ensemble = fin.ensemble();
         this.validationFinalAlone = fin.validationAlone();
+        this.headsFrom = headsFrom;
         this.predictions = predictions;
         this.validation = validation;
         this.genericAccuracy = genericAccuracy;
@@ -123,6 +125,12 @@ public final class PersonalisationResult implements AutoCloseable {
     public String retrainChoice() { return retrainChoice; }
 
     public EvalPredictions predictions() { return predictions; }
+
+    /**
+     * Where the deployed heads' weights come from: the mean of the cross-fitted folds' heads ({@link FoldAverage}),
+     * or training once more on all the training images (no cross-fitting, a resumed run, or turned off).
+     */
+    public String headsFrom() { return headsFrom; }
 
     /**
      * Whether the final exit is averaged with some exits ({@link FinalEnsemble}): its members index {@link #heads()};
@@ -259,6 +267,7 @@ public final class PersonalisationResult implements AutoCloseable {
         }
         m.put("final_ensemble", finalEnsembleStages());
         m.put("final_ensemble_choice", ensemble.reason());
+        m.put("heads_from", headsFrom);
         if (resumed != null) {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("from", resumed.from());
