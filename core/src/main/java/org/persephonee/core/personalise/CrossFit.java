@@ -81,8 +81,8 @@ final class CrossFit {
                         teacher[i] = HeadOutputs.log(p[i]);
                     }
                 }
-                if (average != null && refitStage != null && retrain == 0) {
-                    // with re-trained stages the head belongs to its fold's copy of them: not averaged
+                if (average != null && refitStage != null) {
+                    // before any re-training moves it: the mean is used only where re-trained stages are dropped
                     average.addFinal(heads.get(0));
                 }
                 float[][] fp = null;

@@ -243,9 +243,20 @@ public final class PersonalisationJob {
                 retrainChoice = choice.reason();
             }
             String headsFrom = "trained on all " + nTrain + " training images";
+            Map<String, float[][]> trainedOnAll = new java.util.HashMap<>();
             if (average != null && validation != null) {
                 // the heads the choices were made with, averaged: the deployed cascade is the validated one
-                List<Integer> averaged = average.apply(heads, fin.retrained() == null ? fin.head() : null);
+                ExitHead finalHead = fin.retrained() == null ? fin.head() : null;
+                // what a later run carries on training from (ResumeState): the heads as trained on all the images
+                List<float[][]> before = heads.stream().map(ExitHead::linear).toList();
+                float[][] finalBefore = finalHead == null ? null : finalHead.linear();
+                List<Integer> averaged = average.apply(heads, finalHead);
+                for (int j : averaged) {
+                    trainedOnAll.put(heads.get(j).key(), before.get(j));
+                }
+                if (average.finalAveraged()) {
+                    trainedOnAll.put(PersonalisationResult.FINAL_KEY, finalBefore);
+                }
                 if (!averaged.isEmpty() || average.finalAveraged()) {
                     preds = repredict(preds, heads, averaged, average.finalAveraged() ? fin.head() : null, cache,
                             nTrain, nEval, cancelled);
@@ -261,7 +272,7 @@ public final class PersonalisationJob {
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
                     heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,
-                    validationFinalAlone), headsFrom, preds, validation, generic, bn,
+                    validationFinalAlone), new PersonalisationResult.Deployed(headsFrom, trainedOnAll), preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),

@@ -57,7 +57,18 @@ public final class PersonalisationResult implements AutoCloseable {
      * @param validationAlone the final exit's own out-of-fold probabilities (before any averaging), or null
      */
     record Final(FinalEnsemble.Choice ensemble, float[][] validationAlone) { }
+
+    /**
+     * Where the deployed heads come from ({@link FoldAverage}), and the weights the averaged ones had after training on
+     * all the training images, by exit key ({@link #FINAL_KEY} for the re-fitted final exit): a later run carries on
+     * training from those ({@link ResumeState}), not from the folds' mean.
+     */
+    record Deployed(String from, Map<String, float[][]> trainedOnAll) { }
+
+    /** {@link Deployed#trainedOnAll()}'s key of the re-fitted final exit (exit keys all hold a colon). */
+    static final String FINAL_KEY = "final";
     private final String headsFrom;
+    private final Map<String, float[][]> trainedOnAll;
     private final EvalPredictions predictions;
     private final EvalPredictions validation;
     private final double genericAccuracy;
@@ -69,7 +80,7 @@ public final class PersonalisationResult implements AutoCloseable {
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
-                          String retrainChoice, Final fin, String headsFrom, EvalPredictions predictions,
+                          String retrainChoice, Final fin, Deployed deployed, EvalPredictions predictions,
                           EvalPredictions validation, double genericAccuracy, BnDecision bn, Timing timing,
                           CacheUse cache, Resumed resumed) {
         this.backboneId = bb.id();
@@ -84,7 +95,8 @@ public final class PersonalisationResult implements AutoCloseable {
         this.retrainChoice = retrainChoice;
         this.ensemble = fin.ensemble();
         this.validationFinalAlone = fin.validationAlone();
-        this.headsFrom = headsFrom;
+        this.headsFrom = deployed.from();
+        this.trainedOnAll = Map.copyOf(deployed.trainedOnAll());
         this.predictions = predictions;
         this.validation = validation;
         this.genericAccuracy = genericAccuracy;
@@ -131,6 +143,14 @@ public final class PersonalisationResult implements AutoCloseable {
      * or training once more on all the training images (no cross-fitting, a resumed run, or turned off).
      */
     public String headsFrom() { return headsFrom; }
+
+    /**
+     * The weights a head had after training on all the training images, where the deployed head carries the folds'
+     * mean instead; null for a head deployed as trained.
+     *
+     * @param key an exit's key, or {@link #FINAL_KEY}
+     */
+    float[][] trainedOnAll(String key) { return trainedOnAll.get(key); }
 
     /**
      * Whether the final exit is averaged with some exits ({@link FinalEnsemble}): its members index {@link #heads()};

@@ -67,13 +67,22 @@ class ResumeTest {
         Path memo = tmp.resolve("memo");
         try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
             Path bundle;
+            float[] deployed;
+            float[] trainedOnAll;
             try (PersonalisePipeline.Outcome first = PersonalisePipeline.run(bb, Fixtures.load(bb, a),
                     config(memo).build(), options(), PersonalisationJob.SILENT, () -> false)) {
                 bundle = BundleWriter.write(tmp.resolve("bundle"), bb, first.result(), first.evaluation(),
                         first.choice());
+                assertTrue(first.result().headsFrom().startsWith("mean of the 4 cross-fitted folds' heads"),
+                        first.result().headsFrom());
+                deployed = first.result().heads().get(0).linear()[0];
+                trainedOnAll = first.result().trainedOnAll("stem:grid2")[0];
             }
             ResumeState state = ResumeState.read(bundle);
             assertEquals(List.of("stem:grid2", "block1:grid2"), state.exitKeys());
+            // the bundle runs the folds' mean; a later run carries on from the heads as trained on all the photos
+            assertArrayEquals(trainedOnAll, state.exitWeights("stem:grid2")[0], 0f);
+            assertFalse(java.util.Arrays.equals(deployed, trainedOnAll), "the deployed head is the folds' mean");
             PersonalDataset ds = Fixtures.load(bb, b);
             // a learning rate of almost nothing: the heads end where they started, so they started from the bundle
             try (PersonalisationResult still = new PersonalisationJob(bb, ds, config(memo).optResume(state)
