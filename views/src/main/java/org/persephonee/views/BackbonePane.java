@@ -90,7 +90,7 @@ public final class BackbonePane {
         box.setPrefWidth(385);
         box.getStyleClass().add("backbone-pane");
         for (javafx.beans.Observable o : List.of(model.backbone(), model.exits(), model.stageProfile(), model.liveStats(),
-                model.evaluation(), model.selectedExit())) {
+                model.evaluation(), model.resultsFinal(), model.selectedExit())) {
             o.addListener(x -> rebuildSoon());
         }
         rebuild();
@@ -255,11 +255,20 @@ public final class BackbonePane {
     }
 
     private String accuracy(ExitModel x) {
+        // a finished run's figures are its deployed heads' (the folds' mean), not the last training epoch's
+        String done = model.resultsFinal().get() ? evaluated(x) : "";
+        if (!done.isEmpty()) {
+            return done;
+        }
         for (ExitStats s : model.liveStats()) {
             if (s.stage().equals(x.stage()) && s.head().equals(x.head().id())) {
                 return String.format(Locale.ROOT, "%.1f%%", 100 * s.evalAccuracy());
             }
         }
+        return evaluated(x);
+    }
+
+    private String evaluated(ExitModel x) {
         Evaluation ev = model.evaluation().get();
         if (ev != null) {
             int j = ev.exitNames().indexOf(x.key());

@@ -332,6 +332,15 @@ class LabUiTest {
         assertTrue(view.curvesPane().dataset().getSeries(0).getItemCount() > 10);
         assertNotNull(model.current().get());
         assertOperatingPointRingOnTop(robot);
+        // the exit cards give the finished run's accuracies (its deployed heads), not the last training epoch's
+        org.persephonee.core.eval.Evaluation ev = model.evaluation().get();
+        for (ExitModel x : model.exits()) {
+            int j = ev.exitNames().indexOf(x.key());
+            String expected = String.format(java.util.Locale.ROOT, "%.1f%%",
+                    100 * ev.cascade().predictions().accuracy(ev.cascade().predictions().exit(j)));
+            String card = robot.lookup("#exit-" + x.stage() + " .exit-detail").queryAs(Label.class).getText();
+            assertTrue(card.endsWith(" · " + expected), x.key() + " card '" + card + "', evaluated " + expected);
+        }
         // the confusion matrix opens on what would be deployed: the operating point, image by image
         robot.interact(() -> view.tabs().getSelectionModel().select(2));
         WaitForAsyncUtils.waitForFxEvents();
