@@ -3,7 +3,9 @@ package org.persephonee.core.personalise;
 import org.persephonee.core.exits.ExitHead;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The heads a run deploys as the mean of the cross-fitted folds' heads (bagging). The cross-fitting trains the
@@ -24,8 +26,9 @@ final class FoldAverage {
     private float[][] finalExit;
     private int exitFolds;
     private int finalFolds;
-    private boolean exitsAveraged;
     private boolean finalAveraged;
+    /** The weights {@link #apply} replaced, by exit key and {@link PersonalisationResult#FINAL_KEY}. */
+    private final Map<String, float[][]> replaced = new HashMap<>();
 
     /** Adds one fold's exits (placement order, the same list every fold). */
     void addExits(List<ExitHead> heads) {
@@ -67,25 +70,29 @@ final class FoldAverage {
             for (int j = 0; j < heads.size(); j++) {
                 if (exits.get(j) != null) {
                     float[][] m = mean(exits.get(j), exitFolds);
+                    replaced.put(heads.get(j).key(), heads.get(j).linear());
                     heads.get(j).setLinear(m[0], m[1]);
                     done.add(j);
                 }
             }
         }
-        exitsAveraged = !done.isEmpty();
         if (finalHead != null && finalFolds > 0) {
             float[][] m = mean(finalExit, finalFolds);
+            replaced.put(PersonalisationResult.FINAL_KEY, finalHead.linear());
             finalHead.setLinear(m[0], m[1]);
             finalAveraged = true;
         }
         return done;
     }
 
+    /**
+     * The weights the averaged heads had before {@link #apply} (as trained on all the images), by exit key and
+     * {@link PersonalisationResult#FINAL_KEY}: what a later run carries on training from.
+     */
+    Map<String, float[][]> replaced() { return Map.copyOf(replaced); }
+
     /** Whether {@link #apply} changed the re-fitted final exit. */
     boolean finalAveraged() { return finalAveraged; }
-
-    /** Whether {@link #apply} changed any exit. */
-    boolean exitsAveraged() { return exitsAveraged; }
 
     /** Folds whose exits were added. */
     int folds() { return exitFolds; }

@@ -243,20 +243,12 @@ public final class PersonalisationJob {
                 retrainChoice = choice.reason();
             }
             String headsFrom = "trained on all " + nTrain + " training images";
-            Map<String, float[][]> trainedOnAll = new java.util.HashMap<>();
+            Map<String, float[][]> trainedOnAll = Map.of();
             if (average != null && validation != null) {
-                // the heads the choices were made with, averaged: the deployed cascade is the validated one
-                ExitHead finalHead = fin.retrained() == null ? fin.head() : null;
-                // what a later run carries on training from (ResumeState): the heads as trained on all the images
-                List<float[][]> before = heads.stream().map(ExitHead::linear).toList();
-                float[][] finalBefore = finalHead == null ? null : finalHead.linear();
-                List<Integer> averaged = average.apply(heads, finalHead);
-                for (int j : averaged) {
-                    trainedOnAll.put(heads.get(j).key(), before.get(j));
-                }
-                if (average.finalAveraged()) {
-                    trainedOnAll.put(PersonalisationResult.FINAL_KEY, finalBefore);
-                }
+                // the heads the choices were made with, averaged: the deployed cascade is the validated one; a later
+                // run carries on training from the heads as trained on all the images (ResumeState)
+                List<Integer> averaged = average.apply(heads, fin.retrained() == null ? fin.head() : null);
+                trainedOnAll = average.replaced();
                 if (!averaged.isEmpty() || average.finalAveraged()) {
                     preds = repredict(preds, heads, averaged, average.finalAveraged() ? fin.head() : null, cache,
                             nTrain, nEval, cancelled);
