@@ -20,66 +20,40 @@ import java.util.Map;
  * costs what one head costs. Heads with hidden layers (conv, MLP) keep the weights trained on all the images.
  */
 final class FoldAverage {
-    /** Per exit index: summed {weights, bias}, or null when the head cannot be averaged. */
-    private final List<float[][]> exits = new ArrayList<>();
-    private float[][] finalExit;
-    private int exitFolds;
-    private int finalFolds;
-    private boolean finalAveraged;
-    /** The weights {@link #apply} replaced, by exit key and {@link PersonalisationResult#FINAL_KEY}. */
+    /** Summed {weights, bias} and the folds added, by exit key and {@link PersonalisationResult#FINAL_KEY}. */
+    private final Map<String, float[][]> sums = new HashMap<>();
+    private final Map<String, Integer> counts = new HashMap<>();
+    /** The weights {@link #apply} replaced, by the same keys. */
     private final Map<String, float[][]> replaced = new HashMap<>();
+    private int folds;
 
-    /** Adds one fold's exits (placement order, the same list every fold). */
+    /** Adds one fold's exits. */
     void addExits(List<ExitHead> heads) {
-        if (exitFolds == 0) {
-            for (ExitHead h : heads) {
-                exits.add(h.probePrefix() == null ? null : zeros(h.linear()));
-            }
-        }
-        for (int j = 0; j < heads.size(); j++) {
-            if (exits.get(j) != null) {
-                add(exits.get(j), heads.get(j).linear());
-            }
-        }
-        exitFolds++;
+        heads.forEach(h -> add(h.key(), h));
+        folds++;
     }
 
     /** Adds one fold's re-fitted final exit (a linear head over the last stage's pooled grid). */
     void addFinal(ExitHead head) {
-        if (head.probePrefix() == null) {
-            return;
-        }
-        if (finalExit == null) {
-            finalExit = zeros(head.linear());
-        }
-        add(finalExit, head.linear());
-        finalFolds++;
+        add(PersonalisationResult.FINAL_KEY, head);
     }
 
     /**
      * Gives the run's heads the mean of the folds' weights where they can take it.
      *
-     * @param heads the run's exits, in the order the folds' were added
+     * @param heads the run's exits
      * @param finalHead the run's re-fitted final exit, or null to leave it as it is
      * @return the exits (indices into {@code heads}) that now carry the mean
      */
     List<Integer> apply(List<ExitHead> heads, ExitHead finalHead) {
         List<Integer> done = new ArrayList<>();
-        if (exitFolds > 0 && exits.size() == heads.size()) {
-            for (int j = 0; j < heads.size(); j++) {
-                if (exits.get(j) != null) {
-                    float[][] m = mean(exits.get(j), exitFolds);
-                    replaced.put(heads.get(j).key(), heads.get(j).linear());
-                    heads.get(j).setLinear(m[0], m[1]);
-                    done.add(j);
-                }
+        for (int j = 0; j < heads.size(); j++) {
+            if (replace(heads.get(j).key(), heads.get(j))) {
+                done.add(j);
             }
         }
-        if (finalHead != null && finalFolds > 0) {
-            float[][] m = mean(finalExit, finalFolds);
-            replaced.put(PersonalisationResult.FINAL_KEY, finalHead.linear());
-            finalHead.setLinear(m[0], m[1]);
-            finalAveraged = true;
+        if (finalHead != null) {
+            replace(PersonalisationResult.FINAL_KEY, finalHead);
         }
         return done;
     }
@@ -91,35 +65,44 @@ final class FoldAverage {
     Map<String, float[][]> replaced() { return Map.copyOf(replaced); }
 
     /** Whether {@link #apply} changed the re-fitted final exit. */
-    boolean finalAveraged() { return finalAveraged; }
+    boolean finalAveraged() { return replaced.containsKey(PersonalisationResult.FINAL_KEY); }
 
     /** Folds whose exits were added. */
-    int folds() { return exitFolds; }
+    int folds() { return folds; }
 
-    private static float[][] zeros(float[][] like) {
-        return new float[][] {new float[like[0].length], new float[like[1].length]};
-    }
-
-    private static void add(float[][] sum, float[][] wb) {
+    private void add(String key, ExitHead h) {
+        if (h.probePrefix() == null) {
+            return;
+        }
+        float[][] wb = h.linear();
+        float[][] sum = sums.computeIfAbsent(key, k -> new float[][] {new float[wb[0].length], new float[wb[1].length]});
         for (int p = 0; p < 2; p++) {
             if (sum[p].length != wb[p].length) {
-                throw new IllegalStateException("a fold's head has " + wb[p].length + " weights, the first had "
+                throw new IllegalStateException(key + ": a fold's head has " + wb[p].length + " weights, the first had "
                         + sum[p].length);
             }
             for (int i = 0; i < wb[p].length; i++) {
                 sum[p][i] += wb[p][i];
             }
         }
+        counts.merge(key, 1, Integer::sum);
     }
 
-    private static float[][] mean(float[][] sum, int n) {
-        float[][] m = new float[2][];
+    private boolean replace(String key, ExitHead h) {
+        float[][] sum = sums.get(key);
+        if (sum == null) {
+            return false;
+        }
+        int n = counts.get(key);
+        float[][] mean = new float[2][];
         for (int p = 0; p < 2; p++) {
-            m[p] = new float[sum[p].length];
-            for (int i = 0; i < m[p].length; i++) {
-                m[p][i] = sum[p][i] / n;
+            mean[p] = new float[sum[p].length];
+            for (int i = 0; i < mean[p].length; i++) {
+                mean[p][i] = sum[p][i] / n;
             }
         }
-        return m;
+        replaced.put(key, h.linear());
+        h.setLinear(mean[0], mean[1]);
+        return true;
     }
 }
