@@ -33,7 +33,9 @@ final class CrossFit {
      * Cross-fitting: the training images are split into {@code config.validationFolds()} folds (stratified by
      * label, seeded); for each fold the whole head training (re-fitted final exit, its teaching targets, the
      * exits) is repeated without that fold's images and predicts them. Every training image so gets a
-     * prediction from heads that never saw it, on the cached features: the frozen pass is not repeated.
+     * prediction from heads that never saw it, on the cached features: the frozen pass is not repeated. The
+     * folds train side by side ({@link ExitTrainer#fit(List, PersonalLabelSpace, FeatureCache, boolean,
+     * BooleanSupplier, ExitTrainer.Progress)}): each learns what it would alone, in one batched step for all.
      *
      * @param refitStage the last stage when the final exit is re-fitted, else null
      * @param backboneLogits cached backbone logits, training rows first
@@ -56,93 +58,112 @@ final class CrossFit {
         float[][] finalProbs = new float[n][];
         float[][] frozenFinal = retrain > 0 ? new float[n][] : null;
         Targets labelsAll = Targets.labelsOnly(data, space);
-        long t0 = System.nanoTime();
+        boolean[][] held = new boolean[k][n];
+        float[][][] teacher = new float[k][n][];
         for (int f = 0; f < k; f++) {
-            listener.onPhase(Phase.VALIDATE, "Validating on the training images: fold " + (f + 1) + " of " + k);
-            Listener foldProgress = overFolds(listener, f, k, t0);
-            boolean[] held = new boolean[n];
             for (int i = 0; i < n; i++) {
-                held[i] = fold[i] == f;
+                held[f][i] = fold[i] == f;
+                teacher[f][i] = HeadOutputs.logProbs(space, backboneLogits[i]);
             }
-            float[][] teacher = new float[n][];
-            for (int i = 0; i < n; i++) {
-                teacher[i] = HeadOutputs.logProbs(space, backboneLogits[i]);
-            }
-            List<ExitHead> heads = new ArrayList<>();
-            try {
-                if (refitStage != null) {
-                    ExitHead fin = new ExitHead(new ExitPlacement(refitStage, PersonalisationJob.FINAL_HEAD),
+        }
+        long t0 = System.nanoTime();
+        listener.onPhase(Phase.VALIDATE, "Validating on the training images: " + k + " folds side by side");
+        ExitTrainer.EpochHook none = (e, l) -> { };
+        List<ExitHead> heads = new ArrayList<>();
+        try {
+            if (refitStage != null) {
+                List<ExitTrainer.Lane> lanes = new ArrayList<>();
+                ExitHead[] fins = new ExitHead[k];
+                for (int f = 0; f < k; f++) {
+                    fins[f] = new ExitHead(new ExitPlacement(refitStage, PersonalisationJob.FINAL_HEAD),
                             backbone.stage(refitStage).outputShape(), space.size());
-                    heads.add(fin);
-                    trainer.fit(List.of(fin), labelsAll.without(held), space, cache, true, foldProgress, cancelled,
-                            (e, l) -> { });
-                    float[][] p = HeadOutputs.probabilities(fin, trainer.input(fin, cache), 0, n, cancelled);
+                    heads.add(fins[f]);
+                    lanes.add(trainer.lane(List.of(fins[f]), labelsAll.without(held[f]),
+                            new int[] {config.epochs()}, 0, none));
+                }
+                trainer.fit(lanes, space, cache, true, cancelled, share(listener, t0, 0, REFIT_SHARE));
+                for (int f = 0; f < k; f++) {
+                    float[][] p = HeadOutputs.probabilities(fins[f], trainer.input(fins[f], cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
-                        teacher[i] = HeadOutputs.log(p[i]);
+                        teacher[f][i] = HeadOutputs.log(p[i]);
+                    }
+                    if (average != null) {
+                        // before any re-training moves it: the mean is used only where re-trained stages are dropped
+                        average.addFinal(fins[f]);
                     }
                 }
-                if (average != null && refitStage != null) {
-                    // before any re-training moves it: the mean is used only where re-trained stages are dropped
-                    average.addFinal(heads.get(0));
-                }
-                float[][] fp = null;
-                if (retrain > 0) {
-                    // the final exit is the re-trained copy: it is cross-fitted too
-                    try (RetrainedStages rs = RetrainedStages.copyOf(backbone, retrain)) {
-                        FeatureStore rin = cache.get(FeatureCache.Request.raw(rs.inputStage()));
-                        rs.train(heads.get(0), rin, Targets.build(data, space, teacher, config).without(held),
-                                space.size(), config.epochs(), config.batchSize(), ExitTrainer.MIN_STEPS,
-                                config.temperature(),
-                                config.seed() * 1000 + 900 + f, cancelled);
-                        fp = rs.probabilities(heads.get(0), rin, 0, n, cancelled);
+                for (int f = 0; f < k; f++) {
+                    float[][] fp = null;
+                    if (retrain > 0) {
+                        // the final exit is the re-trained copy: it is cross-fitted too
+                        try (RetrainedStages rs = RetrainedStages.copyOf(backbone, retrain)) {
+                            FeatureStore rin = cache.get(FeatureCache.Request.raw(rs.inputStage()));
+                            rs.train(fins[f], rin, Targets.build(data, space, teacher[f], config).without(held[f]),
+                                    space.size(), config.epochs(), config.batchSize(), ExitTrainer.MIN_STEPS,
+                                    config.temperature(),
+                                    config.seed() * 1000 + 900 + f, cancelled);
+                            fp = rs.probabilities(fins[f], rin, 0, n, cancelled);
+                        }
                     }
-                }
-                for (int i = 0; i < n; i++) {
-                    if (held[i]) {
-                        finalProbs[i] = fp != null ? fp[i] : org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
-                        if (frozenFinal != null) {
-                            frozenFinal[i] = org.persephonee.core.util.Vectors.softmax(teacher[i], 1f);
+                    for (int i = 0; i < n; i++) {
+                        if (held[f][i]) {
+                            finalProbs[i] = fp != null ? fp[i]
+                                    : org.persephonee.core.util.Vectors.softmax(teacher[f][i], 1f);
+                            if (frozenFinal != null) {
+                                frozenFinal[i] = org.persephonee.core.util.Vectors.softmax(teacher[f][i], 1f);
+                            }
                         }
                     }
                 }
-                List<ExitHead> exits = new ArrayList<>();
-                for (ExitPlacement p : ordered) {
-                    ExitHead h = new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size());
-                    heads.add(h);
-                    exits.add(h);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    finalProbs[i] = org.persephonee.core.util.Vectors.softmax(teacher[fold[i]][i], 1f);
                 }
-                Targets foldTargets = Targets.build(data, space, teacher, config).without(held);
-                int[] split = trainer.roundEpochs(foldTargets);
-                trainer.fit(exits, foldTargets, space, cache, false, foldProgress, cancelled, split, 0, (e, l) -> { });
-                if (split.length == 2) {
-                    float[][] teacher2 = trainer.lateEnsemble(exits, teacher, cache, n, cancelled);
-                    exits.forEach(ExitHead::close);
-                    heads.removeAll(exits);
-                    exits.clear();
-                    for (ExitPlacement p : ordered) {
-                        ExitHead h = new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size());
-                        heads.add(h);
-                        exits.add(h);
-                    }
-                    trainer.fit(exits, Targets.build(data, space, teacher2, config).without(held), space, cache, false,
-                            foldProgress, cancelled, split, 1, (e, l) -> { });
+            }
+            // the exits: a first round on every fold, then a second where the late ensemble teaches
+            List<List<ExitHead>> exits = new ArrayList<>();
+            int[][] split = new int[k][];
+            List<ExitTrainer.Lane> lanes = new ArrayList<>();
+            for (int f = 0; f < k; f++) {
+                exits.add(fresh(ordered, space, heads));
+                Targets foldTargets = Targets.build(data, space, teacher[f], config).without(held[f]);
+                split[f] = trainer.roundEpochs(foldTargets);
+                lanes.add(trainer.lane(exits.get(f), foldTargets, split[f], 0, none));
+            }
+            double lo = refitStage != null ? REFIT_SHARE : 0;
+            boolean twice = java.util.Arrays.stream(split).anyMatch(s -> s.length == 2);
+            double mid = twice ? lo + (1 - lo) * split[0][0] / (double) java.util.Arrays.stream(split[0]).sum() : 1;
+            trainer.fit(lanes, space, cache, false, cancelled, share(listener, t0, lo, mid));
+            lanes.clear();
+            for (int f = 0; f < k; f++) {
+                if (split[f].length == 2) {
+                    float[][] teacher2 = trainer.lateEnsemble(exits.get(f), teacher[f], cache, n, cancelled);
+                    exits.get(f).forEach(ExitHead::close);
+                    heads.removeAll(exits.get(f));
+                    exits.set(f, fresh(ordered, space, heads));
+                    lanes.add(trainer.lane(exits.get(f), Targets.build(data, space, teacher2, config)
+                            .without(held[f]), split[f], 1, none));
                 }
+            }
+            trainer.fit(lanes, space, cache, false, cancelled, share(listener, t0, mid, 1));
+            for (int f = 0; f < k; f++) {
                 if (average != null) {
-                    average.addExits(exits);
+                    average.addExits(exits.get(f));
                 }
-                for (int j = 0; j < exits.size(); j++) {
-                    ExitHead h = exits.get(j);
+                for (int j = 0; j < exits.get(f).size(); j++) {
+                    ExitHead h = exits.get(f).get(j);
                     float[][] p = HeadOutputs.probabilities(h, trainer.input(h, cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
-                        if (held[i]) {
+                        if (held[f][i]) {
                             exitProbs.get(j)[i] = p[i];
                         }
                     }
                 }
-            } finally {
-                heads.forEach(ExitHead::close);
             }
+        } finally {
+            heads.forEach(ExitHead::close);
         }
+        listener.onProgress(Phase.VALIDATE, 1, 0);
         int[] truth = new int[n];
         for (int i = 0; i < n; i++) {
             String l = data.trainLabel.get(i);
@@ -151,6 +172,20 @@ final class CrossFit {
         refitOof[0] = frozenFinal;
         return new EvalPredictions(ordered.stream().map(ExitPlacement::stage).toList(), exitProbs, finalProbs, truth,
                 space.size());
+    }
+
+    /** Share of the validation bar the re-fitted final exits fill (they train one head each, the exits several). */
+    private static final double REFIT_SHARE = 0.15;
+
+    /** Fresh exits for one fold, one per placement, also added to {@code all} (closed by the caller). */
+    private List<ExitHead> fresh(List<ExitPlacement> ordered, PersonalLabelSpace space, List<ExitHead> all) {
+        List<ExitHead> exits = new ArrayList<>();
+        for (ExitPlacement p : ordered) {
+            ExitHead h = new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size());
+            all.add(h);
+            exits.add(h);
+        }
+        return exits;
     }
 
     /** Seeded folds: labelled images dealt class by class, then unlabelled ones, so every fold gets its share. */
@@ -181,29 +216,17 @@ final class CrossFit {
     }
 
     /**
-     * Fold {@code f} of {@code k}'s training progress as part of the whole validation ({@link Phase#VALIDATE}): the
-     * bar fills once over the folds (it filled once per fold and round) and the time left counts the folds to come.
+     * A training's progress as the part {@code lo}..{@code hi} of the validation bar ({@link Phase#VALIDATE}): the
+     * bar fills once over the folds and rounds, and the time left is extrapolated from the validation so far
+     * (started at {@code t0}).
      */
-    static Listener overFolds(Listener l, int f, int k, long t0) {
-        return new Listener() {
-            @Override
-            public void onPhase(Phase phase, String message) {
-                l.onPhase(phase, message);
-            }
-
-            @Override
-            public void onProgress(Phase phase, double fraction, double etaSeconds) {
-                double overall = (f + Math.max(0, Math.min(1, fraction))) / k;
-                double el = (System.nanoTime() - t0) / 1e9;
-                // no time left until a tenth is done: the first fold's set-up (its final exit) has no progress of its
-                // own, and extrapolated from the first steps it read as a minute for a few seconds' work
-                l.onProgress(Phase.VALIDATE, overall, overall >= 0.1 ? el / overall * (1 - overall) : Double.NaN);
-            }
-
-            @Override
-            public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
-                l.onEpoch(epoch, epochs, stats, snapshot);
-            }
+    private static ExitTrainer.Progress share(Listener l, long t0, double lo, double hi) {
+        return (done, total, seconds) -> {
+            double overall = lo + (hi - lo) * done / Math.max(1, total);
+            double el = (System.nanoTime() - t0) / 1e9;
+            // no time left until a tenth is done: the first steps' pace includes the set-up, and extrapolated from
+            // them read as a minute for a few seconds' work
+            l.onProgress(Phase.VALIDATE, overall, overall >= 0.1 ? el / overall * (1 - overall) : Double.NaN);
         };
     }
 }

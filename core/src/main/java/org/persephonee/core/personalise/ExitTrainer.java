@@ -93,64 +93,132 @@ final class ExitTrainer {
     }
 
     /**
-     * {@link #fit} as round {@code round} of {@code split.length}: {@code split[round]} epochs, and a share of
-     * the {@link #MIN_STEPS} floor as large as its share of the epochs (two rounds cost what one would).
+     * One copy of the heads a {@link #fit(List, PersonalLabelSpace, FeatureCache, boolean, BooleanSupplier, Progress)}
+     * trains: its heads (the same placements in every lane), targets, epochs, floor of optimiser steps and hook.
      */
-    void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
-             boolean fromClassifier, Listener listener, BooleanSupplier cancelled, int[] split, int round,
-             EpochHook hook) {
+    record Lane(List<ExitHead> heads, Targets targets, int userEpochs, int minSteps, EpochHook hook) { }
+
+    /** Training progress: optimiser steps done of the total (the longest lane's), and the seconds so far. */
+    interface Progress {
+        void at(int done, int total, double seconds);
+    }
+
+    /**
+     * A lane as round {@code round} of {@code split.length}: {@code split[round]} epochs, and a share of the
+     * {@link #MIN_STEPS} floor as large as its share of the epochs (two rounds cost what one would).
+     */
+    Lane lane(List<ExitHead> heads, Targets targets, int[] split, int round, EpochHook hook) {
         int userEpochs = split[round];
         boolean allWarm = heads.stream().allMatch(warm::contains);
         int minSteps = allWarm
                 ? (int) Math.ceil(MIN_STEPS * userEpochs / (double) PersonalisationConfig.DEFAULT_EPOCHS)
                 : (int) Math.ceil(MIN_STEPS * userEpochs / (double) java.util.Arrays.stream(split).sum());
+        return new Lane(heads, targets, userEpochs, minSteps, hook);
+    }
+
+    /**
+     * {@link #fit} as round {@code round} of {@code split.length}, reporting progress in the rounds' share of the
+     * epochs (the rounds of a split fill one bar).
+     */
+    void fit(List<ExitHead> heads, Targets targets, PersonalLabelSpace space, FeatureCache cache,
+             boolean fromClassifier, Listener listener, BooleanSupplier cancelled, int[] split, int round,
+             EpochHook hook) {
+        Progress progress = fromClassifier ? (done, total, el) -> { } : (done, total, el) -> {
+            // this round's share of the epochs, and a time left that counts the rounds still to come at this
+            // round's pace
+            int all = Arrays.stream(split).sum();
+            int before = Arrays.stream(split, 0, round).sum();
+            double perEpoch = el / done * total / Math.max(1, split[round]);
+            listener.onProgress(Phase.TRAIN, (before + split[round] * done / (double) total) / all,
+                    el / done * (total - done) + perEpoch * (all - before - split[round]));
+        };
+        fit(List.of(lane(heads, targets, split, round, hook)), space, cache, fromClassifier, cancelled, progress);
+    }
+
+    /**
+     * Trains several copies of the same heads side by side (the cross-fitting's folds), each on its own targets,
+     * with its own shuffles, epochs and learning-rate schedule: a lane learns exactly what it would alone, but
+     * the pooling + linear heads of all lanes take one batched step together, so the per-operation overhead
+     * that dominates training on the cache is paid once per step instead of once per lane. Conv and MLP heads
+     * take their steps lane by lane. A lane without targets is left untouched (not even initialised).
+     */
+    void fit(List<Lane> lanes, PersonalLabelSpace space, FeatureCache cache, boolean fromClassifier,
+             BooleanSupplier cancelled, Progress progress) {
+        lanes = lanes.stream().filter(l -> l.targets().used() > 0).toList();
+        if (lanes.isEmpty()) {
+            return;
+        }
+        List<ExitHead> first = lanes.get(0).heads();
+        int nh = first.size();
+        int nl = lanes.size();
+        for (Lane l : lanes) {
+            if (l.heads().size() != nh) {
+                throw new IllegalArgumentException("lanes train the same heads");
+            }
+            for (int h = 0; h < nh; h++) {
+                if (!l.heads().get(h).placement().equals(first.get(h).placement())) {
+                    throw new IllegalArgumentException("lanes train the same heads");
+                }
+            }
+        }
         // a warm head's weights, read before initialisation draws fresh ones
         java.util.Map<ExitHead, float[][]> start = new java.util.IdentityHashMap<>();
-        for (ExitHead h : heads) {
-            if (warm.contains(h)) {
-                start.put(h, h.linear());
+        for (Lane l : lanes) {
+            for (ExitHead h : l.heads()) {
+                if (warm.contains(h)) {
+                    start.put(h, h.linear());
+                }
             }
         }
         int batch = config.batchSize();
-        int[] order = targets.usedIndices();
-        if (order.length == 0) {
-            return;
+        int[][] order = new int[nl][];
+        int[] steps = new int[nl];
+        int[] epochs = new int[nl];
+        int[] total = new int[nl];
+        int longest = 0;
+        for (int l = 0; l < nl; l++) {
+            order[l] = lanes.get(l).targets().usedIndices();
+            steps[l] = (order[l].length + batch - 1) / batch;
+            // few labels mean few batches per epoch: give every head at least its floor of optimiser steps
+            epochs[l] = Math.max(lanes.get(l).userEpochs(), (lanes.get(l).minSteps() + steps[l] - 1) / steps[l]);
+            total[l] = steps[l] * epochs[l];
+            longest = Math.max(longest, total[l]);
         }
-        int steps = (order.length + batch - 1) / batch;
-        // few labels mean few batches per epoch: give every head at least MIN_STEPS optimiser steps
-        int epochs = Math.max(userEpochs, (minSteps + steps - 1) / steps);
-        int total = steps * epochs;
         float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
-        // each head's cached rows (pooled for probe heads), looked up once
-        FeatureStore[] in = heads.stream().map(h -> input(h, cache)).toArray(FeatureStore[]::new);
+        // each head's cached rows (pooled for probe heads), looked up once: the lanes share them
+        FeatureStore[] in = first.stream().map(h -> input(h, cache)).toArray(FeatureStore[]::new);
         List<Integer> probeAt = new ArrayList<>();
-        Trainer[] trainers = new Trainer[heads.size()];
+        Trainer[][] trainers = new Trainer[nl][nh];
         List<LinearHeads> groups = new ArrayList<>();
         List<List<Integer>> groupAt = new ArrayList<>();
         try {
-            for (int h = 0; h < heads.size(); h++) {
-                ExitHead head = heads.get(h);
-                long seed = config.seed() * 1000 + h + (fromClassifier ? 500 : 0);
-                if (head.probePrefix() != null) {
-                    head.initialize();
-                    probeAt.add(h);
-                    continue;
-                }
-                Engines.seed(seed);
-                Tracker lr = Tracker.cosine().setBaseValue(base).optFinalValue(base * 0.01f)
-                        .setMaxUpdates(Math.max(1, total)).build();
-                DefaultTrainingConfig tc = new DefaultTrainingConfig(Loss.l2Loss())
-                        .optInitializer(new XavierInitializer(XavierInitializer.RandomType.GAUSSIAN,
-                                XavierInitializer.FactorType.IN, 2), Parameter.Type.WEIGHT)
-                        .optOptimizer(Optimizer.adam().optLearningRateTracker(lr)
-                                .optWeightDecays(config.weightDecay()).build());
-                Trainer t = head.model().newTrainer(tc);
-                trainers[h] = t;
-                t.initialize(head.batchShape(batch));
-                if (fromClassifier) {
-                    float[][] init = ClassifierInit.rows(backbone, space, head.linear()[0]);
-                    if (init != null) {
-                        head.setLinear(init[0], init[1]);
+            for (int l = 0; l < nl; l++) {
+                for (int h = 0; h < nh; h++) {
+                    ExitHead head = lanes.get(l).heads().get(h);
+                    long seed = config.seed() * 1000 + h + (fromClassifier ? 500 : 0);
+                    if (head.probePrefix() != null) {
+                        head.initialize();
+                        if (l == 0) {
+                            probeAt.add(h);
+                        }
+                        continue;
+                    }
+                    Engines.seed(seed);
+                    Tracker lr = Tracker.cosine().setBaseValue(base).optFinalValue(base * 0.01f)
+                            .setMaxUpdates(Math.max(1, total[l])).build();
+                    DefaultTrainingConfig tc = new DefaultTrainingConfig(Loss.l2Loss())
+                            .optInitializer(new XavierInitializer(XavierInitializer.RandomType.GAUSSIAN,
+                                    XavierInitializer.FactorType.IN, 2), Parameter.Type.WEIGHT)
+                            .optOptimizer(Optimizer.adam().optLearningRateTracker(lr)
+                                    .optWeightDecays(config.weightDecay()).build());
+                    Trainer t = head.model().newTrainer(tc);
+                    trainers[l][h] = t;
+                    t.initialize(head.batchShape(batch));
+                    if (fromClassifier) {
+                        float[][] init = ClassifierInit.rows(backbone, space, head.linear()[0]);
+                        if (init != null) {
+                            head.setLinear(init[0], init[1]);
+                        }
                     }
                 }
             }
@@ -167,123 +235,150 @@ final class ExitTrainer {
             for (List<Integer> at : groupAt) {
                 LinearHeads g = new LinearHeads(at.stream().map(h -> in[h]).toList(),
                         space.size(), at.stream().mapToLong(h -> config.seed() * 1000 + h + (fromClassifier ? 500 : 0))
-                        .toArray());
+                        .toArray(), nl);
                 groups.add(g);
-                for (int j = 0; j < at.size(); j++) {
-                    float[][] w = start.get(heads.get(at.get(j)));
-                    if (w != null) {
-                        g.set(j, w[0], w[1]);
-                    }
-                }
                 if (fromClassifier && start.isEmpty()) {
                     for (int j = 0; j < at.size(); j++) {
                         float[][] init = ClassifierInit.rows(backbone, space, g.get(j)[0]);
-                        if (init != null) {
-                            g.set(j, init[0], init[1]);
+                        for (int l = 0; init != null && l < nl; l++) {
+                            g.set(l, j, init[0], init[1]);
+                        }
+                    }
+                }
+                for (int l = 0; l < nl; l++) {
+                    for (int j = 0; j < at.size(); j++) {
+                        float[][] w = start.get(lanes.get(l).heads().get(at.get(j)));
+                        if (w != null) {
+                            g.set(l, j, w[0], w[1]);
                         }
                     }
                 }
             }
-            Random rnd = new Random(config.seed() + (fromClassifier ? 17 : 0));
+            Random[] rnd = new Random[nl];
+            for (int l = 0; l < nl; l++) {
+                rnd[l] = new Random(config.seed() + (fromClassifier ? 17 : 0));
+            }
             String phase = fromClassifier ? NumericGuard.FINAL_REFIT : NumericGuard.HEADS;
+            double[][] lossSum = new double[nl][nh];
+            int[][] lossN = new int[nl][nh];
+            int k = space.size();
             long t0 = System.nanoTime();
-            int done = 0;
-            for (int pass = 1; pass <= epochs; pass++) {
-                org.persephonee.core.util.Vectors.shuffle(order, rnd);
-                double[] lossSum = new double[heads.size()];
-                int[] lossN = new int[heads.size()];
-                for (int s = 0; s < steps; s++) {
-                    if (cancelled.getAsBoolean()) {
-                        throw new CancellationException("personalisation cancelled");
+            for (int t = 0; t < longest; t++) {
+                if (cancelled.getAsBoolean()) {
+                    throw new CancellationException("personalisation cancelled");
+                }
+                int[][] idx = new int[nl][];
+                float[][] hard = new float[nl][];
+                float[][] hardW = new float[nl][];
+                float[][] soft = new float[nl][];
+                float[][] softW = new float[nl][];
+                float[] lrs = new float[nl];
+                for (int l = 0; l < nl; l++) {
+                    int b = 0;
+                    if (t < total[l]) {
+                        int s = t % steps[l];
+                        if (s == 0) {
+                            // a new pass over the lane's images
+                            org.persephonee.core.util.Vectors.shuffle(order[l], rnd[l]);
+                            lossSum[l] = new double[nh];
+                            lossN[l] = new int[nh];
+                        }
+                        b = Math.min(batch, order[l].length - s * batch);
+                        idx[l] = Arrays.copyOfRange(order[l], s * batch, s * batch + b);
+                        // the cosine schedule of DJL's tracker, at this update (DJL counts updates from 1)
+                        lrs[l] = base * 0.01f + (base - base * 0.01f) / 2
+                                * (float) (1 + Math.cos(Math.PI * Math.min(t + 1, total[l]) / Math.max(1, total[l])));
+                    } else {
+                        idx[l] = new int[0];
                     }
-                    int from = s * batch;
-                    int b = Math.min(batch, order.length - from);
-                    int[] idx = Arrays.copyOfRange(order, from, from + b);
-                    float[] hard = new float[b * space.size()];
-                    float[] hardW = new float[b];
-                    float[] soft = new float[b * space.size()];
-                    float[] softW = new float[b];
-                    targets.fill(idx, hard, hardW, soft, softW);
-                    for (int gi = 0; gi < groups.size(); gi++) {
-                        // the cosine schedule of DJL's tracker, at this update
-                        // (DJL counts updates from 1)
-                        float lr = base * 0.01f + (base - base * 0.01f) / 2
-                                * (float) (1 + Math.cos(Math.PI * Math.min(done + 1, total) / Math.max(1, total)));
-                        List<Integer> at = groupAt.get(gi);
-                        float[] l = groups.get(gi).step(idx, hard, hardW, soft, softW, config.temperature(), lr,
-                                config.weightDecay());
-                        for (int j = 0; j < at.size(); j++) {
-                            NumericGuard.loss(phase, done + 1, l[j], heads.get(at.get(j)).stage() + " exit");
-                            lossSum[at.get(j)] += l[j] * b;
-                            lossN[at.get(j)] += b;
+                    hard[l] = new float[b * k];
+                    hardW[l] = new float[b];
+                    soft[l] = new float[b * k];
+                    softW[l] = new float[b];
+                    lanes.get(l).targets().fill(idx[l], hard[l], hardW[l], soft[l], softW[l]);
+                }
+                for (int gi = 0; gi < groups.size(); gi++) {
+                    List<Integer> at = groupAt.get(gi);
+                    float[][] lo = groups.get(gi).step(idx, hard, hardW, soft, softW, config.temperature(), lrs,
+                            config.weightDecay());
+                    for (int l = 0; l < nl; l++) {
+                        int b = idx[l].length;
+                        for (int j = 0; b > 0 && j < at.size(); j++) {
+                            NumericGuard.loss(phase, t + 1, lo[l][j], first.get(at.get(j)).stage() + " exit");
+                            lossSum[l][at.get(j)] += lo[l][j] * b;
+                            lossN[l][at.get(j)] += b;
                         }
                     }
-                    for (int h = 0; h < heads.size(); h++) {
-                        if (trainers[h] == null) {
+                }
+                for (int l = 0; l < nl; l++) {
+                    int b = idx[l].length;
+                    for (int h = 0; b > 0 && h < nh; h++) {
+                        if (trainers[l][h] == null) {
                             continue;
                         }
                         if (cancelled.getAsBoolean()) {
                             throw new CancellationException("personalisation cancelled");
                         }
-                        ExitHead head = heads.get(h);
+                        ExitHead head = lanes.get(l).heads().get(h);
                         FeatureStore fs = in[h];
                         float[] x = new float[b * fs.width()];
                         for (int i = 0; i < b; i++) {
-                            fs.get(idx[i], x, i * fs.width());
+                            fs.get(idx[l][i], x, i * fs.width());
                         }
-                        Trainer t = trainers[h];
-                        try (NDManager m = t.getManager().newSubManager()) {
+                        Trainer tr = trainers[l][h];
+                        try (NDManager m = tr.getManager().newSubManager()) {
                             NDArray xa = m.create(x, head.batchShape(b));
                             NDArray loss;
-                            try (GradientCollector gc = t.newGradientCollector()) {
-                                NDArray z = t.forward(new ai.djl.ndarray.NDList(xa)).singletonOrThrow();
-                                loss = TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(),
+                            try (GradientCollector gc = tr.newGradientCollector()) {
+                                NDArray z = tr.forward(new ai.djl.ndarray.NDList(xa)).singletonOrThrow();
+                                loss = TeacherLoss.of(m, z, hard[l], hardW[l], soft[l], softW[l], b, k,
                                         config.temperature());
                                 gc.backward(loss);
                             }
-                            t.step();
+                            tr.step();
                             float lv = loss.getFloat();
-                            NumericGuard.loss(phase, done + 1, lv, head.stage() + " exit");
-                            lossSum[h] += lv * b;
-                            lossN[h] += b;
+                            NumericGuard.loss(phase, t + 1, lv, head.stage() + " exit");
+                            lossSum[l][h] += lv * b;
+                            lossN[l][h] += b;
                         }
                     }
-                    done++;
-                    if (!fromClassifier) {
-                        // the rounds of a split as one bar: this round's share of the epochs, and a time left that
-                        // counts the rounds still to come at this round's pace (the bar filled once per round)
-                        int all = Arrays.stream(split).sum();
-                        int before = Arrays.stream(split, 0, round).sum();
-                        double el = secs(t0);
-                        double perEpoch = el / done * total / Math.max(1, split[round]);
-                        listener.onProgress(Phase.TRAIN, (before + split[round] * done / (double) total) / all,
-                                el / done * (total - done) + perEpoch * (all - before - split[round]));
+                }
+                progress.at(t + 1, longest, secs(t0));
+                for (int l = 0; l < nl; l++) {
+                    if (t >= total[l] || t % steps[l] != steps[l] - 1) {
+                        continue;
+                    }
+                    int pass = t / steps[l] + 1;
+                    double[] losses = new double[nh];
+                    for (int h = 0; h < nh; h++) {
+                        losses[h] = lossSum[l][h] / Math.max(1, lossN[l][h]);
+                    }
+                    // report in the user's epochs (passes are spread evenly over them)
+                    int userEpochs = lanes.get(l).userEpochs();
+                    int epoch = (int) Math.ceil(pass * (double) userEpochs / epochs[l]);
+                    if (pass == epochs[l] || epoch < (int) Math.ceil((pass + 1) * (double) userEpochs / epochs[l])) {
+                        copyProbes(groups, groupAt, l, lanes.get(l).heads());
+                        lanes.get(l).hook().after(epoch, losses);
                     }
                 }
-                double[] losses = new double[heads.size()];
-                for (int h = 0; h < heads.size(); h++) {
-                    losses[h] = lossSum[h] / Math.max(1, lossN[h]);
-                }
-                // report in the user's epochs (passes are spread evenly over them)
-                int epoch = (int) Math.ceil(pass * (double) userEpochs / epochs);
-                if (pass == epochs || epoch < (int) Math.ceil((pass + 1) * (double) userEpochs / epochs)) {
-                    copyProbes(groups, groupAt, heads);
-                    hook.after(epoch, losses);
-                }
             }
-            copyProbes(groups, groupAt, heads);
-            for (int h = 0; h < heads.size(); h++) {
-                for (var p : heads.get(h).block().getParameters()) {
-                    if (p.getValue().isInitialized()) {
-                        NumericGuard.finite(phase, done, p.getValue().getArray(), heads.get(h).stage() + " exit "
-                                + p.getKey());
+            for (int l = 0; l < nl; l++) {
+                copyProbes(groups, groupAt, l, lanes.get(l).heads());
+                for (ExitHead head : lanes.get(l).heads()) {
+                    for (var p : head.block().getParameters()) {
+                        if (p.getValue().isInitialized()) {
+                            NumericGuard.finite(phase, total[l], p.getValue().getArray(), head.stage() + " exit "
+                                    + p.getKey());
+                        }
                     }
                 }
             }
         } finally {
-            for (Trainer t : trainers) {
-                if (t != null) {
-                    t.close();
+            for (Trainer[] row : trainers) {
+                for (Trainer t : row) {
+                    if (t != null) {
+                        t.close();
+                    }
                 }
             }
             groups.forEach(LinearHeads::close);
@@ -337,10 +432,10 @@ final class ExitTrainer {
         return out;
     }
 
-    /** Copies the batched linear heads' current weights into their exit heads. */
-    private static void copyProbes(List<LinearHeads> groups, List<List<Integer>> at, List<ExitHead> heads) {
+    /** Copies lane {@code lane}'s batched linear heads' current weights into its exit heads. */
+    private static void copyProbes(List<LinearHeads> groups, List<List<Integer>> at, int lane, List<ExitHead> heads) {
         for (int g = 0; g < groups.size(); g++) {
-            float[][][] all = groups.get(g).getAll();
+            float[][][] all = groups.get(g).getAll(lane);
             for (int j = 0; j < at.get(g).size(); j++) {
                 heads.get(at.get(g).get(j)).setLinear(all[j][0], all[j][1]);
             }

@@ -19,6 +19,11 @@ import java.util.Random;
  * <p>The heads stay independent: each has its own weights, initialisation and loss; the gradients of
  * their summed loss are their own losses' gradients, and Adam works element-wise. Padded input columns
  * are zero and their weights start at zero, so they stay zero.
+ *
+ * <p>{@code lanes} copies of the heads can train side by side (the cross-fitting's folds): each lane has its own
+ * weights, batch, targets and learning rate, and a step of all lanes is one product too. A lane's batch is padded
+ * to the step's largest with rows of weight zero, and a lane whose learning rate is zero does not move, so a lane
+ * learns exactly what it would alone.
  */
 final class LinearHeads implements AutoCloseable {
     private static final float BETA1 = 0.9f;
@@ -27,6 +32,7 @@ final class LinearHeads implements AutoCloseable {
 
     private final NDManager manager;
     private final List<FeatureStore> inputs;
+    private final int lanes;
     private final int heads;
     private final int width;
     private final int classes;
@@ -46,7 +52,18 @@ final class LinearHeads implements AutoCloseable {
      * @param seeds one seed per head
      */
     LinearHeads(List<FeatureStore> inputs, int classes, long[] seeds) {
+        this(inputs, classes, seeds, 1);
+    }
+
+    /**
+     * Creates {@code lanes} copies of the heads, every lane starting from the same draw.
+     *
+     * @param inputs one feature store per head (rows = images), shared by the lanes
+     * @param seeds one seed per head
+     */
+    LinearHeads(List<FeatureStore> inputs, int classes, long[] seeds, int lanes) {
         this.inputs = List.copyOf(inputs);
+        this.lanes = lanes;
         this.heads = inputs.size();
         this.classes = classes;
         int max = 1;
@@ -54,7 +71,7 @@ final class LinearHeads implements AutoCloseable {
             max = Math.max(max, f.width());
         }
         this.width = max;
-        float[] init = new float[heads * width * classes];
+        float[] init = new float[lanes * heads * width * classes];
         for (int h = 0; h < heads; h++) {
             Random r = new Random(seeds[h]);
             int d = inputs.get(h).width();
@@ -66,10 +83,14 @@ final class LinearHeads implements AutoCloseable {
                 }
             }
         }
+        int laneSize = heads * width * classes;
+        for (int l = 1; l < lanes; l++) {
+            System.arraycopy(init, 0, init, l * laneSize, laneSize);
+        }
         org.persephonee.core.engine.Engines.pytorch();
         manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
-        w = manager.create(init, new Shape(heads, width, classes));
-        b = manager.zeros(new Shape(heads, 1, classes));
+        w = manager.create(init, new Shape(lanes, heads, width, classes));
+        b = manager.zeros(new Shape(lanes, heads, 1, classes));
         mW = manager.zeros(w.getShape());
         vW = manager.zeros(w.getShape());
         mB = manager.zeros(b.getShape());
@@ -118,50 +139,64 @@ final class LinearHeads implements AutoCloseable {
 
     int size() { return heads; }
 
+    int lanes() { return lanes; }
+
     /** Replaces one head's weights ({@code classes x in}, row-major, as a DJL linear layer keeps them) and bias. */
     void set(int h, float[] weight, float[] bias) {
+        set(0, h, weight, bias);
+    }
+
+    /** Replaces the weights and bias of head {@code h} in lane {@code lane}. */
+    void set(int lane, int h, float[] weight, float[] bias) {
         int d = inputs.get(h).width();
         if (weight.length != classes * d || bias.length != classes) {
             throw new IllegalArgumentException("weights for head " + h + " do not fit " + classes + "x" + d);
         }
         float[] all = w.toFloatArray();
+        int base = (lane * heads + h) * width;
         for (int k = 0; k < classes; k++) {
             for (int i = 0; i < d; i++) {
-                all[(h * width + i) * classes + k] = weight[k * d + i];
+                all[(base + i) * classes + k] = weight[k * d + i];
             }
         }
         float[] bs = b.toFloatArray();
-        System.arraycopy(bias, 0, bs, h * classes, classes);
+        System.arraycopy(bias, 0, bs, (lane * heads + h) * classes, classes);
         w.set(all);
         b.set(bs);
     }
 
     /** One head's weights ({@code classes x in}, row-major) and bias. */
     float[][] get(int h) {
-        return get(h, w.toFloatArray(), b.toFloatArray());
+        return get(0, h, w.toFloatArray(), b.toFloatArray());
     }
 
     /** Every head's weights and bias, from one copy of the parameters. */
     float[][][] getAll() {
+        return getAll(0);
+    }
+
+    /** Every head's weights and bias in lane {@code lane}. */
+    float[][][] getAll(int lane) {
         float[] all = w.toFloatArray();
         float[] bs = b.toFloatArray();
         float[][][] out = new float[heads][][];
         for (int h = 0; h < heads; h++) {
-            out[h] = get(h, all, bs);
+            out[h] = get(lane, h, all, bs);
         }
         return out;
     }
 
-    private float[][] get(int h, float[] all, float[] bs) {
+    private float[][] get(int lane, int h, float[] all, float[] bs) {
         int d = inputs.get(h).width();
+        int base = (lane * heads + h) * width;
         float[] weight = new float[classes * d];
         for (int k = 0; k < classes; k++) {
             for (int i = 0; i < d; i++) {
-                weight[k * d + i] = all[(h * width + i) * classes + k];
+                weight[k * d + i] = all[(base + i) * classes + k];
             }
         }
         float[] bias = new float[classes];
-        System.arraycopy(bs, h * classes, bias, 0, classes);
+        System.arraycopy(bs, (lane * heads + h) * classes, bias, 0, classes);
         return new float[][] {weight, bias};
     }
 
@@ -175,59 +210,105 @@ final class LinearHeads implements AutoCloseable {
      */
     float[] step(int[] idx, float[] hard, float[] hardW, float[] soft, float[] softW, float temperature, float lr,
                  float weightDecay) {
-        int n = idx.length;
-        float norm = 0;
-        for (int i = 0; i < n; i++) {
-            norm += hardW[i] + softW[i];
+        return step(new int[][] {idx}, new float[][] {hard}, new float[][] {hardW}, new float[][] {soft},
+                new float[][] {softW}, temperature, new float[] {lr}, weightDecay)[0];
+    }
+
+    /**
+     * One Adam step of every lane, each on its own batch, targets and learning rate; a lane with learning rate 0
+     * (or no rows) keeps its weights.
+     *
+     * @return each lane's heads' losses on their batch (0 for a lane without rows)
+     */
+    float[][] step(int[][] idx, float[][] hard, float[][] hardW, float[][] soft, float[][] softW, float temperature,
+                   float[] lr, float weightDecay) {
+        int n = 1;
+        for (int[] i : idx) {
+            n = Math.max(n, i.length);
         }
-        norm = Math.max(1e-6f, norm);
+        // every lane's batch padded to the largest with row 0 at weight zero
+        int[] rows = new int[lanes * n];
+        float[] hd = new float[lanes * n * classes];
+        float[] hw = new float[lanes * n];
+        float[] sd = new float[lanes * n * classes];
+        float[] sw = new float[lanes * n];
+        float[] norm = new float[lanes];
+        for (int l = 0; l < lanes; l++) {
+            int c = idx[l].length;
+            System.arraycopy(idx[l], 0, rows, l * n, c);
+            System.arraycopy(hard[l], 0, hd, l * n * classes, c * classes);
+            System.arraycopy(hardW[l], 0, hw, l * n, c);
+            System.arraycopy(soft[l], 0, sd, l * n * classes, c * classes);
+            System.arraycopy(softW[l], 0, sw, l * n, c);
+            float sum = 0;
+            for (int i = 0; i < c; i++) {
+                sum += hardW[l][i] + softW[l][i];
+            }
+            norm[l] = Math.max(1e-6f, sum);
+        }
         float[] losses;
         try (NDManager m = manager.newSubManager()) {
-            NDArray xa = batch(m, idx);
-            NDArray hd = m.create(hard, new Shape(1, n, classes));
-            NDArray hw = m.create(hardW, new Shape(1, n));
-            NDArray sd = m.create(soft, new Shape(1, n, classes));
-            NDArray sw = m.create(softW, new Shape(1, n));
+            NDArray xa = batch(m, rows, n);
+            NDArray hdA = m.create(hd, new Shape(lanes, 1, n, classes));
+            NDArray hwA = m.create(hw, new Shape(lanes, 1, n));
+            NDArray sdA = m.create(sd, new Shape(lanes, 1, n, classes));
+            NDArray swA = m.create(sw, new Shape(lanes, 1, n));
+            NDArray normA = m.create(norm, new Shape(lanes, 1));
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 NDArray z = xa.matMul(w).add(b);
-                NDArray hardLoss = z.logSoftmax(2).mul(hd).sum(new int[] {2}).neg().mul(hw).sum(new int[] {1});
-                NDArray softLoss = z.div(temperature).logSoftmax(2).mul(sd).sum(new int[] {2}).neg().mul(sw)
-                        .sum(new int[] {1}).mul(temperature * temperature);
-                NDArray perHead = hardLoss.add(softLoss).div(norm);
+                NDArray hardLoss = z.logSoftmax(3).mul(hdA).sum(new int[] {3}).neg().mul(hwA).sum(new int[] {2});
+                NDArray softLoss = z.div(temperature).logSoftmax(3).mul(sdA).sum(new int[] {3}).neg().mul(swA)
+                        .sum(new int[] {2}).mul(temperature * temperature);
+                NDArray perHead = hardLoss.add(softLoss).div(normA);
                 gc.backward(perHead.sum());
                 losses = perHead.toFloatArray();
             }
             updates++;
-            float corrected = lr * (float) (Math.sqrt(1 - Math.pow(BETA2, updates)) / (1 - Math.pow(BETA1, updates)));
-            adam(m, w, mW, vW, corrected, weightDecay);
-            adam(m, b, mB, vB, corrected, weightDecay);
+            float corrected = (float) (Math.sqrt(1 - Math.pow(BETA2, updates)) / (1 - Math.pow(BETA1, updates)));
+            float[] steps = new float[lanes];
+            for (int l = 0; l < lanes; l++) {
+                steps[l] = lr[l] * corrected;
+            }
+            NDArray stepA = m.create(steps, new Shape(lanes, 1, 1, 1));
+            adam(m, w, mW, vW, stepA, weightDecay);
+            adam(m, b, mB, vB, stepA, weightDecay);
         }
-        return losses;
+        float[][] out = new float[lanes][heads];
+        for (int l = 0; l < lanes; l++) {
+            System.arraycopy(losses, l * heads, out[l], 0, heads);
+        }
+        return out;
     }
 
-    /** The rows {@code idx} of every head, {@code (heads, n, width)}, in the step's manager. */
-    private NDArray batch(NDManager m, int[] idx) {
-        int n = idx.length;
+    /** The {@code rows} ({@code n} per lane) of every head, {@code (lanes, heads, n, width)}, in the step's manager. */
+    private NDArray batch(NDManager m, int[] rows, int n) {
         if (resident != null) {
-            long[] li = new long[n];
-            for (int i = 0; i < n; i++) {
-                li[i] = idx[i];
+            long[] li = new long[rows.length];
+            for (int i = 0; i < rows.length; i++) {
+                li[i] = rows[i];
             }
             NDArray x = resident.get(new ai.djl.ndarray.index.NDIndex(":, {}", m.create(li)));
             x.attach(m);
-            return x;
+            if (lanes == 1) {
+                return x.reshape(1, heads, n, width);
+            }
+            NDArray t = x.reshape(heads, lanes, n, width).transpose(1, 0, 2, 3);
+            t.attach(m);
+            return t;
         }
-        float[] x = new float[heads * n * width];
-        for (int h = 0; h < heads; h++) {
-            FeatureStore f = inputs.get(h);
-            for (int i = 0; i < n; i++) {
-                f.get(idx[i], x, (h * n + i) * width);
+        float[] x = new float[lanes * heads * n * width];
+        for (int l = 0; l < lanes; l++) {
+            for (int h = 0; h < heads; h++) {
+                FeatureStore f = inputs.get(h);
+                for (int i = 0; i < n; i++) {
+                    f.get(rows[l * n + i], x, ((l * heads + h) * n + i) * width);
+                }
             }
         }
-        return m.create(x, new Shape(heads, n, width));
+        return m.create(x, new Shape(lanes, heads, n, width));
     }
 
-    private static void adam(NDManager m, NDArray p, NDArray mom, NDArray vel, float lr, float weightDecay) {
+    private static void adam(NDManager m, NDArray p, NDArray mom, NDArray vel, NDArray lr, float weightDecay) {
         // update through a detached view (same storage): libtorch refuses in-place changes of a parameter while
         // gradient recording is on, which it is by default on threads other than the engine's first; results of
         // operations on the parameters belong to their manager, so every temporary moves to the step's
@@ -260,8 +341,9 @@ final class LinearHeads implements AutoCloseable {
                 }
             }
             try (NDManager m = manager.newSubManager()) {
-                float[] p = m.create(x, new Shape(heads, c, width)).matMul(tmp(m, w.stopGradient()))
-                        .add(tmp(m, b.stopGradient())).softmax(2).toFloatArray();
+                NDArray w0 = tmp(m, tmp(m, w.stopGradient()).get(0));
+                NDArray b0 = tmp(m, tmp(m, b.stopGradient()).get(0));
+                float[] p = m.create(x, new Shape(heads, c, width)).matMul(w0).add(b0).softmax(2).toFloatArray();
                 for (int h = 0; h < heads; h++) {
                     for (int i = 0; i < c; i++) {
                         int at = (h * c + i) * classes;

@@ -1,0 +1,101 @@
+package org.persephonee.core.personalise;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.exits.ExitPlacement;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The cross-fitting's folds train side by side in one batched step: each must learn what it would alone. */
+class ExitTrainerLanesTest {
+    @TempDir
+    static Path tmp;
+
+    @Test
+    void foldsTrainedSideBySideLearnExactlyWhatEachLearnsAlone() throws Exception {
+        Path persona = Fixtures.persona(tmp.resolve("p"), new int[] {0, 1, 2}, 8, 30, 5, 3);
+        // a conv head (its own trainer per lane) and a linear head (batched across lanes)
+        PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5")).build();
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            PreparedData data = PreparedData.prepare(Fixtures.load(bb, persona), bb.input(), cfg.labels(),
+                    cfg.holdoutFraction(), cfg.seed(), PersonalisationJob.SILENT, () -> false);
+            try (FeatureCache cache = new FrozenPass(bb, cfg).run(data, null, null, PersonalisationJob.SILENT,
+                    () -> false)) {
+                int n = data.trainSize();
+                float[][] logits = HeadOutputs.rows(cache.logits(), 0, n);
+                PersonalLabelSpace space = PersonalLabelSpace.infer(bb.classNames(), data.trainLabel, logits,
+                        cfg.unlabelledRule(), cfg.pseudoLabelThreshold());
+                float[][] teacher = new float[n][];
+                for (int i = 0; i < n; i++) {
+                    teacher[i] = HeadOutputs.logProbs(space, logits[i]);
+                }
+                Targets all = Targets.build(data, space, teacher, cfg);
+                // folds of different sizes: different steps per epoch, epochs and learning-rate schedules, and a
+                // last batch of another size (padded in the batched step)
+                boolean[] heldA = new boolean[n];
+                boolean[] heldB = new boolean[n];
+                for (int i = 0; i < n; i++) {
+                    heldA[i] = i % 4 == 0;
+                    heldB[i] = i % 3 != 0;
+                }
+                List<Targets> fold = List.of(all.without(heldA), all.without(heldB));
+                assertTrue(fold.get(0).used() > 2 * fold.get(1).used(), "the folds differ in size");
+                ExitTrainer trainer = new ExitTrainer(cfg, bb);
+                int[] split = {cfg.epochs()};
+                List<List<ExitHead>> together = List.of(heads(cfg, bb, space), heads(cfg, bb, space));
+                List<List<Integer>> epochsTogether = List.of(new ArrayList<>(), new ArrayList<>());
+                List<ExitTrainer.Lane> lanes = new ArrayList<>();
+                for (int f = 0; f < 2; f++) {
+                    List<Integer> seen = epochsTogether.get(f);
+                    lanes.add(trainer.lane(together.get(f), fold.get(f), split, 0, (e, l) -> seen.add(e)));
+                }
+                trainer.fit(lanes, space, cache, false, () -> false, (d, t, s) -> { });
+                for (int f = 0; f < 2; f++) {
+                    List<ExitHead> alone = heads(cfg, bb, space);
+                    List<Integer> seen = new ArrayList<>();
+                    trainer.fit(List.of(trainer.lane(alone, fold.get(f), split, 0, (e, l) -> seen.add(e))), space,
+                            cache, false, () -> false, (d, t, s) -> { });
+                    assertEquals(seen, epochsTogether.get(f), "fold " + f + " reports the same epochs");
+                    for (int h = 0; h < alone.size(); h++) {
+                        ExitHead a = alone.get(h);
+                        ExitHead b = together.get(f).get(h);
+                        float[][] pa = HeadOutputs.probabilities(a, trainer.input(a, cache), 0, n, () -> false);
+                        float[][] pb = HeadOutputs.probabilities(b, trainer.input(b, cache), 0, n, () -> false);
+                        for (int i = 0; i < n; i++) {
+                            assertArrayEquals(pa[i], pb[i], 1e-5f, "fold " + f + ", " + a.key() + ", image " + i);
+                        }
+                    }
+                    alone.forEach(ExitHead::close);
+                }
+                // and the two folds did learn different things
+                ExitHead a = together.get(0).get(1);
+                ExitHead b = together.get(1).get(1);
+                float[] wa = a.linear()[0];
+                float[] wb = b.linear()[0];
+                double diff = 0;
+                for (int i = 0; i < wa.length; i++) {
+                    diff += Math.abs(wa[i] - wb[i]);
+                }
+                assertTrue(diff > 1e-2, "the lanes trained apart: " + diff);
+                together.forEach(l -> l.forEach(ExitHead::close));
+            }
+        }
+    }
+
+    private static List<ExitHead> heads(PersonalisationConfig cfg, Backbone bb, PersonalLabelSpace space) {
+        List<ExitHead> out = new ArrayList<>();
+        for (ExitPlacement p : cfg.placements()) {
+            out.add(new ExitHead(p, bb.stage(p.stage()).outputShape(), space.size()));
+        }
+        return out;
+    }
+}
