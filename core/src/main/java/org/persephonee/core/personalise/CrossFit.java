@@ -68,6 +68,9 @@ final class CrossFit {
         }
         long t0 = System.nanoTime();
         listener.onPhase(Phase.VALIDATE, "Validating on the training images: " + k + " folds side by side");
+        // the run's engine threads become that many threads training folds, each running the engine on one
+        int threads = org.persephonee.core.engine.Engines.setThreads(1);
+        workers = Math.max(1, Math.min(maxWorkers, threads));
         ExitTrainer.EpochHook none = (e, l) -> { };
         List<ExitHead> heads = new ArrayList<>();
         try {
@@ -81,7 +84,7 @@ final class CrossFit {
                     lanes.add(trainer.lane(List.of(fins[f]), labelsAll.without(held[f]),
                             new int[] {config.epochs()}, 0, none));
                 }
-                trainer.fit(lanes, space, cache, true, cancelled, share(listener, t0, 0, REFIT_SHARE));
+                fit(lanes, space, cache, true, cancelled, share(listener, t0, 0, REFIT_SHARE));
                 for (int f = 0; f < k; f++) {
                     float[][] p = HeadOutputs.probabilities(fins[f], trainer.input(fins[f], cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
@@ -133,7 +136,7 @@ final class CrossFit {
             double lo = refitStage != null ? REFIT_SHARE : 0;
             boolean twice = java.util.Arrays.stream(split).anyMatch(s -> s.length == 2);
             double mid = twice ? lo + (1 - lo) * split[0][0] / (double) java.util.Arrays.stream(split[0]).sum() : 1;
-            trainer.fit(lanes, space, cache, false, cancelled, share(listener, t0, lo, mid));
+            fit(lanes, space, cache, false, cancelled, share(listener, t0, lo, mid));
             lanes.clear();
             for (int f = 0; f < k; f++) {
                 if (split[f].length == 2) {
@@ -145,7 +148,7 @@ final class CrossFit {
                             .without(held[f]), split[f], 1, none));
                 }
             }
-            trainer.fit(lanes, space, cache, false, cancelled, share(listener, t0, mid, 1));
+            fit(lanes, space, cache, false, cancelled, share(listener, t0, mid, 1));
             for (int f = 0; f < k; f++) {
                 if (average != null) {
                     average.addExits(exits.get(f));
@@ -162,6 +165,7 @@ final class CrossFit {
             }
         } finally {
             heads.forEach(ExitHead::close);
+            org.persephonee.core.engine.Engines.setThreads(threads);
         }
         listener.onProgress(Phase.VALIDATE, 1, 0);
         int[] truth = new int[n];
@@ -172,6 +176,81 @@ final class CrossFit {
         refitOof[0] = frozenFinal;
         return new EvalPredictions(ordered.stream().map(ExitPlacement::stage).toList(), exitProbs, finalProbs, truth,
                 space.size());
+    }
+
+    /** Threads training folds in this run: one per engine thread the run had, each running the engine on one. */
+    private int workers = 1;
+    /** At most this many threads train folds. */
+    private int maxWorkers = Integer.MAX_VALUE;
+
+    /** Trains the folds on at most {@code max} threads (tests: one thread and several must agree). */
+    CrossFit maxWorkers(int max) {
+        this.maxWorkers = max;
+        return this;
+    }
+
+    /**
+     * Trains the folds' lanes, split over {@link #workers} threads that each run the engine on one thread of its
+     * own (the folds are independent: each learns the same on any thread); progress comes from the first.
+     */
+    private void fit(List<ExitTrainer.Lane> lanes, PersonalLabelSpace space, FeatureCache cache,
+                     boolean fromClassifier, BooleanSupplier cancelled, ExitTrainer.Progress progress) {
+        if (lanes.isEmpty()) {
+            return;
+        }
+        // conv and MLP heads train through DJL trainers, whose gradient collector allows one at a time
+        boolean probesOnly = lanes.get(0).heads().stream().allMatch(h -> h.probePrefix() != null);
+        int w = probesOnly ? Math.min(workers, lanes.size()) : 1;
+        if (w <= 1) {
+            trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
+            return;
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(w - 1, r -> {
+            Thread t = new Thread(r, "persephonee-cross-fit");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<java.util.concurrent.Future<?>> others = new ArrayList<>();
+            for (int g = 1; g < w; g++) {
+                List<ExitTrainer.Lane> part = part(lanes, g, w);
+                others.add(pool.submit(() -> trainer.fit(part, space, cache, fromClassifier, cancelled,
+                        (d, t, s) -> { })));
+            }
+            RuntimeException failed = null;
+            try {
+                trainer.fit(part(lanes, 0, w), space, cache, fromClassifier, cancelled, progress);
+            } catch (RuntimeException e) {
+                failed = e;
+            }
+            for (java.util.concurrent.Future<?> f : others) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (failed == null) {
+                        failed = e.getCause() instanceof RuntimeException re ? re
+                                : new IllegalStateException(e.getCause());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.util.concurrent.CancellationException("interrupted");
+                }
+            }
+            if (failed != null) {
+                throw failed;
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** Every {@code w}-th lane from {@code g}. */
+    private static List<ExitTrainer.Lane> part(List<ExitTrainer.Lane> lanes, int g, int w) {
+        List<ExitTrainer.Lane> out = new ArrayList<>();
+        for (int i = g; i < lanes.size(); i += w) {
+            out.add(lanes.get(i));
+        }
+        return out;
     }
 
     /** Share of the validation bar the re-fitted final exits fill (they train one head each, the exits several). */

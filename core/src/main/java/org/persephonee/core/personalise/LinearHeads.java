@@ -1,11 +1,11 @@
 package org.persephonee.core.personalise;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 
 import java.util.List;
 import java.util.Random;
@@ -254,14 +254,21 @@ final class LinearHeads implements AutoCloseable {
             NDArray sdA = m.create(sd, new Shape(lanes, 1, n, classes));
             NDArray swA = m.create(sw, new Shape(lanes, 1, n));
             NDArray normA = m.create(norm, new Shape(lanes, 1));
-            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            // gradients recorded on this thread only (libtorch's grad mode is per thread), without DJL's gradient
+            // collector, of which one may exist at a time: the cross-fitting trains folds on several threads
+            boolean gradMode = JniUtils.isGradMode();
+            JniUtils.setGradMode(true);
+            try {
                 NDArray z = xa.matMul(w).add(b);
                 NDArray hardLoss = z.logSoftmax(3).mul(hdA).sum(new int[] {3}).neg().mul(hwA).sum(new int[] {2});
                 NDArray softLoss = z.div(temperature).logSoftmax(3).mul(sdA).sum(new int[] {3}).neg().mul(swA)
                         .sum(new int[] {2}).mul(temperature * temperature);
                 NDArray perHead = hardLoss.add(softLoss).div(normA);
-                gc.backward(perHead.sum());
+                NDArray total = perHead.sum();
+                JniUtils.backward((PtNDArray) total, (PtNDArray) m.ones(total.getShape()), false, false);
                 losses = perHead.toFloatArray();
+            } finally {
+                JniUtils.setGradMode(gradMode);
             }
             updates++;
             float corrected = (float) (Math.sqrt(1 - Math.pow(BETA2, updates)) / (1 - Math.pow(BETA1, updates)));

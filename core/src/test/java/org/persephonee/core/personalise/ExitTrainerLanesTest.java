@@ -91,6 +91,44 @@ class ExitTrainerLanesTest {
         }
     }
 
+    @Test
+    void theCrossFittingLearnsTheSameOnOneThreadAsOnTwo() throws Exception {
+        Path persona = Fixtures.persona(tmp.resolve("q"), new int[] {0, 1, 2}, 8, 30, 5, 4);
+        // pooling + linear heads only: those are the folds trained on several threads
+        PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5"))
+                .setPlacements(List.of(new ExitPlacement("stem", org.persephonee.core.exits.HeadSpec.parse("grid")),
+                        new ExitPlacement("block1", org.persephonee.core.exits.HeadSpec.parse("linear")))).build();
+        int threads = org.persephonee.core.engine.Engines.setThreads(2);
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            PreparedData data = PreparedData.prepare(Fixtures.load(bb, persona), bb.input(), cfg.labels(),
+                    cfg.holdoutFraction(), cfg.seed(), PersonalisationJob.SILENT, () -> false);
+            String last = bb.stages().get(bb.stages().size() - 1).name();
+            try (FeatureCache cache = new FrozenPass(bb, cfg).run(data, last, null, PersonalisationJob.SILENT,
+                    () -> false)) {
+                int n = data.trainSize();
+                float[][] logits = HeadOutputs.rows(cache.logits(), 0, n);
+                PersonalLabelSpace space = PersonalLabelSpace.infer(bb.classNames(), data.trainLabel, logits,
+                        cfg.unlabelledRule(), cfg.pseudoLabelThreshold());
+                List<ExitPlacement> ordered = cfg.placements();
+                EvalPredictions[] oof = new EvalPredictions[2];
+                for (int w = 1; w <= 2; w++) {
+                    oof[w - 1] = new CrossFit(cfg, bb, new ExitTrainer(cfg, bb)).maxWorkers(w).run(data, space, cache,
+                            last, 0, ordered, logits, new float[1][][], null, PersonalisationJob.SILENT, () -> false);
+                    assertEquals(2, org.persephonee.core.engine.Engines.setThreads(2), "the run's threads come back");
+                }
+                for (int j = 0; j <= ordered.size(); j++) {
+                    float[][] a = j < ordered.size() ? oof[0].exit(j) : oof[0].finalExit();
+                    float[][] b = j < ordered.size() ? oof[1].exit(j) : oof[1].finalExit();
+                    for (int i = 0; i < n; i++) {
+                        assertArrayEquals(a[i], b[i], 1e-5f, "head " + j + ", image " + i);
+                    }
+                }
+            }
+        } finally {
+            org.persephonee.core.engine.Engines.setThreads(threads);
+        }
+    }
+
     private static List<ExitHead> heads(PersonalisationConfig cfg, Backbone bb, PersonalLabelSpace space) {
         List<ExitHead> out = new ArrayList<>();
         for (ExitPlacement p : cfg.placements()) {
