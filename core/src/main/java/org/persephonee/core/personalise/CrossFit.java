@@ -98,7 +98,9 @@ final class CrossFit {
                 for (int f = 0; f < k; f++) {
                     float[][] fp = null;
                     if (retrain > 0) {
-                        // the final exit is the re-trained copy: it is cross-fitted too
+                        // the final exit is the re-trained copy: it is cross-fitted too, fold by fold (a DJL trainer
+                        // each) on the run's engine threads
+                        org.persephonee.core.engine.Engines.setThreads(threads);
                         try (RetrainedStages rs = RetrainedStages.copyOf(backbone, retrain)) {
                             FeatureStore rin = cache.get(FeatureCache.Request.raw(rs.inputStage()));
                             rs.train(fins[f], rin, Targets.build(data, space, teacher[f], config).without(held[f]),
@@ -106,6 +108,8 @@ final class CrossFit {
                                     config.temperature(),
                                     config.seed() * 1000 + 900 + f, cancelled);
                             fp = rs.probabilities(fins[f], rin, 0, n, cancelled);
+                        } finally {
+                            org.persephonee.core.engine.Engines.setThreads(1);
                         }
                     }
                     for (int i = 0; i < n; i++) {
