@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.data.PersonalDataset;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.exits.ExitPlacement;
 
@@ -13,6 +14,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The cross-fitting's folds train side by side in one batched step: each must learn what it would alone. */
@@ -126,6 +128,52 @@ class ExitTrainerLanesTest {
             }
         } finally {
             org.persephonee.core.engine.Engines.setThreads(threads);
+        }
+    }
+
+    @Test
+    void cancellingWhileFoldsTrainOnTwoThreadsStopsWithinOneSecondAndGivesTheThreadsBack() throws Exception {
+        Path persona = Fixtures.persona(tmp.resolve("c"), new int[] {0, 1, 2}, 8, 30, 5, 5);
+        PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5")).optEpochs(400)
+                .setPlacements(List.of(new ExitPlacement("stem", org.persephonee.core.exits.HeadSpec.parse("grid")),
+                        new ExitPlacement("block1", org.persephonee.core.exits.HeadSpec.parse("grid")))).build();
+        boolean adaptive = org.persephonee.core.engine.Engines.adaptiveThreads();
+        // every core, whatever else the machine runs: the folds then train on two threads
+        org.persephonee.core.engine.Engines.setAdaptiveThreads(false);
+        int threads = org.persephonee.core.engine.Engines.setThreads(2);
+        java.util.concurrent.atomic.AtomicBoolean cancel = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicLong cancelledAt = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicInteger threadsWhileValidating = new java.util.concurrent.atomic.AtomicInteger();
+        PersonalisationJob.Listener l = new PersonalisationJob.Listener() {
+            @Override
+            public void onProgress(PersonalisationJob.Phase phase, double fraction, double eta) {
+                if (phase == PersonalisationJob.Phase.VALIDATE && fraction > 0.3 && !cancel.get()) {
+                    threadsWhileValidating.set((int) Thread.getAllStackTraces().keySet().stream()
+                            .filter(t -> t.getName().equals("persephonee-cross-fit")).count());
+                    cancelledAt.set(System.nanoTime());
+                    cancel.set(true);
+                }
+            }
+        };
+        java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            PersonalDataset ds = Fixtures.load(bb, persona);
+            java.util.concurrent.Future<PersonalisationResult> f = ex.submit(() ->
+                    new PersonalisationJob(bb, ds, cfg).run(l, cancel::get));
+            java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> f.get(120, java.util.concurrent.TimeUnit.SECONDS));
+            double took = (System.nanoTime() - cancelledAt.get()) / 1e9;
+            assertTrue(e.getCause() instanceof java.util.concurrent.CancellationException, String.valueOf(e.getCause()));
+            assertEquals(1, threadsWhileValidating.get(), "a second thread trained folds");
+            assertTrue(took < 1.0, "took " + took + " s");
+            assertEquals(2, org.persephonee.core.engine.Engines.setThreads(2), "the engine threads come back");
+            Thread.sleep(200);
+            assertEquals(0, Thread.getAllStackTraces().keySet().stream().filter(t -> t.isAlive()
+                    && t.getName().equals("persephonee-cross-fit")).count(), "no fold thread left running");
+        } finally {
+            ex.shutdownNow();
+            org.persephonee.core.engine.Engines.setThreads(threads);
+            org.persephonee.core.engine.Engines.setAdaptiveThreads(adaptive);
         }
     }
 
