@@ -124,8 +124,14 @@ public final class PersonalisationJob {
         Engines.pytorch();
         long tStart = System.nanoTime();
         listener.onPhase(Phase.DECODE, "Decoding " + dataset.size() + " images");
+        // with a feature memo, photo files decoded by an earlier run are not decoded again
+        DecodeCache decoded = config.featureMemo() == null ? null
+                : DecodeCache.open(config.featureMemo(), backbone.input());
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
-                config.holdoutFraction(), config.seed(), listener, cancelled);
+                config.holdoutFraction(), config.seed(), decoded, listener, cancelled);
+        if (decoded != null) {
+            decoded.save();
+        }
         double decodeS = secs(tStart);
 
         // generic accuracy: the backbone as shipped, over all its classes

@@ -77,6 +77,16 @@ public final class PreparedData {
     public static PreparedData prepare(PersonalDataset ds, InputSpec spec, LabelRegime regime, double holdout,
                                        long seed, PersonalisationJob.Listener listener, BooleanSupplier cancelled)
             throws PersonalisationException {
+        return prepare(ds, spec, regime, holdout, seed, null, listener, cancelled);
+    }
+
+    /**
+     * As {@link #prepare(PersonalDataset, InputSpec, LabelRegime, double, long, PersonalisationJob.Listener,
+     * BooleanSupplier)}, taking photos decoded by an earlier run from {@code decoded} (null: decode every photo).
+     */
+    static PreparedData prepare(PersonalDataset ds, InputSpec spec, LabelRegime regime, double holdout, long seed,
+                                DecodeCache decoded, PersonalisationJob.Listener listener, BooleanSupplier cancelled)
+            throws PersonalisationException {
         if (ds == null || ds.size() == 0) {
             throw new PersonalisationException("the personal dataset has no images: import some images first");
         }
@@ -91,7 +101,7 @@ public final class PreparedData {
                 throw new CancellationException("cancelled while decoding images");
             }
             try {
-                float[] x = ImageDecoder.decode(img.path(), spec);
+                float[] x = decoded != null ? decoded.decode(img.path()) : ImageDecoder.decode(img.path(), spec);
                 if (img.split() == PersonalImage.Split.TEST) {
                     if (img.labelled()) {
                         d.eval.add(img);

@@ -1,0 +1,95 @@
+package org.persephonee.core.personalise;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.backbone.BackboneIO;
+import org.persephonee.core.backbone.InputSpec;
+import org.persephonee.core.data.ImageDecodeException;
+import org.persephonee.core.data.ImageDecoder;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Photo files decoded by an earlier run are taken from the cache, exactly; anything doubtful is decoded again. */
+class DecodeCacheTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aSecondRunTakesEveryPhotoFromTheCacheAndAChangedFileIsDecodedAgain() throws Exception {
+        Path persona = Fixtures.persona(tmp.resolve("p"), new int[] {0, 1}, 3, 4, 2, 11);
+        List<Path> photos;
+        try (Stream<Path> s = Files.walk(persona)) {
+            photos = s.filter(p -> p.toString().endsWith(".png")).sorted().toList();
+        }
+        InputSpec spec;
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            spec = bb.input();
+        }
+        Path memo = tmp.resolve("memo");
+        DecodeCache first = DecodeCache.open(memo, spec);
+        for (Path p : photos) {
+            assertArrayEquals(ImageDecoder.decode(p, spec), first.decode(p));
+        }
+        assertEquals(0, first.hits());
+        first.save();
+
+        DecodeCache second = DecodeCache.open(memo, spec);
+        for (Path p : photos) {
+            assertArrayEquals(ImageDecoder.decode(p, spec), second.decode(p), "exactly the decoded floats: " + p);
+        }
+        assertEquals(photos.size(), second.hits(), "every photo from the cache");
+
+        // the same name with other content is another photo
+        Files.copy(photos.get(1), photos.get(0), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.write(photos.get(2), "not an image".getBytes());
+        DecodeCache third = DecodeCache.open(memo, spec);
+        assertArrayEquals(ImageDecoder.decode(photos.get(1), spec), third.decode(photos.get(0)));
+        ImageDecodeException e = assertThrows(ImageDecodeException.class, () -> third.decode(photos.get(2)));
+        assertTrue(e.getMessage().contains(photos.get(2).getFileName().toString()), e.getMessage());
+    }
+
+    @Test
+    void aDamagedCacheFileIsIgnoredAndRewritten() throws Exception {
+        Path persona = Fixtures.persona(tmp.resolve("q"), new int[] {0}, 2, 0, 1, 12);
+        List<Path> photos;
+        try (Stream<Path> s = Files.walk(persona)) {
+            photos = s.filter(p -> p.toString().endsWith(".png")).sorted().toList();
+        }
+        InputSpec spec;
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            spec = bb.input();
+        }
+        Path memo = tmp.resolve("memo");
+        DecodeCache c = DecodeCache.open(memo, spec);
+        photos.forEach(p -> {
+            try {
+                c.decode(p);
+            } catch (ImageDecodeException ex) {
+                throw new AssertionError(ex);
+            }
+        });
+        c.save();
+        Path file;
+        try (Stream<Path> s = Files.list(memo)) {
+            file = s.filter(p -> p.getFileName().toString().startsWith("decoded-")).findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        DecodeCache damaged = DecodeCache.open(memo, spec);
+        assertArrayEquals(ImageDecoder.decode(photos.get(0), spec), damaged.decode(photos.get(0)));
+        assertEquals(0, damaged.hits(), "nothing trusted from a truncated file");
+        damaged.save();
+        DecodeCache again = DecodeCache.open(memo, spec);
+        assertArrayEquals(ImageDecoder.decode(photos.get(0), spec), again.decode(photos.get(0)));
+        assertEquals(1, again.hits(), "the rewritten file is read again");
+    }
+}
