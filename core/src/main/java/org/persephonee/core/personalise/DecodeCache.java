@@ -6,11 +6,8 @@ import org.persephonee.core.data.ImageDecoder;
 import org.persephonee.core.util.AtomicFiles;
 import org.persephonee.core.util.Hashes;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,27 +57,25 @@ final class DecodeCache {
         if (!Files.isRegularFile(file)) {
             return;
         }
-        try (InputStream in = Files.newInputStream(file);
-             DataInputStream d = new DataInputStream(new java.io.BufferedInputStream(in, 1 << 16))) {
-            byte[] magic = d.readNBytes(MAGIC.length);
-            if (!Arrays.equals(magic, MAGIC) || d.readInt() != size) {
+        try {
+            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
+            byte[] magic = new byte[MAGIC.length];
+            b.get(magic);
+            if (!Arrays.equals(magic, MAGIC) || b.getInt() != size) {
                 return;
             }
-            int n = d.readInt();
-            if (n < 0 || (long) n * rowBytes() > MAX_BYTES) {
+            int n = b.getInt();
+            if (n < 0 || (long) n * rowBytes() != b.remaining()) {
                 return;
             }
-            Map<String, float[]> read = new HashMap<>();
             byte[] key = new byte[32];
             for (int r = 0; r < n; r++) {
-                d.readFully(key);
+                b.get(key);
                 float[] x = new float[size];
-                for (int i = 0; i < size; i++) {
-                    x[i] = d.readFloat();
-                }
-                read.put(java.util.HexFormat.of().formatHex(key), x);
+                b.asFloatBuffer().get(x);
+                b.position(b.position() + 4 * size);
+                rows.put(java.util.HexFormat.of().formatHex(key), x);
             }
-            rows.putAll(read);
         } catch (IOException | RuntimeException e) {
             // a truncated or foreign file: decoded again and rewritten
             rows.clear();
@@ -126,20 +121,15 @@ final class DecodeCache {
             return;
         }
         try {
-            ByteArrayOutputStream b = new ByteArrayOutputStream(out.size() * (32 + 4 * size) + 64);
-            DataOutputStream d = new DataOutputStream(b);
-            d.write(MAGIC);
-            d.writeInt(size);
-            d.writeInt(out.size());
+            ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 8 + (int) (out.size() * rowBytes()));
+            b.put(MAGIC).putInt(size).putInt(out.size());
             for (Map.Entry<String, float[]> e : out.entrySet()) {
-                d.write(java.util.HexFormat.of().parseHex(e.getKey()));
-                for (float v : e.getValue()) {
-                    d.writeFloat(v);
-                }
+                b.put(java.util.HexFormat.of().parseHex(e.getKey()));
+                b.asFloatBuffer().put(e.getValue());
+                b.position(b.position() + 4 * size);
             }
-            d.flush();
             Files.createDirectories(file.getParent());
-            AtomicFiles.write(file, b.toByteArray());
+            AtomicFiles.write(file, b.array());
             added = false;
         } catch (IOException | RuntimeException e) {
             // a cache, not data: the next run decodes again
