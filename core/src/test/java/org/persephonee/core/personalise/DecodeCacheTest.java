@@ -23,17 +23,23 @@ class DecodeCacheTest {
     @TempDir
     Path tmp;
 
+    private static List<Path> photos(Path persona) throws java.io.IOException {
+        try (Stream<Path> s = Files.walk(persona)) {
+            return s.filter(p -> p.toString().endsWith(".png")).sorted().toList();
+        }
+    }
+
+    private static InputSpec spec() throws Exception {
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            return bb.input();
+        }
+    }
+
     @Test
     void aSecondRunTakesEveryPhotoFromTheCacheAndAChangedFileIsDecodedAgain() throws Exception {
         Path persona = Fixtures.persona(tmp.resolve("p"), new int[] {0, 1}, 3, 4, 2, 11);
-        List<Path> photos;
-        try (Stream<Path> s = Files.walk(persona)) {
-            photos = s.filter(p -> p.toString().endsWith(".png")).sorted().toList();
-        }
-        InputSpec spec;
-        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
-            spec = bb.input();
-        }
+        List<Path> photos = photos(persona);
+        InputSpec spec = spec();
         Path memo = tmp.resolve("memo");
         DecodeCache first = DecodeCache.open(memo, spec);
         for (Path p : photos) {
@@ -60,14 +66,8 @@ class DecodeCacheTest {
     @Test
     void aDamagedCacheFileIsIgnoredAndRewritten() throws Exception {
         Path persona = Fixtures.persona(tmp.resolve("q"), new int[] {0}, 2, 0, 1, 12);
-        List<Path> photos;
-        try (Stream<Path> s = Files.walk(persona)) {
-            photos = s.filter(p -> p.toString().endsWith(".png")).sorted().toList();
-        }
-        InputSpec spec;
-        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
-            spec = bb.input();
-        }
+        List<Path> photos = photos(persona);
+        InputSpec spec = spec();
         Path memo = tmp.resolve("memo");
         DecodeCache c = DecodeCache.open(memo, spec);
         photos.forEach(p -> {

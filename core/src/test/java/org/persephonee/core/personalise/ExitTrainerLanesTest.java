@@ -28,14 +28,12 @@ class ExitTrainerLanesTest {
         // a conv head (its own trainer per lane) and a linear head (batched across lanes)
         PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5")).build();
         try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
-            PreparedData data = PreparedData.prepare(Fixtures.load(bb, persona), bb.input(), cfg.labels(),
-                    cfg.holdoutFraction(), cfg.seed(), PersonalisationJob.SILENT, () -> false);
+            PreparedData data = prepare(bb, persona, cfg);
             try (FeatureCache cache = new FrozenPass(bb, cfg).run(data, null, null, PersonalisationJob.SILENT,
                     () -> false)) {
                 int n = data.trainSize();
                 float[][] logits = HeadOutputs.rows(cache.logits(), 0, n);
-                PersonalLabelSpace space = PersonalLabelSpace.infer(bb.classNames(), data.trainLabel, logits,
-                        cfg.unlabelledRule(), cfg.pseudoLabelThreshold());
+                PersonalLabelSpace space = space(bb, cfg, data, logits);
                 float[][] teacher = new float[n][];
                 for (int i = 0; i < n; i++) {
                     teacher[i] = HeadOutputs.logProbs(space, logits[i]);
@@ -102,15 +100,13 @@ class ExitTrainerLanesTest {
                         new ExitPlacement("block1", org.persephonee.core.exits.HeadSpec.parse("linear")))).build();
         int threads = org.persephonee.core.engine.Engines.setThreads(2);
         try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
-            PreparedData data = PreparedData.prepare(Fixtures.load(bb, persona), bb.input(), cfg.labels(),
-                    cfg.holdoutFraction(), cfg.seed(), PersonalisationJob.SILENT, () -> false);
+            PreparedData data = prepare(bb, persona, cfg);
             String last = bb.stages().get(bb.stages().size() - 1).name();
             try (FeatureCache cache = new FrozenPass(bb, cfg).run(data, last, null, PersonalisationJob.SILENT,
                     () -> false)) {
                 int n = data.trainSize();
                 float[][] logits = HeadOutputs.rows(cache.logits(), 0, n);
-                PersonalLabelSpace space = PersonalLabelSpace.infer(bb.classNames(), data.trainLabel, logits,
-                        cfg.unlabelledRule(), cfg.pseudoLabelThreshold());
+                PersonalLabelSpace space = space(bb, cfg, data, logits);
                 List<ExitPlacement> ordered = cfg.placements();
                 EvalPredictions[] oof = new EvalPredictions[2];
                 for (int w = 1; w <= 2; w++) {
@@ -175,6 +171,17 @@ class ExitTrainerLanesTest {
             org.persephonee.core.engine.Engines.setThreads(threads);
             org.persephonee.core.engine.Engines.setAdaptiveThreads(adaptive);
         }
+    }
+
+    private static PreparedData prepare(Backbone bb, Path persona, PersonalisationConfig cfg) throws Exception {
+        return PreparedData.prepare(Fixtures.load(bb, persona), bb.input(), cfg.labels(), cfg.holdoutFraction(),
+                cfg.seed(), PersonalisationJob.SILENT, () -> false);
+    }
+
+    private static PersonalLabelSpace space(Backbone bb, PersonalisationConfig cfg, PreparedData data,
+                                            float[][] logits) throws Exception {
+        return PersonalLabelSpace.infer(bb.classNames(), data.trainLabel, logits, cfg.unlabelledRule(),
+                cfg.pseudoLabelThreshold());
     }
 
     private static List<ExitHead> heads(PersonalisationConfig cfg, Backbone bb, PersonalLabelSpace space) {
