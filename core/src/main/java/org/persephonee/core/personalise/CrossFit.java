@@ -214,26 +214,39 @@ final class CrossFit {
             t.setDaemon(true);
             return t;
         });
+        // a thread that fails (a non-finite step, a cancel) stops the others at their next step
+        java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
+        BooleanSupplier stop = () -> abort.get() || cancelled.getAsBoolean();
         try {
             List<java.util.concurrent.Future<?>> others = new ArrayList<>();
             for (int g = 1; g < w; g++) {
                 List<ExitTrainer.Lane> part = part(lanes, g, w);
-                others.add(pool.submit(() -> trainer.fit(part, space, cache, fromClassifier, cancelled,
-                        (d, t, s) -> { })));
+                others.add(pool.submit(() -> {
+                    try {
+                        trainer.fit(part, space, cache, fromClassifier, stop, (d, t, s) -> { });
+                    } catch (RuntimeException e) {
+                        abort.set(true);
+                        throw e;
+                    }
+                }));
             }
             RuntimeException failed = null;
             try {
-                trainer.fit(part(lanes, 0, w), space, cache, fromClassifier, cancelled, progress);
+                trainer.fit(part(lanes, 0, w), space, cache, fromClassifier, stop, progress);
             } catch (RuntimeException e) {
+                abort.set(true);
                 failed = e;
             }
             for (java.util.concurrent.Future<?> f : others) {
                 try {
                     f.get();
                 } catch (java.util.concurrent.ExecutionException e) {
-                    if (failed == null) {
-                        failed = e.getCause() instanceof RuntimeException re ? re
-                                : new IllegalStateException(e.getCause());
+                    RuntimeException cause = e.getCause() instanceof RuntimeException re ? re
+                            : new IllegalStateException(e.getCause());
+                    // the error that stopped the others, not the cancels it caused
+                    if (failed == null || failed instanceof java.util.concurrent.CancellationException
+                            && !(cause instanceof java.util.concurrent.CancellationException)) {
+                        failed = cause;
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();

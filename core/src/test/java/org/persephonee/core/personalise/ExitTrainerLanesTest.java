@@ -114,6 +114,21 @@ class ExitTrainerLanesTest {
                             last, 0, ordered, logits, new float[1][][], null, PersonalisationJob.SILENT, () -> false);
                     assertEquals(2, org.persephonee.core.engine.Engines.setThreads(2), "the run's threads come back");
                 }
+                // a non-finite step on either thread stops the validation with that error, not with the cancel
+                // it causes on the other thread
+                for (int round = 0; round < 3; round++) {
+                    org.persephonee.core.engine.NumericGuard.injectAt(org.persephonee.core.engine.NumericGuard.HEADS,
+                            5 + round, 1);
+                    try {
+                        var e = assertThrows(org.persephonee.core.engine.NumericGuard.NonFiniteException.class,
+                                () -> new CrossFit(cfg, bb, new ExitTrainer(cfg, bb)).maxWorkers(2).run(data, space,
+                                        cache, last, 0, ordered, logits, new float[1][][], null,
+                                        PersonalisationJob.SILENT, () -> false));
+                        assertEquals(5 + round, e.step());
+                    } finally {
+                        org.persephonee.core.engine.NumericGuard.injectAt(null, -1);
+                    }
+                }
                 for (int j = 0; j <= ordered.size(); j++) {
                     float[][] a = j < ordered.size() ? oof[0].exit(j) : oof[0].finalExit();
                     float[][] b = j < ordered.size() ? oof[1].exit(j) : oof[1].finalExit();
