@@ -28,6 +28,8 @@ final class DecodeCache {
     static final int DECODER_VERSION = 1;
     /** Largest cache file: beyond it only the rows the last run used are written, and none if those do not fit. */
     static final long MAX_BYTES = 128L << 20;
+    /** Largest photo file cached (a larger one is decoded every time). */
+    static final long MAX_FILE_BYTES = 32L << 20;
     private static final byte[] MAGIC = "PEPDC1\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Path file;
@@ -86,8 +88,12 @@ final class DecodeCache {
     float[] decode(Path photo) throws ImageDecodeException {
         byte[] bytes;
         try {
+            if (Files.size(photo) > MAX_FILE_BYTES) {
+                // not read whole into memory to be hashed: the decoder streams it (or refuses it)
+                return ImageDecoder.decode(photo, spec);
+            }
             bytes = Files.readAllBytes(photo);
-        } catch (IOException | OutOfMemoryError e) {
+        } catch (IOException e) {
             // the decoder names the file and the problem
             return ImageDecoder.decode(photo, spec);
         }
