@@ -334,7 +334,7 @@ final class LinearHeads implements AutoCloseable {
         return a;
     }
 
-    /** Softmax outputs of every head on {@code n} rows from {@code offset}: {@code [head][row][class]}. */
+    /** Softmax outputs of the first lane's heads on {@code n} rows from {@code offset}: {@code [head][row][class]}. */
     float[][][] probabilities(int offset, int n) {
         float[][][] out = new float[heads][n][];
         int chunk = 256;
