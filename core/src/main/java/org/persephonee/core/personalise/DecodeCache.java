@@ -134,7 +134,6 @@ final class DecodeCache {
                 b.asFloatBuffer().put(e.getValue());
                 b.position(b.position() + 4 * size);
             }
-            Files.createDirectories(file.getParent());
             AtomicFiles.write(file, b.array());
             added = false;
         } catch (IOException | RuntimeException e) {

@@ -167,14 +167,10 @@ final class ExitTrainer {
         List<ExitHead> first = lanes.get(0).heads();
         int nh = first.size();
         int nl = lanes.size();
+        List<ExitPlacement> placements = first.stream().map(ExitHead::placement).toList();
         for (Lane l : lanes) {
-            if (l.heads().size() != nh) {
+            if (!l.heads().stream().map(ExitHead::placement).toList().equals(placements)) {
                 throw new IllegalArgumentException("lanes train the same heads");
-            }
-            for (int h = 0; h < nh; h++) {
-                if (!l.heads().get(h).placement().equals(first.get(h).placement())) {
-                    throw new IllegalArgumentException("lanes train the same heads");
-                }
             }
         }
         // a warm head's weights, read before initialisation draws fresh ones
