@@ -49,7 +49,10 @@ final class RunSummary {
         double seconds = (System.nanoTime() - started) / 1e9;
         var resumed = o.result().resumed();
         // after the figures: a long line is cut at the window's edge, and the timeline shows updates too
-        String update = resumed == null ? "" : resumed.warm()
+        String update = resumed == null ? "" : !resumed.trained()
+                ? ". Nothing new since the last run (the same photos, labels and settings): its heads were kept, "
+                        + "untrained"
+                : resumed.warm()
                 ? String.format(Locale.ROOT, ". Updated the last run (the backbone ran on %d new photo(s))",
                         o.result().cacheUse().computed())
                 : ". From scratch (" + String.join("; ", resumed.notes()) + ")";

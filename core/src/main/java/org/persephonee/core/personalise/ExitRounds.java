@@ -81,6 +81,19 @@ final class ExitRounds {
         return new Outcome(targets, last, evalSeconds);
     }
 
+    /**
+     * The heads as they came, untrained (a resumed run with nothing new): the held-out images' predictions and
+     * statistics, once, as after a last epoch.
+     */
+    Outcome keep(List<ExitHead> heads, Targets targets, Listener listener, BooleanSupplier cancelled) {
+        listener.onPhase(Phase.TRAIN, "Nothing new since the last run: its " + heads.size() + " exit(s) are kept "
+                + "as they were");
+        double[] noLoss = new double[heads.size()];
+        Arrays.fill(noLoss, Double.NaN);
+        live(List.copyOf(heads), 1, new int[] {1}, listener, cancelled).after(1, noLoss);
+        return new Outcome(targets, last, evalSeconds);
+    }
+
     /** After each epoch of a round: predictions on the held-out images and per-exit statistics to the listener. */
     private ExitTrainer.EpochHook live(List<ExitHead> exits, int round, int[] split, Listener listener,
                                        BooleanSupplier cancelled) {

@@ -63,9 +63,11 @@ final class FinalExitPhase implements AutoCloseable {
             // what the earlier final exit says of the training photos, before it trains on the new ones
             trainBefore = HeadOutputs.probabilities(head, trainer.input(head, cache), 0, nTrain, cancelled);
         }
-        listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
-        trainer.fit(List.of(head), Targets.labelsOnly(data, space), space, cache, true, listener, cancelled,
-                (epoch, l) -> { });
+        if (resumption == null || !resumption.keep()) {
+            listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
+            trainer.fit(List.of(head), Targets.labelsOnly(data, space), space, cache, true, listener, cancelled,
+                    (epoch, l) -> { });
+        }
         FeatureStore in = trainer.input(head, cache);
         float[][] p = HeadOutputs.probabilities(head, in, 0, nTrain, cancelled);
         long tEval = System.nanoTime();

@@ -198,6 +198,7 @@ public final class PersonalisationJob {
             fin = new FinalExitPhase(backbone, config, trainer, cache, nTrain, nEval);
             float[][] frozenTrain = FinalExitPhase.softmaxRows(teacher, 0, nTrain);
             if (resumption != null) {
+                resumption.checkForNews(data, ordered, refit, config);
                 resumption.warmStart(heads, trainer);
             }
             if (refit) {
@@ -226,9 +227,11 @@ public final class PersonalisationJob {
                         + "or label some images)");
             }
             // stage 2: the exits learn from labels and the (personalised) final exit
-            ExitRounds.Outcome rounds = new ExitRounds(backbone, config, trainer, cache, nTrain, evalTruth,
-                    fin.evalProbabilities(teacher), fin.head())
-                    .train(heads, ordered, data, space, teacher, targets, resumed, listener, cancelled);
+            ExitRounds exitRounds = new ExitRounds(backbone, config, trainer, cache, nTrain, evalTruth,
+                    fin.evalProbabilities(teacher), fin.head());
+            boolean kept = resumption != null && resumption.keep();
+            ExitRounds.Outcome rounds = kept ? exitRounds.keep(heads, targets, listener, cancelled)
+                    : exitRounds.train(heads, ordered, data, space, teacher, targets, resumed, listener, cancelled);
             EvalPredictions preds = rounds.predictions();
             // predictions on the held-out images made during training are evaluation, not training
             double evalInTraining = fin.evalSeconds() + rounds.evalSeconds();
@@ -248,8 +251,9 @@ public final class PersonalisationJob {
                 preds = choice.predictions();
                 retrainChoice = choice.reason();
             }
-            String headsFrom = "trained on all " + nTrain + " training images";
-            Map<String, float[][]> trainedOnAll = Map.of();
+            String headsFrom = kept ? "kept from " + config.resume().from() + " (nothing new: no training)"
+                    : "trained on all " + nTrain + " training images";
+            Map<String, float[][]> trainedOnAll = kept ? resumption.trainedOnAll(heads) : Map.of();
             if (average != null && validation != null) {
                 // the heads the choices were made with, averaged: the deployed cascade is the validated one; a later
                 // run carries on training from the heads as trained on all the images (ResumeState)
@@ -276,7 +280,7 @@ public final class PersonalisationJob {
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
                             cache.computed(), pass.memoNotes()),
                     resumption == null ? null : new PersonalisationResult.Resumed(config.resume().from().toString(),
-                            resumption.warm(), resumption.notes()));
+                            resumption.warm(), !kept, resumption.notes()));
             heads = List.of();
             fin.release();
             return result;

@@ -216,9 +216,10 @@ public final class PersonalisationResult implements AutoCloseable {
      *
      * @param from the bundle it resumed from
      * @param warm whether the exits started from the earlier weights
+     * @param trained false when nothing was new since the earlier run: its deployed heads were kept, untrained
      * @param notes what the resumption did and left out
      */
-    public record Resumed(String from, boolean warm, List<String> notes) {
+    public record Resumed(String from, boolean warm, boolean trained, List<String> notes) {
         public Resumed {
             notes = List.copyOf(notes);
         }
@@ -292,6 +293,7 @@ public final class PersonalisationResult implements AutoCloseable {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("from", resumed.from());
             r.put("warm_start", resumed.warm());
+            r.put("trained", resumed.trained());
             r.put("notes", resumed.notes());
             m.put("resumed", r);
         }

@@ -32,16 +32,27 @@ public final class ResumeState {
     /** A linear layer's weights ({@code classes x in}, row-major) and bias. */
     record Linear(float[] weight, float[] bias) { }
 
-    /** One exit: its key ({@code stage:head}) and, for pooling + linear heads, its weights. */
-    record Exit(String key, Linear linear) { }
+    /**
+     * One exit: its key ({@code stage:head}) and, for pooling + linear heads, its weights as trained on all the
+     * photos and as deployed (the folds' mean; null in states written before it was kept).
+     */
+    record Exit(String key, Linear linear, Linear deployed) { }
 
-    /** A training photo's held-out predictions: per exit, in order, then the final exit. */
-    record Photo(String id, List<float[]> exits, @SerializedName("final") float[] finalExit) { }
+    /**
+     * A training photo's held-out predictions: per exit, in order, then the final exit; and the label the run
+     * used for it (null: unlabelled, or a state written before labels were kept: see {@link File#labelsKept}).
+     */
+    record Photo(String id, List<float[]> exits, @SerializedName("final") float[] finalExit, String label) { }
 
+    /**
+     * @param labelsKept whether {@link Photo#label} is the run's label (false in states written before it was)
+     * @param training the settings the heads' training depended on ({@link #training}), null in older states
+     */
     record File(String format, int version, @SerializedName("backbone_sha256") String backboneSha256,
                 List<String> labels, @SerializedName("label_backbone_index") int[] labelBackboneIndex,
                 @SerializedName("batchnorm_adapted") boolean batchNormAdapted, List<Exit> exits,
-                @SerializedName("final") Linear finalExit, List<Photo> validation) { }
+                @SerializedName("final") Linear finalExit, @SerializedName("final_deployed") Linear finalDeployed,
+                @SerializedName("labels_kept") boolean labelsKept, String training, List<Photo> validation) { }
 
     private final Path from;
     private final File file;
@@ -97,7 +108,7 @@ public final class ResumeState {
         // a head deployed as the folds' mean carries on from its weights as trained on all the photos (FoldAverage):
         // warm-started from the mean, the replay's first updates lost 5-7 points on night-owl
         for (ExitHead h : r.heads()) {
-            exits.add(new Exit(h.key(), linear(h, r.trainedOnAll(h.key()))));
+            exits.add(new Exit(h.key(), linear(h, r.trainedOnAll(h.key())), linear(h, null)));
         }
         List<Photo> photos = new ArrayList<>();
         // the final exit's own predictions: the next run averages them with its exits if that is better then
@@ -108,13 +119,24 @@ public final class ResumeState {
             for (int e = 0; e < v.exits().size(); e++) {
                 row.add(v.exit(e)[i]);
             }
-            photos.add(new Photo(FeatureMemo.imageKey(xs.get(i)), row, fin[i]));
+            photos.add(new Photo(FeatureMemo.imageKey(xs.get(i)), row, fin[i], r.data().trainLabel.get(i)));
         }
+        ExitHead fh = r.finalHead();
         File f = new File(FORMAT, VERSION, r.backboneSha256(), r.labelSpace().names(),
                 r.labelSpace().backboneIndex(), r.batchNorm().adapted(), exits,
-                r.finalHead() == null ? null : linear(r.finalHead(),
-                        r.trainedOnAll(PersonalisationResult.FINAL_KEY)), photos);
+                fh == null ? null : linear(fh, r.trainedOnAll(PersonalisationResult.FINAL_KEY)),
+                fh == null ? null : linear(fh, null), true, training(r.config()), photos);
         AtomicFiles.writeString(dir.resolve(FILE), new Gson().toJson(f));
+    }
+
+    /**
+     * The settings a run's head training depended on, besides its photos, labels and exits (the epochs are left
+     * out: an update trains fewer by design). A later run with the same ones and nothing new keeps the heads.
+     */
+    static String training(PersonalisationConfig c) {
+        return String.format(java.util.Locale.ROOT, "lr %s, unlabelled %s, pseudo-label confidence %s, "
+                        + "temperature %s, teacher %s, final re-fitted %s, seed %d", c.learningRate(),
+                c.unlabelledRule(), c.pseudoLabelThreshold(), c.temperature(), c.teacher(), c.refitFinal(), c.seed());
     }
 
     private static Linear linear(ExitHead h, float[][] trainedOnAll) {
@@ -151,11 +173,36 @@ public final class ResumeState {
         return null;
     }
 
+    /** An exit's weights as the earlier run deployed them, or null (not kept, or not a pooling + linear head). */
+    float[][] deployedWeights(String key) {
+        for (Exit e : file.exits()) {
+            if (e.key().equals(key) && e.deployed() != null) {
+                return new float[][] {e.deployed().weight(), e.deployed().bias()};
+            }
+        }
+        return null;
+    }
+
     /** The re-fitted final exit's weights, or null. */
     float[][] finalWeights() {
         Linear l = file.finalExit();
         return l == null ? null : new float[][] {l.weight(), l.bias()};
     }
+
+    /** The re-fitted final exit's weights as deployed, or null. */
+    float[][] finalDeployedWeights() {
+        Linear l = file.finalDeployed();
+        return l == null ? null : new float[][] {l.weight(), l.bias()};
+    }
+
+    /** Whether the photos' labels are kept ({@link Photo#label}); false in states written before they were. */
+    boolean labelsKept() { return file.labelsKept(); }
+
+    /** The settings the earlier run's heads were trained with ({@link #training}), or null in older states. */
+    String training() { return file.training(); }
+
+    /** How many training photos the earlier run had. */
+    int photoCount() { return file.validation().size(); }
 
     /** A training photo's held-out predictions, or null for a photo the run did not have. */
     Photo photo(String id) { return photos.get(id); }

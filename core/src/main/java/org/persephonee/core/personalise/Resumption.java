@@ -2,6 +2,7 @@ package org.persephonee.core.personalise;
 
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.exits.ExitPlacement;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,8 @@ final class Resumption {
     private final ResumeState state;
     private final List<String> notes = new ArrayList<>();
     private boolean warm = true;
+    /** Nothing new since the earlier run: its deployed heads are kept as they are, with no training. */
+    private boolean keep;
 
     private Resumption(ResumeState state) {
         this.state = state;
@@ -68,6 +71,38 @@ final class Resumption {
         return space;
     }
 
+    /**
+     * Decides whether anything is new since the earlier run: the same training photos (by decoded pixels), each
+     * with the label that run used, the same exits and the same training settings. When nothing is, training
+     * more could only move converged heads (an update with no new photo moved tilted-phone's final exit from
+     * 72.5 to 66.9 %), so the run keeps the earlier run's deployed heads and only chooses again.
+     *
+     * @param refit whether this run re-fits the final exit
+     */
+    void checkForNews(PreparedData data, List<ExitPlacement> placements, boolean refit, PersonalisationConfig config) {
+        if (!warm || !state.labelsKept() || state.training() == null
+                || !state.training().equals(ResumeState.training(config))
+                || !state.exitKeys().equals(placements.stream().map(ExitPlacement::key).toList())
+                || state.photoCount() != data.trainSize()
+                || refit != (state.finalDeployedWeights() != null)) {
+            return;
+        }
+        for (String k : state.exitKeys()) {
+            if (state.deployedWeights(k) == null) {
+                return;
+            }
+        }
+        for (int i = 0; i < data.trainSize(); i++) {
+            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            if (p == null || !java.util.Objects.equals(p.label(), data.trainLabel.get(i))) {
+                return;
+            }
+        }
+        keep = true;
+        notes.add("nothing new since " + state.from() + " (the same photos, labels, exits and settings): its heads "
+                + "are kept as they were, with no training; the operating point is chosen again");
+    }
+
     /** Gives every exit the earlier run had its weights back, and tells the trainer to start from them. */
     void warmStart(List<ExitHead> heads, ExitTrainer trainer) {
         if (!warm) {
@@ -75,7 +110,7 @@ final class Resumption {
         }
         int n = 0;
         for (ExitHead h : heads) {
-            float[][] w = state.exitWeights(h.key());
+            float[][] w = keep ? state.deployedWeights(h.key()) : state.exitWeights(h.key());
             if (w != null && h.probePrefix() != null) {
                 h.initialize();
             }
@@ -93,7 +128,7 @@ final class Resumption {
 
     /** Gives the re-fitted final exit its earlier weights when it had some; true when it did. */
     boolean warmStartFinal(ExitHead head, ExitTrainer trainer) {
-        float[][] w = state.finalWeights();
+        float[][] w = keep ? state.finalDeployedWeights() : state.finalWeights();
         if (!warm || w == null || head.probePrefix() == null) {
             return false;
         }
@@ -154,6 +189,28 @@ final class Resumption {
 
     /** True when the exits start from the earlier weights. */
     boolean warm() { return warm; }
+
+    /** True when nothing is new ({@link #checkForNews}): the earlier deployed heads are kept, untrained. */
+    boolean keep() { return keep; }
+
+    /**
+     * The weights the earlier run's heads had as trained on all its photos, by exit key and
+     * {@link PersonalisationResult#FINAL_KEY}: a kept run passes them on, so the next update carries on from them.
+     */
+    java.util.Map<String, float[][]> trainedOnAll(List<ExitHead> heads) {
+        java.util.Map<String, float[][]> m = new java.util.HashMap<>();
+        for (ExitHead h : heads) {
+            float[][] w = state.exitWeights(h.key());
+            if (w != null) {
+                m.put(h.key(), w);
+            }
+        }
+        float[][] f = state.finalWeights();
+        if (f != null) {
+            m.put(PersonalisationResult.FINAL_KEY, f);
+        }
+        return m;
+    }
 
     /** What the resumption did and left out, in sentences. */
     List<String> notes() { return List.copyOf(notes); }
