@@ -49,7 +49,7 @@ public final class BenchCommand extends CliCommand {
     @Option(names = "--chunks", paramLabel = "N", description = "with --replay: parts (default ${DEFAULT-VALUE})")
     int chunks = 5;
 
-    @Option(names = "--update-epochs", paramLabel = "N", description = "with --replay: epochs of an update "
+    @Option(names = "--update-epochs", paramLabel = "N", description = "with --replay or --active --as-updates: epochs of an update "
             + "(default ${DEFAULT-VALUE}, as personalise --resume)")
     int updateEpochs = PersonaliseCommand.RESUME_EPOCHS;
 
@@ -72,6 +72,11 @@ public final class BenchCommand extends CliCommand {
     @Option(names = "--on-reserved", description = "with --active: score on 100 images per class rendered from the "
             + "reserved test images 8000-9999 (--data) instead of the persona's test images")
     boolean scoreOnReserved;
+
+    @Option(names = "--as-updates", description = "with --active: each batch updates the run before it (--resume "
+            + "with the feature memo, --update-epochs), as the lab does with \"Update the last run\" ticked, instead "
+            + "of personalising from scratch")
+    boolean asUpdates;
 
     @Option(names = "--orders", paramLabel = "N", description = "with --active: random orders per point (default "
             + "${DEFAULT-VALUE})")
@@ -144,7 +149,7 @@ public final class BenchCommand extends CliCommand {
         } else if (active) {
             List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
             ActiveBench.Result r = new ActiveBench(bbDir, personas, names, List.copyOf(budgets), List.copyOf(rankings),
-                    orders, epochs, seed, scoreOnReserved ? fmnist : null).run(err);
+                    orders, epochs, seed, scoreOnReserved ? fmnist : null, asUpdates ? updateEpochs : 0).run(err);
             out.print(r.markdown());
             if (markdownFile != null) {
                 AtomicFiles.writeString(markdownFile, r.markdown());

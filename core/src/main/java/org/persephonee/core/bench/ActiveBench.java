@@ -11,10 +11,12 @@ import org.persephonee.core.data.PersonalImage;
 import org.persephonee.core.eval.CascadeResult;
 import org.persephonee.core.eval.Confidence;
 import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.export.BundleWriter;
 import org.persephonee.core.personalise.LabelRegime;
 import org.persephonee.core.personalise.PersonalisationConfig;
 import org.persephonee.core.personalise.PersonalisationJob;
 import org.persephonee.core.personalise.PersonalisationResult;
+import org.persephonee.core.personalise.ResumeState;
 import org.persephonee.core.pipeline.PersonalisePipeline;
 import org.persephonee.core.review.ReviewQueue;
 import org.persephonee.core.util.Vectors;
@@ -49,10 +51,13 @@ import java.util.Set;
  * @param reservedFrom the Fashion-MNIST folder to score on 100 images per class rendered from the reserved test images
  *                     8000-9999 with the persona's shift instead of the persona's own test images (for choosing the
  *                     ranking off the images the README reports on), or null
+ * @param updateEpochs 0: every batch personalises from scratch; else each batch updates the run before it, as the
+ *                     lab does with "Update the last run" ticked (its BatchNorm statistics, label space and heads,
+ *                     a feature memo, this many epochs)
  */
 public record ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
                           List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
-                          Path reservedFrom) {
+                          Path reservedFrom, int updateEpochs) {
 
     /**
      * One point of a curve.
@@ -78,6 +83,7 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
     public Result run(PrintStream err) throws Exception {
         List<Point> points = new ArrayList<>();
         List<Path> reservedDirs = new ArrayList<>();
+        Path work = updateEpochs > 0 ? Files.createTempDirectory("persephonee-active-updates") : null;
         try (Backbone bb = BackboneIO.load(bbDir)) {
             for (String name : names) {
                 Path dir = personas.resolve(name);
@@ -124,11 +130,14 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                             java.util.Collections.shuffle(randomOrder, new Random(order));
                         }
                         PersonalisePipeline.Outcome last = null;
+                        // updates: the bundle the next run carries on from, and the memo of the frozen pass
+                        Path[] previous = new Path[1];
+                        Path memo = work == null ? null : work.resolve(name + "-" + how + "-" + order + "-memo");
                         try {
                             for (int budget : budgets) {
                                 if (how != ReviewQueue.Ranking.RANDOM) {
                                     if (last == null) {
-                                        last = runAt(bb, start, oracle, reviewed, true);
+                                        last = runAt(bb, start, oracle, reviewed, true, memo, previous);
                                         if (zero == null) {
                                             zero = point(name, "none", 0, 0, last,
                                                     last.result().timing().total());
@@ -151,7 +160,12 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                                     }
                                 }
                                 long t0 = System.nanoTime();
-                                last = runAt(bb, start, oracle, reviewed, how != ReviewQueue.Ranking.RANDOM);
+                                if (how == ReviewQueue.Ranking.RANDOM && memo != null && previous[0] == null) {
+                                    // the random order's updates carry on from its own run with no labels
+                                    runAt(bb, start, oracle, Set.of(), false, memo, previous).close();
+                                }
+                                last = runAt(bb, start, oracle, reviewed, how != ReviewQueue.Ranking.RANDOM, memo,
+                                        previous);
                                 Point pt = point(name, how.display(), order, reviewed.size(), last,
                                         (System.nanoTime() - t0) / 1e9);
                                 points.add(pt);
@@ -173,22 +187,42 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
             for (Path d : reservedDirs) {
                 org.persephonee.core.util.FileTrees.delete(d);
             }
+            if (work != null) {
+                org.persephonee.core.util.FileTrees.delete(work);
+            }
         }
         return new Result(points, markdown(points));
     }
 
     private PersonalisePipeline.Outcome runAt(Backbone bb, PersonalDataset start, Map<Path, String> oracle,
-                                              Set<Path> reviewed, boolean chosen) throws Exception {
+                                              Set<Path> reviewed, boolean chosen, Path memo, Path[] previous)
+            throws Exception {
         List<PersonalImage> imgs = new ArrayList<>();
         for (PersonalImage i : start.images()) {
             imgs.add(reviewed.contains(i.path()) ? i.withLabel(oracle.get(i.path())) : i);
         }
-        PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
+        PersonalisationConfig.Builder cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
                 .optLabels(reviewed.isEmpty() ? LabelRegime.NONE : LabelRegime.ALL).optEpochs(epochs).optSeed(seed)
-                .optEvalEveryEpoch(false).optLabelsChosen(chosen).build();
-        return PersonalisePipeline.run(bb, new PersonalDataset(start.root(), imgs), cfg,
-                new PersonalisePipeline.Options(PersonalisePipeline.Options.DEFAULT_MAX_DROP, Confidence.MAX_SOFTMAX,
-                        false, null, 15), PersonalisationJob.SILENT, () -> false);
+                .optEvalEveryEpoch(false).optLabelsChosen(chosen);
+        if (memo != null) {
+            cfg.optFeatureMemo(memo);
+            if (previous[0] != null) {
+                cfg.optResume(ResumeState.read(previous[0])).optEpochs(updateEpochs);
+            }
+        }
+        PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, new PersonalDataset(start.root(), imgs),
+                cfg.build(), new PersonalisePipeline.Options(PersonalisePipeline.Options.DEFAULT_MAX_DROP,
+                        Confidence.MAX_SOFTMAX, false, null, 15), PersonalisationJob.SILENT, () -> false);
+        if (memo != null) {
+            try {
+                previous[0] = BundleWriter.write(memo.resolveSibling(memo.getFileName() + "-bundle-" + reviewed.size()),
+                        bb, o.result(), o.evaluation(), o.choice());
+            } catch (Exception | Error e) {
+                o.close();
+                throw e;
+            }
+        }
+        return o;
     }
 
     private static Point point(String persona, String ranking, long order, int labels, PersonalisePipeline.Outcome o,

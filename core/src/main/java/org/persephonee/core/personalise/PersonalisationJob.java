@@ -76,9 +76,10 @@ public final class PersonalisationJob {
 
     private final Backbone backbone;
     private final PersonalDataset dataset;
-    private final PersonalisationConfig config;
+    /** The run's config; a resumed run whose heads start fresh trains them with the epochs of the first run. */
+    private PersonalisationConfig config;
     /** Trains the exits and the re-fitted final exit on the cache. */
-    private final ExitTrainer trainer;
+    private ExitTrainer trainer;
 
     /**
      * Creates a job.
@@ -106,10 +107,14 @@ public final class PersonalisationJob {
         // the engine uses the cores the machine has free: one thread when other programs keep the cores busy
         // (OpenMP threads that wait for a descheduled peer made runs 4-6x slower)
         int threads = Engines.setThreads(Engines.threadsForBatchWork());
+        PersonalisationConfig given = config;
+        ExitTrainer givenTrainer = trainer;
         try {
             return runOnThreads(listener, cancelled);
         } finally {
             Engines.setThreads(threads);
+            config = given;
+            trainer = givenTrainer;
         }
     }
 
@@ -172,10 +177,25 @@ public final class PersonalisationJob {
             int nTrain = data.trainSize();
             int nEval = data.evalSize();
             float[][] backboneLogits = HeadOutputs.rows(cache.logits(), 0, nTrain + nEval);
-            PersonalLabelSpace space = resumption == null ? null : resumption.labelSpace(data);
-            if (space == null) {
+            PersonalLabelSpace space;
+            if (resumption == null) {
                 space = PersonalLabelSpace.infer(backbone.classNames(), data.trainLabel, backboneLogits,
                         config.unlabelledRule(), config.pseudoLabelThreshold());
+            } else {
+                PersonalLabelSpace inferred = null;
+                try {
+                    inferred = PersonalLabelSpace.infer(backbone.classNames(), data.trainLabel, backboneLogits,
+                            config.unlabelledRule(), config.pseudoLabelThreshold());
+                } catch (PersonalisationException fewerThanTwo) {
+                    // labels of one class so far: the resumed run keeps the earlier classes
+                }
+                space = resumption.labelSpace(data, inferred);
+                resumption.checkLabels(data);
+                if (!resumption.warm() && config.epochs() != resumption.freshEpochs()) {
+                    // heads that start fresh train as the first run's did, not for an update's few epochs
+                    config = config.toBuilder().optEpochs(resumption.freshEpochs()).build();
+                    trainer = new ExitTrainer(config, backbone);
+                }
             }
             // the frozen final exit as teacher, restricted to the personal label space (log-probabilities)
             float[][] teacher = new float[nTrain + nEval][];
@@ -280,7 +300,7 @@ public final class PersonalisationJob {
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
                             cache.computed(), pass.memoNotes()),
                     resumption == null ? null : new PersonalisationResult.Resumed(config.resume().from().toString(),
-                            resumption.warm(), !kept, resumption.notes()));
+                            resumption.warm(), !kept, resumption.freshEpochs(), resumption.notes()));
             heads = List.of();
             fin.release();
             return result;

@@ -217,9 +217,10 @@ public final class PersonalisationResult implements AutoCloseable {
      * @param from the bundle it resumed from
      * @param warm whether the exits started from the earlier weights
      * @param trained false when nothing was new since the earlier run: its deployed heads were kept, untrained
+     * @param freshEpochs the epochs heads that start fresh train for in this line of runs (the first run's)
      * @param notes what the resumption did and left out
      */
-    public record Resumed(String from, boolean warm, boolean trained, List<String> notes) {
+    public record Resumed(String from, boolean warm, boolean trained, int freshEpochs, List<String> notes) {
         public Resumed {
             notes = List.copyOf(notes);
         }

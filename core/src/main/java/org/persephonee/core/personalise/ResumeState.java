@@ -47,12 +47,15 @@ public final class ResumeState {
     /**
      * @param labelsKept whether {@link Photo#label} is the run's label (false in states written before it was)
      * @param training the settings the heads' training depended on ({@link #training}), null in older states
+     * @param freshEpochs the epochs heads starting fresh train for: the first run's of this line of runs (0 in older
+     *                    states: {@link PersonalisationConfig#DEFAULT_EPOCHS})
      */
     record File(String format, int version, @SerializedName("backbone_sha256") String backboneSha256,
                 List<String> labels, @SerializedName("label_backbone_index") int[] labelBackboneIndex,
                 @SerializedName("batchnorm_adapted") boolean batchNormAdapted, List<Exit> exits,
                 @SerializedName("final") Linear finalExit, @SerializedName("final_deployed") Linear finalDeployed,
-                @SerializedName("labels_kept") boolean labelsKept, String training, List<Photo> validation) { }
+                @SerializedName("labels_kept") boolean labelsKept, String training,
+                @SerializedName("fresh_epochs") int freshEpochs, List<Photo> validation) { }
 
     private final Path from;
     private final File file;
@@ -125,7 +128,8 @@ public final class ResumeState {
         File f = new File(FORMAT, VERSION, r.backboneSha256(), r.labelSpace().names(),
                 r.labelSpace().backboneIndex(), r.batchNorm().adapted(), exits,
                 fh == null ? null : linear(fh, r.trainedOnAll(PersonalisationResult.FINAL_KEY)),
-                fh == null ? null : linear(fh, null), true, training(r.config()), photos);
+                fh == null ? null : linear(fh, null), true, training(r.config()),
+                r.resumed() != null ? r.resumed().freshEpochs() : r.config().epochs(), photos);
         AtomicFiles.writeString(dir.resolve(FILE), new Gson().toJson(f));
     }
 
@@ -200,6 +204,11 @@ public final class ResumeState {
 
     /** The settings the earlier run's heads were trained with ({@link #training}), or null in older states. */
     String training() { return file.training(); }
+
+    /** The epochs heads that start fresh train for: the first run's of this line of runs. */
+    int freshEpochs() {
+        return file.freshEpochs() > 0 ? file.freshEpochs() : PersonalisationConfig.DEFAULT_EPOCHS;
+    }
 
     /** How many training photos the earlier run had. */
     int photoCount() { return file.validation().size(); }

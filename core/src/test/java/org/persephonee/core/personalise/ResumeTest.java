@@ -160,6 +160,55 @@ class ResumeTest {
                     .optResume(state).optEpochs(3).build()).run(PersonalisationJob.SILENT, () -> false)) {
                 assertTrue(r.resumed().trained(), r.resumed().notes().toString());
                 assertFalse(java.util.Arrays.equals(deployed[0], r.heads().get(0).linear()[0]));
+                // a known photo relabelled: its kept held-out predictions are stale, so the heads start fresh,
+                // cross-fitted, for the first run's epochs (6 here), not the update's 3
+                assertFalse(r.resumed().warm(), r.resumed().notes().toString());
+                assertTrue(r.resumed().notes().stream().anyMatch(n -> n.contains("1 photo(s) of bundle have another "
+                        + "label now")), r.resumed().notes().toString());
+                assertEquals(6, r.config().epochs());
+                assertTrue(r.headsFrom().startsWith("mean of the 4 cross-fitted folds' heads"), r.headsFrom());
+                assertEquals(0, r.cacheUse().computed(), "the backbone ran on no photo");
+            }
+        }
+    }
+
+    /**
+     * A first run with no labels infers its classes from the teacher; once new photos come labelled, the label space
+     * is the labelled classes (as from scratch), and the heads keep those classes' rows of the earlier weights.
+     */
+    @Test
+    void labelsAfterARunWithoutThemNarrowTheClassesAndTheHeadsKeepTheirRows() throws Exception {
+        Path a = Fixtures.persona(tmp.resolve("a"), new int[] {0, 1, 2}, 0, 90, 10, 6);
+        Path b = tmp.resolve("b");
+        addPhotos(a, b, "");
+        addPhotos(Fixtures.persona(tmp.resolve("later"), new int[] {0, 2}, 8, 0, 0, 7), b, "n");
+        Path memo = tmp.resolve("memo");
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            Path bundle;
+            try (PersonalisePipeline.Outcome first = PersonalisePipeline.run(bb, Fixtures.load(bb, a),
+                    config(memo).optLabels(LabelRegime.NONE).build(), options(), PersonalisationJob.SILENT,
+                    () -> false)) {
+                assertEquals(3, first.result().labelSpace().size(), first.result().labelSpace().names().toString());
+                bundle = BundleWriter.write(tmp.resolve("bundle"), bb, first.result(), first.evaluation(),
+                        first.choice());
+            }
+            ResumeState state = ResumeState.read(bundle);
+            try (PersonalisationResult r = new PersonalisationJob(bb, Fixtures.load(bb, b), config(memo)
+                    .optResume(state).optEpochs(1).optLearningRate(1e-7f).build())
+                    .run(PersonalisationJob.SILENT, () -> false)) {
+                assertTrue(r.resumed().warm(), r.resumed().notes().toString());
+                List<String> names = r.labelSpace().names();
+                assertEquals(2, names.size(), names.toString());
+                for (ExitHead h : r.heads()) {
+                    float[][] w = state.exitWeights(h.key());
+                    int in = w[0].length / 3;
+                    for (int k = 0; k < 2; k++) {
+                        int row = state.labelSpace().indexOf(names.get(k));
+                        assertArrayEquals(java.util.Arrays.copyOfRange(w[0], row * in, (row + 1) * in),
+                                java.util.Arrays.copyOfRange(h.linear()[0], k * in, (k + 1) * in), 1e-4f,
+                                h.key() + " keeps the row of " + names.get(k));
+                    }
+                }
             }
         }
     }
