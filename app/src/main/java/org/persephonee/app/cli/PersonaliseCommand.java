@@ -136,7 +136,9 @@ public final class PersonaliseCommand extends CliCommand {
             description = "carry on from a bundle written by an earlier personalise run: its BatchNorm statistics, "
                     + "label space and exits; the heads warm-start from its weights for --epochs (default 3 when "
                     + "resuming) and the operating point is chosen on its held-out predictions plus the new "
-                    + "photos' (no cross-fitting); use with --feature-cache so old photos skip the backbone")
+                    + "photos' (no cross-fitting); use with --feature-cache so old photos skip the backbone. With "
+                    + "nothing new (same photos, labels and settings) the heads are kept untrained; a photo of the "
+                    + "bundle with another label makes them start fresh, cross-fitted, for the first run's epochs")
     Path resume;
 
     @Option(names = "--force",
