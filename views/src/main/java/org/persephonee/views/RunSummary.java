@@ -49,14 +49,15 @@ final class RunSummary {
         double seconds = (System.nanoTime() - started) / 1e9;
         var resumed = o.result().resumed();
         // after the figures: a long line is cut at the window's edge, and the timeline shows updates too
-        String update = resumed == null ? "" : !resumed.trained()
-                ? ". Nothing new since the last run (the same photos, labels and settings): its heads were kept, "
-                        + "untrained"
-                : resumed.warm()
+        // a run that kept the last one's heads says so first: the rest of the line is the last run's figures
+        String kept = resumed != null && !resumed.trained()
+                ? "Nothing new since the last run (the same photos, labels and settings): its heads kept, untrained. "
+                : "";
+        String update = resumed == null || !resumed.trained() ? "" : resumed.warm()
                 ? String.format(Locale.ROOT, ". Updated the last run (the backbone ran on %d new photo(s))",
                         o.result().cacheUse().computed())
                 : ". From scratch (" + String.join("; ", resumed.notes()) + ")";
-        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ")
+        return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ") + kept
                 + (o.result().scoredOnLabels()
                 ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
                         + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",

@@ -219,10 +219,17 @@ class LabControllerHeadlessTest {
         assertTrue(runs.get(0).record().seconds < runs.get(1).record().seconds,
                 runs.get(0).record().seconds + " s for the update, " + runs.get(1).record().seconds + " s first");
 
+        // a second click with nothing new keeps the heads: the same figures, said first on the status line
+        double updated = runs.get(0).record().accuracy;
+        c.run().start();
+        assertTrue(model.status().get().startsWith("Nothing new since the last run"), model.status().get());
+        assertEquals(3, runs.size());
+        assertEquals(updated, runs.get(0).record().accuracy, 1e-12);
+
         // comparing label regimes runs every regime from scratch (an update would start the run without labels
         // from heads trained with them)
         c.history().compareLabelRegimes();
-        assertEquals(5, runs.size(), model.status().get());
+        assertEquals(6, runs.size(), model.status().get());
         assertTrue(runs.subList(0, 3).stream().noneMatch(e -> e.record().update), "the comparison's runs");
 
         // switched off: from scratch again (BatchNorm statistics re-estimated on every photo: new features)
