@@ -31,6 +31,7 @@ final class ConfigDescription {
         m.put("teacher", c.teacher().name().toLowerCase(java.util.Locale.ROOT));
         m.put("final_ensemble", c.finalEnsemble());
         m.put("fold_average", c.foldAverage());
+        m.put("carry_folds", c.carryFolds());
         m.put("labels_chosen", c.labelsChosen());
         return m;
     }

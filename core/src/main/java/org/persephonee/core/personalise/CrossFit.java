@@ -45,12 +45,36 @@ final class CrossFit {
     EvalPredictions run(PreparedData data, PersonalLabelSpace space, FeatureCache cache, String refitStage,
                         int retrain, List<ExitPlacement> ordered, float[][] backboneLogits,
                         float[][][] refitOof, FoldAverage average, Listener listener, BooleanSupplier cancelled) {
+        return run(data, space, cache, refitStage, retrain, ordered, backboneLogits, refitOof, average, null, listener,
+                cancelled);
+    }
+
+    /**
+     * Folds an update carries on from an earlier run (issue 15): each training photo keeps the fold it was held out
+     * in, new photos are dealt to the folds, and each fold's heads start from the weights that fold had and train
+     * {@code config.epochs()} more, one round taught by the late ensemble of the heads they start from (as an update
+     * of the deployed heads was). Every photo is still predicted by heads that never trained on it, and the run
+     * deploys the folds' mean as a run from scratch does.
+     *
+     * @param fold each training photo's fold, -1 for a photo the earlier run did not have
+     * @param weights a fold's starting {weights, bias} by exit key or {@link PersonalisationResult#FINAL_KEY}
+     */
+    record Carry(int[] fold, java.util.function.BiFunction<String, Integer, float[][]> weights) { }
+
+    /** {@link #run} carrying the folds of an earlier run on ({@code carry}), or from scratch when it is null. */
+    EvalPredictions run(PreparedData data, PersonalLabelSpace space, FeatureCache cache, String refitStage,
+                        int retrain, List<ExitPlacement> ordered, float[][] backboneLogits,
+                        float[][][] refitOof, FoldAverage average, Carry carry, Listener listener,
+                        BooleanSupplier cancelled) {
         int n = data.trainSize();
         int k = config.validationFolds();
         if (n < 4 * k) {
             return null;
         }
-        int[] fold = folds(data, k);
+        int[] fold = carry == null ? folds(data, k, null) : folds(data, k, carry.fold());
+        if (average != null) {
+            average.assignment(fold);
+        }
         List<float[][]> exitProbs = new ArrayList<>();
         for (int j = 0; j < ordered.size(); j++) {
             exitProbs.add(new float[n][]);
@@ -81,6 +105,9 @@ final class CrossFit {
                     fins[f] = new ExitHead(new ExitPlacement(refitStage, PersonalisationJob.FINAL_HEAD),
                             backbone.stage(refitStage).outputShape(), space.size());
                     heads.add(fins[f]);
+                    if (carry != null) {
+                        warm(fins[f], carry.weights().apply(PersonalisationResult.FINAL_KEY, f));
+                    }
                     lanes.add(trainer.lane(List.of(fins[f]), labelsAll.without(held[f]),
                             new int[] {config.epochs()}, 0, none));
                 }
@@ -133,8 +160,18 @@ final class CrossFit {
             List<ExitTrainer.Lane> lanes = new ArrayList<>();
             for (int f = 0; f < k; f++) {
                 exits.add(fresh(ordered, space, heads));
-                Targets foldTargets = Targets.build(data, space, teacher[f], config).without(held[f]);
-                split[f] = trainer.roundEpochs(foldTargets);
+                float[][] foldTeacher = teacher[f];
+                if (carry != null) {
+                    for (ExitHead h : exits.get(f)) {
+                        warm(h, carry.weights().apply(h.key(), f));
+                    }
+                    // one round, taught by the late ensemble of the heads the fold starts from
+                    if (config.teacher() == Teacher.ENSEMBLE) {
+                        foldTeacher = trainer.lateEnsemble(exits.get(f), teacher[f], cache, n, cancelled);
+                    }
+                }
+                Targets foldTargets = Targets.build(data, space, foldTeacher, config).without(held[f]);
+                split[f] = carry != null ? new int[] {config.epochs()} : trainer.roundEpochs(foldTargets);
                 lanes.add(trainer.lane(exits.get(f), foldTargets, split[f], 0, none));
             }
             double lo = refitStage != null ? REFIT_SHARE : 0;
@@ -284,12 +321,33 @@ final class CrossFit {
         return exits;
     }
 
-    /** Seeded folds: labelled images dealt class by class, then unlabelled ones, so every fold gets its share. */
-    private int[] folds(PreparedData data, int k) {
+    /** Gives a fold's head the weights it had in the earlier run and lets it start from them (null: fresh). */
+    private void warm(ExitHead h, float[][] w) {
+        if (w == null || h.probePrefix() == null) {
+            return;
+        }
+        h.initialize();
+        float[][] now = h.linear();
+        if (now[0].length == w[0].length && now[1].length == w[1].length) {
+            h.setLinear(w[0], w[1]);
+            trainer.warmStart(h);
+        }
+    }
+
+    /**
+     * Seeded folds: labelled images dealt class by class, then unlabelled ones, so every fold gets its share. With
+     * {@code kept} (a fold per photo, -1 for new ones), photos keep their fold and only the new ones are dealt.
+     */
+    private int[] folds(PreparedData data, int k, int[] kept) {
         int n = data.trainSize();
         Map<String, List<Integer>> byLabel = new TreeMap<>();
         List<Integer> unlabelled = new ArrayList<>();
+        int[] fold = new int[n];
         for (int i = 0; i < n; i++) {
+            if (kept != null && kept[i] >= 0 && kept[i] < k) {
+                fold[i] = kept[i];
+                continue;
+            }
             String l = data.trainLabel.get(i);
             if (l == null) {
                 unlabelled.add(i);
@@ -298,7 +356,6 @@ final class CrossFit {
             }
         }
         Random rnd = new Random(config.seed() + 77);
-        int[] fold = new int[n];
         int next = 0;
         List<List<Integer>> groups = new ArrayList<>(byLabel.values());
         groups.add(unlabelled);

@@ -85,9 +85,8 @@ final class ExitRounds {
      * The heads as they came, untrained (a resumed run with nothing new): the held-out images' predictions and
      * statistics, once, as after a last epoch.
      */
-    Outcome keep(List<ExitHead> heads, Targets targets, Listener listener, BooleanSupplier cancelled) {
-        listener.onPhase(Phase.TRAIN, "Nothing new since the last run: its " + heads.size() + " exit(s) are kept "
-                + "as they were");
+    Outcome keep(List<ExitHead> heads, Targets targets, String why, Listener listener, BooleanSupplier cancelled) {
+        listener.onPhase(Phase.TRAIN, why);
         double[] noLoss = new double[heads.size()];
         Arrays.fill(noLoss, Double.NaN);
         live(List.copyOf(heads), 1, new int[] {1}, listener, cancelled).after(1, noLoss);

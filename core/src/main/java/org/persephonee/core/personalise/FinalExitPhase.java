@@ -63,7 +63,7 @@ final class FinalExitPhase implements AutoCloseable {
             // what the earlier final exit says of the training photos, before it trains on the new ones
             trainBefore = HeadOutputs.probabilities(head, trainer.input(head, cache), 0, nTrain, cancelled);
         }
-        if (resumption == null || !resumption.keep()) {
+        if (resumption == null || !resumption.keepsHeads()) {
             listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
             trainer.fit(List.of(head), Targets.labelsOnly(data, space), space, cache, true, listener, cancelled,
                     (epoch, l) -> { });

@@ -23,6 +23,10 @@ final class FoldAverage {
     /** Summed {weights, bias} and the folds added, by exit key and {@link PersonalisationResult#FINAL_KEY}. */
     private final Map<String, float[][]> sums = new HashMap<>();
     private final Map<String, Integer> counts = new HashMap<>();
+    /** Every fold's {weights, bias}, in fold order, by the same keys: what a later update carries on ({@link #folds}). */
+    private final Map<String, List<float[][]>> perFold = new HashMap<>();
+    /** Each training photo's fold, or null when not given. */
+    private int[] assignment;
     /** The weights {@link #apply} replaced, by the same keys. */
     private final Map<String, float[][]> replaced = new HashMap<>();
     private int folds;
@@ -70,6 +74,26 @@ final class FoldAverage {
     /** Folds whose exits were added. */
     int folds() { return folds; }
 
+    /** Records which fold each training photo was held out in. */
+    void assignment(int[] fold) { this.assignment = fold.clone(); }
+
+    /**
+     * The folds themselves, for a later update to carry on (each fold's heads warm-started and trained on their own
+     * photos, so the predictions of the photos it holds out stay held out): null when no assignment was recorded.
+     */
+    PersonalisationResult.Folds folds(int k) {
+        if (assignment == null) {
+            return null;
+        }
+        Map<String, List<float[][]>> w = new HashMap<>();
+        perFold.forEach((key, list) -> {
+            if (list.size() == k) {
+                w.put(key, List.copyOf(list));
+            }
+        });
+        return new PersonalisationResult.Folds(assignment, w);
+    }
+
     private void add(String key, ExitHead h) {
         if (h.probePrefix() == null) {
             return;
@@ -86,6 +110,7 @@ final class FoldAverage {
             }
         }
         counts.merge(key, 1, Integer::sum);
+        perFold.computeIfAbsent(key, k -> new ArrayList<>()).add(wb);
     }
 
     private boolean replace(String key, ExitHead h) {

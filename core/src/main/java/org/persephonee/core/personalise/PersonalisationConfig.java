@@ -54,6 +54,7 @@ public final class PersonalisationConfig {
     private final boolean labelsChosen;
     private final boolean finalEnsemble;
     private final boolean foldAverage;
+    private final boolean carryFolds;
 
     private PersonalisationConfig(Builder b) {
         this.placements = List.copyOf(b.placements);
@@ -80,6 +81,7 @@ public final class PersonalisationConfig {
         this.labelsChosen = b.labelsChosen;
         this.finalEnsemble = b.finalEnsemble;
         this.foldAverage = b.foldAverage;
+        this.carryFolds = b.carryFolds;
     }
 
     public static Builder builder() { return new Builder(); }
@@ -93,7 +95,7 @@ public final class PersonalisationConfig {
                 .optSpillDir(spillDir).optFeatureMemo(featureMemo).optResume(resume).optHoldoutFraction(holdoutFraction)
                 .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast)
                 .optTeacher(teacher).optLabelsChosen(labelsChosen)
-                .optFinalEnsemble(finalEnsemble).optFoldAverage(foldAverage);
+                .optFinalEnsemble(finalEnsemble).optFoldAverage(foldAverage).optCarryFolds(carryFolds);
     }
 
     public List<ExitPlacement> placements() { return placements; }
@@ -167,6 +169,13 @@ public final class PersonalisationConfig {
     public boolean foldAverage() { return foldAverage; }
 
     /**
+     * Whether a resumed run carries the earlier run's cross-fitted folds on (each fold warm-started, the folds' mean
+     * deployed, choices on predictions no head trained on) where the state has them; false updates the deployed heads
+     * and chooses on the held-out predictions the state kept.
+     */
+    public boolean carryFolds() { return carryFolds; }
+
+    /**
      * True when the labels were chosen for review (the lab's review queue asks about the photos its heads are least
      * sure of), not a random sample of the person's photos. Choices then score every training image (its label where
      * there is one, elsewhere the class of the head that sets the bar) however many labels there are: the
@@ -206,6 +215,7 @@ public final class PersonalisationConfig {
         private boolean labelsChosen;
         private boolean finalEnsemble = true;
         private boolean foldAverage = true;
+        private boolean carryFolds = true;
 
         /** Required: the exits to train (at least one). */
         public Builder setPlacements(List<ExitPlacement> p) {
@@ -327,6 +337,12 @@ public final class PersonalisationConfig {
         /** Whether the deployed heads are the mean of the cross-fitted folds' ({@link FoldAverage}); default true. */
         public Builder optFoldAverage(boolean averaged) {
             this.foldAverage = averaged;
+            return this;
+        }
+
+        /** Whether a resumed run carries the earlier run's folds on ({@link #carryFolds()}); default true. */
+        public Builder optCarryFolds(boolean carried) {
+            this.carryFolds = carried;
             return this;
         }
 

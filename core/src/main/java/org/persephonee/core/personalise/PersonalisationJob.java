@@ -217,8 +217,10 @@ public final class PersonalisationJob {
             }
             fin = new FinalExitPhase(backbone, config, trainer, cache, nTrain, nEval);
             float[][] frozenTrain = FinalExitPhase.softmaxRows(teacher, 0, nTrain);
+            CrossFit.Carry carry = null;
             if (resumption != null) {
                 resumption.checkForNews(data, ordered, refit, config);
+                carry = resumption.carry(data, config, ordered, refit);
                 resumption.warmStart(heads, trainer);
             }
             if (refit) {
@@ -227,7 +229,7 @@ public final class PersonalisationJob {
             }
             EvalPredictions resumedValidation = null;
             boolean resumed = resumption != null && resumption.warm();
-            if (resumed) {
+            if (resumed && carry == null) {
                 long tv = System.nanoTime();
                 resumedValidation = resumption.validation(data, space, heads,
                         fin.trainBefore() != null ? fin.trainBefore() : frozenTrain, trainer, cache, cancelled);
@@ -250,7 +252,10 @@ public final class PersonalisationJob {
             ExitRounds exitRounds = new ExitRounds(backbone, config, trainer, cache, nTrain, evalTruth,
                     fin.evalProbabilities(teacher), fin.head());
             boolean kept = resumption != null && resumption.keep();
-            ExitRounds.Outcome rounds = kept ? exitRounds.keep(heads, targets, listener, cancelled)
+            ExitRounds.Outcome rounds = kept || carry != null
+                    ? exitRounds.keep(heads, targets, kept ? "Nothing new since the last run: its " + heads.size()
+                            + " exit(s) are kept as they were" : "The last run's folds carry on: their mean replaces "
+                            + "the exits after the validation", listener, cancelled)
                     : exitRounds.train(heads, ordered, data, space, teacher, targets, resumed, listener, cancelled);
             EvalPredictions preds = rounds.predictions();
             // predictions on the held-out images made during training are evaluation, not training
@@ -258,10 +263,10 @@ public final class PersonalisationJob {
             double trainS = secs(t3) - evalInTraining - resumeS;
             long tVal = System.nanoTime();
             float[][][] refitOof = new float[1][][];
-            FoldAverage average = config.foldAverage() && !resumed ? new FoldAverage() : null;
-            EvalPredictions validation = resumed ? resumedValidation : config.validationFolds() > 0
+            FoldAverage average = config.foldAverage() && (!resumed || carry != null) ? new FoldAverage() : null;
+            EvalPredictions validation = resumed && carry == null ? resumedValidation : config.validationFolds() > 0
                     ? new CrossFit(config, backbone, trainer).run(data, space, cache, refit ? last : null,
-                            fin.retrained() == null ? 0 : retrain, ordered, backboneLogits, refitOof, average,
+                            fin.retrained() == null ? 0 : retrain, ordered, backboneLogits, refitOof, average, carry,
                             listener, cancelled)
                     : null;
             String retrainChoice = null;
@@ -284,7 +289,15 @@ public final class PersonalisationJob {
                             nTrain, nEval, cancelled);
                     headsFrom = describeAverage(heads, averaged, average, nTrain);
                 }
+                if (carry != null) {
+                    // the mean is what the next update carries on, fold by fold, or from the mean where it cannot
+                    trainedOnAll = Map.of();
+                    headsFrom += " (the folds of " + config.resume().from().getFileName() + " carried on "
+                            + config.epochs() + " epochs)";
+                }
             }
+            PersonalisationResult.Folds folds = average != null && validation != null
+                    ? average.folds(config.validationFolds()) : kept ? resumption.folds(data) : null;
             double validationS = secs(tVal) + resumeS;
             // the cascade's last word: the final exit alone or with the late exits, decided out of fold
             FinalEnsemble.Choice ensemble = FinalEnsemble.choose(validation, config.finalEnsemble());
@@ -294,7 +307,7 @@ public final class PersonalisationJob {
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
                     heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,
-                    validationFinalAlone), new PersonalisationResult.Deployed(headsFrom, trainedOnAll), preds, validation, generic, bn,
+                    validationFinalAlone), new PersonalisationResult.Deployed(headsFrom, trainedOnAll, folds), preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),

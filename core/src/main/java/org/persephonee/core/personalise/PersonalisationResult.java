@@ -63,12 +63,19 @@ public final class PersonalisationResult implements AutoCloseable {
      * all the training images, by exit key ({@link #FINAL_KEY} for the re-fitted final exit): a later run carries on
      * training from those ({@link ResumeState}), not from the folds' mean.
      */
-    record Deployed(String from, Map<String, float[][]> trainedOnAll) { }
+    record Deployed(String from, Map<String, float[][]> trainedOnAll, Folds folds) { }
+
+    /**
+     * The cross-fitted folds a run deployed the mean of: each training photo's fold and every fold's weights by exit
+     * key ({@link #FINAL_KEY} for the re-fitted final exit), for a later update to carry on ({@link ResumeState}).
+     */
+    record Folds(int[] assignment, Map<String, List<float[][]>> weights) { }
 
     /** {@link Deployed#trainedOnAll()}'s key of the re-fitted final exit (exit keys all hold a colon). */
     static final String FINAL_KEY = "final";
     private final String headsFrom;
     private final Map<String, float[][]> trainedOnAll;
+    private final Folds folds;
     private final EvalPredictions predictions;
     private final EvalPredictions validation;
     private final double genericAccuracy;
@@ -97,6 +104,7 @@ public final class PersonalisationResult implements AutoCloseable {
         this.validationFinalAlone = fin.validationAlone();
         this.headsFrom = deployed.from();
         this.trainedOnAll = Map.copyOf(deployed.trainedOnAll());
+        this.folds = deployed.folds();
         this.predictions = predictions;
         this.validation = validation;
         this.genericAccuracy = genericAccuracy;
@@ -151,6 +159,9 @@ public final class PersonalisationResult implements AutoCloseable {
      * @param key an exit's key, or {@link #FINAL_KEY}
      */
     float[][] trainedOnAll(String key) { return trainedOnAll.get(key); }
+
+    /** The folds the deployed heads are the mean of, or null (no cross-fitting, or not averaged). */
+    Folds folds() { return folds; }
 
     /**
      * Whether the final exit is averaged with some exits ({@link FinalEnsemble}): its members index {@link #heads()};

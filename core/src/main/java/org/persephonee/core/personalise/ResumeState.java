@@ -42,20 +42,24 @@ public final class ResumeState {
      * A training photo's held-out predictions: per exit, in order, then the final exit; and the label the run
      * used for it (null: unlabelled, or a state written before labels were kept: see {@link File#labelsKept}).
      */
-    record Photo(String id, List<float[]> exits, @SerializedName("final") float[] finalExit, String label) { }
+    record Photo(String id, List<float[]> exits, @SerializedName("final") float[] finalExit, String label,
+                 Integer fold) { }
 
     /**
      * @param labelsKept whether {@link Photo#label} is the run's label (false in states written before it was)
      * @param training the settings the heads' training depended on ({@link #training}), null in older states
      * @param freshEpochs the epochs heads starting fresh train for: the first run's of this line of runs (0 in older
      *                    states: {@link PersonalisationConfig#DEFAULT_EPOCHS})
+     * @param folds every cross-fitted fold's weights by exit key and {@code final}, in fold order, with each photo's
+     *              {@link Photo#fold}: a later update carries the folds on; null when the run deployed no folds' mean
      */
     record File(String format, int version, @SerializedName("backbone_sha256") String backboneSha256,
                 List<String> labels, @SerializedName("label_backbone_index") int[] labelBackboneIndex,
                 @SerializedName("batchnorm_adapted") boolean batchNormAdapted, List<Exit> exits,
                 @SerializedName("final") Linear finalExit, @SerializedName("final_deployed") Linear finalDeployed,
                 @SerializedName("labels_kept") boolean labelsKept, String training,
-                @SerializedName("fresh_epochs") int freshEpochs, List<Photo> validation) { }
+                @SerializedName("fresh_epochs") int freshEpochs, Map<String, List<Linear>> folds,
+                List<Photo> validation) { }
 
     private final Path from;
     private final File file;
@@ -117,19 +121,31 @@ public final class ResumeState {
         // the final exit's own predictions: the next run averages them with its exits if that is better then
         float[][] fin = r.validationFinalAlone() != null ? r.validationFinalAlone() : v.finalExit();
         List<float[]> xs = r.data().trainImages();
+        PersonalisationResult.Folds folds = r.folds();
+        if (folds != null && folds.assignment().length != xs.size()) {
+            folds = null;
+        }
+        Map<String, List<Linear>> foldWeights = null;
+        if (folds != null) {
+            foldWeights = new HashMap<>();
+            for (Map.Entry<String, List<float[][]>> e : folds.weights().entrySet()) {
+                foldWeights.put(e.getKey(), e.getValue().stream().map(w -> new Linear(w[0], w[1])).toList());
+            }
+        }
         for (int i = 0; i < xs.size(); i++) {
             List<float[]> row = new ArrayList<>();
             for (int e = 0; e < v.exits().size(); e++) {
                 row.add(v.exit(e)[i]);
             }
-            photos.add(new Photo(FeatureMemo.imageKey(xs.get(i)), row, fin[i], r.data().trainLabel.get(i)));
+            photos.add(new Photo(FeatureMemo.imageKey(xs.get(i)), row, fin[i], r.data().trainLabel.get(i),
+                    folds == null ? null : folds.assignment()[i]));
         }
         ExitHead fh = r.finalHead();
         File f = new File(FORMAT, VERSION, r.backboneSha256(), r.labelSpace().names(),
                 r.labelSpace().backboneIndex(), r.batchNorm().adapted(), exits,
                 fh == null ? null : linear(fh, r.trainedOnAll(PersonalisationResult.FINAL_KEY)),
                 fh == null ? null : linear(fh, null), true, training(r.config()),
-                r.resumed() != null ? r.resumed().freshEpochs() : r.config().epochs(), photos);
+                r.resumed() != null ? r.resumed().freshEpochs() : r.config().epochs(), foldWeights, photos);
         AtomicFiles.writeString(dir.resolve(FILE), new Gson().toJson(f));
     }
 
@@ -208,6 +224,21 @@ public final class ResumeState {
     /** The epochs heads that start fresh train for: the first run's of this line of runs. */
     int freshEpochs() {
         return file.freshEpochs() > 0 ? file.freshEpochs() : PersonalisationConfig.DEFAULT_EPOCHS;
+    }
+
+    /**
+     * A fold's weights of an exit ({@code stage:head}) or of the final exit ({@code final}), or null when the state
+     * has no folds for it.
+     */
+    float[][] foldWeights(String key, int fold) {
+        List<Linear> l = file.folds() == null ? null : file.folds().get(key);
+        return l == null || fold >= l.size() ? null : new float[][] {l.get(fold).weight(), l.get(fold).bias()};
+    }
+
+    /** How many folds the state carries (0: none). */
+    int foldCount() {
+        return file.folds() == null || file.folds().isEmpty() ? 0
+                : file.folds().values().stream().mapToInt(List::size).min().orElse(0);
     }
 
     /** How many training photos the earlier run had. */

@@ -25,6 +25,8 @@ final class Resumption {
     private boolean keep;
     /** For each class of the run, its row among the earlier run's classes; null when the classes are the same. */
     private int[] keptRows;
+    /** The earlier run's folds are carried on ({@link #carry}). */
+    private boolean carrying;
 
     private Resumption(ResumeState state) {
         this.state = state;
@@ -190,7 +192,7 @@ final class Resumption {
         }
         int n = 0;
         for (ExitHead h : heads) {
-            float[][] w = rows(keep ? state.deployedWeights(h.key()) : state.exitWeights(h.key()));
+            float[][] w = rows(keep || carrying ? state.deployedWeights(h.key()) : state.exitWeights(h.key()));
             if (w != null && h.probePrefix() != null) {
                 h.initialize();
             }
@@ -208,7 +210,7 @@ final class Resumption {
 
     /** Gives the re-fitted final exit its earlier weights when it had some; true when it did. */
     boolean warmStartFinal(ExitHead head, ExitTrainer trainer) {
-        float[][] w = rows(keep ? state.finalDeployedWeights() : state.finalWeights());
+        float[][] w = rows(keep || carrying ? state.finalDeployedWeights() : state.finalWeights());
         if (!warm || w == null || head.probePrefix() == null) {
             return false;
         }
@@ -273,6 +275,77 @@ final class Resumption {
 
     /** True when nothing is new ({@link #checkForNews}): the earlier deployed heads are kept, untrained. */
     boolean keep() { return keep; }
+
+    /**
+     * True when the run's own heads are the earlier deployed ones, untrained: nothing is new, or the folds are
+     * carried on ({@link #carry}), whose mean then replaces them.
+     */
+    boolean keepsHeads() { return keep || carrying; }
+
+    /**
+     * The earlier run's cross-fitted folds to carry on (its state keeps every fold's weights for every exit, and for
+     * the final exit when this run re-fits it; there are enough photos to cross-fit), else null: the run then updates
+     * the deployed heads and chooses on kept held-out predictions. Carrying the folds, the update deploys the folds'
+     * mean and chooses on predictions every photo got from heads that never trained on it, as a run from scratch.
+     */
+    CrossFit.Carry carry(PreparedData data, PersonalisationConfig config, List<ExitPlacement> ordered, boolean refit) {
+        int k = config.validationFolds();
+        if (!warm || keep || !config.foldAverage() || !config.carryFolds() || k < 2 || state.foldCount() != k
+                || data.trainSize() < 4 * k) {
+            return null;
+        }
+        for (int f = 0; f < k; f++) {
+            for (ExitPlacement p : ordered) {
+                if (state.foldWeights(p.key(), f) == null) {
+                    return null;
+                }
+            }
+            if (refit && state.foldWeights(PersonalisationResult.FINAL_KEY, f) == null) {
+                return null;
+            }
+        }
+        int[] fold = new int[data.trainSize()];
+        int known = 0;
+        for (int i = 0; i < fold.length; i++) {
+            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            fold[i] = p == null || p.fold() == null ? -1 : p.fold();
+            known += fold[i] >= 0 ? 1 : 0;
+        }
+        carrying = true;
+        notes.add(String.format(Locale.ROOT, "the %d folds of %s carried on: %d photo(s) keep their fold, %d new "
+                + "one(s) dealt to the folds; the run deploys the folds' mean", k, state.from().getFileName(), known,
+                fold.length - known));
+        return new CrossFit.Carry(fold, (key, f) -> rows(state.foldWeights(key, f)));
+    }
+
+    /** The earlier run's folds, passed on by a run that kept its heads ({@link #keep}), or null when it had none. */
+    PersonalisationResult.Folds folds(PreparedData data) {
+        int k = state.foldCount();
+        if (k == 0) {
+            return null;
+        }
+        int[] fold = new int[data.trainSize()];
+        for (int i = 0; i < fold.length; i++) {
+            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            if (p == null || p.fold() == null) {
+                return null;
+            }
+            fold[i] = p.fold();
+        }
+        java.util.Map<String, List<float[][]>> w = new java.util.HashMap<>();
+        List<String> keys = new ArrayList<>(state.exitKeys());
+        keys.add(PersonalisationResult.FINAL_KEY);
+        for (String key : keys) {
+            List<float[][]> l = new ArrayList<>();
+            for (int f = 0; f < k && state.foldWeights(key, f) != null; f++) {
+                l.add(state.foldWeights(key, f));
+            }
+            if (l.size() == k) {
+                w.put(key, l);
+            }
+        }
+        return new PersonalisationResult.Folds(fold, w);
+    }
 
     /**
      * The weights the earlier run's heads had as trained on all its photos, by exit key and

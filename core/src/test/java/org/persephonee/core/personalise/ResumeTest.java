@@ -84,9 +84,11 @@ class ResumeTest {
             assertArrayEquals(trainedOnAll, state.exitWeights("stem:grid2")[0], 0f);
             assertFalse(java.util.Arrays.equals(deployed, trainedOnAll), "the deployed head is the folds' mean");
             PersonalDataset ds = Fixtures.load(bb, b);
-            // a learning rate of almost nothing: the heads end where they started, so they started from the bundle
+            // a learning rate of almost nothing: the heads end where they started, so they started from the bundle;
+            // updating the deployed heads (the folds not carried on), from them as trained on all the photos
             try (PersonalisationResult still = new PersonalisationJob(bb, ds, config(memo).optResume(state)
-                    .optEpochs(1).optLearningRate(1e-7f).build()).run(PersonalisationJob.SILENT, () -> false)) {
+                    .optEpochs(1).optLearningRate(1e-7f).optCarryFolds(false).build())
+                    .run(PersonalisationJob.SILENT, () -> false)) {
                 for (ExitHead h : still.heads()) {
                     float[][] w = state.exitWeights(h.key());
                     assertArrayEquals(w[0], h.linear()[0], 1e-4f, h.key() + " starts from the bundle's weights");
@@ -94,6 +96,19 @@ class ResumeTest {
                 assertArrayEquals(state.finalWeights()[0], still.finalHead().linear()[0], 1e-4f);
                 // 12 labelled and 30 unlabelled new photos; the first run's 84 and its test photos are known
                 assertEquals(42, still.cacheUse().computed(), "the backbone ran on the new photos only");
+            }
+            // carrying the folds on: each fold starts from its own weights, so their mean is the bundle's
+            try (PersonalisationResult carried = new PersonalisationJob(bb, ds, config(memo).optResume(state)
+                    .optEpochs(1).optLearningRate(1e-7f).build()).run(PersonalisationJob.SILENT, () -> false)) {
+                for (ExitHead h : carried.heads()) {
+                    assertArrayEquals(state.deployedWeights(h.key())[0], h.linear()[0], 1e-4f, h.key());
+                }
+                assertArrayEquals(state.finalDeployedWeights()[0], carried.finalHead().linear()[0], 1e-4f);
+                assertTrue(carried.resumed().notes().stream().anyMatch(n -> n.contains("the 4 folds of bundle carried "
+                        + "on: 84 photo(s) keep their fold, 42 new one(s)")), carried.resumed().notes().toString());
+                assertTrue(carried.headsFrom().contains("carried on"), carried.headsFrom());
+                assertFalse(java.util.Arrays.equals(state.exitWeights("stem:grid2")[0],
+                        carried.heads().get(0).linear()[0]), "not the heads as trained on all the photos");
             }
             try (PersonalisationResult resumed = new PersonalisationJob(bb, ds, config(memo).optResume(state)
                     .optEpochs(3).build()).run(PersonalisationJob.SILENT, () -> false);
@@ -106,8 +121,15 @@ class ResumeTest {
                 assertEquals(0, resumed.cacheUse().computed(), "every photo known now");
                 assertNotNull(resumed.validation(), "chosen on held-out predictions");
                 assertEquals(ds.labelled().size() + ds.unlabelled().size(), resumed.validation().size());
-                assertTrue(resumed.resumed().notes().stream().anyMatch(n -> n.contains("84 photo(s) from")),
+                assertTrue(resumed.resumed().notes().stream().anyMatch(n -> n.contains("84 photo(s) keep their fold")),
                         resumed.resumed().notes().toString());
+                // the next update carries the folds on again: every photo has its fold in the state
+                Path next = Files.createDirectories(tmp.resolve("next"));
+                ResumeState.write(next, resumed);
+                ResumeState.File f = new com.google.gson.Gson().fromJson(Files.readString(
+                        next.resolve(ResumeState.FILE)), ResumeState.File.class);
+                assertEquals(4, f.folds().get("stem:grid2").size());
+                assertTrue(f.validation().stream().allMatch(p -> p.fold() != null));
                 double r = resumed.finalAccuracy();
                 double s = scratch.finalAccuracy();
                 assertTrue(r >= s - 0.05, "resumed final exit " + r + " vs from scratch " + s);
@@ -153,6 +175,7 @@ class ResumeTest {
                 Path kept = BundleWriter.write(tmp.resolve("kept"), bb, r, again.evaluation(), again.choice());
                 assertArrayEquals(state.exitWeights("stem:grid2")[0],
                         ResumeState.read(kept).exitWeights("stem:grid2")[0], 0f);
+                assertEquals(4, ResumeState.read(kept).foldCount(), "and the folds");
             }
             // the person moves one labelled photo to another class: news
             Files.move(a.resolve("labelled/cat/l0.png"), a.resolve("labelled/dog/moved.png"));
