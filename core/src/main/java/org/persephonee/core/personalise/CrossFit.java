@@ -106,7 +106,7 @@ final class CrossFit {
                             backbone.stage(refitStage).outputShape(), space.size());
                     heads.add(fins[f]);
                     if (carry != null) {
-                        warm(fins[f], carry.weights().apply(PersonalisationResult.FINAL_KEY, f));
+                        trainer.startFrom(fins[f], carry.weights().apply(PersonalisationResult.FINAL_KEY, f));
                     }
                     lanes.add(trainer.lane(List.of(fins[f]), labelsAll.without(held[f]),
                             new int[] {config.epochs()}, 0, none));
@@ -163,7 +163,7 @@ final class CrossFit {
                 float[][] foldTeacher = teacher[f];
                 if (carry != null) {
                     for (ExitHead h : exits.get(f)) {
-                        warm(h, carry.weights().apply(h.key(), f));
+                        trainer.startFrom(h, carry.weights().apply(h.key(), f));
                     }
                     // one round, taught by the late ensemble of the heads the fold starts from
                     if (config.teacher() == Teacher.ENSEMBLE) {
@@ -319,19 +319,6 @@ final class CrossFit {
             exits.add(h);
         }
         return exits;
-    }
-
-    /** Gives a fold's head the weights it had in the earlier run and lets it start from them (null: fresh). */
-    private void warm(ExitHead h, float[][] w) {
-        if (w == null || h.probePrefix() == null) {
-            return;
-        }
-        h.initialize();
-        float[][] now = h.linear();
-        if (now[0].length == w[0].length && now[1].length == w[1].length) {
-            h.setLinear(w[0], w[1]);
-            trainer.warmStart(h);
-        }
     }
 
     /**

@@ -75,6 +75,27 @@ final class ExitTrainer {
         }
     }
 
+    /**
+     * Gives a pooling + linear head the weights {@code w} ({weights, bias}, as {@link ExitHead#linear()}) and lets it
+     * start its training from them ({@link #warmStart}): an update's heads, and the folds it carries on.
+     *
+     * @return false, the head left as it was, when {@code w} is null, the head is not pooling + linear, or the shapes
+     *         differ
+     */
+    boolean startFrom(ExitHead head, float[][] w) {
+        if (w == null || head.probePrefix() == null) {
+            return false;
+        }
+        head.initialize();
+        float[][] now = head.linear();
+        if (now[0] == null || now[1] == null || now[0].length != w[0].length || now[1].length != w[1].length) {
+            return false;
+        }
+        head.setLinear(w[0], w[1]);
+        warmStart(head);
+        return true;
+    }
+
     /** Receives each epoch's mean loss per head. */
     interface EpochHook {
         void after(int epoch, double[] losses);

@@ -192,13 +192,8 @@ final class Resumption {
         }
         int n = 0;
         for (ExitHead h : heads) {
-            float[][] w = rows(keep || carrying ? state.deployedWeights(h.key()) : state.exitWeights(h.key()));
-            if (w != null && h.probePrefix() != null) {
-                h.initialize();
-            }
-            if (w != null && h.probePrefix() != null && fits(h, w)) {
-                h.setLinear(w[0], w[1]);
-                trainer.warmStart(h);
+            if (trainer.startFrom(h, rows(keep || carrying ? state.deployedWeights(h.key())
+                    : state.exitWeights(h.key())))) {
                 n++;
             }
         }
@@ -210,22 +205,8 @@ final class Resumption {
 
     /** Gives the re-fitted final exit its earlier weights when it had some; true when it did. */
     boolean warmStartFinal(ExitHead head, ExitTrainer trainer) {
-        float[][] w = rows(keep || carrying ? state.finalDeployedWeights() : state.finalWeights());
-        if (!warm || w == null || head.probePrefix() == null) {
-            return false;
-        }
-        head.initialize();
-        if (!fits(head, w)) {
-            return false;
-        }
-        head.setLinear(w[0], w[1]);
-        trainer.warmStart(head);
-        return true;
-    }
-
-    private static boolean fits(ExitHead h, float[][] w) {
-        float[][] now = h.linear();
-        return now[0] != null && now[1] != null && now[0].length == w[0].length && now[1].length == w[1].length;
+        return warm && trainer.startFrom(head, rows(keep || carrying ? state.finalDeployedWeights()
+                : state.finalWeights()));
     }
 
     /**
