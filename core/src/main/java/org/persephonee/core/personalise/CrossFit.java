@@ -94,6 +94,7 @@ final class CrossFit {
         listener.onPhase(Phase.VALIDATE, "Validating on the training images: " + k + " folds side by side");
         // the run's engine threads become that many threads training folds, each running the engine on one
         int threads = org.persephonee.core.engine.Engines.setThreads(1);
+        runThreads = threads;
         workers = Math.max(1, Math.min(maxWorkers, threads));
         ExitTrainer.EpochHook none = (e, l) -> { };
         List<ExitHead> heads = new ArrayList<>();
@@ -221,6 +222,8 @@ final class CrossFit {
 
     /** Threads training folds in this run: one per engine thread the run had, each running the engine on one. */
     private int workers = 1;
+    /** The engine threads the run had: heads that are not pooling + linear train on them (one fold after another). */
+    private int runThreads = 1;
     /** At most this many threads train folds. */
     private int maxWorkers = Integer.MAX_VALUE;
 
@@ -242,6 +245,16 @@ final class CrossFit {
         // conv and MLP heads train through DJL trainers, whose gradient collector allows one at a time
         boolean probesOnly = lanes.get(0).heads().stream().allMatch(h -> h.probePrefix() != null);
         int w = probesOnly ? Math.min(workers, lanes.size()) : 1;
+        if (!probesOnly) {
+            // conv and MLP heads: one fold after another, on the engine threads the run had
+            org.persephonee.core.engine.Engines.setThreads(runThreads);
+            try {
+                trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
+            } finally {
+                org.persephonee.core.engine.Engines.setThreads(1);
+            }
+            return;
+        }
         if (w <= 1) {
             trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
             return;
@@ -251,50 +264,63 @@ final class CrossFit {
             t.setDaemon(true);
             return t;
         });
-        // a thread that fails (a non-finite step, a cancel) stops the others at their next step
+        // a thread that fails (a non-finite step, a cancel, an error) stops the others at their next step, and this
+        // thread returns only when every other has stopped: the caller then closes the heads they train
         java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
         BooleanSupplier stop = () -> abort.get() || cancelled.getAsBoolean();
+        List<java.util.concurrent.Future<?>> others = new ArrayList<>();
+        Throwable failed = null;
         try {
-            List<java.util.concurrent.Future<?>> others = new ArrayList<>();
             for (int g = 1; g < w; g++) {
                 List<ExitTrainer.Lane> part = part(lanes, g, w);
                 others.add(pool.submit(() -> {
                     try {
                         trainer.fit(part, space, cache, fromClassifier, stop, (d, t, s) -> { });
-                    } catch (RuntimeException e) {
+                    } catch (Throwable e) {
                         abort.set(true);
                         throw e;
                     }
+                    return null;
                 }));
             }
-            RuntimeException failed = null;
-            try {
-                trainer.fit(part(lanes, 0, w), space, cache, fromClassifier, stop, progress);
-            } catch (RuntimeException e) {
-                abort.set(true);
-                failed = e;
-            }
+            trainer.fit(part(lanes, 0, w), space, cache, fromClassifier, stop, progress);
+        } catch (Throwable e) {
+            abort.set(true);
+            failed = e;
+        } finally {
+            boolean interrupted = false;
             for (java.util.concurrent.Future<?> f : others) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    RuntimeException cause = e.getCause() instanceof RuntimeException re ? re
-                            : new IllegalStateException(e.getCause());
-                    // the error that stopped the others, not the cancels it caused
-                    if (failed == null || failed instanceof java.util.concurrent.CancellationException
-                            && !(cause instanceof java.util.concurrent.CancellationException)) {
-                        failed = cause;
+                while (true) {
+                    try {
+                        f.get();
+                        break;
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        // the error that stopped the others, not the cancels it caused
+                        Throwable cause = e.getCause();
+                        if (failed == null || failed instanceof java.util.concurrent.CancellationException
+                                && !(cause instanceof java.util.concurrent.CancellationException)) {
+                            failed = cause;
+                        }
+                        break;
+                    } catch (InterruptedException e) {
+                        abort.set(true);
+                        interrupted = true;
                     }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new java.util.concurrent.CancellationException("interrupted");
                 }
             }
-            if (failed != null) {
-                throw failed;
+            pool.shutdown();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
-        } finally {
-            pool.shutdownNow();
+        }
+        if (failed instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failed instanceof Error err) {
+            throw err;
+        }
+        if (failed != null) {
+            throw new IllegalStateException(failed);
         }
     }
 
