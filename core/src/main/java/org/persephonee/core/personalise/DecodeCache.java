@@ -39,6 +39,8 @@ final class DecodeCache {
     private final Map<String, float[]> used = new LinkedHashMap<>();
     private boolean added;
     private int hits;
+    /** Bytes of the rows this run used ({@link #used}): new rows are kept only while they fit the cap. */
+    private long usedBytes;
 
     private DecodeCache(Path file, InputSpec spec) {
         this.file = file;
@@ -51,8 +53,29 @@ final class DecodeCache {
         String id = Hashes.sha256((spec + "\ndecoder " + DECODER_VERSION).getBytes(StandardCharsets.UTF_8))
                 .substring(0, 16);
         DecodeCache c = new DecodeCache(dir.resolve("decoded-" + id + ".bin"), spec);
+        c.dropStaleTemps();
         c.load();
         return c;
+    }
+
+    /** Temp files a killed run left behind (an hour old: a run writing now has a fresh one). */
+    private void dropStaleTemps() {
+        Path dir = file.getParent();
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        String prefix = "." + file.getFileName();
+        long hourAgo = System.currentTimeMillis() - 3_600_000L;
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith(prefix)
+                    && p.getFileName().toString().endsWith(".tmp")).toList()) {
+                if (Files.getLastModifiedTime(p).toMillis() < hourAgo) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // a cache: nothing to lose
+        }
     }
 
     private void load() {
@@ -99,14 +122,21 @@ final class DecodeCache {
         }
         String key = Hashes.sha256(bytes);
         float[] x = rows.get(key);
+        boolean fits = used.containsKey(key) || usedBytes + rowBytes() <= MAX_BYTES;
         if (x != null) {
             hits++;
         } else {
             x = ImageDecoder.decode(photo, spec);
+            if (!fits) {
+                // past the cap the photo is decoded every time, and not held twice in memory
+                return x;
+            }
             rows.put(key, x);
             added = true;
         }
-        used.put(key, x);
+        if (fits && used.put(key, x) == null) {
+            usedBytes += rowBytes();
+        }
         return x.clone();
     }
 

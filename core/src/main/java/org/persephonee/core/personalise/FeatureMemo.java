@@ -289,6 +289,20 @@ public final class FeatureMemo implements AutoCloseable {
         if (total <= capBytes) {
             return;
         }
+        // decoded photos kept next to the memo (DecodeCache) go first: decoding again is cheaper than the backbone
+        List<Path> decoded;
+        try (Stream<Path> s = Files.list(root)) {
+            decoded = s.filter(Files::isRegularFile).filter(p -> p.getFileName().toString().startsWith("decoded-"))
+                    .sorted(Comparator.comparingLong(p -> p.toFile().lastModified())).toList();
+        }
+        for (Path f : decoded) {
+            if (total <= capBytes) {
+                return;
+            }
+            long b = Files.size(f);
+            Files.deleteIfExists(f);
+            total -= b;
+        }
         List<Path> spaces;
         try (Stream<Path> s = Files.list(root)) {
             spaces = s.filter(Files::isDirectory).filter(p -> !p.equals(dir))

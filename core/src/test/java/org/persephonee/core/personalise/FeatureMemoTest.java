@@ -143,4 +143,29 @@ class FeatureMemoTest {
             }
         }
     }
+
+    /** Decoded photos kept next to the memo count against its cap and go first: decoding is cheaper than the backbone. */
+    @Test
+    void theCapEvictsDecodedPhotosBeforeAnyFeatures() throws Exception {
+        try (Backbone bb = BackboneIO.load(SAMPLE)) {
+            List<FeatureCache.Request> req = List.of(FeatureCache.Request.raw("block1"));
+            List<float[]> imgs = images(bb, 16, 4);
+            Path root = tmp.resolve("memo");
+            Path firstSpace;
+            try (FeatureMemo memo = FeatureMemo.open(root, bb, FeatureMemo.DEFAULT_CAP_BYTES);
+                 FeatureCache c = build(bb, imgs, req, memo)) {
+                firstSpace = memo.folder();
+            }
+            long oneSpace = FeatureMemo.bytes(root);
+            Path decoded = root.resolve("decoded-0123456789abcdef.bin");
+            Files.write(decoded, new byte[(int) oneSpace]);
+            List<float[]> more = images(bb, 16, 9);
+            try (FeatureMemo memo = FeatureMemo.open(root, bb, 2 * oneSpace + oneSpace / 2);
+                 FeatureCache c = build(bb, more, req, memo)) {
+                assertEquals(16, c.computed());
+            }
+            assertFalse(Files.exists(decoded), "the decoded photos went to keep the cap");
+            assertTrue(Files.exists(firstSpace), "the features stayed");
+        }
+    }
 }
