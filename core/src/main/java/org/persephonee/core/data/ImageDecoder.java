@@ -82,17 +82,26 @@ public final class ImageDecoder {
      * @throws ImageDecodeException naming the file and the problem (not found, empty, not an image, corrupt)
      */
     public static BufferedImage read(Path file) throws ImageDecodeException {
-        if (!Files.isRegularFile(file)) {
+        return read(file, null);
+    }
+
+    /**
+     * Reads an image from {@code bytes} already read from {@code file} (null: from the file), so a caller that keyed
+     * them (a cache) decodes exactly what it keyed; {@code file} names it in messages.
+     */
+    static BufferedImage read(Path file, byte[] bytes) throws ImageDecodeException {
+        if (bytes == null && !Files.isRegularFile(file)) {
             throw new ImageDecodeException(file, "not found");
         }
         try {
-            if (Files.size(file) == 0) {
+            if ((bytes == null ? Files.size(file) : bytes.length) == 0) {
                 throw new ImageDecodeException(file, "empty file");
             }
         } catch (IOException e) {
             throw new ImageDecodeException(file, "cannot be read (" + e.getMessage() + ")");
         }
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+        try (ImageInputStream in = bytes == null ? ImageIO.createImageInputStream(file.toFile())
+                : new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
             if (in == null) {
                 throw new ImageDecodeException(file, "cannot be opened");
             }
@@ -151,8 +160,13 @@ public final class ImageDecoder {
      * @return a new array of {@code spec.size()} floats
      */
     public static float[] decode(Path file, InputSpec spec) throws ImageDecodeException {
+        return decode(file, null, spec);
+    }
+
+    /** {@link #decode(Path, InputSpec)} of {@code bytes} already read from {@code file} (null: from the file). */
+    public static float[] decode(Path file, byte[] bytes, InputSpec spec) throws ImageDecodeException {
         float[] out = new float[spec.size()];
-        toInput(read(file), spec, out, 0);
+        toInput(read(file, bytes), spec, out, 0);
         spec.normalise(out, 0);
         return out;
     }

@@ -126,7 +126,8 @@ final class DecodeCache {
         if (x != null) {
             hits++;
         } else {
-            x = ImageDecoder.decode(photo, spec);
+            // the bytes that were keyed, not the file read again (a file rewritten meanwhile is not cached wrongly)
+            x = ImageDecoder.decode(photo, bytes, spec);
             if (!fits) {
                 // past the cap the photo is decoded every time, and not held twice in memory
                 return x;

@@ -100,6 +100,8 @@ class ImageImportTest {
         for (String f : List.of("gray16.png", "big.jpg", "bgr.bmp", "palette.gif", "1bit.png", "alpha.png")) {
             float[] x = ImageDecoder.decode(d.resolve(f), RAW);
             assertEquals(784, x.length);
+            // decoded from the bytes already read (the decode cache keys them), the same floats to the bit
+            assertTrue(Arrays.equals(x, ImageDecoder.decode(d.resolve(f), Files.readAllBytes(d.resolve(f)), RAW)), f);
             // centre is bright, corner is dark, whatever the source format
             assertTrue(x[14 * 28 + 14] > 0.9f, f + " centre " + x[14 * 28 + 14]);
             assertTrue(x[1 * 28 + 1] < 0.1f, f + " corner " + x[28 + 1]);
