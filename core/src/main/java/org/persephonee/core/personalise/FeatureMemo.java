@@ -283,53 +283,51 @@ public final class FeatureMemo implements AutoCloseable {
         }
     }
 
-    /** Deletes least recently used spaces, then this space's oldest segments, until the root fits its cap. */
+    /**
+     * Deletes the decoded photos kept next to the memo, then least recently used spaces, then this space's oldest
+     * segments, until the root fits its cap.
+     */
     private void trim(Path keep) throws IOException {
         long total = bytes(root);
         if (total <= capBytes) {
             return;
         }
         // decoded photos kept next to the memo (DecodeCache) go first: decoding again is cheaper than the backbone
-        List<Path> decoded;
-        try (Stream<Path> s = Files.list(root)) {
-            decoded = s.filter(Files::isRegularFile).filter(p -> p.getFileName().toString().startsWith("decoded-"))
-                    .sorted(Comparator.comparingLong(p -> p.toFile().lastModified())).toList();
+        total = evict(list(root, p -> Files.isRegularFile(p) && p.getFileName().toString().startsWith("decoded-"),
+                Comparator.comparingLong(p -> p.toFile().lastModified())), total);
+        total = evict(list(root, p -> Files.isDirectory(p) && !p.equals(dir),
+                Comparator.comparingLong(p -> p.toFile().lastModified())), total);
+        evict(list(dir, p -> p.getFileName().toString().matches("seg-.*\\.bin") && !p.equals(keep),
+                Comparator.naturalOrder()), total);
+    }
+
+    /** The entries of {@code folder} that {@code which} accepts, in {@code order}. */
+    private static List<Path> list(Path folder, java.util.function.Predicate<Path> which, Comparator<Path> order)
+            throws IOException {
+        try (Stream<Path> s = Files.list(folder)) {
+            return s.filter(which).sorted(order).toList();
         }
-        for (Path f : decoded) {
+    }
+
+    /**
+     * Deletes files or folders in order while the root holds more than its cap ({@code total} bytes now), forgetting
+     * the slots of deleted segments; returns what the root then holds.
+     */
+    private long evict(List<Path> paths, long total) throws IOException {
+        for (Path p : paths) {
             if (total <= capBytes) {
-                return;
+                break;
             }
-            long b = Files.size(f);
-            Files.deleteIfExists(f);
+            long b = Files.isDirectory(p) ? bytes(p) : Files.size(p);
+            if (Files.isDirectory(p)) {
+                org.persephonee.core.util.FileTrees.delete(p);
+            } else {
+                Files.deleteIfExists(p);
+                index.values().forEach(m -> m.values().removeIf(slot -> slot.file().equals(p)));
+            }
             total -= b;
         }
-        List<Path> spaces;
-        try (Stream<Path> s = Files.list(root)) {
-            spaces = s.filter(Files::isDirectory).filter(p -> !p.equals(dir))
-                    .sorted(Comparator.comparingLong(p -> p.toFile().lastModified())).toList();
-        }
-        for (Path sp : spaces) {
-            if (total <= capBytes) {
-                return;
-            }
-            long b = bytes(sp);
-            org.persephonee.core.util.FileTrees.delete(sp);
-            total -= b;
-        }
-        List<Path> segs;
-        try (Stream<Path> s = Files.list(dir)) {
-            segs = s.filter(p -> p.getFileName().toString().matches("seg-.*\\.bin")).filter(p -> !p.equals(keep))
-                    .sorted().toList();
-        }
-        for (Path f : segs) {
-            if (total <= capBytes) {
-                return;
-            }
-            long b = Files.size(f);
-            Files.deleteIfExists(f);
-            total -= b;
-            index.values().forEach(m -> m.values().removeIf(slot -> slot.file().equals(f)));
-        }
+        return total;
     }
 
     /** Closes the segments {@link #read} opened. */

@@ -123,11 +123,7 @@ class FeatureMemoTest {
             List<float[]> imgs = images(bb, 16, 4);
             Path root = tmp.resolve("memo");
             Map<String, float[]> shipped = BnStats.snapshot(bb);
-            Path firstSpace;
-            try (FeatureMemo memo = FeatureMemo.open(root, bb, FeatureMemo.DEFAULT_CAP_BYTES);
-                 FeatureCache c = build(bb, imgs, req, memo)) {
-                firstSpace = memo.folder();
-            }
+            Path firstSpace = firstSpace(bb, imgs, req, root);
             long oneSpace = FeatureMemo.bytes(root);
             BnStats.adapt(bb, imgs, 7);
             try {
@@ -149,13 +145,8 @@ class FeatureMemoTest {
     void theCapEvictsDecodedPhotosBeforeAnyFeatures() throws Exception {
         try (Backbone bb = BackboneIO.load(SAMPLE)) {
             List<FeatureCache.Request> req = List.of(FeatureCache.Request.raw("block1"));
-            List<float[]> imgs = images(bb, 16, 4);
             Path root = tmp.resolve("memo");
-            Path firstSpace;
-            try (FeatureMemo memo = FeatureMemo.open(root, bb, FeatureMemo.DEFAULT_CAP_BYTES);
-                 FeatureCache c = build(bb, imgs, req, memo)) {
-                firstSpace = memo.folder();
-            }
+            Path firstSpace = firstSpace(bb, images(bb, 16, 4), req, root);
             long oneSpace = FeatureMemo.bytes(root);
             Path decoded = root.resolve("decoded-0123456789abcdef.bin");
             Files.write(decoded, new byte[(int) oneSpace]);
@@ -166,6 +157,15 @@ class FeatureMemoTest {
             }
             assertFalse(Files.exists(decoded), "the decoded photos went to keep the cap");
             assertTrue(Files.exists(firstSpace), "the features stayed");
+        }
+    }
+
+    /** A first run's space under {@code root}, with no cap to speak of: its folder. */
+    private static Path firstSpace(Backbone bb, List<float[]> imgs, List<FeatureCache.Request> req, Path root)
+            throws Exception {
+        try (FeatureMemo memo = FeatureMemo.open(root, bb, FeatureMemo.DEFAULT_CAP_BYTES);
+             FeatureCache c = build(bb, imgs, req, memo)) {
+            return memo.folder();
         }
     }
 }
