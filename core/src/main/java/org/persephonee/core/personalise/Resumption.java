@@ -27,6 +27,8 @@ final class Resumption {
     private int[] keptRows;
     /** The earlier run's folds are carried on ({@link #carry}). */
     private boolean carrying;
+    /** {@link #earlier}, once looked up. */
+    private ResumeState.Photo[] earlier;
 
     private Resumption(ResumeState state) {
         this.state = state;
@@ -70,14 +72,14 @@ final class Resumption {
      * @param inferred the space a run from scratch would have, or null when it would have fewer than two classes
      */
     PersonalLabelSpace labelSpace(PreparedData data, PersonalLabelSpace inferred) {
-        PersonalLabelSpace earlier = state.labelSpace();
+        PersonalLabelSpace before = state.labelSpace();
         if (inferred == null || data.trainLabel.stream().allMatch(java.util.Objects::isNull)
-                || inferred.names().equals(earlier.names())) {
-            return earlier;
+                || inferred.names().equals(before.names())) {
+            return before;
         }
         int[] rows = new int[inferred.size()];
         for (int k = 0; k < rows.length; k++) {
-            rows[k] = earlier.indexOf(inferred.names().get(k));
+            rows[k] = before.indexOf(inferred.names().get(k));
             if (rows[k] < 0) {
                 warm = false;
                 notes.add("the class '" + inferred.names().get(k) + "' is new since " + state.from()
@@ -86,7 +88,7 @@ final class Resumption {
             }
         }
         keptRows = rows;
-        notes.add("the label space is the labelled classes, " + inferred.names() + ", of the " + earlier.size()
+        notes.add("the label space is the labelled classes, " + inferred.names() + ", of the " + before.size()
                 + " of " + state.from() + ": the heads keep those classes' rows");
         return inferred;
     }
@@ -137,7 +139,7 @@ final class Resumption {
         }
         int changed = 0;
         for (int i = 0; i < data.trainSize(); i++) {
-            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            ResumeState.Photo p = earlier(data)[i];
             if (p != null && !java.util.Objects.equals(p.label(), data.trainLabel.get(i))) {
                 changed++;
             }
@@ -175,7 +177,7 @@ final class Resumption {
             }
         }
         for (int i = 0; i < data.trainSize(); i++) {
-            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            ResumeState.Photo p = earlier(data)[i];
             if (p == null || !java.util.Objects.equals(p.label(), data.trainLabel.get(i))) {
                 return;
             }
@@ -235,7 +237,7 @@ final class Resumption {
         int[] truth = new int[n];
         int known = 0;
         for (int i = 0; i < n; i++) {
-            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            ResumeState.Photo p = earlier(data)[i];
             boolean old = p != null && p.exits().size() == heads.size()
                     && p.finalExit().length == state.labelSpace().size();
             known += old ? 1 : 0;
@@ -249,6 +251,20 @@ final class Resumption {
         notes.add(String.format(Locale.ROOT, "held-out predictions: %d photo(s) from %s, %d new ones predicted by "
                 + "the heads the run started from", known, state.from().getFileName(), n - known));
         return new EvalPredictions(heads.stream().map(ExitHead::stage).toList(), exits, fin, truth, space.size());
+    }
+
+    /**
+     * Each training photo as the earlier run kept it (null for a new photo), looked up once: a photo is known by the
+     * hash of its decoded pixels.
+     */
+    private ResumeState.Photo[] earlier(PreparedData data) {
+        if (earlier == null) {
+            earlier = new ResumeState.Photo[data.trainSize()];
+            for (int i = 0; i < earlier.length; i++) {
+                earlier[i] = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            }
+        }
+        return earlier;
     }
 
     /** True when the exits start from the earlier weights. */
@@ -288,7 +304,7 @@ final class Resumption {
         int[] fold = new int[data.trainSize()];
         int known = 0;
         for (int i = 0; i < fold.length; i++) {
-            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            ResumeState.Photo p = earlier(data)[i];
             fold[i] = p == null || p.fold() == null ? -1 : p.fold();
             known += fold[i] >= 0 ? 1 : 0;
         }
@@ -307,7 +323,7 @@ final class Resumption {
         }
         int[] fold = new int[data.trainSize()];
         for (int i = 0; i < fold.length; i++) {
-            ResumeState.Photo p = state.photo(FeatureMemo.imageKey(data.trainX.get(i)));
+            ResumeState.Photo p = earlier(data)[i];
             if (p == null || p.fold() == null) {
                 return null;
             }
