@@ -217,6 +217,12 @@ final class ExitTrainer {
             total[l] = steps[l] * epochs[l];
             longest = Math.max(longest, total[l]);
         }
+        int lastRow = 0;
+        for (int[] o : order) {
+            for (int i : o) {
+                lastRow = Math.max(lastRow, i);
+            }
+        }
         float base = config.learningRate() * (fromClassifier ? REFIT_LR_SCALE : 1f);
         // each head's cached rows (pooled for probe heads), looked up once: the lanes share them
         FeatureStore[] in = first.stream().map(h -> input(h, cache)).toArray(FeatureStore[]::new);
@@ -266,9 +272,10 @@ final class ExitTrainer {
                 groupAt.get(groupAt.size() - 1).add(h);
             }
             for (List<Integer> at : groupAt) {
-                LinearHeads g = new LinearHeads(at.stream().map(h -> in[h]).toList(),
-                        space.size(), at.stream().mapToLong(h -> config.seed() * 1000 + h + (fromClassifier ? 500 : 0))
-                        .toArray(), nl);
+                List<FeatureStore> groupIn = at.stream().map(h -> in[h]).toList();
+                LinearHeads g = new LinearHeads(groupIn, space.size(), at.stream()
+                        .mapToLong(h -> config.seed() * 1000 + h + (fromClassifier ? 500 : 0)).toArray(), nl,
+                        cache.resident(groupIn, lastRow));
                 groups.add(g);
                 if (fromClassifier && start.isEmpty()) {
                     for (int j = 0; j < at.size(); j++) {

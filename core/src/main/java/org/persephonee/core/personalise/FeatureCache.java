@@ -33,6 +33,11 @@ public final class FeatureCache implements AutoCloseable {
     private final long heapBytes;
     private final long spilledBytes;
     private double markSeconds = Double.NaN;
+    /** The first rows, the training images' when evaluation images follow them ({@link #build}'s mark). */
+    private int trainRows;
+    /** Rows the trainings of linear heads gather batches from, kept for the run ({@link #resident}). */
+    private final Map<String, LinearHeads.Resident> resident = new java.util.HashMap<>();
+    private ai.djl.ndarray.NDManager residentManager;
     private int computed;
     private String memoNote;
 
@@ -158,6 +163,7 @@ public final class FeatureCache implements AutoCloseable {
         int classes = bb.classNames().size();
         FeatureStore logits = FeatureStore.inMemory(n, classes);
         FeatureCache cache = new FeatureCache(stores, logits, n);
+        cache.trainRows = Math.min(n, mark);
         int size = bb.input().size();
         long t0 = System.nanoTime();
         int[] todo;
@@ -301,7 +307,45 @@ public final class FeatureCache implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (resident) {
+            if (residentManager != null) {
+                residentManager.close();
+                residentManager = null;
+            }
+            resident.clear();
+        }
         stores.values().forEach(FeatureStore::close);
         logits.close();
+    }
+
+    /**
+     * The first rows of some stores in native memory, made once per run and shared by every training of linear
+     * heads on them (the cross-fitting's threads, its rounds and the exits'): the training images' rows when every
+     * row asked for is one of them, else all; null where the stores cannot be held ({@link LinearHeads#residentRows}).
+     *
+     * @param inputs stores of this cache, one per head
+     * @param lastRow the largest row a training reads
+     */
+    LinearHeads.Resident resident(List<FeatureStore> inputs, int lastRow) {
+        int count = lastRow < trainRows ? trainRows : rows;
+        StringBuilder key = new StringBuilder().append(count);
+        for (FeatureStore f : inputs) {
+            key.append(',').append(System.identityHashCode(f));
+        }
+        synchronized (resident) {
+            LinearHeads.Resident r = resident.get(key.toString());
+            if (r != null && r.inputs().equals(inputs)) {
+                return r;
+            }
+            if (residentManager == null) {
+                org.persephonee.core.engine.Engines.pytorch();
+                residentManager = ai.djl.ndarray.NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+            }
+            r = LinearHeads.residentRows(inputs, count, residentManager);
+            if (r != null) {
+                resident.put(key.toString(), r);
+            }
+            return r;
+        }
     }
 }

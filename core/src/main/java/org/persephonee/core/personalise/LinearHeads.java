@@ -43,7 +43,10 @@ final class LinearHeads implements AutoCloseable {
     private final NDArray mB;
     private final NDArray vB;
     private int updates;
+    /** Rows gathered natively ({@link Resident}), its own or shared; null when batches are copied from the heap. */
     private final NDArray resident;
+    /** How many first rows {@link #resident} holds; a batch with a later row is copied from the heap. */
+    private final int residentRows;
 
     /**
      * Creates heads with Gaussian initial weights (std sqrt(2 / inputs), He initialisation) and zero biases.
@@ -56,12 +59,22 @@ final class LinearHeads implements AutoCloseable {
     }
 
     /**
-     * Creates {@code lanes} copies of the heads, every lane starting from the same draw.
+     * Creates {@code lanes} copies of the heads, every lane starting from the same draw, gathering batches from its
+     * own native copy of the rows ({@link #residentRows}).
      *
      * @param inputs one feature store per head (rows = images), shared by the lanes
      * @param seeds one seed per head
      */
     LinearHeads(List<FeatureStore> inputs, int classes, long[] seeds, int lanes) {
+        this(inputs, classes, seeds, lanes, null);
+    }
+
+    /**
+     * As {@link #LinearHeads(List, int, long[], int)}, gathering batches from {@code shared} when it holds these
+     * inputs: rows the caller keeps (and closes) for every training on them, so that the folds' threads and a run's
+     * successive trainings do not each copy the rows into native memory.
+     */
+    LinearHeads(List<FeatureStore> inputs, int classes, long[] seeds, int lanes, Resident shared) {
         this.inputs = List.copyOf(inputs);
         this.lanes = lanes;
         this.heads = inputs.size();
@@ -97,44 +110,52 @@ final class LinearHeads implements AutoCloseable {
         vB = manager.zeros(b.getShape());
         w.setRequiresGradient(true);
         b.setRequiresGradient(true);
-        resident = residentRows();
+        Resident held = shared != null && shared.inputs().equals(this.inputs) ? shared
+                : residentRows(this.inputs, Integer.MAX_VALUE, manager);
+        resident = held == null ? null : held.rows();
+        residentRows = held == null ? 0 : held.count();
     }
 
     /** Largest cache (bytes) kept in native memory for the batch gather; larger or spilled caches are read per step. */
     static final long RESIDENT_LIMIT = 256L << 20;
 
     /**
-     * Every head's cached rows in one native {@code (heads, rows, width)} tensor (zero-padded), so that a step
-     * gathers its batch with one index operation instead of copying it from the Java heap (a 2 MiB array per
-     * step on the sample backbones, plus the copy into native memory); {@code null} when the rows are spilled
-     * to disk, differ in count, or exceed {@link #RESIDENT_LIMIT}.
+     * The first {@code count} cached rows of some heads' inputs in one native {@code (heads, count, widest)} tensor,
+     * zero-padded, owned by the manager that made it.
      */
-    private NDArray residentRows() {
+    record Resident(List<FeatureStore> inputs, int count, NDArray rows) { }
+
+    /**
+     * Every head's first {@code limit} cached rows (all of them when it is larger) in one native tensor, so that a
+     * step gathers its batch with one index operation instead of copying it from the Java heap (a 2 MiB array per
+     * step on the sample backbones, plus the copy into native memory); {@code null} when the rows are spilled to
+     * disk, differ in count, or exceed {@link #RESIDENT_LIMIT}. One copy into native memory.
+     */
+    static Resident residentRows(List<FeatureStore> inputs, int limit, NDManager manager) {
         int rows = inputs.get(0).rows();
+        int width = 1;
         for (FeatureStore f : inputs) {
             if (f.spilled() || f.rows() != rows) {
                 return null;
             }
+            width = Math.max(width, f.width());
         }
-        if (4L * heads * rows * width > RESIDENT_LIMIT) {
+        int count = Math.min(rows, limit);
+        int heads = inputs.size();
+        if (4L * heads * count * width > RESIDENT_LIMIT) {
             return null;
         }
-        NDArray all = manager.zeros(new Shape(heads, rows, width));
+        float[] all = new float[heads * count * width];
         for (int h = 0; h < heads; h++) {
             FeatureStore f = inputs.get(h);
-            int d = f.width();
-            float[] x = new float[rows * d];
-            for (int r = 0; r < rows; r++) {
-                f.get(r, x, r * d);
-            }
-            try (NDManager m = manager.newSubManager()) {
-                all.set(new ai.djl.ndarray.index.NDIndex("{}, :, :{}", h, d), m.create(x, new Shape(rows, d)));
+            for (int r = 0; r < count; r++) {
+                f.get(r, all, (h * count + r) * width);
             }
         }
-        return all;
+        return new Resident(List.copyOf(inputs), count, manager.create(all, new Shape(heads, count, width)));
     }
 
-    /** Whether the cached rows live in native memory (see {@link #residentRows()}). */
+    /** Whether the cached rows live in native memory (see {@link #residentRows}). */
     boolean resident() { return resident != null; }
 
     int size() { return heads; }
@@ -289,7 +310,11 @@ final class LinearHeads implements AutoCloseable {
 
     /** The {@code rows} ({@code n} per lane) of every head, {@code (lanes, heads, n, width)}, in the step's manager. */
     private NDArray batch(NDManager m, int[] rows, int n) {
-        if (resident != null) {
+        boolean held = resident != null;
+        for (int i = 0; held && i < rows.length; i++) {
+            held = rows[i] < residentRows;
+        }
+        if (held) {
             long[] li = new long[rows.length];
             for (int i = 0; i < rows.length; i++) {
                 li[i] = rows[i];

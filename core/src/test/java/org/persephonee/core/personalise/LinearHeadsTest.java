@@ -28,8 +28,13 @@ class LinearHeadsTest {
     }
 
     private static float[][][] train(List<FeatureStore> in, long[] seeds, int[] labels, int steps) {
+        return train(in, seeds, labels, steps, null);
+    }
+
+    private static float[][][] train(List<FeatureStore> in, long[] seeds, int[] labels, int steps,
+                                     LinearHeads.Resident shared) {
         int n = labels.length;
-        try (LinearHeads heads = new LinearHeads(in, 3, seeds)) {
+        try (LinearHeads heads = new LinearHeads(in, 3, seeds, 1, shared)) {
             Random r = new Random(1);
             for (int s = 0; s < steps; s++) {
                 int[] idx = new int[16];
@@ -97,6 +102,31 @@ class LinearHeadsTest {
                 assertArrayEquals(spilled[h][0], resident[h][0], 1e-6f);
                 assertArrayEquals(spilled[h][1], resident[h][1], 1e-6f);
             }
+        }
+    }
+
+    @Test
+    void rowsSharedByTrainingsTrainExactlyLikeTheirOwnEvenWhereABatchReachesPastThem() {
+        // a run keeps the training rows in native memory once for all its trainings (FeatureCache.resident); a batch
+        // with a row past them (here the last 30 of 90) is read from the heap
+        int[] labels = new int[90];
+        FeatureStore narrow = data(90, 4, 11, labels);
+        FeatureStore wide = data(90, 9, 11, new int[90]);
+        float[][][] own = train(List.of(narrow, wide), new long[] {3, 4}, labels, 80);
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
+            LinearHeads.Resident first60 = LinearHeads.residentRows(List.of(narrow, wide), 60, m);
+            assertEquals(60, first60.count());
+            float[][][] shared = train(List.of(narrow, wide), new long[] {3, 4}, labels, 80, first60);
+            float[][][] sharedTwice = train(List.of(narrow, wide), new long[] {3, 4}, labels, 80, first60);
+            for (int h = 0; h < 2; h++) {
+                assertArrayEquals(own[h][0], shared[h][0], 0f, "head " + h);
+                assertArrayEquals(own[h][1], shared[h][1], 0f, "head " + h);
+                assertArrayEquals(own[h][0], sharedTwice[h][0], 0f, "a second training on the same rows, head " + h);
+            }
+            // rows of other stores are not taken for these
+            LinearHeads.Resident others = LinearHeads.residentRows(List.of(wide, narrow), 90, m);
+            float[][][] notShared = train(List.of(narrow, wide), new long[] {3, 4}, labels, 80, others);
+            assertArrayEquals(own[1][0], notShared[1][0], 0f);
         }
     }
 
