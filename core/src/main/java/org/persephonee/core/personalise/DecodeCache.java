@@ -30,7 +30,8 @@ final class DecodeCache {
     static final long MAX_BYTES = 128L << 20;
     /** Largest photo file cached (a larger one is decoded every time). */
     static final long MAX_FILE_BYTES = 32L << 20;
-    private static final byte[] MAGIC = "PEPDC1\n".getBytes(StandardCharsets.US_ASCII);
+    /** Version 2 ends with a CRC-32 of everything before it: a damaged file of the right length is not trusted. */
+    private static final byte[] MAGIC = "PEPDC2\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Path file;
     private final InputSpec spec;
@@ -83,7 +84,13 @@ final class DecodeCache {
             return;
         }
         try {
-            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
+            byte[] all = Files.readAllBytes(file);
+            if (all.length < MAGIC.length + 16 || crc(all, all.length - 8)
+                    != ByteBuffer.wrap(all, all.length - 8, 8).getLong()) {
+                // a truncated, damaged or older file: decoded again and rewritten
+                return;
+            }
+            ByteBuffer b = ByteBuffer.wrap(all, 0, all.length - 8);
             byte[] magic = new byte[MAGIC.length];
             b.get(magic);
             if (!Arrays.equals(magic, MAGIC) || b.getInt() != size) {
@@ -148,27 +155,76 @@ final class DecodeCache {
     /** Photos this run took from the cache. */
     int hits() { return hits; }
 
-    /** Writes the cache when this run decoded something new (temp + rename); a failure leaves the old file. */
-    void save() {
+    /**
+     * Writes the cache when this run decoded something new (temp + rename), on a thread of its own so that the
+     * run does not wait for the disk: the file's content is taken now, and the future gives null when it was
+     * written or nothing needed writing, else why not (a failure leaves the old file; the next run decodes again).
+     */
+    java.util.concurrent.Future<String> saveInBackground() {
+        byte[] content;
+        try {
+            content = content();
+        } catch (RuntimeException e) {
+            return java.util.concurrent.CompletableFuture.completedFuture(failed(e));
+        }
+        if (content == null) {
+            return java.util.concurrent.CompletableFuture.completedFuture(null);
+        }
+        java.util.concurrent.FutureTask<String> write = new java.util.concurrent.FutureTask<>(() -> {
+            try {
+                AtomicFiles.write(file, content);
+                return null;
+            } catch (IOException | RuntimeException e) {
+                return failed(e);
+            }
+        });
+        Thread t = new Thread(write, "persephonee-decode-cache");
+        t.setDaemon(true);
+        t.start();
+        added = false;
+        return write;
+    }
+
+    /** Writes the cache on this thread ({@link #saveInBackground}); null when written or nothing to write. */
+    String save() {
+        try {
+            return saveInBackground().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return failed(e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            return failed(e.getCause());
+        }
+    }
+
+    private String failed(Throwable e) {
+        return "decoded photos not kept for the next run (" + file + "): " + e.getMessage();
+    }
+
+    /** The file to write, or null when nothing new was decoded or the rows this run used do not fit the cap. */
+    private byte[] content() {
         if (!added) {
-            return;
+            return null;
         }
         Map<String, float[]> out = (long) rows.size() * rowBytes() <= MAX_BYTES ? rows : used;
         if ((long) out.size() * rowBytes() > MAX_BYTES) {
-            return;
+            return null;
         }
-        try {
-            ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 8 + (int) (out.size() * rowBytes()));
-            b.put(MAGIC).putInt(size).putInt(out.size());
-            for (Map.Entry<String, float[]> e : out.entrySet()) {
-                b.put(java.util.HexFormat.of().parseHex(e.getKey()));
-                b.asFloatBuffer().put(e.getValue());
-                b.position(b.position() + 4 * size);
-            }
-            AtomicFiles.write(file, b.array());
-            added = false;
-        } catch (IOException | RuntimeException e) {
-            // a cache, not data: the next run decodes again
+        ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 8 + (int) (out.size() * rowBytes()) + 8);
+        b.put(MAGIC).putInt(size).putInt(out.size());
+        for (Map.Entry<String, float[]> e : out.entrySet()) {
+            b.put(java.util.HexFormat.of().parseHex(e.getKey()));
+            b.asFloatBuffer().put(e.getValue());
+            b.position(b.position() + 4 * size);
         }
+        byte[] a = b.array();
+        b.putLong(crc(a, a.length - 8));
+        return a;
+    }
+
+    private static long crc(byte[] a, int length) {
+        java.util.zip.CRC32 c = new java.util.zip.CRC32();
+        c.update(a, 0, length);
+        return c.getValue();
     }
 }

@@ -112,6 +112,7 @@ public final class PersonalisationJob {
         try {
             return runOnThreads(listener, cancelled);
         } finally {
+            awaitDecodeSave();
             Engines.setThreads(threads);
             config = given;
             trainer = givenTrainer;
@@ -134,9 +135,8 @@ public final class PersonalisationJob {
                 : DecodeCache.open(config.featureMemo(), backbone.input());
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
                 config.holdoutFraction(), config.seed(), decoded, listener, cancelled);
-        if (decoded != null) {
-            decoded.save();
-        }
+        // the photos decoded now are written for the next run while this one goes on (joined before it returns)
+        decodeSave = decoded == null ? null : decoded.saveInBackground();
         double decodeS = secs(tStart);
 
         // generic accuracy: the backbone as shipped, over all its classes
@@ -311,13 +311,14 @@ public final class PersonalisationJob {
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
-                            cache.computed(), pass.memoNotes()),
+                            cache.computed(), memoNotes(pass)),
                     resumption == null ? null : new PersonalisationResult.Resumed(config.resume().from().toString(),
                             resumption.warm(), !kept, resumption.freshEpochs(), resumption.notes()));
             heads = List.of();
             fin.release();
             return result;
         } finally {
+            awaitDecodeSave();
             if (cache != null) {
                 cache.close();
             }
@@ -327,6 +328,45 @@ public final class PersonalisationJob {
             }
             BnStats.restore(backbone, original);
         }
+    }
+
+    /** The decode cache's write for the next run, until the run has waited for it. */
+    private java.util.concurrent.Future<String> decodeSave;
+
+    /** Waits for the decode cache's write: null when it was written or had nothing to write, else why not. */
+    private String awaitDecodeSave() {
+        java.util.concurrent.Future<String> f = decodeSave;
+        decodeSave = null;
+        if (f == null) {
+            return null;
+        }
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return f.get();
+                } catch (InterruptedException e) {
+                    // a cancelled run still waits for the write (a few milliseconds), so no file is written after it
+                    interrupted = true;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    return "decoded photos not kept for the next run: " + e.getCause();
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** What went wrong with the feature memo and the decode cache (never fatal). */
+    private List<String> memoNotes(FrozenPass pass) {
+        List<String> notes = new ArrayList<>(pass.memoNotes());
+        String decodeNote = awaitDecodeSave();
+        if (decodeNote != null) {
+            notes.add(decodeNote);
+        }
+        return notes;
     }
 
     /**

@@ -92,4 +92,36 @@ class DecodeCacheTest {
         assertArrayEquals(ImageDecoder.decode(photos.get(0), spec), again.decode(photos.get(0)));
         assertEquals(1, again.hits(), "the rewritten file is read again");
     }
+
+    @Test
+    void aCacheFileWithOneWrongByteIsNotTrustedAndAFailedWriteSaysWhy() throws Exception {
+        Path persona = Fixtures.persona(tmp.resolve("r"), new int[] {0}, 2, 0, 1, 12);
+        List<Path> photos = photos(persona);
+        InputSpec spec = spec();
+        Path memo = tmp.resolve("memo-r");
+        DecodeCache c = DecodeCache.open(memo, spec);
+        for (Path p : photos) {
+            c.decode(p);
+        }
+        assertEquals(null, c.save(), "written");
+        Path file;
+        try (Stream<Path> s = Files.list(memo)) {
+            file = s.filter(p -> p.getFileName().toString().startsWith("decoded-")).findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        // one pixel's float changed, the length right: before the checksum this photo came back brighter
+        bytes[bytes.length - 40] ^= 0x40;
+        Files.write(file, bytes);
+        DecodeCache damaged = DecodeCache.open(memo, spec);
+        float[] x = damaged.decode(photos.get(photos.size() - 1));
+        assertArrayEquals(ImageDecoder.decode(photos.get(photos.size() - 1), spec), x);
+        assertEquals(0, damaged.hits(), "nothing trusted from a damaged file");
+        // the memo folder replaced by a file: the write fails, and the run learns why instead of nothing
+        Path blocked = tmp.resolve("blocked");
+        Files.writeString(blocked, "not a folder");
+        DecodeCache cannot = DecodeCache.open(blocked.resolve("memo"), spec);
+        cannot.decode(photos.get(0));
+        String why = cannot.save();
+        assertTrue(why != null && why.contains("not kept for the next run"), String.valueOf(why));
+    }
 }
