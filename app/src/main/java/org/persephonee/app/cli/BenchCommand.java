@@ -93,8 +93,8 @@ public final class BenchCommand extends CliCommand {
     @Option(names = "--epochs", paramLabel = "N", description = "epochs for both methods (default 10; 5 with --quick)")
     Integer epochsOption;
 
-    @Option(names = "--repeats", paramLabel = "N", description = "training runs per method and row; the median time "
-            + "is reported (default 3; 5 with --busy or --peer)")
+    @Option(names = "--repeats", paramLabel = "N", description = "training runs per method and row (with --replay: "
+            + "per method and part); the median time is reported (default 3; 5 with --busy or --peer)")
     Integer repeatsOption;
 
     @Option(names = "--retrain-last", paramLabel = "N", description = "also run exits + the last N stages re-trained "
@@ -162,7 +162,7 @@ public final class BenchCommand extends CliCommand {
         } else if (replay) {
             List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
             ReplayBench.Result r = new ReplayBench(bbDir, personas, names, chunks, List.copyOf(seeds),
-                    updateEpochs).run(err);
+                    updateEpochs, repeats).run(err);
             out.print(r.markdown());
             if (markdownFile != null) {
                 AtomicFiles.writeString(markdownFile, r.markdown());
