@@ -262,6 +262,7 @@ public final class PersonalisationJob {
             double evalInTraining = fin.evalSeconds() + rounds.evalSeconds();
             double trainS = secs(t3) - evalInTraining - resumeS;
             long tVal = System.nanoTime();
+            double evalInValidation = 0;
             float[][][] refitOof = new float[1][][];
             FoldAverage average = config.foldAverage() && (!resumed || carry != null) ? new FoldAverage() : null;
             EvalPredictions validation = resumed && carry == null ? resumedValidation : config.validationFolds() > 0
@@ -285,8 +286,11 @@ public final class PersonalisationJob {
                 List<Integer> averaged = average.apply(heads, fin.retrained() == null ? fin.head() : null);
                 trainedOnAll = average.replaced();
                 if (!averaged.isEmpty() || average.finalAveraged()) {
+                    long tr = System.nanoTime();
                     preds = repredict(preds, heads, averaged, average.finalAveraged() ? fin.head() : null, cache,
                             nTrain, nEval, cancelled);
+                    // the held-out images' predictions are evaluation, as during training
+                    evalInValidation += secs(tr);
                     headsFrom = describeAverage(heads, averaged, average, nTrain);
                 }
                 if (carry != null) {
@@ -298,7 +302,7 @@ public final class PersonalisationJob {
             }
             PersonalisationResult.Folds folds = average != null && validation != null
                     ? average.folds(config.validationFolds()) : kept ? resumption.folds(data) : null;
-            double validationS = secs(tVal) + resumeS;
+            double validationS = secs(tVal) + resumeS - evalInValidation;
             // the cascade's last word: the final exit alone or with the late exits, decided out of fold
             FinalEnsemble.Choice ensemble = FinalEnsemble.choose(validation, config.finalEnsemble());
             float[][] validationFinalAlone = validation == null ? null : validation.finalExit();
@@ -309,7 +313,8 @@ public final class PersonalisationJob {
                     heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,
                     validationFinalAlone), new PersonalisationResult.Deployed(headsFrom, trainedOnAll, folds), preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
-                            genericS + cacheAllS - cacheS + evalInTraining, secs(tStart), validationS),
+                            genericS + cacheAllS - cacheS + evalInTraining + evalInValidation, secs(tStart),
+                            validationS),
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
                             cache.computed(), memoNotes(pass)),
                     resumption == null ? null : new PersonalisationResult.Resumed(config.resume().from().toString(),
