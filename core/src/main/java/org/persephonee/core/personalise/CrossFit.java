@@ -113,11 +113,13 @@ final class CrossFit {
                             new int[] {config.epochs()}, 0, none));
                 }
                 fit(lanes, space, cache, true, cancelled, share(listener, t0, 0, REFIT_SHARE));
-                for (int f = 0; f < k; f++) {
+                onFolds(k, cancelled, f -> {
                     float[][] p = HeadOutputs.probabilities(fins[f], trainer.input(fins[f], cache), 0, n, cancelled);
                     for (int i = 0; i < n; i++) {
                         teacher[f][i] = HeadOutputs.log(p[i]);
                     }
+                });
+                for (int f = 0; f < k; f++) {
                     if (average != null) {
                         // before any re-training moves it: the mean is used only where re-trained stages are dropped
                         average.addFinal(fins[f]);
@@ -159,18 +161,22 @@ final class CrossFit {
             List<List<ExitHead>> exits = new ArrayList<>();
             int[][] split = new int[k][];
             List<ExitTrainer.Lane> lanes = new ArrayList<>();
+            float[][][] foldTeachers = teacher.clone();
             for (int f = 0; f < k; f++) {
                 exits.add(fresh(ordered, space, heads));
-                float[][] foldTeacher = teacher[f];
                 if (carry != null) {
                     for (ExitHead h : exits.get(f)) {
                         trainer.startFrom(h, carry.weights().apply(h.key(), f));
                     }
-                    // one round, taught by the late ensemble of the heads the fold starts from
-                    if (config.teacher() == Teacher.ENSEMBLE) {
-                        foldTeacher = trainer.lateEnsemble(exits.get(f), teacher[f], cache, n, cancelled);
-                    }
                 }
+            }
+            if (carry != null && config.teacher() == Teacher.ENSEMBLE) {
+                // one round, taught by the late ensemble of the heads the fold starts from
+                onFolds(k, cancelled, f -> foldTeachers[f] = trainer.lateEnsemble(exits.get(f), teacher[f], cache, n,
+                        cancelled));
+            }
+            for (int f = 0; f < k; f++) {
+                float[][] foldTeacher = foldTeachers[f];
                 Targets foldTargets = Targets.build(data, space, foldTeacher, config).without(held[f]);
                 split[f] = carry != null ? new int[] {config.epochs()} : trainer.roundEpochs(foldTargets);
                 lanes.add(trainer.lane(exits.get(f), foldTargets, split[f], 0, none));
@@ -180,9 +186,15 @@ final class CrossFit {
             double mid = twice ? lo + (1 - lo) * split[0][0] / (double) java.util.Arrays.stream(split[0]).sum() : 1;
             fit(lanes, space, cache, false, cancelled, share(listener, t0, lo, mid));
             lanes.clear();
+            float[][][] teachers2 = new float[k][][];
+            onFolds(k, cancelled, f -> {
+                if (split[f].length == 2) {
+                    teachers2[f] = trainer.lateEnsemble(exits.get(f), teacher[f], cache, n, cancelled);
+                }
+            });
             for (int f = 0; f < k; f++) {
                 if (split[f].length == 2) {
-                    float[][] teacher2 = trainer.lateEnsemble(exits.get(f), teacher[f], cache, n, cancelled);
+                    float[][] teacher2 = teachers2[f];
                     exits.get(f).forEach(ExitHead::close);
                     heads.removeAll(exits.get(f));
                     exits.set(f, fresh(ordered, space, heads));
@@ -195,16 +207,19 @@ final class CrossFit {
                 if (average != null) {
                     average.addExits(exits.get(f));
                 }
+            }
+            onFolds(k, cancelled, f -> {
+                // each fold's exits predict only the images held out of it (the folds' rows differ: no two threads
+                // write one row)
+                int[] rows = java.util.stream.IntStream.range(0, n).filter(i -> fold[i] == f).toArray();
                 for (int j = 0; j < exits.get(f).size(); j++) {
                     ExitHead h = exits.get(f).get(j);
-                    float[][] p = HeadOutputs.probabilities(h, trainer.input(h, cache), 0, n, cancelled);
-                    for (int i = 0; i < n; i++) {
-                        if (held[f][i]) {
-                            exitProbs.get(j)[i] = p[i];
-                        }
+                    float[][] p = HeadOutputs.probabilities(h, trainer.input(h, cache), rows, cancelled);
+                    for (int i = 0; i < rows.length; i++) {
+                        exitProbs.get(j)[rows[i]] = p[i];
                     }
                 }
-            }
+            });
         } finally {
             heads.forEach(ExitHead::close);
             org.persephonee.core.engine.Engines.setThreads(threads);
@@ -300,6 +315,79 @@ final class CrossFit {
                         if (failed == null || failed instanceof java.util.concurrent.CancellationException
                                 && !(cause instanceof java.util.concurrent.CancellationException)) {
                             failed = cause;
+                        }
+                        break;
+                    } catch (InterruptedException e) {
+                        abort.set(true);
+                        interrupted = true;
+                    }
+                }
+            }
+            pool.shutdown();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (failed instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failed instanceof Error err) {
+            throw err;
+        }
+        if (failed != null) {
+            throw new IllegalStateException(failed);
+        }
+    }
+
+    /**
+     * Runs {@code body} for every fold, the folds spread over the {@link #workers} threads as the training is (each
+     * fold's heads are its own, and the cache is read-only); returns when every fold is done, with the first
+     * failure.
+     */
+    private void onFolds(int k, BooleanSupplier cancelled, java.util.function.IntConsumer body) {
+        int w = Math.min(workers, k);
+        if (w <= 1) {
+            for (int f = 0; f < k; f++) {
+                body.accept(f);
+            }
+            return;
+        }
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable drain = () -> {
+            for (int f = next.getAndIncrement(); f < k && !abort.get(); f = next.getAndIncrement()) {
+                try {
+                    body.accept(f);
+                } catch (RuntimeException | Error e) {
+                    abort.set(true);
+                    throw e;
+                }
+            }
+        };
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(w - 1, r -> {
+            Thread t = new Thread(r, "persephonee-cross-fit");
+            t.setDaemon(true);
+            return t;
+        });
+        List<java.util.concurrent.Future<?>> others = new ArrayList<>();
+        Throwable failed = null;
+        try {
+            for (int g = 1; g < w; g++) {
+                others.add(pool.submit(drain));
+            }
+            drain.run();
+        } catch (RuntimeException | Error e) {
+            failed = e;
+        } finally {
+            boolean interrupted = false;
+            for (java.util.concurrent.Future<?> f : others) {
+                while (true) {
+                    try {
+                        f.get();
+                        break;
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        if (failed == null) {
+                            failed = e.getCause();
                         }
                         break;
                     } catch (InterruptedException e) {

@@ -34,6 +34,37 @@ final class HeadOutputs {
         return out;
     }
 
+    /** Softmax outputs of a head on some cached rows ({@code rows}, in their order). */
+    static float[][] probabilities(ExitHead head, FeatureStore fs, int[] rows, BooleanSupplier cancelled) {
+        float[][] out = new float[rows.length][];
+        int batch = 128;
+        for (int s = 0; s < rows.length; s += batch) {
+            if (cancelled.getAsBoolean()) {
+                throw new CancellationException("cancelled");
+            }
+            int b = Math.min(batch, rows.length - s);
+            float[] x = new float[b * fs.width()];
+            for (int i = 0; i < b; i++) {
+                fs.get(rows[s + i], x, i * fs.width());
+            }
+            softmax(head, x, b, fs.width(), out, s);
+        }
+        return out;
+    }
+
+    /** The head's softmax on {@code b} rows of {@code x}, into {@code out} from {@code at}. */
+    private static void softmax(ExitHead head, float[] x, int b, int width, float[][] out, int at) {
+        try (NDManager m = head.model().getNDManager().newSubManager()) {
+            NDArray z = head.probePrefix() != null ? head.forwardProbe(m.create(x, new Shape(b, width)))
+                    : head.forward(m.create(x, head.batchShape(b)), false);
+            float[] p = z.softmax(1).toFloatArray();
+            int k = head.classes();
+            for (int i = 0; i < b; i++) {
+                out[at + i] = Arrays.copyOfRange(p, i * k, (i + 1) * k);
+            }
+        }
+    }
+
     /** Softmax outputs of a head on {@code n} cached rows from {@code offset}. */
     static float[][] probabilities(ExitHead head, FeatureStore fs, int offset, int n, BooleanSupplier cancelled) {
         float[][] out = new float[n][];
@@ -47,15 +78,7 @@ final class HeadOutputs {
             for (int i = 0; i < b; i++) {
                 fs.get(offset + s + i, x, i * fs.width());
             }
-            try (NDManager m = head.model().getNDManager().newSubManager()) {
-                NDArray z = head.probePrefix() != null ? head.forwardProbe(m.create(x, new Shape(b, fs.width())))
-                        : head.forward(m.create(x, head.batchShape(b)), false);
-                float[] p = z.softmax(1).toFloatArray();
-                int k = head.classes();
-                for (int i = 0; i < b; i++) {
-                    out[s + i] = Arrays.copyOfRange(p, i * k, (i + 1) * k);
-                }
-            }
+            softmax(head, x, b, fs.width(), out, s);
         }
         return out;
     }

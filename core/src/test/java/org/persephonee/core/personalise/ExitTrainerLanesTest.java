@@ -133,7 +133,7 @@ class ExitTrainerLanesTest {
                     float[][] a = j < ordered.size() ? oof[0].exit(j) : oof[0].finalExit();
                     float[][] b = j < ordered.size() ? oof[1].exit(j) : oof[1].finalExit();
                     for (int i = 0; i < n; i++) {
-                        assertArrayEquals(a[i], b[i], 1e-5f, "head " + j + ", image " + i);
+                        assertArrayEquals(a[i], b[i], 0f, "head " + j + ", image " + i);
                     }
                 }
             }
