@@ -106,6 +106,10 @@ class ReviewUiTest {
         ReviewModel.Item next = review.current();
         String guess = next.guesses().get(0).label();
         robot.type(KeyCode.ENTER);
+        if (next.guesses().get(0).confidence() < ReviewController.SURE_ENOUGH) {
+            // an unsure guess asks for a second press (tested on its own below)
+            robot.type(KeyCode.ENTER);
+        }
         assertEquals(guess, next.image().label(), "Enter takes the first guess");
 
         ReviewModel.Item skipped = review.current();
@@ -190,5 +194,22 @@ class ReviewUiTest {
         assertEquals(40, review2.history().get(0).images());
         waitFor(30, () -> c2.history().model().runs().size() == 2);
         c2.shutdown();
+
+        // Enter on a guess the exits are unsure of asks once more before it labels the photo
+        int unsure = -1;
+        for (int i = 0; i < review.queue().size() && unsure < 0; i++) {
+            if (review.queue().get(i).guesses().get(0).confidence() < ReviewController.SURE_ENOUGH) {
+                unsure = i;
+            }
+        }
+        assertTrue(unsure >= 0, "after a run with three labels some first guesses are below " + ReviewController.SURE_ENOUGH);
+        int at = unsure;
+        robot.interact(() -> review.position().set(at));
+        ReviewModel.Item doubt = review.current();
+        robot.type(KeyCode.ENTER);
+        assertNull(doubt.image().label(), "one Enter does not take an unsure guess");
+        assertTrue(review.message().get().contains("Press Enter again"), review.message().get());
+        robot.type(KeyCode.ENTER);
+        assertEquals(doubt.guesses().get(0).label(), doubt.image().label(), "a second Enter does");
     }
 }
