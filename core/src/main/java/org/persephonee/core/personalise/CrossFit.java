@@ -274,23 +274,57 @@ final class CrossFit {
             trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
             return;
         }
+        // a thread that fails (a non-finite step, a cancel, an error) stops the others at their next step
+        java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
+        BooleanSupplier stop = () -> abort.get() || cancelled.getAsBoolean();
+        onThreads(w, abort, g -> trainer.fit(part(lanes, g, w), space, cache, fromClassifier, stop,
+                g == 0 ? progress : (d, t, s) -> { }));
+    }
+
+    /**
+     * Runs {@code body} for every fold, the folds spread over the {@link #workers} threads as the training is (each
+     * fold's heads are its own, and the cache is read-only); returns when every fold is done, with the first
+     * failure.
+     */
+    private void onFolds(int k, BooleanSupplier cancelled, java.util.function.IntConsumer body) {
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
+        onThreads(Math.min(workers, k), abort, g -> {
+            for (int f = next.getAndIncrement(); f < k && !abort.get() && !cancelled.getAsBoolean();
+                 f = next.getAndIncrement()) {
+                body.accept(f);
+            }
+        });
+        if (cancelled.getAsBoolean()) {
+            throw new java.util.concurrent.CancellationException("cancelled");
+        }
+    }
+
+    /**
+     * Runs {@code worker} 0 on this thread and 1 .. {@code w - 1} on threads of their own; a worker that fails sets
+     * {@code abort} (which the others are to watch), and this thread returns only when every other has stopped (the
+     * caller then closes the heads they used), throwing the error that stopped the others rather than the cancels it
+     * caused, as it was.
+     */
+    private static void onThreads(int w, java.util.concurrent.atomic.AtomicBoolean abort,
+                                  java.util.function.IntConsumer worker) {
+        if (w <= 1) {
+            worker.accept(0);
+            return;
+        }
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(w - 1, r -> {
             Thread t = new Thread(r, "persephonee-cross-fit");
             t.setDaemon(true);
             return t;
         });
-        // a thread that fails (a non-finite step, a cancel, an error) stops the others at their next step, and this
-        // thread returns only when every other has stopped: the caller then closes the heads they train
-        java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
-        BooleanSupplier stop = () -> abort.get() || cancelled.getAsBoolean();
         List<java.util.concurrent.Future<?>> others = new ArrayList<>();
         Throwable failed = null;
         try {
             for (int g = 1; g < w; g++) {
-                List<ExitTrainer.Lane> part = part(lanes, g, w);
+                int at = g;
                 others.add(pool.submit(() -> {
                     try {
-                        trainer.fit(part, space, cache, fromClassifier, stop, (d, t, s) -> { });
+                        worker.accept(at);
                     } catch (Throwable e) {
                         abort.set(true);
                         throw e;
@@ -298,7 +332,7 @@ final class CrossFit {
                     return null;
                 }));
             }
-            trainer.fit(part(lanes, 0, w), space, cache, fromClassifier, stop, progress);
+            worker.accept(0);
         } catch (Throwable e) {
             abort.set(true);
             failed = e;
@@ -315,79 +349,6 @@ final class CrossFit {
                         if (failed == null || failed instanceof java.util.concurrent.CancellationException
                                 && !(cause instanceof java.util.concurrent.CancellationException)) {
                             failed = cause;
-                        }
-                        break;
-                    } catch (InterruptedException e) {
-                        abort.set(true);
-                        interrupted = true;
-                    }
-                }
-            }
-            pool.shutdown();
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (failed instanceof RuntimeException re) {
-            throw re;
-        }
-        if (failed instanceof Error err) {
-            throw err;
-        }
-        if (failed != null) {
-            throw new IllegalStateException(failed);
-        }
-    }
-
-    /**
-     * Runs {@code body} for every fold, the folds spread over the {@link #workers} threads as the training is (each
-     * fold's heads are its own, and the cache is read-only); returns when every fold is done, with the first
-     * failure.
-     */
-    private void onFolds(int k, BooleanSupplier cancelled, java.util.function.IntConsumer body) {
-        int w = Math.min(workers, k);
-        if (w <= 1) {
-            for (int f = 0; f < k; f++) {
-                body.accept(f);
-            }
-            return;
-        }
-        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-        java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
-        Runnable drain = () -> {
-            for (int f = next.getAndIncrement(); f < k && !abort.get(); f = next.getAndIncrement()) {
-                try {
-                    body.accept(f);
-                } catch (RuntimeException | Error e) {
-                    abort.set(true);
-                    throw e;
-                }
-            }
-        };
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(w - 1, r -> {
-            Thread t = new Thread(r, "persephonee-cross-fit");
-            t.setDaemon(true);
-            return t;
-        });
-        List<java.util.concurrent.Future<?>> others = new ArrayList<>();
-        Throwable failed = null;
-        try {
-            for (int g = 1; g < w; g++) {
-                others.add(pool.submit(drain));
-            }
-            drain.run();
-        } catch (RuntimeException | Error e) {
-            failed = e;
-        } finally {
-            boolean interrupted = false;
-            for (java.util.concurrent.Future<?> f : others) {
-                while (true) {
-                    try {
-                        f.get();
-                        break;
-                    } catch (java.util.concurrent.ExecutionException e) {
-                        if (failed == null) {
-                            failed = e.getCause();
                         }
                         break;
                     } catch (InterruptedException e) {

@@ -69,19 +69,7 @@ class DecodeCacheTest {
         List<Path> photos = photos(persona);
         InputSpec spec = spec();
         Path memo = tmp.resolve("memo");
-        DecodeCache c = DecodeCache.open(memo, spec);
-        photos.forEach(p -> {
-            try {
-                c.decode(p);
-            } catch (ImageDecodeException ex) {
-                throw new AssertionError(ex);
-            }
-        });
-        c.save();
-        Path file;
-        try (Stream<Path> s = Files.list(memo)) {
-            file = s.filter(p -> p.getFileName().toString().startsWith("decoded-")).findFirst().orElseThrow();
-        }
+        Path file = written(memo, photos, spec);
         byte[] bytes = Files.readAllBytes(file);
         Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length / 2));
         DecodeCache damaged = DecodeCache.open(memo, spec);
@@ -99,15 +87,7 @@ class DecodeCacheTest {
         List<Path> photos = photos(persona);
         InputSpec spec = spec();
         Path memo = tmp.resolve("memo-r");
-        DecodeCache c = DecodeCache.open(memo, spec);
-        for (Path p : photos) {
-            c.decode(p);
-        }
-        assertEquals(null, c.save(), "written");
-        Path file;
-        try (Stream<Path> s = Files.list(memo)) {
-            file = s.filter(p -> p.getFileName().toString().startsWith("decoded-")).findFirst().orElseThrow();
-        }
+        Path file = written(memo, photos, spec);
         byte[] bytes = Files.readAllBytes(file);
         // one pixel's float changed, the length right: before the checksum this photo came back brighter
         bytes[bytes.length - 40] ^= 0x40;
@@ -123,5 +103,17 @@ class DecodeCacheTest {
         cannot.decode(photos.get(0));
         String why = cannot.save();
         assertTrue(why != null && why.contains("not kept for the next run"), String.valueOf(why));
+    }
+
+    /** Decodes every photo through a cache under {@code memo}, saves it, and gives its file. */
+    private static Path written(Path memo, List<Path> photos, InputSpec spec) throws Exception {
+        DecodeCache c = DecodeCache.open(memo, spec);
+        for (Path p : photos) {
+            c.decode(p);
+        }
+        assertEquals(null, c.save(), "written");
+        try (Stream<Path> s = Files.list(memo)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("decoded-")).findFirst().orElseThrow();
+        }
     }
 }
