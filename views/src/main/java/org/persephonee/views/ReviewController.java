@@ -117,6 +117,7 @@ public final class ReviewController {
             bb.classNames().stream().filter(n -> !choices.contains(n)).forEach(choices::add);
         }
         model.choices().setAll(choices.subList(0, Math.min(10, choices.size())));
+        confirming = null;
         model.queue().setAll(items);
         model.position().set(0);
         model.message().set(items.isEmpty()
@@ -146,6 +147,9 @@ public final class ReviewController {
         if (first.confidence() < SURE_ENOUGH && confirming != it) {
             // after the first round the queue shows the least certain photos, whose first guesses are often wrong:
             // Enter pressed through them got 3 of tilted-phone's 11 photos right and took its accuracy down 4 points
+            if (confirming == null) {
+                beforeConfirming = model.message().get();
+            }
             confirming = it;
             model.message().set(String.format(Locale.ROOT, "The exits are only %.0f %% sure this is '%s'. Press "
                     + "Enter again to label it so, or pick the class with its number key.", 100 * first.confidence(),
@@ -164,6 +168,16 @@ public final class ReviewController {
 
     /** The photo whose unsure first guess Enter was pressed on once (a second press takes it). */
     private ReviewModel.Item confirming;
+    /** The message the question replaced, shown again once the person moves on. */
+    private String beforeConfirming;
+
+    /** Forgets an unanswered question about an unsure guess, and puts the queue's message back. */
+    private void stopConfirming() {
+        if (confirming != null) {
+            confirming = null;
+            model.message().set(beforeConfirming);
+        }
+    }
 
     /** Leaves the photo shown unlabelled and shows the next. */
     public void skip() {
@@ -172,7 +186,7 @@ public final class ReviewController {
 
     /** Shows the photo before (its label, if given, can be changed). */
     public void back() {
-        confirming = null;
+        stopConfirming();
         model.position().set(Math.max(0, model.position().get() - 1));
     }
 
@@ -195,7 +209,7 @@ public final class ReviewController {
 
     /** Moves to the next photo not labelled since the queue was made. */
     private void advance() {
-        confirming = null;
+        stopConfirming();
         int p = model.position().get() + 1;
         while (p < model.queue().size() && model.queue().get(p).image().label() != null) {
             p++;

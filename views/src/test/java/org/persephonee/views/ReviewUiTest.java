@@ -206,10 +206,12 @@ class ReviewUiTest {
         int at = unsure;
         robot.interact(() -> review.position().set(at));
         ReviewModel.Item doubt = review.current();
+        String queueMessage = review.message().get();
         robot.type(KeyCode.ENTER);
         assertNull(doubt.image().label(), "one Enter does not take an unsure guess");
         assertTrue(review.message().get().contains("Press Enter again"), review.message().get());
         robot.type(KeyCode.ENTER);
         assertEquals(doubt.guesses().get(0).label(), doubt.image().label(), "a second Enter does");
+        assertEquals(queueMessage, review.message().get(), "the queue's message is back once answered");
     }
 }
