@@ -135,7 +135,8 @@ public final class PersonalisationJob {
                 : DecodeCache.open(config.featureMemo(), backbone.input());
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
                 config.holdoutFraction(), config.seed(), decoded, listener, cancelled);
-        // the photos decoded now are written for the next run while this one goes on (joined before it returns)
+        // the photos decoded now are written for the next run while the generic pass and the BatchNorm decision run
+        decodeNote = null;
         decodeSave = decoded == null ? null : decoded.saveInBackground();
         double decodeS = secs(tStart);
 
@@ -163,6 +164,11 @@ public final class PersonalisationJob {
         List<ExitHead> heads = new ArrayList<>();
         FinalExitPhase fin = null;
         try {
+            // the decode cache's file lives in the memo folder, whose cap the frozen pass applies: the write ends
+            // first (it overlapped the generic pass and the BatchNorm decision); a wait counts as decoding
+            long tw = System.nanoTime();
+            decodeNote = awaitDecodeSave();
+            decodeS += secs(tw);
             long t2 = System.nanoTime();
             String last = backbone.stages().get(backbone.stages().size() - 1).name();
             boolean refit = config.refitFinal() && data.labelledUsed() > 0;
@@ -364,10 +370,12 @@ public final class PersonalisationJob {
         }
     }
 
+    /** Why the decode cache was not written this run, or null. */
+    private String decodeNote;
+
     /** What went wrong with the feature memo and the decode cache (never fatal). */
     private List<String> memoNotes(FrozenPass pass) {
         List<String> notes = new ArrayList<>(pass.memoNotes());
-        String decodeNote = awaitDecodeSave();
         if (decodeNote != null) {
             notes.add(decodeNote);
         }
