@@ -185,7 +185,7 @@ final class DecodeCache {
         return write;
     }
 
-    /** Writes the cache on this thread ({@link #saveInBackground}); null when written or nothing to write. */
+    /** Writes the cache and waits for the write ({@link #saveInBackground}); null when written or nothing to write. */
     String save() {
         try {
             return saveInBackground().get();
