@@ -2,13 +2,13 @@ package org.persephonee.core.personalise;
 
 import ai.djl.ndarray.NDManager;
 import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.engine.EngineWorkers;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -156,17 +156,16 @@ final class BatchNormPhase {
         return h - condEntropy / logits.length;
     }
 
-    /** Inference-mode logits of the whole backbone for some images. */
+    /**
+     * Inference-mode logits of the whole backbone for some images, the batches on the engine's threads as that many
+     * threads of one engine thread each ({@link EngineWorkers}).
+     */
     static float[][] logits(Backbone backbone, List<float[]> xs, int batch, BooleanSupplier cancelled) {
         int n = xs.size();
         int size = backbone.input().size();
         int k = backbone.classNames().size();
         float[][] out = new float[n][];
-        for (int s = 0; s < n; s += batch) {
-            if (cancelled.getAsBoolean()) {
-                throw new CancellationException("cancelled");
-            }
-            int b = Math.min(batch, n - s);
+        EngineWorkers.batches("persephonee-backbone-pass", 0, n, batch, cancelled, (s, b) -> {
             float[] x = new float[b * size];
             for (int i = 0; i < b; i++) {
                 System.arraycopy(xs.get(s + i), 0, x, i * size, size);
@@ -177,7 +176,7 @@ final class BatchNormPhase {
                     out[s + i] = Arrays.copyOfRange(lg, i * k, (i + 1) * k);
                 }
             }
-        }
+        });
         return out;
     }
 }

@@ -1,6 +1,7 @@
 package org.persephonee.core.personalise;
 
 import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.engine.EngineWorkers;
 import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.exits.ExitPlacement;
 import org.persephonee.core.personalise.PersonalisationJob.Listener;
@@ -277,8 +278,8 @@ final class CrossFit {
         // a thread that fails (a non-finite step, a cancel, an error) stops the others at their next step
         java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
         BooleanSupplier stop = () -> abort.get() || cancelled.getAsBoolean();
-        onThreads(w, abort, g -> trainer.fit(part(lanes, g, w), space, cache, fromClassifier, stop,
-                g == 0 ? progress : (d, t, s) -> { }));
+        EngineWorkers.run(THREAD_NAME, w, abort, g -> trainer.fit(part(lanes, g, w), space, cache, fromClassifier,
+                stop, g == 0 ? progress : (d, t, s) -> { }));
     }
 
     /**
@@ -289,7 +290,7 @@ final class CrossFit {
     private void onFolds(int k, BooleanSupplier cancelled, java.util.function.IntConsumer body) {
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
-        onThreads(Math.min(workers, k), abort, g -> {
+        EngineWorkers.run(THREAD_NAME, Math.min(workers, k), abort, g -> {
             for (int f = next.getAndIncrement(); f < k && !abort.get() && !cancelled.getAsBoolean();
                  f = next.getAndIncrement()) {
                 body.accept(f);
@@ -300,78 +301,7 @@ final class CrossFit {
         }
     }
 
-    /**
-     * Runs {@code worker} 0 on this thread and 1 .. {@code w - 1} on threads of their own; a worker that fails sets
-     * {@code abort} (which the others are to watch), and this thread returns only when every other has stopped (the
-     * caller then closes the heads they used), throwing the error that stopped the others rather than the cancels it
-     * caused, as it was.
-     */
-    private static void onThreads(int w, java.util.concurrent.atomic.AtomicBoolean abort,
-                                  java.util.function.IntConsumer worker) {
-        if (w <= 1) {
-            worker.accept(0);
-            return;
-        }
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(w - 1, r -> {
-            Thread t = new Thread(r, "persephonee-cross-fit");
-            t.setDaemon(true);
-            return t;
-        });
-        List<java.util.concurrent.Future<?>> others = new ArrayList<>();
-        Throwable failed = null;
-        try {
-            for (int g = 1; g < w; g++) {
-                int at = g;
-                others.add(pool.submit(() -> {
-                    try {
-                        worker.accept(at);
-                    } catch (Throwable e) {
-                        abort.set(true);
-                        throw e;
-                    }
-                    return null;
-                }));
-            }
-            worker.accept(0);
-        } catch (Throwable e) {
-            abort.set(true);
-            failed = e;
-        } finally {
-            boolean interrupted = false;
-            for (java.util.concurrent.Future<?> f : others) {
-                while (true) {
-                    try {
-                        f.get();
-                        break;
-                    } catch (java.util.concurrent.ExecutionException e) {
-                        // the error that stopped the others, not the cancels it caused
-                        Throwable cause = e.getCause();
-                        if (failed == null || failed instanceof java.util.concurrent.CancellationException
-                                && !(cause instanceof java.util.concurrent.CancellationException)) {
-                            failed = cause;
-                        }
-                        break;
-                    } catch (InterruptedException e) {
-                        abort.set(true);
-                        interrupted = true;
-                    }
-                }
-            }
-            pool.shutdown();
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (failed instanceof RuntimeException re) {
-            throw re;
-        }
-        if (failed instanceof Error err) {
-            throw err;
-        }
-        if (failed != null) {
-            throw new IllegalStateException(failed);
-        }
-    }
+    private static final String THREAD_NAME = "persephonee-cross-fit";
 
     /** Every {@code w}-th lane from {@code g}. */
     private static List<ExitTrainer.Lane> part(List<ExitTrainer.Lane> lanes, int g, int w) {

@@ -11,6 +11,7 @@ import ai.djl.training.ParameterStore;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.LayerSpec;
 import org.persephonee.core.backbone.Stage;
+import org.persephonee.core.engine.EngineWorkers;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -164,7 +165,6 @@ public final class FeatureCache implements AutoCloseable {
         FeatureStore logits = FeatureStore.inMemory(n, classes);
         FeatureCache cache = new FeatureCache(stores, logits, n);
         cache.trainRows = Math.min(n, mark);
-        int size = bb.input().size();
         long t0 = System.nanoTime();
         int[] todo;
         List<String> imageKeys = null;
@@ -181,6 +181,8 @@ public final class FeatureCache implements AutoCloseable {
         }
         cache.computed = todo.length;
         int trainTodo = (int) java.util.Arrays.stream(todo).filter(i -> i < mark).count();
+        // the batches run on the run's engine threads as that many threads of one engine thread each
+        // (EngineWorkers), the training images' first, so their seconds can be told apart
         try (NDManager pm = bb.manager().newSubManager()) {
             // the parameter-free prefixes, as DJL blocks (initialised once: they hold no parameters)
             Map<String, SequentialBlock> prefixes = new LinkedHashMap<>();
@@ -193,65 +195,14 @@ public final class FeatureCache implements AutoCloseable {
                     prefixes.put(e.getKey(), blk);
                 }
             }
-            if (trainTodo == 0) {
-                cache.markSeconds = (System.nanoTime() - t0) / 1e9;
-            }
-            int b;
-            int left = todo.length;
-            for (int start = 0; start < left; start += b) {
-                if (cancelled.getAsBoolean()) {
-                    throw new CancellationException("cancelled while caching features");
-                }
-                // the mark falls on a batch boundary: a batch never mixes training and evaluation images
-                b = Math.min(batch, left - start);
-                if (start < trainTodo) {
-                    b = Math.min(b, trainTodo - start);
-                }
-                float[] x = new float[b * size];
-                for (int i = 0; i < b; i++) {
-                    System.arraycopy(images.get(todo[start + i]), 0, x, i * size, size);
-                }
-                try (NDManager m = bb.manager().newSubManager()) {
-                    List<NDArray> outs = bb.forwardAll(m.create(x, bb.batchShape(b)));
-                    ParameterStore ps = new ParameterStore(m, false);
-                    // every request's rows and the logits side by side in one (b, total) tensor: one copy to the
-                    // heap per batch instead of one per request (a dozen JNI copies and large arrays per batch)
-                    NDList parts = new NDList();
-                    List<FeatureStore> order = new ArrayList<>();
-                    for (Map.Entry<String, Request> e : wanted.entrySet()) {
-                        NDArray out = outs.get(bb.stage(e.getValue().stage()).index());
-                        SequentialBlock blk = prefixes.get(e.getKey());
-                        if (blk != null) {
-                            out = blk.forward(ps, new NDList(out), false).singletonOrThrow();
-                        }
-                        parts.add(out.reshape(b, -1));
-                        order.add(stores.get(e.getKey()));
-                    }
-                    parts.add(outs.get(outs.size() - 1).reshape(b, -1));
-                    order.add(logits);
-                    float[] f = NDArrays.concat(parts, 1).toFloatArray();
-                    int total = f.length / b;
-                    int at = 0;
-                    for (int k = 0; k < order.size(); k++) {
-                        FeatureStore st = order.get(k);
-                        long w = parts.get(k).getShape().get(1);
-                        if (w != st.width()) {
-                            throw new IllegalStateException("feature cache: a request gave " + w
-                                    + " values per image where its store holds " + st.width());
-                        }
-                        for (int i = 0; i < b; i++) {
-                            st.put(todo[start + i], f, i * total + at);
-                        }
-                        at += st.width();
-                    }
-                }
-                double el = (System.nanoTime() - t0) / 1e9;
-                int done = start + b;
-                if (done == trainTodo) {
-                    cache.markSeconds = el;
-                }
-                progress.accept(done / (double) left, el / done * (left - done));
-            }
+            Pass pass = new Pass(bb, images, todo, wanted, prefixes, stores, logits, t0, todo.length, progress,
+                    new java.util.concurrent.atomic.AtomicInteger());
+            EngineWorkers.batches(THREAD_NAME, 0, trainTodo, batch, cancelled, pass::batch);
+            cache.markSeconds = (System.nanoTime() - t0) / 1e9;
+            EngineWorkers.batches(THREAD_NAME, trainTodo, todo.length, batch, cancelled, pass::batch);
+        } catch (CancellationException e) {
+            cache.close();
+            throw new CancellationException("cancelled while caching features");
         } catch (RuntimeException e) {
             cache.close();
             throw e;
@@ -265,6 +216,63 @@ public final class FeatureCache implements AutoCloseable {
             }
         }
         return cache;
+    }
+
+    private static final String THREAD_NAME = "persephonee-frozen-pass";
+
+    /** One frozen pass's batches (rows are written once each, whichever thread runs the batch). */
+    private record Pass(Backbone bb, List<float[]> images, int[] todo, Map<String, Request> wanted,
+                        Map<String, SequentialBlock> prefixes, Map<String, FeatureStore> stores, FeatureStore logits,
+                        long t0, int left, java.util.function.BiConsumer<Double, Double> progress,
+                        java.util.concurrent.atomic.AtomicInteger done) {
+
+        void batch(int start, int b) {
+            int size = bb.input().size();
+            float[] x = new float[b * size];
+            for (int i = 0; i < b; i++) {
+                System.arraycopy(images.get(todo[start + i]), 0, x, i * size, size);
+            }
+            try (NDManager m = bb.manager().newSubManager()) {
+                List<NDArray> outs = bb.forwardAll(m.create(x, bb.batchShape(b)));
+                ParameterStore ps = new ParameterStore(m, false);
+                // every request's rows and the logits side by side in one (b, total) tensor: one copy to the
+                // heap per batch instead of one per request (a dozen JNI copies and large arrays per batch)
+                NDList parts = new NDList();
+                List<FeatureStore> order = new ArrayList<>();
+                for (Map.Entry<String, Request> e : wanted.entrySet()) {
+                    NDArray out = outs.get(bb.stage(e.getValue().stage()).index());
+                    SequentialBlock blk = prefixes.get(e.getKey());
+                    if (blk != null) {
+                        out = blk.forward(ps, new NDList(out), false).singletonOrThrow();
+                    }
+                    parts.add(out.reshape(b, -1));
+                    order.add(stores.get(e.getKey()));
+                }
+                parts.add(outs.get(outs.size() - 1).reshape(b, -1));
+                order.add(logits);
+                float[] f = NDArrays.concat(parts, 1).toFloatArray();
+                int total = f.length / b;
+                int at = 0;
+                for (int k = 0; k < order.size(); k++) {
+                    FeatureStore st = order.get(k);
+                    long w = parts.get(k).getShape().get(1);
+                    if (w != st.width()) {
+                        throw new IllegalStateException("feature cache: a request gave " + w
+                                + " values per image where its store holds " + st.width());
+                    }
+                    // rows of different photos: no two threads write one
+                    for (int i = 0; i < b; i++) {
+                        st.put(todo[start + i], f, i * total + at);
+                    }
+                    at += st.width();
+                }
+            }
+            synchronized (this) {
+                int d = done.addAndGet(b);
+                double el = (System.nanoTime() - t0) / 1e9;
+                progress.accept(d / (double) left, el / d * (left - d));
+            }
+        }
     }
 
     /** Photos the backbone ran on in this build (the others came from the memo). */

@@ -63,6 +63,66 @@ class FeatureCacheTest {
     }
 
     @Test
+    void batchesOnTwoThreadsCacheWhatOneThreadCachesAndReportProgressInOrder() throws Exception {
+        try (Backbone bb = BackboneIO.load(SAMPLE)) {
+            List<float[]> imgs = images(bb, 150);
+            List<FeatureCache.Request> req = List.of(FeatureCache.Request.raw("block3"),
+                    ExitTrainer.request(bb, new ExitPlacement("block5", HeadSpec.grid(4))));
+            int before = org.persephonee.core.engine.Engines.setThreads(2);
+            List<Double> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+            try (FeatureCache two = FeatureCache.build(bb, imgs, req, 1L << 30, null, 32, 100,
+                    (f, e) -> seen.add(f), () -> false)) {
+                assertEquals(2, org.persephonee.core.engine.Engines.setThreads(1), "the run's threads come back");
+                try (FeatureCache one = FeatureCache.build(bb, imgs, req, 1L << 30, null, 32, 100, (f, e) -> { },
+                        () -> false)) {
+                    for (FeatureCache.Request r : req) {
+                        float[] a = new float[one.get(r).width()];
+                        float[] b = new float[a.length];
+                        for (int i = 0; i < imgs.size(); i++) {
+                            one.get(r).get(i, a, 0);
+                            two.get(r).get(i, b, 0);
+                            assertArrayEquals(a, b, r.stage() + " row " + i);
+                        }
+                    }
+                    float[] a = new float[one.logits().width()];
+                    float[] b = new float[a.length];
+                    for (int i = 0; i < imgs.size(); i++) {
+                        one.logits().get(i, a, 0);
+                        two.logits().get(i, b, 0);
+                        assertArrayEquals(a, b, "logits row " + i);
+                    }
+                }
+                // 150 images in batches of 32, cut at the mark: 32 32 32 4 | 32 18
+                assertEquals(6, seen.size());
+                for (int i = 1; i < seen.size(); i++) {
+                    assertTrue(seen.get(i) > seen.get(i - 1), "progress " + seen);
+                }
+                assertEquals(1.0, seen.get(seen.size() - 1), 1e-9);
+            } finally {
+                org.persephonee.core.engine.Engines.setThreads(before);
+            }
+        }
+    }
+
+    @Test
+    void aCancelDuringABatchOnAnotherThreadStopsThePass() throws Exception {
+        try (Backbone bb = BackboneIO.load(SAMPLE)) {
+            List<float[]> imgs = images(bb, 200);
+            int before = org.persephonee.core.engine.Engines.setThreads(2);
+            java.util.concurrent.atomic.AtomicInteger batches = new java.util.concurrent.atomic.AtomicInteger();
+            try {
+                org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.CancellationException.class,
+                        () -> FeatureCache.build(bb, imgs, List.of(FeatureCache.Request.raw("block3")), 1L << 30,
+                                null, 16, 200, (f, e) -> batches.incrementAndGet(), () -> batches.get() >= 2));
+                assertTrue(batches.get() < 13, "stopped after " + batches.get() + " of 13 batches");
+                assertEquals(2, org.persephonee.core.engine.Engines.setThreads(before), "the run's threads come back");
+            } finally {
+                org.persephonee.core.engine.Engines.setThreads(before);
+            }
+        }
+    }
+
+    @Test
     void pooledRowsGiveTheSameLogitsAsTheHeadOnTheStageOutput() throws Exception {
         try (Backbone bb = BackboneIO.load(SAMPLE)) {
             List<float[]> imgs = images(bb, 20);
