@@ -63,62 +63,66 @@ class FeatureCacheTest {
     }
 
     @Test
-    void batchesOnTwoThreadsCacheWhatOneThreadCachesAndReportProgressInOrder() throws Exception {
+    void batchesOnTwoThreadsCacheWhatOneThreadCachesAndReportProgressInOrder() throws Throwable {
         try (Backbone bb = BackboneIO.load(SAMPLE)) {
             List<float[]> imgs = images(bb, 150);
             List<FeatureCache.Request> req = List.of(FeatureCache.Request.raw("block3"),
                     ExitTrainer.request(bb, new ExitPlacement("block5", HeadSpec.grid(4))));
-            int before = org.persephonee.core.engine.Engines.setThreads(2);
             List<Double> seen = java.util.Collections.synchronizedList(new ArrayList<>());
-            try (FeatureCache two = FeatureCache.build(bb, imgs, req, 1L << 30, null, 32, 100,
-                    (f, e) -> seen.add(f), () -> false)) {
-                assertEquals(2, org.persephonee.core.engine.Engines.setThreads(1), "the run's threads come back");
-                try (FeatureCache one = FeatureCache.build(bb, imgs, req, 1L << 30, null, 32, 100, (f, e) -> { },
-                        () -> false)) {
-                    for (FeatureCache.Request r : req) {
-                        float[] a = new float[one.get(r).width()];
-                        float[] b = new float[a.length];
-                        for (int i = 0; i < imgs.size(); i++) {
-                            one.get(r).get(i, a, 0);
-                            two.get(r).get(i, b, 0);
-                            assertArrayEquals(a, b, r.stage() + " row " + i);
+            onTwoEngineThreads(() -> {
+                try (FeatureCache two = FeatureCache.build(bb, imgs, req, 1L << 30, null, 32, 100,
+                        (f, e) -> seen.add(f), () -> false)) {
+                    assertEquals(2, org.persephonee.core.engine.Engines.setThreads(1), "the run's threads come back");
+                    try (FeatureCache one = FeatureCache.build(bb, imgs, req, 1L << 30, null, 32, 100, (f, e) -> { },
+                            () -> false)) {
+                        for (FeatureCache.Request r : req) {
+                            assertSameRows(one.get(r), two.get(r), r.stage());
                         }
-                    }
-                    float[] a = new float[one.logits().width()];
-                    float[] b = new float[a.length];
-                    for (int i = 0; i < imgs.size(); i++) {
-                        one.logits().get(i, a, 0);
-                        two.logits().get(i, b, 0);
-                        assertArrayEquals(a, b, "logits row " + i);
+                        assertSameRows(one.logits(), two.logits(), "logits");
                     }
                 }
-                // 150 images in batches of 32, cut at the mark: 32 32 32 4 | 32 18
-                assertEquals(6, seen.size());
-                for (int i = 1; i < seen.size(); i++) {
-                    assertTrue(seen.get(i) > seen.get(i - 1), "progress " + seen);
-                }
-                assertEquals(1.0, seen.get(seen.size() - 1), 1e-9);
-            } finally {
-                org.persephonee.core.engine.Engines.setThreads(before);
+            });
+            // 150 images in batches of 32, cut at the mark: 32 32 32 4 | 32 18
+            assertEquals(6, seen.size());
+            for (int i = 1; i < seen.size(); i++) {
+                assertTrue(seen.get(i) > seen.get(i - 1), "progress " + seen);
             }
+            assertEquals(1.0, seen.get(seen.size() - 1), 1e-9);
+        }
+    }
+
+    private static void assertSameRows(FeatureStore a, FeatureStore b, String what) {
+        float[] x = new float[a.width()];
+        float[] y = new float[x.length];
+        for (int i = 0; i < a.rows(); i++) {
+            a.get(i, x, 0);
+            b.get(i, y, 0);
+            assertArrayEquals(x, y, what + " row " + i);
+        }
+    }
+
+    /** Runs {@code body} with the engine on two threads, as a run on an idle 2-core machine has it. */
+    private static void onTwoEngineThreads(org.junit.jupiter.api.function.Executable body) throws Throwable {
+        int before = org.persephonee.core.engine.Engines.setThreads(2);
+        try {
+            body.execute();
+        } finally {
+            org.persephonee.core.engine.Engines.setThreads(before);
         }
     }
 
     @Test
-    void aCancelDuringABatchOnAnotherThreadStopsThePass() throws Exception {
+    void aCancelDuringABatchOnAnotherThreadStopsThePass() throws Throwable {
         try (Backbone bb = BackboneIO.load(SAMPLE)) {
             List<float[]> imgs = images(bb, 200);
-            int before = org.persephonee.core.engine.Engines.setThreads(2);
             java.util.concurrent.atomic.AtomicInteger batches = new java.util.concurrent.atomic.AtomicInteger();
-            try {
+            onTwoEngineThreads(() -> {
                 org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.CancellationException.class,
                         () -> FeatureCache.build(bb, imgs, List.of(FeatureCache.Request.raw("block3")), 1L << 30,
                                 null, 16, 200, (f, e) -> batches.incrementAndGet(), () -> batches.get() >= 2));
                 assertTrue(batches.get() < 13, "stopped after " + batches.get() + " of 13 batches");
-                assertEquals(2, org.persephonee.core.engine.Engines.setThreads(before), "the run's threads come back");
-            } finally {
-                org.persephonee.core.engine.Engines.setThreads(before);
-            }
+                assertEquals(2, org.persephonee.core.engine.Engines.setThreads(2), "the run's threads come back");
+            });
         }
     }
 
