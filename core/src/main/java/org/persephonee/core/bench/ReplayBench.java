@@ -65,10 +65,12 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
      * @param pVsScratch for an update: the exact McNemar p-value of its operating point against the one from scratch
      *                   on the same test photos (how likely a split of the photos only one gets right this uneven is
      *                   without a real difference); NaN for a run from scratch
+     * @param backboneMs the whole backbone's milliseconds in the latency profile the run chose its operating point
+     *                   with (one profile per persona: the same in every run after the first)
      */
     public record Point(String persona, long seed, String method, int part, int photos, int backboneRanOn,
                         double cost, double operatingPoint, double speedup, double finalExit, double bestHead,
-                        double pVsScratch) { }
+                        double pVsScratch, double backboneMs) { }
 
     /** Every point and the markdown table of medians over the seeds. */
     public record Result(List<Point> points, String markdown) { }
@@ -89,10 +91,19 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                     // (night-owl part 2, seed 42: update 1.18 s, 0.27 s once warm)
                     err.println("replay: warming up (untimed): " + name + ", seed " + seeds.get(0) + ", parts 1-2");
                     replay(bb, name, all, seeds.get(0), new ArrayList<>(), new PrintStream(
-                            java.io.OutputStream.nullOutputStream()), Math.min(2, chunks));
+                            java.io.OutputStream.nullOutputStream()), Math.min(2, chunks), new Path[1]);
                 }
-                for (long seed : seeds) {
-                    replay(bb, name, all, seed, points, err, chunks);
+                // one latency profile per persona, measured by its first run: every later run of either method chooses
+                // its operating point with it, so the two differ by what they learnt, not by the timer's noise
+                Path[] profile = new Path[1];
+                try {
+                    for (long seed : seeds) {
+                        replay(bb, name, all, seed, points, err, chunks, profile);
+                    }
+                } finally {
+                    if (profile[0] != null) {
+                        Files.deleteIfExists(profile[0]);
+                    }
                 }
             }
         }
@@ -100,7 +111,7 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
     }
 
     private void replay(Backbone bb, String name, PersonalDataset all, long seed, List<Point> points, PrintStream err,
-                        int lastPart) throws Exception {
+                        int lastPart, Path[] profile) throws Exception {
         List<PersonalImage> labelled = shuffled(all.labelled(), seed);
         List<PersonalImage> unlabelled = shuffled(all.unlabelled(), seed + 1);
         Path work = Files.createTempDirectory("persephonee-replay");
@@ -118,7 +129,11 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                 List<Double> scratchCosts = new ArrayList<>();
                 Point scratch;
                 PersonalisationConfig fromScratch = cfg.build();
-                try (PersonalisePipeline.Outcome o = run(bb, ds, fromScratch)) {
+                try (PersonalisePipeline.Outcome o = run(bb, ds, fromScratch, profile[0])) {
+                    if (profile[0] == null) {
+                        profile[0] = Files.createTempFile("persephonee-replay-latency", ".json");
+                        Files.writeString(profile[0], new com.google.gson.Gson().toJson(o.profile().toMap()));
+                    }
                     scratch = point(name, seed, "scratch", k, o.result(), o, null);
                     scratchCosts.add(scratch.cost());
                     scratchRight = right(o);
@@ -135,14 +150,14 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                 }
                 List<Double> updateCosts = new ArrayList<>();
                 Point update;
-                try (PersonalisePipeline.Outcome o = run(bb, ds, asUpdate)) {
+                try (PersonalisePipeline.Outcome o = run(bb, ds, asUpdate, profile[0])) {
                     update = point(name, seed, "update", k, o.result(), o, scratchRight);
                     updateCosts.add(update.cost());
                     previous = BundleWriter.write(work.resolve("bundle-" + k), bb, o.result(), o.evaluation(),
                             o.choice());
                 }
                 for (int r = 1; r < repeats; r++) {
-                    try (PersonalisePipeline.Outcome o = run(bb, ds, fromScratch)) {
+                    try (PersonalisePipeline.Outcome o = run(bb, ds, fromScratch, profile[0])) {
                         scratchCosts.add(cost(o.result()));
                     }
                     Path again = work.resolve("memo-again");
@@ -150,7 +165,7 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
                         org.persephonee.core.util.FileTrees.copy(before, again);
                     }
                     try (PersonalisePipeline.Outcome o = run(bb, ds,
-                            asUpdate.toBuilder().optFeatureMemo(again).build())) {
+                            asUpdate.toBuilder().optFeatureMemo(again).build(), profile[0])) {
                         updateCosts.add(cost(o.result()));
                     } finally {
                         org.persephonee.core.util.FileTrees.delete(again);
@@ -173,10 +188,11 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
         }
     }
 
-    private static PersonalisePipeline.Outcome run(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg)
-            throws Exception {
+    /** One run; its operating point chosen with the latency profile in {@code profile}, or one it measures (null). */
+    private static PersonalisePipeline.Outcome run(Backbone bb, PersonalDataset ds, PersonalisationConfig cfg,
+                                                   Path profile) throws Exception {
         return PersonalisePipeline.run(bb, ds, cfg, new PersonalisePipeline.Options(
-                PersonalisePipeline.Options.DEFAULT_MAX_DROP, Confidence.MAX_SOFTMAX, false, null, 15),
+                PersonalisePipeline.Options.DEFAULT_MAX_DROP, Confidence.MAX_SOFTMAX, false, profile, 15),
                 PersonalisationJob.SILENT, () -> false);
     }
 
@@ -201,7 +217,7 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
     private static Point withCost(Point p, List<Double> costs) {
         return new Point(p.persona(), p.seed(), p.method(), p.part(), p.photos(), p.backboneRanOn(),
                 median(costs.stream().mapToDouble(Double::doubleValue).toArray()), p.operatingPoint(), p.speedup(),
-                p.finalExit(), p.bestHead(), p.pVsScratch());
+                p.finalExit(), p.bestHead(), p.pVsScratch(), p.backboneMs());
     }
 
     private static Point point(String persona, long seed, String method, int part, PersonalisationResult r,
@@ -213,7 +229,7 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
         return new Point(persona, seed, method, part, r.data().trainSize(), r.cacheUse().computed(),
                 cost(r), o.choice().cascade().accuracy(), o.choice().speedup(),
                 r.finalAccuracy(), best, scratchRight == null ? Double.NaN
-                        : PairedComparison.of(right(o), scratchRight).pValue());
+                        : PairedComparison.of(right(o), scratchRight).pValue(), o.profile().backboneMs());
     }
 
     /** Per persona and part: medians over the seeds of both methods' cost and accuracies, and their ratio. */
