@@ -6,7 +6,8 @@ import java.util.Locale;
  * The cascade's last word: the final exit alone, or the final exit averaged with the later half of the exits (the
  * late ensemble: the mean of their probabilities and the final exit's). An image that reaches the end has passed
  * those stages, so the ensemble costs only their heads, not another stage. It is used when it beats the final exit
- * on the labelled training photos out of fold, and with no labels at all (it is then the teacher the exits learnt
+ * on the labelled training photos out of fold (on a tie, when its log-loss at its best temperature is lower: README
+ * design table, "final exit with the late exits", ties), and with no labels at all (it is then the teacher the exits learnt
  * from; the final exit alone, the paper's, has nothing that rates it higher). Measured (README design table, "final
  * exit with the late exits"): on ResNet-9 the late exits are often better heads than its final exit, on the
  * MobileNetV2 bundle rarely.
@@ -68,7 +69,62 @@ public final class FinalEnsemble {
         if (with > alone) {
             return new Choice(members, "the final exit averaged with the exits at " + names + ": " + figures);
         }
+        if (with == alone) {
+            // a tie on a few dozen labels: which of the two is surer where it is right than where it is wrong decides
+            // (the log-loss of the true classes after fitting each its own temperature; the raw log-loss would reward
+            // the average for being less sure of everything)
+            double lossWith = calibratedLogLoss(ens.finalExit(), ens.truth());
+            double lossAlone = calibratedLogLoss(validation.finalExit(), validation.truth());
+            String tie = String.format(Locale.ROOT, "%s; tied, log-loss at the best temperature %.3f against %.3f alone",
+                    figures, lossWith, lossAlone);
+            if (lossWith < lossAlone) {
+                return new Choice(members, "the final exit averaged with the exits at " + names + ": " + tie);
+            }
+            return new Choice(new int[0], "the final exit alone: averaged with the exits at " + names + " " + tie);
+        }
         return new Choice(new int[0], "the final exit alone: averaged with the exits at " + names + " " + figures);
+    }
+
+    /** Temperatures {@link #calibratedLogLoss} tries: log-spaced from 0.05 to 20. */
+    private static final int TEMPERATURES = 201;
+
+    /**
+     * The mean negative log-probability of the true class over the photos labelled with a class of the label space,
+     * after the probabilities are sharpened or softened by the temperature that minimises it ({@code p^(1/T)},
+     * renormalised; T from 0.05 to 20): how well a head's confidence tells its right answers from its wrong ones,
+     * whatever its calibration.
+     */
+    static double calibratedLogLoss(float[][] probs, int[] truth) {
+        double best = Double.MAX_VALUE;
+        double lo = Math.log(0.05);
+        double hi = Math.log(20);
+        for (int g = 0; g < TEMPERATURES; g++) {
+            double inv = 1 / Math.exp(lo + g * (hi - lo) / (TEMPERATURES - 1));
+            double sum = 0;
+            int n = 0;
+            for (int i = 0; i < probs.length; i++) {
+                if (truth[i] < 0) {
+                    continue;
+                }
+                double max = Double.NEGATIVE_INFINITY;
+                double[] z = new double[probs[i].length];
+                for (int c = 0; c < z.length; c++) {
+                    z[c] = Math.log(Math.max(probs[i][c], 1e-7)) * inv;
+                    max = Math.max(max, z[c]);
+                }
+                double e = 0;
+                for (double v : z) {
+                    e += Math.exp(v - max);
+                }
+                sum += max + Math.log(e) - z[truth[i]];
+                n++;
+            }
+            if (n == 0) {
+                return 0;
+            }
+            best = Math.min(best, sum / n);
+        }
+        return best;
     }
 
     /** The same predictions with the final exit's replaced by its mean with the given exits'. */
