@@ -1,5 +1,6 @@
 package org.persephonee.core.personalise;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -7,8 +8,8 @@ import java.util.Locale;
  * late ensemble: the mean of their probabilities and the final exit's). An image that reaches the end has passed
  * those stages, so the ensemble costs only their heads, not another stage. It is used when it beats the final exit
  * on the labelled training photos out of fold (on a tie, when its log-loss at its best temperature is lower: README
- * design table, "final exit with the late exits", ties), and with no labels at all (it is then the teacher the exits learnt
- * from; the final exit alone, the paper's, has nothing that rates it higher). Measured (README design table, "final
+ * design table, "final exit with the late exits", ties), and with no labels at all (it is then the teacher the exits
+ * learnt from; the final exit alone, the paper's, has nothing that rates it higher). Measured (README design table, "final
  * exit with the late exits"): on ResNet-9 the late exits are often better heads than its final exit, on the
  * MobileNetV2 bundle rarely.
  */
@@ -95,34 +96,28 @@ public final class FinalEnsemble {
      * whatever its calibration.
      */
     static double calibratedLogLoss(float[][] probs, int[] truth) {
+        List<float[]> logs = new java.util.ArrayList<>();
+        List<Integer> classes = new java.util.ArrayList<>();
+        for (int i = 0; i < probs.length; i++) {
+            if (truth[i] >= 0) {
+                logs.add(HeadOutputs.log(probs[i]));
+                classes.add(truth[i]);
+            }
+        }
+        if (logs.isEmpty()) {
+            return 0;
+        }
         double best = Double.MAX_VALUE;
         double lo = Math.log(0.05);
         double hi = Math.log(20);
         for (int g = 0; g < TEMPERATURES; g++) {
-            double inv = 1 / Math.exp(lo + g * (hi - lo) / (TEMPERATURES - 1));
+            float t = (float) Math.exp(lo + g * (hi - lo) / (TEMPERATURES - 1));
             double sum = 0;
-            int n = 0;
-            for (int i = 0; i < probs.length; i++) {
-                if (truth[i] < 0) {
-                    continue;
-                }
-                double max = Double.NEGATIVE_INFINITY;
-                double[] z = new double[probs[i].length];
-                for (int c = 0; c < z.length; c++) {
-                    z[c] = Math.log(Math.max(probs[i][c], 1e-7)) * inv;
-                    max = Math.max(max, z[c]);
-                }
-                double e = 0;
-                for (double v : z) {
-                    e += Math.exp(v - max);
-                }
-                sum += max + Math.log(e) - z[truth[i]];
-                n++;
+            for (int i = 0; i < logs.size(); i++) {
+                sum -= Math.log(Math.max(org.persephonee.core.util.Vectors.softmax(logs.get(i), t)[classes.get(i)],
+                        1e-12));
             }
-            if (n == 0) {
-                return 0;
-            }
-            best = Math.min(best, sum / n);
+            best = Math.min(best, sum / logs.size());
         }
         return best;
     }
