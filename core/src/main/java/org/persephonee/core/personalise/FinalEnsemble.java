@@ -9,8 +9,8 @@ import java.util.Locale;
  * those stages, so the ensemble costs only their heads, not another stage. It is used when it beats the final exit
  * on the labelled training photos out of fold (on a tie, when its log-loss at its best temperature is lower: README
  * design table, "final exit with the late exits", ties), and with no labels at all (it is then the teacher the exits
- * learnt from; the final exit alone, the paper's, has nothing that rates it higher). Measured (README design table, "final
- * exit with the late exits"): on ResNet-9 the late exits are often better heads than its final exit, on the
+ * learnt from; the final exit alone, the paper's, has nothing that rates it higher). Measured (README design table,
+ * "final exit with the late exits"): on ResNet-9 the late exits are often better heads than its final exit, on the
  * MobileNetV2 bundle rarely.
  */
 public final class FinalEnsemble {
@@ -76,8 +76,8 @@ public final class FinalEnsemble {
             // the average for being less sure of everything)
             double lossWith = calibratedLogLoss(ens.finalExit(), ens.truth());
             double lossAlone = calibratedLogLoss(validation.finalExit(), validation.truth());
-            String tie = String.format(Locale.ROOT, "%s; tied, log-loss at the best temperature %.3f against %.3f alone",
-                    figures, lossWith, lossAlone);
+            String tie = String.format(Locale.ROOT,
+                    "%s; tied, log-loss at the best temperature %.3f against %.3f alone", figures, lossWith, lossAlone);
             if (lossWith < lossAlone) {
                 return new Choice(members, "the final exit averaged with the exits at " + names + ": " + tie);
             }
