@@ -172,8 +172,11 @@ public final class BundleWriter {
             cfg.expected = ExitConfig.Expected.of(choice, stages, r.evaluatedOn(), ev.profile().source());
             cfg.provenance = GSON.toJsonTree(r.provenance()).getAsJsonObject();
             cfg.provenance.addProperty("backbone_dir", bb.directory() == null ? null : bb.directory().toString());
-            // what personalise --resume carries on from: every exit's weights and the held-out predictions
-            org.persephonee.core.personalise.ResumeState.write(tmp, r);
+            // what personalise --resume carries on from: every exit's weights, the held-out predictions and the
+            // milliseconds this choice was made with
+            org.persephonee.core.personalise.ResumeState.write(tmp, r, new org.persephonee.core.personalise
+                    .ResumeState.Latency(ev.profile().source(), ev.profile().stageMs(), ev.profile().headMs(),
+                    ev.profile().classifierMs()));
             writeConfig(tmp, cfg);
         });
     }

@@ -95,17 +95,52 @@ public final class PersonalisePipeline {
     /** Profiles latency for a result and picks its operating point. */
     public static Outcome evaluate(Backbone bb, PersonalisationResult r, Options opt,
                                    PersonalisationJob.Listener listener) throws IOException {
-        listener.onPhase(PersonalisationJob.Phase.EVALUATE, opt.deviceProfile() == null
-                ? "Measuring latency per stage and exit at batch 1" : "Reading device profile " + opt.deviceProfile());
         List<ExitHead> heads = new ArrayList<>(r.heads());
         if (r.finalHead() != null) {
             heads.add(r.finalHead());
         }
-        LatencyProfile profile = opt.deviceProfile() == null ? LatencyProfile.measure(bb, heads, opt.latencyRepeats())
-                : LatencyProfile.load(opt.deviceProfile(), bb, heads);
+        LatencyProfile kept = opt.deviceProfile() == null ? keptProfile(bb, r, heads) : null;
+        listener.onPhase(PersonalisationJob.Phase.EVALUATE, opt.deviceProfile() != null
+                ? "Reading device profile " + opt.deviceProfile() : kept != null
+                ? "Nothing new since the last run: choosing with the milliseconds it chose with"
+                : "Measuring latency per stage and exit at batch 1");
+        LatencyProfile profile = opt.deviceProfile() != null ? LatencyProfile.load(opt.deviceProfile(), bb, heads)
+                : kept != null ? kept : LatencyProfile.measure(bb, heads, opt.latencyRepeats());
         Evaluation ev = new Evaluation(bb, r, profile, opt.confidence());
         OperatingPoint.Selection sel = ev.selection(opt.maxDropPoints(), opt.byMacs(), r.config().seed());
         return new Outcome(r, profile, ev, sel.choice(), sel);
+    }
+
+    /** How a profile kept from the last run names its source (once, however many runs keep it). */
+    static final String KEPT_SOURCE = "the last run's milliseconds (nothing new since): ";
+
+    /**
+     * The latency profile the earlier run chose with, when this run resumed from it with nothing new (the same photos,
+     * labels, exits and settings: its heads were kept untrained) and that profile covers every stage and head: the
+     * same run then gives the same answer, where measuring anew let the timer's noise move the operating point.
+     * Null otherwise (the run measures).
+     */
+    static LatencyProfile keptProfile(Backbone bb, PersonalisationResult r, List<ExitHead> heads) {
+        org.persephonee.core.personalise.ResumeState state = r.config().resume();
+        if (state == null || r.resumed() == null || r.resumed().trained() || state.latency() == null) {
+            return null;
+        }
+        org.persephonee.core.personalise.ResumeState.Latency l = state.latency();
+        if (l.stages() == null || l.heads() == null || l.source() == null) {
+            return null;
+        }
+        for (org.persephonee.core.backbone.Stage s : bb.stages()) {
+            if (!(l.stages().getOrDefault(s.name(), -1.0) >= 0)) {
+                return null;
+            }
+        }
+        for (ExitHead h : heads) {
+            if (!(l.heads().getOrDefault(h.key(), -1.0) >= 0)) {
+                return null;
+            }
+        }
+        String source = l.source().startsWith(KEPT_SOURCE) ? l.source() : KEPT_SOURCE + l.source();
+        return LatencyProfile.of(source, l.stages(), l.heads(), l.classifier());
     }
 
     /**

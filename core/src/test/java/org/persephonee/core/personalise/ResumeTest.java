@@ -151,6 +151,8 @@ class ResumeTest {
             float[][] deployed;
             float[] deployedFinal;
             double accuracy;
+            java.util.Map<String, Double> firstMs;
+            org.persephonee.core.eval.CascadeResult firstChoice;
             try (PersonalisePipeline.Outcome first = PersonalisePipeline.run(bb, Fixtures.load(bb, a),
                     config(memo).build(), options(), PersonalisationJob.SILENT, () -> false)) {
                 bundle = BundleWriter.write(tmp.resolve("bundle"), bb, first.result(), first.evaluation(),
@@ -158,6 +160,8 @@ class ResumeTest {
                 deployed = first.result().heads().stream().map(h -> h.linear()[0]).toArray(float[][]::new);
                 deployedFinal = first.result().finalHead().linear()[0];
                 accuracy = first.choice().cascade().accuracy();
+                firstMs = first.profile().stageMs();
+                firstChoice = first.choice().cascade();
             }
             ResumeState state = ResumeState.read(bundle);
             try (PersonalisePipeline.Outcome again = PersonalisePipeline.run(bb, Fixtures.load(bb, a),
@@ -170,12 +174,20 @@ class ResumeTest {
                 }
                 assertArrayEquals(deployedFinal, r.finalHead().linear()[0], 0f);
                 assertEquals(accuracy, again.choice().cascade().accuracy(), 1e-12);
+                // and chooses with the milliseconds the first run chose with: measured anew, the timer's noise could
+                // move the operating point of a run that learnt nothing new
+                assertEquals(firstMs, again.profile().stageMs());
+                assertTrue(again.profile().source().startsWith("the last run's milliseconds (nothing new since)"),
+                        again.profile().source());
+                assertArrayEquals(firstChoice.exits(), again.choice().cascade().exits());
+                assertArrayEquals(firstChoice.thresholds(), again.choice().cascade().thresholds(), 0.0);
                 assertEquals(0, r.cacheUse().computed());
                 // the kept run passes on the weights as trained on all the photos, for the next real update
                 Path kept = BundleWriter.write(tmp.resolve("kept"), bb, r, again.evaluation(), again.choice());
                 assertArrayEquals(state.exitWeights("stem:grid2")[0],
                         ResumeState.read(kept).exitWeights("stem:grid2")[0], 0f);
                 assertEquals(4, ResumeState.read(kept).foldCount(), "and the folds");
+                assertEquals(again.profile().source(), ResumeState.read(kept).latency().source(), "named once");
             }
             // the person moves one labelled photo to another class: news
             Files.move(a.resolve("labelled/cat/l0.png"), a.resolve("labelled/dog/moved.png"));
