@@ -63,7 +63,7 @@ public final class Evaluation {
         CostModel macs = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
         this.cascade = new Cascade(r.predictions(), ms, macs, confidence);
         this.validation = r.validation() == null ? null
-                : new Cascade(r.validation().forSelection(r.config().labelsChosen()), ms, macs,
+                : Cascade.classBalanced(r.validation().forSelection(r.config().labelsChosen()), ms, macs,
                 confidence);
         this.validationLabelled = r.validation() == null ? null : new Cascade(r.validation(), ms, macs, confidence);
         this.finalEnsemble = r.finalEnsembleStages();
@@ -76,6 +76,12 @@ public final class Evaluation {
     public String finalExitName() {
         return finalEnsemble.isEmpty() ? "personalised final exit" : "personalised final exit + late exits";
     }
+
+    /**
+     * The cascade choices are made on: the out-of-fold predictions as scored for selection, each class weighing the
+     * same ({@link Cascade#classBalanced}); null without out-of-fold predictions (then the evaluation images').
+     */
+    public Cascade selectionCascade() { return validation; }
 
     /** The cascade over the out-of-fold predictions scored by labels alone (for reports), or null. */
     public Cascade validationLabelledCascade() { return validationLabelled; }

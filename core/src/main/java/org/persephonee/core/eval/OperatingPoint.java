@@ -158,8 +158,8 @@ public final class OperatingPoint {
         double fin = 0;
         double speed = 0;
         for (int h = 0; h < 2; h++) {
-            Cascade pick = new Cascade(p.subset(halves[h]), c.ms(), c.macs(), c.confidence());
-            Cascade check = new Cascade(p.subset(halves[1 - h]), c.ms(), c.macs(), c.confidence());
+            Cascade pick = c.on(p.subset(halves[h]));
+            Cascade check = c.on(p.subset(halves[1 - h]));
             Choice choice = choose(pick, maxDropPoints, byMacs, search);
             CascadeResult chosen = choice.cascade();
             CascadeResult out = check.evaluate(chosen.exits(), chosen.thresholds());

@@ -48,6 +48,8 @@ class SelectionIsBlindToTestLabelsTest {
              PersonalisePipeline.Outcome a = PersonalisePipeline.run(bb, Fixtures.load(bb, persona), cfg, opt,
                      PersonalisationJob.SILENT, () -> false)) {
             assertNotNull(a.selection().chosenOn(), "chosen on validation folds of the training images");
+            org.junit.jupiter.api.Assertions.assertTrue(a.evaluation().selectionCascade().isClassBalanced(),
+                    "choices weigh every class the same");
             // the adversarial relabelling: every test image the chosen bar head gets right moves to another
             // class's folder, so on the test labels that head becomes the worst one
             Path relabelled = tmp.resolve("q");
