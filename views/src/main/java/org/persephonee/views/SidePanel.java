@@ -276,7 +276,8 @@ public final class SidePanel {
         items.add(new SheetItem(Integer.class, "Training", "Seed", "Same seed, same result", model.seed()::get,
                 v -> model.seed().set(((Number) v).intValue()), model.seed()));
         items.add(new SheetItem(Double.class, "Policy", "Accuracy budget (points)",
-                "Accuracy the automatic operating point may give up against the best single head (an exit or the final exit), judged on the training images out of fold",
+                "Accuracy the automatic operating point may give up against the best single head (an exit or the final exit), "
+                        + "judged on the training images out of fold with each class weighing the same",
                 model.maxDrop()::get, v -> model.maxDrop().set(Math.max(0, ((Number) v).doubleValue())), model.maxDrop()));
         return items;
     }

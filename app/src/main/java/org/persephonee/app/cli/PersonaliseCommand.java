@@ -60,7 +60,8 @@ public final class PersonaliseCommand extends CliCommand {
     String labels = "all";
 
     @Option(names = "--max-drop", paramLabel = "POINTS",
-            description = "accuracy the operating point may give up against the best single head (default ${DEFAULT-VALUE})")
+            description = "accuracy the operating point may give up against the best single head, each class weighing the "
+                    + "same, judged on the training images out of fold (default ${DEFAULT-VALUE})")
     double maxDrop = PersonalisePipeline.Options.DEFAULT_MAX_DROP;
 
     @Option(names = "--seed", paramLabel = "N", description = "default ${DEFAULT-VALUE}")
