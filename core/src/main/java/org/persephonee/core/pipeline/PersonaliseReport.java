@@ -186,7 +186,8 @@ public record PersonaliseReport(
             validation = new Validation(vp.size(), nl, r.config().validationFolds(), scoring, estimate,
                     labelled.finalAccuracy(), on.speedup(), on.macSpeedup(), interval);
             chosenOn = vp.size() + " training images, out of fold (" + r.config().validationFolds()
-                    + " folds; scored by " + scoring + "): the evaluation images only score the choice";
+                    + " folds; scored by " + scoring + ", each class weighing the same): the evaluation images only "
+                    + "score the choice";
         }
         CrossValidated cv = null;
         if (o.selection().validation() != null) {
