@@ -54,10 +54,19 @@ import java.util.Set;
  * @param updateEpochs 0: every batch personalises from scratch; else each batch updates the run before it, as the
  *                     lab does with "Update the last run" ticked (its BatchNorm statistics, label space and heads,
  *                     a feature memo, this many epochs)
+ * @param deviceProfile a latency profile (device profile JSON) every run chooses its operating point with, or null:
+ *                      each run measures its own (two runs of the same photos can then differ by the timer's noise)
  */
 public record ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
                           List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
-                          Path reservedFrom, int updateEpochs) {
+                          Path reservedFrom, int updateEpochs, Path deviceProfile) {
+
+    /** A bench whose runs measure their own latency. */
+    public ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
+                       List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
+                       Path reservedFrom, int updateEpochs) {
+        this(bbDir, personas, names, budgets, rankings, randomOrders, epochs, seed, reservedFrom, updateEpochs, null);
+    }
 
     /**
      * One point of a curve.
@@ -212,7 +221,7 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
         }
         PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, new PersonalDataset(start.root(), imgs),
                 cfg.build(), new PersonalisePipeline.Options(PersonalisePipeline.Options.DEFAULT_MAX_DROP,
-                        Confidence.MAX_SOFTMAX, false, null, 15), PersonalisationJob.SILENT, () -> false);
+                        Confidence.MAX_SOFTMAX, false, deviceProfile, 15), PersonalisationJob.SILENT, () -> false);
         if (memo != null) {
             try {
                 previous[0] = BundleWriter.write(memo.resolveSibling(memo.getFileName() + "-bundle-" + reviewed.size()),
