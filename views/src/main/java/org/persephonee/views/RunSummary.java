@@ -60,13 +60,13 @@ final class RunSummary {
         return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ") + kept
                 + (o.result().scoredOnLabels()
                 ? String.format(Locale.ROOT, "Done in %.0f s (training %.1f s): personal %.1f%% "
-                        + "(generic %.1f%%); operating point %.1f%% at %.2fx lower latency (%s%s)",
+                        + "(generic %.1f%%); operating point %.1f%% at %.2fx faster (%s%s)",
                 seconds, o.result().timing().training(), 100 * o.result().finalAccuracy(),
                 100 * o.result().genericAccuracy(), 100 * c.accuracy(), o.choice().speedup(),
                 shape(c, o.evaluation().exitNames()), cv)
                 : String.format(Locale.ROOT, "Done in %.0f s (training %.1f s), no labels: figures are agreement "
                         + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
-                        + "agreement at %.2fx lower latency (%s%s)", seconds, o.result().timing().training(),
+                        + "agreement at %.2fx faster (%s%s)", seconds, o.result().timing().training(),
                 100 * c.accuracy(), o.choice().speedup(), shape(c, o.evaluation().exitNames()), cv)) + update;
     }
 
