@@ -90,10 +90,13 @@ final class PersonaliseOutput {
                     e.threshold(), 100 * e.share());
         }
         PersonaliseReport.Reference ref = op.reference();
+        // without labels in the training images, validation scores agreement with a teacher head, not accuracy
+        boolean agreement = op.validation() != null && op.validation().labelledImages() == 0;
         if (ref != null) {
             out.printf(Locale.ROOT, "  held within %.1f points of the best head, %s (%.2f%% here%s)%n",
                     op.maxDropPoints(), ref.head(), 100 * ref.accuracy(), ref.validationAccuracy() == null ? ""
-                            : String.format(Locale.ROOT, ", %.2f%% in validation", 100 * ref.validationAccuracy()));
+                            : String.format(Locale.ROOT, ", %.2f%% %sin validation", 100 * ref.validationAccuracy(),
+                                    agreement ? "agreement " : ""));
         }
         out.printf(Locale.ROOT, "  chosen on %s%n", op.chosenOn());
         if (op.budgetPoints() < op.maxDropPoints() - 1e-9) {
@@ -103,7 +106,8 @@ final class PersonaliseOutput {
         if (op.validation() != null) {
             double[] vi = op.validation().interval95();
             out.printf(Locale.ROOT, "  validation estimate: %.2f%% %s%s at %.2fx faster%n", 100 * op.validation().accuracy(),
-                    metric, vi == null ? "" : String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d labelled "
+                    agreement ? "agreement with the personalised final exit (no labels to score it: not an accuracy)" : metric,
+                    vi == null ? "" : String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d labelled "
                             + "training images; chosen on them, so if anything optimistic)", 100 * vi[0], 100 * vi[1],
                             op.validation().labelledImages()), op.validation().speedup());
         }

@@ -311,6 +311,25 @@ class PersonaliseCliTest {
     }
 
     @Test
+    void withoutTrainingLabelsTheValidationEstimateIsCalledAgreementNotAccuracy() throws Exception {
+        // labelled test photos, none among the training photos: the test figures are accuracy, but the out-of-fold
+        // estimate can only score agreement with the personalised final exit (it read "100.00% accuracy")
+        Path p = persona("notrainlabels", 0, 48, true, 6);
+        Path out = tmp.resolve("notrainlabels-bundle");
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--labels", "none", "--pseudo-threshold", "0.05", "--exits", "block1:linear", "--epochs", "2",
+                "--out", out.toString(), "--force");
+        assertEquals(0, r.code(), r.err());
+        String line = r.out().lines().filter(l -> l.contains("validation estimate:")).findFirst().orElseThrow(() ->
+                new AssertionError("no validation estimate: " + r.out()));
+        assertTrue(line.contains("% agreement with the personalised final exit (no labels to score it: not an accuracy)"),
+                line);
+        assertFalse(line.contains("% accuracy"), line);
+        assertTrue(r.out().contains("operating point: ") && r.out().contains("% accuracy"), "the test figures are accuracy: "
+                + r.out());
+    }
+
+    @Test
     void withAnEmptyTestFolderTheReportSaysHowManyHeldOutImagesWereScored() throws Exception {
         Path p = persona("emptytest", 8, 30, true, 0);
         Files.createDirectories(p.resolve("test"));
