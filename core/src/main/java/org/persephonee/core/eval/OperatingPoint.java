@@ -11,7 +11,8 @@ import java.util.List;
  * the chosen point worse on the images it is chosen on, then refines per-exit thresholds by coordinate descent
  * over every exit, switching exits on and off as it goes (in the spirit of HAPI's exit-subset and threshold
  * search), so the result does not hinge on which of two near-tied subsets a few percent of latency noise
- * made cheapest.
+ * made cheapest. By milliseconds, cascades within {@link CascadeSearch#MS_TIE} of the fastest are a tie that
+ * MACs decide, so two runs of the same predictions give the same answer whatever the timer measured.
  */
 public final class OperatingPoint {
     private OperatingPoint() { }
@@ -123,8 +124,9 @@ public final class OperatingPoint {
      * @param referenceAccuracy mean out-of-half accuracy of the head each half picked as the bar (the best
      *                          head on that half)
      * @param speedup mean out-of-half latency ratio final / cascade (by the cost model used)
+     * @param macSpeedup mean out-of-half MAC ratio final / cascade (breaks millisecond ties)
      */
-    public record Validation(double accuracy, double referenceAccuracy, double speedup) {
+    public record Validation(double accuracy, double referenceAccuracy, double speedup, double macSpeedup) {
         /** Out-of-half accuracy drop against the reference head, percentage points (negative: the cascade is better). */
         public double dropPoints() { return (referenceAccuracy - accuracy) * 100; }
     }
@@ -157,6 +159,7 @@ public final class OperatingPoint {
         double acc = 0;
         double fin = 0;
         double speed = 0;
+        double macSpeed = 0;
         for (int h = 0; h < 2; h++) {
             Cascade pick = c.on(p.subset(halves[h]));
             Cascade check = c.on(p.subset(halves[1 - h]));
@@ -168,8 +171,9 @@ public final class OperatingPoint {
             acc += out.accuracy() / 2;
             fin += (refExit < 0 ? check.finalAccuracy() : check.evaluate(new int[] {refExit}, 0.0).accuracy()) / 2;
             speed += CascadeSearch.cost(finalOnly, byMacs) / CascadeSearch.cost(out, byMacs) / 2;
+            macSpeed += finalOnly.meanMacs() / out.meanMacs() / 2;
         }
-        return new Validation(acc, fin, speed);
+        return new Validation(acc, fin, speed, macSpeed);
     }
 
     /**
@@ -218,15 +222,15 @@ public final class OperatingPoint {
      * within one point of the best head loses more (bench, tilted-phone and night-owl with few labels: 3-7
      * points on the test images). So every search is tried with the asked drop and with smaller ones
      * ({@link #budgets}), and the fastest out of half among those whose out-of-half drop stays within the
-     * asked drop wins; when none does, the one with the smallest drop.
+     * asked drop wins (speed-ups within {@link CascadeSearch#MS_TIE} of the fastest are a tie, decided by MACs);
+     * when none does, the one with the smallest drop.
      *
      * @param seed picks the halves
      */
     public static Selection select(Cascade c, double maxDropPoints, boolean byMacs, long seed) {
         java.util.Map<Search, Validation> tried = new java.util.EnumMap<>(Search.class);
-        Search pick = null;
-        double pickBudget = maxDropPoints;
-        Validation pickV = null;
+        record Tried(Search search, double budget, Validation v) { }
+        List<Tried> within = new ArrayList<>();
         Search closest = null;
         double closestBudget = maxDropPoints;
         Validation closestV = null;
@@ -239,10 +243,8 @@ public final class OperatingPoint {
                 if (b == maxDropPoints) {
                     tried.put(s, v);
                 }
-                if (v.dropPoints() <= maxDropPoints + 1e-9 && (pickV == null || v.speedup() > pickV.speedup() + 1e-9)) {
-                    pick = s;
-                    pickBudget = b;
-                    pickV = v;
+                if (v.dropPoints() <= maxDropPoints + 1e-9) {
+                    within.add(new Tried(s, b, v));
                 }
                 if (closestV == null || v.dropPoints() < closestV.dropPoints() - 1e-9) {
                     closest = s;
@@ -251,11 +253,11 @@ public final class OperatingPoint {
                 }
             }
         }
-        Search s = pick != null ? pick : closest;
-        double budget = pick != null ? pickBudget : closestBudget;
-        Choice ch = choose(c, budget, byMacs, s);
+        Tried pick = within.isEmpty() ? new Tried(closest, closestBudget, closestV)
+                : CascadeSearch.fastest(within, t -> 1 / t.v().speedup(), t -> 1 / t.v().macSpeedup(), byMacs);
+        Choice ch = choose(c, pick.budget(), byMacs, pick.search());
         Choice asked = new Choice(ch.cascade(), ch.finalAccuracy(), ch.finalMs(), ch.finalMacs(), maxDropPoints,
                 ch.reference());
-        return new Selection(asked, s, pick != null ? pickV : closestV, tried, null, budget);
+        return new Selection(asked, pick.search(), pick.v(), tried, null, pick.budget());
     }
 }
