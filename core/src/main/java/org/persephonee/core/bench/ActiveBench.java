@@ -55,13 +55,14 @@ import java.util.Set;
  *                     lab does with "Update the last run" ticked (its BatchNorm statistics, label space and heads,
  *                     a feature memo, this many epochs)
  * @param deviceProfile a latency profile (device profile JSON) every run chooses its operating point with, or null:
- *                      each run measures its own (two runs of the same photos can then differ by the timer's noise)
+ *                      each persona's first run measures one and every later run of that persona chooses with it
+ *                      (as the replay bench does), so two runs of the same photos cannot differ by the timer's noise
  */
 public record ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
                           List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
                           Path reservedFrom, int updateEpochs, Path deviceProfile) {
 
-    /** A bench whose runs measure their own latency. */
+    /** A bench that measures one latency profile per persona. */
     public ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
                        List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
                        Path reservedFrom, int updateEpochs) {
@@ -92,6 +93,7 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
     public Result run(PrintStream err) throws Exception {
         List<Point> points = new ArrayList<>();
         List<Path> reservedDirs = new ArrayList<>();
+        List<Path> measuredProfiles = new ArrayList<>();
         Path work = updateEpochs > 0 ? Files.createTempDirectory("persephonee-active-updates") : null;
         try (Backbone bb = BackboneIO.load(bbDir)) {
             for (String name : names) {
@@ -126,6 +128,8 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                             .importFolder(dirR, null, () -> false).dataset().images());
                 }
                 PersonalDataset start = new PersonalDataset(given.root(), stripped);
+                // the latency profile every run of this persona chooses with: the one given, or its first run's
+                Latency profile = new Latency(deviceProfile, measuredProfiles);
                 Point zero = null;
                 for (ReviewQueue.Ranking how : rankings) {
                     int orders = how == ReviewQueue.Ranking.RANDOM ? randomOrders : 1;
@@ -146,7 +150,7 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                             for (int budget : budgets) {
                                 if (how != ReviewQueue.Ranking.RANDOM) {
                                     if (last == null) {
-                                        last = runAt(bb, start, oracle, reviewed, true, memo, previous);
+                                        last = runAt(bb, start, oracle, reviewed, true, memo, previous, profile);
                                         if (zero == null) {
                                             zero = point(name, "none", 0, 0, last,
                                                     last.result().timing().total());
@@ -171,10 +175,10 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
                                 long t0 = System.nanoTime();
                                 if (how == ReviewQueue.Ranking.RANDOM && memo != null && previous[0] == null) {
                                     // the random order's updates carry on from its own run with no labels
-                                    runAt(bb, start, oracle, Set.of(), false, memo, previous).close();
+                                    runAt(bb, start, oracle, Set.of(), false, memo, previous, profile).close();
                                 }
                                 last = runAt(bb, start, oracle, reviewed, how != ReviewQueue.Ranking.RANDOM, memo,
-                                        previous);
+                                        previous, profile);
                                 Point pt = point(name, how.display(), order, reviewed.size(), last,
                                         (System.nanoTime() - t0) / 1e9);
                                 points.add(pt);
@@ -199,13 +203,27 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
             if (work != null) {
                 org.persephonee.core.util.FileTrees.delete(work);
             }
+            for (Path f : measuredProfiles) {
+                Files.deleteIfExists(f);
+            }
         }
         return new Result(points, markdown(points));
     }
 
+    /** The latency profile a persona's runs choose with: the one given, else its first run's, written to a file. */
+    private static final class Latency {
+        private Path file;
+        private final List<Path> written;
+
+        Latency(Path given, List<Path> written) {
+            this.file = given;
+            this.written = written;
+        }
+    }
+
     private PersonalisePipeline.Outcome runAt(Backbone bb, PersonalDataset start, Map<Path, String> oracle,
-                                              Set<Path> reviewed, boolean chosen, Path memo, Path[] previous)
-            throws Exception {
+                                              Set<Path> reviewed, boolean chosen, Path memo, Path[] previous,
+                                              Latency profile) throws Exception {
         List<PersonalImage> imgs = new ArrayList<>();
         for (PersonalImage i : start.images()) {
             imgs.add(reviewed.contains(i.path()) ? i.withLabel(oracle.get(i.path())) : i);
@@ -221,7 +239,18 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
         }
         PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, new PersonalDataset(start.root(), imgs),
                 cfg.build(), new PersonalisePipeline.Options(PersonalisePipeline.Options.DEFAULT_MAX_DROP,
-                        Confidence.MAX_SOFTMAX, false, deviceProfile, 15), PersonalisationJob.SILENT, () -> false);
+                        Confidence.MAX_SOFTMAX, false, profile.file, 15), PersonalisationJob.SILENT, () -> false);
+        if (profile.file == null) {
+            try {
+                Path f = Files.createTempFile("persephonee-active-latency", ".json");
+                profile.written.add(f);
+                Files.writeString(f, new com.google.gson.Gson().toJson(o.profile().toMap()));
+                profile.file = f;
+            } catch (Exception | Error e) {
+                o.close();
+                throw e;
+            }
+        }
         if (memo != null) {
             try {
                 previous[0] = BundleWriter.write(memo.resolveSibling(memo.getFileName() + "-bundle-" + reviewed.size()),
