@@ -110,6 +110,10 @@ public final class OperatingPoint {
             best = CascadeSearch.refine(c, best, target, byMacs);
         }
         CascadeResult fin = c.finalOnly();
+        if (!byMacs && CascadeSearch.meets(fin, target) && best.meanMs() > fin.meanMs()) {
+            // a millisecond tie decided by MACs never makes the answer slower than the final exit alone
+            best = fin;
+        }
         return new Choice(best, c.finalAccuracy(), fin.meanMs(), fin.meanMacs(), maxDropPoints, ref);
     }
 
@@ -252,6 +256,10 @@ public final class OperatingPoint {
                     closestV = v;
                 }
             }
+        }
+        if (!byMacs && within.stream().anyMatch(t -> t.v().speedup() >= 1)) {
+            // nor slower than the final exit out of half, where something at least as fast is within the drop
+            within.removeIf(t -> t.v().speedup() < 1);
         }
         Tried pick = within.isEmpty() ? new Tried(closest, closestBudget, closestV)
                 : CascadeSearch.fastest(within, t -> 1 / t.v().speedup(), t -> 1 / t.v().macSpeedup(), byMacs);

@@ -75,4 +75,18 @@ class MillisecondTieTest {
         // and by MACs, fewer MACs win whatever the milliseconds
         assertArrayEquals(new int[] {1}, OperatingPoint.select(cascade(1.60, null, 0), 1.0, true, 42).choice().cascade().exits());
     }
+
+    @Test
+    void aTieNeverMakesTheAnswerSlowerThanTheFinalExitAlone() {
+        // leaving at either exit is 2 % slower by the timer than the final exit alone, with a tenth of its MACs
+        // (the heads' call overhead): within the tie, but a cascade slower than the final exit is no operating point
+        CostModel ms = new CostModel("ms", new double[] {10.0, 10.0}, new double[] {0.3, 0.3}, 10.0, 0.1);
+        CostModel macs = new CostModel("MACs", new double[] {100, 100}, new double[] {1, 1}, 1000, 5);
+        Cascade c = Cascade.classBalanced(sure(), ms, macs, Confidence.MAX_SOFTMAX);
+        OperatingPoint.Selection sel = OperatingPoint.select(c, 1.0, false, 42);
+        assertArrayEquals(new int[0], sel.choice().cascade().exits(), "the final exit alone");
+        assertEquals(1.0, sel.choice().speedup(), 1e-12);
+        // by MACs the exits are far cheaper, and chosen
+        assertTrue(OperatingPoint.select(c, 1.0, true, 42).choice().cascade().exits().length > 0);
+    }
 }
