@@ -41,6 +41,8 @@ public final class LabModel {
     // settings
     private final ObjectProperty<org.persephonee.core.personalise.LabelRegime> labels =
             new SimpleObjectProperty<>(org.persephonee.core.personalise.LabelRegime.ALL);
+    /** The person's classes as typed (comma-separated), or blank to infer them. */
+    private final StringProperty classes = new SimpleStringProperty("");
     private final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
     private final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
     private final DoubleProperty pseudoThreshold =
@@ -92,6 +94,7 @@ public final class LabModel {
     public ObservableList<String> skipped() { return skipped; }
     public BooleanProperty importing() { return importing; }
     public ObjectProperty<org.persephonee.core.personalise.LabelRegime> labels() { return labels; }
+    public StringProperty classes() { return classes; }
     public IntegerProperty epochs() { return epochs; }
     public DoubleProperty learningRate() { return learningRate; }
     public DoubleProperty pseudoThreshold() { return pseudoThreshold; }

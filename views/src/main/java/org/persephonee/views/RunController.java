@@ -133,6 +133,7 @@ public final class RunController {
                     .optTemperature((float) model.temperature().get()).optTeacher(model.teacher().get())
                     .optSeed(model.seed().get())
                     .optLabelsChosen(model.images().stream().anyMatch(i -> i.reviewed() && !i.test()))
+                    .optClasses(java.util.Arrays.asList(model.classes().get().split(",")))
                     .build();
         } catch (IllegalArgumentException e) {
             error.accept("Settings: " + e.getMessage());

@@ -67,7 +67,22 @@ final class RunSummary {
                 : String.format(Locale.ROOT, "Done in %.0f s (training %.1f s), no labels: figures are agreement "
                         + "with the personalised final exit (the teacher), not accuracy; operating point %.1f%% "
                         + "agreement at %.2fx faster (%s%s)", seconds, o.result().timing().training(),
-                100 * c.accuracy(), o.choice().speedup(), shape(c, o.evaluation().exitNames()), cv)) + update;
+                100 * c.accuracy(), o.choice().speedup(), shape(c, o.evaluation().exitNames()), cv)) + update
+                + guessedClasses(o);
+    }
+
+    /**
+     * With no labels and no classes named, the classes are the backbone's confident guesses, which a capture shift
+     * misleads (night-owl: 7 or 8 for its 5): the line says so and where to name them.
+     */
+    static String guessedClasses(PersonalisePipeline.Outcome o) {
+        Object from = o.result().provenance().get("label_space_from");
+        if (from == null || !from.toString().startsWith("the backbone's")) {
+            return "";
+        }
+        List<String> names = o.result().labelSpace().names();
+        return ". Classes guessed without labels (" + names.size() + ": " + String.join(", ", names)
+                + "): if they are not the person's, name them in Settings, Person's classes";
     }
 
     /**

@@ -250,6 +250,13 @@ public final class SidePanel {
                         model.status().set("Labels used: " + e.getMessage());
                     }
                 }, model.labels()));
+        items.add(new SheetItem(String.class, "Data", "Person's classes",
+                "The classes this person's photos show, comma-separated (T-shirt/top, Trouser, ...), instead of "
+                        + "labelling photos. Blank: the labelled classes, or with no labels the classes the backbone "
+                        + "predicts confidently, which a capture shift misleads (night-owl without labels: 7 classes "
+                        + "for its 5, the extra ones taking its photos)",
+                () -> model.classes().get(), v -> model.classes().set(v == null ? "" : v.toString().strip()),
+                model.classes()));
         items.add(new SheetItem(Integer.class, "Training", "Epochs", "Passes over the cached features",
                 model.epochs()::get, v -> model.epochs().set(clampInt(v, 1, 1000)), model.epochs()));
         items.add(new SheetItem(Double.class, "Training", "Learning rate", "Adam learning rate of the exit heads",

@@ -32,6 +32,7 @@ final class WorkspaceSettings {
     WorkspaceSettings(LabModel m) {
         settings = List.of(
                 new Setting<>("labels", m.labels(), org.persephonee.core.personalise.LabelRegime::parse),
+                new Setting<>("classes", m.classes(), String::strip),
                 new Setting<Number>("epochs", m.epochs(), Integer::parseInt),
                 new Setting<Number>("learning_rate", m.learningRate(), Double::parseDouble),
                 new Setting<Number>("pseudo_threshold", m.pseudoThreshold(), Double::parseDouble),

@@ -239,4 +239,37 @@ class LabControllerHeadlessTest {
         assertTrue(!c.history().model().runs().get(0).record().update);
         c.shutdown();
     }
+
+    @Test
+    void withoutLabelsTheGuessedClassesAreNamedAndThePersonsOwnTakeTheirPlace() {
+        LabModel model = new LabModel();
+        LabController c = new LabController(model, LabTasks.sameThread(), null);
+        c.exits().openBackbone(BACKBONE);
+        c.exits().addExit("block6", HeadType.GRID);
+        c.data().importPaths(List.of(Path.of("..", "sample-data", "night-owl")));
+        model.labels().set(LabelRegime.NONE);
+        model.epochs().set(2);
+        model.updateLastRun().set(false);
+
+        c.run().start();
+        assertTrue(c.run().hasResults(), model.status().get());
+        int guessed = model.labelSpace().get().size();
+        assertTrue(model.status().get().contains("Classes guessed without labels (" + guessed + ": "
+                + String.join(", ", model.labelSpace().get()) + ")"), model.status().get());
+        assertTrue(model.status().get().contains("name them in Settings, Person's classes"), model.status().get());
+
+        model.classes().set("t-shirt_top, trouser, dress, sneaker, bag");
+        c.run().start();
+        assertEquals(List.of("T-shirt/top", "Trouser", "Dress", "Sneaker", "Bag"), model.labelSpace().get(),
+                model.status().get());
+        assertTrue(!model.status().get().contains("guessed"), model.status().get());
+
+        model.classes().set("Trouser, Beanie");
+        c.run().start();
+        assertTrue(model.errors().get(model.errors().size() - 1).contains("'Beanie' is not one of the backbone's"),
+                model.errors().toString());
+        assertEquals(List.of("T-shirt/top", "Trouser", "Dress", "Sneaker", "Bag"), model.labelSpace().get(),
+                "the last run's results stay");
+        c.shutdown();
+    }
 }

@@ -15,6 +15,7 @@ class WorkspaceSettingsTest {
     void settingsRoundTripThroughTheWorkspaceMap() {
         LabModel a = new LabModel();
         a.labels().set(org.persephonee.core.personalise.LabelRegime.parse("0.25"));
+        a.classes().set("T-shirt/top, Trouser, Dress, Sneaker, Bag");
         a.epochs().set(7);
         a.learningRate().set(0.011);
         a.pseudoThreshold().set(0.65);
@@ -25,7 +26,7 @@ class WorkspaceSettingsTest {
         a.updateLastRun().set(false);
         Map<String, String> stored = new LinkedHashMap<>();
         new WorkspaceSettings(a).save(stored);
-        assertEquals(List.of("labels", "epochs", "learning_rate", "pseudo_threshold", "temperature", "teacher",
+        assertEquals(List.of("labels", "classes", "epochs", "learning_rate", "pseudo_threshold", "temperature", "teacher",
                 "seed", "max_drop", "update_last_run"), List.copyOf(stored.keySet()));
         assertEquals("7", stored.get("epochs"));
         assertEquals("0.011", stored.get("learning_rate"));
@@ -35,6 +36,7 @@ class WorkspaceSettingsTest {
         new WorkspaceSettings(b).restore(stored, ignored::add);
         assertEquals(List.of(), ignored);
         assertEquals(0.25, b.labels().get().fraction(), 1e-12);
+        assertEquals("T-shirt/top, Trouser, Dress, Sneaker, Bag", b.classes().get(), "the person's classes, named once");
         assertEquals(7, b.epochs().get());
         assertEquals(0.011, b.learningRate().get());
         assertEquals(0.65, b.pseudoThreshold().get());

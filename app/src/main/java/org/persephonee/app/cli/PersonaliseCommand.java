@@ -59,6 +59,12 @@ public final class PersonaliseCommand extends CliCommand {
     @Option(names = "--labels", paramLabel = "all|none|FRACTION", description = "which labels to use (default all)")
     String labels = "all";
 
+    @Option(names = "--classes", paramLabel = "NAME,...", split = ",", description = {"the person's classes, named "
+            + "instead of labelling photos (with --labels none, or besides the labelled classes): the label space is "
+            + "these and the labelled ones; default: the labelled classes, or with no labels those the backbone "
+            + "predicts confidently, which a capture shift misleads (night-owl: 7 for its 5)"})
+    List<String> classes = List.of();
+
     @Option(names = "--max-drop", paramLabel = "POINTS",
             description = "accuracy the operating point may give up against the best single head, each class weighing the "
                     + "same, judged on the training images out of fold (default ${DEFAULT-VALUE})")
@@ -207,6 +213,7 @@ public final class PersonaliseCommand extends CliCommand {
                     .optRetrainLast(retrainLast)
                     .optTeacher(teacher)
                     .optLabelsChosen(labelsChosen)
+                    .optClasses(classes)
                     .optFinalEnsemble(!finalAlone)
                     .optFoldAverage(!fullDataHeads)
                     .optCacheBudgetBytes(cacheBudgetMb * 1024 * 1024)

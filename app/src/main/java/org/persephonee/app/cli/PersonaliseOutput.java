@@ -53,7 +53,12 @@ final class PersonaliseOutput {
     static void printSummary(PrintStream out, PersonaliseReport r) {
         boolean labels = r.onLabels();
         String metric = labels ? "accuracy" : "agreement";
-        out.printf(Locale.ROOT, "label space: %s%n", r.labelSpace());
+        Object from = r.provenance().get("label_space_from");
+        out.printf(Locale.ROOT, "label space: %s%s%n", r.labelSpace(), from == null ? "" : " (from " + from + ")");
+        if (from != null && from.toString().startsWith("the backbone's")) {
+            out.println("  a capture shift misleads this (night-owl: 7 classes for its 5); where these are not the "
+                    + "person's classes, name them: --classes NAME,...");
+        }
         out.printf(Locale.ROOT, "evaluated on: %s%n", r.evaluation());
         if (labels) {
             out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * r.genericAccuracy());

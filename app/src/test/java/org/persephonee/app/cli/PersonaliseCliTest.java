@@ -330,6 +330,30 @@ class PersonaliseCliTest {
     }
 
     @Test
+    void declaredClassesAreTheLabelSpaceWithoutLabellingAPhoto() throws Exception {
+        // no photo labelled: the person names their two classes; an untrained backbone would guess others
+        Path p = persona("declared", 0, 24, true, 6);
+        CliTest.Run r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--labels", "none", "--classes", "bag,Trouser", "--exits", "block1:linear", "--epochs", "2",
+                "--out", tmp.resolve("declared-bundle").toString(), "--force", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        assertEquals("[\"Trouser\",\"Bag\"]", o.get("label_space").toString(), "the backbone's spelling and order");
+        JsonObject prov = o.getAsJsonObject("provenance");
+        assertEquals("declared classes", prov.get("label_space_from").getAsString());
+        assertEquals("[\"bag\",\"Trouser\"]", prov.getAsJsonObject("config").get("classes").toString(),
+                "the run records what was declared");
+
+        CliTest.Run bad = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", p.toString(),
+                "--labels", "none", "--classes", "Trouser,Beanie", "--exits", "block1:linear", "--epochs", "2",
+                "--out", tmp.resolve("declared-bad").toString());
+        assertTrue(bad.code() != 0, bad.out());
+        assertTrue(bad.err().contains("'Beanie' is not one of the backbone's"), bad.err());
+        assertClean(bad);
+        assertFalse(Files.exists(tmp.resolve("declared-bad").resolve("exit-config.json")), "nothing exported");
+    }
+
+    @Test
     void withAnEmptyTestFolderTheReportSaysHowManyHeldOutImagesWereScored() throws Exception {
         Path p = persona("emptytest", 8, 30, true, 0);
         Files.createDirectories(p.resolve("test"));

@@ -33,6 +33,7 @@ final class ConfigDescription {
         m.put("fold_average", c.foldAverage());
         m.put("carry_folds", c.carryFolds());
         m.put("labels_chosen", c.labelsChosen());
+        m.put("classes", c.classes());
         return m;
     }
 }

@@ -35,6 +35,23 @@ public record PersonalLabelSpace(List<String> names, int[] backboneIndex) {
     public static PersonalLabelSpace infer(List<String> names, List<String> trainLabels, float[][] teacherLogits,
                                            UnlabelledRule rule, double pseudoLabelThreshold)
             throws PersonalisationException {
+        return infer(names, trainLabels, teacherLogits, rule, pseudoLabelThreshold, List.of());
+    }
+
+    /**
+     * As {@link #infer(List, List, float[][], UnlabelledRule, double)}, with the person's classes declared: the label
+     * space is then the declared classes and those of any labels, and the teacher's predictions choose none. Measured
+     * on night-owl without labels (README design table, *label space without labels*): the count rule keeps 7-8
+     * classes for its 5, and the two or three extra ones take photos of the true classes.
+     *
+     * @param declared class names as the person gave them (matched as {@link org.persephonee.core.data.ClassNames}
+     *                 does); empty to infer
+     * @throws PersonalisationException when a declared class is not one of the backbone's and no photo is labelled
+     *                                  with it (it would have no teacher and no example), or fewer than two classes
+     */
+    public static PersonalLabelSpace infer(List<String> names, List<String> trainLabels, float[][] teacherLogits,
+                                           UnlabelledRule rule, double pseudoLabelThreshold, List<String> declared)
+            throws PersonalisationException {
         TreeMap<Integer, String> known = new TreeMap<>();
         java.util.TreeSet<String> fresh = new java.util.TreeSet<>();
         int unl = 0;
@@ -50,8 +67,23 @@ public record PersonalLabelSpace(List<String> names, int[] backboneIndex) {
                 fresh.add(l);
             }
         }
-        // with labels the person's classes are the label space; without, the teacher's confident classes
-        if (known.isEmpty() && fresh.isEmpty() && rule != UnlabelledRule.IGNORE && unl > 0) {
+        for (String d : declared) {
+            int b = -1;
+            for (int k = 0; k < names.size() && b < 0; k++) {
+                if (org.persephonee.core.data.ClassNames.same(names.get(k), d)) {
+                    b = k;
+                }
+            }
+            if (b >= 0) {
+                known.put(b, names.get(b));
+            } else if (fresh.stream().noneMatch(f -> org.persephonee.core.data.ClassNames.same(f, d))) {
+                throw new PersonalisationException("the class '" + d + "' is not one of the backbone's ("
+                        + String.join(", ", names) + ") and no photo is labelled with it: a new class needs "
+                        + "labelled photos");
+            }
+        }
+        // with labels (or declared classes) those are the label space; without, the teacher's confident classes
+        if (declared.isEmpty() && known.isEmpty() && fresh.isEmpty() && rule != UnlabelledRule.IGNORE && unl > 0) {
             int[] counts = new int[names.size()];
             for (int i = 0; i < trainLabels.size(); i++) {
                 if (trainLabels.get(i) == null) {

@@ -55,6 +55,7 @@ public final class PersonalisationConfig {
     private final boolean finalEnsemble;
     private final boolean foldAverage;
     private final boolean carryFolds;
+    private final List<String> classes;
 
     private PersonalisationConfig(Builder b) {
         this.placements = List.copyOf(b.placements);
@@ -82,6 +83,7 @@ public final class PersonalisationConfig {
         this.finalEnsemble = b.finalEnsemble;
         this.foldAverage = b.foldAverage;
         this.carryFolds = b.carryFolds;
+        this.classes = List.copyOf(b.classes);
     }
 
     public static Builder builder() { return new Builder(); }
@@ -95,7 +97,8 @@ public final class PersonalisationConfig {
                 .optSpillDir(spillDir).optFeatureMemo(featureMemo).optResume(resume).optHoldoutFraction(holdoutFraction)
                 .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast)
                 .optTeacher(teacher).optLabelsChosen(labelsChosen)
-                .optFinalEnsemble(finalEnsemble).optFoldAverage(foldAverage).optCarryFolds(carryFolds);
+                .optFinalEnsemble(finalEnsemble).optFoldAverage(foldAverage).optCarryFolds(carryFolds)
+                .optClasses(classes);
     }
 
     public List<ExitPlacement> placements() { return placements; }
@@ -184,6 +187,14 @@ public final class PersonalisationConfig {
      */
     public boolean labelsChosen() { return labelsChosen; }
 
+    /**
+     * The person's classes as declared (no photo labelled for it), or empty to infer them: the label space is these
+     * and the classes of any labels. With no labels the classes otherwise come from the backbone's confident
+     * predictions, which a capture shift misleads (night-owl: 7 or 8 classes for its 5, the extra ones taking photos
+     * of the true ones); naming them fixes the label space (README, *label space without labels*).
+     */
+    public List<String> classes() { return classes; }
+
     /** The config as JSON-ready key/values, for results and bundles. */
     public Map<String, Object> describe() {
         return ConfigDescription.of(this);
@@ -216,6 +227,7 @@ public final class PersonalisationConfig {
         private boolean finalEnsemble = true;
         private boolean foldAverage = true;
         private boolean carryFolds = true;
+        private List<String> classes = List.of();
 
         /** Required: the exits to train (at least one). */
         public Builder setPlacements(List<ExitPlacement> p) {
@@ -346,6 +358,23 @@ public final class PersonalisationConfig {
             return this;
         }
 
+        /**
+         * The person's classes, declared without labelling photos ({@link #classes()}); empty (the default) infers
+         * them. Names as the backbone spells them, matched ignoring case, spaces, '_', '-' and '/'.
+         */
+        public Builder optClasses(List<String> names) {
+            java.util.List<String> out = new java.util.ArrayList<>();
+            for (String n : java.util.Objects.requireNonNull(names, "classes")) {
+                String t = n == null ? "" : n.strip();
+                if (!t.isEmpty() && out.stream().noneMatch(o -> org.persephonee.core.data.ClassNames.key(o)
+                        .equals(org.persephonee.core.data.ClassNames.key(t)))) {
+                    out.add(t);
+                }
+            }
+            this.classes = out;
+            return this;
+        }
+
         /** Who teaches the exits on unlabelled images. */
         public Builder optTeacher(Teacher t) {
             this.teacher = java.util.Objects.requireNonNull(t, "teacher");
@@ -390,6 +419,10 @@ public final class PersonalisationConfig {
             }
             if (retrainLast < 0 || retrainLast > 8) {
                 throw new IllegalArgumentException("stages to re-train must be 0 (none) to 8, got " + retrainLast);
+            }
+            if (classes.size() == 1) {
+                throw new IllegalArgumentException("one class declared (" + classes.get(0) + "): name at least two, "
+                        + "or none to infer them");
             }
             return new PersonalisationConfig(this);
         }

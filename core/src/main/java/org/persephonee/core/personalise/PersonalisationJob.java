@@ -186,16 +186,16 @@ public final class PersonalisationJob {
             PersonalLabelSpace space;
             if (resumption == null) {
                 space = PersonalLabelSpace.infer(backbone.classNames(), data.trainLabel, backboneLogits,
-                        config.unlabelledRule(), config.pseudoLabelThreshold());
+                        config.unlabelledRule(), config.pseudoLabelThreshold(), config.classes());
             } else {
                 PersonalLabelSpace inferred = null;
                 try {
                     inferred = PersonalLabelSpace.infer(backbone.classNames(), data.trainLabel, backboneLogits,
-                            config.unlabelledRule(), config.pseudoLabelThreshold());
+                            config.unlabelledRule(), config.pseudoLabelThreshold(), config.classes());
                 } catch (PersonalisationException fewerThanTwo) {
                     // labels of one class so far: the resumed run keeps the earlier classes
                 }
-                space = resumption.labelSpace(data, inferred);
+                space = resumption.labelSpace(data, inferred, !config.classes().isEmpty());
                 resumption.checkLabels(data);
                 if (!resumption.warm() && config.epochs() != resumption.freshEpochs()) {
                     // heads that start fresh train as the first run's did, not for an update's few epochs

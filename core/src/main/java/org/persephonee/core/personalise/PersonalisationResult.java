@@ -290,6 +290,10 @@ public final class PersonalisationResult implements AutoCloseable {
         m.put("eval_scored_images", predictions.scoredCount());
         m.put("eval_is_holdout", data.evalIsHoldout());
         m.put("label_regime", config.labels().toString());
+        m.put("label_space_from", !config.classes().isEmpty()
+                ? (targets.labelled() > 0 ? "declared classes and the labelled ones" : "declared classes")
+                : targets.labelled() > 0 ? "the labelled classes"
+                : "the backbone's confident guesses, without labels");
         m.put("seed", config.seed());
         m.put("batchnorm", bn.describe());
         m.put("date", date);

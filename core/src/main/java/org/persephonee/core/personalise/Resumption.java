@@ -69,11 +69,14 @@ final class Resumption {
      * that kept 7 fell 6-10 points behind it in the active-labelling bench); a labelled class the earlier run did
      * not have makes the heads start fresh.
      *
+     * Declared classes count as labels here: a run that names the person's classes gets them, as from scratch.
+     *
      * @param inferred the space a run from scratch would have, or null when it would have fewer than two classes
+     * @param declared whether the run names the person's classes ({@link PersonalisationConfig#classes()})
      */
-    PersonalLabelSpace labelSpace(PreparedData data, PersonalLabelSpace inferred) {
+    PersonalLabelSpace labelSpace(PreparedData data, PersonalLabelSpace inferred, boolean declared) {
         PersonalLabelSpace before = state.labelSpace();
-        if (inferred == null || data.trainLabel.stream().allMatch(java.util.Objects::isNull)
+        if (inferred == null || (!declared && data.trainLabel.stream().allMatch(java.util.Objects::isNull))
                 || inferred.names().equals(before.names())) {
             return before;
         }
@@ -88,7 +91,8 @@ final class Resumption {
             }
         }
         keptRows = rows;
-        notes.add("the label space is the labelled classes, " + inferred.names() + ", of the " + before.size()
+        notes.add("the label space is the " + (declared ? "declared and " : "") + "labelled classes, "
+                + inferred.names() + ", of the " + before.size()
                 + " of " + state.from() + ": the heads keep those classes' rows");
         return inferred;
     }

@@ -66,4 +66,50 @@ class PersonalLabelSpaceTest {
                 () -> PersonalLabelSpace.infer(BACKBONE, labels, t, UnlabelledRule.IGNORE, 0.8));
         assertTrue(e.getMessage().contains("0 classes"), e.getMessage());
     }
+
+    @Test
+    void declaredClassesAreTheLabelSpaceWhateverTheTeacherIsSureOf() throws Exception {
+        // 100 unlabelled photos the teacher calls Trouser with confidence: the person said T-shirt and Dress
+        List<String> labels = new ArrayList<>();
+        float[][] t = new float[100][];
+        for (int i = 0; i < t.length; i++) {
+            labels.add(null);
+            t[i] = teacher(1);
+        }
+        PersonalLabelSpace s = PersonalLabelSpace.infer(BACKBONE, labels, t, UnlabelledRule.BOTH, 0.8,
+                List.of("dress", " t_shirt "));
+        assertEquals(List.of("T-shirt", "Dress"), s.names(), "backbone spelling and order, matched as folders are");
+        assertArrayEquals(new int[] {0, 3}, s.backboneIndex());
+    }
+
+    @Test
+    void declaredClassesJoinTheLabelledOnes() throws Exception {
+        List<String> labels = Arrays.asList("Scarf", null, "Pullover", null);
+        float[][] t = {teacher(1), teacher(1), teacher(1), teacher(1)};
+        PersonalLabelSpace s = PersonalLabelSpace.infer(BACKBONE, labels, t, UnlabelledRule.BOTH, 0.8,
+                List.of("Dress", "scarf"));
+        assertEquals(List.of("Pullover", "Dress", "Scarf"), s.names());
+    }
+
+    @Test
+    void aDeclaredClassTheBackboneDoesNotKnowNeedsLabelledPhotos() {
+        List<String> labels = Arrays.asList(null, null);
+        float[][] t = {teacher(1), teacher(2)};
+        PersonalisationException e = assertThrows(PersonalisationException.class, () -> PersonalLabelSpace.infer(
+                BACKBONE, labels, t, UnlabelledRule.BOTH, 0.8, List.of("Trouser", "Beanie")));
+        assertTrue(e.getMessage().contains("'Beanie' is not one of the backbone's") && e.getMessage().contains("labelled"),
+                e.getMessage());
+    }
+
+    @Test
+    void aConfigNamesAtLeastTwoClassesOnceEach() {
+        PersonalisationConfig.Builder b = PersonalisationConfig.builder()
+                .setPlacements(List.of(org.persephonee.core.exits.ExitPlacement.parse("block1:grid")));
+        assertEquals(List.of("Dress", "T-shirt"),
+                b.optClasses(Arrays.asList("Dress", " ", "T-shirt", "dress", null)).build().classes());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> b.optClasses(List.of("Dress")).build());
+        assertTrue(e.getMessage().contains("at least two"), e.getMessage());
+        assertEquals(List.of(), b.optClasses(List.of("", " ")).build().classes(), "blank: inferred");
+    }
 }
