@@ -30,9 +30,9 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The sample bench: for each sample persona and label regime (100 %, ~10 %, 0 % of the training images labelled),
- * the generic backbone, the personalised final exit, the best single head, exit-only personalisation (the operating
- * point), full fine-tuning, the exit ensemble and the exits with the last stages re-trained; medians of repeated
+ * The sample bench: for each sample persona and label regime (100 %, ~10 %, 0 % of the training images labelled, and
+ * 0 % with the person's classes named), the generic backbone, the personalised final exit, the best single head,
+ * exit-only personalisation (the operating point), full fine-tuning, the exit ensemble and the exits with the last stages re-trained; medians of repeated
  * training runs; and, where the Fashion-MNIST test images are present, each exported bundle run image by image on
  * images rendered from the reserved test images 8000-9999. Rows and ratios are JSON-ready maps (docs/bench.json).
  *
@@ -42,7 +42,7 @@ import java.util.Map;
  * @param epochs training epochs for every method
  * @param repeats training runs per method and row (the median time is reported)
  * @param seed seed of every run
- * @param regimes label regimes, from 100%, ~10%, 0%
+ * @param regimes label regimes, from 100%, ~10%, 0%, 0%+classes
  * @param only one persona, or null for both
  * @param retrainLast stages re-trained in the "exits + re-trained" rows, 0 to leave them out
  * @param teacher who teaches the exits on unlabelled images
@@ -50,8 +50,11 @@ import java.util.Map;
  */
 public record SampleBench(Path bbDir, Path personas, Path fmnist, int epochs, int repeats, long seed,
                           List<String> regimes, String only, int retrainLast, Teacher teacher, boolean quick) {
-    /** The regimes the bench knows. */
-    public static final List<String> REGIMES = List.of("100%", "~10%", "0%");
+    /**
+     * The regimes the bench knows: every training photo labelled, a stratified tenth, none, and none with the person's
+     * classes named ({@code 0%+classes}: the classes of the persona's labelled folder, as a person would name them).
+     */
+    public static final List<String> REGIMES = List.of("100%", "~10%", "0%", "0%+classes");
 
     /** Stages re-trained in the "exits + re-trained last stages" rows unless asked otherwise. */
     public static final int DEFAULT_RETRAIN = 2;
@@ -60,7 +63,7 @@ public record SampleBench(Path bbDir, Path personas, Path fmnist, int epochs, in
         regimes = List.copyOf(regimes);
         for (String r : regimes) {
             if (!REGIMES.contains(r)) {
-                throw new IllegalArgumentException("unknown regime '" + r + "' (100%, ~10% or 0%)");
+                throw new IllegalArgumentException("unknown regime '" + r + "' (100%, ~10%, 0% or 0%+classes)");
             }
         }
     }
@@ -107,14 +110,17 @@ public record SampleBench(Path bbDir, Path personas, Path fmnist, int epochs, in
                     int train = ds.labelled().size() + ds.unlabelled().size();
                     LabelRegime lr = switch (regime) {
                         case "100%" -> LabelRegime.ALL;
-                        case "0%" -> LabelRegime.NONE;
+                        case "0%", "0%+classes" -> LabelRegime.NONE;
                         default -> LabelRegime.parse(Double.toString(
                                 Math.min(1.0, 0.10 * train / Math.max(1, ds.labelled().size()))));
                     };
                     err.printf(Locale.ROOT, "bench: %s, labels %s ...%n", persona.name(), regime);
                     PersonalisationConfig cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
                             .optLabels(lr).optEpochs(epochs).optSeed(seed).optEvalEveryEpoch(false)
-                            .optTeacher(teacher).build();
+                            .optTeacher(teacher)
+                            .optClasses(regime.equals("0%+classes") ? given.labelled().stream()
+                                    .map(i -> i.label()).distinct().toList() : List.of())
+                            .build();
                     PersonalisePipeline.Outcome run;
                     try {
                         run = PersonalisePipeline.run(bb, ds, cfg, new PersonalisePipeline.Options(1.0,
