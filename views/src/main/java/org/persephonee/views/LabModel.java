@@ -43,6 +43,7 @@ public final class LabModel {
             new SimpleObjectProperty<>(org.persephonee.core.personalise.LabelRegime.ALL);
     /** The person's classes as typed (comma-separated), or blank to infer them. */
     private final StringProperty classes = new SimpleStringProperty("");
+    private final BooleanProperty labelSpaceGuessed = new SimpleBooleanProperty();
     private final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
     private final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
     private final DoubleProperty pseudoThreshold =
@@ -95,6 +96,8 @@ public final class LabModel {
     public BooleanProperty importing() { return importing; }
     public ObjectProperty<org.persephonee.core.personalise.LabelRegime> labels() { return labels; }
     public StringProperty classes() { return classes; }
+    /** True when the last run's classes were guessed from the backbone's predictions (no labels, none named). */
+    public BooleanProperty labelSpaceGuessed() { return labelSpaceGuessed; }
     public IntegerProperty epochs() { return epochs; }
     public DoubleProperty learningRate() { return learningRate; }
     public DoubleProperty pseudoThreshold() { return pseudoThreshold; }

@@ -173,17 +173,43 @@ public final class SidePanel {
             // who teaches where labels are missing follows the "Who teaches" setting
             String teacher = model.teacher().get() == org.persephonee.core.personalise.Teacher.FINAL
                     ? "the final exit" : "the final exit, then the exits' late ensemble";
-            String regime = lab == 0 ? "no labels: " + teacher + " teach" + (teacher.contains(",") ? "" : "es")
-                    + " every exit"
+            // labels present but switched off by "Labels used: none" are named as such, not as "partly labelled"
+            boolean off = model.labels().get().kind() == org.persephonee.core.personalise.LabelRegime.Kind.NONE;
+            String regime = lab == 0 || off ? (lab == 0 ? "no labels" : "labels not used (Labels used: none)") + ": "
+                    + teacher + " teach" + (teacher.contains(",") ? "" : "es") + " every exit"
                     : lab == train ? "fully labelled" : String.format(Locale.ROOT,
                     "partly labelled (%.0f%%): labels plus %s as teacher", 100.0 * lab / train, teacher);
             return String.format(Locale.ROOT, "Detected: %d training images, %d labelled, %d test — %s.", train, lab,
                     test, regime);
-        }, model.images(), model.teacher()));
-        VBox box = new VBox(8, exitBox, settingsTitle, detected, settings);
+        }, model.images(), model.teacher(), model.labels()));
+        // the last run's guessed classes, next to the field that names the person's own (the status line's end is
+        // cut at the window's edge)
+        Label classesNote = new Label();
+        classesNote.setId("classes-note");
+        classesNote.setWrapText(true);
+        classesNote.getStyleClass().add("hint");
+        classesNote.textProperty().bind(javafx.beans.binding.Bindings.createStringBinding(() -> classesNote(
+                model.labelSpace().get(), model.labelSpaceGuessed().get(), model.classes().get()),
+                model.labelSpace(), model.labelSpaceGuessed(), model.classes()));
+        classesNote.visibleProperty().bind(classesNote.textProperty().isNotEmpty());
+        classesNote.managedProperty().bind(classesNote.visibleProperty());
+        VBox box = new VBox(8, exitBox, settingsTitle, detected, classesNote, settings);
         box.setPadding(new Insets(10));
         box.setPrefWidth(345);
         return box;
+    }
+
+    /**
+     * What the side panel says about the last run's classes: when they were guessed (no labels, none named) and
+     * none are named since, which they were and where to name the person's own; otherwise nothing.
+     */
+    static String classesNote(java.util.List<String> space, boolean guessed, String named) {
+        if (!guessed || space.isEmpty() || (named != null && !named.isBlank())) {
+            return "";
+        }
+        return "The last run guessed " + space.size() + " classes without labels: " + String.join(", ", space)
+                + ". A capture shift misleads the guess; if the photos show other classes, name them in Person's "
+                + "classes below.";
     }
 
     /** The exit whose threshold the slider follows, and the listener that does it (one at a time). */

@@ -257,12 +257,19 @@ class LabControllerHeadlessTest {
         assertTrue(model.status().get().contains("Classes guessed without labels (" + guessed + ": "
                 + String.join(", ", model.labelSpace().get()) + ")"), model.status().get());
         assertTrue(model.status().get().contains("name them in Settings, Person's classes"), model.status().get());
+        assertTrue(model.labelSpaceGuessed().get());
+        String note = SidePanel.classesNote(model.labelSpace().get(), true, model.classes().get());
+        assertTrue(note.startsWith("The last run guessed " + guessed + " classes without labels: "
+                + String.join(", ", model.labelSpace().get())), note);
 
         model.classes().set("t-shirt_top, trouser, dress, sneaker, bag");
         c.run().start();
         assertEquals(List.of("T-shirt/top", "Trouser", "Dress", "Sneaker", "Bag"), model.labelSpace().get(),
                 model.status().get());
         assertTrue(!model.status().get().contains("guessed"), model.status().get());
+        assertTrue(!model.labelSpaceGuessed().get());
+        assertEquals("", SidePanel.classesNote(model.labelSpace().get(), model.labelSpaceGuessed().get(),
+                model.classes().get()), "nothing to say once the classes are named");
 
         model.classes().set("Trouser, Beanie");
         c.run().start();
