@@ -312,7 +312,7 @@ public final class RunController {
         model.genericAccuracy().set(o.result().genericAccuracy());
         model.evalPaths().set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
         model.labelSpace().set(o.result().labelSpace().names());
-        model.labelSpaceGuessed().set(!RunSummary.guessedClasses(o).isEmpty());
+        model.labelSpaceGuessed().set(o.result().labelSpaceGuessed());
         model.resultsFinal().set(true);
         model.evaluation().set(o.evaluation());
         // adopt the operating point's thresholds; exits it dropped get a threshold above 1

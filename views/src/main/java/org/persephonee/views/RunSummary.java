@@ -76,8 +76,7 @@ final class RunSummary {
      * misleads (night-owl: 7 or 8 for its 5): the line says so and where to name them.
      */
     static String guessedClasses(PersonalisePipeline.Outcome o) {
-        Object from = o.result().provenance().get("label_space_from");
-        if (from == null || !from.toString().startsWith("the backbone's")) {
+        if (!o.result().labelSpaceGuessed()) {
             return "";
         }
         List<String> names = o.result().labelSpace().names();

@@ -110,7 +110,8 @@ public final class BenchCommand extends CliCommand {
     String only;
 
     @Option(names = "--regimes", paramLabel = "LIST",
-            description = "only these label regimes, comma-separated from 100%%,~10%%,0%%,0%%+classes (0%% labels, the persona's classes named; default all four)")
+            description = "only these label regimes, comma-separated from 100%%,~10%%,0%%,0%%+classes (0%% labels, "
+                    + "the persona's classes named; default all four)")
     String regimesOption;
 
     @Option(names = "--seed", paramLabel = "N", description = "default ${DEFAULT-VALUE}")

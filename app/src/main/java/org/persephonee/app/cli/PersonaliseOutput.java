@@ -55,7 +55,7 @@ final class PersonaliseOutput {
         String metric = labels ? "accuracy" : "agreement";
         Object from = r.provenance().get("label_space_from");
         out.printf(Locale.ROOT, "label space: %s%s%n", r.labelSpace(), from == null ? "" : " (from " + from + ")");
-        if (from != null && from.toString().startsWith("the backbone's")) {
+        if (Boolean.TRUE.equals(r.provenance().get("label_space_guessed"))) {
             out.println("  a capture shift misleads this (night-owl: 7 classes for its 5); where these are not the "
                     + "person's classes, name them: --classes NAME,...");
         }

@@ -278,6 +278,15 @@ public final class PersonalisationResult implements AutoCloseable {
                 + " (accuracy on the labelled ones, latency and exit shares on all)";
     }
 
+    /**
+     * True when the person's classes were guessed from the backbone's confident predictions: no label used and none
+     * named ({@link PersonalisationConfig#classes()}). A capture shift misleads the guess (night-owl: 7-8 classes
+     * for its 5).
+     */
+    public boolean labelSpaceGuessed() {
+        return config.classes().isEmpty() && targets.labelled() == 0;
+    }
+
     /** Counts and label regime, for provenance. */
     public Map<String, Object> provenance() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -294,6 +303,7 @@ public final class PersonalisationResult implements AutoCloseable {
                 ? (targets.labelled() > 0 ? "declared classes and the labelled ones" : "declared classes")
                 : targets.labelled() > 0 ? "the labelled classes"
                 : "the backbone's confident guesses, without labels");
+        m.put("label_space_guessed", labelSpaceGuessed());
         m.put("seed", config.seed());
         m.put("batchnorm", bn.describe());
         m.put("date", date);
