@@ -30,12 +30,12 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The sample bench: for each sample persona and label regime (100 %, ~10 %, 0 % of the training images labelled, and 0
- * % with the person's classes named), the generic backbone, the personalised final exit, the best single head, exit-
- * only personalisation (the operating point), full fine-tuning, the exit ensemble and the exits with the last stages
- * re-trained; medians of repeated training runs; and, where the Fashion-MNIST test images are present, each exported
- * bundle run image by image on images rendered from the reserved test images 8000-9999. Rows and ratios are JSON-ready
- * maps (docs/bench.json).
+ * The sample bench: for each sample persona and label regime (100 %, ~10 %, 0 % of the training images labelled,
+ * and 0 % with the person's classes named), the generic backbone, the personalised final exit, the best single head,
+ * exit-only personalisation (the operating point), full fine-tuning, the exit ensemble and the exits with the last
+ * stages re-trained; medians of repeated training runs; and, where the Fashion-MNIST test images are present, each
+ * exported bundle run image by image on images rendered from the reserved test images 8000-9999. Rows and ratios
+ * are JSON-ready maps (docs/bench.json).
  *
  * @param bbDir backbone folder
  * @param personas folder holding the sample personas and their {@code truth/}
