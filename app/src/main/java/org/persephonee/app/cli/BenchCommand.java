@@ -78,6 +78,10 @@ public final class BenchCommand extends CliCommand {
             + "of personalising from scratch")
     boolean asUpdates;
 
+    @Option(names = "--classes-named", description = "with --active: the person names their classes before "
+            + "reviewing (personalise --classes), so no run guesses them")
+    boolean classesNamed;
+
     @Option(names = "--orders", paramLabel = "N", description = "with --active: random orders per point (default "
             + "${DEFAULT-VALUE})")
     int orders = 3;
@@ -150,7 +154,8 @@ public final class BenchCommand extends CliCommand {
         } else if (active) {
             List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
             ActiveBench.Result r = new ActiveBench(bbDir, personas, names, List.copyOf(budgets), List.copyOf(rankings),
-                    orders, epochs, seed, scoreOnReserved ? fmnist : null, asUpdates ? updateEpochs : 0).run(err);
+                    orders, epochs, seed, scoreOnReserved ? fmnist : null, asUpdates ? updateEpochs : 0, null,
+                    classesNamed).run(err);
             out.print(r.markdown());
             if (markdownFile != null) {
                 AtomicFiles.writeString(markdownFile, r.markdown());

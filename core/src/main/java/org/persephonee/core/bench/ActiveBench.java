@@ -57,10 +57,20 @@ import java.util.Set;
  * @param deviceProfile a latency profile (device profile JSON) every run chooses its operating point with, or null:
  *                      each persona's first run measures one and every later run of that persona chooses with it
  *                      (as the replay bench does), so two runs of the same photos cannot differ by the timer's noise
+ * @param classesNamed whether the person names their classes before reviewing any photo ({@code --classes}): every
+ *                     run's label space is then the persona's classes (and those of the reviewed labels)
  */
 public record ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
                           List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
-                          Path reservedFrom, int updateEpochs, Path deviceProfile) {
+                          Path reservedFrom, int updateEpochs, Path deviceProfile, boolean classesNamed) {
+
+    /** A bench whose person names no class (the label space comes from the labels, or is guessed). */
+    public ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
+                       List<ReviewQueue.Ranking> rankings, int randomOrders, int epochs, long seed,
+                       Path reservedFrom, int updateEpochs, Path deviceProfile) {
+        this(bbDir, personas, names, budgets, rankings, randomOrders, epochs, seed, reservedFrom, updateEpochs,
+                deviceProfile, false);
+    }
 
     /** A bench that measures one latency profile per persona. */
     public ActiveBench(Path bbDir, Path personas, List<String> names, List<Integer> budgets,
@@ -230,7 +240,8 @@ public record ActiveBench(Path bbDir, Path personas, List<String> names, List<In
         }
         PersonalisationConfig.Builder cfg = PersonalisationConfig.builder().setPlacements(ExitPlacement.auto(bb))
                 .optLabels(reviewed.isEmpty() ? LabelRegime.NONE : LabelRegime.ALL).optEpochs(epochs).optSeed(seed)
-                .optEvalEveryEpoch(false).optLabelsChosen(chosen);
+                .optEvalEveryEpoch(false).optLabelsChosen(chosen)
+                .optClasses(classesNamed ? oracle.values().stream().distinct().sorted().toList() : List.of());
         if (memo != null) {
             cfg.optFeatureMemo(memo);
             if (previous[0] != null) {
