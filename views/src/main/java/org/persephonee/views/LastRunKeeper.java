@@ -193,6 +193,7 @@ final class LastRunKeeper {
                     model.genericAccuracy().set(rec.genericAccuracy);
                     model.evalPaths().set(rec.evalImages.stream().map(Path::of).toList());
                     model.labelSpace().set(List.copyOf(rec.labels));
+                    model.labelSpaceGuessed().set(rec.labelSpaceGuessed());
                     model.resultsFinal().set(true);
                     model.evaluation().set(ev);
                     ready = true;

@@ -51,4 +51,23 @@ class RunHistoryTest {
         assertTrue(l.problems().get(0).contains("0001"), l.problems().get(0));
         assertEquals(3, h.add(run(0.7)), "numbers go on after the damaged one");
     }
+
+    @Test
+    void whetherARunGuessedItsClassesComesBackAfterARestart(@TempDir Path ws) throws Exception {
+        RunHistory h = new RunHistory(ws);
+        RunRecord guessed = run(0.7);
+        guessed.config.put("classes", List.of());
+        RunRecord named = run(0.8);
+        named.config.put("classes", List.of("Bag", "Dress"));
+        RunRecord labelled = run(0.9);
+        labelled.config.put("classes", List.of());
+        labelled.labelsUsed = 12;
+        h.add(guessed);
+        h.add(named);
+        h.add(labelled);
+        h.add(run(0.6));
+        List<RunHistory.Entry> e = h.list().entries();
+        assertEquals(List.of(false, false, false, true), e.stream().map(x -> x.record().labelSpaceGuessed()).toList(),
+                "newest first: no config kept (an old record), labels, classes named, guessed");
+    }
 }
