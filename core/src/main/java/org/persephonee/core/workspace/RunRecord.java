@@ -43,16 +43,6 @@ public final class RunRecord {
     public Map<String, Object> config = new LinkedHashMap<>();
     /** Labelled training images the run used. */
     public int labelsUsed;
-
-    /**
-     * True when the run's classes were guessed from the backbone's predictions: it used no label and named no class
-     * ({@code classes} in its config). False for a record that kept no config (written before configs were kept).
-     */
-    public boolean labelSpaceGuessed() {
-        Object named = config.get("classes");
-        return !config.isEmpty() && labelsUsed == 0
-                && (named == null || named instanceof java.util.Collection<?> c && c.isEmpty());
-    }
     /** Operating point: accuracy on the evaluation images, speed-up over the personalised final exit. */
     public double accuracy;
     public double speedup;
@@ -150,5 +140,15 @@ public final class RunRecord {
         } catch (JsonParseException e) {
             throw new IOException(dir.resolve(FILE) + ": not a readable run record (" + e.getMessage() + ")", e);
         }
+    }
+
+    /**
+     * True when the run's classes were guessed from the backbone's predictions: it used no label and named no class
+     * ({@code classes} in its config). False for a record that kept no config (written before configs were kept).
+     */
+    public boolean labelSpaceGuessed() {
+        Object named = config.get("classes");
+        return !config.isEmpty() && labelsUsed == 0
+                && (named == null || named instanceof java.util.Collection<?> c && c.isEmpty());
     }
 }
