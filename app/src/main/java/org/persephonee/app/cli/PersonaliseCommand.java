@@ -104,6 +104,11 @@ public final class PersonaliseCommand extends CliCommand {
     @Option(names = "--no-refit", description = "keep the backbone's classifier as the final exit")
     boolean noRefit;
 
+    @Option(names = "--refit-always", description = {"re-fit the final classifier on the labels without checking it "
+            + "out of fold against the backbone's (the paper's method); by default a re-fit that is worse on the "
+            + "labelled photos is dropped"})
+    boolean refitAlways;
+
     @Option(names = "--final-alone", description = {"keep the final exit alone (the paper's) instead of averaging it "
             + "with the later half of the exits where that is better on the labelled training photos out of fold, "
             + "or where there are no labels"})
@@ -197,6 +202,9 @@ public final class PersonaliseCommand extends CliCommand {
         if (maxDrop < 0) {
             throw new CliException("--max-drop must be >= 0");
         }
+        if (noRefit && refitAlways) {
+            throw new CliException("--no-refit and --refit-always contradict each other: give one");
+        }
         PersonalisationConfig.Builder b = PersonalisationConfig.builder();
         PersonalisePipeline.Options opt;
         try {
@@ -209,7 +217,7 @@ public final class PersonaliseCommand extends CliCommand {
                     .optTemperature((float) temperature)
                     .optUnlabelledRule(unlabelled)
                     .optBnMode(bn)
-                    .optRefitFinal(!noRefit)
+                    .optRefitFinal(!noRefit).optRefitChecked(!refitAlways)
                     .optRetrainLast(retrainLast)
                     .optTeacher(teacher)
                     .optLabelsChosen(labelsChosen)

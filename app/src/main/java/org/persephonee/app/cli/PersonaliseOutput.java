@@ -63,6 +63,9 @@ final class PersonaliseOutput {
         if (labels) {
             out.printf(Locale.ROOT, "generic backbone accuracy:      %6.2f%%%n", 100 * r.genericAccuracy());
             out.printf(Locale.ROOT, "personalised final exit:        %6.2f%%%n", 100 * r.personalisedFinalAccuracy());
+            if (r.provenance().get("refit_choice") != null) {
+                out.printf(Locale.ROOT, "  final classifier %s%n", r.provenance().get("refit_choice"));
+            }
             if (r.provenance().get("retrain_choice") != null) {
                 out.printf(Locale.ROOT, "  re-trained stages %s (%s)%n", r.provenance().get("retrained_stages"),
                         r.provenance().get("retrain_choice"));

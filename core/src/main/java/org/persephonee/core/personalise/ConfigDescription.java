@@ -22,6 +22,7 @@ final class ConfigDescription {
         m.put("weight_decay", c.weightDecay());
         m.put("batch_size", c.batchSize());
         m.put("refit_final", c.refitFinal());
+        m.put("refit_checked", c.refitChecked());
         m.put("bn_mode", c.bnMode().name().toLowerCase(java.util.Locale.ROOT));
         m.put("seed", c.seed());
         m.put("cache_budget_bytes", c.cacheBudgetBytes());

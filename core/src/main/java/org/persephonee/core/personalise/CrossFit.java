@@ -72,7 +72,7 @@ final class CrossFit {
         if (n < 4 * k) {
             return null;
         }
-        int[] fold = carry == null ? folds(data, k, null) : folds(data, k, carry.fold());
+        int[] fold = folds(data, k, carry == null ? null : carry.fold(), config.seed());
         if (average != null) {
             average.assignment(fold);
         }
@@ -328,9 +328,10 @@ final class CrossFit {
 
     /**
      * Seeded folds: labelled images dealt class by class, then unlabelled ones, so every fold gets its share. With
-     * {@code kept} (a fold per photo, -1 for new ones), photos keep their fold and only the new ones are dealt.
+     * {@code kept} (a fold per photo, -1 for new ones), photos keep their fold and only the new ones are dealt. A
+     * labelled photo's fold depends on the labelled photos only ({@link RefitDecision} holds out the same ones).
      */
-    private int[] folds(PreparedData data, int k, int[] kept) {
+    static int[] folds(PreparedData data, int k, int[] kept, long seed) {
         int n = data.trainSize();
         Map<String, List<Integer>> byLabel = new TreeMap<>();
         List<Integer> unlabelled = new ArrayList<>();
@@ -347,7 +348,7 @@ final class CrossFit {
                 byLabel.computeIfAbsent(l, x -> new ArrayList<>()).add(i);
             }
         }
-        Random rnd = new Random(config.seed() + 77);
+        Random rnd = new Random(seed + 77);
         int next = 0;
         List<List<Integer>> groups = new ArrayList<>(byLabel.values());
         groups.add(unlabelled);

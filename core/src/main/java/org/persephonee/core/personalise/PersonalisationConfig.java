@@ -40,6 +40,7 @@ public final class PersonalisationConfig {
     private final float weightDecay;
     private final int batchSize;
     private final boolean refitFinal;
+    private final boolean refitChecked;
     private final BnMode bnMode;
     private final long seed;
     private final long cacheBudgetBytes;
@@ -68,6 +69,7 @@ public final class PersonalisationConfig {
         this.weightDecay = b.weightDecay;
         this.batchSize = b.batchSize;
         this.refitFinal = b.refitFinal;
+        this.refitChecked = b.refitChecked;
         this.bnMode = b.bnMode;
         this.seed = b.seed;
         this.cacheBudgetBytes = b.cacheBudgetBytes;
@@ -93,7 +95,8 @@ public final class PersonalisationConfig {
         return builder().setPlacements(placements).optLabels(labels).optUnlabelledRule(unlabelledRule)
                 .optPseudoLabelThreshold(pseudoLabelThreshold).optTemperature(temperature).optEpochs(epochs)
                 .optLearningRate(learningRate).optWeightDecay(weightDecay).optBatchSize(batchSize)
-                .optRefitFinal(refitFinal).optBnMode(bnMode).optSeed(seed).optCacheBudgetBytes(cacheBudgetBytes)
+                .optRefitFinal(refitFinal).optRefitChecked(refitChecked).optBnMode(bnMode).optSeed(seed)
+                .optCacheBudgetBytes(cacheBudgetBytes)
                 .optSpillDir(spillDir).optFeatureMemo(featureMemo).optResume(resume).optHoldoutFraction(holdoutFraction)
                 .optEvalEveryEpoch(evalEveryEpoch).optValidationFolds(validationFolds).optRetrainLast(retrainLast)
                 .optTeacher(teacher).optLabelsChosen(labelsChosen)
@@ -120,6 +123,13 @@ public final class PersonalisationConfig {
     public int batchSize() { return batchSize; }
 
     public boolean refitFinal() { return refitFinal; }
+
+    /**
+     * Whether a re-fit of the final classifier is checked out of fold against the backbone's classifier on the
+     * labelled photos and dropped where it is worse ({@link RefitDecision}); false re-fits whenever there are
+     * labels (the paper's method).
+     */
+    public boolean refitChecked() { return refitChecked; }
 
     public BnMode bnMode() { return bnMode; }
 
@@ -212,6 +222,7 @@ public final class PersonalisationConfig {
         private float weightDecay = 1e-4f;
         private int batchSize = 64;
         private boolean refitFinal = true;
+        private boolean refitChecked = true;
         private BnMode bnMode = BnMode.AUTO;
         private long seed = DEFAULT_SEED;
         private long cacheBudgetBytes = 1L << 30;
@@ -277,6 +288,11 @@ public final class PersonalisationConfig {
 
         public Builder optRefitFinal(boolean r) {
             this.refitFinal = r;
+            return this;
+        }
+
+        public Builder optRefitChecked(boolean c) {
+            this.refitChecked = c;
             return this;
         }
 

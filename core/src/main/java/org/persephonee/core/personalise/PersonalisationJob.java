@@ -203,6 +203,19 @@ public final class PersonalisationJob {
                     trainer = new ExitTrainer(config, backbone);
                 }
             }
+            String refitChoice = null;
+            double decideS = 0;
+            if (refit && config.refitChecked()) {
+                // a re-fit on few labels can be far worse than the classifier it starts from, and it teaches the
+                // exits: dropped where it is worse out of fold on the labelled photos
+                long td = System.nanoTime();
+                RefitDecision.Outcome o = RefitDecision.decide(backbone, config, trainer, cache, data, space,
+                        backboneLogits, last, listener, cancelled);
+                refit = o.refit();
+                refitChoice = o.reason();
+                retrain = refit ? retrain : 0;
+                decideS = secs(td);
+            }
             // the frozen final exit as teacher, restricted to the personal label space (log-probabilities)
             float[][] teacher = new float[nTrain + nEval][];
             for (int i = 0; i < teacher.length; i++) {
@@ -308,7 +321,7 @@ public final class PersonalisationJob {
             }
             PersonalisationResult.Folds folds = average != null && validation != null
                     ? average.folds(config.validationFolds()) : kept ? resumption.folds(data) : null;
-            double validationS = secs(tVal) + resumeS - evalInValidation;
+            double validationS = secs(tVal) + resumeS + decideS - evalInValidation;
             // the cascade's last word: the final exit alone or with the late exits, decided out of fold
             FinalEnsemble.Choice ensemble = FinalEnsemble.choose(validation, config.finalEnsemble());
             float[][] validationFinalAlone = validation == null ? null : validation.finalExit();
@@ -317,7 +330,7 @@ public final class PersonalisationJob {
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
                     heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,
-                    validationFinalAlone), new PersonalisationResult.Deployed(headsFrom, trainedOnAll, folds), preds, validation, generic, bn,
+                    validationFinalAlone, refitChoice), new PersonalisationResult.Deployed(headsFrom, trainedOnAll, folds), preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining + evalInValidation, secs(tStart),
                             validationS),

@@ -49,14 +49,17 @@ public final class PersonalisationResult implements AutoCloseable {
     private final String retrainChoice;
     private final FinalEnsemble.Choice ensemble;
     private final float[][] validationFinalAlone;
+    private final String refitChoice;
 
     /**
      * How the final exit decides.
      *
      * @param ensemble whether it is averaged with some exits
      * @param validationAlone the final exit's own out-of-fold probabilities (before any averaging), or null
+     * @param refitChoice whether the classifier was re-fitted on the labels or kept, and why ({@link RefitDecision}),
+     *                    or null when that was not checked
      */
-    record Final(FinalEnsemble.Choice ensemble, float[][] validationAlone) { }
+    record Final(FinalEnsemble.Choice ensemble, float[][] validationAlone, String refitChoice) { }
 
     /**
      * Where the deployed heads come from ({@link FoldAverage}), and the weights the averaged ones had after training on
@@ -102,6 +105,7 @@ public final class PersonalisationResult implements AutoCloseable {
         this.retrainChoice = retrainChoice;
         this.ensemble = fin.ensemble();
         this.validationFinalAlone = fin.validationAlone();
+        this.refitChoice = fin.refitChoice();
         this.headsFrom = deployed.from();
         this.trainedOnAll = Map.copyOf(deployed.trainedOnAll());
         this.folds = deployed.folds();
@@ -143,6 +147,12 @@ public final class PersonalisationResult implements AutoCloseable {
      * against the frozen stages'), or null when none were trained or there was no validation.
      */
     public String retrainChoice() { return retrainChoice; }
+
+    /**
+     * Whether the final classifier was re-fitted on the person's labels or kept as the backbone's, and why (decided
+     * out of fold on the labelled photos), or null when that was not checked (no labels, or not asked).
+     */
+    public String refitChoice() { return refitChoice; }
 
     public EvalPredictions predictions() { return predictions; }
 
@@ -308,6 +318,9 @@ public final class PersonalisationResult implements AutoCloseable {
         m.put("batchnorm", bn.describe());
         m.put("date", date);
         m.put("config", config.describe());
+        if (refitChoice != null) {
+            m.put("refit_choice", refitChoice);
+        }
         if (config.retrainLast() > 0) {
             m.put("retrained_stages", retrained == null ? List.of() : retrained.stages());
             m.put("retrain_choice", retrainChoice);

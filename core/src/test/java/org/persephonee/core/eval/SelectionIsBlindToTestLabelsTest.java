@@ -80,6 +80,8 @@ class SelectionIsBlindToTestLabelsTest {
                 assertArrayEquals(ca.thresholds(), cb.thresholds(), 0.0);
                 assertEquals(a.selection().search(), b.selection().search());
                 assertEquals(refExit, b.choice().reference().exit());
+                assertNotNull(a.result().refitChoice(), "the re-fit was checked on the labelled photos");
+                assertEquals(a.result().refitChoice(), b.result().refitChoice());
                 assertEquals(a.selection().chosenOn().cascade().accuracy(),
                         b.selection().chosenOn().cascade().accuracy(), 0.0,
                         "the validation estimate comes from the training images only");

@@ -120,18 +120,24 @@ public final class Fixtures {
     /** The same with another contrast (0.5 is the dim shift; the backbone trained on 0.8-1.0). */
     public static Path persona(Path dir, int[] classes, int labelledPerClass, int unlabelled, int testPerClass,
                                long seed, double contrast) throws IOException {
+        return persona(dir, classes, labelledPerClass, unlabelled, testPerClass, seed, contrast, 0.12);
+    }
+
+    /** The same with another pixel noise (standard deviation; 0.12 elsewhere). */
+    public static Path persona(Path dir, int[] classes, int labelledPerClass, int unlabelled, int testPerClass,
+                               long seed, double contrast, double noise) throws IOException {
         String[] names = {"cat", "dog", "ankle_boot"};
         Random r = new Random(seed);
         for (int c : classes) {
             for (int i = 0; i < labelledPerClass; i++) {
-                png(pattern(c, r, contrast, 0.12), dir.resolve("labelled").resolve(names[c]).resolve("l" + i + ".png"));
+                png(pattern(c, r, contrast, noise), dir.resolve("labelled").resolve(names[c]).resolve("l" + i + ".png"));
             }
             for (int i = 0; i < testPerClass; i++) {
-                png(pattern(c, r, contrast, 0.12), dir.resolve("test").resolve(names[c]).resolve("t" + i + ".png"));
+                png(pattern(c, r, contrast, noise), dir.resolve("test").resolve(names[c]).resolve("t" + i + ".png"));
             }
         }
         for (int i = 0; i < unlabelled; i++) {
-            png(pattern(classes[r.nextInt(classes.length)], r, contrast, 0.12), dir.resolve("unlabelled").resolve("u" + i + ".png"));
+            png(pattern(classes[r.nextInt(classes.length)], r, contrast, noise), dir.resolve("unlabelled").resolve("u" + i + ".png"));
         }
         return dir;
     }

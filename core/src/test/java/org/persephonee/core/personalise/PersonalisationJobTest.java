@@ -53,7 +53,9 @@ class PersonalisationJobTest {
             assertEquals(List.of("Cat", "Dog", "Ankle boot"), r.labelSpace().names());
             assertEquals(24, r.targets().labelled());
             assertEquals(2, r.heads().size());
-            assertTrue(r.finalHead() != null, "labels exist: the final classifier is re-fitted");
+            // labels exist: the final classifier is re-fitted where that is better out of fold, else kept
+            assertTrue(r.refitChoice() != null, "the re-fit was checked");
+            assertEquals(r.refitChoice().startsWith("re-fitted"), r.finalHead() != null, r.refitChoice());
             assertEquals(45, r.predictions().size());
             for (int j = 0; j < 2; j++) {
                 assertTrue(r.exitAccuracy(j) > 0.6, "exit " + j + " accuracy " + r.exitAccuracy(j));
@@ -87,6 +89,42 @@ class PersonalisationJobTest {
             assertEquals(6, r.targets().labelled(), "2 of 8 labels per class");
             assertTrue(r.targets().pseudoLabelled() + r.targets().distilled() > 0);
             assertTrue(r.exitAccuracy(1) > 0.5, "block1 " + r.exitAccuracy(1));
+        }
+    }
+
+    @Test
+    void aReFitThatIsWorseOutOfFoldGivesWayToTheBackbonesClassifier() throws Exception {
+        // a dim, grainy capture and four labels per class: a re-fit on them forgets what the shipped classifier
+        // knew (out of fold 5 of 12 labelled photos against its 10); the paper's method re-fits anyway
+        Path grainy = Fixtures.persona(tmp.resolve("grainy"), new int[] {0, 1, 2}, 4, 30, 10, 1, 0.3, 0.35);
+        double kept;
+        try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.ALL).build(), grainy)) {
+            assertEquals(12, r.targets().labelled());
+            assertTrue(r.refitChoice() != null && r.refitChoice().startsWith("the backbone's classifier kept"),
+                    r.refitChoice());
+            assertTrue(r.finalHead() == null, "the final exit is the backbone's classifier");
+            assertEquals(r.refitChoice(), r.provenance().get("refit_choice"));
+            kept = r.finalAccuracy();
+        }
+        try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.ALL).optRefitChecked(false).build(),
+                grainy)) {
+            assertTrue(r.finalHead() != null, "--refit-always: re-fitted as the paper does");
+            assertEquals(null, r.refitChoice());
+            assertTrue(kept > r.finalAccuracy(), "the test photos agree: kept " + kept + ", re-fitted "
+                    + r.finalAccuracy());
+        }
+    }
+
+    @Test
+    void aClassTheBackboneDoesNotKnowAlwaysNeedsTheReFit() throws Exception {
+        Path own = Fixtures.persona(tmp.resolve("own"), new int[] {0, 1, 2}, 3, 20, 5, 8, 0.9);
+        for (String part : List.of("labelled", "test")) {
+            Files.move(own.resolve(part).resolve("ankle_boot"), own.resolve(part).resolve("teapot"));
+        }
+        try (PersonalisationResult r = run(Fixtures.quick().optLabels(LabelRegime.ALL).build(), own)) {
+            assertTrue(r.labelSpace().names().contains("teapot"), r.labelSpace().names().toString());
+            assertTrue(r.finalHead() != null, "only a re-fitted classifier can name the person's own class");
+            assertTrue(r.refitChoice().contains("does not know every class"), r.refitChoice());
         }
     }
 

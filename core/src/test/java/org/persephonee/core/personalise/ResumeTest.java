@@ -22,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -38,7 +39,10 @@ class ResumeTest {
                 .setPlacements(List.of(new ExitPlacement("stem", HeadSpec.grid(2)),
                         new ExitPlacement("block1", HeadSpec.grid(2))))
                 .optEpochs(6).optBatchSize(16).optLearningRate(0.05f).optSeed(5).optBnMode(BnMode.ADAPT)
-                .optValidationFolds(4).optFeatureMemo(memo);
+                .optValidationFolds(4).optFeatureMemo(memo)
+                // these tests follow the re-fitted final exit from run to run: on the tiny backbone's photos the
+                // out-of-fold check keeps the classifier instead ({@link #theReFitIsDecidedAgainWhenLabelsArrive})
+                .optRefitChecked(false);
     }
 
     /** Copies every photo of {@code from} into {@code to}, names prefixed: a person's later photos. */
@@ -203,6 +207,47 @@ class ResumeTest {
                 assertEquals(6, r.config().epochs());
                 assertTrue(r.headsFrom().startsWith("mean of the 4 cross-fitted folds' heads"), r.headsFrom());
                 assertEquals(0, r.cacheUse().computed(), "the backbone ran on no photo");
+            }
+        }
+    }
+
+    /**
+     * Whether the final classifier is re-fitted is decided again once labels arrive (out of fold, on the labelled
+     * photos), and an update with nothing new after it comes to the same decision: it keeps everything.
+     */
+    @Test
+    void theReFitIsDecidedAgainWhenLabelsArrive() throws Exception {
+        Path a = Fixtures.persona(tmp.resolve("a"), new int[] {0, 1, 2}, 0, 90, 10, 6);
+        Path b = tmp.resolve("b");
+        addPhotos(a, b, "");
+        addPhotos(Fixtures.persona(tmp.resolve("later"), new int[] {0, 1, 2}, 8, 0, 0, 7), b, "n");
+        Path memo = tmp.resolve("memo");
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            Path first;
+            try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, Fixtures.load(bb, a),
+                    config(memo).optRefitChecked(true).optLabels(LabelRegime.NONE).build(), options(),
+                    PersonalisationJob.SILENT, () -> false)) {
+                assertNull(o.result().refitChoice(), "no labels: nothing to re-fit on");
+                first = BundleWriter.write(tmp.resolve("first"), bb, o.result(), o.evaluation(), o.choice());
+            }
+            Path second;
+            String choice;
+            boolean refitted;
+            try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, Fixtures.load(bb, b),
+                    config(memo).optRefitChecked(true).optResume(ResumeState.read(first)).build(), options(),
+                    PersonalisationJob.SILENT, () -> false)) {
+                choice = o.result().refitChoice();
+                assertNotNull(choice, "24 labels arrived: the re-fit is checked");
+                refitted = o.result().finalHead() != null;
+                assertEquals(choice.startsWith("re-fitted"), refitted, choice);
+                second = BundleWriter.write(tmp.resolve("second"), bb, o.result(), o.evaluation(), o.choice());
+            }
+            try (PersonalisePipeline.Outcome o = PersonalisePipeline.run(bb, Fixtures.load(bb, b),
+                    config(memo).optRefitChecked(true).optResume(ResumeState.read(second)).build(), options(),
+                    PersonalisationJob.SILENT, () -> false)) {
+                assertFalse(o.result().resumed().trained(), o.result().resumed().notes().toString());
+                assertEquals(choice, o.result().refitChoice());
+                assertEquals(refitted, o.result().finalHead() != null);
             }
         }
     }

@@ -1,0 +1,144 @@
+package org.persephonee.core.personalise;
+
+import org.persephonee.core.backbone.Backbone;
+import org.persephonee.core.exits.ExitHead;
+import org.persephonee.core.exits.ExitPlacement;
+import org.persephonee.core.personalise.PersonalisationJob.Listener;
+import org.persephonee.core.personalise.PersonalisationJob.Phase;
+import org.persephonee.core.util.Vectors;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Whether the final classifier is re-fitted on the person's labels or kept as the backbone shipped it (restricted to
+ * the person's classes), decided out of fold on the labelled training photos: a phase of {@link PersonalisationJob}.
+ * With few labels a re-fit can be far worse than the classifier it starts from (ResNet-9, tilted-phone, 8 labels:
+ * 63-73 % re-fitted, 72-73 % kept; night-owl, 10 labels: level), and the final exit teaches every other exit.
+ * <p>
+ * The labelled photos are held out in the cross-fitting's folds ({@link CrossFit#folds}); a copy of the final head is
+ * fitted on the others' labels, as the run's own re-fit is, and predicts them. It is kept only when its class-balanced
+ * accuracy is at least the backbone classifier's on the same photos (the paper re-fits; only evidence that the re-fit
+ * is worse keeps the classifier); a class the backbone does not know always needs it.
+ * The test images are never read.
+ */
+final class RefitDecision {
+
+    /** The decision and a sentence saying why, with the two out-of-fold accuracies. */
+    record Outcome(boolean refit, String reason) { }
+
+    private RefitDecision() { }
+
+    /**
+     * @param backboneLogits cached backbone logits, training rows first
+     * @param lastStage the stage the final head sits on (its pooled features are in the cache)
+     */
+    static Outcome decide(Backbone backbone, PersonalisationConfig config, ExitTrainer trainer, FeatureCache cache,
+                          PreparedData data, PersonalLabelSpace space, float[][] backboneLogits, String lastStage,
+                          Listener listener, BooleanSupplier cancelled) {
+        Targets labels = Targets.labelsOnly(data, space);
+        int n = data.trainSize();
+        List<Integer> labelled = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            if (labels.hard(i) >= 0) {
+                labelled.add(i);
+            }
+        }
+        for (int b : space.backboneIndex()) {
+            if (b < 0) {
+                return new Outcome(true, "re-fitted: the backbone's classifier does not know every class");
+            }
+        }
+        int k = Math.min(config.validationFolds(), labelled.size());
+        if (k < 2) {
+            return new Outcome(true, "re-fitted (not validated: " + labelled.size() + " labelled photo(s) or no "
+                    + "validation folds)");
+        }
+        listener.onPhase(Phase.VALIDATE, "Re-fit the final exit or keep the backbone's? " + k + " folds of "
+                + labelled.size() + " labelled photos");
+        int[] fold = CrossFit.folds(data, k, null, config.seed());
+        List<ExitHead> heads = new ArrayList<>();
+        List<ExitTrainer.Lane> lanes = new ArrayList<>();
+        float[][] oof = new float[n][];
+        try {
+            for (int f = 0; f < k; f++) {
+                boolean[] held = new boolean[n];
+                for (int i : labelled) {
+                    held[i] = fold[i] == f;
+                }
+                ExitHead h = new ExitHead(new ExitPlacement(lastStage, PersonalisationJob.FINAL_HEAD),
+                        backbone.stage(lastStage).outputShape(), space.size());
+                heads.add(h);
+                lanes.add(trainer.lane(List.of(h), labels.without(held), new int[] {config.epochs()}, 0,
+                        (e, l) -> { }));
+            }
+            // a fraction of a second (the folds' linear heads take one batched step together): no bar of its own
+            trainer.fit(lanes, space, cache, true, cancelled, (done, total, s) -> { });
+            for (int f = 0; f < k; f++) {
+                int ff = f;
+                int[] rows = labelled.stream().filter(i -> fold[i] == ff).mapToInt(Integer::intValue).toArray();
+                ExitHead h = heads.get(f);
+                // a fold whose training part had no label leaves its head as the classifier started it
+                float[][] p = HeadOutputs.probabilities(h, trainer.input(h, cache), rows, cancelled);
+                for (int r = 0; r < rows.length; r++) {
+                    oof[rows[r]] = p[r];
+                }
+            }
+        } finally {
+            heads.forEach(ExitHead::close);
+        }
+        double refitted = balanced(labelled, labels, space.size(), i -> Vectors.argmax(oof[i]));
+        double kept = balanced(labelled, labels, space.size(),
+                i -> Vectors.argmax(HeadOutputs.logProbs(space, backboneLogits[i])));
+        double nllRefit = logLoss(labelled, labels, space.size(), i -> oof[i]);
+        double nllKept = logLoss(labelled, labels, space.size(),
+                i -> Vectors.softmax(HeadOutputs.logProbs(space, backboneLogits[i]), 1f));
+        // a tie re-fits, as the paper does: the classifier is kept only where the labels say the re-fit is worse
+        boolean refit = refitted >= kept;
+        return new Outcome(refit, String.format(Locale.ROOT, "%s: out of fold on %d labelled photos (%d folds), "
+                + "class-balanced %.3f re-fitted vs %.3f the backbone's classifier (log-loss %.3f vs %.3f)",
+                refit ? "re-fitted" : "the backbone's classifier kept", labelled.size(), k, refitted, kept, nllRefit, nllKept));
+    }
+
+    private static double logLoss(List<Integer> rows, Targets labels, int classes,
+                                  java.util.function.IntFunction<float[]> probs) {
+        double[] sum = new double[classes];
+        int[] all = new int[classes];
+        for (int i : rows) {
+            int y = labels.hard(i);
+            all[y]++;
+            sum[y] -= Math.log(Math.max(1e-6, probs.apply(i)[y]));
+        }
+        double total = 0;
+        int present = 0;
+        for (int c = 0; c < classes; c++) {
+            if (all[c] > 0) {
+                total += sum[c] / all[c];
+                present++;
+            }
+        }
+        return present == 0 ? 0 : total / present;
+    }
+
+    private static double balanced(List<Integer> rows, Targets labels, int classes,
+                                   java.util.function.IntUnaryOperator predict) {
+        int[] right = new int[classes];
+        int[] all = new int[classes];
+        for (int i : rows) {
+            int y = labels.hard(i);
+            all[y]++;
+            right[y] += predict.applyAsInt(i) == y ? 1 : 0;
+        }
+        double sum = 0;
+        int present = 0;
+        for (int c = 0; c < classes; c++) {
+            if (all[c] > 0) {
+                sum += right[c] / (double) all[c];
+                present++;
+            }
+        }
+        return present == 0 ? 0 : sum / present;
+    }
+}
