@@ -189,6 +189,8 @@ public record SampleBench(Path bbDir, Path personas, Path fmnist, int epochs, in
                                 o.choice().cascade().accuracy(), exitCost, o.choice().cascade().meanMs(),
                                 o.choice().speedup());
                         ex.put("exits", org.persephonee.core.pipeline.PersonaliseReport.of(o, null).operatingPoint());
+                        // re-fitted on the labels or the backbone's classifier kept, decided out of fold
+                        ex.put("refit_choice", r.refitChoice());
                         rows.add(ex);
                         rows.add(row(persona.name(), lab, "full fine-tuning", ft.accuracy(), fullCost,
                                 backboneMs, backboneMs / fullMs));
