@@ -44,6 +44,7 @@ public final class LabModel {
     /** The person's classes as typed (comma-separated), or blank to infer them. */
     private final StringProperty classes = new SimpleStringProperty("");
     private final BooleanProperty labelSpaceGuessed = new SimpleBooleanProperty();
+    private final StringProperty refitChoice = new SimpleStringProperty();
     private final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
     private final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
     private final DoubleProperty pseudoThreshold =
@@ -98,6 +99,11 @@ public final class LabModel {
     public StringProperty classes() { return classes; }
     /** True when the last run's classes were guessed from the backbone's predictions (no labels, none named). */
     public BooleanProperty labelSpaceGuessed() { return labelSpaceGuessed; }
+    /**
+     * Whether the last run re-fitted the final classifier on the labels or kept the backbone's, and why; null when
+     * it was not checked (no labels).
+     */
+    public StringProperty refitChoice() { return refitChoice; }
     public IntegerProperty epochs() { return epochs; }
     public DoubleProperty learningRate() { return learningRate; }
     public DoubleProperty pseudoThreshold() { return pseudoThreshold; }

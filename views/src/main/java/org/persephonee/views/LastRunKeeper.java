@@ -120,6 +120,7 @@ final class LastRunKeeper {
         rec.truth = p.truth();
         rec.classes = p.classes();
         rec.refitFinal = o.result().finalHead() != null;
+        rec.refitChoice = o.result().refitChoice();
         rec.labels.addAll(o.result().labelSpace().names());
         o.result().data().evalImages().forEach(i -> rec.evalImages.add(i.path().toString()));
         rec.genericAccuracy = o.result().genericAccuracy();
@@ -194,6 +195,7 @@ final class LastRunKeeper {
                     model.evalPaths().set(rec.evalImages.stream().map(Path::of).toList());
                     model.labelSpace().set(List.copyOf(rec.labels));
                     model.labelSpaceGuessed().set(rec.labelSpaceGuessed());
+                    model.refitChoice().set(rec.refitChoice);
                     model.resultsFinal().set(true);
                     model.evaluation().set(ev);
                     ready = true;

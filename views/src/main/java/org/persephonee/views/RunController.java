@@ -313,6 +313,7 @@ public final class RunController {
         model.evalPaths().set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
         model.labelSpace().set(o.result().labelSpace().names());
         model.labelSpaceGuessed().set(o.result().labelSpaceGuessed());
+        model.refitChoice().set(o.result().refitChoice());
         model.resultsFinal().set(true);
         model.evaluation().set(o.evaluation());
         // adopt the operating point's thresholds; exits it dropped get a threshold above 1

@@ -193,7 +193,16 @@ public final class SidePanel {
                 model.labelSpace(), model.labelSpaceGuessed(), model.classes()));
         classesNote.visibleProperty().bind(classesNote.textProperty().isNotEmpty());
         classesNote.managedProperty().bind(classesNote.visibleProperty());
-        VBox box = new VBox(8, exitBox, settingsTitle, detected, classesNote, settings);
+        // why the person's labels left the final exit as the backbone shipped it
+        Label finalNote = new Label();
+        finalNote.setId("final-note");
+        finalNote.setWrapText(true);
+        finalNote.getStyleClass().add("hint");
+        finalNote.textProperty().bind(javafx.beans.binding.Bindings.createStringBinding(() -> finalNote(
+                model.refitChoice().get()), model.refitChoice()));
+        finalNote.visibleProperty().bind(finalNote.textProperty().isNotEmpty());
+        finalNote.managedProperty().bind(finalNote.visibleProperty());
+        VBox box = new VBox(8, exitBox, settingsTitle, detected, classesNote, finalNote, settings);
         box.setPadding(new Insets(10));
         box.setPrefWidth(345);
         return box;
@@ -210,6 +219,19 @@ public final class SidePanel {
         return "The last run guessed " + space.size() + " classes without labels: " + String.join(", ", space)
                 + ". A capture shift misleads the guess; if the photos show other classes, name them in Person's "
                 + "classes below.";
+    }
+
+    /**
+     * What the side panel says when the last run kept the backbone's classifier as the final exit although it had
+     * labels (a re-fit on them was worse out of fold); otherwise nothing.
+     */
+    static String finalNote(String refitChoice) {
+        String kept = "the backbone's classifier kept: ";
+        if (refitChoice == null || !refitChoice.startsWith(kept)) {
+            return "";
+        }
+        return "The last run kept the backbone's classifier as the final exit: re-fitted on the labels it was worse "
+                + refitChoice.substring(kept.length()) + ". More labels may change that.";
     }
 
     /** The exit whose threshold the slider follows, and the listener that does it (one at a time). */

@@ -279,4 +279,32 @@ class LabControllerHeadlessTest {
                 "the last run's results stay");
         c.shutdown();
     }
+
+    @Test
+    void aFewLabelsThatWouldSpoilTheFinalExitLeaveTheBackbonesClassifierAndTheSidePanelSaysWhy() {
+        LabModel model = new LabModel();
+        LabController c = new LabController(model, LabTasks.sameThread(), null);
+        c.exits().openBackbone(BACKBONE);
+        c.exits().addExit("block6", HeadType.GRID);
+        c.data().importPaths(List.of(Path.of("..", "sample-data", "tilted-phone")));
+        // two labels per class: re-fitted on them, tilted-phone's final exit forgets what the shipped one knew
+        model.labels().set(LabelRegime.parse("0.1"));
+        model.epochs().set(2);
+        model.updateLastRun().set(false);
+
+        c.run().start();
+        assertTrue(c.run().hasResults(), model.status().get());
+        String choice = model.refitChoice().get();
+        assertTrue(choice != null && choice.startsWith("the backbone's classifier kept: out of fold on 8 labelled"),
+                choice);
+        String note = SidePanel.finalNote(choice);
+        assertTrue(note.startsWith("The last run kept the backbone's classifier as the final exit: re-fitted on the "
+                + "labels it was worse out of fold on 8 labelled photos"), note);
+
+        model.labels().set(LabelRegime.NONE);
+        c.run().start();
+        assertEquals(null, model.refitChoice().get(), "no labels: nothing was checked");
+        assertEquals("", SidePanel.finalNote(model.refitChoice().get()));
+        c.shutdown();
+    }
 }

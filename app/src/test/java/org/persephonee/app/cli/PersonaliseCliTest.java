@@ -107,6 +107,9 @@ class PersonaliseCliTest {
         assertTrue(java.util.List.copyOf(op.keySet()).containsAll(java.util.List.of("max_drop_points", "exits",
                 "chosen_on", "search", "budget_points", "final_share")), op.keySet().toString());
         assertTrue(Files.isRegularFile(out.resolve("exit-config.json")));
+        // labels: whether the final classifier was re-fitted or kept is decided out of fold, and said
+        String refit = o.getAsJsonObject("provenance").get("refit_choice").getAsString();
+        assertTrue(refit.contains("out of fold on 16 labelled photos"), refit);
 
         CliTest.Run ev = CliTest.cli("evaluate", "--bundle", out.toString(), "--data", p.toString(), "--json");
         assertEquals(0, ev.code(), ev.err());
@@ -228,6 +231,11 @@ class PersonaliseCliTest {
                 "block7:conv", "--out", tmp.resolve("o6").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("no stage 'block7'"), r.err());
+        assertClean(r);
+        r = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", unl.toString(), "--no-refit",
+                "--refit-always", "--out", tmp.resolve("o7").toString());
+        assertEquals(2, r.code(), "a usage error");
+        assertTrue(r.err().contains("--no-refit and --refit-always contradict each other"), r.err());
         assertClean(r);
     }
 

@@ -30,6 +30,11 @@ public final class RunRecord {
     public int[] truth;
     public int classes;
     public boolean refitFinal;
+    /**
+     * Whether the run re-fitted the final classifier on the labels or kept the backbone's, and why (decided out of
+     * fold); null when not checked (no labels), or in records kept before session 30.
+     */
+    public String refitChoice;
     public List<String> labels = new ArrayList<>();
     public List<String> evalImages = new ArrayList<>();
     public double genericAccuracy;
