@@ -45,6 +45,8 @@ public final class LabModel {
     private final StringProperty classes = new SimpleStringProperty("");
     private final BooleanProperty labelSpaceGuessed = new SimpleBooleanProperty();
     private final StringProperty refitChoice = new SimpleStringProperty();
+    private final ObjectProperty<org.persephonee.core.personalise.FinalRefit> finalRefit =
+            new SimpleObjectProperty<>(org.persephonee.core.personalise.FinalRefit.CHECKED);
     private final IntegerProperty epochs = new SimpleIntegerProperty(PersonalisationConfig.DEFAULT_EPOCHS);
     private final DoubleProperty learningRate = new SimpleDoubleProperty(PersonalisationConfig.DEFAULT_LEARNING_RATE);
     private final DoubleProperty pseudoThreshold =
@@ -104,6 +106,8 @@ public final class LabModel {
      * it was not checked (no labels).
      */
     public StringProperty refitChoice() { return refitChoice; }
+    /** What a run with labels does with the final classifier (the default re-fits unless that is worse). */
+    public ObjectProperty<org.persephonee.core.personalise.FinalRefit> finalRefit() { return finalRefit; }
     public IntegerProperty epochs() { return epochs; }
     public DoubleProperty learningRate() { return learningRate; }
     public DoubleProperty pseudoThreshold() { return pseudoThreshold; }

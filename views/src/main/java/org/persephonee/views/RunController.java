@@ -131,6 +131,7 @@ public final class RunController {
                     .optLearningRate((float) model.learningRate().get())
                     .optPseudoLabelThreshold((float) model.pseudoThreshold().get())
                     .optTemperature((float) model.temperature().get()).optTeacher(model.teacher().get())
+                    .optFinalRefit(model.finalRefit().get())
                     .optSeed(model.seed().get())
                     .optLabelsChosen(model.images().stream().anyMatch(i -> i.reviewed() && !i.test()))
                     .optClasses(java.util.Arrays.asList(model.classes().get().split(",")))

@@ -38,6 +38,7 @@ final class WorkspaceSettings {
                 new Setting<Number>("pseudo_threshold", m.pseudoThreshold(), Double::parseDouble),
                 new Setting<Number>("temperature", m.temperature(), Double::parseDouble),
                 new Setting<>("teacher", m.teacher(), org.persephonee.core.personalise.Teacher::valueOf),
+                new Setting<>("final_refit", m.finalRefit(), org.persephonee.core.personalise.FinalRefit::valueOf),
                 new Setting<Number>("seed", m.seed(), Integer::parseInt),
                 new Setting<Number>("max_drop", m.maxDrop(), Double::parseDouble),
                 new Setting<>("update_last_run", m.updateLastRun(), Boolean::parseBoolean));

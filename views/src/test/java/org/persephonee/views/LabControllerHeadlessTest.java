@@ -301,6 +301,12 @@ class LabControllerHeadlessTest {
         assertTrue(note.startsWith("The last run kept the backbone's classifier as the final exit: re-fitted on the "
                 + "labels it was worse out of fold on 8 labelled photos"), note);
 
+        model.finalRefit().set(org.persephonee.core.personalise.FinalRefit.ALWAYS);
+        c.run().start();
+        assertEquals(null, model.refitChoice().get(), "always re-fit, as in the paper: nothing was checked");
+        assertEquals("", SidePanel.finalNote(model.refitChoice().get()));
+
+        model.finalRefit().set(org.persephonee.core.personalise.FinalRefit.CHECKED);
         model.labels().set(LabelRegime.NONE);
         c.run().start();
         assertEquals(null, model.refitChoice().get(), "no labels: nothing was checked");

@@ -21,13 +21,14 @@ class WorkspaceSettingsTest {
         a.pseudoThreshold().set(0.65);
         a.temperature().set(3.5);
         a.teacher().set(org.persephonee.core.personalise.Teacher.FINAL);
+        a.finalRefit().set(org.persephonee.core.personalise.FinalRefit.ALWAYS);
         a.seed().set(9);
         a.maxDrop().set(2.5);
         a.updateLastRun().set(false);
         Map<String, String> stored = new LinkedHashMap<>();
         new WorkspaceSettings(a).save(stored);
         assertEquals(List.of("labels", "classes", "epochs", "learning_rate", "pseudo_threshold", "temperature", "teacher",
-                "seed", "max_drop", "update_last_run"), List.copyOf(stored.keySet()));
+                "final_refit", "seed", "max_drop", "update_last_run"), List.copyOf(stored.keySet()));
         assertEquals("7", stored.get("epochs"));
         assertEquals("0.011", stored.get("learning_rate"));
 
@@ -42,6 +43,7 @@ class WorkspaceSettingsTest {
         assertEquals(0.65, b.pseudoThreshold().get());
         assertEquals(3.5, b.temperature().get());
         assertEquals(org.persephonee.core.personalise.Teacher.FINAL, b.teacher().get(), "the paper's teacher, kept");
+        assertEquals(org.persephonee.core.personalise.FinalRefit.ALWAYS, b.finalRefit().get(), "the paper's re-fit, kept");
         assertEquals(9, b.seed().get());
         assertEquals(2.5, b.maxDrop().get());
         assertEquals(false, b.updateLastRun().get(), "from scratch every run, as the person chose");

@@ -131,6 +131,11 @@ public final class PersonalisationConfig {
      */
     public boolean refitChecked() { return refitChecked; }
 
+    /** {@link #refitFinal()} and {@link #refitChecked()} as one choice. */
+    public FinalRefit finalRefit() {
+        return !refitFinal ? FinalRefit.KEEP : refitChecked ? FinalRefit.CHECKED : FinalRefit.ALWAYS;
+    }
+
     public BnMode bnMode() { return bnMode; }
 
     public long seed() { return seed; }
@@ -293,6 +298,13 @@ public final class PersonalisationConfig {
 
         public Builder optRefitChecked(boolean c) {
             this.refitChecked = c;
+            return this;
+        }
+
+        /** Sets {@link #optRefitFinal} and {@link #optRefitChecked} from one choice. */
+        public Builder optFinalRefit(FinalRefit r) {
+            this.refitFinal = r != FinalRefit.KEEP;
+            this.refitChecked = r == FinalRefit.CHECKED;
             return this;
         }
 
