@@ -67,6 +67,18 @@ final class CrossFit {
                         int retrain, List<ExitPlacement> ordered, float[][] backboneLogits,
                         float[][][] refitOof, FoldAverage average, Carry carry, Listener listener,
                         BooleanSupplier cancelled) {
+        return run(data, space, cache, refitStage, retrain, ordered, backboneLogits, refitOof, average, carry, null,
+                listener, cancelled);
+    }
+
+    /**
+     * {@link #run} with the final heads the re-fit's out-of-fold check already fitted on these folds ({@code decided},
+     * or null): they are taken instead of fitted again.
+     */
+    EvalPredictions run(PreparedData data, PersonalLabelSpace space, FeatureCache cache, String refitStage,
+                        int retrain, List<ExitPlacement> ordered, float[][] backboneLogits,
+                        float[][][] refitOof, FoldAverage average, Carry carry, RefitDecision.Folds decided,
+                        Listener listener, BooleanSupplier cancelled) {
         int n = data.trainSize();
         int k = config.validationFolds();
         if (n < 4 * k) {
@@ -100,10 +112,14 @@ final class CrossFit {
         ExitTrainer.EpochHook none = (e, l) -> { };
         List<ExitHead> heads = new ArrayList<>();
         try {
+            List<ExitHead> fitted = refitStage == null || decided == null ? null : decided.take(fold, k);
+            if (fitted != null) {
+                heads.addAll(fitted);
+            }
             if (refitStage != null) {
                 List<ExitTrainer.Lane> lanes = new ArrayList<>();
-                ExitHead[] fins = new ExitHead[k];
-                for (int f = 0; f < k; f++) {
+                ExitHead[] fins = fitted == null ? new ExitHead[k] : fitted.toArray(new ExitHead[0]);
+                for (int f = 0; f < k && fitted == null; f++) {
                     fins[f] = new ExitHead(new ExitPlacement(refitStage, PersonalisationJob.FINAL_HEAD),
                             backbone.stage(refitStage).outputShape(), space.size());
                     heads.add(fins[f]);

@@ -163,6 +163,8 @@ public final class PersonalisationJob {
         FeatureCache cache = null;
         List<ExitHead> heads = new ArrayList<>();
         FinalExitPhase fin = null;
+        // the re-fit check's fold heads, until the cross-fitting takes them
+        RefitDecision.Folds decided = null;
         try {
             // the decode cache's file lives in the memo folder, whose cap the frozen pass applies: the write ends
             // first (it overlapped the generic pass and the BatchNorm decision); a wait counts as decoding
@@ -205,14 +207,26 @@ public final class PersonalisationJob {
             }
             String refitChoice = null;
             double decideS = 0;
-            if (refit && config.refitChecked()) {
+            Boolean earlierRefit = refit && config.refitChecked() && resumption != null
+                    ? resumption.earlierRefit(data) : null;
+            if (earlierRefit != null) {
+                // the check reads only the labelled photos: the same ones, the same labels, the same answer
+                refit = earlierRefit;
+                refitChoice = (refit ? "re-fitted" : "the backbone's classifier kept") + ": out of fold in "
+                        + config.resume().from().getFileName() + ", on the same labelled photos";
+                retrain = refit ? retrain : 0;
+            } else if (refit && config.refitChecked()) {
                 // a re-fit on few labels can be far worse than the classifier it starts from, and it teaches the
                 // exits: dropped where it is worse out of fold on the labelled photos
                 long td = System.nanoTime();
+                List<ExitPlacement> placed = new ArrayList<>(config.placements());
+                placed.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
                 RefitDecision.Outcome o = RefitDecision.decide(backbone, config, trainer, cache, data, space,
-                        backboneLogits, last, listener, cancelled);
+                        backboneLogits, last, resumption == null ? null : resumption.folds(data, config, placed, true),
+                        listener, cancelled);
                 refit = o.refit();
                 refitChoice = o.reason();
+                decided = o.folds();
                 retrain = refit ? retrain : 0;
                 decideS = secs(td);
             }
@@ -287,7 +301,7 @@ public final class PersonalisationJob {
             EvalPredictions validation = resumed && carry == null ? resumedValidation : config.validationFolds() > 0
                     ? new CrossFit(config, backbone, trainer).run(data, space, cache, refit ? last : null,
                             fin.retrained() == null ? 0 : retrain, ordered, backboneLogits, refitOof, average, carry,
-                            listener, cancelled)
+                            decided, listener, cancelled)
                     : null;
             String retrainChoice = null;
             if (fin.retrained() != null && validation != null && refitOof[0] != null) {
@@ -349,6 +363,9 @@ public final class PersonalisationJob {
             heads.forEach(ExitHead::close);
             if (fin != null) {
                 fin.close();
+            }
+            if (decided != null) {
+                decided.close();
             }
             BnStats.restore(backbone, original);
         }

@@ -26,18 +26,62 @@ import java.util.function.BooleanSupplier;
  */
 final class RefitDecision {
 
-    /** The decision and a sentence saying why, with the two out-of-fold accuracies. */
-    record Outcome(boolean refit, String reason) { }
+    /**
+     * The decision and a sentence saying why, with the two out-of-fold accuracies.
+     *
+     * @param folds where the final head was re-fitted: the folds' fitted heads, which are the cross-fitting's own
+     *              (the caller owns them; {@link CrossFit} takes them), else null
+     */
+    record Outcome(boolean refit, String reason, Folds folds) {
+        Outcome(boolean refit, String reason) {
+            this(refit, reason, null);
+        }
+    }
+
+    /**
+     * Each training photo's fold and every fold's final head fitted on the other folds' labelled photos: the same
+     * heads the cross-fitting fits first, which takes them ({@link #take}) instead of fitting them again. Closing
+     * frees the heads nobody took.
+     */
+    static final class Folds implements AutoCloseable {
+        private final int[] fold;
+        private List<ExitHead> heads;
+
+        Folds(int[] fold, List<ExitHead> heads) {
+            this.fold = fold;
+            this.heads = heads;
+        }
+
+        /** The heads, when they were fitted on these folds ({@code fold}, {@code k} of them); the taker owns them. */
+        List<ExitHead> take(int[] fold, int k) {
+            if (heads == null || heads.size() != k || !java.util.Arrays.equals(this.fold, fold)) {
+                return null;
+            }
+            List<ExitHead> h = heads;
+            heads = null;
+            return h;
+        }
+
+        @Override
+        public void close() {
+            if (heads != null) {
+                heads.forEach(ExitHead::close);
+                heads = null;
+            }
+        }
+    }
 
     private RefitDecision() { }
 
     /**
      * @param backboneLogits cached backbone logits, training rows first
      * @param lastStage the stage the final head sits on (its pooled features are in the cache)
+     * @param start the folds an update carries on ({@link Resumption#folds}): the heads start from their weights, as
+     *              the cross-fitting's will; null from scratch
      */
     static Outcome decide(Backbone backbone, PersonalisationConfig config, ExitTrainer trainer, FeatureCache cache,
                           PreparedData data, PersonalLabelSpace space, float[][] backboneLogits, String lastStage,
-                          Listener listener, BooleanSupplier cancelled) {
+                          CrossFit.Carry start, Listener listener, BooleanSupplier cancelled) {
         Targets labels = Targets.labelsOnly(data, space);
         int n = data.trainSize();
         List<Integer> labelled = new ArrayList<>();
@@ -58,10 +102,11 @@ final class RefitDecision {
         }
         listener.onPhase(Phase.VALIDATE, "Re-fit the final exit or keep the backbone's? " + k + " folds of "
                 + labelled.size() + " labelled photos");
-        int[] fold = CrossFit.folds(data, k, null, config.seed());
+        int[] fold = CrossFit.folds(data, k, start == null ? null : start.fold(), config.seed());
         List<ExitHead> heads = new ArrayList<>();
         List<ExitTrainer.Lane> lanes = new ArrayList<>();
         float[][] oof = new float[n][];
+        boolean handedOver = false;
         try {
             for (int f = 0; f < k; f++) {
                 boolean[] held = new boolean[n];
@@ -71,6 +116,9 @@ final class RefitDecision {
                 ExitHead h = new ExitHead(new ExitPlacement(lastStage, PersonalisationJob.FINAL_HEAD),
                         backbone.stage(lastStage).outputShape(), space.size());
                 heads.add(h);
+                if (start != null) {
+                    trainer.startFrom(h, start.weights().apply(PersonalisationResult.FINAL_KEY, f));
+                }
                 lanes.add(trainer.lane(List.of(h), labels.without(held), new int[] {config.epochs()}, 0,
                         (e, l) -> { }));
             }
@@ -85,18 +133,22 @@ final class RefitDecision {
                     oof[rows[r]] = p[r];
                 }
             }
+            double refitted = balanced(labelled, labels, space.size(), i -> Vectors.argmax(oof[i]));
+            double kept = balanced(labelled, labels, space.size(),
+                    i -> Vectors.argmax(HeadOutputs.logProbs(space, backboneLogits[i])));
+            // a tie re-fits, as the paper does: the classifier is kept only where the labels say the re-fit is worse
+            // (the log-loss is no tie-breaker: on 5 ties of 24 decisions it favoured the worse choice each time)
+            boolean refit = refitted >= kept;
+            String reason = String.format(Locale.ROOT, "%s: out of fold on %d labelled photos (%d folds), "
+                    + "class-balanced %.3f re-fitted vs %.3f the backbone's classifier",
+                    refit ? "re-fitted" : "the backbone's classifier kept", labelled.size(), k, refitted, kept);
+            handedOver = refit;
+            return new Outcome(refit, reason, refit ? new Folds(fold, List.copyOf(heads)) : null);
         } finally {
-            heads.forEach(ExitHead::close);
+            if (!handedOver) {
+                heads.forEach(ExitHead::close);
+            }
         }
-        double refitted = balanced(labelled, labels, space.size(), i -> Vectors.argmax(oof[i]));
-        double kept = balanced(labelled, labels, space.size(),
-                i -> Vectors.argmax(HeadOutputs.logProbs(space, backboneLogits[i])));
-        // a tie re-fits, as the paper does: the classifier is kept only where the labels say the re-fit is worse (the
-        // log-loss is no tie-breaker: on 5 ties of 24 decisions it favoured the worse choice each time)
-        boolean refit = refitted >= kept;
-        return new Outcome(refit, String.format(Locale.ROOT, "%s: out of fold on %d labelled photos (%d folds), "
-                + "class-balanced %.3f re-fitted vs %.3f the backbone's classifier",
-                refit ? "re-fitted" : "the backbone's classifier kept", labelled.size(), k, refitted, kept));
     }
 
     private static double balanced(List<Integer> rows, Targets labels, int classes,

@@ -262,6 +262,9 @@ public final class ResumeState {
     /** How many training photos the earlier run had. */
     int photoCount() { return file.validation().size(); }
 
+    /** How many of them it had a label for ({@link #labelsKept} states only). */
+    int labelledCount() { return (int) file.validation().stream().filter(p -> p.label() != null).count(); }
+
     /** A training photo's held-out predictions, or null for a photo the run did not have. */
     Photo photo(String id) { return photos.get(id); }
 }

@@ -290,6 +290,47 @@ final class Resumption {
      * mean and chooses on predictions every photo got from heads that never trained on it, as a run from scratch.
      */
     CrossFit.Carry carry(PreparedData data, PersonalisationConfig config, List<ExitPlacement> ordered, boolean refit) {
+        CrossFit.Carry c = folds(data, config, ordered, refit);
+        if (c == null) {
+            return null;
+        }
+        int known = (int) java.util.Arrays.stream(c.fold()).filter(f -> f >= 0).count();
+        carrying = true;
+        notes.add(String.format(Locale.ROOT, "the %d folds of %s carried on: %d photo(s) keep their fold, %d new "
+                + "one(s) dealt to the folds; the run deploys the folds' mean", config.validationFolds(),
+                state.from().getFileName(), known, c.fold().length - known));
+        return c;
+    }
+
+    /**
+     * The earlier run's choice of the final classifier when this run's labelled photos are the earlier run's, each with
+     * the label it had (the out-of-fold check reads nothing else): true re-fitted, false kept; null when the check
+     * must run again (other labelled photos, no labels kept, or heads that start fresh).
+     */
+    Boolean earlierRefit(PreparedData data) {
+        if (!warm || !state.labelsKept()) {
+            return null;
+        }
+        int labelled = 0;
+        for (int i = 0; i < data.trainSize(); i++) {
+            String l = data.trainLabel.get(i);
+            if (l == null) {
+                continue;
+            }
+            labelled++;
+            ResumeState.Photo p = earlier(data)[i];
+            if (p == null || !l.equals(p.label())) {
+                return null;
+            }
+        }
+        return labelled > 0 && labelled == state.labelledCount() ? state.finalDeployedWeights() != null : null;
+    }
+
+    /**
+     * The folds {@link #carry} would carry on, without deciding anything: what the out-of-fold check of the re-fit
+     * ({@link RefitDecision}) starts from, so its heads are the cross-fitting's (null where nothing would be carried).
+     */
+    CrossFit.Carry folds(PreparedData data, PersonalisationConfig config, List<ExitPlacement> ordered, boolean refit) {
         int k = config.validationFolds();
         if (!warm || keep || !config.foldAverage() || !config.carryFolds() || k < 2 || state.foldCount() != k
                 || data.trainSize() < 4 * k) {
@@ -306,16 +347,10 @@ final class Resumption {
             }
         }
         int[] fold = new int[data.trainSize()];
-        int known = 0;
         for (int i = 0; i < fold.length; i++) {
             ResumeState.Photo p = earlier(data)[i];
             fold[i] = p == null || p.fold() == null ? -1 : p.fold();
-            known += fold[i] >= 0 ? 1 : 0;
         }
-        carrying = true;
-        notes.add(String.format(Locale.ROOT, "the %d folds of %s carried on: %d photo(s) keep their fold, %d new "
-                + "one(s) dealt to the folds; the run deploys the folds' mean", k, state.from().getFileName(), known,
-                fold.length - known));
         return new CrossFit.Carry(fold, (key, f) -> rows(state.foldWeights(key, f)));
     }
 
