@@ -235,7 +235,7 @@ public final class SidePanel {
             return "";
         }
         return "The last run kept the backbone's classifier as the final exit: re-fitted on the labels it was worse "
-                + refitChoice.substring(kept.length()) + ". More labels may change that; Final classifier below "
+                + refitChoice.substring(kept.length()) + ". More labels may change that; Re-fit classifier below "
                 + "decides it.";
     }
 
@@ -320,12 +320,12 @@ public final class SidePanel {
                         + "final exit; the default, better on the sample personas). final exit: the final exit alone, "
                         + "as in the paper", model.teacher()::get,
                 v -> model.teacher().set((org.persephonee.core.personalise.Teacher) v), model.teacher()));
-        items.add(new SheetItem(org.persephonee.core.personalise.FinalRefit.class, "Teacher", "Final classifier",
-                "With labels, the final classifier is re-fitted on them and then teaches the exits. re-fit unless "
-                        + "worse: a re-fit that is worse than the backbone's classifier on the labelled photos, out of "
-                        + "fold, is dropped (the default: with a few labels a re-fit can forget what the classifier "
-                        + "knew; tilted-phone, 8 labels: 63-73 % re-fitted, 72-73 % kept). always re-fit: as in the "
-                        + "paper. keep the backbone's: never re-fit", model.finalRefit()::get,
+        items.add(new SheetItem(org.persephonee.core.personalise.FinalRefit.class, "Teacher", "Re-fit classifier",
+                "With labels, the final classifier is re-fitted on them and then teaches the exits. if not worse: "
+                        + "a re-fit that is worse than the backbone's classifier on the labelled photos, out of fold, "
+                        + "is dropped (the default: with a few labels a re-fit can forget what the classifier knew; "
+                        + "tilted-phone, 8 labels: 63-73 % re-fitted, 72-73 % kept). always: as in the paper. never: "
+                        + "the backbone's classifier stays the final exit", model.finalRefit()::get,
                 v -> model.finalRefit().set((org.persephonee.core.personalise.FinalRefit) v), model.finalRefit()));
         items.add(new SheetItem(Double.class, "Teacher", "Pseudo-label confidence",
                 "The teacher's confidence needed to turn an unlabelled image into a pseudo-label",

@@ -5,11 +5,11 @@ package org.persephonee.core.personalise;
  */
 public enum FinalRefit {
     /** Re-fitted on the labels unless a re-fit is worse out of fold on the labelled photos (the default). */
-    CHECKED("re-fit unless worse"),
+    CHECKED("if not worse"),
     /** Re-fitted whenever there are labels, as in the paper. */
-    ALWAYS("always re-fit"),
+    ALWAYS("always"),
     /** The backbone's classifier, restricted to the person's classes. */
-    KEEP("keep the backbone's");
+    KEEP("never");
 
     private final String display;
 
