@@ -205,6 +205,8 @@ public final class PersonalisationJob {
                     trainer = new ExitTrainer(config, backbone);
                 }
             }
+            List<ExitPlacement> ordered = new ArrayList<>(config.placements());
+            ordered.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
             String refitChoice = null;
             double decideS = 0;
             Boolean earlierRefit = refit && config.refitChecked() && resumption != null
@@ -219,10 +221,8 @@ public final class PersonalisationJob {
                 // a re-fit on few labels can be far worse than the classifier it starts from, and it teaches the
                 // exits: dropped where it is worse out of fold on the labelled photos
                 long td = System.nanoTime();
-                List<ExitPlacement> placed = new ArrayList<>(config.placements());
-                placed.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
                 RefitDecision.Outcome o = RefitDecision.decide(backbone, config, trainer, cache, data, space,
-                        backboneLogits, last, resumption == null ? null : resumption.folds(data, config, placed, true),
+                        backboneLogits, last, resumption == null ? null : resumption.folds(data, config, ordered, true),
                         listener, cancelled);
                 refit = o.refit();
                 refitChoice = o.reason();
@@ -243,8 +243,6 @@ public final class PersonalisationJob {
 
             long t3 = System.nanoTime();
             double resumeS = 0;
-            List<ExitPlacement> ordered = new ArrayList<>(config.placements());
-            ordered.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
             for (ExitPlacement p : ordered) {
                 heads.add(new ExitHead(p, backbone.stage(p.stage()).outputShape(), space.size()));
             }
