@@ -59,11 +59,14 @@ final class FinalExitPhase implements AutoCloseable {
                Listener listener, BooleanSupplier cancelled) {
         head = new ExitHead(new ExitPlacement(lastStage, PersonalisationJob.FINAL_HEAD),
                 backbone.stage(lastStage).outputShape(), space.size());
-        if (resumption != null && resumption.warmStartFinal(head, trainer)) {
+        boolean warmed = resumption != null && resumption.warmStartFinal(head, trainer);
+        if (warmed) {
             // what the earlier final exit says of the training photos, before it trains on the new ones
             trainBefore = HeadOutputs.probabilities(head, trainer.input(head, cache), 0, nTrain, cancelled);
         }
-        if (resumption == null || !resumption.keepsHeads()) {
+        // carried folds leave the deployed final exit to the folds' mean, but one the earlier run did not have (it
+        // kept the backbone's classifier) is fitted here first: it teaches the exits
+        if (resumption == null || !resumption.keepsHeads() || !warmed) {
             listener.onPhase(Phase.TRAIN, "Fitting the final exit to " + data.labelledUsed() + " labelled images");
             trainer.fit(List.of(head), Targets.labelsOnly(data, space), space, cache, true, listener, cancelled,
                     (epoch, l) -> { });

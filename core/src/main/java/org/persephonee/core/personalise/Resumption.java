@@ -284,8 +284,9 @@ final class Resumption {
     boolean keepsHeads() { return keep || carrying; }
 
     /**
-     * The earlier run's cross-fitted folds to carry on (its state keeps every fold's weights for every exit, and for
-     * the final exit when this run re-fits it; there are enough photos to cross-fit), else null: the run then updates
+     * The earlier run's cross-fitted folds to carry on (its state keeps every fold's weights for every exit; there are
+     * enough photos to cross-fit; a re-fitted final exit's folds start from theirs where the earlier run re-fitted it,
+     * fresh where it kept the backbone's classifier), else null: the run then updates
      * the deployed heads and chooses on kept held-out predictions. Carrying the folds, the update deploys the folds'
      * mean and chooses on predictions every photo got from heads that never trained on it, as a run from scratch.
      */
@@ -341,9 +342,6 @@ final class Resumption {
                 if (state.foldWeights(p.key(), f) == null) {
                     return null;
                 }
-            }
-            if (refit && state.foldWeights(PersonalisationResult.FINAL_KEY, f) == null) {
-                return null;
             }
         }
         int[] fold = new int[data.trainSize()];

@@ -281,8 +281,12 @@ class ResumeTest {
                 assertTrue(r.resumed().warm(), r.resumed().notes().toString());
                 List<String> names = r.labelSpace().names();
                 assertEquals(2, names.size(), names.toString());
+                // the earlier folds are carried on (the final exit's start fresh: the first run had none), and the
+                // run deploys their mean: the rows of the earlier deployed mean
+                assertTrue(r.resumed().notes().stream().anyMatch(n -> n.contains("carried on")),
+                        r.resumed().notes().toString());
                 for (ExitHead h : r.heads()) {
-                    float[][] w = state.exitWeights(h.key());
+                    float[][] w = state.deployedWeights(h.key());
                     int in = w[0].length / 3;
                     for (int k = 0; k < 2; k++) {
                         int row = state.labelSpace().indexOf(names.get(k));
