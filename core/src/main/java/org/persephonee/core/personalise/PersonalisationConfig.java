@@ -131,11 +131,6 @@ public final class PersonalisationConfig {
      */
     public boolean refitChecked() { return refitChecked; }
 
-    /** {@link #refitFinal()} and {@link #refitChecked()} as one choice. */
-    public FinalRefit finalRefit() {
-        return !refitFinal ? FinalRefit.KEEP : refitChecked ? FinalRefit.CHECKED : FinalRefit.ALWAYS;
-    }
-
     public BnMode bnMode() { return bnMode; }
 
     public long seed() { return seed; }

@@ -221,9 +221,9 @@ public final class PersonalisationJob {
                 // a re-fit on few labels can be far worse than the classifier it starts from, and it teaches the
                 // exits: dropped where it is worse out of fold on the labelled photos
                 long td = System.nanoTime();
+                CrossFit.Carry start = resumption == null ? null : resumption.carriedFolds(data, config, ordered);
                 RefitDecision.Outcome o = RefitDecision.decide(backbone, config, trainer, cache, data, space,
-                        backboneLogits, last, resumption == null ? null : resumption.folds(data, config, ordered, true),
-                        listener, cancelled);
+                        backboneLogits, last, start, listener, cancelled);
                 refit = o.refit();
                 refitChoice = o.reason();
                 decided = o.folds();
@@ -251,7 +251,7 @@ public final class PersonalisationJob {
             CrossFit.Carry carry = null;
             if (resumption != null) {
                 resumption.checkForNews(data, ordered, refit, config);
-                carry = resumption.carry(data, config, ordered, refit);
+                carry = resumption.carry(data, config, ordered);
                 resumption.warmStart(heads, trainer);
             }
             if (refit) {
@@ -342,7 +342,8 @@ public final class PersonalisationJob {
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
                     heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,
-                    validationFinalAlone, refitChoice), new PersonalisationResult.Deployed(headsFrom, trainedOnAll, folds), preds, validation, generic, bn,
+                    validationFinalAlone, refitChoice), new PersonalisationResult.Deployed(headsFrom, trainedOnAll, folds),
+                    preds, validation, generic, bn,
                     new PersonalisationResult.Timing(decodeS, bnS, cacheS, trainS,
                             genericS + cacheAllS - cacheS + evalInTraining + evalInValidation, secs(tStart),
                             validationS),

@@ -76,8 +76,8 @@ final class RefitDecision {
     /**
      * @param backboneLogits cached backbone logits, training rows first
      * @param lastStage the stage the final head sits on (its pooled features are in the cache)
-     * @param start the folds an update carries on ({@link Resumption#folds}): the heads start from their weights, as
-     *              the cross-fitting's will; null from scratch
+     * @param start the folds an update carries on ({@link Resumption#carriedFolds}): the heads start from their
+     *              weights, as the cross-fitting's will; null from scratch
      */
     static Outcome decide(Backbone backbone, PersonalisationConfig config, ExitTrainer trainer, FeatureCache cache,
                           PreparedData data, PersonalLabelSpace space, float[][] backboneLogits, String lastStage,

@@ -290,8 +290,8 @@ final class Resumption {
      * the deployed heads and chooses on kept held-out predictions. Carrying the folds, the update deploys the folds'
      * mean and chooses on predictions every photo got from heads that never trained on it, as a run from scratch.
      */
-    CrossFit.Carry carry(PreparedData data, PersonalisationConfig config, List<ExitPlacement> ordered, boolean refit) {
-        CrossFit.Carry c = folds(data, config, ordered, refit);
+    CrossFit.Carry carry(PreparedData data, PersonalisationConfig config, List<ExitPlacement> ordered) {
+        CrossFit.Carry c = carriedFolds(data, config, ordered);
         if (c == null) {
             return null;
         }
@@ -331,7 +331,7 @@ final class Resumption {
      * The folds {@link #carry} would carry on, without deciding anything: what the out-of-fold check of the re-fit
      * ({@link RefitDecision}) starts from, so its heads are the cross-fitting's (null where nothing would be carried).
      */
-    CrossFit.Carry folds(PreparedData data, PersonalisationConfig config, List<ExitPlacement> ordered, boolean refit) {
+    CrossFit.Carry carriedFolds(PreparedData data, PersonalisationConfig config, List<ExitPlacement> ordered) {
         int k = config.validationFolds();
         if (!warm || keep || !config.foldAverage() || !config.carryFolds() || k < 2 || state.foldCount() != k
                 || data.trainSize() < 4 * k) {
