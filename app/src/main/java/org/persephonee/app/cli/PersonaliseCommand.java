@@ -168,7 +168,8 @@ public final class PersonaliseCommand extends CliCommand {
     Path reviewOut;
 
     @Option(names = "--labels-chosen", description = "the labels were chosen by a review (not a random sample): "
-            + "choices are scored on every training photo, not on the labelled ones alone")
+            + "recorded with the run (choices score every training photo whenever some are unlabelled, chosen or "
+            + "not)")
     boolean labelsChosen;
 
     @Option(names = "--json", description = "print the report as JSON")

@@ -63,7 +63,7 @@ public final class Evaluation {
         CostModel macs = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
         this.cascade = new Cascade(r.predictions(), ms, macs, confidence);
         this.validation = r.validation() == null ? null
-                : Cascade.classBalanced(r.validation().forSelection(r.config().labelsChosen()), ms, macs,
+                : Cascade.classBalanced(r.validation().forSelection(), ms, macs,
                 confidence);
         this.validationLabelled = r.validation() == null ? null : new Cascade(r.validation(), ms, macs, confidence);
         this.finalEnsemble = r.finalEnsembleStages();

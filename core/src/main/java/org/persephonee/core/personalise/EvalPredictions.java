@@ -30,32 +30,21 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
         return false;
     }
 
-    /** Fewest labelled images choices are scored on by their labels alone (a one-point budget needs ~100). */
-    public static final int MIN_LABELLED_FOR_SELECTION = 100;
-
     /**
-     * What choices are scored on. With at least {@value #MIN_LABELLED_FOR_SELECTION} labelled images, these
-     * predictions as they are (labelled images only). With fewer (or none), every unlabelled image joins the
-     * scoring: the head that agrees best with the late ensemble (the mean probabilities of the later half of the
-     * exits and the final exit; labels where given) sets the bar, unless the labelled images (held out) rate the
-     * final exit at least as high ({@link #finalHoldsTheBar}), and each unlabelled image takes that head's class as
-     * its reference. A cascade is so scored against the label where there is one and by agreeing with the bar
-     * head elsewhere: an unlabelled image it classifies otherwise than the bar counts as a loss, which bounds
-     * the drop against the bar whoever is right. A few dozen labels cannot tell a one-point drop from noise (ten
-     * labels picked an exit 15 points below the final exit). Measured (README design table, "few-label scoring"):
-     * agreement with the final exit, with all heads, with the late ensemble, and with the bar head (in use).
+     * What choices are scored on. With every training image labelled, these predictions as they are. Otherwise
+     * every unlabelled image joins the scoring: the head that agrees best with the late ensemble (the mean
+     * probabilities of the later half of the exits and the final exit; labels where given) sets the bar, unless the
+     * labelled images (held out) rate the final exit at least as high ({@link #finalHoldsTheBar}), and each unlabelled
+     * image takes that head's class as its reference. A cascade is so scored against the label where there is one and
+     * by agreeing with the bar head elsewhere: an unlabelled image it classifies otherwise than the bar counts as a
+     * loss, which bounds the drop against the bar whoever is right. A few dozen labels cannot tell a one-point drop
+     * from noise (ten labels picked an exit 15 points below the final exit), and neither can a hundred: scored on
+     * night-owl's 100 labelled photos alone, the search left 5 points of the best head on its test photos at 6.8x
+     * (README design table, "few-label scoring"; until session 31 labels alone scored from 100 of them on). The
+     * labels may also have been chosen for review, and then they are not a sample of the person's photos.
      */
     public EvalPredictions forSelection() {
-        return forSelection(false);
-    }
-
-    /**
-     * What choices are scored on when the labels may have been chosen for review ({@code labelsChosen}): then every
-     * unlabelled image joins as above (with the bar head's class) however many labels there are, since the labelled
-     * ones are not a sample of the person's photos (see {@link PersonalisationConfig#labelsChosen()}).
-     */
-    public EvalPredictions forSelection(boolean labelsChosen) {
-        if (!scoresUnlabelled(labelsChosen)) {
+        if (!scoresUnlabelled()) {
             return this;
         }
         int[] t = truth.clone();
@@ -100,13 +89,11 @@ public record EvalPredictions(List<String> stages, List<float[][]> exits, float[
     }
 
     /**
-     * Whether {@link #forSelection(boolean)} scores unlabelled images too (by agreement with the bar head), rather
-     * than these predictions as they are: fewer than {@value #MIN_LABELLED_FOR_SELECTION} labels, or labels chosen
-     * for review, and some image unlabelled.
+     * Whether {@link #forSelection()} scores unlabelled images too (by agreement with the bar head), rather than these
+     * predictions as they are: whenever some training image is unlabelled.
      */
-    public boolean scoresUnlabelled(boolean labelsChosen) {
-        int scored = labelled() ? scoredCount() : 0;
-        return !((scored >= MIN_LABELLED_FOR_SELECTION && !labelsChosen) || scored == size());
+    public boolean scoresUnlabelled() {
+        return !labelled() || scoredCount() < size();
     }
 
     /** Image i's mean probabilities over the later half of the exits and the final exit (the late ensemble). */

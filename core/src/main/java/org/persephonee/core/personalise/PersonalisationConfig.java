@@ -190,10 +190,12 @@ public final class PersonalisationConfig {
 
     /**
      * True when the labels were chosen for review (the lab's review queue asks about the photos its heads are least
-     * sure of), not a random sample of the person's photos. Choices then score every training image (its label where
-     * there is one, elsewhere the class of the head that sets the bar) however many labels there are: the
-     * reviewed photos alone are the hard ones, and a cascade judged on them alone looked as good as the best head
-     * while 12 points below it on the test images (night-owl, 100 reviewed labels).
+     * sure of), not a random sample of the person's photos: recorded with the run. Choices score every training image
+     * (its label where there is one, elsewhere the class of the head that sets the bar) whenever some are unlabelled,
+     * chosen or not ({@link EvalPredictions#forSelection()}); until session 31 a random sample of 100 labels or more
+     * was scored alone, and this flag made chosen ones count as fewer: the reviewed photos alone are the hard ones,
+     * and a cascade judged on them alone looked as good as the best head while 12 points below it on the test images
+     * (night-owl, 100 reviewed labels).
      */
     public boolean labelsChosen() { return labelsChosen; }
 

@@ -171,11 +171,8 @@ public record PersonaliseReport(
             EvalPredictions vp = r.validation();
             Cascade labelled = o.evaluation().validationLabelledCascade();
             String scoring = !vp.labelled() ? "agreement with the head the later exits' ensemble rates best (no labels)"
-                    : vp.scoresUnlabelled(r.config().labelsChosen()) ? "labels where given, agreement elsewhere with "
-                    + "the head the later exits' ensemble rates best, or the final exit unless that head beats it on "
-                    + "the labels (" + (r.config().labelsChosen()
-                    ? "the labels were chosen for review"
-                    : "fewer than " + EvalPredictions.MIN_LABELLED_FOR_SELECTION + " labels") + ")"
+                    : vp.scoresUnlabelled() ? "labels where given, agreement elsewhere with the head the later "
+                    + "exits' ensemble rates best, or the final exit unless that head beats it on the labels"
                     : "labels";
             // the estimate a user without test images gets: the chosen cascade on the out-of-fold labels
             double estimate = labelled.evaluate(on.cascade().exits(), on.cascade().thresholds()).accuracy();

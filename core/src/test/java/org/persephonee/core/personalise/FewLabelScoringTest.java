@@ -12,7 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * With few labels, choices are scored by agreement with the head that sets the bar, not with the late ensemble:
  * an unlabelled image a cascade classifies otherwise than the bar head counts as a loss, so the drop it may take
  * against that head is bounded whoever is right. The bar is the head the late ensemble rates best, or the final
- * exit when the labels do not show that head better.
+ * exit when the labels do not show that head better. Since session 31 this holds whatever the number of labels, as long
+ * as some photo is unlabelled.
  */
 class FewLabelScoringTest {
     private static final int A = 0;
@@ -95,7 +96,38 @@ class FewLabelScoringTest {
     }
 
     @Test
-    void enoughLabelsAreScoredAlone() {
+    void aHundredLabelsAndMoreDoNotScoreAloneWhileSomePhotosAreUnlabelled() {
+        // 400 images in four repeats of the pattern above; 150 labelled A (images 100-249), 250 unlabelled. Scored
+        // by the labels alone (before session 31, from 100 labels on) block3 would get 130 / 150 and the final
+        // exit 100 / 150; the unlabelled photos now count by agreeing with block3, which sets the bar
+        int n = 400;
+        List<float[][]> exits = new ArrayList<>();
+        for (int e = 0; e < 4; e++) {
+            exits.add(new float[n][]);
+        }
+        float[][] fin = new float[n][];
+        int[] truth = new int[n];
+        Arrays.fill(truth, -1);
+        for (int i = 0; i < n; i++) {
+            int k = i % 100;
+            exits.get(0)[i] = sure(C);
+            exits.get(1)[i] = sure(C);
+            exits.get(2)[i] = sure(k < 10 ? B : A);
+            exits.get(3)[i] = sure(k >= 10 && k < 30 ? B : A);
+            fin[i] = sure(k >= 30 && k < 60 ? B : A);
+            if (i >= 100 && i < 250) {
+                truth[i] = A;
+            }
+        }
+        EvalPredictions p = new EvalPredictions(List.of("block1", "block2", "block3", "block4"), exits, fin, truth, 3);
+        EvalPredictions sel = p.forSelection();
+        assertEquals(380 / 400.0, sel.accuracy(sel.exit(2)), 1e-9, "block3: 130 labelled right, every other agrees");
+        assertEquals(260 / 400.0, sel.accuracy(sel.finalExit()), 1e-9,
+                "the final exit: 100 labelled right, and it disagrees with block3 on 90 of the 250 unlabelled");
+    }
+
+    @Test
+    void everyPhotoLabelledIsScoredByItsLabels() {
         EvalPredictions p = predictions(0);
         int n = p.size();
         int[] truth = new int[n];
