@@ -178,7 +178,10 @@ class PersonaliseCliTest {
         JsonObject o = JsonParser.parseString(again.out()).getAsJsonObject();
         assertEquals(21, o.getAsJsonObject("provenance").get("labels_given").getAsInt(),
                 "16 labelled photos and the 5 reviewed ones");
-        assertTrue(o.getAsJsonObject("operating_point").toString().contains("chosen for review"),
+        assertTrue(o.getAsJsonObject("provenance").getAsJsonObject("config").get("labels_chosen").getAsBoolean(),
+                "the run records that its labels were chosen");
+        // the reviewed photos are the run's hardest: choices also count every unlabelled photo, by agreement
+        assertTrue(o.getAsJsonObject("operating_point").toString().contains("agreement elsewhere"),
                 o.getAsJsonObject("operating_point").toString());
     }
 
