@@ -37,7 +37,11 @@ class FewLabelScoringTest {
 
     /** As above, with {@code labelled} images labelled A from image {@code from} on. */
     private static EvalPredictions predictions(int labelled, int from) {
-        int n = 100;
+        return pattern(100, from, from + labelled);
+    }
+
+    /** {@code n} images in repeats of the pattern above (image i as image i % 100), images from..to-1 labelled A. */
+    private static EvalPredictions pattern(int n, int from, int to) {
         List<float[][]> exits = new ArrayList<>();
         for (int e = 0; e < 4; e++) {
             exits.add(new float[n][]);
@@ -46,12 +50,13 @@ class FewLabelScoringTest {
         int[] truth = new int[n];
         Arrays.fill(truth, -1);
         for (int i = 0; i < n; i++) {
+            int k = i % 100;
             exits.get(0)[i] = sure(C);
             exits.get(1)[i] = sure(C);
-            exits.get(2)[i] = sure(i < 10 ? B : A);
-            exits.get(3)[i] = sure(i >= 10 && i < 30 ? B : A);
-            fin[i] = sure(i >= 30 && i < 60 ? B : A);
-            if (i >= from && i < from + labelled) {
+            exits.get(2)[i] = sure(k < 10 ? B : A);
+            exits.get(3)[i] = sure(k >= 10 && k < 30 ? B : A);
+            fin[i] = sure(k >= 30 && k < 60 ? B : A);
+            if (i >= from && i < to) {
                 truth[i] = A;
             }
         }
@@ -100,26 +105,7 @@ class FewLabelScoringTest {
         // 400 images in four repeats of the pattern above; 150 labelled A (images 100-249), 250 unlabelled. Scored
         // by the labels alone (before session 31, from 100 labels on) block3 would get 130 / 150 and the final
         // exit 100 / 150; the unlabelled photos now count by agreeing with block3, which sets the bar
-        int n = 400;
-        List<float[][]> exits = new ArrayList<>();
-        for (int e = 0; e < 4; e++) {
-            exits.add(new float[n][]);
-        }
-        float[][] fin = new float[n][];
-        int[] truth = new int[n];
-        Arrays.fill(truth, -1);
-        for (int i = 0; i < n; i++) {
-            int k = i % 100;
-            exits.get(0)[i] = sure(C);
-            exits.get(1)[i] = sure(C);
-            exits.get(2)[i] = sure(k < 10 ? B : A);
-            exits.get(3)[i] = sure(k >= 10 && k < 30 ? B : A);
-            fin[i] = sure(k >= 30 && k < 60 ? B : A);
-            if (i >= 100 && i < 250) {
-                truth[i] = A;
-            }
-        }
-        EvalPredictions p = new EvalPredictions(List.of("block1", "block2", "block3", "block4"), exits, fin, truth, 3);
+        EvalPredictions p = pattern(400, 100, 250);
         EvalPredictions sel = p.forSelection();
         assertEquals(380 / 400.0, sel.accuracy(sel.exit(2)), 1e-9, "block3: 130 labelled right, every other agrees");
         assertEquals(260 / 400.0, sel.accuracy(sel.finalExit()), 1e-9,
