@@ -130,8 +130,8 @@ public final class DataController {
     }
 
     /**
-     * Labels one photo from the review queue: its label counts as chosen for review (the run then scores choices on
-     * every photo, not on the reviewed ones alone).
+     * Labels one photo from the review queue: its label counts as chosen for review, which the run records (choices
+     * score every photo whenever some are unlabelled, never the reviewed ones alone).
      */
     public void review(ImageItem item, String label) {
         relabel(List.of(item), label);
