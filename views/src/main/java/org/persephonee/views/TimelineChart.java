@@ -70,27 +70,27 @@ final class TimelineChart {
     }
 
     private void redraw(ObservableList<RunHistory.Entry> runs) {
+        int first = runs.isEmpty() ? 1 : Integer.MAX_VALUE;
+        int last = runs.isEmpty() ? 1 : Integer.MIN_VALUE;
+        for (RunHistory.Entry e : runs) {
+            first = Math.min(first, e.number());
+            last = Math.max(last, e.number());
+        }
+        // whole runs only, at least four wide (one run filled the plot; the automatic range showed run -1 and 0).
+        // Set before the points: the accuracy axis ranges over the points inside the run axis's range at each change,
+        // so points added under the old range (the constructor's 0-1) were left off it and drawn below the plot
+        x.setRange(first - 0.5, Math.max(last, first + MIN_RUNS_SHOWN - 1) + 0.5);
         accuracy.clear();
         scratch.clear();
         update.clear();
         // newest first in the history: the timeline reads oldest to newest
-        int first = Integer.MAX_VALUE;
-        int last = Integer.MIN_VALUE;
         for (int i = runs.size() - 1; i >= 0; i--) {
             RunHistory.Entry e = runs.get(i);
             accuracy.add(e.number(), 100 * e.record().accuracy);
             if (e.record().seconds > 0) {
                 (e.record().update ? update : scratch).add(e.number(), e.record().seconds);
             }
-            first = Math.min(first, e.number());
-            last = Math.max(last, e.number());
         }
-        if (runs.isEmpty()) {
-            first = 1;
-            last = 1;
-        }
-        // whole runs only, at least four wide (one run filled the plot; the automatic range showed run -1 and 0)
-        x.setRange(first - 0.5, Math.max(last, first + MIN_RUNS_SHOWN - 1) + 0.5);
     }
 
     /** Runs the axis spans at least, so one bar does not fill the plot. */
