@@ -73,12 +73,17 @@ public final class ReviewController {
         PersonalisePipeline.Outcome o = f.outcome();
         PersonalisationResult r = o.result();
         CascadeResult c = o.choice().cascade();
+        Map<Path, ImageItem> byPath = new HashMap<>();
+        lab.images().forEach(i -> byPath.put(i.path(), i));
+        // the labels this run used: a "compare label regimes" run had none or some of the labelled photos
         int labels = 0;
         int reviewed = 0;
-        for (ImageItem i : lab.images()) {
-            if (!i.test() && i.label() != null) {
+        List<org.persephonee.core.data.PersonalImage> train = r.data().trainingImages();
+        for (int k = 0; k < train.size(); k++) {
+            if (r.data().labelUsed(k)) {
                 labels++;
-                if (i.reviewed()) {
+                ImageItem i = byPath.get(train.get(k).path());
+                if (i != null && i.reviewed()) {
                     reviewed++;
                 }
             }
@@ -95,8 +100,6 @@ public final class ReviewController {
         }
         model.history().add(new ReviewModel.Point(labels, reviewed, acc, on, scored));
 
-        Map<Path, ImageItem> byPath = new HashMap<>();
-        lab.images().forEach(i -> byPath.put(i.path(), i));
         List<ReviewModel.Item> items = new ArrayList<>();
         for (ReviewQueue.Candidate cand : f.queue()) {
             ImageItem item = byPath.get(cand.image().path());

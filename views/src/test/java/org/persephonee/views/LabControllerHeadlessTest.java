@@ -154,6 +154,11 @@ class LabControllerHeadlessTest {
         int some = Integer.parseInt(names.get(1).replaceAll("\\D", ""));
         assertTrue(names.get(1).startsWith("labels some (") && some >= 44 && some <= 50, names.get(1));
         assertEquals(LabelRegime.ALL, model.labels().get(), "the person's own choice comes back");
+        // the review tab's accuracy chart places each regime's run at the labels it used (all three were at 59)
+        List<ReviewModel.Point> points = c.review().model().history();
+        List<Integer> used = points.subList(points.size() - 3, points.size()).stream().map(ReviewModel.Point::labels)
+                .toList();
+        assertEquals(List.of(0, some, 59), used, "labels each regime's run used");
         // and says, image by image on the same test photos, whether the regimes differ by more than noise
         String verdict = h.regimesText().get();
         assertTrue(verdict.startsWith("Label regimes against all (") && verdict.contains("on the same ")

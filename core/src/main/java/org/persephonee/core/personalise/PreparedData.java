@@ -51,6 +51,9 @@ public final class PreparedData {
         return n;
     }
 
+    /** Whether training image {@code i}'s label is used (the regime may hide labels the person gave). */
+    public boolean labelUsed(int i) { return trainLabel.get(i) != null; }
+
     /** Labelled training images in the data before the regime. */
     public int labelsGiven() { return labelsGiven; }
 
