@@ -200,10 +200,22 @@ public final class HistoryController {
         } catch (RuntimeException ignored) {
             // an unreadable date is left out
         }
-        Object labels = r.config.get("labels");
         return String.format(Locale.ROOT, "run %d%s \u00b7 labels %s (%d used) \u00b7 %d exits \u00b7 %.1f%% at %.2fx",
-                e.number(), when, labels == null ? "?" : labels, r.labelsUsed, r.exits.size(), 100 * r.accuracy,
+                e.number(), when, regime(r.config.get("labels")), r.labelsUsed, r.exits.size(), 100 * r.accuracy,
                 r.speedup);
+    }
+
+    /** A kept run's label regime as a person reads it: "all", "none", or a share of the labelled photos ("60 %"). */
+    static String regime(Object labels) {
+        if (labels == null) {
+            return "?";
+        }
+        try {
+            return new java.math.BigDecimal(100 * Double.parseDouble(labels.toString()))
+                    .round(new java.math.MathContext(3)).stripTrailingZeros().toPlainString() + " %";
+        } catch (NumberFormatException notAFraction) {
+            return labels.toString();
+        }
     }
 
     /** Draws {@code e}'s cascade over the current curves (null removes it) and compares it with the newest run. */
