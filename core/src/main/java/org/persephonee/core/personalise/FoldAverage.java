@@ -43,6 +43,19 @@ final class FoldAverage {
     }
 
     /**
+     * Keeps, for a later update only, the final heads the re-fit check fitted fold by fold when it kept the backbone's
+     * classifier: the update's check then starts from them (warm) instead of from the classifier's rows. Nothing is
+     * averaged or deployed from them.
+     */
+    void addCheckedFinals(List<ExitHead> folds) {
+        for (ExitHead h : folds) {
+            if (h.probePrefix() != null) {
+                perFold.computeIfAbsent(PersonalisationResult.FINAL_KEY, k -> new ArrayList<>()).add(h.linear());
+            }
+        }
+    }
+
+    /**
      * Gives the run's heads the mean of the folds' weights where they can take it.
      *
      * @param heads the run's exits

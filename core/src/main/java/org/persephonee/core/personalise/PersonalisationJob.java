@@ -256,7 +256,7 @@ public final class PersonalisationJob {
             }
             if (refit) {
                 // stage 1: fit the final classifier to the person's labels; it then teaches the exits
-                fin.refit(last, data, space, teacher, resumption, listener, cancelled);
+                fin.refit(last, data, space, teacher, resumption, decided, listener, cancelled);
             }
             EvalPredictions resumedValidation = null;
             boolean resumed = resumption != null && resumption.warm();
@@ -330,6 +330,9 @@ public final class PersonalisationJob {
                     headsFrom += " (the folds of " + config.resume().from().getFileName() + " carried on "
                             + config.epochs() + " epochs)";
                 }
+            }
+            if (average != null && !refit && decided != null && decided.heads() != null) {
+                average.addCheckedFinals(decided.heads());
             }
             PersonalisationResult.Folds folds = average != null && validation != null
                     ? average.folds(config.validationFolds()) : kept ? resumption.folds(data) : null;

@@ -29,8 +29,9 @@ final class RefitDecision {
     /**
      * The decision and a sentence saying why, with the two out-of-fold accuracies.
      *
-     * @param folds where the final head was re-fitted: the folds' fitted heads, which are the cross-fitting's own
-     *              (the caller owns them; {@link CrossFit} takes them), else null
+     * @param folds the folds' fitted heads wherever the check ran (the caller owns them): where the final head is
+     *              re-fitted they are the cross-fitting's own ({@link CrossFit} takes them); where the classifier is
+     *              kept, a later update's check starts from them ({@link FoldAverage#addCheckedFinals}); else null
      */
     record Outcome(boolean refit, String reason, Folds folds) {
         Outcome(boolean refit, String reason) {
@@ -51,6 +52,38 @@ final class RefitDecision {
             this.fold = fold;
             this.heads = heads;
         }
+
+        /**
+         * The mean of the folds' {weights, bias} (the deployed final exit an update's cross-fitting ends with when it
+         * takes these heads), or null when they were taken.
+         */
+        float[][] mean() {
+            if (heads == null || heads.isEmpty()) {
+                return null;
+            }
+            float[][] sum = null;
+            for (ExitHead h : heads) {
+                float[][] w = h.linear();
+                if (sum == null) {
+                    sum = new float[][] {w[0].clone(), w[1].clone()};
+                } else {
+                    for (int r = 0; r < 2; r++) {
+                        for (int i = 0; i < sum[r].length; i++) {
+                            sum[r][i] += w[r][i];
+                        }
+                    }
+                }
+            }
+            for (float[] row : sum) {
+                for (int i = 0; i < row.length; i++) {
+                    row[i] /= heads.size();
+                }
+            }
+            return sum;
+        }
+
+        /** The heads in fold order, still owned here, or null when they were taken. */
+        List<ExitHead> heads() { return heads == null ? null : List.copyOf(heads); }
 
         /** The heads, when they were fitted on these folds ({@code fold}, {@code k} of them); the taker owns them. */
         List<ExitHead> take(int[] fold, int k) {
@@ -100,8 +133,9 @@ final class RefitDecision {
             return new Outcome(true, "re-fitted (not validated: " + labelled.size() + " labelled photo(s) or no "
                     + "validation folds)");
         }
+        boolean warm = start != null && start.weights().apply(PersonalisationResult.FINAL_KEY, 0) != null;
         listener.onPhase(Phase.VALIDATE, "Re-fit the final exit or keep the backbone's? " + k + " folds of "
-                + labelled.size() + " labelled photos");
+                + labelled.size() + " labelled photos" + (warm ? ", carried on from the last run's folds" : ""));
         int[] fold = CrossFit.folds(data, k, start == null ? null : start.fold(), config.seed());
         List<ExitHead> heads = new ArrayList<>();
         List<ExitTrainer.Lane> lanes = new ArrayList<>();
@@ -142,8 +176,11 @@ final class RefitDecision {
             String reason = String.format(Locale.ROOT, "%s: out of fold on %d labelled photos (%d folds), "
                     + "class-balanced %.3f re-fitted vs %.3f the backbone's classifier",
                     refit ? "re-fitted" : "the backbone's classifier kept", labelled.size(), k, refitted, kept);
-            handedOver = refit;
-            return new Outcome(refit, reason, refit ? new Folds(fold, List.copyOf(heads)) : null);
+            // kept or not, the fitted heads go to the caller: a re-fit's are the cross-fitting's first step, a kept
+            // classifier's are where the next update's check starts (warm, an update's few steps instead of a fresh
+            // head's floor: 0.03 s of a 0.25 s update where labels first tip the check)
+            handedOver = true;
+            return new Outcome(refit, reason, new Folds(fold, List.copyOf(heads)));
         } finally {
             if (!handedOver) {
                 heads.forEach(ExitHead::close);

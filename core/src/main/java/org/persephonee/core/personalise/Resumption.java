@@ -286,7 +286,8 @@ final class Resumption {
     /**
      * The earlier run's cross-fitted folds to carry on (its state keeps every fold's weights for every exit; there are
      * enough photos to cross-fit; a re-fitted final exit's folds start from theirs where the earlier run re-fitted it,
-     * fresh where it kept the backbone's classifier), else null: the run then updates
+     * from its re-fit check's where it kept the backbone's classifier, fresh where neither was fitted), else null: the
+     * run then updates
      * the deployed heads and chooses on kept held-out predictions. Carrying the folds, the update deploys the folds'
      * mean and chooses on predictions every photo got from heads that never trained on it, as a run from scratch.
      */
