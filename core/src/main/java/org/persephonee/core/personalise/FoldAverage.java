@@ -126,10 +126,11 @@ final class FoldAverage {
         perFold.computeIfAbsent(key, k -> new ArrayList<>()).add(wb);
     }
 
-    private boolean replace(String key, ExitHead h) {
+    /** The mean {weights, bias} of the folds added under {@code key}, or null when none were. */
+    float[][] mean(String key) {
         float[][] sum = sums.get(key);
         if (sum == null) {
-            return false;
+            return null;
         }
         int n = counts.get(key);
         float[][] mean = new float[2][];
@@ -138,6 +139,14 @@ final class FoldAverage {
             for (int i = 0; i < mean[p].length; i++) {
                 mean[p][i] = sum[p][i] / n;
             }
+        }
+        return mean;
+    }
+
+    private boolean replace(String key, ExitHead h) {
+        float[][] mean = mean(key);
+        if (mean == null) {
+            return false;
         }
         replaced.put(key, h.linear());
         h.setLinear(mean[0], mean[1]);

@@ -61,25 +61,9 @@ final class RefitDecision {
             if (heads == null || heads.isEmpty()) {
                 return null;
             }
-            float[][] sum = null;
-            for (ExitHead h : heads) {
-                float[][] w = h.linear();
-                if (sum == null) {
-                    sum = new float[][] {w[0].clone(), w[1].clone()};
-                } else {
-                    for (int r = 0; r < 2; r++) {
-                        for (int i = 0; i < sum[r].length; i++) {
-                            sum[r][i] += w[r][i];
-                        }
-                    }
-                }
-            }
-            for (float[] row : sum) {
-                for (int i = 0; i < row.length; i++) {
-                    row[i] /= heads.size();
-                }
-            }
-            return sum;
+            FoldAverage average = new FoldAverage();
+            heads.forEach(average::addFinal);
+            return average.mean(PersonalisationResult.FINAL_KEY);
         }
 
         /** The heads in fold order, still owned here, or null when they were taken. */
@@ -133,14 +117,12 @@ final class RefitDecision {
             return new Outcome(true, "re-fitted (not validated: " + labelled.size() + " labelled photo(s) or no "
                     + "validation folds)");
         }
-        boolean warm = start != null && start.weights().apply(PersonalisationResult.FINAL_KEY, 0) != null;
-        listener.onPhase(Phase.VALIDATE, "Re-fit the final exit or keep the backbone's? " + k + " folds of "
-                + labelled.size() + " labelled photos" + (warm ? ", carried on from the last run's folds" : ""));
         int[] fold = CrossFit.folds(data, k, start == null ? null : start.fold(), config.seed());
         List<ExitHead> heads = new ArrayList<>();
         List<ExitTrainer.Lane> lanes = new ArrayList<>();
         float[][] oof = new float[n][];
         boolean handedOver = false;
+        boolean warm = start != null;
         try {
             for (int f = 0; f < k; f++) {
                 boolean[] held = new boolean[n];
@@ -150,12 +132,12 @@ final class RefitDecision {
                 ExitHead h = new ExitHead(new ExitPlacement(lastStage, PersonalisationJob.FINAL_HEAD),
                         backbone.stage(lastStage).outputShape(), space.size());
                 heads.add(h);
-                if (start != null) {
-                    trainer.startFrom(h, start.weights().apply(PersonalisationResult.FINAL_KEY, f));
-                }
+                warm &= start != null && trainer.startFrom(h, start.weights().apply(PersonalisationResult.FINAL_KEY, f));
                 lanes.add(trainer.lane(List.of(h), labels.without(held), new int[] {config.epochs()}, 0,
                         (e, l) -> { }));
             }
+            listener.onPhase(Phase.VALIDATE, "Re-fit the final exit or keep the backbone's? " + k + " folds of "
+                    + labelled.size() + " labelled photos" + (warm ? ", carried on from the last run's folds" : ""));
             // a fraction of a second (the folds' linear heads take one batched step together): no bar of its own
             trainer.fit(lanes, space, cache, true, cancelled, (done, total, s) -> { });
             for (int f = 0; f < k; f++) {
