@@ -70,9 +70,8 @@ final class FinalExitPhase implements AutoCloseable {
         // kept the backbone's classifier) is needed here first: it teaches the exits. Where the re-fit check has just
         // fitted the folds' heads, their mean is the final exit the cross-fitting ends with (it takes those heads):
         // it teaches from the start, and no head of its own is fitted to be replaced (0.025 s of a 0.25 s update)
-        float[][] checkedMean = checked == null ? null : checked.mean();
-        boolean fromCheck = resumption != null && resumption.keepsHeads() && !warmed && checkedMean != null
-                && trainer.startFrom(head, checkedMean);
+        boolean fromCheck = resumption != null && resumption.keepsHeads() && !warmed && checked != null
+                && trainer.startFrom(head, checked.mean());
         if (fromCheck) {
             listener.onPhase(Phase.TRAIN, "The final exit is the mean of the re-fit check's folds");
         } else if (resumption == null || !resumption.keepsHeads() || !warmed) {
