@@ -49,7 +49,6 @@ public final class ReviewPane {
     private final javafx.collections.ObservableList<org.persephonee.core.workspace.RunHistory.Entry> runs;
     private final FlowPane choices = new FlowPane(6, 6);
     /** Accuracy after each run, with its 95 % interval on the photos it was measured on. */
-    private final org.jfree.data.xy.YIntervalSeries accuracy = new org.jfree.data.xy.YIntervalSeries("accuracy");
     private BorderPane root;
 
     public ReviewPane(LabModel lab, ReviewController controller, DataController data,
@@ -110,51 +109,7 @@ public final class ReviewPane {
                 untilRefit, gap, write);
         settings.setAlignment(Pos.CENTER_LEFT);
 
-        org.jfree.data.xy.YIntervalSeriesCollection ds = new org.jfree.data.xy.YIntervalSeriesCollection();
-        ds.addSeries(accuracy);
-        JFreeChart chart = ChartFactory.createXYLineChart(null, "labelled training photos", "accuracy (%)", ds,
-                PlotOrientation.VERTICAL, false, true, false);
-        XYPlot plot = chart.getXYPlot();
-        // whiskers: the 95 % interval, so ten more labels that move the accuracy by a point read as the noise they are
-        var renderer = new org.jfree.chart.renderer.xy.XYErrorRenderer();
-        renderer.setDrawXError(false);
-        renderer.setDefaultLinesVisible(true);
-        renderer.setDefaultShapesVisible(true);
-        plot.setRenderer(renderer);
-        plot.setBackgroundPaint(java.awt.Color.WHITE);
-        plot.setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
-        // one run is one point: without a minimum range the axes collapsed onto it and labelled every tick "7.0625E1"
-        org.jfree.chart.axis.NumberAxis y = (org.jfree.chart.axis.NumberAxis) plot.getRangeAxis();
-        y.setAutoRangeIncludesZero(false);
-        y.setAutoRangeMinimumSize(10);
-        org.jfree.chart.axis.NumberAxis x = (org.jfree.chart.axis.NumberAxis) plot.getDomainAxis();
-        x.setAutoRangeIncludesZero(false);
-        x.setAutoRangeMinimumSize(20);
-        x.setStandardTickUnits(org.jfree.chart.axis.NumberAxis.createIntegerTickUnits());
-        ChartViewer viewer = new ChartViewer(chart);
-        viewer.setPrefSize(420, 180);
-        viewer.setMinHeight(160);
-        viewer.setId("review-history");
-        plot.setNoDataMessage("No run yet");
-        InvalidationListener redraw = o -> {
-            accuracy.clear();
-            for (ReviewModel.Point p : model.history()) {
-                double a = 100 * p.accuracy();
-                double[] w = p.images() > 0 ? org.persephonee.core.eval.PairedComparison.wilson(p.accuracy(), p.images())
-                        : new double[] {p.accuracy(), p.accuracy()};
-                accuracy.add(p.labels(), a, 100 * w[0], 100 * w[1]);
-            }
-            if (accuracy.getItemCount() == 0) {
-                // no points: plain axes (the automatic ones were centred on 0: "-5 labelled photos", "-4 %")
-                x.setRange(0, 20);
-                y.setRange(0, 100);
-            } else {
-                x.setAutoRange(true);
-                y.setAutoRange(true);
-            }
-        };
-        model.history().addListener(redraw);
-        redraw.invalidated(null);
+        ChartViewer viewer = historyChart(model.history());
         Label historyTitle = chartTitle("Accuracy after each run, by the labelled photos it had");
         Label timelineTitle = chartTitle("Every run kept here: accuracy and seconds to personalise");
         ChartViewer timelineViewer = new TimelineChart(runs).viewer();
@@ -187,6 +142,62 @@ public final class ReviewPane {
         model.choices().addListener(show);
         show();
         return root;
+    }
+
+    /**
+     * The accuracy after each run against the labelled photos it had, with 95 % whiskers; redrawn when
+     * {@code history} changes.
+     */
+    static ChartViewer historyChart(javafx.collections.ObservableList<ReviewModel.Point> history) {
+        org.jfree.data.xy.YIntervalSeries accuracy = new org.jfree.data.xy.YIntervalSeries("accuracy");
+        org.jfree.data.xy.YIntervalSeriesCollection ds = new org.jfree.data.xy.YIntervalSeriesCollection();
+        ds.addSeries(accuracy);
+        JFreeChart chart = ChartFactory.createXYLineChart(null, "labelled training photos", "accuracy (%)", ds,
+                PlotOrientation.VERTICAL, false, true, false);
+        XYPlot plot = chart.getXYPlot();
+        // whiskers: the 95 % interval, so ten more labels that move the accuracy by a point read as the noise they are
+        var renderer = new org.jfree.chart.renderer.xy.XYErrorRenderer();
+        renderer.setDrawXError(false);
+        renderer.setDefaultLinesVisible(true);
+        renderer.setDefaultShapesVisible(true);
+        plot.setRenderer(renderer);
+        plot.setBackgroundPaint(java.awt.Color.WHITE);
+        plot.setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
+        // one run is one point: without a minimum range the axes collapsed onto it and labelled every tick "7.0625E1"
+        org.jfree.chart.axis.NumberAxis y = (org.jfree.chart.axis.NumberAxis) plot.getRangeAxis();
+        y.setAutoRangeIncludesZero(false);
+        y.setAutoRangeMinimumSize(10);
+        org.jfree.chart.axis.NumberAxis x = (org.jfree.chart.axis.NumberAxis) plot.getDomainAxis();
+        x.setAutoRangeIncludesZero(false);
+        // the run without labels is a point at 0: a sticky zero drew it half hidden on the axis line
+        x.setAutoRangeStickyZero(false);
+        x.setAutoRangeMinimumSize(20);
+        x.setStandardTickUnits(org.jfree.chart.axis.NumberAxis.createIntegerTickUnits());
+        ChartViewer viewer = new ChartViewer(chart);
+        viewer.setPrefSize(420, 180);
+        viewer.setMinHeight(160);
+        viewer.setId("review-history");
+        plot.setNoDataMessage("No run yet");
+        InvalidationListener redraw = o -> {
+            accuracy.clear();
+            for (ReviewModel.Point p : history) {
+                double a = 100 * p.accuracy();
+                double[] w = p.images() > 0 ? org.persephonee.core.eval.PairedComparison.wilson(p.accuracy(), p.images())
+                        : new double[] {p.accuracy(), p.accuracy()};
+                accuracy.add(p.labels(), a, 100 * w[0], 100 * w[1]);
+            }
+            if (accuracy.getItemCount() == 0) {
+                // no points: plain axes (the automatic ones were centred on 0: "-5 labelled photos", "-4 %")
+                x.setRange(0, 20);
+                y.setRange(0, 100);
+            } else {
+                x.setAutoRange(true);
+                y.setAutoRange(true);
+            }
+        };
+        history.addListener(redraw);
+        redraw.invalidated(null);
+        return viewer;
     }
 
     /** A chart's title: wraps onto a second line rather than ending in "..." when the pane is narrow. */
