@@ -48,7 +48,6 @@ public final class ReviewPane {
     /** The workspace's kept runs, newest first (the timeline). */
     private final javafx.collections.ObservableList<org.persephonee.core.workspace.RunHistory.Entry> runs;
     private final FlowPane choices = new FlowPane(6, 6);
-    /** Accuracy after each run, with its 95 % interval on the photos it was measured on. */
     private BorderPane root;
 
     public ReviewPane(LabModel lab, ReviewController controller, DataController data,
