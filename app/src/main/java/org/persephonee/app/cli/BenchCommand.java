@@ -5,6 +5,7 @@ import org.persephonee.core.bench.ReplayBench;
 import org.persephonee.core.bench.BusyBench;
 import org.persephonee.core.bench.PeerBench;
 import org.persephonee.core.bench.SampleBench;
+import org.persephonee.core.bench.SeedMedians;
 import org.persephonee.core.data.FashionMnist;
 import org.persephonee.core.personalise.PersonalisationConfig;
 import org.persephonee.core.review.ReviewQueue;
@@ -14,15 +15,17 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code bench}: for each sample persona and label regime (100%, ~10%, 0% of training images labelled),
  * compares the generic backbone, exit-only personalisation and full fine-tuning.
  */
 @Command(name = "bench", customSynopsis = "persephonee bench [--quick | --busy | --peer | --active | --replay] [--json FILE] [--markdown FILE] "
-        + "[--backbone DIR] [--personas DIR] [--seed N]",
+        + "[--backbone DIR] [--personas DIR] [--seed N | --seeds LIST]",
         description = "benchmark generic vs exit-only vs full fine-tuning on the sample personas")
 public final class BenchCommand extends CliCommand {
     @Option(names = "--quick", description = "5 epochs and the ~10%% regime only (under a minute)")
@@ -54,8 +57,9 @@ public final class BenchCommand extends CliCommand {
     int updateEpochs = PersonaliseCommand.RESUME_EPOCHS;
 
     @Option(names = "--seeds", paramLabel = "LIST", split = ",",
-            description = "with --replay: one replay per seed (default 42,7,1)")
-    List<Long> seeds = List.of(42L, 7L, 1L);
+            description = "with --replay: one replay per seed (default 42,7,1); without another mode: the bench once "
+                    + "per seed, then a table of medians over the seeds per persona and regime")
+    List<Long> seeds;
 
     @Option(names = "--budgets", paramLabel = "LIST", split = ",",
             description = "with --active: labels reviewed at each point (default 10,20,50,100)")
@@ -167,7 +171,8 @@ public final class BenchCommand extends CliCommand {
             err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));
         } else if (replay) {
             List<String> names = only != null ? List.of(only) : List.of("night-owl", "tilted-phone");
-            ReplayBench.Result r = new ReplayBench(bbDir, personas, names, chunks, List.copyOf(seeds),
+            ReplayBench.Result r = new ReplayBench(bbDir, personas, names, chunks,
+                    seeds != null ? List.copyOf(seeds) : List.of(42L, 7L, 1L),
                     updateEpochs, repeats).run(err);
             out.print(r.markdown());
             if (markdownFile != null) {
@@ -181,19 +186,39 @@ public final class BenchCommand extends CliCommand {
         } else {
             List<String> regimes = regimesOption != null ? List.of(regimesOption.split(","))
                     : quick ? List.of("~10%") : SampleBench.REGIMES;
-            SampleBench bench;
-            try {
-                bench = new SampleBench(bbDir, personas, fmnist, epochs, repeats, seed, regimes, only, retrainLast,
-                        teacher, quick);
-            } catch (IllegalArgumentException e) {
-                throw new CliException("--regimes: " + e.getMessage());
+            List<Long> runSeeds = seeds != null ? List.copyOf(seeds) : List.of(seed);
+            Map<Long, Map<String, Object>> bySeed = new LinkedHashMap<>();
+            StringBuilder md = new StringBuilder();
+            for (long s : runSeeds) {
+                SampleBench bench;
+                try {
+                    bench = new SampleBench(bbDir, personas, fmnist, epochs, repeats, s, regimes, only, retrainLast,
+                            teacher, quick);
+                } catch (IllegalArgumentException e) {
+                    throw new CliException("--regimes: " + e.getMessage());
+                }
+                if (seeds != null) {
+                    err.printf(Locale.ROOT, "bench: seed %d%n", s);
+                }
+                SampleBench.Result r = bench.run(err);
+                bySeed.put(s, r.json());
+                md.append(seeds == null ? "" : String.format(Locale.ROOT, "%n## Seed %d%n%n", s)).append(r.markdown());
             }
-            SampleBench.Result r = bench.run(err);
-            out.print(r.markdown());
+            if (seeds == null) {
+                json = bySeed.get(seed);
+            } else {
+                List<SeedMedians.Row> medians = SeedMedians.of(bySeed);
+                md.insert(0, "## Medians over seeds " + runSeeds + "\n\n" + SeedMedians.markdown(medians, 1.0));
+                Map<String, Object> all = new LinkedHashMap<>();
+                all.put("seeds", runSeeds);
+                all.put("medians", SeedMedians.json(medians));
+                all.put("runs", bySeed);
+                json = all;
+            }
+            out.print(md);
             if (markdownFile != null) {
-                AtomicFiles.writeString(markdownFile, r.markdown());
+                AtomicFiles.writeString(markdownFile, md.toString());
             }
-            json = r.json();
             err.printf(Locale.ROOT, "bench: done in %s%n", Durations.format((System.nanoTime() - t0) / 1e9));
         }
         if (jsonFile != null) {
