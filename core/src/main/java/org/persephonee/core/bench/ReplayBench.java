@@ -268,8 +268,6 @@ public record ReplayBench(Path bbDir, Path personas, List<String> names, int chu
     }
 
     private static double median(double[] v) {
-        double[] s = v.clone();
-        java.util.Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        return org.persephonee.core.util.Vectors.median(v);
     }
 }

@@ -100,13 +100,7 @@ public final class SeedMedians {
 
     /** The median of a few values (the mean of the middle two of an even count). */
     static double median(double[] v) {
-        double lo = Vectors.lowerMedian(v);
-        if (v.length % 2 == 1) {
-            return lo;
-        }
-        double[] c = v.clone();
-        java.util.Arrays.sort(c);
-        return (c[v.length / 2 - 1] + c[v.length / 2]) / 2;
+        return Vectors.median(v);
     }
 
     /** JSON-ready maps of the rows: each seed's figures and their medians. */

@@ -52,6 +52,17 @@ public final class Vectors {
         }
     }
 
+    /** The median, the mean of the middle two of an even count. */
+    public static double median(double[] v) {
+        if (v.length == 0) {
+            throw new IllegalArgumentException("the median of no values");
+        }
+        double[] c = v.clone();
+        java.util.Arrays.sort(c);
+        int h = c.length / 2;
+        return c.length % 2 == 1 ? c[h] : (c[h - 1] + c[h]) / 2;
+    }
+
     /** The median, the lower one of an even count: always one of the measured values (of a timed run, say). */
     public static double lowerMedian(double[] v) {
         if (v.length == 0) {
