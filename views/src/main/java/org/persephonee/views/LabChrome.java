@@ -189,7 +189,14 @@ final class LabChrome {
         asTorchScript.setOnAction(e -> chooseExport(true));
         export.getItems().addAll(asJava, asTorchScript);
         export.disableProperty().bind(model.resultsFinal().not().or(model.running()));
-        HBox live = new HBox(8, bar, phase, eta);
+        // a disabled button shows no tooltip: while nothing runs, say what is missing before a run can start
+        Label why = new Label();
+        why.setId("personalise-hint");
+        why.getStyleClass().add("hint");
+        why.textProperty().bind(Bindings.createStringBinding(() -> model.running().get() ? ""
+                        : controller.run().cannotStart().orElse(""),
+                model.running(), model.backbone(), model.exits(), model.images()));
+        HBox live = new HBox(8, bar, phase, eta, why);
         live.setAlignment(Pos.CENTER_LEFT);
         return new ToolBar(start, cancel, live, spacer, export);
     }

@@ -239,6 +239,8 @@ class LabUiTest {
     @Test
     void droppingAFolderImportsLabelledUnlabelledAndTestImages(FxRobot robot) throws Exception {
         ready(robot);
+        Label why = robot.lookup("#personalise-hint").queryAs(Label.class);
+        assertTrue(why.getText().contains("press Auto"), why.getText());
         robot.drag("#file-source").dropTo("#thumbnails");
         waitFor(30, () -> model.images().size() == 4 * 6 + 24 + 4 * 8);
         long test = model.images().stream().filter(ImageItem::test).count();
@@ -248,6 +250,11 @@ class LabUiTest {
         assertTrue(model.images().stream().anyMatch(i -> "Ankle boot".equals(i.label())), "ankle_boot folder matched");
         String counts = robot.lookup("#class-counts").queryAs(Label.class).getText();
         assertTrue(counts.contains("80 images") && counts.contains("24 unlabelled"), counts);
+        // the toolbar said why Personalise was greyed out; with exits placed there is nothing left to say
+        robot.interact(() -> controller.exits().autoPlace());
+        waitFor(10, () -> !model.exits().isEmpty());
+        assertEquals("", why.getText());
+        assertFalse(robot.lookup("#personalise").queryButton().isDisabled());
     }
 
     private void importAndPlace(FxRobot robot) throws Exception {
