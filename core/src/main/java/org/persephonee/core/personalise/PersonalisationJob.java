@@ -70,6 +70,21 @@ public final class PersonalisationJob {
      */
     static final HeadSpec FINAL_HEAD = HeadSpec.grid(2);
 
+    /** What an update adds to the earlier run's reason for re-fitting or keeping the final exit, which it takes over. */
+    static final String SAME_LABELS = "; decided by the run this one updates, on the same labelled photos";
+
+    /**
+     * An update's reason for the final exit when its labelled photos are the earlier run's: the earlier run's reason
+     * (with its figures), once, or a plain one when the earlier state did not keep it.
+     */
+    static String inheritedRefitChoice(boolean refit, String earlier) {
+        String start = refit ? "re-fitted" : "the backbone's classifier kept";
+        String base = earlier != null && earlier.endsWith(SAME_LABELS)
+                ? earlier.substring(0, earlier.length() - SAME_LABELS.length()) : earlier;
+        return base != null && base.startsWith(start + ":") ? base + SAME_LABELS
+                : start + ": out of fold in the run this one updates, on the same labelled photos";
+    }
+
 
     /** A listener that ignores everything. */
     public static final Listener SILENT = new Listener() { };
@@ -214,8 +229,7 @@ public final class PersonalisationJob {
             if (earlierRefit != null) {
                 // the check reads only the labelled photos: the same ones, the same labels, the same answer
                 refit = earlierRefit;
-                refitChoice = (refit ? "re-fitted" : "the backbone's classifier kept") + ": out of fold in "
-                        + config.resume().from().getFileName() + ", on the same labelled photos";
+                refitChoice = inheritedRefitChoice(refit, resumption.earlierRefitChoice());
                 retrain = refit ? retrain : 0;
             } else if (refit && config.refitChecked()) {
                 // a re-fit on few labels can be far worse than the classifier it starts from, and it teaches the

@@ -53,6 +53,8 @@ public final class ResumeState {
      * @param folds every cross-fitted fold's weights by exit key and {@code final}, in fold order, with each photo's
      *              {@link Photo#fold}: a later update carries the folds on; null when the run deployed no folds' mean
      * @param latency the milliseconds the run chose its operating point with; null in older states
+     * @param refitChoice why the run re-fitted the final exit or kept the backbone's classifier
+     *                    ({@link PersonalisationResult#refitChoice}); null when it was not checked, and in older states
      */
     record File(String format, int version, @SerializedName("backbone_sha256") String backboneSha256,
                 List<String> labels, @SerializedName("label_backbone_index") int[] labelBackboneIndex,
@@ -60,7 +62,7 @@ public final class ResumeState {
                 @SerializedName("final") Linear finalExit, @SerializedName("final_deployed") Linear finalDeployed,
                 @SerializedName("labels_kept") boolean labelsKept, String training,
                 @SerializedName("fresh_epochs") int freshEpochs, Map<String, List<Linear>> folds,
-                List<Photo> validation, Latency latency) { }
+                List<Photo> validation, Latency latency, @SerializedName("refit_choice") String refitChoice) { }
 
     /**
      * The milliseconds per stage, per head (by key, the re-fitted final exit's too) and of the backbone's classifier
@@ -160,7 +162,7 @@ public final class ResumeState {
                 fh == null ? null : linear(fh, r.trainedOnAll(PersonalisationResult.FINAL_KEY)),
                 fh == null ? null : linear(fh, null), true, training(r.config()),
                 r.resumed() != null ? r.resumed().freshEpochs() : r.config().epochs(), foldWeights, photos,
-                latency);
+                latency, r.refitChoice());
         AtomicFiles.writeString(dir.resolve(FILE), new Gson().toJson(f));
     }
 
@@ -235,6 +237,9 @@ public final class ResumeState {
 
     /** Whether the photos' labels are kept ({@link Photo#label}); false in states written before they were. */
     boolean labelsKept() { return file.labelsKept(); }
+
+    /** Why the earlier run re-fitted the final exit or kept the backbone's classifier, or null. */
+    String refitChoice() { return file.refitChoice(); }
 
     /** The settings the earlier run's heads were trained with ({@link #training}), or null in older states. */
     String training() { return file.training(); }

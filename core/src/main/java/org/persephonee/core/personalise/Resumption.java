@@ -309,6 +309,11 @@ final class Resumption {
      * the label it had (the out-of-fold check reads nothing else): true re-fitted, false kept; null when the check
      * must run again (other labelled photos, no labels kept, or heads that start fresh).
      */
+    /** Why the earlier run re-fitted or kept the final exit (its own check's figures), or null (not kept). */
+    String earlierRefitChoice() {
+        return state.refitChoice();
+    }
+
     Boolean earlierRefit(PreparedData data) {
         if (!warm || !state.labelsKept()) {
             return null;

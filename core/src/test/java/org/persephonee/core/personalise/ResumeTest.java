@@ -247,11 +247,27 @@ class ResumeTest {
                     PersonalisationJob.SILENT, () -> false)) {
                 assertFalse(o.result().resumed().trained(), o.result().resumed().notes().toString());
                 // the same labelled photos: the earlier answer, not a second check
-                assertEquals((refitted ? "re-fitted" : "the backbone's classifier kept")
-                        + ": out of fold in second, on the same labelled photos", o.result().refitChoice());
+                // with the earlier check's figures, not the name of a folder
+                assertEquals(choice + PersonalisationJob.SAME_LABELS, o.result().refitChoice());
                 assertEquals(refitted, o.result().finalHead() != null);
             }
         }
+    }
+
+    /**
+     * An update of an update keeps the first check's figures once; a state written before the reason was kept, or a
+     * reason for the other choice, gives the plain sentence.
+     */
+    @Test
+    void anUpdateTakesTheEarlierChecksReasonOverOnce() {
+        String why = "the backbone's classifier kept: out of fold on 60 labelled photos (4 folds), class-balanced "
+                + "0.550 re-fitted vs 0.750 the backbone's classifier";
+        String once = PersonalisationJob.inheritedRefitChoice(false, why);
+        assertEquals(why + PersonalisationJob.SAME_LABELS, once);
+        assertEquals(once, PersonalisationJob.inheritedRefitChoice(false, once));
+        assertEquals("the backbone's classifier kept: out of fold in the run this one updates, on the same labelled "
+                + "photos", PersonalisationJob.inheritedRefitChoice(false, null));
+        assertTrue(PersonalisationJob.inheritedRefitChoice(true, why).startsWith("re-fitted: out of fold in the run"));
     }
 
     /**
