@@ -59,5 +59,8 @@ public final class CurvesController {
         model.current().set(null);
         model.resultsFinal().set(false);
         model.liveStats().clear();
+        // the side panel's notes on the last run go with its curves (another backbone was opened)
+        model.refitChoice().set(null);
+        model.labelSpaceGuessed().set(false);
     }
 }

@@ -225,9 +225,18 @@ class LabUiTest {
         assertTrue(model.errors().get(model.errors().size() - 1).contains("stage 'features.3'"), model.errors().toString());
         assertEquals("fmnist-resnet9", model.backbone().get().id());
 
+        // what the side panel says about the last run belongs to that run's backbone
+        robot.interact(() -> {
+            model.refitChoice().set("the backbone's classifier kept: out of fold on 60 labelled photos (4 folds)");
+            model.labelSpace().set(List.of("Bag", "Dress", "Shirt"));
+            model.labelSpaceGuessed().set(true);
+        });
+        assertTrue(robot.lookup("#final-note").query().isVisible());
         robot.interact(() -> controller.exits().openBackbone(good));
         waitFor(60, () -> model.backbone().get().isTorchScript() && model.stageProfile().get() != null
                 && model.stageProfile().get().stageMs().containsKey("features.4"));
+        assertFalse(robot.lookup("#final-note").query().isVisible(), "the ResNet-9 run's note went with its curves");
+        assertFalse(robot.lookup("#classes-note").query().isVisible());
         javafx.scene.Node card = robot.lookup(n -> "stage-features.4".equals(n.getId())).query();
         assertNotNull(card, "the graph shows the bundle's stages");
         robot.drag("#head-conv").dropTo(card);
