@@ -31,6 +31,7 @@ public final class CurvesController {
     public void recompute() {
         Evaluation ev = model.evaluation().get();
         if (ev == null) {
+            model.currentOutOfFold().set(null);
             model.current().set(null);
             model.curvesStale().set(false);
             return;
@@ -49,13 +50,19 @@ public final class CurvesController {
                 }
             }
         }
-        model.current().set(ev.cascade().evaluate(idx.stream().mapToInt(Integer::intValue).toArray(),
-                th.stream().mapToDouble(Double::doubleValue).toArray()));
+        int[] exits = idx.stream().mapToInt(Integer::intValue).toArray();
+        double[] thresholds = th.stream().mapToDouble(Double::doubleValue).toArray();
+        // first: the marker and the metrics follow the current cascade and read this one with it
+        org.persephonee.core.eval.Cascade oof = ev.validationLabelledCascade();
+        model.currentOutOfFold().set(oof == null || !oof.predictions().labelled() ? null
+                : oof.evaluate(exits, thresholds));
+        model.current().set(ev.cascade().evaluate(exits, thresholds));
     }
 
     /** Shows no results (a new backbone is open). */
     void clear() {
         model.evaluation().set(null);
+        model.currentOutOfFold().set(null);
         model.current().set(null);
         model.resultsFinal().set(false);
         model.liveStats().clear();

@@ -213,7 +213,14 @@ public final class CurvesPane {
             data.removeAllSeries();
             XYPlot plot = chart.getXYPlot();
             plot.getDomainAxis().setLabel(model.curvesInMacs().get() ? "MACs per image (millions)" : "latency per image (ms)");
-            XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
+            XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true) {
+                @Override
+                public boolean getItemShapeVisible(int series, int item) {
+                    // the out-of-fold line ends at the operating point's ring: no second marker inside it
+                    return !(item == 1 && OUT_OF_FOLD.equals(data.getSeriesKey(series)))
+                            && super.getItemShapeVisible(series, item);
+                }
+            };
             int k = 0;
             for (Curve c : curves) {
                 XYSeries s = new XYSeries(c.name(), false, true);
@@ -268,6 +275,19 @@ public final class CurvesPane {
                     r.setSeriesLinesVisible(gi, false);
                 }
             }
+            if (ev != null && ev.validationLabelledCascade() != null) {
+                // where the same thresholds stand on the training photos out of fold, which the operating point was
+                // chosen on, joined to where they stand on the test photos
+                XYSeries oof = new XYSeries(OUT_OF_FOLD, false, true);
+                data.addSeries(oof);
+                int vi = data.getSeriesCount() - 1;
+                r.setSeriesPaint(vi, new Color(0x555555));
+                r.setSeriesShape(vi, new java.awt.Polygon(new int[] {0, 7, 0, -7}, new int[] {-7, 0, 7, 0}, 4));
+                r.setSeriesShapesFilled(vi, false);
+                r.setSeriesOutlineStroke(vi, new BasicStroke(2f));
+                r.setSeriesStroke(vi, new BasicStroke(1.4f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 1f,
+                        new float[] {4f, 4f}, 0f));
+            }
             XYSeries op = new XYSeries("operating point", false, true);
             data.addSeries(op);
             int oi = data.getSeriesCount() - 1;
@@ -299,6 +319,9 @@ public final class CurvesPane {
         renderSoon();
     }
 
+    /** The legend's name of the current thresholds on the training photos, out of fold. */
+    static final String OUT_OF_FOLD = "same thresholds, training photos out of fold";
+
     private boolean renderPending;
 
     /**
@@ -323,6 +346,16 @@ public final class CurvesPane {
         CascadeResult c = model.current().get();
         if (c != null) {
             op.add(model.curvesInMacs().get() ? c.meanMacs() / 1e6 : c.meanMs(), 100 * c.accuracy());
+        }
+        int vi = data.getSeriesIndex(OUT_OF_FOLD);
+        if (vi >= 0) {
+            XYSeries oof = data.getSeries(vi);
+            oof.clear();
+            CascadeResult v = model.currentOutOfFold().get();
+            if (v != null && c != null && !Double.isNaN(v.accuracy())) {
+                oof.add(model.curvesInMacs().get() ? v.meanMacs() / 1e6 : v.meanMs(), 100 * v.accuracy(), false);
+                oof.add(model.curvesInMacs().get() ? c.meanMacs() / 1e6 : c.meanMs(), 100 * c.accuracy());
+            }
         }
     }
 

@@ -73,6 +73,11 @@ public final class LabModel {
     private final ObjectProperty<Evaluation> evaluation = new SimpleObjectProperty<>();
     private final DoubleProperty globalThreshold = new SimpleDoubleProperty(0.9);
     private final ObjectProperty<CascadeResult> current = new SimpleObjectProperty<>();
+    /**
+     * The same exits and thresholds as {@link #current} on the labelled training photos, out of fold (what the
+     * operating point was chosen on); null without such predictions (no labels, live curves, an old record).
+     */
+    private final ObjectProperty<CascadeResult> currentOutOfFold = new SimpleObjectProperty<>();
     private final DoubleProperty genericAccuracy = new SimpleDoubleProperty(Double.NaN);
     private final BooleanProperty curvesInMacs = new SimpleBooleanProperty(false);
     private final BooleanProperty resultsFinal = new SimpleBooleanProperty(false);
@@ -125,6 +130,7 @@ public final class LabModel {
     public ObjectProperty<Evaluation> evaluation() { return evaluation; }
     public DoubleProperty globalThreshold() { return globalThreshold; }
     public ObjectProperty<CascadeResult> current() { return current; }
+    public ObjectProperty<CascadeResult> currentOutOfFold() { return currentOutOfFold; }
     public DoubleProperty genericAccuracy() { return genericAccuracy; }
     public BooleanProperty curvesInMacs() { return curvesInMacs; }
     public BooleanProperty resultsFinal() { return resultsFinal; }

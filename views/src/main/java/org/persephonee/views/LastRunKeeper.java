@@ -118,6 +118,12 @@ final class LastRunKeeper {
         rec.exitProbabilities.addAll(p.exits());
         rec.finalProbabilities = p.finalExit();
         rec.truth = p.truth();
+        var v = o.result().validation();
+        if (v != null && v.exits().size() == p.exits().size()) {
+            rec.validationExitProbabilities = new ArrayList<>(v.exits());
+            rec.validationFinalProbabilities = v.finalExit();
+            rec.validationTruth = v.truth();
+        }
         rec.classes = p.classes();
         rec.refitFinal = o.result().finalHead() != null;
         rec.refitChoice = o.result().refitChoice();
@@ -185,7 +191,7 @@ final class LastRunKeeper {
                     placements.add(ExitPlacement.parse(key));
                 }
                 Evaluation ev = Evaluation.live(bb, placements, rec.classes, rec.refitFinal, rec.profile(),
-                        rec.predictions(), Confidence.MAX_SOFTMAX);
+                        rec.predictions(), rec.validationPredictions(), Confidence.MAX_SOFTMAX);
                 ev.curves();
                 tasks.ui().execute(() -> {
                     if (model.running().get() || model.backbone().get() != bb) {

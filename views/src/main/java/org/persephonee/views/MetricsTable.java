@@ -122,9 +122,18 @@ final class MetricsTable {
             double[] w = org.persephonee.core.eval.PairedComparison.wilson(cur.accuracy(), n);
             ci = String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d test photos)", 100 * w[0], 100 * w[1], n);
         }
+        // the same thresholds on what the operating point is chosen on: the labelled training photos, out of fold
+        CascadeResult oof = model.currentOutOfFold().get();
+        String chosenOn = "";
+        if (oof != null && !Double.isNaN(oof.accuracy()) && ev.validationLabelledCascade() != null) {
+            CascadeResult oofFinal = ev.validationLabelledCascade().finalOnly();
+            chosenOn = String.format(Locale.ROOT, "; out of fold on %d labelled training photos: %.1f%% (%s %.1f%%)",
+                    ev.validationLabelledCascade().predictions().scoredCount(), 100 * oof.accuracy(),
+                    ev.finalExitName(), 100 * oofFinal.accuracy());
+        }
         summary.setText(String.format(Locale.ROOT, "Cascade: %.1f%% accuracy%s at %.2f ms (%.2fx faster, %.2fx fewer "
-                        + "MACs than the %s at %.1f%%)%s", 100 * cur.accuracy(), ci, cur.meanMs(),
+                        + "MACs than the %s at %.1f%%)%s%s", 100 * cur.accuracy(), ci, cur.meanMs(),
                 fin.meanMs() / cur.meanMs(), fin.meanMacs() / cur.meanMacs(), ev.finalExitName(), 100 * fin.accuracy(),
-                model.resultsFinal().get() ? "" : " — live, training continues"));
+                chosenOn, model.resultsFinal().get() ? "" : " — live, training continues"));
     }
 }

@@ -56,6 +56,9 @@ final class RunSummary {
         String update = resumed == null || !resumed.trained() ? "" : resumed.warm()
                 ? String.format(Locale.ROOT, ". Updated the last run (the backbone ran on %d new photo(s))",
                         o.result().cacheUse().computed())
+                        // settings changed since: the heads carried on were trained with the earlier ones
+                        + resumed.notes().stream().filter(n -> n.startsWith("the training settings changed"))
+                                .map(n -> "; " + n).findFirst().orElse("")
                 : ". From scratch (" + String.join("; ", resumed.notes()) + ")";
         return (problems.isEmpty() ? "" : "Warning: " + String.join("; ", problems) + ". ") + kept
                 + (o.result().scoredOnLabels()

@@ -343,10 +343,18 @@ class LabUiTest {
         robot.clickOn("#personalise");
         waitFor(300, () -> model.resultsFinal().get() && !model.running().get());
         assertTrue(model.longestStallMs().get() < 1000, "the FX thread stalled " + model.longestStallMs().get() + " ms");
-        // two exit series, the cascade, the personalised final point, the generic point, the operating point
-        assertEquals(6, view.curvesPane().dataset().getSeriesCount());
+        // two exit series, the cascade, the personalised final point, the generic point, the same thresholds on the
+        // training photos out of fold, the operating point
+        assertEquals(7, view.curvesPane().dataset().getSeriesCount());
         assertTrue(view.curvesPane().dataset().getSeries(0).getItemCount() > 10);
         assertNotNull(model.current().get());
+        // the out-of-fold point joined to the operating point: where the choice was made, and how it scored
+        org.jfree.data.xy.XYSeries oof = view.curvesPane().dataset().getSeries(CurvesPane.OUT_OF_FOLD);
+        assertEquals(2, oof.getItemCount());
+        assertEquals(100 * model.currentOutOfFold().get().accuracy(), oof.getY(0).doubleValue(), 1e-9);
+        assertEquals(100 * model.current().get().accuracy(), oof.getY(1).doubleValue(), 1e-9);
+        String summary = robot.lookup("#cascade-summary").queryAs(Label.class).getText();
+        assertTrue(summary.contains("; out of fold on "), summary);
         assertOperatingPointRingOnTop(robot);
         // the exit cards give the finished run's accuracies (its deployed heads), not the last training epoch's
         org.persephonee.core.eval.Evaluation ev = model.evaluation().get();
@@ -394,12 +402,15 @@ class LabUiTest {
         waitFor(60, () -> controller.snapshot().lastRun != null);
         WorkspaceState saved = controller.snapshot();
         double accuracyBefore = model.current().get().accuracy();
+        double outOfFoldBefore = model.currentOutOfFold().get().accuracy();
         LabModel m2 = new LabModel();
         LabController c2 = new LabController(m2, engine, io, store);
         robot.interact(() -> c2.restore(saved, null, null));
         waitFor(60, () -> m2.resultsFinal().get() && m2.current().get() != null);
         assertEquals(2, m2.evaluation().get().exitNames().size());
         assertEquals(accuracyBefore, m2.current().get().accuracy(), 1e-9, "same thresholds, same cascade");
+        assertNotNull(m2.currentOutOfFold().get(), "the training photos' out-of-fold predictions are kept too");
+        assertEquals(outOfFoldBefore, m2.currentOutOfFold().get().accuracy(), 1e-9);
         Path again = tmp.resolve("export-restored-" + System.nanoTime());
         robot.interact(() -> c2.export().export(again));
         waitFor(60, () -> Files.isRegularFile(again.resolve("exit-config.json")));

@@ -8,6 +8,7 @@ import org.persephonee.core.pipeline.PersonaliseReport;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** What {@code personalise} prints: progress lines on stderr while it runs, and its report as text. */
 final class PersonaliseOutput {
@@ -133,6 +134,13 @@ final class PersonaliseOutput {
         }
         out.printf(Locale.ROOT, "time: feature cache %.1f s, head training %.1f s%n", r.timing().featureCacheS(),
                 r.timing().headTrainingS());
+        if (r.provenance() != null && r.provenance().get("resumed") instanceof Map<?, ?> resumed) {
+            // what --resume carried on, started fresh or kept: otherwise only in the JSON report
+            out.printf(Locale.ROOT, "resumed from %s%n", resumed.get("from"));
+            if (resumed.get("notes") instanceof List<?> notes) {
+                notes.forEach(n -> out.println("  " + n));
+            }
+        }
         out.println("bundle: " + (r.bundle() == null ? "(not written)" : r.bundle()));
     }
 }

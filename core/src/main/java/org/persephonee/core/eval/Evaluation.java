@@ -95,10 +95,11 @@ public final class Evaluation {
     /** Exit names ({@code stage:head}) in cascade order. */
     public List<String> exitNames() { return List.copyOf(exitNames); }
 
-    private Evaluation(Cascade cascade, List<String> exitNames, LatencyProfile profile, Backbone bb) {
+    private Evaluation(Cascade cascade, Cascade validationLabelled, List<String> exitNames, LatencyProfile profile,
+                       Backbone bb) {
         this.cascade = cascade;
         this.validation = null;
-        this.validationLabelled = null;
+        this.validationLabelled = validationLabelled;
         this.finalEnsemble = List.of();
         this.exitNames = new ArrayList<>(exitNames);
         this.profile = profile;
@@ -116,6 +117,17 @@ public final class Evaluation {
     public static Evaluation live(Backbone bb, List<org.persephonee.core.exits.ExitPlacement> placements, int classes,
                                   boolean refitFinal, LatencyProfile profile,
                                   org.persephonee.core.personalise.EvalPredictions preds, Confidence confidence) {
+        return live(bb, placements, classes, refitFinal, profile, preds, null, confidence);
+    }
+
+    /**
+     * {@link #live} of a finished run kept on disk, with the training photos' out-of-fold predictions it chose on
+     * ({@code validation}, or null): {@link #validationLabelledCascade()} then scores thresholds on them too.
+     */
+    public static Evaluation live(Backbone bb, List<org.persephonee.core.exits.ExitPlacement> placements, int classes,
+                                  boolean refitFinal, LatencyProfile profile,
+                                  org.persephonee.core.personalise.EvalPredictions preds,
+                                  org.persephonee.core.personalise.EvalPredictions validation, Confidence confidence) {
         int n = placements.size();
         double msPerMac = profile.backboneMs() / Math.max(1, bb.totalMacs() - bb.classifierMacs());
         double[] cumMs = new double[n];
@@ -139,7 +151,8 @@ public final class Evaluation {
         long finalMacs = refitFinal ? (long) last.outputShape()[0] * classes : bb.classifierMacs();
         CostModel ms = new CostModel("ms", cumMs, headMs, profile.backboneMs(), profile.classifierMs());
         CostModel mc = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
-        return new Evaluation(new Cascade(preds, ms, mc, confidence), names, profile, bb);
+        return new Evaluation(new Cascade(preds, ms, mc, confidence),
+                validation == null ? null : new Cascade(validation, ms, mc, confidence), names, profile, bb);
     }
 
     private volatile List<Curve> curves;

@@ -214,6 +214,7 @@ public final class PersonalisationJob {
                 }
                 space = resumption.labelSpace(data, inferred, !config.classes().isEmpty());
                 resumption.checkLabels(data);
+                resumption.checkSettings(config);
                 if (!resumption.warm() && config.epochs() != resumption.freshEpochs()) {
                     // heads that start fresh train as the first run's did, not for an update's few epochs
                     config = config.toBuilder().optEpochs(resumption.freshEpochs()).build();

@@ -131,6 +131,41 @@ final class Resumption {
     }
 
     /**
+     * Training settings other than the epochs changed since the earlier run (learning rate, teacher, seed, ...): the
+     * update still starts from the earlier heads, which those settings trained, so a note says so and how to get a
+     * run from scratch with the new ones (in the lab, a run at learning rate 5.0 and then an update at 0.03 carried the
+     * broken heads on, while the record named 0.03 only).
+     */
+    void checkSettings(PersonalisationConfig config) {
+        if (!warm || state.training() == null) {
+            return;
+        }
+        String now = ResumeState.training(config);
+        if (!now.equals(state.training())) {
+            notes.add("the training settings changed since " + state.from().getFileName() + " ("
+                    + changes(state.training(), now) + "): the heads carry on from the ones trained with the earlier "
+                    + "settings; run from scratch (no --resume, or untick Update the last run) for heads trained "
+                    + "with these alone");
+        }
+    }
+
+    /** The settings that differ between two {@link ResumeState#training} strings: {@code "lr 0.05 → 0.02"}. */
+    static String changes(String before, String now) {
+        String[] a = before.split(", ");
+        String[] b = now.split(", ");
+        List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i < Math.min(a.length, b.length); i++) {
+            if (!a[i].equals(b[i])) {
+                int cut = Math.max(0, b[i].lastIndexOf(' '));
+                String name = b[i].substring(0, cut);
+                out.add(a[i].startsWith(name + " ") ? name + " " + a[i].substring(cut + 1) + " → "
+                        + b[i].substring(cut + 1) : a[i] + " → " + b[i]);
+            }
+        }
+        return out.isEmpty() ? before + " → " + now : String.join(", ", out);
+    }
+
+    /**
      * A photo the earlier run had that has another label now (a label reviewed, changed or removed) makes the heads
      * start fresh on the cache, cross-fitted, as a run from scratch would train them: the held-out predictions kept
      * for that photo came from heads that never had its label, so an update would choose on stale figures (the

@@ -35,6 +35,14 @@ public final class RunRecord {
      * fold); null when not checked (no labels), or in records kept before session 30.
      */
     public String refitChoice;
+    /**
+     * The training photos' out-of-fold predictions the run chose its operating point on (its exits, then the final
+     * exit as deployed; -1 for an unlabelled photo): the lab shows the same thresholds on them next to the test
+     * photos. Null when the run had none (too few photos, an update) and in records kept before session 34.
+     */
+    public List<float[][]> validationExitProbabilities;
+    public float[][] validationFinalProbabilities;
+    public int[] validationTruth;
     public List<String> labels = new ArrayList<>();
     public List<String> evalImages = new ArrayList<>();
     public double genericAccuracy;
@@ -94,6 +102,23 @@ public final class RunRecord {
     public EvalPredictions predictions() {
         List<String> stages = exits.stream().map(org.persephonee.core.exits.ExitPlacement::stageOf).toList();
         return new EvalPredictions(stages, exitProbabilities, finalProbabilities, truth, classes);
+    }
+
+    /**
+     * The training photos' out-of-fold predictions, or null when the record holds none that are labelled or they do
+     * not fit its exits.
+     */
+    public EvalPredictions validationPredictions() {
+        if (validationExitProbabilities == null || validationFinalProbabilities == null || validationTruth == null
+                || validationExitProbabilities.size() != exits.size()
+                || validationFinalProbabilities.length != validationTruth.length
+                || validationExitProbabilities.stream().anyMatch(e -> e == null || e.length != validationTruth.length)) {
+            return null;
+        }
+        List<String> stages = exits.stream().map(org.persephonee.core.exits.ExitPlacement::stageOf).toList();
+        EvalPredictions v = new EvalPredictions(stages, validationExitProbabilities, validationFinalProbabilities,
+                validationTruth, classes);
+        return v.labelled() ? v : null;
     }
 
     /**

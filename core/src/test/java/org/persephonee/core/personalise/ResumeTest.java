@@ -193,6 +193,15 @@ class ResumeTest {
                 assertEquals(4, ResumeState.read(kept).foldCount(), "and the folds");
                 assertEquals(again.profile().source(), ResumeState.read(kept).latency().source(), "named once");
             }
+            // another learning rate: the update trains, carries the earlier heads on, and says which setting changed
+            try (PersonalisationResult r = new PersonalisationJob(bb, Fixtures.load(bb, a), config(memo)
+                    .optResume(state).optEpochs(3).optLearningRate(0.02f).build())
+                    .run(PersonalisationJob.SILENT, () -> false)) {
+                assertTrue(r.resumed().trained(), r.resumed().notes().toString());
+                assertTrue(r.resumed().warm(), r.resumed().notes().toString());
+                assertTrue(r.resumed().notes().stream().anyMatch(n -> n.contains("the training settings changed since "
+                        + "bundle (lr 0.05 → 0.02): the heads carry on")), r.resumed().notes().toString());
+            }
             // the person moves one labelled photo to another class: news
             Files.move(a.resolve("labelled/cat/l0.png"), a.resolve("labelled/dog/moved.png"));
             try (PersonalisationResult r = new PersonalisationJob(bb, Fixtures.load(bb, a), config(memo)
