@@ -355,6 +355,25 @@ class LabUiTest {
         assertEquals(100 * model.current().get().accuracy(), oof.getY(1).doubleValue(), 1e-9);
         String summary = robot.lookup("#cascade-summary").queryAs(Label.class).getText();
         assertTrue(summary.contains("; out of fold on "), summary);
+        // tilted-phone's generic backbone (22 % on these photos) is far below the curves: the accuracy axis fits the
+        // curves and a note at its foot gives the generic figure (drawn to scale, it left the curves a strip)
+        double generic = 100 * model.genericAccuracy().get();
+        org.jfree.chart.axis.ValueAxis y = view.curvesPane().chart().getXYPlot().getRangeAxis();
+        double lowest = Double.POSITIVE_INFINITY;
+        for (int s = 0; s < view.curvesPane().dataset().getSeriesCount(); s++) {
+            var series = view.curvesPane().dataset().getSeries(s);
+            for (int i = 0; i < series.getItemCount() && !CurvesPane.GENERIC.equals(series.getKey()); i++) {
+                double v = series.getY(i).doubleValue();
+                lowest = Math.min(lowest, v);
+                assertTrue(y.getRange().contains(v), series.getKey() + " at " + v + " outside " + y.getRange());
+            }
+        }
+        System.out.printf(java.util.Locale.ROOT, "generic %.1f, lowest curve point %.1f, axis %s%n", generic, lowest,
+                y.getRange());
+        assertTrue(generic < lowest - CurvesPane.GENERIC_FAR_POINTS, generic + " vs " + lowest);
+        assertTrue(y.getLowerBound() > generic, y.getRange().toString());
+        assertEquals(String.format(java.util.Locale.ROOT, "▼ generic backbone %.1f%%", generic),
+                view.curvesPane().genericNote());
         assertOperatingPointRingOnTop(robot);
         // the exit cards give the finished run's accuracies (its deployed heads), not the last training epoch's
         org.persephonee.core.eval.Evaluation ev = model.evaluation().get();
