@@ -240,7 +240,7 @@ public final class HistoryController {
                     placements.add(ExitPlacement.parse(key));
                 }
                 Evaluation ev = Evaluation.live(bb, placements, r.classes, r.refitFinal, r.profile(), r.predictions(),
-                        Confidence.MAX_SOFTMAX);
+                        null, r.finalEnsemble, Confidence.MAX_SOFTMAX);
                 Curve cascade = ev.curves().stream().filter(c -> c.exit() < 0).findFirst().orElse(null);
                 tasks.ui().execute(() -> model.overlay().set(cascade == null ? null
                         : new HistoryModel.Overlay("run " + e.number() + " (cascade)", cascade)));

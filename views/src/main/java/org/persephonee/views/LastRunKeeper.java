@@ -124,6 +124,7 @@ final class LastRunKeeper {
             rec.validationFinalProbabilities = v.finalExit();
             rec.validationTruth = v.truth();
         }
+        rec.finalEnsemble = new ArrayList<>(o.evaluation().finalEnsemble());
         rec.classes = p.classes();
         rec.refitFinal = o.result().finalHead() != null;
         rec.refitChoice = o.result().refitChoice();
@@ -191,7 +192,7 @@ final class LastRunKeeper {
                     placements.add(ExitPlacement.parse(key));
                 }
                 Evaluation ev = Evaluation.live(bb, placements, rec.classes, rec.refitFinal, rec.profile(),
-                        rec.predictions(), rec.validationPredictions(), Confidence.MAX_SOFTMAX);
+                        rec.predictions(), rec.validationPredictions(), rec.finalEnsemble, Confidence.MAX_SOFTMAX);
                 ev.curves();
                 tasks.ui().execute(() -> {
                     if (model.running().get() || model.backbone().get() != bb) {

@@ -430,6 +430,12 @@ class LabUiTest {
         assertEquals(accuracyBefore, m2.current().get().accuracy(), 1e-9, "same thresholds, same cascade");
         assertNotNull(m2.currentOutOfFold().get(), "the training photos' out-of-fold predictions are kept too");
         assertEquals(outOfFoldBefore, m2.currentOutOfFold().get().accuracy(), 1e-9);
+        // the final exit as the run had it (averaged with late exits or alone), at the run's cost
+        System.out.println("final exit restored: " + m2.evaluation().get().finalExitName() + " "
+                + m2.evaluation().get().finalEnsemble());
+        assertEquals(model.evaluation().get().finalExitName(), m2.evaluation().get().finalExitName());
+        assertEquals(model.evaluation().get().cascade().finalOnly().meanMs(),
+                m2.evaluation().get().cascade().finalOnly().meanMs(), 1e-9);
         Path again = tmp.resolve("export-restored-" + System.nanoTime());
         robot.interact(() -> c2.export().export(again));
         waitFor(60, () -> Files.isRegularFile(again.resolve("exit-config.json")));

@@ -95,12 +95,12 @@ public final class Evaluation {
     /** Exit names ({@code stage:head}) in cascade order. */
     public List<String> exitNames() { return List.copyOf(exitNames); }
 
-    private Evaluation(Cascade cascade, Cascade validationLabelled, List<String> exitNames, LatencyProfile profile,
-                       Backbone bb) {
+    private Evaluation(Cascade cascade, Cascade validationLabelled, List<String> finalEnsemble, List<String> exitNames,
+                       LatencyProfile profile, Backbone bb) {
         this.cascade = cascade;
         this.validation = null;
         this.validationLabelled = validationLabelled;
-        this.finalEnsemble = List.of();
+        this.finalEnsemble = List.copyOf(finalEnsemble);
         this.exitNames = new ArrayList<>(exitNames);
         this.profile = profile;
         this.backbone = bb;
@@ -117,17 +117,20 @@ public final class Evaluation {
     public static Evaluation live(Backbone bb, List<org.persephonee.core.exits.ExitPlacement> placements, int classes,
                                   boolean refitFinal, LatencyProfile profile,
                                   org.persephonee.core.personalise.EvalPredictions preds, Confidence confidence) {
-        return live(bb, placements, classes, refitFinal, profile, preds, null, confidence);
+        return live(bb, placements, classes, refitFinal, profile, preds, null, List.of(), confidence);
     }
 
     /**
      * {@link #live} of a finished run kept on disk, with the training photos' out-of-fold predictions it chose on
-     * ({@code validation}, or null): {@link #validationLabelledCascade()} then scores thresholds on them too.
+     * ({@code validation}, or null): {@link #validationLabelledCascade()} then scores thresholds on them too; and the
+     * stages of the exits its final exit was averaged with ({@code finalEnsemble}, empty for the final exit alone),
+     * whose heads the final exit's cost includes as in the run.
      */
     public static Evaluation live(Backbone bb, List<org.persephonee.core.exits.ExitPlacement> placements, int classes,
                                   boolean refitFinal, LatencyProfile profile,
                                   org.persephonee.core.personalise.EvalPredictions preds,
-                                  org.persephonee.core.personalise.EvalPredictions validation, Confidence confidence) {
+                                  org.persephonee.core.personalise.EvalPredictions validation,
+                                  List<String> finalEnsemble, Confidence confidence) {
         int n = placements.size();
         double msPerMac = profile.backboneMs() / Math.max(1, bb.totalMacs() - bb.classifierMacs());
         double[] cumMs = new double[n];
@@ -148,11 +151,19 @@ public final class Evaluation {
             names.add(p.key());
         }
         org.persephonee.core.backbone.Stage last = bb.stages().get(bb.stages().size() - 1);
-        long finalMacs = refitFinal ? (long) last.outputShape()[0] * classes : bb.classifierMacs();
-        CostModel ms = new CostModel("ms", cumMs, headMs, profile.backboneMs(), profile.classifierMs());
+        double finalMacs = refitFinal ? (long) last.outputShape()[0] * classes : bb.classifierMacs();
+        double finalMs = profile.classifierMs();
+        List<String> ensemble = finalEnsemble == null ? List.of() : finalEnsemble;
+        for (int j = 0; j < n; j++) {
+            if (ensemble.contains(placements.get(j).stage())) {
+                finalMs += headMs[j];
+                finalMacs += headMacs[j];
+            }
+        }
+        CostModel ms = new CostModel("ms", cumMs, headMs, profile.backboneMs(), finalMs);
         CostModel mc = new CostModel("MACs", cumMacs, headMacs, bb.totalMacs() - bb.classifierMacs(), finalMacs);
         return new Evaluation(new Cascade(preds, ms, mc, confidence),
-                validation == null ? null : new Cascade(validation, ms, mc, confidence), names, profile, bb);
+                validation == null ? null : new Cascade(validation, ms, mc, confidence), ensemble, names, profile, bb);
     }
 
     private volatile List<Curve> curves;

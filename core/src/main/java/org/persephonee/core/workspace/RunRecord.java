@@ -43,6 +43,8 @@ public final class RunRecord {
     public List<float[][]> validationExitProbabilities;
     public float[][] validationFinalProbabilities;
     public int[] validationTruth;
+    /** Stages of the exits the final exit was averaged with (empty: alone; null in records before session 34). */
+    public List<String> finalEnsemble;
     public List<String> labels = new ArrayList<>();
     public List<String> evalImages = new ArrayList<>();
     public double genericAccuracy;
