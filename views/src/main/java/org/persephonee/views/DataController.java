@@ -29,6 +29,12 @@ public final class DataController {
         this.model = model;
         this.tasks = tasks;
         this.error = error;
+        // an import or a restore in between: the old places no longer mean anything
+        model.images().addListener((javafx.collections.ListChangeListener<ImageItem>) c -> {
+            if (!undoing && !removed.isEmpty()) {
+                forgetRemoval();
+            }
+        });
     }
 
     /** Imports dropped or chosen files and folders in the background. */
@@ -159,8 +165,76 @@ public final class DataController {
         });
     }
 
-    /** Removes images from the workspace (files stay on disk). */
+    /** The images the last removal took out, with where each stood; empty when there is nothing to undo. */
+    private List<ImageItem> removed = List.of();
+    private int[] removedAt = new int[0];
+    private final javafx.beans.property.BooleanProperty canUndoRemove =
+            new javafx.beans.property.SimpleBooleanProperty(false);
+    /** True while this controller changes the image list itself (an undo must not forget itself). */
+    private boolean undoing;
+
+    /** Whether {@link #undoRemove()} has images to bring back. */
+    public javafx.beans.property.ReadOnlyBooleanProperty canUndoRemove() { return canUndoRemove; }
+
+    /**
+     * Removes images from the workspace (files stay on disk); {@link #undoRemove()} brings them back where they were,
+     * with their labels and test marks, until the image list changes otherwise.
+     */
     public void removeImages(List<ImageItem> items) {
-        model.images().removeAll(items);
+        Set<ImageItem> gone = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        gone.addAll(items);
+        List<ImageItem> took = new ArrayList<>();
+        List<Integer> at = new ArrayList<>();
+        for (int i = 0; i < model.images().size(); i++) {
+            if (gone.contains(model.images().get(i))) {
+                took.add(model.images().get(i));
+                at.add(i);
+            }
+        }
+        if (took.isEmpty()) {
+            return;
+        }
+        undoing = true;
+        try {
+            model.images().removeAll(gone);
+        } finally {
+            undoing = false;
+        }
+        removed = took;
+        removedAt = at.stream().mapToInt(Integer::intValue).toArray();
+        canUndoRemove.set(true);
+        model.status().set("Removed " + took.size() + " image(s) from the lab; the files stay on disk (Edit > Undo "
+                + "remove brings them back)");
+    }
+
+    /** Puts the images of the last removal back where they stood, with their labels and test marks. */
+    public void undoRemove() {
+        if (removed.isEmpty()) {
+            return;
+        }
+        undoing = true;
+        try {
+            // in the order they stood: each goes back to its old place, consecutive ones in one change
+            int k = 0;
+            while (k < removed.size()) {
+                int end = k + 1;
+                while (end < removed.size() && removedAt[end] == removedAt[end - 1] + 1) {
+                    end++;
+                }
+                int at = Math.min(removedAt[k], model.images().size());
+                model.images().addAll(at, removed.subList(k, end));
+                k = end;
+            }
+        } finally {
+            undoing = false;
+        }
+        model.status().set("Brought back " + removed.size() + " image(s)");
+        forgetRemoval();
+    }
+
+    private void forgetRemoval() {
+        removed = List.of();
+        removedAt = new int[0];
+        canUndoRemove.set(false);
     }
 }

@@ -127,7 +127,13 @@ final class LabChrome {
             controller.diagnostics(this::showDiagnostics);
         });
         Menu help = new Menu("Help", null, about, diagnostics);
-        return new MenuBar(file, runMenu, view, help);
+        MenuItem undoRemove = new MenuItem("Undo remove");
+        undoRemove.setId("undo-remove");
+        undoRemove.setAccelerator(KeyCombination.keyCombination("Shortcut+Z"));
+        undoRemove.setOnAction(e -> controller.data().undoRemove());
+        undoRemove.disableProperty().bind(controller.data().canUndoRemove().not());
+        Menu edit = new Menu("Edit", null, undoRemove);
+        return new MenuBar(file, edit, runMenu, view, help);
     }
 
     /** The engine report in a dialog, selectable, with a button that copies it for a bug report. */

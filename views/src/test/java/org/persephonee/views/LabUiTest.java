@@ -259,6 +259,25 @@ class LabUiTest {
         assertTrue(model.images().stream().anyMatch(i -> "Ankle boot".equals(i.label())), "ankle_boot folder matched");
         String counts = robot.lookup("#class-counts").queryAs(Label.class).getText();
         assertTrue(counts.contains("80 images") && counts.contains("24 unlabelled"), counts);
+        // Remove takes photos out of the lab, not off the disk, and Edit > Undo remove puts them back where they stood
+        List<ImageItem> before = List.copyOf(model.images());
+        ImageItem first = before.get(0);
+        ImageItem third = before.get(2);
+        ImageItem fourth = before.get(3);
+        robot.interact(() -> controller.data().removeImages(List.of(fourth, first, third)));
+        assertEquals(before.size() - 3, model.images().size());
+        assertTrue(Files.isRegularFile(first.path()), "the file stays on disk");
+        assertTrue(model.status().get().startsWith("Removed 3 image(s) from the lab; the files stay on disk"),
+                model.status().get());
+        assertTrue(controller.data().canUndoRemove().get());
+        robot.interact(() -> controller.data().undoRemove());
+        assertEquals(before, List.copyOf(model.images()), "back in their places, the same items");
+        assertFalse(controller.data().canUndoRemove().get());
+        // an import in between forgets the removal: its places would no longer mean anything
+        robot.interact(() -> controller.data().removeImages(List.of(first)));
+        robot.interact(() -> model.images().add(first));
+        assertFalse(controller.data().canUndoRemove().get());
+        robot.interact(() -> model.images().setAll(before));
         // the toolbar said why Personalise was greyed out; with exits placed there is nothing left to say
         robot.interact(() -> controller.exits().autoPlace());
         waitFor(10, () -> !model.exits().isEmpty());
