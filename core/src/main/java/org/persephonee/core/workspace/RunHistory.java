@@ -51,7 +51,7 @@ public final class RunHistory {
         int next = numbers.isEmpty() ? 1 : numbers.get(numbers.size() - 1) + 1;
         Path run = dir.resolve(String.format("%04d", next));
         Files.createDirectories(run);
-        rec.save(run);
+        rec.saveWithoutValidation(run);
         numbers.add(next);
         while (numbers.size() > KEEP) {
             FileTrees.delete(dir.resolve(String.format("%04d", numbers.remove(0))));

@@ -160,6 +160,26 @@ public final class RunRecord {
         AtomicFiles.writeString(dir.resolve(FILE), new Gson().toJson(this));
     }
 
+    /**
+     * Writes {@code run.json} without the training photos' out-of-fold predictions ({@code validation*}): the run
+     * history's copies are for comparing runs on the test photos, and those predictions would about double each of
+     * the twenty (the last run keeps them, and its bundle's {@code resume.json} has them too).
+     */
+    public void saveWithoutValidation(Path dir) throws IOException {
+        Gson gson = new com.google.gson.GsonBuilder().setExclusionStrategies(new com.google.gson.ExclusionStrategy() {
+            @Override
+            public boolean shouldSkipField(com.google.gson.FieldAttributes f) {
+                return f.getDeclaringClass() == RunRecord.class && f.getName().startsWith("validation");
+            }
+
+            @Override
+            public boolean shouldSkipClass(Class<?> c) {
+                return false;
+            }
+        }).create();
+        AtomicFiles.writeString(dir.resolve(FILE), gson.toJson(this));
+    }
+
     /** Reads {@code run.json} from {@code dir}. */
     public static RunRecord load(Path dir) throws IOException {
         try {

@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Runs kept in the workspace: newest first, the oldest removed beyond the cap, a damaged one skipped by name. */
@@ -69,5 +71,29 @@ class RunHistoryTest {
         List<RunHistory.Entry> e = h.list().entries();
         assertEquals(List.of(false, false, false, true), e.stream().map(x -> x.record().labelSpaceGuessed()).toList(),
                 "newest first: no config kept (an old record), labels, classes named, guessed");
+    }
+
+    /**
+     * The last run's record keeps the training photos' out-of-fold predictions (the lab's out-of-fold marker comes
+     * back with it); the history's copies leave them out, and the rest of the record is the same.
+     */
+    @Test
+    void theHistoryLeavesTheOutOfFoldPredictionsToTheLastRun(@TempDir Path ws) throws Exception {
+        RunRecord r = run(0.7);
+        r.validationExitProbabilities = List.<float[][]>of(new float[][] {{0.9f, 0.1f}, {0.2f, 0.8f}});
+        r.validationFinalProbabilities = new float[][] {{0.8f, 0.2f}, {0.3f, 0.7f}};
+        r.validationTruth = new int[] {0, -1};
+        Path last = Files.createDirectories(ws.resolve("last-run"));
+        r.save(last);
+        RunRecord kept = RunRecord.load(last);
+        assertNotNull(kept.validationPredictions(), "the last run's record has them");
+        assertEquals(2, kept.validationPredictions().size());
+        new RunHistory(ws).add(r);
+        RunRecord inHistory = new RunHistory(ws).list().entries().get(0).record();
+        assertNull(inHistory.validationExitProbabilities);
+        assertNull(inHistory.validationPredictions());
+        assertEquals(0.7, inHistory.accuracy, 1e-9);
+        assertTrue(Files.size(ws.resolve(RunHistory.DIR).resolve("0001").resolve(RunRecord.FILE))
+                < Files.size(last.resolve(RunRecord.FILE)));
     }
 }
