@@ -275,7 +275,8 @@ public final class CurvesPane {
                     r.setSeriesLinesVisible(gi, false);
                 }
             }
-            if (ev != null && ev.validationLabelledCascade() != null) {
+            if (ev != null && ev.validationLabelledCascade() != null
+                    && ev.validationLabelledCascade().predictions().labelled()) {
                 // where the same thresholds stand on the training photos out of fold, which the operating point was
                 // chosen on, joined to where they stand on the test photos
                 XYSeries oof = new XYSeries(OUT_OF_FOLD, false, true);

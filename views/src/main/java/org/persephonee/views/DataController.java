@@ -30,8 +30,13 @@ public final class DataController {
         this.tasks = tasks;
         this.error = error;
         // an import or a restore in between: the old places no longer mean anything
+        // (a relabel or a test mark only updates items: the places still hold)
         model.images().addListener((javafx.collections.ListChangeListener<ImageItem>) c -> {
-            if (!undoing && !removed.isEmpty()) {
+            boolean moved = false;
+            while (c.next()) {
+                moved |= c.wasAdded() || c.wasRemoved() || c.wasPermutated();
+            }
+            if (moved && !undoing && !removed.isEmpty()) {
                 forgetRemoval();
             }
         });

@@ -130,7 +130,14 @@ final class LabChrome {
         MenuItem undoRemove = new MenuItem("Undo remove");
         undoRemove.setId("undo-remove");
         undoRemove.setAccelerator(KeyCombination.keyCombination("Shortcut+Z"));
-        undoRemove.setOnAction(e -> controller.data().undoRemove());
+        undoRemove.setOnAction(e -> {
+            // Ctrl+Z in a text field undoes the typing there, not a removal
+            javafx.scene.Node focus = window.get() == null || window.get().getScene() == null ? null
+                    : window.get().getScene().getFocusOwner();
+            if (!(focus instanceof javafx.scene.control.TextInputControl)) {
+                controller.data().undoRemove();
+            }
+        });
         undoRemove.disableProperty().bind(controller.data().canUndoRemove().not());
         Menu edit = new Menu("Edit", null, undoRemove);
         return new MenuBar(file, edit, runMenu, view, help);

@@ -119,7 +119,7 @@ final class LastRunKeeper {
         rec.finalProbabilities = p.finalExit();
         rec.truth = p.truth();
         var v = o.result().validation();
-        if (v != null && v.exits().size() == p.exits().size()) {
+        if (v != null && v.labelled() && v.exits().size() == p.exits().size()) {
             rec.validationExitProbabilities = new ArrayList<>(v.exits());
             rec.validationFinalProbabilities = v.finalExit();
             rec.validationTruth = v.truth();

@@ -270,6 +270,11 @@ class LabUiTest {
         assertTrue(model.status().get().startsWith("Removed 3 image(s) from the lab; the files stay on disk"),
                 model.status().get());
         assertTrue(controller.data().canUndoRemove().get());
+        // a relabel in between keeps the places: the undo still holds
+        boolean wasTest = before.get(1).test();
+        robot.interact(() -> controller.data().markTest(List.of(before.get(1)), !wasTest));
+        robot.interact(() -> controller.data().markTest(List.of(before.get(1)), wasTest));
+        assertTrue(controller.data().canUndoRemove().get());
         robot.interact(() -> controller.data().undoRemove());
         assertEquals(before, List.copyOf(model.images()), "back in their places, the same items");
         assertFalse(controller.data().canUndoRemove().get());

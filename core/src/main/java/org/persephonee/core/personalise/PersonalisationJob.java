@@ -81,8 +81,11 @@ public final class PersonalisationJob {
         String start = refit ? "re-fitted" : "the backbone's classifier kept";
         String base = earlier != null && earlier.endsWith(SAME_LABELS)
                 ? earlier.substring(0, earlier.length() - SAME_LABELS.length()) : earlier;
-        return base != null && base.startsWith(start + ":") ? base + SAME_LABELS
-                : start + ": out of fold in the run this one updates, on the same labelled photos";
+        // the earlier run's own reason ("re-fitted: ...", "re-fitted (not validated: ...)", ...), or, from a state
+        // that kept none, a plain one that names no check
+        String plain = start + ": as by the run this one updates, on the same labelled photos";
+        return base != null && !base.equals(plain) && (base.startsWith(start + ":") || base.startsWith(start + " ("))
+                ? base + SAME_LABELS : plain;
     }
 
 

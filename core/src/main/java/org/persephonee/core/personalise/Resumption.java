@@ -339,16 +339,16 @@ final class Resumption {
         return c;
     }
 
-    /**
-     * The earlier run's choice of the final classifier when this run's labelled photos are the earlier run's, each with
-     * the label it had (the out-of-fold check reads nothing else): true re-fitted, false kept; null when the check
-     * must run again (other labelled photos, no labels kept, or heads that start fresh).
-     */
     /** Why the earlier run re-fitted or kept the final exit (its own check's figures), or null (not kept). */
     String earlierRefitChoice() {
         return state.refitChoice();
     }
 
+    /**
+     * The earlier run's choice of the final classifier when this run's labelled photos are the earlier run's, each with
+     * the label it had (the out-of-fold check reads nothing else): true re-fitted, false kept; null when the check
+     * must run again (other labelled photos, no labels kept, or heads that start fresh).
+     */
     Boolean earlierRefit(PreparedData data) {
         if (!warm || !state.labelsKept()) {
             return null;

@@ -274,9 +274,14 @@ class ResumeTest {
         String once = PersonalisationJob.inheritedRefitChoice(false, why);
         assertEquals(why + PersonalisationJob.SAME_LABELS, once);
         assertEquals(once, PersonalisationJob.inheritedRefitChoice(false, once));
-        assertEquals("the backbone's classifier kept: out of fold in the run this one updates, on the same labelled "
-                + "photos", PersonalisationJob.inheritedRefitChoice(false, null));
-        assertTrue(PersonalisationJob.inheritedRefitChoice(true, why).startsWith("re-fitted: out of fold in the run"));
+        String plain = PersonalisationJob.inheritedRefitChoice(false, null);
+        assertEquals("the backbone's classifier kept: as by the run this one updates, on the same labelled photos",
+                plain);
+        assertEquals(plain, PersonalisationJob.inheritedRefitChoice(false, plain), "no phrase twice");
+        assertTrue(PersonalisationJob.inheritedRefitChoice(true, why).startsWith("re-fitted: as by the run"));
+        String unchecked = "re-fitted (not validated: 1 labelled photo(s) or no validation folds)";
+        assertEquals(unchecked + PersonalisationJob.SAME_LABELS, PersonalisationJob.inheritedRefitChoice(true, unchecked),
+                "no check claimed where none ran");
     }
 
     /**
