@@ -142,7 +142,7 @@ public final class ConfusionPane {
         int k = p.classes();
         List<String> names = model.labelSpace().get().size() == k ? model.labelSpace().get() : numbered(k);
         List<Integer>[][] cells = cells(p, probs, k);
-        summary.setText(summaryOf(cells, which));
+        summary.setText(summaryOf(cells, which, model.scoredPhotos()));
         int max = 1;
         for (int a = 0; a < k; a++) {
             for (int b = 0; b < k; b++) {
@@ -199,7 +199,7 @@ public final class ConfusionPane {
     }
 
     /** "The operating point: 226 of 320 labelled test photos right (70.6%)" under the matrix. */
-    private static String summaryOf(List<Integer>[][] cells, String which) {
+    private static String summaryOf(List<Integer>[][] cells, String which, String photos) {
         int right = 0;
         int all = 0;
         for (int a = 0; a < cells.length; a++) {
@@ -208,8 +208,8 @@ public final class ConfusionPane {
                 right += a == b ? cells[a][b].size() : 0;
             }
         }
-        return String.format(Locale.ROOT, "%s: %d of %d labelled test photos right (%.1f%%)",
-                OPERATING_POINT.equals(which) ? "The operating point" : which, right, all,
+        return String.format(Locale.ROOT, "%s: %d of %d labelled %s right (%.1f%%)",
+                OPERATING_POINT.equals(which) ? "The operating point" : which, right, all, photos,
                 all == 0 ? 0 : 100.0 * right / all);
     }
 

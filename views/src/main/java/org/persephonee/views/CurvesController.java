@@ -54,7 +54,8 @@ public final class CurvesController {
         double[] thresholds = th.stream().mapToDouble(Double::doubleValue).toArray();
         // first: the marker and the metrics follow the current cascade and read this one with it
         org.persephonee.core.eval.Cascade oof = ev.validationLabelledCascade();
-        model.currentOutOfFold().set(oof == null || !oof.predictions().labelled() ? null
+        // without test photos the curves are out of fold already: no second marker on the same predictions
+        model.currentOutOfFold().set(oof == null || !oof.predictions().labelled() || model.scoredOutOfFold().get() ? null
                 : oof.evaluate(exits, thresholds));
         model.current().set(ev.cascade().evaluate(exits, thresholds));
     }
@@ -62,6 +63,7 @@ public final class CurvesController {
     /** Shows no results (a new backbone is open). */
     void clear() {
         model.evaluation().set(null);
+        model.scoredOutOfFold().set(false);
         model.currentOutOfFold().set(null);
         model.current().set(null);
         model.resultsFinal().set(false);

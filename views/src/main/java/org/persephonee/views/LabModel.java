@@ -79,6 +79,9 @@ public final class LabModel {
      */
     private final ObjectProperty<CascadeResult> currentOutOfFold = new SimpleObjectProperty<>();
     private final DoubleProperty genericAccuracy = new SimpleDoubleProperty(Double.NaN);
+    /** True when the last run had no test photos: its curves are the training photos' out-of-fold predictions. */
+    private final javafx.beans.property.BooleanProperty scoredOutOfFold =
+            new javafx.beans.property.SimpleBooleanProperty(false);
     private final BooleanProperty curvesInMacs = new SimpleBooleanProperty(false);
     private final BooleanProperty resultsFinal = new SimpleBooleanProperty(false);
     /** True when the curves come from a run whose exits differ from the ones placed now (after Clear, Auto, a drop). */
@@ -132,6 +135,11 @@ public final class LabModel {
     public ObjectProperty<CascadeResult> current() { return current; }
     public ObjectProperty<CascadeResult> currentOutOfFold() { return currentOutOfFold; }
     public DoubleProperty genericAccuracy() { return genericAccuracy; }
+
+    public javafx.beans.property.BooleanProperty scoredOutOfFold() { return scoredOutOfFold; }
+
+    /** What the curves are on, for a person: "test photos", or "training photos, out of fold" without test photos. */
+    public String scoredPhotos() { return scoredOutOfFold.get() ? "training photos, out of fold" : "test photos"; }
     public BooleanProperty curvesInMacs() { return curvesInMacs; }
     public BooleanProperty resultsFinal() { return resultsFinal; }
     public BooleanProperty curvesStale() { return curvesStale; }

@@ -119,7 +119,9 @@ final class LastRunKeeper {
         rec.finalProbabilities = p.finalExit();
         rec.truth = p.truth();
         var v = o.result().validation();
-        if (v != null && v.labelled() && v.exits().size() == p.exits().size()) {
+        rec.scoredOutOfFold = o.result().scoredOutOfFold();
+        // without test photos the predictions above are these very ones: not kept twice
+        if (v != null && v.labelled() && v.exits().size() == p.exits().size() && !rec.scoredOutOfFold) {
             rec.validationExitProbabilities = new ArrayList<>(v.exits());
             rec.validationFinalProbabilities = v.finalExit();
             rec.validationTruth = v.truth();
@@ -199,6 +201,7 @@ final class LastRunKeeper {
                         return;
                     }
                     model.genericAccuracy().set(rec.genericAccuracy);
+                    model.scoredOutOfFold().set(rec.scoredOutOfFold);
                     model.evalPaths().set(rec.evalImages.stream().map(Path::of).toList());
                     model.labelSpace().set(List.copyOf(rec.labels));
                     model.labelSpaceGuessed().set(rec.labelSpaceGuessed());

@@ -120,7 +120,8 @@ final class MetricsTable {
         if (p.labelled() && !Double.isNaN(cur.accuracy())) {
             int n = p.scoredCount();
             double[] w = org.persephonee.core.eval.PairedComparison.wilson(cur.accuracy(), n);
-            ci = String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d test photos)", 100 * w[0], 100 * w[1], n);
+            ci = String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d %s%s)", 100 * w[0], 100 * w[1], n,
+                    model.scoredOutOfFold().get() ? "labelled " : "", model.scoredPhotos());
         }
         // the same thresholds on what the operating point is chosen on: the labelled training photos, out of fold
         CascadeResult oof = model.currentOutOfFold().get();

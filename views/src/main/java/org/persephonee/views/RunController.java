@@ -287,6 +287,15 @@ public final class RunController {
 
         @Override
         public void onEpoch(int epoch, int epochs, List<ExitStats> stats, EvalPredictions snapshot) {
+            if (snapshot.size() == 0) {
+                // no test photos: nothing to draw until the validation scores the training photos out of fold
+                epochThrottle.offer(() -> {
+                    model.liveStats().setAll(stats);
+                    model.phase().set("Training exits: epoch " + epoch + " / " + epochs + " (no test photos: the "
+                            + "curves come from the training photos, out of fold, when the run ends)");
+                });
+                return;
+            }
             // the stages' times from the model, or timed here on the engine thread when the run started first
             LatencyProfile profile = exits.profileFor(bb, stageProfile);
             Evaluation live = Evaluation.live(bb, placements, snapshot.classes(),
@@ -311,6 +320,7 @@ public final class RunController {
         }
         List<String> keys = o.evaluation().exitNames();
         model.genericAccuracy().set(o.result().genericAccuracy());
+        model.scoredOutOfFold().set(o.result().scoredOutOfFold());
         model.evalPaths().set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
         model.labelSpace().set(o.result().labelSpace().names());
         model.labelSpaceGuessed().set(o.result().labelSpaceGuessed());

@@ -31,7 +31,11 @@ final class RunSummary {
         OperatingPoint.Choice on = o.selection().chosenOn();
         CascadeResult c = o.choice().cascade();
         String cv;
-        if (on != null && o.result().validation().labelled()) {
+        if (o.result().scoredOutOfFold() && o.result().scoredOnLabels()) {
+            // no test photos: the figures above are the validation estimate itself, chosen on these same photos
+            cv = String.format(Locale.ROOT, "; on %d labelled training photos, out of fold: no test photos",
+                    o.result().predictions().scoredCount());
+        } else if (on != null && o.result().validation().labelled()) {
             // the figure a person without test photos gets: the choice on their own labelled photos, out of fold
             // short enough for the line to fit a 1440-px window (it was cut at "out of fo..."); the speed-up only
             // when the validation's differs from the test images'

@@ -345,6 +345,48 @@ class LabUiTest {
         assertTrue(misses.isEmpty(), "the operating point's ring is covered at " + misses);
     }
 
+    /**
+     * A person's own folder has no test split (issue 13). Every photo trains, and the lab reports the out-of-fold
+     * estimate the operating point was chosen on, under that name: no "test photos", and no second marker for the
+     * same predictions. Before, a fifth of the photos left training to score a figure on a handful of them.
+     */
+    @Test
+    void withoutTestPhotosEveryPhotoTrainsAndTheLabReportsTheOutOfFoldEstimate(FxRobot robot) throws Exception {
+        Path own = tmp.resolve("own-photos");
+        if (!Files.exists(own)) {
+            copySample(REPO.resolve("sample-data/tilted-phone"), own, 6, 0, 24);
+        }
+        ready(robot);
+        robot.interact(() -> {
+            controller.data().importPaths(List.of(own));
+            model.epochs().set(4);
+        });
+        waitFor(30, () -> model.images().size() == 48);
+        robot.drag("#head-linear").dropTo("#stage-block4");
+        robot.drag("#head-conv").dropTo("#stage-block6");
+        WaitForAsyncUtils.waitForFxEvents();
+        robot.clickOn("#personalise");
+        waitFor(300, () -> model.resultsFinal().get() && !model.running().get());
+        assertTrue(model.scoredOutOfFold().get());
+        var p = model.evaluation().get().cascade().predictions();
+        assertEquals(48, p.size(), "every photo is scored out of fold: none was held out of training");
+        assertEquals(24, p.scoredCount(), "on the labelled ones");
+        assertEquals(48, model.evalPaths().get().size());
+        int oofSeries = view.curvesPane().dataset().getSeriesIndex(CurvesPane.OUT_OF_FOLD);
+        assertTrue(oofSeries < 0 || view.curvesPane().dataset().getSeries(oofSeries).getItemCount() == 0,
+                "no second marker on the same predictions");
+        String summary = robot.lookup("#cascade-summary").queryAs(Label.class).getText();
+        assertTrue(summary.contains("on 24 labelled training photos, out of fold)"), summary);
+        assertFalse(summary.contains("test photos"), summary);
+        assertTrue(model.status().get().contains("on 24 labelled training photos, out of fold: no test photos"),
+                model.status().get());
+        assertFalse(Double.isNaN(model.genericAccuracy().get()), "the backbone as shipped, on the labelled photos");
+        robot.interact(() -> view.tabs().getSelectionModel().select(2));
+        WaitForAsyncUtils.waitForFxEvents();
+        String confusion = robot.lookup("#confusion-summary").queryAs(Label.class).getText();
+        assertTrue(confusion.contains(" of 24 labelled training photos, out of fold right"), confusion);
+    }
+
     @Test
     void cancelStopsWithinASecondAndKeepsTheUiResponsive(FxRobot robot) throws Exception {
         importAndPlace(robot);

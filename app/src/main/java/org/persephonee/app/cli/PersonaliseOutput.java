@@ -42,7 +42,16 @@ final class PersonaliseOutput {
                 if (epoch == 1 || epoch == epochs || epoch % 5 == 0) {
                     StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "  epoch %d/%d", epoch, epochs));
                     for (ExitStats s : stats) {
-                        sb.append(String.format(Locale.ROOT, "  %s %.3f", s.stage(), s.evalAccuracy()));
+                        if (snapshot.size() == 0 && s.isFinal()) {
+                            continue;
+                        }
+                        // no test images: nothing to score until the validation; the training loss instead
+                        sb.append(snapshot.size() == 0
+                                ? String.format(Locale.ROOT, "  %s loss %.3f", s.stage(), s.trainLoss())
+                                : String.format(Locale.ROOT, "  %s %.3f", s.stage(), s.evalAccuracy()));
+                    }
+                    if (snapshot.size() == 0 && epoch == 1) {
+                        sb.append("  (no test images: accuracy comes from the validation, out of fold)");
                     }
                     err.println(sb);
                 }

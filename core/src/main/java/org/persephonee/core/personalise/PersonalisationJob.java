@@ -151,8 +151,11 @@ public final class PersonalisationJob {
         // with a feature memo, photo files decoded by an earlier run are not decoded again
         DecodeCache decoded = config.featureMemo() == null ? null
                 : DecodeCache.open(config.featureMemo(), backbone.input());
+        // with cross-fitting, a person with no test images loses none of their photos to a hold-out: the figures
+        // are then the out-of-fold predictions of all of them (issue 13: the validation estimate is what is reported)
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
-                config.holdoutFraction(), config.seed(), decoded, listener, cancelled);
+                config.validationFolds() > 0 ? 0 : config.holdoutFraction(), config.seed(), decoded, listener,
+                cancelled);
         // the photos decoded now are written for the next run while the generic pass and the BatchNorm decision run
         decodeNote = null;
         decodeSave = decoded == null ? null : decoded.saveInBackground();
@@ -162,8 +165,21 @@ public final class PersonalisationJob {
         Map<String, float[]> original = BnStats.snapshot(backbone);
         listener.onPhase(Phase.BATCHNORM, "Checking BatchNorm statistics (" + config.bnMode() + ")");
         long tGeneric = System.nanoTime();
-        float[][] evalLogitsKeep = logits(data.evalX, cancelled);
-        double generic = genericAccuracy(evalLogitsKeep, data.evalLabel);
+        double generic;
+        if (data.evalIsOutOfFold()) {
+            // no test images: the backbone as shipped on the labelled training photos (it never trained on them)
+            List<float[]> xs = new ArrayList<>();
+            List<String> ls = new ArrayList<>();
+            for (int i = 0; i < data.trainSize(); i++) {
+                if (data.trainLabel.get(i) != null) {
+                    xs.add(data.trainX.get(i));
+                    ls.add(data.trainLabel.get(i));
+                }
+            }
+            generic = genericAccuracy(logits(xs, cancelled), ls);
+        } else {
+            generic = genericAccuracy(logits(data.evalX, cancelled), data.evalLabel);
+        }
         double genericS = secs(tGeneric);
         long t1 = System.nanoTime();
         BnDecision bn;
@@ -360,6 +376,13 @@ public final class PersonalisationJob {
             float[][] validationFinalAlone = validation == null ? null : validation.finalExit();
             preds = FinalEnsemble.apply(preds, ensemble.members());
             validation = validation == null ? null : FinalEnsemble.apply(validation, ensemble.members());
+            if (data.evalIsOutOfFold()) {
+                if (validation == null) {
+                    throw new PersonalisationException("no test images and no out-of-fold predictions to score on: "
+                            + "add a test/<class>/ folder");
+                }
+                preds = validation;
+            }
 
             PersonalisationResult result = new PersonalisationResult(backbone, config, space, data, rounds.targets(),
                     heads, fin.head(), fin.retrained(), retrainChoice, new PersonalisationResult.Final(ensemble,

@@ -273,10 +273,31 @@ public final class PersonalisationResult implements AutoCloseable {
     public boolean scoredOnLabels() { return predictions.labelled(); }
 
     /**
+     * True when the person has no test images: every image trained and the figures are the training images'
+     * out-of-fold predictions, the same ones the operating point was chosen on (the validation estimate).
+     */
+    public boolean scoredOutOfFold() { return data.evalIsOutOfFold(); }
+
+    /** What the scored images are, for a person: "test photos", "held-out photos" or "training photos, out of fold". */
+    public String scoredPhotos() {
+        return data.evalIsOutOfFold() ? "training photos, out of fold" : data.evalIsHoldout() ? "held-out photos"
+                : "test photos";
+    }
+
+    /**
      * What the figures were computed on, for reports and bundles: e.g. "400 test images", "21 labelled of 120
      * held-out training images", or "120 held-out training images, no labels: agreement with the final exit".
      */
     public String evaluatedOn() {
+        if (data.evalIsOutOfFold()) {
+            int all = predictions.size();
+            if (!predictions.labelled()) {
+                return all + " training images out of fold (no test images), no labels: agreement with the "
+                        + "personalised final exit (the teacher), not accuracy";
+            }
+            return predictions.scoredCount() + " labelled of " + all + " training images, out of fold (no test "
+                    + "images: every image trained, and the operating point was chosen on these same predictions)";
+        }
         int all = data.evalSize();
         String kind = data.evalIsHoldout() ? "held-out training images" : "test images";
         if (!predictions.labelled()) {
@@ -305,9 +326,10 @@ public final class PersonalisationResult implements AutoCloseable {
         m.put("labels_used", targets.labelled());
         m.put("pseudo_labelled", targets.pseudoLabelled());
         m.put("distilled", targets.distilled());
-        m.put("eval_images", data.evalSize());
+        m.put("eval_images", predictions.size());
         m.put("eval_scored_images", predictions.scoredCount());
         m.put("eval_is_holdout", data.evalIsHoldout());
+        m.put("eval_out_of_fold", data.evalIsOutOfFold());
         m.put("label_regime", config.labels().toString());
         m.put("label_space_from", !config.classes().isEmpty()
                 ? (targets.labelled() > 0 ? "declared classes and the labelled ones" : "declared classes")

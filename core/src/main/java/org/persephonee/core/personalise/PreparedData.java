@@ -17,8 +17,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * A personal dataset decoded for one backbone, with the label regime applied: training images (with a
- * label name or none) and evaluation images (held-out test images, or a seeded hold-out of training
- * images when the person has none).
+ * label name or none) and evaluation images (held-out test images; when the person has none, either none, and the
+ * figures are then out of fold, or a seeded hold-out of training images when asked for).
  */
 public final class PreparedData {
     final List<PersonalImage> train = new ArrayList<>();
@@ -32,6 +32,7 @@ public final class PreparedData {
     final List<String> evalLabel = new ArrayList<>();
     final List<SkippedFile> skipped = new ArrayList<>();
     boolean evalIsHoldout;
+    boolean evalIsOutOfFold;
     int labelsGiven;
 
     private PreparedData() { }
@@ -60,11 +61,22 @@ public final class PreparedData {
     /** True when evaluation uses a hold-out of training images (the person has no test images). */
     public boolean evalIsHoldout() { return evalIsHoldout; }
 
+    /**
+     * True when the person has no test images and none were held out: every photo trains, and the figures are the
+     * training photos' out-of-fold predictions (the cross-fitting's), the validation estimate.
+     */
+    public boolean evalIsOutOfFold() { return evalIsOutOfFold; }
+
     /** Images that could not be decoded now. */
     public List<SkippedFile> skipped() { return List.copyOf(skipped); }
 
-    /** The evaluation images, in the order of {@link EvalPredictions} rows. */
-    public List<org.persephonee.core.data.PersonalImage> evalImages() { return List.copyOf(eval); }
+    /**
+     * The images the result's figures are on, in the order of {@link EvalPredictions} rows: the test images, the
+     * held-out ones, or with {@link #evalIsOutOfFold()} the training images (scored out of fold).
+     */
+    public List<org.persephonee.core.data.PersonalImage> evalImages() {
+        return List.copyOf(evalIsOutOfFold ? train : eval);
+    }
 
     /** The training images, in the order of {@link PersonalisationResult#validation()} rows. */
     public List<org.persephonee.core.data.PersonalImage> trainingImages() { return List.copyOf(train); }
@@ -129,7 +141,10 @@ public final class PreparedData {
             throw new PersonalisationException("no training images: every image is in test/ or could not be read");
         }
         Random rnd = new Random(seed);
-        if (d.eval.isEmpty()) {
+        if (d.eval.isEmpty() && holdout <= 0) {
+            // no test images and no hold-out asked for: every photo trains; the caller scores out of fold
+            d.evalIsOutOfFold = true;
+        } else if (d.eval.isEmpty()) {
             // no test images: hold out a seeded share of the training images for evaluation
             d.evalIsHoldout = true;
             List<Integer> idx = new ArrayList<>();

@@ -135,7 +135,7 @@ public record PersonaliseReport(
         return new PersonaliseReport(r.backboneId(), r.labelSpace().names(),
                 r.scoredOnLabels() ? "accuracy" : "teacher_agreement",
                 Double.isFinite(r.genericAccuracy()) ? r.genericAccuracy() : null, r.finalAccuracy(), r.evaluatedOn(),
-                r.data().evalSize(), r.predictions().scoredCount(), exits, bestHead, point(o),
+                r.predictions().size(), r.predictions().scoredCount(), exits, bestHead, point(o),
                 new Timing(t.decode(), t.batchNorm(), t.featureCache(), t.headTraining(), t.training(), t.evaluation(),
                         t.validation(), t.total()),
                 cache(r), r.targets().pseudoLabelAccuracy(), p.source(),
@@ -183,8 +183,9 @@ public record PersonaliseReport(
             validation = new Validation(vp.size(), nl, r.config().validationFolds(), scoring, estimate,
                     labelled.finalAccuracy(), on.speedup(), on.macSpeedup(), interval);
             chosenOn = vp.size() + " training images, out of fold (" + r.config().validationFolds()
-                    + " folds; scored by " + scoring + ", each class weighing the same): the evaluation images only "
-                    + "score the choice";
+                    + " folds; scored by " + scoring + ", each class weighing the same)" + (r.scoredOutOfFold()
+                    ? ": no test images, so the figures are these same predictions (the validation estimate)"
+                    : ": the evaluation images only score the choice");
         }
         CrossValidated cv = null;
         if (o.selection().validation() != null) {

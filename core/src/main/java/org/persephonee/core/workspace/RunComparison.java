@@ -12,8 +12,14 @@ import java.util.Map;
  *
  * @param paired the comparison (first = the newer run), or null
  * @param problem why there is no comparison, or null
+ * @param outOfFold true when both runs had no test images and were scored on their training images out of fold
  */
-public record RunComparison(PairedComparison paired, String problem) {
+public record RunComparison(PairedComparison paired, String problem, boolean outOfFold) {
+
+    /** A comparison on test images (or a problem). */
+    public RunComparison(PairedComparison paired, String problem) {
+        this(paired, problem, false);
+    }
 
     /** Compares {@code newer}'s operating point with {@code older}'s. */
     public static RunComparison of(RunRecord newer, RunRecord older) {
@@ -39,12 +45,13 @@ public record RunComparison(PairedComparison paired, String problem) {
             x[i] = a.get(shared.get(i));
             y[i] = b.get(shared.get(i));
         }
-        return new RunComparison(PairedComparison.of(x, y), null);
+        return new RunComparison(PairedComparison.of(x, y), null, newer.scoredOutOfFold && older.scoredOutOfFold);
     }
 
     /** One sentence for the person: "Run 3 against run 1: ..." */
     public String describe(int newerNumber, int olderNumber) {
         String head = "Run " + newerNumber + " against run " + olderNumber + ": ";
-        return paired == null ? head + problem : head + paired.describe("test images");
+        return paired == null ? head + problem : head + paired.describe(outOfFold ? "training images, out of fold"
+                : "test images");
     }
 }

@@ -72,6 +72,11 @@ public final class RunRecord {
     /** What the figures were measured on (e.g. "320 test images"). */
     public String evaluatedOn;
     /**
+     * True when the run had no test images: every photo trained and the figures are the training photos' out-of-fold
+     * predictions (false in records kept before session 35, which had test images or a hold-out).
+     */
+    public boolean scoredOutOfFold;
+    /**
      * The operating point: indices into {@link #exits} in cascade order and the confidence (max softmax) at or above
      * which an image leaves at each; null in records kept before 2026-12-04 (session 17).
      */
