@@ -198,7 +198,10 @@ public final class ConfusionPane {
         return out;
     }
 
-    /** "The operating point: 226 of 320 labelled test photos right (70.6%)" under the matrix. */
+    /**
+     * "The operating point: 226 of 320 labelled test photos right (70.6%)" under the matrix ("... training photos
+     * right, out of fold (90.0%)" without test photos).
+     */
     private static String summaryOf(List<Integer>[][] cells, String which, String photos) {
         int right = 0;
         int all = 0;
@@ -208,8 +211,11 @@ public final class ConfusionPane {
                 right += a == b ? cells[a][b].size() : 0;
             }
         }
-        return String.format(Locale.ROOT, "%s: %d of %d labelled %s right (%.1f%%)",
-                OPERATING_POINT.equals(which) ? "The operating point" : which, right, all, photos,
+        // "training photos, out of fold": "... training photos right, out of fold (90.0%)"
+        String[] noun = photos.split(", ", 2);
+        return String.format(Locale.ROOT, "%s: %d of %d labelled %s right%s (%.1f%%)",
+                OPERATING_POINT.equals(which) ? "The operating point" : which, right, all, noun[0],
+                noun.length > 1 ? ", " + noun[1] : "",
                 all == 0 ? 0 : 100.0 * right / all);
     }
 

@@ -64,6 +64,7 @@ public final class CurvesController {
     void clear() {
         model.evaluation().set(null);
         model.scoredOutOfFold().set(false);
+        model.scoredPhotosProperty().set(org.persephonee.core.personalise.PersonalisationResult.TEST_PHOTOS);
         model.currentOutOfFold().set(null);
         model.current().set(null);
         model.resultsFinal().set(false);

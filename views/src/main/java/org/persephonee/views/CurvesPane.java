@@ -276,9 +276,10 @@ public final class CurvesPane {
                 }
             }
             if (ev != null && ev.validationLabelledCascade() != null
-                    && ev.validationLabelledCascade().predictions().labelled()) {
+                    && ev.validationLabelledCascade().predictions().labelled() && !model.scoredOutOfFold().get()) {
                 // where the same thresholds stand on the training photos out of fold, which the operating point was
-                // chosen on, joined to where they stand on the test photos
+                // chosen on, joined to where they stand on the test photos (without test photos the curves are
+                // those out-of-fold predictions themselves: no series, no legend entry)
                 XYSeries oof = new XYSeries(OUT_OF_FOLD, false, true);
                 data.addSeries(oof);
                 int vi = data.getSeriesCount() - 1;

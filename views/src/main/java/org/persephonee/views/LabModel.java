@@ -82,6 +82,8 @@ public final class LabModel {
     /** True when the last run had no test photos: its curves are the training photos' out-of-fold predictions. */
     private final javafx.beans.property.BooleanProperty scoredOutOfFold =
             new javafx.beans.property.SimpleBooleanProperty(false);
+    private final StringProperty scoredPhotos = new SimpleStringProperty(
+            org.persephonee.core.personalise.PersonalisationResult.TEST_PHOTOS);
     private final BooleanProperty curvesInMacs = new SimpleBooleanProperty(false);
     private final BooleanProperty resultsFinal = new SimpleBooleanProperty(false);
     /** True when the curves come from a run whose exits differ from the ones placed now (after Clear, Auto, a drop). */
@@ -138,8 +140,13 @@ public final class LabModel {
 
     public javafx.beans.property.BooleanProperty scoredOutOfFold() { return scoredOutOfFold; }
 
-    /** What the curves are on, for a person: "test photos", or "training photos, out of fold" without test photos. */
-    public String scoredPhotos() { return scoredOutOfFold.get() ? "training photos, out of fold" : "test photos"; }
+    /**
+     * What the curves are on, for a person: "test photos", "training photos, out of fold" without test photos, or
+     * "held-out photos" (a run without cross-fitting, or kept before session 35).
+     */
+    public javafx.beans.property.StringProperty scoredPhotosProperty() { return scoredPhotos; }
+
+    public String scoredPhotos() { return scoredPhotos.get(); }
     public BooleanProperty curvesInMacs() { return curvesInMacs; }
     public BooleanProperty resultsFinal() { return resultsFinal; }
     public BooleanProperty curvesStale() { return curvesStale; }

@@ -1,6 +1,7 @@
 package org.persephonee.views;
 
 import org.persephonee.core.personalise.PersonalisationConfig;
+import org.persephonee.core.personalise.PersonalisationResult;
 import org.persephonee.core.personalise.ResumeState;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.eval.Confidence;
@@ -202,6 +203,9 @@ final class LastRunKeeper {
                     }
                     model.genericAccuracy().set(rec.genericAccuracy);
                     model.scoredOutOfFold().set(rec.scoredOutOfFold);
+                    model.scoredPhotosProperty().set(rec.scoredOutOfFold ? PersonalisationResult.OUT_OF_FOLD_PHOTOS
+                            : rec.evaluatedOn != null && rec.evaluatedOn.contains("held-out")
+                            ? PersonalisationResult.HELD_OUT_PHOTOS : PersonalisationResult.TEST_PHOTOS);
                     model.evalPaths().set(rec.evalImages.stream().map(Path::of).toList());
                     model.labelSpace().set(List.copyOf(rec.labels));
                     model.labelSpaceGuessed().set(rec.labelSpaceGuessed());

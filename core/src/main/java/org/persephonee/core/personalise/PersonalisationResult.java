@@ -278,10 +278,16 @@ public final class PersonalisationResult implements AutoCloseable {
      */
     public boolean scoredOutOfFold() { return data.evalIsOutOfFold(); }
 
-    /** What the scored images are, for a person: "test photos", "held-out photos" or "training photos, out of fold". */
+    /** {@link #scoredPhotos()} of a run scored on the person's test photos. */
+    public static final String TEST_PHOTOS = "test photos";
+    /** {@link #scoredPhotos()} of a run scored on a hold-out of the training photos (no cross-fitting). */
+    public static final String HELD_OUT_PHOTOS = "held-out photos";
+    /** {@link #scoredPhotos()} of a run with no test photos, scored out of fold. */
+    public static final String OUT_OF_FOLD_PHOTOS = "training photos, out of fold";
+
+    /** What the scored images are, for a person: {@link #TEST_PHOTOS}, {@link #HELD_OUT_PHOTOS} or {@link #OUT_OF_FOLD_PHOTOS}. */
     public String scoredPhotos() {
-        return data.evalIsOutOfFold() ? "training photos, out of fold" : data.evalIsHoldout() ? "held-out photos"
-                : "test photos";
+        return data.evalIsOutOfFold() ? OUT_OF_FOLD_PHOTOS : data.evalIsHoldout() ? HELD_OUT_PHOTOS : TEST_PHOTOS;
     }
 
     /**
