@@ -72,13 +72,22 @@ public final class HistoryController {
     /**
      * "Compare label regimes": runs the placed exits three times on the same photos, without labels, with about 10 %
      * of the training photos labelled and with every label, one after the other in the background; the first two
-     * runs' cascades stay drawn over the last one's curves. Refused without labels or while a run goes.
+     * runs' cascades stay drawn over the last one's curves. Refused without labels, without labelled test photos
+     * (the regimes would each be scored on their own labels) or while a run goes.
      */
     public void compareLabelRegimes() {
         long train = lab.images().stream().filter(i -> !i.test()).count();
         long labelled = lab.images().stream().filter(i -> !i.test() && i.label() != null).count();
         if (labelled == 0) {
             error.accept("Comparing label regimes needs labelled training photos");
+            return;
+        }
+        if (lab.images().stream().noneMatch(i -> i.test() && i.label() != null)) {
+            // without test photos each regime is scored out of fold on its own labels (none on none): the three
+            // figures would not be on the same photos, nor the same measure
+            error.accept("Comparing label regimes needs labelled test photos to score all three on: without them each "
+                    + "regime is scored on its own labels, out of fold (none on no label at all). Select some "
+                    + "labelled photos and press Mark as test");
             return;
         }
         if (run.cannotStart().isPresent()) {

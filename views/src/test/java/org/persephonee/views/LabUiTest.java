@@ -384,6 +384,14 @@ class LabUiTest {
         WaitForAsyncUtils.waitForFxEvents();
         String confusion = robot.lookup("#confusion-summary").queryAs(Label.class).getText();
         assertTrue(confusion.contains(" of 24 labelled training photos right, out of fold ("), confusion);
+        // label regimes cannot be compared on the same photos without test photos: said, and nothing runs
+        robot.interact(() -> view.tabs().getSelectionModel().select(1));
+        WaitForAsyncUtils.waitForFxEvents();
+        robot.clickOn("#compare-regimes");
+        WaitForAsyncUtils.waitForFxEvents();
+        assertTrue(model.status().get().startsWith("Comparing label regimes needs labelled test photos"),
+                model.status().get());
+        assertFalse(model.running().get());
     }
 
     @Test
