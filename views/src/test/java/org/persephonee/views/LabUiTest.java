@@ -362,6 +362,10 @@ class LabUiTest {
             model.epochs().set(4);
         });
         waitFor(30, () -> model.images().size() == 48);
+        // said before the run: what the figures will be
+        String detected = robot.lookup("#label-regime").queryAs(Label.class).getText();
+        assertTrue(detected.endsWith("No test photos: every photo trains, and accuracy is measured on the labelled "
+                + "ones, out of fold."), detected);
         robot.drag("#head-linear").dropTo("#stage-block4");
         robot.drag("#head-conv").dropTo("#stage-block6");
         WaitForAsyncUtils.waitForFxEvents();

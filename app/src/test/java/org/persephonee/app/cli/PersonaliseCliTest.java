@@ -397,6 +397,14 @@ class PersonaliseCliTest {
         assertEquals(0, text.code(), text.err());
         assertFalse(text.err().contains("NaN"), "no accuracy to print while training, and no NaN either: " + text.err());
         assertTrue(text.err().contains("block1 loss "), text.err());
+
+        // too few photos to cross-fit (4 per fold): a seeded hold-out scores the run, as before
+        Path tiny = persona("tinynotest", 3, 4, true, 0);
+        CliTest.Run t = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", tiny.toString(),
+                "--exits", "block1:linear", "--epochs", "1", "--out", tmp.resolve("tiny-bundle").toString(), "--json");
+        assertEquals(0, t.code(), t.err());
+        String on = JsonParser.parseString(t.out()).getAsJsonObject().get("evaluation").getAsString();
+        assertTrue(on.contains("held-out training images"), on);
     }
 
     @Test

@@ -30,6 +30,9 @@ final class CrossFit {
         this.trainer = trainer;
     }
 
+    /** Fewer training images than this many per fold: no cross-fitting (and no out-of-fold predictions). */
+    static final int MIN_PER_FOLD = 4;
+
     /**
      * Cross-fitting: the training images are split into {@code config.validationFolds()} folds (stratified by
      * label, seeded); for each fold the whole head training (re-fitted final exit, its teaching targets, the
@@ -81,7 +84,7 @@ final class CrossFit {
                         Listener listener, BooleanSupplier cancelled) {
         int n = data.trainSize();
         int k = config.validationFolds();
-        if (n < 4 * k) {
+        if (n < MIN_PER_FOLD * k) {
             return null;
         }
         int[] fold = folds(data, k, carry == null ? null : carry.fold(), config.seed());

@@ -153,9 +153,13 @@ public final class PersonalisationJob {
                 : DecodeCache.open(config.featureMemo(), backbone.input());
         // with cross-fitting, a person with no test images loses none of their photos to a hold-out: the figures
         // are then the out-of-fold predictions of all of them (issue 13: the validation estimate is what is reported)
+        // (too few photos to cross-fit: the seeded hold-out, as without cross-fitting)
+        long training = dataset.images().stream()
+                .filter(i -> i.split() != org.persephonee.core.data.PersonalImage.Split.TEST).count();
+        boolean outOfFold = config.validationFolds() > 0
+                && training >= (long) CrossFit.MIN_PER_FOLD * config.validationFolds();
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
-                config.validationFolds() > 0 ? 0 : config.holdoutFraction(), config.seed(), decoded, listener,
-                cancelled);
+                outOfFold ? 0 : config.holdoutFraction(), config.seed(), decoded, listener, cancelled);
         // the photos decoded now are written for the next run while the generic pass and the BatchNorm decision run
         decodeNote = null;
         decodeSave = decoded == null ? null : decoded.saveInBackground();
