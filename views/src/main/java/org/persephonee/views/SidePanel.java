@@ -31,7 +31,7 @@ public final class SidePanel {
      * Editors as ControlsFX makes them, except head types and teachers, which show their display names
      * ("Grid + linear", "ensemble") instead of their constant names.
      */
-    private static org.controlsfx.property.editor.PropertyEditor<?> editor(PropertySheet.Item item) {
+    private org.controlsfx.property.editor.PropertyEditor<?> editor(PropertySheet.Item item) {
         if (item.getType() == HeadType.class) {
             return named(item, HeadType.values(), HeadType::display, "head-type-editor");
         }
@@ -43,7 +43,74 @@ public final class SidePanel {
             return named(item, org.persephonee.core.personalise.FinalRefit.values(),
                     org.persephonee.core.personalise.FinalRefit::display, "final-refit-editor");
         }
+        if (item.getType() == Double.class || item.getType() == Integer.class) {
+            return narrow(numeric(item, item.getType() == Integer.class));
+        }
         return narrow(new org.controlsfx.property.editor.DefaultPropertyEditorFactory().call(item));
+    }
+
+    /**
+     * A number field that takes what a person types: a decimal comma as well as a point ("0,01"), a sign, and text
+     * that is not a number is refused out loud (the field turns red, the status line names the setting and what was
+     * kept) when Enter or leaving the field commits it. ControlsFX's numeric field dropped the comma as it was typed,
+     * so "0,01" became a learning rate of 1.0, and other text silently went back.
+     */
+    private org.controlsfx.property.editor.PropertyEditor<Object> numeric(PropertySheet.Item item, boolean integer) {
+        javafx.scene.control.TextField field = new javafx.scene.control.TextField(shown(item.getValue()));
+        field.setId("number-" + item.getName().toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-"));
+        javafx.beans.property.ObjectProperty<Object> value =
+                new javafx.beans.property.SimpleObjectProperty<>(item.getValue());
+        Runnable commit = () -> {
+            String typed = field.getText().strip();
+            Object parsed = parseNumber(typed, integer);
+            if (parsed == null) {
+                if (!field.getStyleClass().contains("invalid")) {
+                    field.getStyleClass().add("invalid");
+                }
+                model.status().set(item.getName() + ": '" + typed + "' is not " + (integer ? "a whole number" : "a number")
+                        + "; kept " + shown(item.getValue()));
+                return;
+            }
+            field.getStyleClass().remove("invalid");
+            value.set(parsed);
+            // what the setting took (a setter may clamp it: epochs 1-1000, ...)
+            field.setText(shown(item.getValue()));
+        };
+        field.setOnAction(e -> commit.run());
+        field.focusedProperty().addListener((o, was, is) -> {
+            if (!is) {
+                commit.run();
+            }
+        });
+        return new org.controlsfx.property.editor.AbstractPropertyEditor<Object, javafx.scene.control.TextField>(
+                item, field) {
+            @Override protected javafx.beans.value.ObservableValue<Object> getObservableValue() { return value; }
+
+            @Override public void setValue(Object v) {
+                value.set(v);
+                field.setText(shown(v));
+                field.getStyleClass().remove("invalid");
+            }
+        };
+    }
+
+    /** A setting's number as the field shows it: whole numbers without a decimal point. */
+    private static String shown(Object v) {
+        return v == null ? "" : v.toString();
+    }
+
+    /** The number a person typed ("0,01" and "0.01" alike), or null when it is not one (or not finite). */
+    static Object parseNumber(String typed, boolean integer) {
+        String t = typed.replace(',', '.');
+        try {
+            if (integer) {
+                return Integer.valueOf(t);
+            }
+            double d = Double.parseDouble(t);
+            return Double.isFinite(d) ? d : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 
     /** Preferred width of an editor; it still grows into the space the property's name leaves. */
@@ -109,7 +176,7 @@ public final class SidePanel {
         exitSheet.setMinHeight(javafx.scene.layout.Region.USE_PREF_SIZE);
         exitSheet.visibleProperty().bind(javafx.beans.binding.Bindings.isNotEmpty(exitItems));
         exitSheet.managedProperty().bind(exitSheet.visibleProperty());
-        exitSheet.setPropertyEditorFactory(SidePanel::editor);
+        exitSheet.setPropertyEditorFactory(this::editor);
         exitThreshold.setId("exit-threshold");
         exitThreshold.setShowTickLabels(true);
         exitThreshold.setMajorTickUnit(0.25);
@@ -156,7 +223,7 @@ public final class SidePanel {
         Label settingsTitle = new Label("Personalisation");
         settingsTitle.getStyleClass().add("pane-title");
         PropertySheet settings = new PropertySheet(settingsItems());
-        settings.setPropertyEditorFactory(SidePanel::editor);
+        settings.setPropertyEditorFactory(this::editor);
         settings.setId("settings");
         settings.setModeSwitcherVisible(false);
         settings.setSearchBoxVisible(false);

@@ -398,6 +398,38 @@ class LabUiTest {
         assertFalse(model.running().get());
     }
 
+    /**
+     * The settings' number fields take a decimal comma and refuse what is not a number out loud. ControlsFX's field
+     * dropped the comma as it was typed: "0,01" became a learning rate of 1.0, a hundred times what was meant.
+     */
+    @Test
+    void numberFieldsTakeADecimalCommaAndRefuseTextOutLoud(FxRobot robot) throws Exception {
+        ready(robot);
+        javafx.scene.control.TextField lr = robot.lookup("#number-learning-rate")
+                .queryAs(javafx.scene.control.TextField.class);
+        robot.interact(() -> lr.setText(""));
+        robot.clickOn(lr).write("0,01").type(javafx.scene.input.KeyCode.ENTER);
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(0.01, model.learningRate().get(), 1e-12);
+        assertEquals("0.01", lr.getText());
+        javafx.scene.control.TextField epochs = robot.lookup("#number-epochs")
+                .queryAs(javafx.scene.control.TextField.class);
+        int before = model.epochs().get();
+        robot.interact(() -> epochs.setText(""));
+        robot.clickOn(epochs).write("ten").type(javafx.scene.input.KeyCode.ENTER);
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(before, model.epochs().get(), "not a number: the setting stays");
+        assertEquals("Epochs: 'ten' is not a whole number; kept " + before, model.status().get());
+        assertTrue(epochs.getStyleClass().contains("invalid"));
+        // a value out of range is clamped, and the field shows what the setting took
+        robot.interact(() -> epochs.setText(""));
+        robot.clickOn(epochs).write("5000").type(javafx.scene.input.KeyCode.ENTER);
+        WaitForAsyncUtils.waitForFxEvents();
+        assertEquals(1000, model.epochs().get());
+        assertEquals("1000", epochs.getText());
+        assertFalse(epochs.getStyleClass().contains("invalid"));
+    }
+
     @Test
     void cancelStopsWithinASecondAndKeepsTheUiResponsive(FxRobot robot) throws Exception {
         importAndPlace(robot);
