@@ -51,6 +51,7 @@ public final class EvaluateCommand extends CliCommand {
                   @SerializedName("mean_latency_ms") double meanLatencyMs,
                   @SerializedName("median_latency_ms") double medianLatencyMs,
                   @SerializedName("exit_share") Map<String, Double> exitShare, ExitConfig.Expected expected,
+                  @SerializedName("in_sample_images") Integer inSampleImages,
                   List<String> skipped, Against against) { }
 
     /** {@code --against}: the other bundle on the same images, and whether the difference could be noise. */
@@ -114,13 +115,20 @@ public final class EvaluateCommand extends CliCommand {
             int at = -1;
             double[] ms = new double[images.size()];
             // one image at a time on one thread, like the latency profile the bundle's expectations come from
+            // the bundle's own training photos, where it carries them (resume.json): a figure on them is in sample
+            org.persephonee.core.personalise.ResumeState trained = trainingPhotos(bundle);
+            int inSample = 0;
             int threads = org.persephonee.core.engine.Engines.setThreads(1);
             try {
                 for (PersonalImage img : images) {
                     at++;
                     EarlyExitModel.Prediction p;
                     try {
-                        p = model.classify(img.path());
+                        float[] x = org.persephonee.core.data.ImageDecoder.decode(img.path(), model.backbone().input());
+                        if (trained != null && trained.trainedOn(x)) {
+                            inSample++;
+                        }
+                        p = model.classify(x);
                     } catch (ImageDecodeException e) {
                         skipped.add(new SkippedFile(img.path(), e.problem()));
                         continue;
@@ -148,10 +156,17 @@ public final class EvaluateCommand extends CliCommand {
             }
             share.put("final", leave[stages.size()] / (double) n);
             Against vs = other == null ? null : against(other, images, read, right, err);
+            if (inSample > 0) {
+                ExitConfig.Expected exp = model.config().expected;
+                err.printf(Locale.ROOT, "warning: %d of the %d %s trained this bundle: on them the accuracy is in "
+                        + "sample, so optimistic%s%n", inSample, n, which, exp != null && exp.evaluatedOn != null
+                        ? String.format(Locale.ROOT, " (the run's own estimate: %.2f%% on %s)", 100 * exp.accuracy,
+                        exp.evaluatedOn.split(" \\(")[0]) : "");
+            }
             if (json) {
                 out.println(Json.of(new Report(bundle.toString(), n, which, unknown, correct / (double) n, mean,
-                        t[n / 2], share, model.config().expected, skipped.stream().map(SkippedFile::toString).toList(),
-                        vs)));
+                        t[n / 2], share, model.config().expected, trained == null ? null : inSample,
+                        skipped.stream().map(SkippedFile::toString).toList(), vs)));
             } else {
                 out.printf(Locale.ROOT, "accuracy %.2f%% on %d %s; mean %.3f ms, median %.3f ms per image%n",
                         100.0 * correct / n, n, which, mean, t[n / 2]);
@@ -163,6 +178,15 @@ public final class EvaluateCommand extends CliCommand {
             }
         }
         return 0;
+    }
+
+    /** The training photos a bundle carries (its resume state), or null for a bundle without one. */
+    private static org.persephonee.core.personalise.ResumeState trainingPhotos(Path bundle) {
+        try {
+            return org.persephonee.core.personalise.ResumeState.read(bundle);
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     /** Runs the {@code --against} bundle on the images this one read and compares the two image by image. */

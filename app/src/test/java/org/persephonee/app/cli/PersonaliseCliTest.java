@@ -398,6 +398,15 @@ class PersonaliseCliTest {
         assertFalse(text.err().contains("NaN"), "no accuracy to print while training, and no NaN either: " + text.err());
         assertTrue(text.err().contains("block1 loss "), text.err());
 
+        // evaluate on the person's own folder scores photos the bundle trained on: said, with the honest figure
+        CliTest.Run ev = CliTest.cli("evaluate", "--bundle", tmp.resolve("emptytest-bundle").toString(), "--data",
+                p.toString(), "--json");
+        assertEquals(0, ev.code(), ev.err());
+        assertEquals(16, JsonParser.parseString(ev.out()).getAsJsonObject().get("in_sample_images").getAsInt());
+        assertTrue(ev.err().contains("warning: 16 of the 16 labelled images trained this bundle: on them the accuracy "
+                + "is in sample, so optimistic (the run's own estimate: "), ev.err());
+        assertTrue(ev.err().contains("% on 8 labelled of 46 training images, out of fold)"), ev.err());
+
         // too few photos to cross-fit (4 per fold): a seeded hold-out scores the run, as before
         Path tiny = persona("tinynotest", 3, 4, true, 0);
         CliTest.Run t = CliTest.cli("personalise", "--backbone", backbone.toString(), "--data", tiny.toString(),

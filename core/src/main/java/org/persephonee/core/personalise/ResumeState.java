@@ -116,6 +116,14 @@ public final class ResumeState {
         return new ResumeState(bundle, s, stats);
     }
 
+    /**
+     * Whether a photo (its decoded, preprocessed pixels) was one of the run's training photos: figures on it are in
+     * sample.
+     */
+    public boolean trainedOn(float[] pixels) {
+        return photos.containsKey(FeatureMemo.imageKey(pixels));
+    }
+
     /** Writes the state of a finished run into {@code dir} (atomically); nothing when it has no validation. */
     public static void write(Path dir, PersonalisationResult r) throws IOException {
         write(dir, r, null);
