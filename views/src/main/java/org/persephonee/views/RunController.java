@@ -293,6 +293,12 @@ public final class RunController {
                     model.liveStats().setAll(stats);
                     model.phase().set("Training exits: epoch " + epoch + " / " + epochs + " (no test photos: the "
                             + "curves come from the training photos, out of fold, when the run ends)");
+                    // the last run's curves would read as this one's, "live": none until the end (a cancel puts
+                    // the last run's back)
+                    if (model.evaluation().get() != null) {
+                        model.evaluation().set(null);
+                        curves.recompute();
+                    }
                 });
                 return;
             }

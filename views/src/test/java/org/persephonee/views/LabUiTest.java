@@ -35,6 +35,8 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Drives the real lab UI headless: drag-and-drop, import, personalise, cancel, curves, threshold, export. */
@@ -388,6 +390,23 @@ class LabUiTest {
         WaitForAsyncUtils.waitForFxEvents();
         String confusion = robot.lookup("#confusion-summary").queryAs(Label.class).getText();
         assertTrue(confusion.contains(" of 24 labelled training photos right, out of fold ("), confusion);
+        // a second run: while it trains there is nothing to score, so the last run's curves do not pose as its live
+        // ones; a cancel puts them back
+        var last = model.evaluation().get();
+        robot.interact(() -> {
+            model.epochs().set(400);
+            model.updateLastRun().set(false);
+        });
+        robot.clickOn("#personalise");
+        waitFor(120, () -> !model.liveStats().isEmpty());
+        WaitForAsyncUtils.waitForFxEvents();
+        assertTrue(model.phase().get().contains("(no test photos: the curves come from the training photos, out of "
+                + "fold, when the run ends)"), model.phase().get());
+        assertNull(model.evaluation().get());
+        robot.clickOn("#cancel");
+        waitFor(10, () -> !model.running().get());
+        assertSame(last, model.evaluation().get());
+        robot.interact(() -> model.epochs().set(4));
         // label regimes cannot be compared on the same photos without test photos: said, and nothing runs
         robot.interact(() -> view.tabs().getSelectionModel().select(1));
         WaitForAsyncUtils.waitForFxEvents();
