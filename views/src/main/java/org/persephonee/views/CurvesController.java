@@ -55,7 +55,7 @@ public final class CurvesController {
         // first: the marker and the metrics follow the current cascade and read this one with it
         org.persephonee.core.eval.Cascade oof = ev.validationLabelledCascade();
         // without test photos the curves are out of fold already: no second marker on the same predictions
-        model.currentOutOfFold().set(oof == null || !oof.predictions().labelled() || model.scoredOutOfFold().get() ? null
+        model.currentOutOfFold().set(oof == null || !oof.predictions().labelled() || model.scoredOutOfFold() ? null
                 : oof.evaluate(exits, thresholds));
         model.current().set(ev.cascade().evaluate(exits, thresholds));
     }
@@ -63,7 +63,6 @@ public final class CurvesController {
     /** Shows no results (a new backbone is open). */
     void clear() {
         model.evaluation().set(null);
-        model.scoredOutOfFold().set(false);
         model.scoredPhotosProperty().set(org.persephonee.core.personalise.PersonalisationResult.TEST_PHOTOS);
         model.currentOutOfFold().set(null);
         model.current().set(null);

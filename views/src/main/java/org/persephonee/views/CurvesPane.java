@@ -276,7 +276,7 @@ public final class CurvesPane {
                 }
             }
             if (ev != null && ev.validationLabelledCascade() != null
-                    && ev.validationLabelledCascade().predictions().labelled() && !model.scoredOutOfFold().get()) {
+                    && ev.validationLabelledCascade().predictions().labelled() && !model.scoredOutOfFold()) {
                 // where the same thresholds stand on the training photos out of fold, which the operating point was
                 // chosen on, joined to where they stand on the test photos (without test photos the curves are
                 // those out-of-fold predictions themselves: no series, no legend entry)

@@ -79,9 +79,6 @@ public final class LabModel {
      */
     private final ObjectProperty<CascadeResult> currentOutOfFold = new SimpleObjectProperty<>();
     private final DoubleProperty genericAccuracy = new SimpleDoubleProperty(Double.NaN);
-    /** True when the last run had no test photos: its curves are the training photos' out-of-fold predictions. */
-    private final javafx.beans.property.BooleanProperty scoredOutOfFold =
-            new javafx.beans.property.SimpleBooleanProperty(false);
     private final StringProperty scoredPhotos = new SimpleStringProperty(
             org.persephonee.core.personalise.PersonalisationResult.TEST_PHOTOS);
     private final BooleanProperty curvesInMacs = new SimpleBooleanProperty(false);
@@ -138,7 +135,10 @@ public final class LabModel {
     public ObjectProperty<CascadeResult> currentOutOfFold() { return currentOutOfFold; }
     public DoubleProperty genericAccuracy() { return genericAccuracy; }
 
-    public javafx.beans.property.BooleanProperty scoredOutOfFold() { return scoredOutOfFold; }
+    /** True when the last run had no test photos: its curves are the training photos' out-of-fold predictions. */
+    public boolean scoredOutOfFold() {
+        return org.persephonee.core.personalise.PersonalisationResult.OUT_OF_FOLD_PHOTOS.equals(scoredPhotos.get());
+    }
 
     /**
      * What the curves are on, for a person: "test photos", "training photos, out of fold" without test photos, or

@@ -202,7 +202,6 @@ final class LastRunKeeper {
                         return;
                     }
                     model.genericAccuracy().set(rec.genericAccuracy);
-                    model.scoredOutOfFold().set(rec.scoredOutOfFold);
                     model.scoredPhotosProperty().set(rec.scoredOutOfFold ? PersonalisationResult.OUT_OF_FOLD_PHOTOS
                             : rec.evaluatedOn != null && rec.evaluatedOn.contains("held-out")
                             ? PersonalisationResult.HELD_OUT_PHOTOS : PersonalisationResult.TEST_PHOTOS);

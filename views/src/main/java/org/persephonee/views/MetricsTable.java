@@ -121,7 +121,7 @@ final class MetricsTable {
             int n = p.scoredCount();
             double[] w = org.persephonee.core.eval.PairedComparison.wilson(cur.accuracy(), n);
             ci = String.format(Locale.ROOT, " (95%% interval %.1f-%.1f%% on %d %s%s)", 100 * w[0], 100 * w[1], n,
-                    model.scoredOutOfFold().get() ? "labelled " : "", model.scoredPhotos());
+                    model.scoredOutOfFold() ? "labelled " : "", model.scoredPhotos());
         }
         // the same thresholds on what the operating point is chosen on: the labelled training photos, out of fold
         CascadeResult oof = model.currentOutOfFold().get();

@@ -326,7 +326,6 @@ public final class RunController {
         }
         List<String> keys = o.evaluation().exitNames();
         model.genericAccuracy().set(o.result().genericAccuracy());
-        model.scoredOutOfFold().set(o.result().scoredOutOfFold());
         model.scoredPhotosProperty().set(o.result().scoredPhotos());
         model.evalPaths().set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
         model.labelSpace().set(o.result().labelSpace().names());

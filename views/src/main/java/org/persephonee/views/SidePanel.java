@@ -94,7 +94,7 @@ public final class SidePanel {
         };
     }
 
-    /** A setting's number as the field shows it: whole numbers without a decimal point. */
+    /** A setting's number as the field shows it (as Java writes it: "10", "0.03"). */
     private static String shown(Object v) {
         return v == null ? "" : v.toString();
     }

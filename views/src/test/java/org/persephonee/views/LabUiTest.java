@@ -373,7 +373,7 @@ class LabUiTest {
         WaitForAsyncUtils.waitForFxEvents();
         robot.clickOn("#personalise");
         waitFor(300, () -> model.resultsFinal().get() && !model.running().get());
-        assertTrue(model.scoredOutOfFold().get());
+        assertTrue(model.scoredOutOfFold());
         var p = model.evaluation().get().cascade().predictions();
         assertEquals(48, p.size(), "every photo is scored out of fold: none was held out of training");
         assertEquals(24, p.scoredCount(), "on the labelled ones");
