@@ -250,10 +250,11 @@ public final class SidePanel {
                     + teacher + " teach" + (teacher.contains(",") ? "" : "es") + " every exit"
                     : lab == train ? "fully labelled" : String.format(Locale.ROOT,
                     "partly labelled (%.0f%%): labels plus %s as teacher", 100.0 * lab / train, teacher);
-            // no test photos: what the figures will be (with 16 or more training photos the run cross-fits 4 folds
-            // and scores out of fold, PersonalisationJob; fewer keep a seeded hold-out)
+            // no test photos: what the figures will be (the run's own rule; too few photos keep a seeded hold-out)
             long testLabelled = model.images().stream().filter(i -> i.test() && i.label() != null).count();
-            String scored = testLabelled > 0 || train < 16 ? "" : lab > 0 && !off
+            boolean outOfFold = testLabelled == 0 && org.persephonee.core.personalise.PersonalisationJob
+                    .scoresOutOfFold(train, org.persephonee.core.personalise.PersonalisationConfig.DEFAULT_VALIDATION_FOLDS);
+            String scored = !outOfFold ? "" : lab > 0 && !off
                     ? " No test photos: every photo trains, and accuracy is measured on the labelled ones, out of fold."
                     : " No test photos: every photo trains; without labels the figures are agreement with the teacher.";
             return String.format(Locale.ROOT, "Detected: %d training images, %d labelled, %d test — %s.%s", train, lab,

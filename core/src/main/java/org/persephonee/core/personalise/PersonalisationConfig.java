@@ -47,6 +47,8 @@ public final class PersonalisationConfig {
     private final Path spillDir;
     private final Path featureMemo;
     private final ResumeState resume;
+    /** Cross-fitting folds unless a run asks otherwise. */
+    public static final int DEFAULT_VALIDATION_FOLDS = 4;
     private final double holdoutFraction;
     private final boolean evalEveryEpoch;
     private final int validationFolds;
@@ -232,7 +234,7 @@ public final class PersonalisationConfig {
         private Path featureMemo;
         private ResumeState resume;
         private double holdoutFraction = 0.2;
-        private int validationFolds = 4;
+        private int validationFolds = DEFAULT_VALIDATION_FOLDS;
         private boolean evalEveryEpoch = true;
         private int retrainLast = 0;
         private Teacher teacher = DEFAULT_TEACHER;

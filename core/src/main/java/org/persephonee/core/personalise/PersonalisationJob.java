@@ -156,8 +156,7 @@ public final class PersonalisationJob {
         // (too few photos to cross-fit: the seeded hold-out, as without cross-fitting)
         long training = dataset.images().stream()
                 .filter(i -> i.split() != org.persephonee.core.data.PersonalImage.Split.TEST).count();
-        boolean outOfFold = config.validationFolds() > 0
-                && training >= (long) CrossFit.MIN_PER_FOLD * config.validationFolds();
+        boolean outOfFold = scoresOutOfFold(training, config.validationFolds());
         PreparedData data = PreparedData.prepare(dataset, backbone.input(), config.labels(),
                 outOfFold ? 0 : config.holdoutFraction(), config.seed(), decoded, listener, cancelled);
         // the photos decoded now are written for the next run while the generic pass and the BatchNorm decision run
@@ -519,6 +518,14 @@ public final class PersonalisationJob {
 
     private static double secs(long t0) {
         return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /**
+     * Whether a run with no test images and this many training photos is scored out of fold (every photo trains)
+     * rather than on a seeded hold-out: with cross-fitting on and enough photos for its folds.
+     */
+    public static boolean scoresOutOfFold(long trainingPhotos, int validationFolds) {
+        return validationFolds > 0 && trainingPhotos >= (long) CrossFit.MIN_PER_FOLD * validationFolds;
     }
 
     /** Inference-mode logits of the whole backbone for some images. */
