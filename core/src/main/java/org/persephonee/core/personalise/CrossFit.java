@@ -294,11 +294,48 @@ final class CrossFit {
             trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
             return;
         }
+        onWorkers(trainer, lanes, w, space, cache, fromClassifier, cancelled, progress);
+    }
+
+    /** The lanes split over {@code w} threads, each running the engine on one; progress comes from the first. */
+    private static void onWorkers(ExitTrainer trainer, List<ExitTrainer.Lane> lanes, int w, PersonalLabelSpace space,
+                                  FeatureCache cache, boolean fromClassifier, BooleanSupplier cancelled,
+                                  ExitTrainer.Progress progress) {
         // a thread that fails (a non-finite step, a cancel, an error) stops the others at their next step
         java.util.concurrent.atomic.AtomicBoolean abort = new java.util.concurrent.atomic.AtomicBoolean();
         BooleanSupplier stop = () -> abort.get() || cancelled.getAsBoolean();
         EngineWorkers.run(THREAD_NAME, w, abort, g -> trainer.fit(part(lanes, g, w), space, cache, fromClassifier,
                 stop, g == 0 ? progress : (d, t, s) -> { }));
+    }
+
+    /**
+     * Trains {@code lanes} as the folds train here, outside a cross-fitting (the re-fit check's copies of the final
+     * head): pooling + linear heads split over the engine threads the run has, each thread running the engine on one
+     * (a lane learns the same on any thread, beside any other lanes); other heads as {@link ExitTrainer#fit} does.
+     */
+    static void fitSideBySide(ExitTrainer trainer, List<ExitTrainer.Lane> lanes, PersonalLabelSpace space,
+                              FeatureCache cache, boolean fromClassifier, BooleanSupplier cancelled,
+                              ExitTrainer.Progress progress) {
+        boolean probesOnly = !lanes.isEmpty() && lanes.stream().allMatch(l -> l.targets().used() > 0)
+                && lanes.get(0).heads().stream().allMatch(h -> h.probePrefix() != null);
+        if (!probesOnly || lanes.size() < 2) {
+            trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
+            return;
+        }
+        int threads = org.persephonee.core.engine.Engines.setThreads(1);
+        try {
+            int w = Math.min(threads, lanes.size());
+            if (w <= 1) {
+                trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
+                return;
+            }
+            onWorkers(trainer, lanes, w, space, cache, fromClassifier, cancelled, progress);
+        } finally {
+            org.persephonee.core.engine.Engines.setThreads(threads);
+        }
+        if (cancelled.getAsBoolean()) {
+            throw new java.util.concurrent.CancellationException("cancelled");
+        }
     }
 
     /**

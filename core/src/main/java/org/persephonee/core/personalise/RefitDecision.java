@@ -138,8 +138,9 @@ final class RefitDecision {
             }
             listener.onPhase(Phase.VALIDATE, "Re-fit the final exit or keep the backbone's? " + k + " folds of "
                     + labelled.size() + " labelled photos" + (warm ? ", carried on from the last run's folds" : ""));
-            // a fraction of a second (the folds' linear heads take one batched step together): no bar of its own
-            trainer.fit(lanes, space, cache, true, cancelled, (done, total, s) -> { });
+            // a fraction of a second (the folds' linear heads take batched steps together, on the run's engine
+            // threads as the cross-fitting's folds do): no bar of its own
+            CrossFit.fitSideBySide(trainer, lanes, space, cache, true, cancelled, (done, total, s) -> { });
             for (int f = 0; f < k; f++) {
                 int ff = f;
                 int[] rows = labelled.stream().filter(i -> fold[i] == ff).mapToInt(Integer::intValue).toArray();

@@ -143,6 +143,42 @@ class ExitTrainerLanesTest {
     }
 
     @Test
+    void theRefitCheckDecidesTheSameOnOneThreadAsOnTwo() throws Exception {
+        // its copies of the final head train on the run's engine threads, as the folds do (session 36: the check took
+        // 0.9 s on one thread on the MobileNetV2 stage bundle, half of that on two)
+        Path persona = Fixtures.persona(tmp.resolve("r"), new int[] {0, 1, 2}, 8, 30, 5, 4);
+        PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5")).build();
+        int threads = org.persephonee.core.engine.Engines.setThreads(2);
+        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
+            PreparedData data = prepare(bb, persona, cfg);
+            String last = bb.stages().get(bb.stages().size() - 1).name();
+            try (FeatureCache cache = new FrozenPass(bb, cfg).run(data, last, null, PersonalisationJob.SILENT,
+                    () -> false)) {
+                float[][] logits = HeadOutputs.rows(cache.logits(), 0, data.trainSize());
+                PersonalLabelSpace space = space(bb, cfg, data, logits);
+                String[] reasons = new String[2];
+                float[][][] means = new float[2][][];
+                for (int t = 1; t <= 2; t++) {
+                    org.persephonee.core.engine.Engines.setThreads(t);
+                    RefitDecision.Outcome o = RefitDecision.decide(bb, cfg, new ExitTrainer(cfg, bb), cache, data,
+                            space, logits, last, null, PersonalisationJob.SILENT, () -> false);
+                    assertEquals(t, org.persephonee.core.engine.Engines.setThreads(t), "the run's threads come back");
+                    try (RefitDecision.Folds folds = o.folds()) {
+                        reasons[t - 1] = o.reason();
+                        means[t - 1] = folds.mean();
+                    }
+                }
+                assertTrue(reasons[0].contains("out of fold"), reasons[0]);
+                assertEquals(reasons[0], reasons[1]);
+                assertArrayEquals(means[0][0], means[1][0], 0f, "the folds' final heads, weights");
+                assertArrayEquals(means[0][1], means[1][1], 0f, "the folds' final heads, bias");
+            }
+        } finally {
+            org.persephonee.core.engine.Engines.setThreads(threads);
+        }
+    }
+
+    @Test
     void cancellingWhileFoldsTrainOnTwoThreadsStopsWithinOneSecondAndGivesTheThreadsBack() throws Exception {
         Path persona = Fixtures.persona(tmp.resolve("c"), new int[] {0, 1, 2}, 8, 30, 5, 5);
         PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5")).optEpochs(400)
