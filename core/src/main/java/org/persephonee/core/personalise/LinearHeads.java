@@ -87,10 +87,11 @@ final class LinearHeads implements AutoCloseable {
             Random r = new Random(seeds[h]);
             int d = inputs.get(h).width();
             double std = Math.sqrt(2.0 / d);
-            // stored as (in, classes) per head for the batched product; generated class by class like (classes, in)
+            // stored as (classes, in) per head, as a DJL linear layer keeps them: the batched product multiplies by
+            // its transpose, which MKL runs 2-3.5x faster than by an (in, classes) matrix with a handful of columns
             for (int k = 0; k < classes; k++) {
                 for (int i = 0; i < d; i++) {
-                    init[(h * width + i) * classes + k] = (float) (r.nextGaussian() * std);
+                    init[(h * classes + k) * width + i] = (float) (r.nextGaussian() * std);
                 }
             }
         }
@@ -100,7 +101,7 @@ final class LinearHeads implements AutoCloseable {
         }
         org.persephonee.core.engine.Engines.pytorch();
         manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
-        w = manager.create(init, new Shape(lanes, heads, width, classes));
+        w = manager.create(init, new Shape(lanes, heads, classes, width));
         b = manager.zeros(new Shape(lanes, heads, 1, classes));
         mW = manager.zeros(w.getShape());
         vW = manager.zeros(w.getShape());
@@ -170,11 +171,9 @@ final class LinearHeads implements AutoCloseable {
             throw new IllegalArgumentException("weights for head " + h + " do not fit " + classes + "x" + d);
         }
         float[] all = w.toFloatArray();
-        int base = (lane * heads + h) * width;
+        int base = (lane * heads + h) * classes;
         for (int k = 0; k < classes; k++) {
-            for (int i = 0; i < d; i++) {
-                all[(base + i) * classes + k] = weight[k * d + i];
-            }
+            System.arraycopy(weight, k * d, all, (base + k) * width, d);
         }
         float[] bs = b.toFloatArray();
         System.arraycopy(bias, 0, bs, (lane * heads + h) * classes, classes);
@@ -205,12 +204,10 @@ final class LinearHeads implements AutoCloseable {
 
     private float[][] get(int lane, int h, float[] all, float[] bs) {
         int d = inputs.get(h).width();
-        int base = (lane * heads + h) * width;
+        int base = (lane * heads + h) * classes;
         float[] weight = new float[classes * d];
         for (int k = 0; k < classes; k++) {
-            for (int i = 0; i < d; i++) {
-                weight[k * d + i] = all[(base + i) * classes + k];
-            }
+            System.arraycopy(all, (base + k) * width, weight, k * d, d);
         }
         float[] bias = new float[classes];
         System.arraycopy(bs, (lane * heads + h) * classes, bias, 0, classes);
@@ -326,11 +323,11 @@ final class LinearHeads implements AutoCloseable {
     /**
      * Every head's loss on its batch ({@code (lanes, heads)}: the class-weighted cross-entropy with the hard targets
      * plus {@code T^2} times that with the soft ones at temperature {@code T}, over the lane's total target weight)
-     * and the gradients of their sum with respect to the weights {@code (lanes, heads, in, classes)} and biases
-     * {@code (lanes, heads, 1, classes)}, derived by hand: {@code dz = (w_hard (softmax(z) sum(hard) - hard) + T
-     * w_soft (softmax(z / T) sum(soft) - soft)) / norm}, then {@code dW = (dz^T x)^T}. Autograd computed
-     * {@code x^T dz}, a product with a five-column output that MKL runs 10x slower than its transpose: the step
-     * took 1.2-2.3x longer on the sample shapes ({@code LinearHeadsGradientTest} holds the two equal).
+     * and the gradients of their sum with respect to the weights {@code (lanes, heads, classes, in)} and biases
+     * {@code (lanes, heads, 1, classes)}, derived by hand: {@code z = x W^T + b}, {@code dz = (w_hard (softmax(z)
+     * sum(hard) - hard) + T w_soft (softmax(z / T) sum(soft) - soft)) / norm}, {@code dW = dz^T x}. Autograd computed
+     * the weight gradient as {@code x^T dz}, a product with a handful of columns that MKL runs 10x slower
+     * ({@code LinearHeadsGradientTest} holds the two equal).
      *
      * @param x the batch {@code (lanes, heads, n, in)}
      * @param hard hard targets {@code (lanes, 1, n, classes)}, {@code hardW} their weights {@code (lanes, 1, n)};
@@ -339,7 +336,7 @@ final class LinearHeads implements AutoCloseable {
      */
     static NDArray[] lossAndGradients(NDArray x, NDArray w, NDArray b, NDArray hard, NDArray hardW, NDArray soft,
                                       NDArray softW, NDArray norm, float temperature) {
-        NDArray z = x.matMul(w).add(b);
+        NDArray z = x.matMul(w.transpose(0, 1, 3, 2)).add(b);
         NDArray logP = z.logSoftmax(3);
         NDArray logQ = z.div(temperature).logSoftmax(3);
         NDArray hardLoss = logP.mul(hard).sum(new int[] {3}).neg().mul(hardW).sum(new int[] {2});
@@ -350,7 +347,7 @@ final class LinearHeads implements AutoCloseable {
         NDArray dSoft = logQ.exp().mul(soft.sum(new int[] {3}, true)).sub(soft).mul(softW.expandDims(3))
                 .mul(temperature);
         NDArray dz = dHard.add(dSoft).div(norm.expandDims(2).expandDims(3));
-        NDArray dw = dz.transpose(0, 1, 3, 2).matMul(x).transpose(0, 1, 3, 2);
+        NDArray dw = dz.transpose(0, 1, 3, 2).matMul(x);
         NDArray db = dz.sum(new int[] {2}, true);
         return new NDArray[] {loss, dw, db};
     }
@@ -388,7 +385,7 @@ final class LinearHeads implements AutoCloseable {
             try (NDManager m = manager.newSubManager()) {
                 NDArray w0 = tmp(m, tmp(m, w.stopGradient()).get(0));
                 NDArray b0 = tmp(m, tmp(m, b.stopGradient()).get(0));
-                float[] p = m.create(x, new Shape(heads, c, width)).matMul(w0).add(b0).softmax(2).toFloatArray();
+                float[] p = m.create(x, new Shape(heads, c, width)).matMul(w0.transpose(0, 2, 1)).add(b0).softmax(2).toFloatArray();
                 for (int h = 0; h < heads; h++) {
                     for (int i = 0; i < c; i++) {
                         int at = (h * c + i) * classes;

@@ -30,7 +30,7 @@ class LinearHeadsGradientTest {
         Random r = new Random(7);
         try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
             NDArray x = m.create(gaussian(r, lanes * heads * n * in), new Shape(lanes, heads, n, in));
-            NDArray w = m.create(gaussian(r, lanes * heads * in * classes), new Shape(lanes, heads, in, classes));
+            NDArray w = m.create(gaussian(r, lanes * heads * classes * in), new Shape(lanes, heads, classes, in));
             NDArray b = m.create(gaussian(r, lanes * heads * classes), new Shape(lanes, heads, 1, classes));
             float[] hard = new float[lanes * n * classes];
             float[] hardW = new float[lanes * n];
@@ -74,7 +74,7 @@ class LinearHeadsGradientTest {
             ba.setRequiresGradient(true);
             float[] loss;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray z = x.matMul(wa).add(ba);
+                NDArray z = x.matMul(wa.transpose(0, 1, 3, 2)).add(ba);
                 NDArray hardLoss = z.logSoftmax(3).mul(hd).sum(new int[] {3}).neg().mul(hw).sum(new int[] {2});
                 NDArray softLoss = z.div(temperature).logSoftmax(3).mul(sd).sum(new int[] {3}).neg().mul(sw)
                         .sum(new int[] {2}).mul(temperature * temperature);
