@@ -385,7 +385,8 @@ final class LinearHeads implements AutoCloseable {
             try (NDManager m = manager.newSubManager()) {
                 NDArray w0 = tmp(m, tmp(m, w.stopGradient()).get(0));
                 NDArray b0 = tmp(m, tmp(m, b.stopGradient()).get(0));
-                float[] p = m.create(x, new Shape(heads, c, width)).matMul(w0.transpose(0, 2, 1)).add(b0).softmax(2).toFloatArray();
+                float[] p = m.create(x, new Shape(heads, c, width)).matMul(w0.transpose(0, 2, 1)).add(b0).softmax(2)
+                        .toFloatArray();
                 for (int h = 0; h < heads; h++) {
                     for (int i = 0; i < c; i++) {
                         int at = (h * c + i) * classes;
