@@ -71,6 +71,18 @@ public final class FullFineTune {
      */
     public static Result run(Path backboneDir, PersonalisationResult exitRun, int epochs, float learningRate,
                              BooleanSupplier cancelled) throws BackboneFormatException {
+        return run(backboneDir, exitRun, epochs, learningRate, cancelled, stage -> true, null);
+    }
+
+    /**
+     * As {@link #run(Path, PersonalisationResult, int, float, BooleanSupplier)} with only the stages
+     * {@code trainable} accepts (by index) learning their weights, and {@code input} (may be null) a block before the
+     * first stage that trains too: the session-36 experiment on where full fine-tuning's lead lies
+     * ({@code FineTuneScopeExperiment}). Frozen stages still run BatchNorm on batch statistics, as every stage does here.
+     */
+    static Result run(Path backboneDir, PersonalisationResult exitRun, int epochs, float learningRate,
+                      BooleanSupplier cancelled, java.util.function.IntPredicate trainable, ai.djl.nn.Block input)
+            throws BackboneFormatException {
         if (epochs < 1) {
             throw new IllegalArgumentException("full fine-tuning needs at least one epoch, got " + epochs);
         }
@@ -89,6 +101,9 @@ public final class FullFineTune {
                  Model model = Model.newInstance("full-finetune", Device.cpu(), "PyTorch")) {
                 head.initialize();
                 SequentialBlock net = new SequentialBlock();
+                if (input != null) {
+                    net.add(input);
+                }
                 for (Stage s : bb.stages()) {
                     net.add(s.block());
                 }
@@ -108,6 +123,11 @@ public final class FullFineTune {
                 double secs = 0;
                 try (Trainer t = model.newTrainer(tc)) {
                     t.initialize(bb.batchShape(batch));
+                    for (int i = 0; i < bb.stages().size(); i++) {
+                        if (!trainable.test(i)) {
+                            bb.stages().get(i).block().freezeParameters(true);
+                        }
+                    }
                     for (int e = 0; e < epochs; e++) {
                         long t0 = System.nanoTime();
                         org.persephonee.core.util.Vectors.shuffle(order, rnd);

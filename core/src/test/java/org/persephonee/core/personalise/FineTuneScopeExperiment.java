@@ -1,51 +1,34 @@
 package org.persephonee.core.personalise;
 
 import ai.djl.Device;
-import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
-import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.Trainer;
 import ai.djl.training.initializer.ConstantInitializer;
-import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.Tracker;
 import ai.djl.util.PairList;
 import org.persephonee.core.backbone.Backbone;
 import org.persephonee.core.backbone.BackboneIO;
-import org.persephonee.core.backbone.Stage;
 import org.persephonee.core.bench.SampleBench;
 import org.persephonee.core.data.ImageImporter;
 import org.persephonee.core.data.LabelSpace;
 import org.persephonee.core.data.PersonalDataset;
-import org.persephonee.core.exits.ExitHead;
 import org.persephonee.core.exits.ExitPlacement;
-import org.persephonee.core.exits.HeadSpec;
-import org.persephonee.core.exits.HeadType;
-import org.persephonee.core.engine.Engines;
 
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Locale;
-import java.util.Random;
 
 /**
- * Where full fine-tuning's advantage over the frozen backbone comes from (issue 13, "close the gap"): the same
- * training as {@link FullFineTune} (SGD 0.01, momentum 0.9, cosine, 10 epochs, a linear head on the last stage,
- * the exit run's targets) with only some stages' weights trainable, or with a small input adapter (a per-pixel
- * gain map and a depthwise 3x3 residual kernel) trained through the frozen stages. Every BatchNorm layer runs in
- * training mode, as in full fine-tuning, so frozen stages re-estimate their statistics. Prints test accuracy per
- * epoch and the seconds per epoch. Not a unit test.
+ * Where full fine-tuning's advantage over the frozen backbone comes from (issue 13, "close the gap"): {@link
+ * FullFineTune}'s training (SGD 0.01, momentum 0.9, cosine, 10 epochs, a linear head on the last stage, the exit
+ * run's targets) with only some stages' weights trainable, or with a small input adapter (a per-pixel gain map and a
+ * depthwise 3x3 residual kernel) trained through the frozen stages. Every BatchNorm layer runs in training mode, as
+ * in full fine-tuning, so frozen stages re-estimate their statistics. Prints test accuracy after each epoch and the
+ * training seconds. Not a unit test.
  *
  * <p>Args: backbone-dir personas-dir persona seed scope... where a scope is {@code full}, {@code head},
  * {@code first:K}, {@code last:K}, {@code adapter} or {@code adapter+last:K}.
@@ -85,128 +68,36 @@ public final class FineTuneScopeExperiment {
     }
 
     private static void run(Path bbDir, PersonalisationResult exitRun, String scope, int epochs) throws Exception {
-        PreparedData data = exitRun.data();
-        Targets targets = exitRun.targets();
-        PersonalLabelSpace space = exitRun.labelSpace();
-        PersonalisationConfig cfg = exitRun.config();
-        Engines.seed(cfg.seed());
-        try (Backbone bb = BackboneIO.load(bbDir, true)) {
-            if (exitRun.batchNorm().adapted()) {
-                BnStats.restore(bb, exitRun.batchNorm().stats());
-            }
-            List<Stage> stages = bb.stages();
-            int n = stages.size();
-            boolean[] trainable = new boolean[n];
-            boolean adapter = scope.startsWith("adapter");
-            String rest = adapter ? (scope.contains("+") ? scope.substring(scope.indexOf('+') + 1) : "head") : scope;
-            if (rest.equals("full")) {
-                Arrays.fill(trainable, true);
-            } else if (rest.startsWith("first:")) {
-                int k = Integer.parseInt(rest.substring(6));
-                for (int i = 0; i < k; i++) {
-                    trainable[i] = true;
-                }
-            } else if (rest.startsWith("last:")) {
-                int k = Integer.parseInt(rest.substring(5));
-                for (int i = n - k; i < n; i++) {
-                    trainable[i] = true;
-                }
-            } else if (!rest.equals("head")) {
-                throw new IllegalArgumentException("scope " + scope);
-            }
-            Stage last = stages.get(n - 1);
-            try (ExitHead head = new ExitHead(new ExitPlacement(last.name(), HeadSpec.of(HeadType.LINEAR)),
-                    last.outputShape(), space.size());
-                 Model model = Model.newInstance("scope", Device.cpu(), "PyTorch")) {
-                head.initialize();
-                SequentialBlock net = new SequentialBlock();
-                int c = bb.input().channels();
-                int h = (int) bb.batchShape(1).get(2);
-                int w = (int) bb.batchShape(1).get(3);
-                if (adapter) {
-                    net.add(new InputAdapter(c, h, w));
-                }
-                for (int i = 0; i < n; i++) {
-                    Block b = stages.get(i).block();
-                    net.add(b);
-                }
-                net.add(head.block());
-                model.setBlock(net);
-                int batch = cfg.batchSize();
-                int[] order = targets.usedIndices();
-                int steps = (order.length + batch - 1) / batch;
-                float lr = 0.01f;
-                DefaultTrainingConfig tc = new DefaultTrainingConfig(Loss.l2Loss())
-                        .optOptimizer(Optimizer.sgd().setLearningRateTracker(Tracker.cosine().setBaseValue(lr)
-                                        .optFinalValue(lr * 0.01f).setMaxUpdates(Math.max(1, steps * epochs)).build())
-                                .optMomentum(0.9f).optWeightDecays(5e-4f).build());
-                int size = bb.input().size();
-                Random rnd = new Random(cfg.seed());
-                double secs = 0;
-                StringBuilder accs = new StringBuilder();
-                try (Trainer t = model.newTrainer(tc)) {
-                    t.initialize(bb.batchShape(batch));
-                    for (int i = 0; i < n; i++) {
-                        if (!trainable[i]) {
-                            stages.get(i).block().freezeParameters(true);
-                        }
-                    }
-                    double acc = 0;
-                    for (int e = 0; e < epochs; e++) {
-                        long t0 = System.nanoTime();
-                        org.persephonee.core.util.Vectors.shuffle(order, rnd);
-                        for (int s = 0; s < steps; s++) {
-                            int from = s * batch;
-                            int b = Math.min(batch, order.length - from);
-                            int[] idx = Arrays.copyOfRange(order, from, from + b);
-                            float[] x = new float[b * size];
-                            for (int i = 0; i < b; i++) {
-                                System.arraycopy(data.trainX.get(idx[i]), 0, x, i * size, size);
-                            }
-                            float[] hard = new float[b * space.size()];
-                            float[] hardW = new float[b];
-                            float[] soft = new float[b * space.size()];
-                            float[] softW = new float[b];
-                            targets.fill(idx, hard, hardW, soft, softW);
-                            try (NDManager m = t.getManager().newSubManager()) {
-                                try (GradientCollector gc = t.newGradientCollector()) {
-                                    NDArray z = t.forward(new NDList(m.create(x, bb.batchShape(b)))).singletonOrThrow();
-                                    NDArray loss = TeacherLoss.of(m, z, hard, hardW, soft, softW, b, space.size(),
-                                            cfg.temperature());
-                                    gc.backward(loss);
-                                }
-                                t.step();
-                            }
-                        }
-                        secs += (System.nanoTime() - t0) / 1e9;
-                        acc = exitRun.predictions().accuracy(evaluate(net, model, bb, data.evalX, space.size()));
-                        accs.append(String.format(Locale.ROOT, " %.1f", 100 * acc));
-                    }
-                    System.out.printf(Locale.ROOT, "  %-16s %.1f %% after %d epochs, %.2f s (per epoch%s)%n", scope,
-                            100 * acc, epochs, secs, accs);
-                }
-            }
+        int n;
+        int c;
+        int h;
+        int w;
+        try (Backbone bb = BackboneIO.load(bbDir)) {
+            n = bb.stages().size();
+            c = bb.input().channels();
+            h = (int) bb.batchShape(1).get(2);
+            w = (int) bb.batchShape(1).get(3);
         }
-    }
-
-    private static float[][] evaluate(SequentialBlock net, Model model, Backbone bb, List<float[]> ev, int classes) {
-        int size = bb.input().size();
-        float[][] probs = new float[ev.size()][];
-        for (int s = 0; s < ev.size(); s += 128) {
-            int b = Math.min(128, ev.size() - s);
-            float[] x = new float[b * size];
-            for (int i = 0; i < b; i++) {
-                System.arraycopy(ev.get(s + i), 0, x, i * size, size);
-            }
-            try (NDManager m = model.getNDManager().newSubManager()) {
-                float[] p = net.forward(new ParameterStore(m, false), new NDList(m.create(x, bb.batchShape(b))),
-                        false).singletonOrThrow().softmax(1).toFloatArray();
-                for (int i = 0; i < b; i++) {
-                    probs[s + i] = Arrays.copyOfRange(p, i * classes, (i + 1) * classes);
-                }
-            }
+        boolean adapter = scope.startsWith("adapter");
+        String rest = adapter ? (scope.contains("+") ? scope.substring(scope.indexOf('+') + 1) : "head") : scope;
+        boolean[] trainable = new boolean[n];
+        if (rest.equals("full")) {
+            Arrays.fill(trainable, true);
+        } else if (rest.startsWith("first:")) {
+            Arrays.fill(trainable, 0, Integer.parseInt(rest.substring(6)), true);
+        } else if (rest.startsWith("last:")) {
+            Arrays.fill(trainable, n - Integer.parseInt(rest.substring(5)), n, true);
+        } else if (!rest.equals("head")) {
+            throw new IllegalArgumentException("scope " + scope);
         }
-        return probs;
+        FullFineTune.Result r = FullFineTune.run(bbDir, exitRun, epochs, 0.01f, () -> false, i -> trainable[i],
+                adapter ? new InputAdapter(c, h, w) : null);
+        StringBuilder accs = new StringBuilder();
+        for (double a : r.epochAccuracy()) {
+            accs.append(String.format(Locale.ROOT, " %.1f", 100 * a));
+        }
+        System.out.printf(Locale.ROOT, "  %-16s %.1f %% after %d epochs, %.2f s (per epoch%s)%n", scope,
+                100 * r.accuracy(), epochs, r.trainingSeconds(), accs);
     }
 
     /** x * gain(pixel) + depthwise 3x3 kernel (x) + bias: the identity at the start. */
