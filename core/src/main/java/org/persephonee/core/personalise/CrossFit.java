@@ -316,8 +316,7 @@ final class CrossFit {
     static void fitSideBySide(ExitTrainer trainer, List<ExitTrainer.Lane> lanes, PersonalLabelSpace space,
                               FeatureCache cache, boolean fromClassifier, BooleanSupplier cancelled,
                               ExitTrainer.Progress progress) {
-        boolean probesOnly = !lanes.isEmpty() && lanes.stream().allMatch(l -> l.targets().used() > 0)
-                && lanes.get(0).heads().stream().allMatch(h -> h.probePrefix() != null);
+        boolean probesOnly = !lanes.isEmpty() && lanes.get(0).heads().stream().allMatch(h -> h.probePrefix() != null);
         if (!probesOnly || lanes.size() < 2) {
             trainer.fit(lanes, space, cache, fromClassifier, cancelled, progress);
             return;
@@ -332,9 +331,6 @@ final class CrossFit {
             onWorkers(trainer, lanes, w, space, cache, fromClassifier, cancelled, progress);
         } finally {
             org.persephonee.core.engine.Engines.setThreads(threads);
-        }
-        if (cancelled.getAsBoolean()) {
-            throw new java.util.concurrent.CancellationException("cancelled");
         }
     }
 
