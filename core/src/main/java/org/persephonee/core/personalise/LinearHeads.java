@@ -247,6 +247,8 @@ final class LinearHeads implements AutoCloseable {
         float[] sd = new float[lanes * n * classes];
         float[] sw = new float[lanes * n];
         float[] norm = new float[lanes];
+        boolean anyHard = false;
+        boolean anySoft = false;
         for (int l = 0; l < lanes; l++) {
             int c = idx[l].length;
             System.arraycopy(idx[l], 0, rows, l * n, c);
@@ -257,16 +259,19 @@ final class LinearHeads implements AutoCloseable {
             float sum = 0;
             for (int i = 0; i < c; i++) {
                 sum += hardW[l][i] + softW[l][i];
+                anyHard |= hardW[l][i] != 0;
+                anySoft |= softW[l][i] != 0;
             }
             norm[l] = Math.max(1e-6f, sum);
         }
         float[] losses;
         try (NDManager m = manager.newSubManager()) {
             NDArray xa = batch(m, rows, n);
-            NDArray hdA = m.create(hd, new Shape(lanes, 1, n, classes));
-            NDArray hwA = m.create(hw, new Shape(lanes, 1, n));
-            NDArray sdA = m.create(sd, new Shape(lanes, 1, n, classes));
-            NDArray swA = m.create(sw, new Shape(lanes, 1, n));
+            // a kind of target no row of the step has adds exactly nothing: its operations are skipped
+            NDArray hdA = anyHard ? m.create(hd, new Shape(lanes, 1, n, classes)) : null;
+            NDArray hwA = anyHard ? m.create(hw, new Shape(lanes, 1, n)) : null;
+            NDArray sdA = anySoft ? m.create(sd, new Shape(lanes, 1, n, classes)) : null;
+            NDArray swA = anySoft ? m.create(sw, new Shape(lanes, 1, n)) : null;
             NDArray normA = m.create(norm, new Shape(lanes, 1));
             NDArray[] lg = lossAndGradients(xa, tmp(m, w.stopGradient()), tmp(m, b.stopGradient()), hdA, hwA, sdA,
                     swA, normA, temperature);
@@ -331,22 +336,36 @@ final class LinearHeads implements AutoCloseable {
      *
      * @param x the batch {@code (lanes, heads, n, in)}
      * @param hard hard targets {@code (lanes, 1, n, classes)}, {@code hardW} their weights {@code (lanes, 1, n)};
-     *     likewise {@code soft}; {@code norm} each lane's total target weight {@code (lanes, 1)}
+     *     likewise {@code soft}; null when no row has that kind of target; {@code norm} each lane's total target
+     *     weight {@code (lanes, 1)}
      * @return {loss, weight gradient, bias gradient}, in {@code x}'s manager
      */
     static NDArray[] lossAndGradients(NDArray x, NDArray w, NDArray b, NDArray hard, NDArray hardW, NDArray soft,
                                       NDArray softW, NDArray norm, float temperature) {
         NDArray z = x.matMul(w.transpose(0, 1, 3, 2)).add(b);
-        NDArray logP = z.logSoftmax(3);
-        NDArray logQ = z.div(temperature).logSoftmax(3);
-        NDArray hardLoss = logP.mul(hard).sum(new int[] {3}).neg().mul(hardW).sum(new int[] {2});
-        NDArray softLoss = logQ.mul(soft).sum(new int[] {3}).neg().mul(softW).sum(new int[] {2})
-                .mul(temperature * temperature);
-        NDArray loss = hardLoss.add(softLoss).div(norm);
-        NDArray dHard = logP.exp().mul(hard.sum(new int[] {3}, true)).sub(hard).mul(hardW.expandDims(3));
-        NDArray dSoft = logQ.exp().mul(soft.sum(new int[] {3}, true)).sub(soft).mul(softW.expandDims(3))
-                .mul(temperature);
-        NDArray dz = dHard.add(dSoft).div(norm.expandDims(2).expandDims(3));
+        NDArray loss = null;
+        NDArray dz = null;
+        if (hard != null) {
+            NDArray logP = z.logSoftmax(3);
+            loss = logP.mul(hard).sum(new int[] {3}).neg().mul(hardW).sum(new int[] {2});
+            dz = logP.exp().mul(hard.sum(new int[] {3}, true)).sub(hard).mul(hardW.expandDims(3));
+        }
+        if (soft != null) {
+            NDArray logQ = z.div(temperature).logSoftmax(3);
+            NDArray softLoss = logQ.mul(soft).sum(new int[] {3}).neg().mul(softW).sum(new int[] {2})
+                    .mul(temperature * temperature);
+            NDArray dSoft = logQ.exp().mul(soft.sum(new int[] {3}, true)).sub(soft).mul(softW.expandDims(3))
+                    .mul(temperature);
+            loss = loss == null ? softLoss : loss.add(softLoss);
+            dz = dz == null ? dSoft : dz.add(dSoft);
+        }
+        if (loss == null) {
+            // no row has a target: nothing to learn (a lane's learning rate of zero leaves it where it is)
+            loss = z.get("..., 0").sum(new int[] {2}).mul(0);
+            dz = z.mul(0);
+        }
+        loss = loss.div(norm);
+        dz = dz.div(norm.expandDims(2).expandDims(3));
         NDArray dw = dz.transpose(0, 1, 3, 2).matMul(x);
         NDArray db = dz.sum(new int[] {2}, true);
         return new NDArray[] {loss, dw, db};

@@ -66,26 +66,36 @@ class LinearHeadsGradientTest {
             NDArray sw = m.create(softW, new Shape(lanes, 1, n));
             NDArray nm = m.create(norm, new Shape(lanes, 1));
 
-            NDArray[] mine = LinearHeads.lossAndGradients(x, w, b, hd, hw, sd, sw, nm, temperature);
-
-            NDArray wa = w.duplicate();
-            NDArray ba = b.duplicate();
-            wa.setRequiresGradient(true);
-            ba.setRequiresGradient(true);
-            float[] loss;
-            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray z = x.matMul(wa.transpose(0, 1, 3, 2)).add(ba);
-                NDArray hardLoss = z.logSoftmax(3).mul(hd).sum(new int[] {3}).neg().mul(hw).sum(new int[] {2});
-                NDArray softLoss = z.div(temperature).logSoftmax(3).mul(sd).sum(new int[] {3}).neg().mul(sw)
-                        .sum(new int[] {2}).mul(temperature * temperature);
-                NDArray perHead = hardLoss.add(softLoss).div(nm);
-                loss = perHead.toFloatArray();
-                gc.backward(perHead.sum());
-            }
-            assertArrayEquals(loss, mine[0].toFloatArray(), 1e-5f, "losses");
-            assertArrayEquals(wa.getGradient().toFloatArray(), mine[1].toFloatArray(), 1e-5f, "weight gradient");
-            assertArrayEquals(ba.getGradient().toFloatArray(), mine[2].toFloatArray(), 1e-5f, "bias gradient");
+            check(x, w, b, hd, hw, sd, sw, nm, temperature, true, true);
+            // a step where no row has a soft target (every photo labelled), or none a hard one, skips that part
+            check(x, w, b, hd, hw, sd, sw.zerosLike(), nm, temperature, true, false);
+            check(x, w, b, hd, hw.zerosLike(), sd, sw, nm, temperature, false, true);
         }
+    }
+
+    private static void check(NDArray x, NDArray w, NDArray b, NDArray hd, NDArray hw, NDArray sd,
+                              NDArray sw, NDArray nm, float temperature, boolean withHard, boolean withSoft) {
+        String what = (withHard ? ", hard targets" : "") + (withSoft ? ", soft targets" : "");
+        NDArray[] mine = LinearHeads.lossAndGradients(x, w, b, withHard ? hd : null, withHard ? hw : null,
+                withSoft ? sd : null, withSoft ? sw : null, nm, temperature);
+
+        NDArray wa = w.duplicate();
+        NDArray ba = b.duplicate();
+        wa.setRequiresGradient(true);
+        ba.setRequiresGradient(true);
+        float[] loss;
+        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray z = x.matMul(wa.transpose(0, 1, 3, 2)).add(ba);
+            NDArray hardLoss = z.logSoftmax(3).mul(hd).sum(new int[] {3}).neg().mul(hw).sum(new int[] {2});
+            NDArray softLoss = z.div(temperature).logSoftmax(3).mul(sd).sum(new int[] {3}).neg().mul(sw)
+                    .sum(new int[] {2}).mul(temperature * temperature);
+            NDArray perHead = hardLoss.add(softLoss).div(nm);
+            loss = perHead.toFloatArray();
+            gc.backward(perHead.sum());
+        }
+        assertArrayEquals(loss, mine[0].toFloatArray(), 1e-5f, "losses" + what);
+        assertArrayEquals(wa.getGradient().toFloatArray(), mine[1].toFloatArray(), 1e-5f, "weight gradient" + what);
+        assertArrayEquals(ba.getGradient().toFloatArray(), mine[2].toFloatArray(), 1e-5f, "bias gradient" + what);
     }
 
     private static float[] gaussian(Random r, int size) {
