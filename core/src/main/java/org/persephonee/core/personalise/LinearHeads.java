@@ -360,9 +360,9 @@ final class LinearHeads implements AutoCloseable {
             dz = dz == null ? dSoft : dz.add(dSoft);
         }
         if (loss == null) {
-            // no row has a target: nothing to learn (a lane's learning rate of zero leaves it where it is)
-            loss = z.get("..., 0").sum(new int[] {2}).mul(0);
-            dz = z.mul(0);
+            // no row has a target: zero loss and gradient, as the weighted sums gave (weight decay still applies)
+            loss = z.sum(new int[] {2, 3}).zerosLike();
+            dz = z.zerosLike();
         }
         loss = loss.div(norm);
         dz = dz.div(norm.expandDims(2).expandDims(3));

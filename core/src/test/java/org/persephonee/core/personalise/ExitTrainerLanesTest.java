@@ -98,48 +98,38 @@ class ExitTrainerLanesTest {
         PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5"))
                 .setPlacements(List.of(new ExitPlacement("stem", org.persephonee.core.exits.HeadSpec.parse("grid")),
                         new ExitPlacement("block1", org.persephonee.core.exits.HeadSpec.parse("linear")))).build();
-        int threads = org.persephonee.core.engine.Engines.setThreads(2);
-        try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
-            PreparedData data = prepare(bb, persona, cfg);
-            String last = bb.stages().get(bb.stages().size() - 1).name();
-            try (FeatureCache cache = new FrozenPass(bb, cfg).run(data, last, null, PersonalisationJob.SILENT,
-                    () -> false)) {
-                int n = data.trainSize();
-                float[][] logits = HeadOutputs.rows(cache.logits(), 0, n);
-                PersonalLabelSpace space = space(bb, cfg, data, logits);
-                List<ExitPlacement> ordered = cfg.placements();
-                EvalPredictions[] oof = new EvalPredictions[2];
-                for (int w = 1; w <= 2; w++) {
-                    oof[w - 1] = new CrossFit(cfg, bb, new ExitTrainer(cfg, bb)).maxWorkers(w).run(data, space, cache,
-                            last, 0, ordered, logits, new float[1][][], null, PersonalisationJob.SILENT, () -> false);
-                    assertEquals(2, org.persephonee.core.engine.Engines.setThreads(2), "the run's threads come back");
-                }
-                // a non-finite step on either thread stops the validation with that error, not with the cancel
-                // it causes on the other thread
-                for (int round = 0; round < 3; round++) {
-                    org.persephonee.core.engine.NumericGuard.injectAt(org.persephonee.core.engine.NumericGuard.HEADS,
-                            5 + round, 1);
-                    try {
-                        var e = assertThrows(org.persephonee.core.engine.NumericGuard.NonFiniteException.class,
-                                () -> new CrossFit(cfg, bb, new ExitTrainer(cfg, bb)).maxWorkers(2).run(data, space,
-                                        cache, last, 0, ordered, logits, new float[1][][], null,
-                                        PersonalisationJob.SILENT, () -> false));
-                        assertEquals(5 + round, e.step());
-                    } finally {
-                        org.persephonee.core.engine.NumericGuard.injectAt(null, -1);
-                    }
-                }
-                for (int j = 0; j <= ordered.size(); j++) {
-                    float[][] a = j < ordered.size() ? oof[0].exit(j) : oof[0].finalExit();
-                    float[][] b = j < ordered.size() ? oof[1].exit(j) : oof[1].finalExit();
-                    for (int i = 0; i < n; i++) {
-                        assertArrayEquals(a[i], b[i], 0f, "head " + j + ", image " + i);
-                    }
+        onTwoThreads(persona, cfg, (bb, data, last, cache, logits, space) -> {
+            int n = data.trainSize();
+            List<ExitPlacement> ordered = cfg.placements();
+            EvalPredictions[] oof = new EvalPredictions[2];
+            for (int w = 1; w <= 2; w++) {
+                oof[w - 1] = new CrossFit(cfg, bb, new ExitTrainer(cfg, bb)).maxWorkers(w).run(data, space, cache,
+                        last, 0, ordered, logits, new float[1][][], null, PersonalisationJob.SILENT, () -> false);
+                assertEquals(2, org.persephonee.core.engine.Engines.setThreads(2), "the run's threads come back");
+            }
+            // a non-finite step on either thread stops the validation with that error, not with the cancel
+            // it causes on the other thread
+            for (int round = 0; round < 3; round++) {
+                org.persephonee.core.engine.NumericGuard.injectAt(org.persephonee.core.engine.NumericGuard.HEADS,
+                        5 + round, 1);
+                try {
+                    var e = assertThrows(org.persephonee.core.engine.NumericGuard.NonFiniteException.class,
+                            () -> new CrossFit(cfg, bb, new ExitTrainer(cfg, bb)).maxWorkers(2).run(data, space,
+                                    cache, last, 0, ordered, logits, new float[1][][], null,
+                                    PersonalisationJob.SILENT, () -> false));
+                    assertEquals(5 + round, e.step());
+                } finally {
+                    org.persephonee.core.engine.NumericGuard.injectAt(null, -1);
                 }
             }
-        } finally {
-            org.persephonee.core.engine.Engines.setThreads(threads);
-        }
+            for (int j = 0; j <= ordered.size(); j++) {
+                float[][] a = j < ordered.size() ? oof[0].exit(j) : oof[0].finalExit();
+                float[][] b = j < ordered.size() ? oof[1].exit(j) : oof[1].finalExit();
+                for (int i = 0; i < n; i++) {
+                    assertArrayEquals(a[i], b[i], 0f, "head " + j + ", image " + i);
+                }
+            }
+        });
     }
 
     @Test
@@ -148,6 +138,34 @@ class ExitTrainerLanesTest {
         // 0.9 s on one thread on the MobileNetV2 stage bundle, half of that on two)
         Path persona = Fixtures.persona(tmp.resolve("r"), new int[] {0, 1, 2}, 8, 30, 5, 4);
         PersonalisationConfig cfg = Fixtures.quick().optLabels(LabelRegime.parse("0.5")).build();
+        onTwoThreads(persona, cfg, (bb, data, last, cache, logits, space) -> {
+            String[] reasons = new String[2];
+            float[][][] means = new float[2][][];
+            for (int t = 1; t <= 2; t++) {
+                org.persephonee.core.engine.Engines.setThreads(t);
+                RefitDecision.Outcome o = RefitDecision.decide(bb, cfg, new ExitTrainer(cfg, bb), cache, data,
+                        space, logits, last, null, PersonalisationJob.SILENT, () -> false);
+                assertEquals(t, org.persephonee.core.engine.Engines.setThreads(t), "the run's threads come back");
+                try (RefitDecision.Folds folds = o.folds()) {
+                    reasons[t - 1] = o.reason();
+                    means[t - 1] = folds.mean();
+                }
+            }
+            assertTrue(reasons[0].contains("out of fold"), reasons[0]);
+            assertEquals(reasons[0], reasons[1]);
+            assertArrayEquals(means[0][0], means[1][0], 0f, "the folds' final heads, weights");
+            assertArrayEquals(means[0][1], means[1][1], 0f, "the folds' final heads, bias");
+        });
+    }
+
+    /** What a cross-fitting works on: the frozen pass over the training photos and the label space they give. */
+    private interface OnCache {
+        void run(Backbone bb, PreparedData data, String last, FeatureCache cache, float[][] logits,
+                 PersonalLabelSpace space) throws Exception;
+    }
+
+    /** Runs {@code body} on the persona's frozen pass, with the engine on two threads (the run's threads after). */
+    private static void onTwoThreads(Path persona, PersonalisationConfig cfg, OnCache body) throws Exception {
         int threads = org.persephonee.core.engine.Engines.setThreads(2);
         try (Backbone bb = BackboneIO.load(Fixtures.trainedBackbone())) {
             PreparedData data = prepare(bb, persona, cfg);
@@ -155,23 +173,7 @@ class ExitTrainerLanesTest {
             try (FeatureCache cache = new FrozenPass(bb, cfg).run(data, last, null, PersonalisationJob.SILENT,
                     () -> false)) {
                 float[][] logits = HeadOutputs.rows(cache.logits(), 0, data.trainSize());
-                PersonalLabelSpace space = space(bb, cfg, data, logits);
-                String[] reasons = new String[2];
-                float[][][] means = new float[2][][];
-                for (int t = 1; t <= 2; t++) {
-                    org.persephonee.core.engine.Engines.setThreads(t);
-                    RefitDecision.Outcome o = RefitDecision.decide(bb, cfg, new ExitTrainer(cfg, bb), cache, data,
-                            space, logits, last, null, PersonalisationJob.SILENT, () -> false);
-                    assertEquals(t, org.persephonee.core.engine.Engines.setThreads(t), "the run's threads come back");
-                    try (RefitDecision.Folds folds = o.folds()) {
-                        reasons[t - 1] = o.reason();
-                        means[t - 1] = folds.mean();
-                    }
-                }
-                assertTrue(reasons[0].contains("out of fold"), reasons[0]);
-                assertEquals(reasons[0], reasons[1]);
-                assertArrayEquals(means[0][0], means[1][0], 0f, "the folds' final heads, weights");
-                assertArrayEquals(means[0][1], means[1][1], 0f, "the folds' final heads, bias");
+                body.run(bb, data, last, cache, logits, space(bb, cfg, data, logits));
             }
         } finally {
             org.persephonee.core.engine.Engines.setThreads(threads);
