@@ -89,6 +89,7 @@ public final class Pretrainer {
         int size = in.size();
         float[] x = new float[batch * size];
         float[] y = new float[batch];
+        float[] tmp = new float[28 * 28];
         long start = System.nanoTime();
         float testAcc = 0;
         float trainAcc = 0;
@@ -107,6 +108,9 @@ public final class Pretrainer {
                     for (int b = 0; b < batch; b++) {
                         int idx = order[s * batch + b];
                         fill(train.images()[idx], x, b * size, config.augment() ? rnd : null);
+                        if (config.photometric()) {
+                            jitter(x, b * size, rnd, tmp);
+                        }
                         in.normalise(x, b * size);
                         y[b] = train.labels()[idx];
                     }
@@ -146,6 +150,44 @@ public final class Pretrainer {
         return new Result(testAcc, trainAcc, (System.nanoTime() - start) / 1e9, config.epochs());
     }
 
+
+    /**
+     * Photometric jitter of one 28x28 image in x (values in [0, 1]) in place: contrast about mid-grey, brightness,
+     * sometimes a 3x3 binomial blur (zero outside the image), then Gaussian noise; clamped to [0, 1].
+     */
+    static void jitter(float[] x, int off, Random rnd, float[] tmp) {
+        float contrast = 0.4f + 0.8f * rnd.nextFloat();
+        float bright = 0.35f * (rnd.nextFloat() - 0.5f);
+        for (int i = 0; i < 28 * 28; i++) {
+            x[off + i] = (x[off + i] - 0.5f) * contrast + 0.5f + bright;
+        }
+        if (rnd.nextFloat() < 0.3f) {
+            System.arraycopy(x, off, tmp, 0, 28 * 28);
+            for (int r = 0; r < 28; r++) {
+                for (int c = 0; c < 28; c++) {
+                    float s = 0f;
+                    for (int dr = -1; dr <= 1; dr++) {
+                        int rr = r + dr;
+                        if (rr < 0 || rr >= 28) {
+                            continue;
+                        }
+                        for (int dc = -1; dc <= 1; dc++) {
+                            int cc = c + dc;
+                            if (cc >= 0 && cc < 28) {
+                                s += tmp[rr * 28 + cc] * (dr == 0 ? 2 : 1) * (dc == 0 ? 2 : 1);
+                            }
+                        }
+                    }
+                    x[off + r * 28 + c] = s / 16f;
+                }
+            }
+        }
+        float sigma = 0.08f * rnd.nextFloat();
+        for (int i = 0; i < 28 * 28; i++) {
+            float v = x[off + i] + sigma * (float) rnd.nextGaussian();
+            x[off + i] = Math.max(0f, Math.min(1f, v));
+        }
+    }
 
     /** Copies a 28x28 image into x as [0,1] floats, optionally shifted by up to 2 px and mirrored. */
     private static void fill(byte[] img, float[] x, int off, Random rnd) {
