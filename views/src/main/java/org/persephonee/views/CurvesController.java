@@ -71,5 +71,6 @@ public final class CurvesController {
         // the side panel's notes on the last run go with its curves (another backbone was opened)
         model.refitChoice().set(null);
         model.labelSpaceGuessed().set(false);
+        model.labelSpaceLeftOut().set(java.util.List.of());
     }
 }

@@ -131,6 +131,8 @@ final class LastRunKeeper {
         rec.classes = p.classes();
         rec.refitFinal = o.result().finalHead() != null;
         rec.refitChoice = o.result().refitChoice();
+        rec.labelSpaceLeftOut = o.result().labelSpaceLeftOut().stream()
+                .map(org.persephonee.core.personalise.PersonalLabelSpace.LeftOut::describe).toList();
         rec.labels.addAll(o.result().labelSpace().names());
         o.result().data().evalImages().forEach(i -> rec.evalImages.add(i.path().toString()));
         rec.genericAccuracy = o.result().genericAccuracy();
@@ -208,6 +210,8 @@ final class LastRunKeeper {
                     model.evalPaths().set(rec.evalImages.stream().map(Path::of).toList());
                     model.labelSpace().set(List.copyOf(rec.labels));
                     model.labelSpaceGuessed().set(rec.labelSpaceGuessed());
+                    model.labelSpaceLeftOut().set(rec.labelSpaceLeftOut == null ? List.of()
+                            : List.copyOf(rec.labelSpaceLeftOut));
                     model.refitChoice().set(rec.refitChoice);
                     model.resultsFinal().set(true);
                     model.evaluation().set(ev);

@@ -267,8 +267,9 @@ public final class SidePanel {
         classesNote.setWrapText(true);
         classesNote.getStyleClass().add("hint");
         classesNote.textProperty().bind(javafx.beans.binding.Bindings.createStringBinding(() -> classesNote(
-                model.labelSpace().get(), model.labelSpaceGuessed().get(), model.classes().get()),
-                model.labelSpace(), model.labelSpaceGuessed(), model.classes()));
+                model.labelSpace().get(), model.labelSpaceGuessed().get(), model.classes().get(),
+                model.labelSpaceLeftOut().get()),
+                model.labelSpace(), model.labelSpaceGuessed(), model.classes(), model.labelSpaceLeftOut()));
         classesNote.visibleProperty().bind(classesNote.textProperty().isNotEmpty());
         classesNote.managedProperty().bind(classesNote.visibleProperty());
         // why the person's labels left the final exit as the backbone shipped it
@@ -291,12 +292,23 @@ public final class SidePanel {
      * none are named since, which they were and where to name the person's own; otherwise nothing.
      */
     static String classesNote(java.util.List<String> space, boolean guessed, String named) {
+        return classesNote(space, guessed, named, java.util.List.of());
+    }
+
+    /**
+     * As {@link #classesNote(java.util.List, boolean, String)}, naming the classes the guess left out although the
+     * backbone named them first for many photos.
+     */
+    static String classesNote(java.util.List<String> space, boolean guessed, String named,
+                              java.util.List<String> leftOut) {
         if (!guessed || space.isEmpty() || (named != null && !named.isBlank())) {
             return "";
         }
+        String left = leftOut == null || leftOut.isEmpty() ? ""
+                : " It left out " + String.join("; ", leftOut) + ": the backbone was seldom sure.";
         return "The last run guessed " + space.size() + " classes without labels: " + String.join(", ", space)
-                + ". A capture shift misleads the guess; if the photos show other classes, name them in Person's "
-                + "classes below.";
+                + "." + left + " A capture shift misleads the guess; if the photos show other classes, name them in "
+                + "Person's classes below.";
     }
 
     /**

@@ -266,6 +266,10 @@ class LabControllerHeadlessTest {
         String note = SidePanel.classesNote(model.labelSpace().get(), true, model.classes().get());
         assertTrue(note.startsWith("The last run guessed " + guessed + " classes without labels: "
                 + String.join(", ", model.labelSpace().get())), note);
+        String left = SidePanel.classesNote(List.of("Pullover", "Coat", "Ankle boot"), true, "",
+                List.of("Shirt (the top guess for 76 of 460 photos, sure of 1)"));
+        assertTrue(left.contains("It left out Shirt (the top guess for 76 of 460 photos, sure of 1): the backbone was "
+                + "seldom sure.") && left.endsWith("name them in Person's classes below."), left);
 
         model.classes().set("t-shirt_top, trouser, dress, sneaker, bag");
         c.run().start();

@@ -68,6 +68,11 @@ final class PersonaliseOutput {
         if (Boolean.TRUE.equals(r.provenance().get("label_space_guessed"))) {
             out.println("  a capture shift misleads this (night-owl: 7 classes for its 5); where these are not the "
                     + "person's classes, name them: --classes NAME,...");
+            if (r.provenance().get("label_space_left_out") instanceof java.util.List<?> left && !left.isEmpty()) {
+                out.println("  left out, though the backbone named it first for many photos (it was seldom sure): "
+                        + left.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("; "))
+                        + "; if the person owns " + (left.size() == 1 ? "it" : "any of them") + ", name the classes");
+            }
         }
         out.printf(Locale.ROOT, "evaluated on: %s%n", r.evaluation());
         if (labels) {

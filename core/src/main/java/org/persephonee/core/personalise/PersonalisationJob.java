@@ -243,6 +243,10 @@ public final class PersonalisationJob {
                     trainer = new ExitTrainer(config, backbone);
                 }
             }
+            List<PersonalLabelSpace.LeftOut> leftOut = config.classes().isEmpty()
+                    && data.trainLabel.stream().allMatch(java.util.Objects::isNull)
+                    ? space.leftOut(backbone.classNames(), data.trainLabel, backboneLogits, config.pseudoLabelThreshold())
+                    : List.of();
             List<ExitPlacement> ordered = new ArrayList<>(config.placements());
             ordered.sort(java.util.Comparator.comparingInt(p -> backbone.stage(p.stage()).index()));
             String refitChoice = null;
@@ -397,7 +401,7 @@ public final class PersonalisationJob {
                     new PersonalisationResult.CacheUse(cache.heapBytes(), cache.spilledBytes(), cache.rows(),
                             cache.computed(), memoNotes(pass)),
                     resumption == null ? null : new PersonalisationResult.Resumed(config.resume().from().toString(),
-                            resumption.warm(), !kept, resumption.freshEpochs(), resumption.notes()));
+                            resumption.warm(), !kept, resumption.freshEpochs(), resumption.notes()), leftOut);
             heads = List.of();
             fin.release();
             return result;

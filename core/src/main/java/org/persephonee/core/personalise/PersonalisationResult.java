@@ -86,13 +86,14 @@ public final class PersonalisationResult implements AutoCloseable {
     private final Timing timing;
     private final CacheUse cache;
     private final Resumed resumed;
+    private final List<PersonalLabelSpace.LeftOut> leftOut;
     private final String date = java.time.Instant.now().toString();
 
     PersonalisationResult(Backbone bb, PersonalisationConfig config, PersonalLabelSpace labelSpace, PreparedData data,
                           Targets targets, List<ExitHead> heads, ExitHead finalHead, RetrainedStages retrained,
                           String retrainChoice, Final fin, Deployed deployed, EvalPredictions predictions,
                           EvalPredictions validation, double genericAccuracy, BnDecision bn, Timing timing,
-                          CacheUse cache, Resumed resumed) {
+                          CacheUse cache, Resumed resumed, List<PersonalLabelSpace.LeftOut> leftOut) {
         this.backboneId = bb.id();
         this.backboneSha256 = bb.parametersSha256();
         this.config = config;
@@ -116,6 +117,7 @@ public final class PersonalisationResult implements AutoCloseable {
         this.timing = timing;
         this.cache = cache;
         this.resumed = resumed;
+        this.leftOut = List.copyOf(leftOut);
     }
 
     public String backboneId() { return backboneId; }
@@ -324,6 +326,12 @@ public final class PersonalisationResult implements AutoCloseable {
         return config.classes().isEmpty() && targets.labelled() == 0;
     }
 
+    /**
+     * With a guessed label space, the classes it left out although the teacher named them first for at least a tenth of
+     * the unlabelled photos (it was seldom sure of them); empty otherwise.
+     */
+    public List<PersonalLabelSpace.LeftOut> labelSpaceLeftOut() { return leftOut; }
+
     /** Counts and label regime, for provenance. */
     public Map<String, Object> provenance() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -342,6 +350,9 @@ public final class PersonalisationResult implements AutoCloseable {
                 : targets.labelled() > 0 ? "the labelled classes"
                 : "the backbone's confident guesses, without labels");
         m.put("label_space_guessed", labelSpaceGuessed());
+        if (!leftOut.isEmpty()) {
+            m.put("label_space_left_out", leftOut.stream().map(PersonalLabelSpace.LeftOut::describe).toList());
+        }
         m.put("seed", config.seed());
         m.put("batchnorm", bn.describe());
         m.put("date", date);

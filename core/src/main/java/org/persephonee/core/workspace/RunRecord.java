@@ -36,6 +36,11 @@ public final class RunRecord {
      */
     public String refitChoice;
     /**
+     * With guessed classes, those the guess left out although the backbone named them first for many photos (as
+     * {@code PersonalLabelSpace.LeftOut#describe}); null or empty when none, or in records kept before session 37.
+     */
+    public List<String> labelSpaceLeftOut;
+    /**
      * The training photos' out-of-fold predictions the run chose its operating point on (its exits, then the final
      * exit as deployed; -1 for an unlabelled photo): the lab shows the same thresholds on them next to the test
      * photos. Null when the run had none (too few photos, an update) and in records kept before session 34.

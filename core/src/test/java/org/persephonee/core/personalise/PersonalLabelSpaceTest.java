@@ -54,6 +54,37 @@ class PersonalLabelSpaceTest {
     }
 
     @Test
+    void aGuessNamesTheClassesItLeftOutThoughTheTeacherNamedThemFirstForATenthOfThePhotos() throws Exception {
+        List<String> labels = new ArrayList<>();
+        List<float[]> t = new ArrayList<>();
+        // 200 unlabelled: 120 sure Trouser, 15 sure T-shirt, then unsure top guesses: 50 Pullover (p 0.48), 15 Dress
+        // (7.5 %, under a tenth)
+        int[][] groups = {{1, 120}, {0, 15}, {2, 50}, {3, 15}};
+        for (int g = 0; g < groups.length; g++) {
+            for (int i = 0; i < groups[g][1]; i++) {
+                labels.add(null);
+                float[] l = g < 2 ? teacher(groups[g][0]) : new float[BACKBONE.size()];
+                if (g >= 2) {
+                    l[groups[g][0]] = 1f;
+                }
+                t.add(l);
+            }
+        }
+        float[][] logits = t.toArray(new float[0][]);
+        PersonalLabelSpace s = PersonalLabelSpace.infer(BACKBONE, labels, logits, UnlabelledRule.BOTH, 0.8);
+        assertEquals(List.of("T-shirt", "Trouser"), s.names(), "the guess itself is unchanged");
+        List<PersonalLabelSpace.LeftOut> left = s.leftOut(BACKBONE, labels, logits, 0.8);
+        assertEquals(List.of(new PersonalLabelSpace.LeftOut("Pullover", 50, 0, 200)), left);
+        assertEquals("Pullover (the top guess for 50 of 200 photos, sure of 0)", left.get(0).describe());
+        // labelled photos are not part of the guess
+        List<String> someLabelled = new ArrayList<>(labels);
+        for (int i = 135; i < 185; i++) {
+            someLabelled.set(i, "Pullover");
+        }
+        assertTrue(s.leftOut(BACKBONE, someLabelled, logits, 0.8).stream().noneMatch(l -> l.name().equals("Pullover")));
+    }
+
+    @Test
     void fewerThanTwoClassesIsRefusedWithAWayOut() {
         List<String> labels = Arrays.asList(null, null, null, null);
         float[][] t = {teacher(1), teacher(1), teacher(1), teacher(1)};
