@@ -84,16 +84,7 @@ public record PersonalLabelSpace(List<String> names, int[] backboneIndex) {
         }
         // with labels (or declared classes) those are the label space; without, the teacher's confident classes
         if (declared.isEmpty() && known.isEmpty() && fresh.isEmpty() && rule != UnlabelledRule.IGNORE && unl > 0) {
-            int[] counts = new int[names.size()];
-            for (int i = 0; i < trainLabels.size(); i++) {
-                if (trainLabels.get(i) == null) {
-                    float[] p = org.persephonee.core.util.Vectors.softmax(teacherLogits[i], 1f);
-                    int a = org.persephonee.core.util.Vectors.argmax(p);
-                    if (p[a] >= pseudoLabelThreshold) {
-                        counts[a]++;
-                    }
-                }
-            }
+            int[] counts = teacherCounts(names.size(), trainLabels, teacherLogits, pseudoLabelThreshold)[1];
             int min = Math.max(3, (int) Math.ceil(0.02 * unl));
             for (int k = 0; k < counts.length; k++) {
                 if (counts[k] >= min) {
@@ -188,21 +179,10 @@ public record PersonalLabelSpace(List<String> names, int[] backboneIndex) {
      */
     public List<LeftOut> leftOut(List<String> names, List<String> trainLabels, float[][] teacherLogits,
                                  double pseudoLabelThreshold) {
-        int[] top = new int[names.size()];
-        int[] sure = new int[names.size()];
-        int unl = 0;
-        for (int i = 0; i < trainLabels.size(); i++) {
-            if (trainLabels.get(i) != null) {
-                continue;
-            }
-            unl++;
-            float[] p = org.persephonee.core.util.Vectors.softmax(teacherLogits[i], 1f);
-            int a = org.persephonee.core.util.Vectors.argmax(p);
-            top[a]++;
-            if (p[a] >= pseudoLabelThreshold) {
-                sure[a]++;
-            }
-        }
+        int[][] c = teacherCounts(names.size(), trainLabels, teacherLogits, pseudoLabelThreshold);
+        int[] top = c[0];
+        int[] sure = c[1];
+        int unl = java.util.Arrays.stream(top).sum();
         java.util.Set<Integer> kept = new java.util.HashSet<>();
         for (int b : backboneIndex) {
             kept.add(b);
@@ -216,5 +196,26 @@ public record PersonalLabelSpace(List<String> names, int[] backboneIndex) {
         }
         out.sort(java.util.Comparator.comparingInt(LeftOut::topGuess).reversed());
         return out;
+    }
+
+    /**
+     * Per backbone class, over the unlabelled training photos: how often the teacher names it first, and how often
+     * at {@code threshold} confidence or above.
+     */
+    private static int[][] teacherCounts(int classes, List<String> trainLabels, float[][] teacherLogits,
+                                         double threshold) {
+        int[] top = new int[classes];
+        int[] sure = new int[classes];
+        for (int i = 0; i < trainLabels.size(); i++) {
+            if (trainLabels.get(i) == null) {
+                float[] p = org.persephonee.core.util.Vectors.softmax(teacherLogits[i], 1f);
+                int a = org.persephonee.core.util.Vectors.argmax(p);
+                top[a]++;
+                if (p[a] >= threshold) {
+                    sure[a]++;
+                }
+            }
+        }
+        return new int[][] {top, sure};
     }
 }
