@@ -131,8 +131,7 @@ final class LastRunKeeper {
         rec.classes = p.classes();
         rec.refitFinal = o.result().finalHead() != null;
         rec.refitChoice = o.result().refitChoice();
-        rec.labelSpaceLeftOut = o.result().labelSpaceLeftOut().stream()
-                .map(org.persephonee.core.personalise.PersonalLabelSpace.LeftOut::describe).toList();
+        rec.labelSpaceLeftOut = o.result().labelSpaceLeftOut();
         rec.labels.addAll(o.result().labelSpace().names());
         o.result().data().evalImages().forEach(i -> rec.evalImages.add(i.path().toString()));
         rec.genericAccuracy = o.result().genericAccuracy();

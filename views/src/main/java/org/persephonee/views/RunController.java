@@ -330,8 +330,7 @@ public final class RunController {
         model.evalPaths().set(o.result().data().evalImages().stream().map(i -> i.path()).toList());
         model.labelSpace().set(o.result().labelSpace().names());
         model.labelSpaceGuessed().set(o.result().labelSpaceGuessed());
-        model.labelSpaceLeftOut().set(o.result().labelSpaceLeftOut().stream()
-                .map(org.persephonee.core.personalise.PersonalLabelSpace.LeftOut::describe).toList());
+        model.labelSpaceLeftOut().set(o.result().labelSpaceLeftOut());
         model.refitChoice().set(o.result().refitChoice());
         model.resultsFinal().set(true);
         model.evaluation().set(o.evaluation());

@@ -328,9 +328,12 @@ public final class PersonalisationResult implements AutoCloseable {
 
     /**
      * With a guessed label space, the classes it left out although the teacher named them first for at least a tenth of
-     * the unlabelled photos (it was seldom sure of them); empty otherwise.
+     * the unlabelled photos (it was seldom sure of them), as {@link PersonalLabelSpace.LeftOut#describe()}; empty
+     * otherwise.
      */
-    public List<PersonalLabelSpace.LeftOut> labelSpaceLeftOut() { return leftOut; }
+    public List<String> labelSpaceLeftOut() {
+        return leftOut.stream().map(PersonalLabelSpace.LeftOut::describe).toList();
+    }
 
     /** Counts and label regime, for provenance. */
     public Map<String, Object> provenance() {
@@ -351,7 +354,7 @@ public final class PersonalisationResult implements AutoCloseable {
                 : "the backbone's confident guesses, without labels");
         m.put("label_space_guessed", labelSpaceGuessed());
         if (!leftOut.isEmpty()) {
-            m.put("label_space_left_out", leftOut.stream().map(PersonalLabelSpace.LeftOut::describe).toList());
+            m.put("label_space_left_out", labelSpaceLeftOut());
         }
         m.put("seed", config.seed());
         m.put("batchnorm", bn.describe());
