@@ -156,7 +156,8 @@ public final class EngineProbe {
                 double loss;
                 try (GradientCollector gc = engine.newGradientCollector()) {
                     NDArray h = Conv2d.conv2d(input, w[0], w[1], new Shape(1, 1), new Shape(1, 1),
-                            new Shape(1, 1), 1).singletonOrThrow().maximum(0);
+                            new Shape(1, 1), 1).singletonOrThrow();
+                    h = Tensors.maximum(h, 0);
                     h = Conv2d.conv2d(h, w[2], w[3], new Shape(1, 1), new Shape(1, 1),
                             new Shape(1, 1), 1).singletonOrThrow();
                     NDArray logits = h.reshape(32, 8, 144).mean(new int[] {2}).matMul(w[4].transpose()).add(w[5]);
@@ -170,9 +171,9 @@ public final class EngineProbe {
                 for (int i = 0; i < w.length; i++) {
                     NDArray g = w[i].getGradient();
                     ok &= Double.isFinite(g.abs().sum().toType(DataType.FLOAT64, false).getDouble());
-                    next[i] = w[i].stopGradient().sub(g.mul(LR));
+                    next[i] = w[i].stopGradient().sub(Tensors.mul(g, LR));
                     if (perturb != 0 && type == DataType.FLOAT32) {
-                        next[i] = next[i].mul(1 + perturb);
+                        next[i] = Tensors.mul(next[i], 1 + perturb);
                     }
                 }
                 w = next;

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import org.persephonee.core.engine.Tensors;
 
 import java.util.List;
 import java.util.Random;
@@ -351,11 +352,11 @@ final class LinearHeads implements AutoCloseable {
             dz = logP.exp().mul(hard.sum(new int[] {3}, true)).sub(hard).mul(hardW.expandDims(3));
         }
         if (soft != null) {
-            NDArray logQ = z.div(temperature).logSoftmax(3);
-            NDArray softLoss = logQ.mul(soft).sum(new int[] {3}).neg().mul(softW).sum(new int[] {2})
-                    .mul(temperature * temperature);
-            NDArray dSoft = logQ.exp().mul(soft.sum(new int[] {3}, true)).sub(soft).mul(softW.expandDims(3))
-                    .mul(temperature);
+            NDArray logQ = Tensors.div(z, temperature).logSoftmax(3);
+            NDArray softLoss = Tensors.mul(logQ.mul(soft).sum(new int[] {3}).neg().mul(softW).sum(new int[] {2}),
+                    temperature * temperature);
+            NDArray dSoft = Tensors.mul(logQ.exp().mul(soft.sum(new int[] {3}, true)).sub(soft)
+                    .mul(softW.expandDims(3)), temperature);
             loss = loss == null ? softLoss : loss.add(softLoss);
             dz = dz == null ? dSoft : dz.add(dSoft);
         }
@@ -376,10 +377,10 @@ final class LinearHeads implements AutoCloseable {
         // update through a detached view (same storage); results of operations on the parameters belong to their
         // manager, so every temporary moves to the step's
         NDArray data = tmp(m, p.stopGradient());
-        NDArray grad = weightDecay > 0 ? g.add(data.mul(weightDecay)) : g;
-        mom.muli(BETA1).addi(grad.mul(1 - BETA1));
-        vel.muli(BETA2).addi(grad.square().muli(1 - BETA2));
-        NDArray denom = tmp(m, vel.sqrt()).addi(EPS);
+        NDArray grad = weightDecay > 0 ? g.add(Tensors.mul(data, weightDecay)) : g;
+        Tensors.muli(mom, BETA1).addi(Tensors.mul(grad, 1 - BETA1));
+        Tensors.muli(vel, BETA2).addi(Tensors.muli(grad.square(), 1 - BETA2));
+        NDArray denom = Tensors.addi(tmp(m, vel.sqrt()), EPS);
         data.subi(tmp(m, mom.div(denom)).muli(lr));
     }
 

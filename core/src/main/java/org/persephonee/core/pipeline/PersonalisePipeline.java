@@ -77,10 +77,11 @@ public final class PersonalisePipeline {
         try {
             r = new PersonalisationJob(bb, ds, cfg).run(listener, cancelled);
         } catch (org.persephonee.core.engine.NumericGuard.NonFiniteException e) {
-            // seen twice on 2026-12-04 on an Intel AVX-512/AMX CPU whose kernels pass the engine self-check: a NaN
-            // at one training step that the same run, repeated, did not meet. The run is deterministic apart from
-            // the kernels, so repeating it once tells a passing glitch (it finishes) from one the data or the engine
-            // makes every time (it stops again, with the same message); nothing of the failed attempt is kept
+            // a NaN at one training step that the same run, repeated, did not meet: seen on an Intel AVX-512/AMX CPU
+            // and on an AMD Zen 4. Its cause was found on 2026-12-06 (scalars of the loss that autograd kept, in Java
+            // buffers the garbage collector freed: engine.Tensors) and fixed; repeating once stays as a safeguard.
+            // The run is deterministic, so a repeat tells a passing glitch (it finishes) from one the data or the
+            // engine makes every time (it stops again, with the same message); nothing of the failed attempt is kept
             System.err.println("persephonee: " + e.getMessage().split("; ")[0] + "; running it once more");
             r = new PersonalisationJob(bb, ds, cfg).run(listener, cancelled);
         }
