@@ -52,7 +52,8 @@ public final class EngineProbe {
      * others, and one passing run once cached "no cap needed", after which the in-process check failed and the
      * engine refused to start. The guard therefore asks the uncapped probe for several runs and the capped ones
      * for one: a cap costs nothing measurable here, a refused engine costs the user a restart (and a capped probe
-     * repeated 8-12 times failed now and then by 0.17 on one near-zero weight, with every cap alike).
+     * repeated 8-12 times failed now and then by 0.17 on one near-zero weight, with every cap alike: that was the
+     * ReLU's scalar freed by the garbage collector under autograd, fixed with {@link Tensors}).
      */
     public static final String REPEATS_ENV = "PERSEPHONEE_PROBE_REPEATS";
 

@@ -82,7 +82,9 @@ public final class Engines {
      * the first convolution wrong, README; on an uncapped Intel Xeon with AVX-512 and AMX 1 in 400 runs beside two
      * busy loops, by 0.13), and at a busy start two runs in a row did (2026-12-04, 1 start in 53 of the lab, refused
      * as "computes wrong numbers" with two out of three); the fault the cap is there for fails every run (30 of 30
-     * uncapped runs on Zen 5, by 0.6-0.7).
+     * uncapped runs on Zen 5, by 0.6-0.7). Those odd runs were the probe's own ReLU scalar, freed by the garbage
+     * collector before the backward pass read it (fixed with {@link Tensors}: 0 of 1,000 runs beside two busy loops
+     * since); the majority rule stays as a safeguard.
      */
     static EngineProbe.Outcome inProcessProbe() {
         return inProcessProbe(EngineProbe::run, IN_PROCESS_PAUSE_MS);
