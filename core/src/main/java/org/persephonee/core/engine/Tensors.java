@@ -3,6 +3,8 @@ package org.persephonee.core.engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
+import java.util.function.BinaryOperator;
+
 /**
  * Arithmetic of an array with a Java number, the scalar made by libtorch in its own memory.
  *
@@ -24,45 +26,28 @@ public final class Tensors {
         return like.getManager().full(new Shape(), value, like.getDataType());
     }
 
-    /** {@code a * value}. */
-    public static NDArray mul(NDArray a, float value) {
+    /** {@code op(a, value)}, the scalar closed once the operation has returned (libtorch keeps what it needs). */
+    private static NDArray with(NDArray a, float value, BinaryOperator<NDArray> op) {
         try (NDArray s = scalar(a, value)) {
-            return a.mul(s);
+            return op.apply(a, s);
         }
     }
+
+    /** {@code a * value}. */
+    public static NDArray mul(NDArray a, float value) { return with(a, value, NDArray::mul); }
 
     /** {@code a / value}. */
-    public static NDArray div(NDArray a, float value) {
-        try (NDArray s = scalar(a, value)) {
-            return a.div(s);
-        }
-    }
+    public static NDArray div(NDArray a, float value) { return with(a, value, NDArray::div); }
 
     /** {@code a + value}. */
-    public static NDArray add(NDArray a, float value) {
-        try (NDArray s = scalar(a, value)) {
-            return a.add(s);
-        }
-    }
+    public static NDArray add(NDArray a, float value) { return with(a, value, NDArray::add); }
 
     /** The element-wise maximum of {@code a} and {@code value}. */
-    public static NDArray maximum(NDArray a, float value) {
-        try (NDArray s = scalar(a, value)) {
-            return a.maximum(s);
-        }
-    }
+    public static NDArray maximum(NDArray a, float value) { return with(a, value, NDArray::maximum); }
 
     /** {@code a *= value}, in place; returns {@code a}. */
-    public static NDArray muli(NDArray a, float value) {
-        try (NDArray s = scalar(a, value)) {
-            return a.muli(s);
-        }
-    }
+    public static NDArray muli(NDArray a, float value) { return with(a, value, NDArray::muli); }
 
     /** {@code a += value}, in place; returns {@code a}. */
-    public static NDArray addi(NDArray a, float value) {
-        try (NDArray s = scalar(a, value)) {
-            return a.addi(s);
-        }
-    }
+    public static NDArray addi(NDArray a, float value) { return with(a, value, NDArray::addi); }
 }
