@@ -92,12 +92,13 @@ class EngineGuardTest {
     @Test
     void theProbePassesWhileGarbageIsCollected() throws Exception {
         EngineProbe.Outcome quiet = EngineProbe.run();
+        assertTrue(quiet.passed(), quiet.detail());
         try (CollectingGarbage gc = CollectingGarbage.start()) {
             for (int r = 0; r < 3; r++) {
+                // passing is the point (bit-equality with the quiet run would also hold here, but the kernels of
+                // other CPUs need not promise it)
                 EngineProbe.Outcome o = EngineProbe.run();
-                assertTrue(o.passed(), o.detail());
-                assertEquals(quiet.losses(), o.losses(), "the same losses as without collections");
-                assertEquals(quiet.maxRelDiff(), o.maxRelDiff());
+                assertTrue(o.passed(), "run " + r + " under collection: " + o.detail());
             }
         }
     }
