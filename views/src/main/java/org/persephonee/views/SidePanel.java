@@ -289,15 +289,8 @@ public final class SidePanel {
 
     /**
      * What the side panel says about the last run's classes: when they were guessed (no labels, none named) and
-     * none are named since, which they were and where to name the person's own; otherwise nothing.
-     */
-    static String classesNote(java.util.List<String> space, boolean guessed, String named) {
-        return classesNote(space, guessed, named, java.util.List.of());
-    }
-
-    /**
-     * As {@link #classesNote(java.util.List, boolean, String)}, naming the classes the guess left out although the
-     * backbone named them first for many photos.
+     * none are named since, which they were, those the guess left out although the backbone named them first for
+     * many photos, and where to name the person's own; otherwise nothing.
      */
     static String classesNote(java.util.List<String> space, boolean guessed, String named,
                               java.util.List<String> leftOut) {

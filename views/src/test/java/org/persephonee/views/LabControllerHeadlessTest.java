@@ -263,7 +263,7 @@ class LabControllerHeadlessTest {
                 + String.join(", ", model.labelSpace().get()) + ")"), model.status().get());
         assertTrue(model.status().get().contains("name them in Settings, Person's classes"), model.status().get());
         assertTrue(model.labelSpaceGuessed().get());
-        String note = SidePanel.classesNote(model.labelSpace().get(), true, model.classes().get());
+        String note = SidePanel.classesNote(model.labelSpace().get(), true, model.classes().get(), List.of());
         assertTrue(note.startsWith("The last run guessed " + guessed + " classes without labels: "
                 + String.join(", ", model.labelSpace().get())), note);
         String left = SidePanel.classesNote(List.of("Pullover", "Coat", "Ankle boot"), true, "",
@@ -278,7 +278,7 @@ class LabControllerHeadlessTest {
         assertTrue(!model.status().get().contains("guessed"), model.status().get());
         assertTrue(!model.labelSpaceGuessed().get());
         assertEquals("", SidePanel.classesNote(model.labelSpace().get(), model.labelSpaceGuessed().get(),
-                model.classes().get()), "nothing to say once the classes are named");
+                model.classes().get(), List.of()), "nothing to say once the classes are named");
 
         model.classes().set("Trouser, Beanie");
         c.run().start();
